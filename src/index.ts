@@ -1,0 +1,2 @@
+// Public entry points are added per area.
+export {};
