@@ -42,3 +42,12 @@ export interface BenchPair {
   /** Returns a reason when the pair cannot run on this machine (missing compiler, no daemon). */
   readonly unavailable?: () => Promise<string | undefined>;
 }
+
+/**
+ * What every `bench/<area>.bench.ts` exports as `default`: its pairs, either as a list or as a
+ * function that builds the list (for files that must look around first, e.g. for a compiler).
+ * The runner imports each file, resolves this and filters pairs by `id` prefix.
+ */
+export type BenchModuleExport =
+  | readonly BenchPair[]
+  | (() => readonly BenchPair[] | Promise<readonly BenchPair[]>);
