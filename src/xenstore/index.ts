@@ -1,1 +1,84 @@
-export {};
+/**
+ * `xenwire/xenstore`: the xenstore wire protocol.
+ *
+ * @packageDocumentation
+ */
+export {
+  ABS_PATH_MAX,
+  DOMID_SELF,
+  ERRNO,
+  HEADER_SIZE,
+  isWireErrorName,
+  MessageType,
+  type MessageTypeName,
+  messageTypeName,
+  PAYLOAD_MAX,
+  REL_PATH_MAX,
+  REMOVED_RESTRICT_TYPE,
+  RingConnection,
+  RingError,
+  ServerFeature,
+  TYPE_COUNT,
+  WIRE_ERRORS,
+  type WireErrorName,
+} from './constants.ts';
+export { isXenstoreError, XenstoreError, type XenstoreErrorCode } from './errors.ts';
+export { MessageFramer } from './framer.ts';
+export {
+  assertValidPath,
+  assertValidWatchPath,
+  baseName,
+  domainPath,
+  isAbsolutePath,
+  isSpecialPath,
+  isSubpath,
+  joinPath,
+  parentPath,
+  pathProblem,
+  relativize,
+  resolvePath,
+} from './paths.ts';
+export { joinStrings, OK_PAYLOAD, splitStrings, toBytes, toText } from './payload.ts';
+export {
+  type Access,
+  canRead,
+  canWrite,
+  formatPermission,
+  type Permission,
+  parsePermission,
+  parsePermissions,
+} from './permissions.ts';
+export {
+  booleanPayload,
+  type DirectoryPart,
+  decodeError,
+  decodeReply,
+  decodeWatchEvent,
+  directoryPartPayload,
+  errorMessage,
+  listPayload,
+  permissionsPayload,
+  type ReplyValue,
+  type ReplyValues,
+  replyMessage,
+  stringPayload,
+  type WatchEvent,
+  watchEventMessage,
+} from './replies.ts';
+export {
+  decodeRequest,
+  encodeRequest,
+  encodeRequestPayload,
+  type Request,
+  type RequestIds,
+  type RequestOp,
+  requestPath,
+} from './requests.ts';
+export {
+  decodeHeader,
+  decodeMessage,
+  encodeMessage,
+  type Header,
+  type Message,
+  writeHeader,
+} from './wire.ts';

@@ -1,0 +1,61 @@
+/**
+ * The payload grammar shared by requests and replies: strings each followed by a nul byte, with
+ * WRITE and READ carrying raw bytes that may themselves hold nuls.
+ */
+
+const NUL = 0;
+const encoder = new TextEncoder();
+
+/** Text as bytes. Xenstore strings are ASCII in practice; UTF-8 keeps any other text intact. */
+export function toBytes(value: string | Uint8Array): Uint8Array {
+  return typeof value === 'string' ? encoder.encode(value) : value;
+}
+
+/** Bytes as text (latin1, so that every byte maps to one character and nothing is lost). */
+export function toText(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+}
+
+/** Each item followed by a nul: `a\0b\0`. */
+export function joinStrings(items: readonly (string | Uint8Array)[]): Buffer {
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (const item of items) {
+    const bytes = toBytes(item);
+    parts.push(bytes);
+    size += bytes.length + 1;
+  }
+  const out = Buffer.alloc(size);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length + 1;
+  }
+  return out;
+}
+
+/**
+ * Splits a payload of nul-terminated strings. Returns `undefined` when the payload does not end
+ * with a nul (a trailing unterminated part is a grammar error everywhere it can occur).
+ */
+export function splitStrings(payload: Uint8Array): string[] | undefined {
+  if (payload.length === 0) return [];
+  if (payload[payload.length - 1] !== NUL) return undefined;
+  const out: string[] = [];
+  let start = 0;
+  for (let i = 0; i < payload.length; i++) {
+    if (payload[i] === NUL) {
+      out.push(toText(payload.subarray(start, i)));
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+/** Index of the first nul at or after `from`, or -1. */
+export function indexOfNul(payload: Uint8Array, from = 0): number {
+  return payload.indexOf(NUL, from);
+}
+
+/** The `OK\0` that acknowledges every request without a reply value. */
+export const OK_PAYLOAD: Uint8Array = Buffer.from('OK\0', 'latin1');

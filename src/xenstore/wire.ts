@@ -1,0 +1,80 @@
+import { HEADER_SIZE, PAYLOAD_MAX } from './constants.ts';
+import { XenstoreError } from './errors.ts';
+
+/** The fixed part of every message (`struct xsd_sockmsg`). */
+export interface Header {
+  /** A {@link MessageType} number. */
+  readonly type: number;
+  /** Chosen by the requester and echoed in the reply; 0 in watch events. */
+  readonly reqId: number;
+  /** The transaction the request belongs to, 0 for none. */
+  readonly txId: number;
+  /** Payload length in bytes. */
+  readonly len: number;
+}
+
+/** A whole message: header fields plus the payload bytes. */
+export interface Message {
+  readonly type: number;
+  readonly reqId: number;
+  readonly txId: number;
+  readonly payload: Uint8Array;
+}
+
+/** Reads a header from the first 16 bytes at `offset` (little-endian, as every Xen platform sends it). */
+export function decodeHeader(bytes: Uint8Array, offset = 0): Header {
+  if (bytes.length - offset < HEADER_SIZE) {
+    throw new XenstoreError('EPROTO', `header needs ${HEADER_SIZE} bytes`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset + offset, HEADER_SIZE);
+  return {
+    type: view.getUint32(0, true),
+    reqId: view.getUint32(4, true),
+    txId: view.getUint32(8, true),
+    len: view.getUint32(12, true),
+  };
+}
+
+/** Writes a header into `target` at `offset`. */
+export function writeHeader(target: Uint8Array, header: Header, offset = 0): void {
+  const view = new DataView(target.buffer, target.byteOffset + offset, HEADER_SIZE);
+  view.setUint32(0, header.type, true);
+  view.setUint32(4, header.reqId >>> 0, true);
+  view.setUint32(8, header.txId >>> 0, true);
+  view.setUint32(12, header.len, true);
+}
+
+/**
+ * Encodes a message as header + payload. Refuses payloads over {@link PAYLOAD_MAX}: a server kills
+ * the connection of a client that sends one, so it must never leave this process.
+ */
+export function encodeMessage(message: Message): Buffer {
+  const len = message.payload.length;
+  if (len > PAYLOAD_MAX) {
+    throw new XenstoreError('E2BIG', `payload of ${len} bytes exceeds ${PAYLOAD_MAX}`);
+  }
+  const out = Buffer.allocUnsafe(HEADER_SIZE + len);
+  writeHeader(out, { type: message.type, reqId: message.reqId, txId: message.txId, len });
+  out.set(message.payload, HEADER_SIZE);
+  return out;
+}
+
+/** Decodes exactly one whole message; the byte count must match the header's `len`. */
+export function decodeMessage(bytes: Uint8Array): Message {
+  const header = decodeHeader(bytes);
+  if (header.len > PAYLOAD_MAX) {
+    throw new XenstoreError('EPROTO', `payload length ${header.len} exceeds ${PAYLOAD_MAX}`);
+  }
+  if (bytes.length !== HEADER_SIZE + header.len) {
+    throw new XenstoreError(
+      'EPROTO',
+      `message of ${bytes.length} bytes, header announces ${HEADER_SIZE + header.len}`,
+    );
+  }
+  return {
+    type: header.type,
+    reqId: header.reqId,
+    txId: header.txId,
+    payload: bytes.subarray(HEADER_SIZE),
+  };
+}
