@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Boot Xen 4.17 under QEMU (software emulation) with Debian's kernel as PV Dom0, run a shell
+# command in Dom0 (chrooted into this machine's root, from the checkout) and exit with its status.
+#   boot.sh [-t TIMEOUT_SECONDS] 'COMMAND'
+# The console (Xen's and Dom0's) streams to stdout. Exit statuses besides the command's own:
+#   124 the boot or the command timed out;  125 QEMU stopped without reporting a status;
+#   120-123 Dom0's init could not set the lane up (see the console).
+{
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/.." && pwd)"
+timeout_s=900
+while getopts 't:' opt; do
+  case $opt in
+    t) timeout_s=$OPTARG ;;
+    *) exit 2 ;;
+  esac
+done
+shift $((OPTIND - 1))
+[[ $# == 1 ]] || { echo "usage: $0 [-t TIMEOUT_SECONDS] 'COMMAND'" >&2; exit 2; }
+
+cache="$(bash "$here/fetch.sh")"
+initrd="$(bash "$here/build-initramfs.sh" dom0)"
+run_id="$(date +%Y%m%dT%H%M%S)-$$"
+run_dir="$cache/runs/$run_id"
+mkdir -p "$run_dir"
+printf '%s\n' "$1" >"$run_dir/command.sh"
+
+xen_args="smap=0 smep=0 console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2"
+xen_args+=" noreboot loglvl=warning guest_loglvl=warning"
+dom0_args="console=hvc0 quiet loglevel=3 xenlane.repo=$repo xenlane.run=$run_id"
+
+echo "xen-lane: booting Xen 4.17 (Debian), Dom0 kernel $(cat "$cache/kernel-release")); run $run_id" >&2
+started=$(date +%s)
+set +e
+# -cpu max needs smap=0 smep=0 (else Dom0 faults at its first instructions). Xen's noreboot turns a
+# Dom0 power-off into a halt, hence the outer timeout.
+timeout --foreground -k 10 "$timeout_s" qemu-system-x86_64 \
+  -machine pc -cpu max -smp 2 -m 2048 -nographic -no-reboot -accel tcg,thread=multi \
+  -device isa-debug-exit,iobase=0xf4,iosize=4 \
+  -virtfs "local,path=/,mount_tag=host,security_model=none,multidevs=remap,readonly=on" \
+  -virtfs "local,path=$repo,mount_tag=repo,security_model=none,multidevs=remap" \
+  -kernel "$cache/xen" -append "$xen_args" \
+  -initrd "$cache/vmlinuz $dom0_args,$initrd" </dev/null
+qemu_status=$?
+set -e
+elapsed=$(($(date +%s) - started))
+if [[ $qemu_status == 124 || $qemu_status == 137 ]]; then
+  echo "xen-lane: timed out after ${timeout_s} s" >&2
+  exit 124
+fi
+if ((qemu_status % 2 == 1)); then
+  status=$((qemu_status >> 1))
+  echo "xen-lane: run $run_id finished in ${elapsed} s with status $status" >&2
+  exit "$status"
+fi
+echo "xen-lane: QEMU stopped (status $qemu_status) without a status from Dom0 after ${elapsed} s" >&2
+exit 125
+}
