@@ -1,0 +1,103 @@
+import { ByteRing, type ByteRingLayout } from './byte-ring.ts';
+import { RingError } from './errors.ts';
+import { RingArea, type RingBuffer, XEN_PAGE_SIZE } from './memory.ts';
+import type { Notify } from './notify.ts';
+
+/**
+ * Flex rings of `ring.h` (`DEFINE_XEN_FLEX_RING_AND_INTF`), used by pvcalls and 9pfs: an
+ * interface page holding the indices, and a data area of `2^order` pages split into `in`
+ * (backend → frontend) and `out` (frontend → backend), each `XEN_FLEX_RING_SIZE(order)` bytes.
+ */
+
+/** Byte offsets of `struct name##_data_intf`. */
+export const FlexIntfOffset = {
+  inCons: 0,
+  inProd: 4,
+  outCons: 64,
+  outProd: 68,
+  ringOrder: 128,
+  /** `grant_ref_t ref[]`: the grants of the data pages. */
+  ref: 132,
+} as const;
+
+/** `XEN_FLEX_RING_SIZE(order)`: bytes in each direction of a ring of `2^order` data pages. */
+export function flexRingSize(order: number): number {
+  if (!Number.isInteger(order) || order < 0 || order > 19) {
+    throw new RingError('EINVAL', `flex ring order ${order} is out of range 0..19`);
+  }
+  return 2 ** (order + 11);
+}
+
+export interface FlexRingOptions {
+  /** Where the interface page starts in its buffer (default 0). */
+  readonly intfOffset?: number;
+  /** Where the data area starts in its buffer (default 0). */
+  readonly dataOffset?: number;
+  /** Wakes the peer; called after a `write` or `read` it may be waiting for. */
+  readonly notify?: Notify;
+}
+
+/** One end of a flex ring. The frontend writes `out` and reads `in`; the backend the reverse. */
+export class FlexRing {
+  /** Backend → frontend. */
+  readonly in: ByteRing;
+  /** Frontend → backend. */
+  readonly out: ByteRing;
+  private readonly tx: ByteRing;
+  private readonly rx: ByteRing;
+  private readonly notify: Notify | undefined;
+
+  /**
+   * @param intf memory of the interface page
+   * @param data memory of the data area (`2^order` pages; may be the same buffer as `intf`)
+   * @param order the ring order (`ring_order` in the interface page)
+   */
+  constructor(
+    readonly role: 'frontend' | 'backend',
+    intf: RingBuffer,
+    data: RingBuffer,
+    readonly order: number,
+    options: FlexRingOptions = {},
+  ) {
+    if (role !== 'frontend' && role !== 'backend') {
+      throw new RingError('EINVAL', `flex ring: role must be 'frontend' or 'backend'`);
+    }
+    const size = flexRingSize(order);
+    const intfArea = new RingArea(intf, options.intfOffset ?? 0, XEN_PAGE_SIZE, 'flex ring');
+    const dataArea = new RingArea(data, options.dataOffset ?? 0, 2 * size, 'flex ring data');
+    const layout = (name: string, cons: number, prod: number, at: number): ByteRingLayout => ({
+      name,
+      cons,
+      prod,
+      data: at,
+      size,
+    });
+    this.in = new ByteRing(
+      intfArea,
+      layout('flex.in', FlexIntfOffset.inCons, FlexIntfOffset.inProd, 0),
+      dataArea,
+    );
+    this.out = new ByteRing(
+      intfArea,
+      layout('flex.out', FlexIntfOffset.outCons, FlexIntfOffset.outProd, size),
+      dataArea,
+    );
+    this.tx = role === 'frontend' ? this.out : this.in;
+    this.rx = role === 'frontend' ? this.in : this.out;
+    this.notify = options.notify;
+  }
+
+  /** Sends bytes to the peer; returns how many fitted. */
+  write(src: Uint8Array): number {
+    const n = this.tx.write(src);
+    if (this.tx.notifyNeeded) this.notify?.();
+    return n;
+  }
+
+  /** Receives up to `dst.length` bytes; returns how many. */
+  read(dst: Uint8Array): number {
+    const n = this.rx.read(dst);
+    if (this.rx.notifyNeeded) this.notify?.();
+    return n;
+  }
+}

@@ -1,0 +1,296 @@
+import { ByteRing, type ByteRingLayout } from './byte-ring.ts';
+import { RingError, RingIndexError } from './errors.ts';
+import { RingArea, type RingBuffer, XEN_PAGE_SIZE } from './memory.ts';
+import type { Notify } from './notify.ts';
+
+/**
+ * The xenstore ring page, `struct xenstore_domain_interface` (`xen/include/public/io/xs_wire.h`,
+ * `docs/misc/xenstore-ring.txt`): one page shared by a guest and xenstored.
+ */
+
+/** Bytes in each direction (`XENSTORE_RING_SIZE`). */
+export const XENSTORE_RING_SIZE = 1024;
+/** Largest payload a message may carry (`XENSTORE_PAYLOAD_MAX`). */
+export const XENSTORE_PAYLOAD_MAX = 4096;
+/** Bytes in a message header (`struct xsd_sockmsg`: type, req_id, tx_id, len). */
+export const XENSTORE_HEADER_SIZE = 16;
+
+/** Byte offsets of the fields of `struct xenstore_domain_interface`. */
+export const XenstoreOffset = {
+  req: 0,
+  rsp: 1024,
+  reqCons: 2048,
+  reqProd: 2052,
+  rspCons: 2056,
+  rspProd: 2060,
+  serverFeatures: 2064,
+  connection: 2068,
+  error: 2072,
+  /** Dom0less: the event channel to use when non-zero (added to the page in 2025; 0 before). */
+  evtchnPort: 2076,
+} as const;
+
+/** Bits of `server_features`. */
+export const XenstoreFeature = {
+  /** The `connection` field and the reconnection handshake are supported. */
+  RECONNECTION: 1,
+  /** The `error` field is maintained. */
+  ERROR: 2,
+  /** WATCH accepts a depth argument. */
+  WATCHDEPTH: 4,
+  /** Permission entries may name DOMID_ANY. */
+  DOMID_ANY: 8,
+} as const;
+
+/** Values of `connection`. */
+export const XenstoreConnection = {
+  CONNECTED: 0,
+  /** Set by the guest to ask for a reset; cleared by the server when done. */
+  RECONNECT: 1,
+} as const;
+
+/** Values of `error`. */
+export const XenstoreError = {
+  NONE: 0,
+  COMM: 1,
+  /** The indices were inconsistent (`prod - cons > XENSTORE_RING_SIZE`). */
+  RINGIDX: 2,
+  /** Protocol violation: a payload longer than `XENSTORE_PAYLOAD_MAX`. */
+  PROTO: 3,
+} as const;
+
+export const XENSTORE_REQ_LAYOUT: ByteRingLayout = {
+  name: 'xenstore.req',
+  data: XenstoreOffset.req,
+  size: XENSTORE_RING_SIZE,
+  cons: XenstoreOffset.reqCons,
+  prod: XenstoreOffset.reqProd,
+};
+
+export const XENSTORE_RSP_LAYOUT: ByteRingLayout = {
+  name: 'xenstore.rsp',
+  data: XenstoreOffset.rsp,
+  size: XENSTORE_RING_SIZE,
+  cons: XenstoreOffset.rspCons,
+  prod: XenstoreOffset.rspProd,
+};
+
+/** Which end of the page this is. */
+export type XenstoreRole = 'guest' | 'server';
+
+export interface XenstoreRingOptions {
+  /** Where the page starts in the buffer (default 0; a multiple of 4). */
+  readonly byteOffset?: number;
+  /**
+   * Wakes the peer (an event channel, or {@link AtomicsEvent} between threads); called after a
+   * `write` or `read` that the peer may be waiting for.
+   */
+  readonly notify?: Notify;
+}
+
+/**
+ * One end of a xenstore ring page. The guest writes requests and reads responses; the server
+ * reads requests and writes responses (replies and watch events). Both directions are byte
+ * streams: `write` and `read` move what fits and return the count, so a message longer than the
+ * free space goes over several calls.
+ */
+export class XenstoreRing {
+  /** Guest → server. */
+  readonly requests: ByteRing;
+  /** Server → guest. */
+  readonly responses: ByteRing;
+  private readonly area: RingArea;
+  private readonly out: ByteRing;
+  private readonly in: ByteRing;
+  private readonly notify: Notify | undefined;
+  private readonly header = new Uint8Array(XENSTORE_HEADER_SIZE);
+  private lastNotifyNeeded = false;
+
+  constructor(
+    readonly role: XenstoreRole,
+    buffer: RingBuffer,
+    options: XenstoreRingOptions = {},
+  ) {
+    if (role !== 'guest' && role !== 'server') {
+      throw new RingError('EINVAL', `xenstore ring: role must be 'guest' or 'server'`);
+    }
+    this.area = new RingArea(buffer, options.byteOffset ?? 0, XEN_PAGE_SIZE, 'xenstore ring');
+    this.requests = new ByteRing(this.area, XENSTORE_REQ_LAYOUT);
+    this.responses = new ByteRing(this.area, XENSTORE_RSP_LAYOUT);
+    this.out = role === 'guest' ? this.requests : this.responses;
+    this.in = role === 'guest' ? this.responses : this.requests;
+    this.notify = options.notify;
+  }
+
+  /**
+   * Server: lays out a fresh page — indices 0, connected, no error — advertising `features`
+   * (bits of {@link XenstoreFeature}).
+   */
+  static initialise(
+    buffer: RingBuffer,
+    features: number,
+    options: XenstoreRingOptions = {},
+  ): XenstoreRing {
+    const ring = new XenstoreRing('server', buffer, options);
+    ring.requests.reset();
+    ring.responses.reset();
+    ring.area.store(XenstoreOffset.serverFeatures, features);
+    ring.area.store(XenstoreOffset.error, XenstoreError.NONE);
+    ring.area.store(XenstoreOffset.connection, XenstoreConnection.CONNECTED);
+    return ring;
+  }
+
+  /**
+   * Sends bytes to the peer; returns how many fitted (0 when the ring is full) and notifies the
+   * peer when it may be waiting. On corrupt indices throws {@link RingIndexError}; the server
+   * first records `XENSTORE_ERROR_RINGIDX` in the page.
+   */
+  write(src: Uint8Array): number {
+    return this.transfer(this.out, src, true);
+  }
+
+  /** Receives up to `dst.length` bytes from the peer; returns how many. Errors as {@link write}. */
+  read(dst: Uint8Array): number {
+    return this.transfer(this.in, dst, false);
+  }
+
+  /** Whether the last `write` or `read` required notifying the peer (for callers without `notify`). */
+  get notifyNeeded(): boolean {
+    return this.lastNotifyNeeded;
+  }
+
+  /** Bytes waiting to be read by this end. */
+  readable(): number {
+    return this.guard(() => this.in.used());
+  }
+
+  /** Bytes this end can write now. */
+  writable(): number {
+    return this.guard(() => this.out.free());
+  }
+
+  /**
+   * The length (header included) of the message starting at the read position, once its whole
+   * 16-byte header is in the ring; undefined before. The transport checks just this much of the
+   * framing because a length beyond `XENSTORE_PAYLOAD_MAX` is fatal for the connection: it throws
+   * `RingError('EPROTO')`, the server first recording `XENSTORE_ERROR_PROTO` in the page.
+   */
+  nextMessageLength(): number | undefined {
+    const header = this.header;
+    if (this.guard(() => this.in.peek(header)) < XENSTORE_HEADER_SIZE) return undefined;
+    const len =
+      (header[12]! | (header[13]! << 8) | (header[14]! << 16) | (header[15]! << 24)) >>> 0;
+    if (len > XENSTORE_PAYLOAD_MAX) {
+      this.fail(XenstoreError.PROTO);
+      throw new RingError(
+        'EPROTO',
+        `${this.in.name}: message payload of ${len} bytes exceeds ${XENSTORE_PAYLOAD_MAX}`,
+      );
+    }
+    return XENSTORE_HEADER_SIZE + len;
+  }
+
+  get serverFeatures(): number {
+    return this.area.load(XenstoreOffset.serverFeatures);
+  }
+
+  /** True if the server advertises every bit of `feature`. */
+  hasFeature(feature: number): boolean {
+    return (this.serverFeatures & feature) === feature;
+  }
+
+  /** `connection`: {@link XenstoreConnection}. */
+  get connection(): number {
+    return this.area.load(XenstoreOffset.connection);
+  }
+
+  /** `error`: {@link XenstoreError}; non-zero means the ring is unusable until reconnected. */
+  get error(): number {
+    return this.area.load(XenstoreOffset.error);
+  }
+
+  /** The event channel named by the page (dom0less), or 0 when the page names none. */
+  get evtchnPort(): number {
+    return this.area.load(XenstoreOffset.evtchnPort);
+  }
+
+  /** True while a reconnection asked for by the guest has not been completed by the server. */
+  get reconnecting(): boolean {
+    return this.connection === XenstoreConnection.RECONNECT;
+  }
+
+  /**
+   * Guest: asks the server to reset the page. The guest must have no request in flight; it
+   * notifies the server and waits until {@link reconnecting} is false, then starts afresh.
+   * Requires the RECONNECTION feature (`ENOTCONN` otherwise).
+   */
+  requestReconnect(): void {
+    this.requireRole('guest', 'requestReconnect');
+    if (!this.hasFeature(XenstoreFeature.RECONNECTION)) {
+      throw new RingError('ENOTCONN', 'xenstore ring: the server does not support reconnection');
+    }
+    this.area.store(XenstoreOffset.connection, XenstoreConnection.RECONNECT);
+    this.notify?.();
+  }
+
+  /**
+   * Server: completes a reconnection, having dropped the guest's watches and transactions:
+   * empties both rings, clears `error`, and only then marks the page connected, so the guest
+   * never sees `connected` with stale indices. Notifies the guest.
+   */
+  completeReconnect(): void {
+    this.requireRole('server', 'completeReconnect');
+    this.requests.reset();
+    this.responses.reset();
+    this.area.store(XenstoreOffset.error, XenstoreError.NONE);
+    this.area.store(XenstoreOffset.connection, XenstoreConnection.CONNECTED);
+    this.notify?.();
+  }
+
+  /**
+   * Server: records a fatal error (`XenstoreError`) in the page, if the ERROR feature is
+   * advertised; the guest can only recover by reconnecting.
+   */
+  setError(code: number): void {
+    this.requireRole('server', 'setError');
+    this.fail(code);
+  }
+
+  private transfer(ring: ByteRing, buf: Uint8Array, writing: boolean): number {
+    let n: number;
+    try {
+      n = writing ? ring.write(buf) : ring.read(buf);
+    } catch (e) {
+      throw this.recorded(e);
+    }
+    this.lastNotifyNeeded = ring.notifyNeeded;
+    if (ring.notifyNeeded) this.notify?.();
+    return n;
+  }
+
+  private guard<T>(op: () => T): T {
+    try {
+      return op();
+    } catch (e) {
+      throw this.recorded(e);
+    }
+  }
+
+  /** A corrupt index found by the server is recorded in the page before the error goes up. */
+  private recorded(e: unknown): unknown {
+    if (e instanceof RingIndexError) this.fail(XenstoreError.RINGIDX);
+    return e;
+  }
+
+  private fail(code: number): void {
+    if (this.role === 'server' && this.hasFeature(XenstoreFeature.ERROR)) {
+      this.area.store(XenstoreOffset.error, code);
+    }
+  }
+
+  private requireRole(role: XenstoreRole, what: string): void {
+    if (this.role !== role) {
+      throw new RingError('EPERM', `xenstore ring: ${what} is for the ${role} end`);
+    }
+  }
+}
