@@ -1,0 +1,93 @@
+/**
+ * `npm run bench`: runs every benchmark pair of `bench/*.bench.ts`, each side by side with its
+ * baseline, and reports ratios measured in the same run. Prints a table on stdout (progress on
+ * stderr) and writes a JSON file and an SVG chart to `bench/results/`.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { basename, dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, selected, USAGE } from './lib/args.ts';
+import { discoverBenchFiles } from './lib/discover.ts';
+import { measurePair } from './lib/measure.ts';
+import type { PairOutcome } from './lib/outcome.ts';
+import { renderChart } from './lib/svg.ts';
+import { renderTable } from './lib/table.ts';
+
+const benchDirectory = dirname(fileURLToPath(import.meta.url));
+const resultsDirectory = join(benchDirectory, 'results');
+
+async function main(argv: readonly string[]): Promise<number> {
+  let args: ReturnType<typeof parseArgs>;
+  try {
+    args = parseArgs(argv);
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (args.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const log = (line: string): void => {
+    process.stderr.write(`${line}\n`);
+  };
+  const startedAt = new Date();
+  const outcomes: PairOutcome[] = [];
+  for (const file of await discoverBenchFiles(benchDirectory)) {
+    if ('error' in file) {
+      const id = basename(file.file, '.bench.ts');
+      if (!selected(id, args.filters) && !args.filters.some((f) => f.startsWith(`${id}.`)))
+        continue;
+      log(`FAILED to load ${file.file}: ${file.error}`);
+      outcomes.push({ id, title: file.file, unit: '-', status: 'failed', reason: file.error });
+      continue;
+    }
+    for (const pair of file.pairs) {
+      if (!selected(pair.id, args.filters)) continue;
+      log(`${pair.id}: ${pair.title}`);
+      const outcome = await measurePair(pair, { quick: args.quick, pairs: args.pairs, log });
+      if (outcome.status !== 'measured')
+        log(`  ${outcome.status.toUpperCase()}: ${outcome.reason}`);
+      outcomes.push(outcome);
+    }
+  }
+  if (outcomes.length === 0) {
+    log(`no benchmark pair matches ${args.filters.join(' ')}`);
+    return 2;
+  }
+  process.stdout.write(renderTable(outcomes));
+
+  const finishedAt = new Date();
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`;
+  const stamp = startedAt
+    .toISOString()
+    .replaceAll(':', '-')
+    .replace(/\.\d+Z$/, 'Z');
+  const report = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    machine,
+    quick: args.quick,
+    pairs: args.pairs,
+    filters: args.filters,
+    results: outcomes,
+  };
+  const chart = renderChart(outcomes, {
+    subtitle: `${startedAt.toISOString()} · ${machine} · median of ${args.pairs} A/B pairs${args.quick ? ' · QUICK (smoke run)' : ''}`,
+  });
+  await mkdir(resultsDirectory, { recursive: true });
+  const written: string[] = [];
+  for (const name of [stamp, 'latest']) {
+    const json = join(resultsDirectory, `${name}.json`);
+    const svg = join(resultsDirectory, `${name}.svg`);
+    await writeFile(json, `${JSON.stringify(report, null, 2)}\n`);
+    await writeFile(svg, chart);
+    written.push(relative(process.cwd(), json), relative(process.cwd(), svg));
+  }
+  log(`wrote ${written.join(', ')}`);
+  // Unmet goals are findings, not errors; a pair that crashed is a bug worth a red exit.
+  return outcomes.some((o) => o.status === 'failed') ? 1 : 0;
+}
+
+process.exitCode = await main(process.argv.slice(2));
