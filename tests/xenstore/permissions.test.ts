@@ -1,0 +1,52 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  canRead,
+  canWrite,
+  formatPermission,
+  parsePermission,
+  parsePermissions,
+} from '../../src/xenstore/permissions.ts';
+import { permission } from './arbitraries.ts';
+
+describe('permissions', () => {
+  it('round-trips through their wire form', () => {
+    fc.assert(
+      fc.property(permission, (p) => {
+        expect(parsePermission(formatPermission(p))).toEqual(p);
+      }),
+    );
+  });
+
+  it('reads domids as strtol base 0 does', () => {
+    expect(parsePermission('r0x10')).toEqual({ access: 'r', domid: 16 });
+    expect(parsePermission('b010')).toEqual({ access: 'b', domid: 8 });
+    expect(parsePermission('n0')).toEqual({ access: 'n', domid: 0 });
+  });
+
+  it.each(['x0', 'r', 'rabc', 'r1x', 'r0x', 'R1', '', 'r-1', 'r08'])(
+    'rejects %j with EINVAL',
+    (text) => {
+      expect(() => parsePermission(text)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    },
+  );
+
+  it('needs at least one entry', () => {
+    expect(() => parsePermissions([])).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+  });
+
+  it('knows which letters grant what', () => {
+    expect([canRead('r'), canRead('w'), canRead('b'), canRead('n')]).toEqual([
+      true,
+      false,
+      true,
+      false,
+    ]);
+    expect([canWrite('r'), canWrite('w'), canWrite('b'), canWrite('n')]).toEqual([
+      false,
+      true,
+      true,
+      false,
+    ]);
+  });
+});
