@@ -307,6 +307,8 @@ export class BackRing extends RingEnd {
       throw new RingIndexError(this.name, this.rspProdPvt, prod, this.size);
     }
     const req = (prod - this.reqCons) >>> 0;
+    // The cap matters when a frontend moves req_prod backwards below req_cons: req then wraps
+    // to ~2^32, and only the count of slots not awaiting a response bounds the damage.
     const room = this.size - ((this.reqCons - this.rspProdPvt) >>> 0);
     return Math.min(req, room);
   }
