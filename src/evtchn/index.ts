@@ -1,1 +1,18 @@
-export {};
+/**
+ * Event channels (libxenevtchn's model) over three backends — a simulated hypervisor, the real
+ * `/dev/xen/evtchn`, and unix datagram sockets — plus the simulated grant tables and the native
+ * addon loader that other areas use for `mmap` and gntdev/gntalloc.
+ */
+export { DOMID_FIRST_RESERVED, DOMID_SELF, NR_VIRQS } from './arguments.ts';
+export { EvtchnError, type EvtchnErrorCode } from './errors.ts';
+export { EventChannel, type EventChannelEvents } from './event-channel.ts';
+export {
+  FIRST_FREE_GRANT_REF,
+  type Grant,
+  type GrantOptions,
+  SimulatedGrantTable,
+} from './sim/grant-table.ts';
+export { type PortStatus, SimulatedHypervisor } from './sim/hypervisor.ts';
+export { PAGE_SIZE, type SharedStateLimits } from './sim/shared-state.ts';
+export { SimulatedEventChannel } from './sim/simulated-event-channel.ts';
+export { Virq } from './virq.ts';

@@ -1,0 +1,120 @@
+import { checkDomid } from '../arguments.ts';
+import { EvtchnError } from '../errors.ts';
+import { GrantFlag, type SharedState } from './shared-state.ts';
+
+/**
+ * Grant references below this are reserved, as Linux reserves them (`GNTTAB_NR_RESERVED_ENTRIES`:
+ * 0 console, 1 xenstore), so allocated refs look like the ones a real guest hands out.
+ */
+export const FIRST_FREE_GRANT_REF = 8;
+
+/** Access options for a grant or a mapping. */
+export interface GrantOptions {
+  /** The grantee may only read (`GTF_readonly`); a writable map of it fails with `EPERM`. */
+  readonly readonly?: boolean;
+}
+
+/** A page a domain has granted: its reference and the granter's own view of the memory. */
+export interface Grant {
+  readonly ref: number;
+  readonly page: Uint8Array;
+}
+
+/**
+ * Per-domain grant tables of a {@link SimulatedHypervisor}: the gntalloc side (grant a page to a
+ * domain, end access) and the gntdev side (map a foreign grant, unmap). A mapping is a view of the
+ * same shared memory the granter writes, in whichever thread maps it. Read-only grants are enforced
+ * at map time; the returned view itself cannot be made read-only in JavaScript.
+ */
+export class SimulatedGrantTable {
+  constructor(private readonly state: SharedState) {}
+
+  /**
+   * Grants a fresh zeroed page of `domid` to `granteeDomid` (like `IOCTL_GNTALLOC_ALLOC_GREF`).
+   * @throws `ESRCH` unknown domain, `EINVAL` bad grantee, `ENOSPC` table full
+   */
+  grantAccess(domid: number, granteeDomid: number, options: GrantOptions = {}): Grant {
+    const s = this.state;
+    checkDomid(granteeDomid, 'grantAccess');
+    return s.lock.with(() => {
+      const slot = s.requireSlot(domid, 'grantAccess');
+      for (let ref = FIRST_FREE_GRANT_REF; ref < s.limits.grantsPerDomain; ref++) {
+        if (s.grant(slot, ref).flags & GrantFlag.inUse) continue;
+        const flags = GrantFlag.inUse | (options.readonly ? GrantFlag.readonly : 0);
+        s.setGrant(slot, ref, flags, granteeDomid, 0);
+        const page = s.page(slot, ref);
+        page.fill(0);
+        return { ref, page };
+      }
+      throw new EvtchnError('ENOSPC', 'grantAccess: grant table full');
+    });
+  }
+
+  /**
+   * Ends a grant (like `IOCTL_GNTALLOC_DEALLOC_GREF`).
+   * @throws `EINVAL` ref not granted, `EBUSY` the grantee still maps it
+   */
+  endAccess(domid: number, ref: number): void {
+    const s = this.state;
+    s.lock.with(() => {
+      const slot = s.requireSlot(domid, 'endAccess');
+      const grant = this.#requireGrant(slot, ref, 'endAccess');
+      if (grant.maps > 0) throw new EvtchnError('EBUSY', `endAccess: ref ${ref} is still mapped`);
+      s.setGrant(slot, ref, 0, 0, 0);
+    });
+  }
+
+  /**
+   * Maps grant `ref` of `grantingDomid` into `domid` (like `IOCTL_GNTDEV_MAP_GRANT_REF` + mmap).
+   * @throws `ESRCH` unknown domain, `EINVAL` ref not granted, `EPERM` granted to another domain
+   *   or a writable map of a read-only grant
+   */
+  map(domid: number, grantingDomid: number, ref: number, options: GrantOptions = {}): Uint8Array {
+    const s = this.state;
+    return s.lock.with(() => {
+      s.requireSlot(domid, 'map');
+      const slot = s.requireSlot(grantingDomid, 'map');
+      const grant = this.#requireGrant(slot, ref, 'map');
+      if (grant.grantee !== domid) {
+        throw new EvtchnError('EPERM', `map: ref ${ref} is not granted to domain ${domid}`);
+      }
+      if (grant.flags & GrantFlag.readonly && !options.readonly) {
+        throw new EvtchnError('EPERM', `map: ref ${ref} is read-only`);
+      }
+      s.setGrant(slot, ref, grant.flags, grant.grantee, grant.maps + 1);
+      return s.page(slot, ref);
+    });
+  }
+
+  /**
+   * Drops one mapping made by {@link map}.
+   * @throws `EINVAL` when `domid` has no mapping of that grant
+   */
+  unmap(domid: number, grantingDomid: number, ref: number): void {
+    const s = this.state;
+    s.lock.with(() => {
+      const slot = s.requireSlot(grantingDomid, 'unmap');
+      const grant = this.#requireGrant(slot, ref, 'unmap');
+      if (grant.grantee !== domid || grant.maps === 0) {
+        throw new EvtchnError('EINVAL', `unmap: ref ${ref} is not mapped by domain ${domid}`);
+      }
+      s.setGrant(slot, ref, grant.flags, grant.grantee, grant.maps - 1);
+    });
+  }
+
+  /** Forgets every grant of a dying domain. Call with the lock held. @internal */
+  revokeAllLocked(slot: number): void {
+    for (let ref = 0; ref < this.state.limits.grantsPerDomain; ref++) {
+      this.state.setGrant(slot, ref, 0, 0, 0);
+    }
+  }
+
+  #requireGrant(slot: number, ref: number, operation: string) {
+    const inRange = Number.isInteger(ref) && ref >= 0 && ref < this.state.limits.grantsPerDomain;
+    const grant = inRange ? this.state.grant(slot, ref) : undefined;
+    if (!grant || !(grant.flags & GrantFlag.inUse)) {
+      throw new EvtchnError('EINVAL', `${operation}: ref ${String(ref)} is not granted`);
+    }
+    return grant;
+  }
+}

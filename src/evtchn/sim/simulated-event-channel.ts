@@ -1,0 +1,187 @@
+import { checkDomid, checkPort, checkVirq, DOMID_FIRST_RESERVED } from '../arguments.ts';
+import { EvtchnError, toEvtchnError } from '../errors.ts';
+import { EventChannel } from '../event-channel.ts';
+import type { SimulatedHypervisor } from './hypervisor.ts';
+import type { SharedState } from './shared-state.ts';
+import { waitForChange } from './wait-async.ts';
+
+/**
+ * An event-channel handle of one domain of a {@link SimulatedHypervisor}, behaving like an open
+ * `/dev/xen/evtchn`: ports bound through it are reported to it alone, each report masks the port,
+ * and {@link unmask} re-arms it.
+ *
+ * Besides the async delivery of {@link EventChannel}, a worker thread may block in
+ * {@link waitPending} (`Atomics.wait`), the analogue of a blocking `read()` on the device.
+ */
+export class SimulatedEventChannel extends EventChannel {
+  readonly #state: SharedState;
+  readonly #hv: SimulatedHypervisor;
+  readonly #owner: number;
+  readonly #ports = new Set<number>();
+  /** Where this domain's sleepers wait; its slot does not move while the domain lives. */
+  readonly #wakeIndex: number;
+  #restrictedTo: number | undefined;
+  /** Bumped to stop the running delivery loop. */
+  #loop = 0;
+
+  /** Use {@link SimulatedHypervisor.openEventChannel}. @internal */
+  constructor(
+    state: SharedState,
+    hv: SimulatedHypervisor,
+    /** The domain this handle acts as. */
+    readonly domid: number,
+  ) {
+    super();
+    const slot = state.lock.with(() => state.requireSlot(domid, 'open'));
+    this.#wakeIndex = state.wakeIndex(slot);
+    this.#state = state;
+    this.#hv = hv;
+    this.#owner = state.newOwnerId();
+  }
+
+  bindUnboundPort(remoteDomid: number): number {
+    this.assertOpen('bindUnboundPort');
+    this.#assertUnrestricted('bindUnboundPort');
+    checkDomid(remoteDomid, 'bindUnboundPort');
+    return this.#bound(this.#hv.allocUnbound(this.domid, remoteDomid, this.#owner));
+  }
+
+  bindInterdomain(remoteDomid: number, remotePort: number): number {
+    this.assertOpen('bindInterdomain');
+    checkDomid(remoteDomid, 'bindInterdomain');
+    if (this.#restrictedTo !== undefined && this.#restrictedTo !== remoteDomid) {
+      throw new EvtchnError(
+        'EACCES',
+        `bindInterdomain: handle is restricted to domain ${this.#restrictedTo}`,
+      );
+    }
+    return this.#bound(this.#hv.bindInterdomain(this.domid, remoteDomid, remotePort, this.#owner));
+  }
+
+  bindVirq(virq: number): number {
+    this.assertOpen('bindVirq');
+    this.#assertUnrestricted('bindVirq');
+    checkVirq(virq, 'bindVirq');
+    return this.#bound(this.#hv.bindVirq(this.domid, virq, this.#owner));
+  }
+
+  notify(port: number): void {
+    this.#assertOwned(port, 'notify');
+    this.#hv.send(this.domid, port);
+  }
+
+  unbind(port: number): void {
+    this.#assertOwned(port, 'unbind');
+    this.#hv.close(this.domid, port);
+    this.#ports.delete(port);
+  }
+
+  unmask(port: number): void {
+    this.#assertOwned(port, 'unmask');
+    this.#hv.unmask(this.domid, port);
+  }
+
+  restrict(domid: number): void {
+    this.assertOpen('restrict');
+    this.#assertUnrestricted('restrict');
+    if (!Number.isInteger(domid) || domid <= 0 || domid >= DOMID_FIRST_RESERVED) {
+      throw new EvtchnError('EINVAL', `restrict: bad domain id ${String(domid)}`);
+    }
+    this.#restrictedTo = domid;
+  }
+
+  /**
+   * Takes the ports pending for this handle right now (masking each), without waiting. Use it
+   * instead of the `pending` event or iterator, not alongside them.
+   */
+  takePending(): number[] {
+    this.assertOpen('takePending');
+    return this.#hv.takePending(this.domid, this.#owner);
+  }
+
+  /**
+   * Blocks the calling thread until ports are pending for this handle, then takes them like
+   * {@link takePending}. Only for worker threads: it sleeps in `Atomics.wait`, never spins.
+   * @param timeoutMs - give up after this long and return `[]` (default: wait forever)
+   */
+  waitPending(timeoutMs = Number.POSITIVE_INFINITY): number[] {
+    this.assertOpen('waitPending');
+    const { words, index } = this.#wakeWord();
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const seen = Atomics.load(words, index);
+      const ports = this.#hv.takePending(this.domid, this.#owner);
+      if (ports.length > 0 || this.closed) return ports;
+      const left = deadline - performance.now();
+      if (left <= 0 || Atomics.wait(words, index, seen, left) === 'timed-out') return [];
+    }
+  }
+
+  protected startDelivery(): void {
+    void this.#deliver(++this.#loop);
+  }
+
+  protected stopDelivery(): void {
+    this.#loop++;
+    // The loop sleeps on the domain's wake word; bump it so the loop sees it was stopped.
+    const { words, index } = this.#wakeWord();
+    Atomics.add(words, index, 1);
+    Atomics.notify(words, index);
+  }
+
+  protected release(): void {
+    for (const port of this.#ports) {
+      try {
+        this.#hv.close(this.domid, port);
+      } catch {
+        // The domain died or the port was closed by its owner domain: nothing left to release.
+      }
+    }
+    this.#ports.clear();
+  }
+
+  async #deliver(loop: number): Promise<void> {
+    const { words, index } = this.#wakeWord();
+    while (loop === this.#loop) {
+      const seen = Atomics.load(words, index);
+      let ports: number[];
+      try {
+        ports = this.#hv.takePending(this.domid, this.#owner);
+      } catch (error) {
+        this.fail(toEvtchnError(error, 'pending'));
+        return;
+      }
+      for (const port of ports) {
+        if (loop !== this.#loop) return;
+        this.deliver(port);
+      }
+      if (ports.length === 0) await waitForChange(words, index, seen);
+    }
+  }
+
+  #wakeWord(): { words: Int32Array; index: number } {
+    return { words: this.#state.words, index: this.#wakeIndex };
+  }
+
+  #bound(port: number): number {
+    this.#ports.add(port);
+    return port;
+  }
+
+  #assertUnrestricted(operation: string): void {
+    if (this.#restrictedTo !== undefined) {
+      throw new EvtchnError(
+        'EACCES',
+        `${operation}: handle is restricted to domain ${this.#restrictedTo}`,
+      );
+    }
+  }
+
+  #assertOwned(port: number, operation: string): void {
+    this.assertOpen(operation);
+    checkPort(port, operation);
+    if (!this.#ports.has(port) || this.#hv.ownerOf(this.domid, port) !== this.#owner) {
+      throw new EvtchnError('ENOTCONN', `${operation}: port ${port} is not bound to this handle`);
+    }
+  }
+}

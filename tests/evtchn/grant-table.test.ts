@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import {
+  EvtchnError,
+  FIRST_FREE_GRANT_REF,
+  PAGE_SIZE,
+  SimulatedHypervisor,
+} from '../../src/evtchn/index.ts';
+
+function code(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(EvtchnError);
+    return (error as EvtchnError).code;
+  }
+  return undefined;
+}
+
+describe('SimulatedGrantTable', () => {
+  it('maps a grant onto the same memory', () => {
+    const hv = SimulatedHypervisor.create({ grantsPerDomain: 16 });
+    const front = hv.createDomain();
+    const back = hv.createDomain();
+    const grant = hv.grants.grantAccess(front, back);
+    expect(grant.ref).toBe(FIRST_FREE_GRANT_REF);
+    expect(grant.page.byteLength).toBe(PAGE_SIZE);
+    grant.page[100] = 42;
+    const mapped = hv.grants.map(back, front, grant.ref);
+    expect(mapped[100]).toBe(42);
+    mapped[5] = 7;
+    expect(grant.page[5]).toBe(7);
+    // The mapping is the same memory in another thread too: it lives in the shared buffer.
+    expect(mapped.buffer).toBe(hv.buffer);
+  });
+
+  it('enforces grantee, read-only and busy rules', () => {
+    const hv = SimulatedHypervisor.create({ grantsPerDomain: 10 });
+    const front = hv.createDomain();
+    const back = hv.createDomain();
+    const other = hv.createDomain();
+    const ro = hv.grants.grantAccess(front, back, { readonly: true });
+    expect(code(() => hv.grants.map(other, front, ro.ref, { readonly: true }))).toBe('EPERM');
+    expect(code(() => hv.grants.map(back, front, ro.ref))).toBe('EPERM');
+    hv.grants.map(back, front, ro.ref, { readonly: true });
+    expect(code(() => hv.grants.endAccess(front, ro.ref))).toBe('EBUSY');
+    hv.grants.unmap(back, front, ro.ref);
+    expect(code(() => hv.grants.unmap(back, front, ro.ref))).toBe('EINVAL');
+    hv.grants.endAccess(front, ro.ref);
+    expect(code(() => hv.grants.endAccess(front, ro.ref))).toBe('EINVAL');
+    expect(code(() => hv.grants.map(back, front, 3))).toBe('EINVAL');
+    expect(code(() => hv.grants.map(back, 99, 8))).toBe('ESRCH');
+    expect(code(() => hv.grants.grantAccess(front, 0x7ff5))).toBe('EINVAL');
+    hv.grants.grantAccess(front, back);
+    hv.grants.grantAccess(front, back);
+    expect(code(() => hv.grants.grantAccess(front, back))).toBe('ENOSPC');
+  });
+
+  it('hands out zeroed pages and forgets the grants of a destroyed domain', () => {
+    const hv = SimulatedHypervisor.create({ grantsPerDomain: 9 });
+    const front = hv.createDomain();
+    const back = hv.createDomain();
+    const first = hv.grants.grantAccess(front, back);
+    first.page.fill(0xff);
+    hv.grants.endAccess(front, first.ref);
+    const second = hv.grants.grantAccess(front, back);
+    expect(second.ref).toBe(first.ref);
+    expect(second.page.every((byte) => byte === 0)).toBe(true);
+    hv.destroyDomain(front);
+    expect(code(() => hv.grants.map(back, front, second.ref))).toBe('ESRCH');
+  });
+});
