@@ -115,17 +115,21 @@ class Model {
 
 type Op = { name: keyof Model & string; args: number[] };
 
+const call =
+  (name: Op['name']) =>
+  (args: number[]): Op => ({ name, args });
+
 const domid = fc.constantFrom(...DOMAINS);
 const port = fc.integer({ min: 0, max: PORTS - 1 });
 const op: fc.Arbitrary<Op> = fc.oneof(
-  fc.tuple(domid, domid).map((args) => ({ name: 'allocUnbound', args })),
-  fc.tuple(domid, domid, port).map((args) => ({ name: 'bindInterdomain', args })),
-  fc.tuple(domid, fc.integer({ min: 0, max: 3 })).map((args) => ({ name: 'bindVirq', args })),
-  domid.map((d) => ({ name: 'bindIpi', args: [d] })),
-  fc.tuple(domid, port).map((args) => ({ name: 'close', args })),
-  fc.tuple(domid, port).map((args) => ({ name: 'send', args })),
-  fc.tuple(domid, fc.integer({ min: 1, max: PORTS - 1 })).map((args) => ({ name: 'mask', args })),
-  fc.tuple(domid, fc.integer({ min: 1, max: PORTS - 1 })).map((args) => ({ name: 'unmask', args })),
+  fc.tuple(domid, domid).map(call('allocUnbound')),
+  fc.tuple(domid, domid, port).map(call('bindInterdomain')),
+  fc.tuple(domid, fc.integer({ min: 0, max: 3 })).map(call('bindVirq')),
+  domid.map((d) => call('bindIpi')([d])),
+  fc.tuple(domid, port).map(call('close')),
+  fc.tuple(domid, port).map(call('send')),
+  fc.tuple(domid, fc.integer({ min: 1, max: PORTS - 1 })).map(call('mask')),
+  fc.tuple(domid, fc.integer({ min: 1, max: PORTS - 1 })).map(call('unmask')),
 );
 
 function outcome(fn: () => unknown): unknown {
