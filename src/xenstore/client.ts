@@ -1,0 +1,775 @@
+import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { debuglog } from 'node:util';
+import { NodeOperations, type RequestOptions } from './client/node-operations.ts';
+import {
+  runTransaction,
+  Transaction,
+  type TransactionCarrier,
+  type TransactionOptions,
+} from './client/transaction.ts';
+import { Watch } from './client/watch.ts';
+import { MessageType, messageTypeName, PAYLOAD_MAX } from './constants.ts';
+import { XenstoreError } from './errors.ts';
+import { assertValidWatchPath } from './paths.ts';
+import { decodeError, decodeReply, decodeWatchEvent, type ReplyValue } from './replies.ts';
+import { encodeRequest, type Request, type RequestOp, requestPath } from './requests.ts';
+import { defaultConnector } from './transport/default.ts';
+import { socketConnector } from './transport/socket.ts';
+import type { Transport, TransportConnector } from './transport/transport.ts';
+import type { Message } from './wire.ts';
+
+const trace = debuglog('xenwire');
+
+/** How to re-establish a lost connection. */
+export interface ReconnectOptions {
+  /** Attempts before giving up and closing the client; default 10. */
+  readonly maxAttempts?: number;
+  /** First wait in ms, doubled per attempt; default 50. */
+  readonly initialDelay?: number;
+  /** Longest wait in ms; default 5000. */
+  readonly maxDelay?: number;
+}
+
+/** Options of {@link XenstoreClient.connect}. */
+export interface XenstoreClientOptions {
+  /**
+   * How to reach the server. Default: libxenstore's choice (`XENSTORED_PATH`, the daemon's
+   * socket, else `/dev/xen/xenbus`). See `socketConnector`, `xenbusDeviceConnector`,
+   * `inProcessConnector`.
+   */
+  readonly transport?: TransportConnector;
+  /** Shorthand for `transport: socketConnector(socketPath)`. */
+  readonly socketPath?: string;
+  /** Default per-request timeout in ms; default 30 000. `0` or `Infinity` waits for ever. */
+  readonly timeout?: number;
+  /** Default bound of each watch's event queue; default 1024. */
+  readonly watchQueueCapacity?: number;
+  /**
+   * Re-establish the connection when it drops: watches are registered again (each fires its
+   * registration event anew), open transactions are lost (their calls reject with
+   * `ECONNRESET`) and counted in the `'reconnect'` event. Requests in flight at the drop reject
+   * with `ECONNRESET`; requests made while reconnecting wait for the new connection.
+   */
+  readonly reconnect?: boolean | ReconnectOptions;
+}
+
+/** Options of {@link XenstoreClient.watch}. */
+export interface WatchOptions extends RequestOptions {
+  /** Aborting also ends the watch (UNWATCH), and its iterators finish without error. */
+  readonly signal?: AbortSignal;
+  /** Fire only for changes at most this many levels below the path (servers with WATCHDEPTH). */
+  readonly depth?: number;
+  /** Bound of this watch's event queue; defaults to the client's `watchQueueCapacity`. */
+  readonly queueCapacity?: number;
+}
+
+/** What the `'reconnect'` event reports. */
+export interface ReconnectInfo {
+  /** Transactions that were open at the drop; the server has forgotten them. */
+  readonly lostTransactions: number;
+  /** Watches registered again. */
+  readonly watches: number;
+}
+
+/** Events of {@link XenstoreClient}. */
+export interface XenstoreClientEvents {
+  /**
+   * Something the server sent was dropped: a reply to an unknown `req_id`, an event for an
+   * unknown token, a malformed event. The connection carries on.
+   */
+  diagnostic: [XenstoreError];
+  /** The connection dropped and a reconnect is under way. */
+  disconnect: [Error];
+  reconnect: [ReconnectInfo];
+  /** The client is closed for good: by `close()` (no error) or a connection that could not be kept. */
+  close: [Error | undefined];
+}
+
+const DEFAULT_TIMEOUT = 30_000;
+const DEFAULT_QUEUE_CAPACITY = 1024;
+/** Timed-out or aborted requests remembered so that their late replies are recognised. */
+const MAX_ABANDONED = 4096;
+
+/** A request waiting for its reply. */
+class PendingRequest {
+  declare resolve: (value: unknown) => void;
+  declare reject: (error: unknown) => void;
+  readonly promise: Promise<unknown>;
+  timer: NodeJS.Timeout | undefined;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  /** Rejected locally (timeout, abort) while the server may still answer. */
+  abandoned = false;
+
+  constructor(
+    readonly op: RequestOp,
+    readonly path: string | undefined,
+    /** Sent if the abandoned request turns out to have succeeded after all. */
+    readonly undo: Request | undefined,
+  ) {
+    this.promise = new Promise((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+}
+
+type State = 'open' | 'reconnecting' | 'closed';
+
+/**
+ * An asynchronous xenstore client: everything libxenstore and pyxs offer, with any number of
+ * requests in flight on one connection.
+ *
+ * ```ts
+ * await using xs = await XenstoreClient.connect();
+ * await xs.write('/local/domain/0/name', 'Domain-0');
+ * const name = await xs.readString('/local/domain/0/name');
+ * ```
+ *
+ * Every call rejects with a {@link XenstoreError} whose `code` is the server's error name (e.g.
+ * `ENOENT`) or one of `ETIMEDOUT`, `ABORT_ERR`, `ECONNRESET`, `EPROTO`. Set
+ * `NODE_DEBUG=xenwire` to trace every message.
+ */
+export class XenstoreClient extends NodeOperations implements AsyncDisposable {
+  readonly #connector: TransportConnector;
+  readonly #timeout: number;
+  readonly #queueCapacity: number;
+  readonly #reconnect: Required<ReconnectOptions> | undefined;
+  readonly #events = new EventEmitter<XenstoreClientEvents>();
+  readonly #pending = new Map<number, PendingRequest>();
+  readonly #watches = new Map<string, Watch>();
+  /** Tokens being unwatched: their late firings are expected and dropped quietly. */
+  readonly #retiring = new Set<string>();
+  readonly #transactions = new Set<Transaction>();
+  /** Requests made while no connection is up, sent once one is. */
+  readonly #backlog: Message[] = [];
+  readonly #lifetime = new AbortController();
+  #transport: Transport | undefined;
+  #state: State = 'open';
+  #connection = 0;
+  #nextReqId = 1;
+  #nextToken = 1;
+  #abandoned = 0;
+
+  readonly #carrier: TransactionCarrier = {
+    send: (request, txId, options) => this.#request(request, txId, options),
+    ended: (tx) => this.#transactions.delete(tx),
+  };
+
+  private constructor(options: XenstoreClientOptions) {
+    super();
+    this.#connector =
+      options.transport ??
+      (options.socketPath ? socketConnector(options.socketPath) : defaultConnector());
+    this.#timeout = options.timeout ?? DEFAULT_TIMEOUT;
+    this.#queueCapacity = options.watchQueueCapacity ?? DEFAULT_QUEUE_CAPACITY;
+    const reconnect = options.reconnect === true ? {} : options.reconnect || undefined;
+    this.#reconnect = reconnect && {
+      maxAttempts: reconnect.maxAttempts ?? 10,
+      initialDelay: reconnect.initialDelay ?? 50,
+      maxDelay: reconnect.maxDelay ?? 5000,
+    };
+  }
+
+  /** Opens a connection; rejects with `ECONNRESET` when the server cannot be reached. */
+  static async connect(options: XenstoreClientOptions = {}): Promise<XenstoreClient> {
+    const client = new XenstoreClient(options);
+    await client.#open();
+    return client;
+  }
+
+  /** Requests sent and not yet answered (or timed out). */
+  get pendingRequests(): number {
+    return this.#pending.size - this.#abandoned;
+  }
+
+  /** False once closed. */
+  get open(): boolean {
+    return this.#state !== 'closed';
+  }
+
+  on<E extends keyof XenstoreClientEvents>(
+    event: E,
+    listener: (...args: XenstoreClientEvents[E]) => void,
+  ): this {
+    this.#events.on(event, listener as never);
+    return this;
+  }
+
+  once<E extends keyof XenstoreClientEvents>(
+    event: E,
+    listener: (...args: XenstoreClientEvents[E]) => void,
+  ): this {
+    this.#events.once(event, listener as never);
+    return this;
+  }
+
+  off<E extends keyof XenstoreClientEvents>(
+    event: E,
+    listener: (...args: XenstoreClientEvents[E]) => void,
+  ): this {
+    this.#events.off(event, listener as never);
+    return this;
+  }
+
+  protected exchange<R extends Request>(
+    request: R,
+    options: RequestOptions | undefined,
+  ): Promise<ReplyValue<R['op']>> {
+    return this.#request(request, 0, options);
+  }
+
+  // ── watches ────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Registers a watch on `path` (a node path, or `@introduceDomain`/`@releaseDomain`) and
+   * resolves once the server has accepted it. Consume it with `for await`, or with
+   * `watch.on('event', …)`; end it with `watch.close()`, `unwatch(watch)`, `break`, or the
+   * `signal`.
+   */
+  async watch(path: string, options?: WatchOptions): Promise<Watch> {
+    assertValidWatchPath(path, 'WATCH');
+    const token = `xenwire:${this.#nextToken++}`;
+    const watch = new Watch(
+      path,
+      token,
+      options?.queueCapacity ?? this.#queueCapacity,
+      this.#unwatch,
+    );
+    // Registered before the request: the server may fire before it answers.
+    this.#watches.set(token, watch);
+    const request: Request = { op: 'WATCH', path, token, depth: options?.depth };
+    try {
+      await this.#request(request, 0, options, { op: 'UNWATCH', path, token });
+    } catch (error) {
+      this.#watches.delete(token);
+      watch.finish();
+      throw error;
+    }
+    const signal = options?.signal;
+    if (signal) {
+      const stop = (): void => void watch.close().catch((error) => this.#diagnose(error));
+      signal.addEventListener('abort', stop, { once: true });
+      watch.once('close', () => signal.removeEventListener('abort', stop));
+    }
+    return watch;
+  }
+
+  /**
+   * Removes a watch. Once this resolves no further firing of it reaches the caller; firings
+   * still queued are discarded. Idempotent.
+   */
+  unwatch(watch: Watch, options?: RequestOptions): Promise<void> {
+    return this.#unwatch(watch, options);
+  }
+
+  readonly #unwatch = async (watch: Watch, options?: RequestOptions): Promise<void> => {
+    watch.finish();
+    if (this.#watches.get(watch.token) !== watch) return;
+    this.#watches.delete(watch.token);
+    if (this.#state !== 'open') return;
+    this.#retiring.add(watch.token);
+    try {
+      await this.#request({ op: 'UNWATCH', path: watch.path, token: watch.token }, 0, options);
+    } catch (error) {
+      // Gone either way: the server no longer knows it, or the connection went with it.
+      const gone = error instanceof XenstoreError && ['ENOENT', 'ECONNRESET'].includes(error.code);
+      if (!gone) throw error;
+    } finally {
+      this.#retiring.delete(watch.token);
+    }
+  };
+
+  /**
+   * Drops all watches and transactions of this connection on the server (RESET_WATCHES); local
+   * watches end without error and open transactions become unusable.
+   */
+  async resetWatches(options?: RequestOptions): Promise<void> {
+    await this.#request({ op: 'RESET_WATCHES' }, 0, options);
+    for (const watch of this.#watches.values()) watch.finish();
+    this.#watches.clear();
+    const reason = new XenstoreError('ENOENT', 'transaction dropped by RESET_WATCHES');
+    for (const tx of [...this.#transactions]) tx.lose(reason);
+  }
+
+  // ── transactions ───────────────────────────────────────────────────────────────────────────
+
+  /** Starts a transaction; end it with `tx.commit()` or `tx.abort()`. */
+  async transactionStart(options?: RequestOptions): Promise<Transaction> {
+    const id = await this.#request({ op: 'TRANSACTION_START' }, 0, options);
+    const tx = new Transaction(id, this.#carrier);
+    this.#transactions.add(tx);
+    return tx;
+  }
+
+  /** Ends a transaction: `commit` true applies it (EAGAIN: it conflicted), false discards it. */
+  transactionEnd(tx: Transaction, commit: boolean, options?: RequestOptions): Promise<void> {
+    return commit ? tx.commit(options) : tx.abort(options);
+  }
+
+  /**
+   * Runs `body` in a transaction and commits it, retrying the whole body on `EAGAIN` with
+   * bounded, jittered back-off; a throwing body aborts the transaction and the error propagates.
+   *
+   * ```ts
+   * await xs.transaction(async (tx) => {
+   *   const n = Number(await tx.readString('/counter'));
+   *   await tx.write('/counter', String(n + 1));
+   * });
+   * ```
+   */
+  transaction<T>(body: (tx: Transaction) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    return runTransaction((opts) => this.transactionStart(opts), body, options);
+  }
+
+  // ── domains ────────────────────────────────────────────────────────────────────────────────
+
+  /** Tells xenstored about a new domain's ring page (`gfn`) and event channel (`port`). */
+  introduceDomain(
+    domid: number,
+    gfn: number | bigint,
+    port: number,
+    options?: RequestOptions,
+  ): Promise<void> {
+    return this.#domainRequest({ op: 'INTRODUCE', domid, gfn, port }, options);
+  }
+
+  /** Tells xenstored a domain is gone. */
+  releaseDomain(domid: number, options?: RequestOptions): Promise<void> {
+    return this.#domainRequest({ op: 'RELEASE', domid }, options);
+  }
+
+  /** Clears a domain's shutdown flag after a suspend that was cancelled. */
+  resumeDomain(domid: number, options?: RequestOptions): Promise<void> {
+    return this.#domainRequest({ op: 'RESUME', domid }, options);
+  }
+
+  /** Whether xenstored knows `domid` (`DOMID_SELF` asks about the caller). */
+  isDomainIntroduced(domid: number, options?: RequestOptions): Promise<boolean> {
+    return this.#domainRequest({ op: 'IS_DOMAIN_INTRODUCED', domid }, options);
+  }
+
+  /** The home path of a domain, e.g. `/local/domain/3`. */
+  getDomainPath(domid: number, options?: RequestOptions): Promise<string> {
+    return this.#domainRequest({ op: 'GET_DOMAIN_PATH', domid }, options);
+  }
+
+  /** Lets `domid` act with the privileges of `target` (device models). */
+  setTarget(domid: number, target: number, options?: RequestOptions): Promise<void> {
+    try {
+      assertDomid(target, 'SET_TARGET');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#domainRequest({ op: 'SET_TARGET', domid, target }, options);
+  }
+
+  // ── server administration ──────────────────────────────────────────────────────────────────
+
+  /**
+   * An implementation-specific command (CONTROL, formerly DEBUG), e.g. `['log', 'on']` or
+   * `['quota']`; the answer is returned as bytes.
+   */
+  async control(args: readonly (string | Uint8Array)[], options?: RequestOptions): Promise<Buffer> {
+    if (args.length === 0) throw new XenstoreError('EINVAL', 'CONTROL needs a command', 'CONTROL');
+    const value = await this.#request({ op: 'CONTROL', args }, 0, options);
+    return Buffer.from(value.buffer, value.byteOffset, value.length);
+  }
+
+  /** The server's features, or a domain's (servers without GET_FEATURE answer ENOSYS). */
+  getFeature(domid?: number, options?: RequestOptions): Promise<number> {
+    if (domid === undefined) return this.#request({ op: 'GET_FEATURE' }, 0, options);
+    return this.#domainRequest({ op: 'GET_FEATURE', domid }, options);
+  }
+
+  /** Sets a domain's feature bits. */
+  setFeature(domid: number, value: number, options?: RequestOptions): Promise<void> {
+    return this.#domainRequest({ op: 'SET_FEATURE', domid, value }, options);
+  }
+
+  /** The names of the quotas the server enforces (servers without GET_QUOTA answer ENOSYS). */
+  listQuotas(options?: RequestOptions): Promise<string[]> {
+    return this.#request({ op: 'GET_QUOTA' }, 0, options);
+  }
+
+  /** A quota's global value, or its value for `domid`. */
+  async getQuota(quota: string, domid?: number, options?: RequestOptions): Promise<number> {
+    if (domid !== undefined) assertDomid(domid, 'GET_QUOTA');
+    const [text] = await this.#request({ op: 'GET_QUOTA', quota, domid }, 0, options);
+    if (text === undefined || !/^\d+$/.test(text)) {
+      throw new XenstoreError('EPROTO', `malformed GET_QUOTA reply ${JSON.stringify(text)}`);
+    }
+    return Number(text);
+  }
+
+  /** Sets a quota globally, or for `domid`. */
+  setQuota(quota: string, value: number, domid?: number, options?: RequestOptions): Promise<void> {
+    if (domid !== undefined) {
+      return this.#domainRequest({ op: 'SET_QUOTA', domid, quota, value }, options);
+    }
+    return this.#request({ op: 'SET_QUOTA', quota, value }, 0, options);
+  }
+
+  // ── lifecycle ──────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Closes the connection. Pending requests reject with `ECONNRESET`, watches end without
+   * error, open transactions are lost (the server aborts them).
+   */
+  async close(): Promise<void> {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#lifetime.abort();
+    const transport = this.#transport;
+    this.#transport = undefined;
+    transport?.close();
+    this.#teardown(new XenstoreError('ECONNRESET', 'client closed'), true);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // ── the request machinery ──────────────────────────────────────────────────────────────────
+
+  #domainRequest<R extends Request & { domid: number }>(
+    request: R,
+    options: RequestOptions | undefined,
+  ): Promise<ReplyValue<R['op']>> {
+    try {
+      assertDomid(request.domid, request.op);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#request(request, 0, options);
+  }
+
+  /** Sends `request` and resolves with its decoded reply. */
+  #request<R extends Request>(
+    request: R,
+    txId: number,
+    options: RequestOptions | undefined,
+    undo?: Request,
+  ): Promise<ReplyValue<R['op']>> {
+    const op = request.op;
+    if (this.#state === 'closed') {
+      return Promise.reject(
+        new XenstoreError('ECONNRESET', 'client is closed', op, requestPath(request)),
+      );
+    }
+    const signal = options?.signal;
+    if (signal?.aborted) {
+      return Promise.reject(abortError(op, requestPath(request), signal.reason));
+    }
+    const reqId = this.#allocateReqId();
+    const message = encodeRequest(request, { reqId, txId });
+    if (message.payload.length > PAYLOAD_MAX) {
+      return Promise.reject(
+        new XenstoreError(
+          'E2BIG',
+          `${op} payload of ${message.payload.length} bytes exceeds ${PAYLOAD_MAX}`,
+          op,
+          requestPath(request),
+        ),
+      );
+    }
+    const pending = new PendingRequest(op, requestPath(request), undo);
+    this.#pending.set(reqId, pending);
+    const timeout = options?.timeout ?? this.#timeout;
+    if (timeout > 0 && timeout !== Number.POSITIVE_INFINITY) {
+      pending.timer = setTimeout(this.#onTimeout, timeout, reqId, timeout);
+    }
+    if (signal) {
+      pending.signal = signal;
+      pending.onAbort = () => this.#abandon(reqId, abortError(op, pending.path, signal.reason));
+      signal.addEventListener('abort', pending.onAbort, { once: true });
+    }
+    this.#transmit(message);
+    return pending.promise as Promise<ReplyValue<R['op']>>;
+  }
+
+  #allocateReqId(): number {
+    let id = this.#nextReqId;
+    while (this.#pending.has(id)) id = (id + 1) >>> 0 || 1;
+    this.#nextReqId = (id + 1) >>> 0 || 1;
+    return id;
+  }
+
+  #transmit(message: Message): void {
+    if (trace.enabled) traceMessage('->', message);
+    const transport = this.#transport;
+    if (transport === undefined) {
+      this.#backlog.push(message);
+      return;
+    }
+    try {
+      transport.send(message);
+    } catch (error) {
+      this.#onTransportClose(this.#connection, error as Error);
+    }
+  }
+
+  readonly #onTimeout = (reqId: number, timeout: number): void => {
+    const pending = this.#pending.get(reqId);
+    if (pending === undefined || pending.abandoned) return;
+    this.#abandon(
+      reqId,
+      new XenstoreError('ETIMEDOUT', `no reply within ${timeout} ms`, pending.op, pending.path),
+    );
+  };
+
+  /** Rejects a request locally; its entry stays so that a late reply is recognised. */
+  #abandon(reqId: number, error: XenstoreError): void {
+    const pending = this.#pending.get(reqId);
+    if (pending === undefined || pending.abandoned) return;
+    this.#release(pending);
+    pending.abandoned = true;
+    pending.reject(error);
+    if (++this.#abandoned > MAX_ABANDONED) this.#forgetAbandoned();
+  }
+
+  /** Bounds memory against a server that never answers: late replies then count as unknown. */
+  #forgetAbandoned(): void {
+    for (const [reqId, pending] of this.#pending) {
+      if (pending.abandoned) this.#pending.delete(reqId);
+    }
+    this.#abandoned = 0;
+  }
+
+  #release(pending: PendingRequest): void {
+    if (pending.timer !== undefined) clearTimeout(pending.timer);
+    if (pending.onAbort !== undefined) {
+      pending.signal!.removeEventListener('abort', pending.onAbort);
+    }
+  }
+
+  #onMessage(message: Message): void {
+    if (trace.enabled) traceMessage('<-', message);
+    if (message.type === MessageType.WATCH_EVENT) {
+      this.#onWatchEvent(message);
+      return;
+    }
+    const pending = this.#pending.get(message.reqId);
+    if (pending === undefined) {
+      this.#diagnose(
+        new XenstoreError(
+          'EPROTO',
+          `dropped a reply (type ${message.type}) to unknown req_id ${message.reqId}`,
+        ),
+      );
+      return;
+    }
+    this.#pending.delete(message.reqId);
+    if (pending.abandoned) {
+      this.#abandoned--;
+      this.#onLateReply(pending, message);
+      return;
+    }
+    this.#release(pending);
+    if (message.type === MessageType.ERROR) {
+      pending.reject(decodeError(message.payload, pending.op, pending.path));
+      return;
+    }
+    let value: unknown;
+    try {
+      value = decodeReply(pending.op, message);
+    } catch (error) {
+      const e = error as XenstoreError;
+      pending.reject(new XenstoreError(e.code, e.message, pending.op, pending.path, { cause: e }));
+      return;
+    }
+    pending.resolve(value);
+  }
+
+  /** Undoes what an abandoned request did after all, so the server holds nothing unwanted. */
+  #onLateReply(pending: PendingRequest, message: Message): void {
+    if (message.type === MessageType.ERROR) return;
+    if (pending.op === 'TRANSACTION_START') {
+      const txId = decodeReply('TRANSACTION_START', message);
+      this.#sendUnanswered({ op: 'TRANSACTION_END', commit: false }, txId);
+    } else if (pending.undo) {
+      this.#sendUnanswered(pending.undo, 0);
+    }
+  }
+
+  /** Sends a request whose reply nobody awaits (it is consumed like a late one). */
+  #sendUnanswered(request: Request, txId: number): void {
+    if (this.#state === 'closed') return;
+    const reqId = this.#allocateReqId();
+    const pending = new PendingRequest(request.op, requestPath(request), undefined);
+    pending.promise.catch(() => {});
+    pending.abandoned = true;
+    this.#abandoned++;
+    this.#pending.set(reqId, pending);
+    this.#transmit(encodeRequest(request, { reqId, txId }));
+  }
+
+  #onWatchEvent(message: Message): void {
+    let event: { path: string; token: string };
+    try {
+      event = decodeWatchEvent(message.payload);
+    } catch (error) {
+      this.#diagnose(error as XenstoreError);
+      return;
+    }
+    const watch = this.#watches.get(event.token);
+    if (watch) {
+      watch.deliver(event.path);
+    } else if (!this.#retiring.has(event.token)) {
+      this.#diagnose(
+        new XenstoreError(
+          'EPROTO',
+          `dropped a watch event for unknown token ${JSON.stringify(event.token)}`,
+          'WATCH_EVENT',
+          event.path,
+        ),
+      );
+    }
+  }
+
+  #diagnose(error: XenstoreError): void {
+    trace('diagnostic: %s', error.message);
+    this.#events.emit('diagnostic', error);
+  }
+
+  // ── connections ────────────────────────────────────────────────────────────────────────────
+
+  async #open(): Promise<void> {
+    const connection = ++this.#connection;
+    const transport = await this.#connector({
+      onMessage: (message) => {
+        if (connection === this.#connection) this.#onMessage(message);
+      },
+      onClose: (reason) => this.#onTransportClose(connection, reason),
+    });
+    if (this.#state === 'closed' || connection !== this.#connection) {
+      transport.close();
+      return;
+    }
+    this.#transport = transport;
+    this.#state = 'open';
+    for (const message of this.#backlog.splice(0)) {
+      if (this.#pending.get(message.reqId)?.abandoned === false) this.#transmit(message);
+    }
+  }
+
+  #onTransportClose(connection: number, reason?: Error): void {
+    if (connection !== this.#connection || this.#state === 'closed') return;
+    this.#transport?.close();
+    this.#transport = undefined;
+    const error = new XenstoreError(
+      'ECONNRESET',
+      reason ? `connection lost: ${reason.message}` : 'connection closed by the server',
+      undefined,
+      undefined,
+      { cause: reason },
+    );
+    trace('connection lost: %s', error.message);
+    if (this.#reconnect === undefined) {
+      this.#state = 'closed';
+      this.#teardown(error, false);
+      return;
+    }
+    this.#state = 'reconnecting';
+    const lostTransactions = this.#transactions.size;
+    this.#teardown(error, false);
+    this.#events.emit('disconnect', error);
+    void this.#reconnectLoop(this.#reconnect, lostTransactions, error);
+  }
+
+  async #reconnectLoop(
+    policy: Required<ReconnectOptions>,
+    lostTransactions: number,
+    cause: XenstoreError,
+  ): Promise<void> {
+    let delay = policy.initialDelay;
+    for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
+      try {
+        await sleep(delay, undefined, { signal: this.#lifetime.signal });
+      } catch {
+        return; // closed meanwhile
+      }
+      delay = Math.min(delay * 2, policy.maxDelay);
+      try {
+        await this.#open();
+      } catch (error) {
+        trace('reconnect attempt %d failed: %s', attempt, (error as Error).message);
+        continue;
+      }
+      if (this.#state !== 'open') return;
+      const watches = [...this.#watches.values()];
+      for (const watch of watches) this.#register(watch);
+      this.#events.emit('reconnect', { lostTransactions, watches: watches.length });
+      return;
+    }
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#teardown(cause, true);
+  }
+
+  /** Registers an existing watch again on a new connection. */
+  #register(watch: Watch): void {
+    const request: Request = { op: 'WATCH', path: watch.path, token: watch.token };
+    this.#request(request, 0, undefined).catch((error: XenstoreError) => {
+      if (this.#watches.get(watch.token) !== watch) return;
+      this.#watches.delete(watch.token);
+      watch.finish(error);
+      this.#diagnose(error);
+    });
+  }
+
+  /**
+   * Fails everything that depended on the connection. `final` also ends watches (without error
+   * when the caller closed the client) and announces the close.
+   */
+  #teardown(error: XenstoreError, final: boolean): void {
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    this.#abandoned = 0;
+    this.#backlog.length = 0;
+    for (const request of pending) {
+      if (request.abandoned) continue;
+      this.#release(request);
+      request.reject(
+        new XenstoreError('ECONNRESET', error.message, request.op, request.path, {
+          cause: error,
+        }),
+      );
+    }
+    for (const tx of [...this.#transactions]) {
+      tx.lose(new XenstoreError('ECONNRESET', `transaction ${tx.id} lost with the connection`));
+    }
+    if (!final && this.#state !== 'closed') return;
+    const userClosed = this.#lifetime.signal.aborted;
+    for (const watch of this.#watches.values()) watch.finish(userClosed ? undefined : error);
+    this.#watches.clear();
+    this.#events.emit('close', userClosed ? undefined : error);
+  }
+}
+
+function assertDomid(domid: number, op: string): void {
+  if (!Number.isInteger(domid) || domid < 0 || domid > 0xffff) {
+    throw new XenstoreError('EINVAL', `invalid domain id ${domid}`, op);
+  }
+}
+
+function abortError(op: string, path: string | undefined, reason: unknown): XenstoreError {
+  return new XenstoreError('ABORT_ERR', `${op} aborted`, op, path, { cause: reason });
+}
+
+function traceMessage(direction: string, message: Message): void {
+  const name = messageTypeName(message.type) ?? `type ${message.type}`;
+  const text = Buffer.from(message.payload.subarray(0, 128))
+    .toString('latin1')
+    .replaceAll('\0', '\\0');
+  trace(
+    '%s %s req %d tx %d len %d %s',
+    direction,
+    name,
+    message.reqId,
+    message.txId,
+    message.payload.length,
+    text,
+  );
+}

@@ -1,0 +1,57 @@
+import type { Message } from '../wire.ts';
+import type { Transport, TransportConnector } from './transport.ts';
+
+/** One connection to an in-process server, as `XenstoreServer.connect` returns it. */
+export interface InProcessConnection {
+  send(message: Message): void;
+  close(): void;
+}
+
+/** What the in-process transport needs of a server: the `XenstoreServer.connect` contract. */
+export interface InProcessServer {
+  connect(options: {
+    domid?: number;
+    onMessage: (message: Message) => void;
+    onClose?: (reason?: Error) => void;
+  }): InProcessConnection;
+}
+
+/**
+ * Connects to a xenstore server living in this process, with no bytes in between: messages are
+ * handed over as objects. `domid` is the domain the connection speaks for (0, dom0, by default).
+ *
+ * Server messages are delivered on a later microtask, never inside `send`, so the client sees the
+ * same ordering guarantees as over a socket whatever the server does synchronously.
+ */
+export function inProcessConnector(server: InProcessServer, domid = 0): TransportConnector {
+  return async (handlers) => {
+    let closed = false;
+    const connection = server.connect({
+      domid,
+      onMessage(message) {
+        queueMicrotask(() => {
+          if (!closed) handlers.onMessage(message);
+        });
+      },
+      onClose(reason) {
+        queueMicrotask(() => {
+          if (closed) return;
+          closed = true;
+          handlers.onClose(reason);
+        });
+      },
+    });
+    const transport: Transport = {
+      send(message) {
+        connection.send(message);
+      },
+      close() {
+        if (closed) return;
+        closed = true;
+        connection.close();
+        handlers.onClose();
+      },
+    };
+    return transport;
+  };
+}

@@ -1,0 +1,185 @@
+import { close, open, read, write } from 'node:fs';
+import { HEADER_SIZE, PAYLOAD_MAX } from '../constants.ts';
+import { XenstoreError } from '../errors.ts';
+import { encodeRequest } from '../requests.ts';
+import { encodeMessage } from '../wire.ts';
+import { type ByteStream, type ByteStreamHandlers, framedTransport } from './byte-stream.ts';
+import type { Transport, TransportConnector, TransportHandlers } from './transport.ts';
+
+/** The xenbus character device of a Linux guest or dom0 (`xenbus_dev_frontend`). */
+export const XENBUS_DEVICE_PATH = '/dev/xen/xenbus';
+
+/**
+ * The file operations the device transport needs, callback style as `node:fs` has them; tests
+ * substitute a fake device.
+ */
+export interface DeviceIo {
+  open(path: string, callback: (error: Error | null, fd: number) => void): void;
+  read(
+    fd: number,
+    buffer: Uint8Array,
+    callback: (error: Error | null, bytes: number) => void,
+  ): void;
+  write(fd: number, buffer: Uint8Array, callback: (error: Error | null) => void): void;
+  close(fd: number, callback: (error: Error | null) => void): void;
+}
+
+/** `node:fs` on a real device. Each call runs in the libuv threadpool. */
+export const nodeDeviceIo: DeviceIo = {
+  open: (path, callback) => open(path, 'r+', callback),
+  read: (fd, buffer, callback) => read(fd, buffer, 0, buffer.length, null, callback),
+  write: (fd, buffer, callback) =>
+    write(fd, buffer, 0, buffer.length, null, (error) => callback(error)),
+  close: (fd, callback) => close(fd, callback),
+};
+
+/**
+ * Connects through the xenbus character device.
+ *
+ * The device cannot be polled from Node, so replies are read with a blocking `read(2)` in the
+ * libuv threadpool: exactly one read is outstanding at any time, which keeps one threadpool
+ * thread (of `UV_THREADPOOL_SIZE`, 4 by default) busy for as long as the connection is open.
+ *
+ * The kernel takes one whole message per `write(2)` and discards anything after it, so messages
+ * are written one per call, strictly in order (the next write starts when the previous returns).
+ *
+ * Closing: `close(2)` does not wake a read blocked in another thread, and reusing a descriptor
+ * number that a stale read still holds would be worse. So `close()` first writes a harmless
+ * GET_DOMAIN_PATH request whose reply wakes the read, and releases the descriptor only once the
+ * read has returned. If the kernel never answers, the descriptor and the thread stay taken.
+ *
+ * Never point this at `/proc/xen/xenbus` unless you must: that legacy file is known to deadlock.
+ */
+export function xenbusDeviceConnector(
+  path: string = XENBUS_DEVICE_PATH,
+  io: DeviceIo = nodeDeviceIo,
+): TransportConnector {
+  return (handlers) => openDevice(path, io, handlers);
+}
+
+function openDevice(path: string, io: DeviceIo, handlers: TransportHandlers): Promise<Transport> {
+  return new Promise((resolve, reject) => {
+    io.open(path, (error, fd) => {
+      if (error) {
+        const code = (error as NodeJS.ErrnoException).code ?? error.message;
+        reject(
+          new XenstoreError('ECONNRESET', `cannot open ${path}: ${code}`, undefined, undefined, {
+            cause: error,
+          }),
+        );
+        return;
+      }
+      resolve(framedTransport(handlers, (bytes) => new DeviceStream(io, fd, bytes)));
+    });
+  });
+}
+
+/** A wake-up request nobody waits for; its reply only serves to end the blocked read. */
+const wakeUp = encodeMessage(
+  encodeRequest({ op: 'GET_DOMAIN_PATH', domid: 0 }, { reqId: 0xffffffff, txId: 0 }),
+);
+
+class DeviceStream implements ByteStream {
+  readonly #io: DeviceIo;
+  readonly #fd: number;
+  readonly #handlers: ByteStreamHandlers;
+  readonly #writes: Uint8Array[] = [];
+  #buffer = Buffer.alloc(0);
+  #writing = false;
+  #reading = false;
+  #closing = false;
+  #wokenUp = false;
+  #released = false;
+
+  constructor(io: DeviceIo, fd: number, handlers: ByteStreamHandlers) {
+    this.#io = io;
+    this.#fd = fd;
+    this.#handlers = handlers;
+    this.#readNext();
+  }
+
+  write(bytes: Uint8Array): void {
+    if (this.#closing) return;
+    this.#writes.push(bytes);
+    if (!this.#writing) this.#writeNext();
+  }
+
+  close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#writes.length = 0;
+    this.#wakeOrRelease();
+  }
+
+  readonly #onRead = (error: Error | null, bytes: number): void => {
+    this.#reading = false;
+    if (this.#closing) {
+      this.#wakeOrRelease();
+      return;
+    }
+    if (error || bytes === 0) {
+      this.#fail(error ?? undefined, bytes === 0 ? 'device returned end of file' : undefined);
+      return;
+    }
+    this.#handlers.onData(this.#buffer.subarray(0, bytes));
+    this.#readNext();
+  };
+
+  readonly #onWritten = (error: Error | null): void => {
+    this.#writing = false;
+    if (this.#closing) {
+      this.#wakeOrRelease();
+      return;
+    }
+    if (error) {
+      this.#fail(error);
+      return;
+    }
+    this.#writeNext();
+  };
+
+  #readNext(): void {
+    // A fresh buffer per read: delivered payloads are views into it and may outlive the read.
+    this.#buffer = Buffer.allocUnsafe(HEADER_SIZE + PAYLOAD_MAX);
+    this.#reading = true;
+    this.#io.read(this.#fd, this.#buffer, this.#onRead);
+  }
+
+  #writeNext(): void {
+    const next = this.#writes.shift();
+    if (next !== undefined) this.#writeRaw(next);
+  }
+
+  #writeRaw(bytes: Uint8Array): void {
+    this.#writing = true;
+    this.#io.write(this.#fd, bytes, this.#onWritten);
+  }
+
+  /** Closing: wake a blocked read once the device is free for a write, then let go of the fd. */
+  #wakeOrRelease(): void {
+    if (this.#writing || this.#released) return;
+    if (this.#reading) {
+      if (!this.#wokenUp) {
+        this.#wokenUp = true;
+        this.#writeRaw(wakeUp);
+      }
+      return;
+    }
+    this.#released = true;
+    this.#io.close(this.#fd, () => {});
+  }
+
+  #fail(error: Error | undefined, why?: string): void {
+    const reason = new XenstoreError(
+      'ECONNRESET',
+      `xenbus device: ${why ?? error?.message ?? 'failed'}`,
+      undefined,
+      undefined,
+      { cause: error },
+    );
+    this.#closing = true;
+    this.#writes.length = 0;
+    this.#wakeOrRelease();
+    this.#handlers.onClose(reason);
+  }
+}
