@@ -1,0 +1,13 @@
+/**
+ * `xenwire/xenstore` server side: an in-memory xenstored, in-process or on unix sockets.
+ *
+ * @packageDocumentation
+ */
+export type { ConnectOptions, XenstoreConnection } from './connection.ts';
+export type { Domain, DomainListener, DomainTable } from './domains.ts';
+export type { Listener, ListenOptions } from './listen.ts';
+export type { DumpedDomain, DumpedNode, StoreDump } from './persistence.ts';
+export { DEFAULT_QUOTAS, QUOTA_NAMES, type Quotas } from './quota.ts';
+export { type ServerConnectOptions, type ServerOptions, XenstoreServer } from './server.ts';
+export type { TraceRecord, TraceSink } from './trace.ts';
+export type { ConflictPolicy } from './transactions.ts';

@@ -1,0 +1,75 @@
+import { lstatSync, unlinkSync } from 'node:fs';
+import net from 'node:net';
+import { encodeMessage } from '../wire.ts';
+import type { XenstoreServer } from './server.ts';
+
+/** Where and as whom a unix-socket listener serves. */
+export interface ListenOptions {
+  /** The socket file (`XENSTORED_PATH` for the C tools). A stale socket there is replaced. */
+  readonly path: string;
+  /**
+   * The domain every connection speaks for. Default 0: privileged, like C xenstored's socket. A
+   * guest domid gives unprivileged connections homed at `/local/domain/<domid>`.
+   */
+  readonly domid?: number;
+}
+
+/** A listening socket. */
+export interface Listener {
+  readonly path: string;
+  /** Stops listening, drops this listener's connections and removes the socket file. */
+  close(): Promise<void>;
+}
+
+/** Serves `server` on a unix socket; resolves once it accepts connections. */
+export async function listen(server: XenstoreServer, options: ListenOptions): Promise<Listener> {
+  const { path } = options;
+  const domid = options.domid ?? 0;
+  removeStaleSocket(path);
+  const sockets = new Set<net.Socket>();
+  const netServer = net.createServer((socket) => {
+    sockets.add(socket);
+    const conn = server.connect({
+      domid,
+      privileged: domid === 0 ? true : undefined,
+      onMessage: (message) => {
+        socket.write(encodeMessage(message));
+      },
+      onClose: () => socket.destroy(),
+    });
+    socket.on('data', (chunk) => {
+      // One write per batch of replies rather than one per message.
+      socket.cork();
+      conn.receiveBytes(chunk);
+      socket.uncork();
+    });
+    socket.on('close', () => {
+      sockets.delete(socket);
+      conn.close();
+    });
+    socket.on('error', () => socket.destroy());
+  });
+  await new Promise<void>((resolve, reject) => {
+    netServer.once('error', reject);
+    netServer.listen(path, () => {
+      netServer.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    path,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        netServer.close(() => resolve());
+      }),
+  };
+}
+
+function removeStaleSocket(path: string): void {
+  try {
+    if (lstatSync(path).isSocket()) unlinkSync(path);
+  } catch {
+    // Nothing there.
+  }
+}

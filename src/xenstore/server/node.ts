@@ -1,0 +1,62 @@
+import type { Permission } from '../permissions.ts';
+
+/**
+ * A permission entry as stored on a node. `ignored` marks an entry naming a domain that did not
+ * exist when it was set: GET_PERMS still shows it, access checks skip it (C's `XS_PERM_IGNORE`).
+ */
+export interface NodePermission extends Permission {
+  readonly ignored?: boolean;
+}
+
+/** A permission list. Lists are immutable and shared by reference between nodes that inherit them. */
+export type NodePermissions = readonly NodePermission[];
+
+/**
+ * One store node. Kept deliberately small (a million must fit): the value is a byte view that is
+ * never mutated, the permission list is shared, and children are names in creation order.
+ */
+export interface Node {
+  value: Uint8Array;
+  perms: NodePermissions;
+  children: string[];
+  /** Store-wide modification counter value of the last change (conflict detection, DIRECTORY_PART). */
+  generation: number;
+}
+
+/** The value of nodes created implicitly or by MKDIR. */
+export const EMPTY_VALUE: Uint8Array = new Uint8Array(0);
+
+/** `NO_GENERATION`: what a transaction records for a node that did not exist when first touched. */
+export const NO_GENERATION = -1;
+
+/** A fresh node with no children. */
+export function newNode(value: Uint8Array, perms: NodePermissions): Node {
+  return { value, perms, children: [], generation: 0 };
+}
+
+/** A private copy whose child list can be changed without touching the original. */
+export function copyNode(node: Node): Node {
+  return {
+    value: node.value,
+    perms: node.perms,
+    children: node.children.slice(),
+    generation: node.generation,
+  };
+}
+
+/** The domain owning a node: the first permission entry's domid. */
+export function ownerOf(node: Node): number {
+  return node.perms[0]!.domid;
+}
+
+// C xenstored's record: `struct xs_tdb_record_hdr` (u64 generation + 3 × u32, padded to 24 bytes)
+// followed by 8 bytes per permission entry, the value and the nul-terminated child names.
+const RECORD_HEADER_SIZE = 24;
+const RECORD_PERMISSION_SIZE = 8;
+
+/** Size of the node's record as C xenstored stores it; the node-size quota applies to it. */
+export function recordSize(node: Node): number {
+  let size = RECORD_HEADER_SIZE + node.perms.length * RECORD_PERMISSION_SIZE + node.value.length;
+  for (const child of node.children) size += child.length + 1;
+  return size;
+}

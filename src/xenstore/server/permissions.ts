@@ -1,0 +1,51 @@
+import type { NodePermissions } from './node.ts';
+
+/** Access bits as C xenstored computes them (`XS_PERM_*`). */
+export const Perm = {
+  NONE: 0,
+  READ: 1,
+  WRITE: 2,
+  OWNER: 4,
+  ALL: 7,
+} as const;
+
+/** Who is asking: a connection's domain, its privilege and the domain it acts for (SET_TARGET). */
+export interface Identity {
+  readonly domid: number;
+  readonly privileged: boolean;
+  /** The domain this domain controls, when SET_TARGET made it a device model. */
+  readonly target: number | undefined;
+}
+
+const letterBits = { r: Perm.READ, w: Perm.WRITE, b: Perm.READ | Perm.WRITE, n: Perm.NONE };
+
+/**
+ * C's `perm_for_conn`: privileged connections and the owner (or its controller) get everything;
+ * otherwise the first non-ignored entry for the domain counts, else the owner entry's letter.
+ */
+export function permFor(who: Identity, perms: NodePermissions): number {
+  const owner = perms[0]!;
+  if (who.privileged || owner.domid === who.domid || owner.domid === who.target) return Perm.ALL;
+  for (let i = 1; i < perms.length; i++) {
+    const entry = perms[i]!;
+    if (!entry.ignored && (entry.domid === who.domid || entry.domid === who.target)) {
+      return letterBits[entry.access];
+    }
+  }
+  return letterBits[owner.access];
+}
+
+/** True when `perms` grant `who` every bit of `wanted`. */
+export function allows(who: Identity, perms: NodePermissions, wanted: number): boolean {
+  return (permFor(who, perms) & wanted) === wanted;
+}
+
+/**
+ * Permissions of a node created under a parent with `parent` permissions: a copy of them, with an
+ * unprivileged creator made the owner (letter kept). Shared by reference when unchanged.
+ */
+export function inheritPermissions(parent: NodePermissions, creator: Identity): NodePermissions {
+  const owner = parent[0]!;
+  if (creator.privileged || owner.domid === creator.domid) return parent;
+  return [{ access: owner.access, domid: creator.domid }, ...parent.slice(1)];
+}

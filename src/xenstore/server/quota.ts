@@ -1,0 +1,84 @@
+import { XenstoreError } from '../errors.ts';
+
+/**
+ * Limits C xenstored applies to unprivileged domains (`xenstored -h`, 4.17 defaults). Privileged
+ * connections are never limited.
+ */
+export interface Quotas {
+  /** Nodes a domain may own (ENOSPC). */
+  nodes: number;
+  /** Watches a domain may hold (E2BIG). */
+  watches: number;
+  /** Open transactions per connection beyond which TRANSACTION_START fails (ENOSPC). */
+  transactions: number;
+  /** Largest node record in bytes, header, permissions and child names included (ENOSPC). */
+  nodeSize: number;
+  /** Permission entries per node (ENOSPC). */
+  permissions: number;
+  /** Requests a domain may have in flight. Requests are answered synchronously, so never reached. */
+  outstanding: number;
+  /** Nodes one transaction may touch (ENOSPC). */
+  transactionNodes: number;
+}
+
+/** C xenstored 4.17's defaults. */
+export const DEFAULT_QUOTAS: Readonly<Quotas> = Object.freeze({
+  nodes: 1000,
+  watches: 128,
+  transactions: 10,
+  nodeSize: 2048,
+  permissions: 5,
+  outstanding: 20,
+  transactionNodes: 1024,
+});
+
+/** Quota names on the wire (GET_QUOTA/SET_QUOTA, as in current xenstored). */
+const wireNames: Readonly<Record<string, keyof Quotas>> = {
+  nodes: 'nodes',
+  watches: 'watches',
+  transactions: 'transactions',
+  'node-size': 'nodeSize',
+  permissions: 'permissions',
+  outstanding: 'outstanding',
+  'transaction-nodes': 'transactionNodes',
+};
+
+/** The wire names of all quotas, in a fixed order. */
+export const QUOTA_NAMES: readonly string[] = Object.keys(wireNames);
+
+/** The {@link Quotas} key of a wire name; EINVAL for names no quota has. */
+export function quotaKey(name: string): keyof Quotas {
+  const key = wireNames[name];
+  if (!key) throw new XenstoreError('EINVAL', `no quota named ${JSON.stringify(name)}`);
+  return key;
+}
+
+/**
+ * Global quotas plus per-domain overrides (SET_QUOTA with a domid). Lookups fall back to the
+ * global value.
+ */
+export class QuotaTable {
+  readonly global: Quotas;
+  readonly #perDomain = new Map<number, Partial<Quotas>>();
+
+  constructor(overrides: Partial<Quotas> = {}) {
+    this.global = { ...DEFAULT_QUOTAS, ...overrides };
+  }
+
+  /** The limit `key` for `domid`. */
+  limit(domid: number, key: keyof Quotas): number {
+    return this.#perDomain.get(domid)?.[key] ?? this.global[key];
+  }
+
+  /** Sets a domain's own limit. */
+  setForDomain(domid: number, key: keyof Quotas, value: number): void {
+    const entry = this.#perDomain.get(domid) ?? {};
+    entry[key] = value;
+    this.#perDomain.set(domid, entry);
+  }
+
+  /** Forgets a released domain's overrides. */
+  forget(domid: number): void {
+    this.#perDomain.delete(domid);
+  }
+}

@@ -1,0 +1,692 @@
+import {
+  DOMID_SELF,
+  isWireErrorName,
+  MessageType,
+  messageTypeName,
+  PAYLOAD_MAX,
+  ServerFeature,
+  type WireErrorName,
+} from '../constants.ts';
+import { XenstoreError } from '../errors.ts';
+import { assertValidPath, domainPath, isSpecialPath, pathProblem, resolvePath } from '../paths.ts';
+import { parsePermissions } from '../permissions.ts';
+import {
+  booleanPayload,
+  directoryPartPayload,
+  errorMessage,
+  listPayload,
+  permissionsPayload,
+  replyMessage,
+  stringPayload,
+} from '../replies.ts';
+import { decodeRequest, type Request } from '../requests.ts';
+import type { Message } from '../wire.ts';
+import { type ConnectionHost, type ConnectOptions, ServerConnection } from './connection.ts';
+import { type Domain, DomainTable } from './domains.ts';
+import { EventDispatcher, INTRODUCE_DOMAIN, RELEASE_DOMAIN } from './events.ts';
+import { CommitFaults } from './fault.ts';
+import { type Listener, type ListenOptions, listen } from './listen.ts';
+import { EMPTY_VALUE, type NodePermissions } from './node.ts';
+import { allows, Perm } from './permissions.ts';
+import { dumpNodes, loadNodes, type StoreDump } from './persistence.ts';
+import { QUOTA_NAMES, type Quotas, QuotaTable, quotaKey } from './quota.ts';
+import { DOM0_ONLY, type NodeAccess, Store } from './store.ts';
+import { type TraceSink, tracer } from './trace.ts';
+import { type ConflictPolicy, Transaction } from './transactions.ts';
+import {
+  existing,
+  makeNode,
+  removeNode,
+  type Scope,
+  setNodePermissions,
+  writeNode,
+} from './tree-ops.ts';
+import { WatchIndex } from './watches.ts';
+
+/** Options of {@link XenstoreServer}. */
+export interface ServerOptions {
+  /**
+   * `'4.17'` answers GET_FEATURE, SET_FEATURE, GET_QUOTA and SET_QUOTA (types 23 to 26) with
+   * ENOSYS, as Xen 4.17's daemon does; the default implements them as current xenstored does.
+   */
+  readonly version?: 'current' | '4.17';
+  /** Limits for unprivileged domains; C xenstored 4.17's defaults unless given. */
+  readonly quotas?: Partial<Quotas>;
+  /** Transaction conflict detection: C 4.17's per-node generations (default) or coalescing. */
+  readonly conflicts?: ConflictPolicy;
+  /** Fail this fraction (0..1) of otherwise successful commits with EAGAIN. */
+  readonly commitFailureRate?: number;
+  /** Seed of the commit failure choice (reproducible runs). */
+  readonly faultSeed?: number;
+  /** Initial content, added to the fresh tree (`/`, `/tool`, `/tool/xenstored`). */
+  readonly seed?: StoreDump;
+  /** Records every message received and sent. */
+  readonly trace?: TraceSink;
+  /** A guest domain treated as privileged, like dom0 (`xenstored --priv-domid`). */
+  readonly privilegedDomid?: number;
+  /** Feature bits the server offers (GET_FEATURE without a domid). */
+  readonly features?: number;
+}
+
+/** Options of {@link XenstoreServer.connect}, plus privilege for socket listeners. */
+export interface ServerConnectOptions extends ConnectOptions {
+  /**
+   * Force privilege. Unix-socket connections of the dom0 socket are privileged whatever their
+   * domid, as in C; by default only dom0 and `privilegedDomid` are.
+   */
+  readonly privileged?: boolean;
+}
+
+// Requests C xenstored refuses to unprivileged connections (XS_FLAG_PRIV).
+const PRIVILEGED = new Set<number>([
+  MessageType.CONTROL,
+  MessageType.INTRODUCE,
+  MessageType.RELEASE,
+  MessageType.IS_DOMAIN_INTRODUCED,
+  MessageType.RESUME,
+  MessageType.SET_TARGET,
+  MessageType.SET_FEATURE,
+  MessageType.SET_QUOTA,
+  MessageType.GET_FEATURE,
+  MessageType.GET_QUOTA,
+]);
+
+// Requests whose tx_id C never looks up (XS_FLAG_NOTID).
+const NO_TRANSACTION = new Set<number>([
+  MessageType.CONTROL,
+  MessageType.WATCH,
+  MessageType.UNWATCH,
+  MessageType.INTRODUCE,
+  MessageType.RELEASE,
+  MessageType.GET_DOMAIN_PATH,
+  MessageType.IS_DOMAIN_INTRODUCED,
+  MessageType.RESUME,
+  MessageType.SET_TARGET,
+  MessageType.RESET_WATCHES,
+  MessageType.GET_FEATURE,
+  MessageType.SET_FEATURE,
+  MessageType.GET_QUOTA,
+  MessageType.SET_QUOTA,
+]);
+
+const READ_ONLY = new Set<string>(['READ', 'DIRECTORY', 'DIRECTORY_PART', 'GET_PERMS']);
+
+const NEWER_THAN_4_17 = new Set<number>([
+  MessageType.GET_FEATURE,
+  MessageType.SET_FEATURE,
+  MessageType.GET_QUOTA,
+  MessageType.SET_QUOTA,
+]);
+
+/**
+ * An in-memory xenstored that behaves like C xenstored of Xen 4.17 in everything a client can
+ * observe: the tree and its reply formats, permissions by connection domain, watches, transactions
+ * with per-node conflict detection, domains and quotas.
+ *
+ * Requests are served synchronously: replies and watch events are delivered before `send`
+ * returns, in order, and never re-entrantly (see {@link XenstoreConnection}).
+ */
+export class XenstoreServer {
+  readonly store: Store;
+  readonly domains = new DomainTable();
+  readonly quotas: QuotaTable;
+  readonly #watches = new WatchIndex();
+  readonly #special = new Map<string, NodePermissions>([
+    [INTRODUCE_DOMAIN, DOM0_ONLY],
+    [RELEASE_DOMAIN, DOM0_ONLY],
+  ]);
+  readonly #events: EventDispatcher;
+  readonly #connections = new Set<ServerConnection>();
+  readonly #watchCounts = new Map<number, number>();
+  readonly #faults: CommitFaults;
+  readonly #trace: ReturnType<typeof tracer> | undefined;
+  readonly #policy: ConflictPolicy;
+  readonly #legacy: boolean;
+  readonly #privilegedDomid: number;
+  readonly #features: number;
+  readonly #host: ConnectionHost;
+  #nextConnectionId = 1;
+  // Requests that arrived while another was being served or delivered.
+  #queue: [ServerConnection, Message][] = [];
+  #busy = false;
+  readonly #pending = new Set<ServerConnection>();
+  // Set by WATCH: the registration event follows the reply.
+  #afterReply: (() => void) | undefined;
+
+  constructor(options: ServerOptions = {}) {
+    this.store = Store.initial();
+    this.quotas = new QuotaTable(options.quotas);
+    this.#events = new EventDispatcher(this.store, this.#watches, this.#special);
+    this.#faults = new CommitFaults(options.commitFailureRate ?? 0, options.faultSeed ?? 1);
+    this.#trace = options.trace ? tracer(options.trace) : undefined;
+    this.#policy = options.conflicts ?? 'generation';
+    this.#legacy = options.version === '4.17';
+    this.#privilegedDomid = options.privilegedDomid ?? 0;
+    this.#features = options.features ?? ServerFeature.RECONNECTION | ServerFeature.ERROR;
+    this.#host = {
+      request: (conn, message) => this.#request(conn, message),
+      disconnect: (conn, reason) => this.#disconnect(conn, reason),
+      pending: (conn) => this.#pending.add(conn),
+      targetOf: (domid) => this.domains.get(domid)?.target,
+    };
+    if (options.seed) this.#restore(options.seed);
+  }
+
+  /** A server holding the content of a {@link XenstoreServer.dump} (nodes, domains, special permissions). */
+  static load(dump: StoreDump | string, options: ServerOptions = {}): XenstoreServer {
+    const seed = typeof dump === 'string' ? (JSON.parse(dump) as StoreDump) : dump;
+    return new XenstoreServer({ ...options, seed });
+  }
+
+  /** The whole store as JSON-ready data; {@link XenstoreServer.load} reads it back. */
+  dump(): StoreDump {
+    const domains = [...this.domains.all()]
+      .filter((d) => d.domid !== 0)
+      .map((d) => ({ domid: d.domid, gfn: String(d.gfn), port: d.port }));
+    const specialPermissions = Object.fromEntries(
+      [...this.#special].map(([path, perms]) => [path, perms.map((p) => `${p.access}${p.domid}`)]),
+    );
+    return {
+      format: 'xenwire-store',
+      version: 1,
+      nodes: dumpNodes(this.store),
+      domains,
+      specialPermissions,
+    };
+  }
+
+  #restore(seed: StoreDump): void {
+    loadNodes(this.store, seed.nodes);
+    for (const domain of seed.domains ?? []) {
+      this.domains.introduce(domain.domid, BigInt(domain.gfn), domain.port);
+    }
+    for (const [path, texts] of Object.entries(seed.specialPermissions ?? {})) {
+      if (this.#special.has(path)) this.#special.set(path, parsePermissions(texts));
+    }
+  }
+
+  /**
+   * Opens an in-process connection speaking for `domid` (default 0). A guest domain not yet
+   * introduced is introduced implicitly (no `@introduceDomain` event), since only live domains
+   * connect to a real xenstored.
+   */
+  connect(options: ServerConnectOptions): ServerConnection {
+    const domid = options.domid ?? 0;
+    this.domains.assume(domid);
+    const privileged = options.privileged ?? (domid === 0 || domid === this.#privilegedDomid);
+    const conn = new ServerConnection(
+      this.#nextConnectionId++,
+      domid,
+      privileged,
+      options.onMessage,
+      options.onClose,
+      this.#host,
+    );
+    this.#connections.add(conn);
+    return conn;
+  }
+
+  /** Serves this store on a unix socket (see {@link ListenOptions}). */
+  listen(options: ListenOptions): Promise<Listener> {
+    return listen(this, options);
+  }
+
+  /** Open connections. */
+  get connections(): ReadonlySet<ServerConnection> {
+    return this.#connections;
+  }
+
+  /**
+   * INTRODUCE from outside the protocol (e.g. a ring server starting a guest). Fires
+   * `@introduceDomain` when the domain is new.
+   */
+  introduceDomain(domid: number, gfn: bigint | number, port: number): void {
+    this.#serve(() => this.#introduce(domid, BigInt(gfn), port));
+  }
+
+  /** RELEASE from outside the protocol: the domain's connections, watches and nodes go. */
+  releaseDomain(domid: number): void {
+    this.#serve(() => this.#release(domid));
+  }
+
+  /** Closes every connection. */
+  close(): void {
+    for (const conn of [...this.#connections]) this.#disconnect(conn);
+  }
+
+  // Runs `work` as if it were a request: output is delivered once it is done.
+  #serve(work: () => void): void {
+    if (this.#busy) {
+      work();
+      return;
+    }
+    this.#busy = true;
+    try {
+      work();
+      this.#deliver();
+      this.#drain();
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  #request(conn: ServerConnection, message: Message): void {
+    if (this.#busy) this.#queue.push([conn, message]);
+    else this.#serve(() => this.#process(conn, message));
+  }
+
+  #drain(): void {
+    for (let i = 0; i < this.#queue.length; i++) {
+      const [conn, message] = this.#queue[i]!;
+      if (!conn.closed) this.#process(conn, message);
+      this.#deliver();
+    }
+    this.#queue = [];
+  }
+
+  #deliver(): void {
+    while (this.#pending.size > 0) {
+      for (const conn of this.#pending) {
+        this.#pending.delete(conn);
+        const out = conn.outbox;
+        conn.outbox = [];
+        for (const message of out) {
+          if (conn.closed) break;
+          this.#trace?.('out', conn, message);
+          try {
+            conn.onMessage(message);
+          } catch (err) {
+            this.#disconnect(conn, err instanceof Error ? err : new Error(String(err)));
+          }
+        }
+      }
+    }
+  }
+
+  #process(conn: ServerConnection, message: Message): void {
+    this.#trace?.('in', conn, message);
+    let reply: Message;
+    try {
+      reply = replyMessage(message.type, message, this.#handle(conn, message));
+      if (reply.payload.length > PAYLOAD_MAX) reply = errorMessage(message, 'E2BIG');
+    } catch (err) {
+      this.#afterReply = undefined;
+      reply = errorMessage(message, errorName(err));
+    }
+    conn.queueReply(reply);
+    const after = this.#afterReply;
+    if (after) {
+      this.#afterReply = undefined;
+      after();
+    }
+  }
+
+  #handle(conn: ServerConnection, message: Message): Uint8Array {
+    const type = message.type;
+    const name = messageTypeName(type);
+    if (
+      name === undefined ||
+      name === 'WATCH_EVENT' ||
+      name === 'ERROR' ||
+      name === 'INVALID' ||
+      (this.#legacy && NEWER_THAN_4_17.has(type))
+    ) {
+      throw new XenstoreError('ENOSYS', `type ${type} is not a request`);
+    }
+    if (!conn.privileged && PRIVILEGED.has(type)) throw new XenstoreError('EACCES');
+    let tx: Transaction | undefined;
+    if (message.txId !== 0 && !NO_TRANSACTION.has(type)) {
+      tx = conn.transactions.get(message.txId);
+      if (!tx) throw new XenstoreError('ENOENT', `no transaction ${message.txId}`);
+    }
+    const request = decodeRequest(message);
+    switch (request.op) {
+      case 'READ':
+      case 'DIRECTORY':
+      case 'DIRECTORY_PART':
+      case 'GET_PERMS':
+      case 'WRITE':
+      case 'MKDIR':
+      case 'RM':
+      case 'SET_PERMS':
+        return this.#treeRequest(conn, tx, request);
+      case 'WATCH':
+        return this.#watch(conn, request.path, request.token, request.depth);
+      case 'UNWATCH':
+        return this.#unwatch(conn, request.path, request.token);
+      case 'TRANSACTION_START':
+        return this.#startTransaction(conn, tx);
+      case 'TRANSACTION_END':
+        return this.#endTransaction(conn, tx, request.commit);
+      case 'RESET_WATCHES':
+        this.#dropWatches(conn);
+        conn.transactions.clear();
+        return OK;
+      case 'GET_DOMAIN_PATH':
+        return stringPayload(domainPath(request.domid));
+      case 'IS_DOMAIN_INTRODUCED':
+        return booleanPayload(
+          request.domid === DOMID_SELF || this.domains.isIntroduced(request.domid),
+        );
+      case 'INTRODUCE':
+        if (request.port <= 0) throw new XenstoreError('EINVAL', 'event channel must be positive');
+        this.#introduce(request.domid, BigInt(request.gfn), request.port);
+        return OK;
+      case 'RELEASE':
+        this.#release(guestDomid(request.domid));
+        return OK;
+      case 'RESUME':
+        this.domains.require(guestDomid(request.domid));
+        return OK;
+      case 'SET_TARGET':
+        this.domains.require(request.target);
+        this.domains.require(request.domid).target = request.target;
+        return OK;
+      case 'CONTROL':
+        return this.#control(request.args);
+      case 'GET_FEATURE':
+        return stringPayload(
+          String(
+            request.domid === undefined
+              ? this.#features
+              : this.domains.require(request.domid).features,
+          ),
+        );
+      case 'SET_FEATURE':
+        if ((request.value & ~this.#features) !== 0) {
+          throw new XenstoreError('EINVAL', 'unsupported feature bits');
+        }
+        this.domains.require(request.domid).features = request.value;
+        return OK;
+      case 'GET_QUOTA':
+        if (request.quota === undefined) return listPayload(QUOTA_NAMES);
+        if (request.domid === undefined) {
+          return stringPayload(String(this.quotas.global[quotaKey(request.quota)]));
+        }
+        this.domains.require(request.domid);
+        return stringPayload(String(this.quotas.limit(request.domid, quotaKey(request.quota))));
+      case 'SET_QUOTA':
+        if (request.domid === undefined) {
+          this.quotas.global[quotaKey(request.quota)] = request.value;
+        } else {
+          this.domains.require(request.domid);
+          this.quotas.setForDomain(request.domid, quotaKey(request.quota), request.value);
+        }
+        return OK;
+    }
+  }
+
+  #scope(conn: ServerConnection, tx: Transaction | undefined, access: NodeAccess): Scope {
+    return {
+      who: conn,
+      access,
+      limit: (key) => this.quotas.limit(conn.domid, key),
+      domainExists: (domid) => this.domains.isIntroduced(domid),
+      fire: tx ? (event) => tx.queueEvent(event) : (event, node) => this.#events.fire(event, node),
+    };
+  }
+
+  #treeRequest(
+    conn: ServerConnection,
+    tx: Transaction | undefined,
+    request: Extract<Request, { path: string }>,
+  ): Uint8Array {
+    const path = resolvePath(request.path, conn.domid);
+    if (request.op === 'SET_PERMS' && isSpecialPath(request.path)) {
+      return this.#setSpecialPermissions(conn, request.path, request.perms);
+    }
+    assertValidPath(path, request.op);
+    const scope = this.#scope(conn, tx, tx ?? this.store);
+    if (tx && READ_ONLY.has(request.op)) {
+      tx.clientRead = true;
+      try {
+        return applyTreeRequest(scope, path, request);
+      } finally {
+        tx.clientRead = false;
+      }
+    }
+    const result = applyTreeRequest(scope, path, request);
+    if (tx && tx.policy === 'coalesce') {
+      tx.replayLog.push((access, fire) =>
+        applyTreeRequest({ ...scope, access, fire }, path, request),
+      );
+    }
+    return result;
+  }
+
+  #setSpecialPermissions(conn: ServerConnection, path: string, perms: NodePermissions): Uint8Array {
+    const current = this.#special.get(path);
+    if (!current) throw new XenstoreError('EINVAL', 'not a special path with permissions');
+    if (!allows(conn, current, Perm.WRITE | Perm.OWNER)) throw new XenstoreError('EACCES');
+    this.#special.set(path, perms);
+    return OK;
+  }
+
+  #watch(conn: ServerConnection, path: string, token: string, depth?: number): Uint8Array {
+    // 4.17 knows no watch depth (the WATCHDEPTH feature came later): a third string is EINVAL.
+    if (depth !== undefined) throw new XenstoreError('EINVAL', 'watch depth is not supported');
+    const relative = !path.startsWith('/') && !isSpecialPath(path);
+    const absolute = resolvePath(path, conn.domid);
+    validateWatchPath(absolute);
+    const key = `${absolute}\0${token}`;
+    if (conn.watches.has(key)) throw new XenstoreError('EEXIST', undefined, 'WATCH', path);
+    const count = this.#watchCounts.get(conn.domid) ?? 0;
+    if (!conn.privileged && count >= this.quotas.limit(conn.domid, 'watches')) {
+      throw new XenstoreError('E2BIG', 'watch quota reached', 'WATCH', path);
+    }
+    const watch = this.#watches.add(conn, absolute, token, relative ? conn.home : undefined);
+    conn.watches.set(key, watch);
+    this.#watchCounts.set(conn.domid, count + 1);
+    this.#afterReply = () => conn.queueEvent(path, token);
+    return OK;
+  }
+
+  #unwatch(conn: ServerConnection, path: string, token: string): Uint8Array {
+    const absolute = resolvePath(path, conn.domid);
+    validateWatchPath(absolute);
+    const key = `${absolute}\0${token}`;
+    const watch = conn.watches.get(key);
+    if (!watch) throw new XenstoreError('ENOENT', undefined, 'UNWATCH', path);
+    conn.watches.delete(key);
+    this.#watches.remove(watch);
+    this.#watchCounts.set(conn.domid, (this.#watchCounts.get(conn.domid) ?? 1) - 1);
+    return OK;
+  }
+
+  #dropWatches(conn: ServerConnection): void {
+    for (const watch of conn.watches.values()) this.#watches.remove(watch);
+    const count = (this.#watchCounts.get(conn.domid) ?? 0) - conn.watches.size;
+    this.#watchCounts.set(conn.domid, Math.max(0, count));
+    conn.watches.clear();
+  }
+
+  #startTransaction(conn: ServerConnection, current: Transaction | undefined): Uint8Array {
+    if (current) throw new XenstoreError('EBUSY', 'transactions do not nest');
+    if (
+      !conn.privileged &&
+      conn.transactions.size > this.quotas.limit(conn.domid, 'transactions')
+    ) {
+      throw new XenstoreError('ENOSPC', 'transaction quota reached');
+    }
+    const id = conn.nextTransactionId();
+    const maxNodes = conn.privileged
+      ? Number.POSITIVE_INFINITY
+      : this.quotas.limit(conn.domid, 'transactionNodes');
+    conn.transactions.set(id, new Transaction(id, this.store, maxNodes, this.#policy));
+    return stringPayload(String(id));
+  }
+
+  #endTransaction(
+    conn: ServerConnection,
+    tx: Transaction | undefined,
+    commit: boolean,
+  ): Uint8Array {
+    if (!tx) throw new XenstoreError('ENOENT', 'no transaction to end');
+    conn.transactions.delete(tx.id);
+    if (!commit) return OK;
+    if (!tx.canCommit() || this.#faults.failNext()) {
+      throw new XenstoreError('EAGAIN', 'transaction conflict');
+    }
+    for (const event of tx.policy === 'coalesce' ? this.#replay(tx) : tx.commitCopies()) {
+      this.#events.fire(event);
+    }
+    return OK;
+  }
+
+  // Coalescing commit: the transaction's changes are redone on the current store, atomically.
+  #replay(tx: Transaction) {
+    const redo = new Transaction(0, this.store, Number.POSITIVE_INFINITY, 'generation');
+    try {
+      for (const change of tx.replayLog) change(redo, (event) => redo.queueEvent(event));
+    } catch {
+      throw new XenstoreError('EAGAIN', 'transaction no longer applies');
+    }
+    return redo.commitCopies();
+  }
+
+  #introduce(domid: number, gfn: bigint, port: number): void {
+    if (this.domains.introduce(domid, gfn, port)) {
+      this.#events.fire({ path: INTRODUCE_DOMAIN, mode: 'exact', perms: undefined });
+    }
+  }
+
+  // C's domain destruction: connections (with their watches and transactions) go, then every
+  // node the domain owns (firing watches), then @releaseDomain.
+  #release(domid: number): void {
+    this.domains.release(domid);
+    for (const conn of [...this.#connections]) {
+      if (conn.domid === domid) this.#disconnect(conn);
+    }
+    this.#removeOwnedNodes(domid);
+    this.quotas.forget(domid);
+    this.#watchCounts.delete(domid);
+    this.#events.fire({ path: RELEASE_DOMAIN, mode: 'exact', perms: undefined });
+  }
+
+  #removeOwnedNodes(domid: number): void {
+    if (this.store.owned(domid) === 0) return;
+    const dom0: Scope = {
+      who: { domid: 0, privileged: true, target: undefined },
+      access: this.store,
+      limit: () => Number.POSITIVE_INFINITY,
+      domainExists: () => true,
+      fire: (event, node) => this.#events.fire(event, node),
+    };
+    const stack = ['/'];
+    while (stack.length > 0 && this.store.owned(domid) > 0) {
+      const path = stack.pop()!;
+      const node = this.store.get(path);
+      if (!node) continue;
+      if (node.perms[0]!.domid === domid && path !== '/') {
+        removeNode(dom0, path);
+        continue;
+      }
+      for (let i = node.children.length - 1; i >= 0; i--) {
+        stack.push(path === '/' ? `/${node.children[i]}` : `${path}/${node.children[i]}`);
+      }
+    }
+  }
+
+  #disconnect(conn: ServerConnection, reason?: Error): void {
+    if (conn.closed) return;
+    conn.closed = true;
+    this.#connections.delete(conn);
+    this.#pending.delete(conn);
+    this.#dropWatches(conn);
+    conn.transactions.clear();
+    conn.outbox = [];
+    conn.onClose?.(reason);
+  }
+
+  #control(args: readonly (string | Uint8Array)[]): Uint8Array {
+    const [command] = args;
+    switch (command) {
+      case 'help':
+        return stringPayload('Available commands:\nhelp\nprint <string>\nquota\ncheck\n');
+      case 'print':
+      case 'check':
+        return OK;
+      case 'quota':
+        return stringPayload(
+          `${QUOTA_NAMES.map((name) => `${name}: ${this.quotas.global[quotaKey(name)]}`).join('\n')}\n`,
+        );
+      default:
+        throw new XenstoreError('EINVAL', `unknown control command ${String(command)}`);
+    }
+  }
+}
+
+const OK: Uint8Array = Buffer.from('OK\0', 'latin1');
+
+/** Serves one node request on `scope`. */
+function applyTreeRequest(
+  scope: Scope,
+  path: string,
+  request: Extract<Request, { path: string }>,
+): Uint8Array {
+  switch (request.op) {
+    case 'READ':
+      return existing(scope, path, Perm.READ).value;
+    case 'DIRECTORY':
+      return listPayload(existing(scope, path, Perm.READ).children);
+    case 'DIRECTORY_PART': {
+      const node = existing(scope, path, Perm.READ);
+      const generation = String(node.generation);
+      const list = listPayload(node.children);
+      // C keeps a partial slice one byte under the limit; a final one may fill it.
+      const whole = generation.length + 1 + list.length - Math.min(request.offset, list.length) + 1;
+      return directoryPartPayload(
+        generation,
+        list,
+        request.offset,
+        whole <= PAYLOAD_MAX ? PAYLOAD_MAX : PAYLOAD_MAX - 1,
+      );
+    }
+    case 'GET_PERMS':
+      return permissionsPayload(existing(scope, path, Perm.READ).perms);
+    case 'WRITE':
+      writeNode(
+        scope,
+        path,
+        request.value.length === 0 ? EMPTY_VALUE : new Uint8Array(request.value),
+      );
+      return OK;
+    case 'MKDIR':
+      makeNode(scope, path);
+      return OK;
+    case 'RM':
+      removeNode(scope, path);
+      return OK;
+    case 'SET_PERMS':
+      setNodePermissions(scope, path, request.perms);
+      return OK;
+    case 'WATCH':
+    case 'UNWATCH':
+      throw new XenstoreError('EINVAL');
+  }
+}
+
+function validateWatchPath(path: string): void {
+  if (isSpecialPath(path)) {
+    if (path.length > 2048) throw new XenstoreError('EINVAL', 'special path too long');
+    return;
+  }
+  const problem = pathProblem(path);
+  if (problem) throw new XenstoreError('EINVAL', problem);
+}
+
+/** RELEASE and RESUME refuse domain 0. */
+function guestDomid(domid: number): number {
+  if (domid === 0) throw new XenstoreError('EINVAL', 'domain 0 cannot be released or resumed');
+  return domid;
+}
+
+function errorName(err: unknown): WireErrorName {
+  if (err instanceof XenstoreError) {
+    return isWireErrorName(err.code) ? err.code : 'EINVAL';
+  }
+  // A bug of ours must not take the server down: the client sees EIO.
+  return 'EIO';
+}
+
+export type { Domain };

@@ -1,0 +1,162 @@
+import { XenstoreError } from '../errors.ts';
+import { copyNode, NO_GENERATION, type Node, type NodePermissions, ownerOf } from './node.ts';
+import type { NodeAccess, Store } from './store.ts';
+
+/** How a queued watch event matches watches (see `WatchIndex.matching`). */
+export type FireMode = 'tree' | 'exact';
+
+/** A watch event a transaction holds back until it commits. */
+export interface PendingEvent {
+  readonly path: string;
+  readonly mode: FireMode;
+  /** Permissions that also let a guest see the event (a deleted node's or the old ones). */
+  readonly perms: NodePermissions | undefined;
+}
+
+/** What a transaction knows about one node it touched. */
+interface Touch {
+  /** Verify at commit that the global node still has `generation` (false for blind writes). */
+  checkGeneration: boolean;
+  generation: number;
+  /** The transaction's copy; `null` when deleted in it; `undefined` when it reads through to the store. */
+  local: Node | null | undefined;
+  modified: boolean;
+  event: PendingEvent | undefined;
+}
+
+/** How conflicts are detected at commit. */
+export type ConflictPolicy =
+  /** C xenstored 4.17: every node touched, read or written, must be unchanged. */
+  | 'generation'
+  /**
+   * oxenstored-like coalescing: only nodes the client read (READ, DIRECTORY, GET_PERMS,
+   * DIRECTORY_PART) must be unchanged; the transaction's changes are replayed onto the current
+   * store, so blind writes never conflict.
+   */
+  | 'coalesce';
+
+/**
+ * One open transaction, after C xenstored 4.17 (`xenstored_transaction.c`): not a snapshot of the
+ * whole store, but a private copy of each node taken when first touched, with its generation
+ * recorded; nodes touched later are taken in their state at that time.
+ */
+export class Transaction implements NodeAccess {
+  readonly #touched = new Map<string, Touch>();
+  readonly #ownedDelta = new Map<number, number>();
+  /** Changes to replay under the coalescing policy, in order. */
+  readonly replayLog: ((access: NodeAccess, fire: (event: PendingEvent) => void) => void)[] = [];
+  /** Set while a request that only reads is being served (coalescing checks only those). */
+  clientRead = false;
+
+  constructor(
+    readonly id: number,
+    readonly store: Store,
+    /** Nodes this transaction may touch (the quota; Infinity for privileged connections). */
+    readonly maxNodes: number,
+    readonly policy: ConflictPolicy,
+  ) {}
+
+  get(path: string): Node | undefined {
+    const touch = this.#touched.get(path);
+    if (touch) {
+      if (touch.local === undefined) return this.#adopt(touch, this.store.get(path));
+      return touch.local ?? undefined;
+    }
+    const global = this.store.get(path);
+    if (this.#touched.size >= this.maxNodes) {
+      throw new XenstoreError('ENOSPC', 'too many nodes in transaction');
+    }
+    const local = global ? copyNode(global) : undefined;
+    this.#touched.set(path, {
+      checkGeneration: this.policy === 'generation' || this.clientRead,
+      generation: global ? global.generation : NO_GENERATION,
+      local,
+      modified: false,
+      event: undefined,
+    });
+    return local;
+  }
+
+  // A node first seen missing reads through to the store (as C does), so copy it once it appears.
+  #adopt(touch: Touch, global: Node | undefined): Node | undefined {
+    if (!global) return undefined;
+    touch.local = copyNode(global);
+    return touch.local;
+  }
+
+  put(path: string, node: Node): void {
+    const touch = this.#touch(path);
+    const before = touch.local ?? undefined;
+    if (before !== node) {
+      if (before) this.#count(ownerOf(before), -1);
+      else if (touch.local === undefined && this.store.get(path)) {
+        this.#count(ownerOf(this.store.get(path)!), -1);
+      }
+      this.#count(ownerOf(node), 1);
+    }
+    touch.local = node;
+    touch.modified = true;
+  }
+
+  remove(path: string): void {
+    const touch = this.#touch(path);
+    if (touch.local) this.#count(ownerOf(touch.local), -1);
+    touch.local = null;
+    touch.modified = true;
+  }
+
+  owned(domid: number): number {
+    return this.store.owned(domid) + (this.#ownedDelta.get(domid) ?? 0);
+  }
+
+  /** Holds a watch event back until commit; events of one node are merged into its latest. */
+  queueEvent(event: PendingEvent): void {
+    this.#touch(event.path).event = event;
+  }
+
+  /** True when no node this transaction depends on changed since it was first touched. */
+  canCommit(): boolean {
+    for (const [path, touch] of this.#touched) {
+      if (!touch.checkGeneration) continue;
+      const global = this.store.get(path);
+      if ((global ? global.generation : NO_GENERATION) !== touch.generation) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Writes the transaction's changes to the store (after {@link canCommit}) and returns its held
+   * events in the order their nodes were first touched.
+   */
+  commitCopies(): PendingEvent[] {
+    const events: PendingEvent[] = [];
+    for (const [path, touch] of this.#touched) {
+      if (touch.modified) {
+        if (touch.local) this.store.put(path, touch.local);
+        else this.store.remove(path);
+      }
+      if (touch.event) events.push(touch.event);
+    }
+    return events;
+  }
+
+  /** The held events in first-touched order (for the coalescing policy, after replay). */
+  pendingEvents(): PendingEvent[] {
+    const events: PendingEvent[] = [];
+    for (const touch of this.#touched.values()) if (touch.event) events.push(touch.event);
+    return events;
+  }
+
+  #touch(path: string): Touch {
+    let touch = this.#touched.get(path);
+    if (!touch) {
+      this.get(path);
+      touch = this.#touched.get(path)!;
+    }
+    return touch;
+  }
+
+  #count(domid: number, delta: number): void {
+    this.#ownedDelta.set(domid, (this.#ownedDelta.get(domid) ?? 0) + delta);
+  }
+}

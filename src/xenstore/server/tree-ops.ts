@@ -1,0 +1,174 @@
+import { XenstoreError } from '../errors.ts';
+import { baseName, joinPath, parentPath } from '../paths.ts';
+import { EMPTY_VALUE, type Node, type NodePermissions, newNode, recordSize } from './node.ts';
+import { allows, type Identity, inheritPermissions, Perm } from './permissions.ts';
+import type { Quotas } from './quota.ts';
+import type { NodeAccess } from './store.ts';
+import type { PendingEvent } from './transactions.ts';
+
+/**
+ * Everything a node request needs: who asks, the view of the tree it works on (the store, or a
+ * transaction), the limits that apply, and where its watch events go (fired now, or held by the
+ * transaction).
+ */
+export interface Scope {
+  readonly who: Identity;
+  readonly access: NodeAccess;
+  /** The caller's quota value for `key`; only consulted for unprivileged callers. */
+  limit(key: keyof Quotas): number;
+  /** True when `domid` names a domain that exists (SET_PERMS). */
+  domainExists(domid: number): boolean;
+  fire(event: PendingEvent, node?: Node): void;
+}
+
+/**
+ * The node at `path` if `who` has `wanted` access to it, `undefined` if it is missing and `who`
+ * may know that, else EACCES. C's rule: a missing node is only reported as missing when the
+ * nearest existing ancestor grants the access asked for.
+ */
+export function find(scope: Scope, path: string, wanted: number): Node | undefined {
+  const node = scope.access.get(path);
+  if (node) {
+    if (allows(scope.who, node.perms, wanted)) return node;
+    throw new XenstoreError('EACCES', undefined, undefined, path);
+  }
+  if (scope.who.privileged) return undefined;
+  let ancestor: Node | undefined;
+  for (let at = parentPath(path); !ancestor; at = parentPath(at)) {
+    ancestor = scope.access.get(at);
+    if (at === '/') break;
+  }
+  if (ancestor && allows(scope.who, ancestor.perms, wanted)) return undefined;
+  throw new XenstoreError('EACCES', undefined, undefined, path);
+}
+
+/** {@link find}, with a missing node being ENOENT. */
+export function existing(scope: Scope, path: string, wanted: number): Node {
+  const node = find(scope, path, wanted);
+  if (!node) throw new XenstoreError('ENOENT', undefined, undefined, path);
+  return node;
+}
+
+/** WRITE: sets the value, creating the node and missing ancestors. */
+export function writeNode(scope: Scope, path: string, value: Uint8Array): void {
+  let node = find(scope, path, Perm.WRITE);
+  if (node) {
+    if (
+      !scope.who.privileged &&
+      recordSize(node) - node.value.length + value.length >= scope.limit('nodeSize')
+    ) {
+      throw new XenstoreError('ENOSPC', 'node too large', 'WRITE', path);
+    }
+    node.value = value;
+    scope.access.put(path, node);
+  } else {
+    node = createNode(scope, path, value);
+  }
+  scope.fire({ path, mode: 'tree', perms: undefined }, node);
+}
+
+/** MKDIR: creates the node (empty) unless it exists. */
+export function makeNode(scope: Scope, path: string): void {
+  if (find(scope, path, Perm.WRITE)) return;
+  const node = createNode(scope, path, EMPTY_VALUE);
+  scope.fire({ path, mode: 'tree', perms: undefined }, node);
+}
+
+/**
+ * Creates `path` and its missing ancestors, all checks first so that a refusal leaves nothing
+ * behind. The caller has established that `who` may write the nearest existing ancestor.
+ */
+function createNode(scope: Scope, path: string, value: Uint8Array): Node {
+  const { access, who } = scope;
+  const missing = [path];
+  let anchorPath = parentPath(path);
+  let anchor = access.get(anchorPath);
+  while (!anchor) {
+    missing.push(anchorPath);
+    anchorPath = parentPath(anchorPath);
+    anchor = access.get(anchorPath);
+  }
+  const perms = inheritPermissions(anchor.perms, who);
+  const created: Node[] = [];
+  for (let i = missing.length - 1; i >= 0; i--) {
+    const node = newNode(i === 0 ? value : EMPTY_VALUE, perms);
+    if (i > 0) node.children.push(baseName(missing[i - 1]!));
+    created.push(node);
+  }
+  const firstName = baseName(missing[missing.length - 1]!);
+  if (!who.privileged) {
+    if (access.owned(who.domid) + created.length > scope.limit('nodes')) {
+      throw new XenstoreError('ENOSPC', 'node quota reached', undefined, path);
+    }
+    const maxSize = scope.limit('nodeSize');
+    if (
+      recordSize(anchor) + firstName.length + 1 >= maxSize ||
+      created.some((node) => recordSize(node) >= maxSize)
+    ) {
+      throw new XenstoreError('ENOSPC', 'node too large', undefined, path);
+    }
+  }
+  anchor.children.push(firstName);
+  access.put(anchorPath, anchor);
+  for (let i = 0; i < created.length; i++) {
+    access.put(missing[missing.length - 1 - i]!, created[i]!);
+  }
+  return created[created.length - 1]!;
+}
+
+/** RM: removes the node and its subtree; a missing node is fine if its parent exists. */
+export function removeNode(scope: Scope, path: string): void {
+  const node = find(scope, path, Perm.WRITE);
+  const parentName = parentPath(path);
+  if (!node) {
+    if (scope.access.get(parentName)) return;
+    throw new XenstoreError('ENOENT', undefined, 'RM', path);
+  }
+  if (path === '/') throw new XenstoreError('EINVAL', 'cannot remove /', 'RM', path);
+  const parent = scope.access.get(parentName)!;
+  removeTree(scope, path, node, true);
+  const at = parent.children.indexOf(baseName(path));
+  if (at >= 0) parent.children.splice(at, 1);
+  scope.access.put(parentName, parent);
+}
+
+// Children first, as C's walk does; each node's watches fire while its permissions are known.
+function removeTree(scope: Scope, path: string, node: Node, top: boolean): void {
+  for (const name of node.children) {
+    const childPath = joinPath(path, name);
+    const child = scope.access.get(childPath);
+    if (child) removeTree(scope, childPath, child, false);
+  }
+  scope.access.remove(path);
+  scope.fire({ path, mode: top ? 'tree' : 'exact', perms: node.perms }, node);
+}
+
+/** SET_PERMS on a node: owner (or privileged) only; an unprivileged owner keeps ownership. */
+export function setNodePermissions(scope: Scope, path: string, perms: NodePermissions): void {
+  const { who } = scope;
+  if (!who.privileged && perms.length > scope.limit('permissions')) {
+    throw new XenstoreError('ENOSPC', 'too many permission entries', 'SET_PERMS', path);
+  }
+  const node = existing(scope, path, Perm.WRITE | Perm.OWNER);
+  const owner = perms[0]!.domid;
+  if (!who.privileged && owner !== node.perms[0]!.domid) {
+    throw new XenstoreError('EPERM', 'only a privileged domain may change the owner');
+  }
+  if (!scope.domainExists(owner)) {
+    throw new XenstoreError('ENOENT', `owner domain ${owner} does not exist`, 'SET_PERMS', path);
+  }
+  const stored = perms.map((entry, i) =>
+    i > 0 && !scope.domainExists(entry.domid) ? { ...entry, ignored: true } : entry,
+  );
+  const changed: Node = {
+    value: node.value,
+    perms: stored,
+    children: node.children,
+    generation: node.generation,
+  };
+  if (!who.privileged && recordSize(changed) >= scope.limit('nodeSize')) {
+    throw new XenstoreError('ENOSPC', 'node too large', 'SET_PERMS', path);
+  }
+  scope.access.put(path, changed);
+  scope.fire({ path, mode: 'tree', perms: node.perms }, changed);
+}
