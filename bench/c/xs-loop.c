@@ -78,11 +78,13 @@ int main(int argc, char **argv)
 		die("open", getenv("XENSTORED_PATH"));
 
 	char path[512], other[512];
-	char *value = malloc(size + 1);
-	memset(value, 'v', size);
-	value[size] = '\0';
+	/* For directory, SIZE counts children and the value stays empty. */
+	long value_size = strcmp(workload, "directory") ? size : 0;
+	char *value = malloc(value_size + 1);
+	memset(value, 'v', value_size);
+	value[value_size] = '\0';
 	snprintf(path, sizeof(path), "%s/value", base);
-	put(h, XBT_NULL, path, value, size);
+	put(h, XBT_NULL, path, value, value_size);
 
 	long reported = ops;
 	double start, seconds;
@@ -94,7 +96,7 @@ int main(int argc, char **argv)
 	} else if (!strcmp(workload, "write")) {
 		start = now();
 		for (long i = 0; i < ops; i++)
-			put(h, XBT_NULL, path, value, size);
+			put(h, XBT_NULL, path, value, value_size);
 		seconds = now() - start;
 	} else if (!strcmp(workload, "directory")) {
 		for (long i = 0; i < size; i++) {
@@ -163,7 +165,7 @@ int main(int argc, char **argv)
 		start = now();
 		for (long i = 0; i < ops; i++) {
 			numbered(other, sizeof(other), base, i);
-			put(h, XBT_NULL, other, value, size);
+			put(h, XBT_NULL, other, value, value_size);
 		}
 		for (long i = 0; i < ops; i++) {
 			numbered(other, sizeof(other), base, i);

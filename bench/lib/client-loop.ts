@@ -1,0 +1,152 @@
+import { XenstoreClient } from '../../src/xenstore/client.ts';
+import { XenstoreError } from '../../src/xenstore/errors.ts';
+import type { Sample } from './types.ts';
+import type { XsLoopRun } from './xs-loop.ts';
+
+/** One run of the TypeScript client: an {@link XsLoopRun}, optionally pipelined. */
+export interface ClientLoopRun extends XsLoopRun {
+  /**
+   * Requests kept in flight on the one connection (default 1: each waits for the previous
+   * reply, as libxenstore does). Only `read` and `write` may pipeline.
+   */
+  readonly inFlight?: number;
+}
+
+/**
+ * Runs the TypeScript client through exactly the sequence `bench/c/xs-loop.c` runs for the same
+ * workload (see its header), against the daemon at `socketPath`, timing only the loop.
+ */
+export async function runClientLoop(socketPath: string, run: ClientLoopRun): Promise<Sample> {
+  const client = await XenstoreClient.connect({ socketPath });
+  try {
+    const seconds = await timedWorkload(client, socketPath, run);
+    await client.rm(run.base);
+    const ops = run.workload === 'write-read' ? 2 * run.ops : run.ops;
+    return { rate: ops / seconds };
+  } finally {
+    await client.close();
+  }
+}
+
+/** Prepares the nodes, then returns the seconds the loop itself took. */
+async function timedWorkload(
+  client: XenstoreClient,
+  socketPath: string,
+  run: ClientLoopRun,
+): Promise<number> {
+  const { workload, ops, size, base } = run;
+  const inFlight = run.inFlight ?? 1;
+  if (inFlight !== 1 && workload !== 'read' && workload !== 'write') {
+    throw new RangeError(`${workload} does not pipeline`);
+  }
+  const value = Buffer.alloc(workload === 'directory' ? 0 : size, 'v');
+  const path = `${base}/value`;
+  await client.write(path, value);
+  switch (workload) {
+    case 'read':
+      return timed(() => pipelined(ops, inFlight, () => client.read(path)));
+    case 'write':
+      return timed(() => pipelined(ops, inFlight, () => client.write(path, value)));
+    case 'directory': {
+      const dir = `${base}/dir`;
+      await Promise.all(Array.from({ length: size }, (_, i) => client.write(`${dir}/${i}`, '')));
+      return timed(async () => {
+        for (let i = 0; i < ops; i++) {
+          const names = await client.directory(dir);
+          if (names.length !== size) throw new Error(`listed ${names.length} of ${size} children`);
+        }
+      });
+    }
+    case 'txn-empty':
+      return timed(async () => {
+        for (let i = 0; i < ops; i++) await (await client.transactionStart()).commit();
+      });
+    case 'txn-rmw': {
+      const counter = `${base}/counter`;
+      await client.write(counter, '0');
+      return timed(async () => {
+        for (let i = 0; i < ops; i++) await increment(client, counter);
+      });
+    }
+    case 'txn-conflict': {
+      const rival = await XenstoreClient.connect({ socketPath });
+      try {
+        return await timed(async () => {
+          for (let i = 0; i < ops; i++) await conflict(client, rival, path);
+        });
+      } finally {
+        await rival.close();
+      }
+    }
+    case 'write-read':
+      return timed(async () => {
+        for (let i = 0; i < ops; i++) await client.write(numbered(base, i), value);
+        for (let i = 0; i < ops; i++) await client.read(numbered(base, i));
+      });
+  }
+}
+
+async function timed(loop: () => Promise<void>): Promise<number> {
+  const start = process.hrtime.bigint();
+  await loop();
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+/** Issues `ops` requests keeping `depth` of them in flight on the connection. */
+async function pipelined(
+  ops: number,
+  depth: number,
+  request: () => Promise<unknown>,
+): Promise<void> {
+  let issued = 0;
+  const lane = async (): Promise<void> => {
+    while (issued < ops) {
+      issued += 1;
+      await request();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(depth, ops) }, lane));
+}
+
+/** Read-modify-write of a counter in a transaction, retried on EAGAIN as the C loop does. */
+async function increment(client: XenstoreClient, counter: string): Promise<void> {
+  for (;;) {
+    const tx = await client.transactionStart();
+    const next = Number((await tx.read(counter)).toString()) + 1;
+    await tx.write(counter, String(next));
+    try {
+      await tx.commit();
+      return;
+    } catch (error) {
+      if (!isEagain(error)) throw error;
+    }
+  }
+}
+
+/** A transaction that a rival connection's write dooms; its commit must fail with EAGAIN. */
+async function conflict(
+  client: XenstoreClient,
+  rival: XenstoreClient,
+  path: string,
+): Promise<void> {
+  const tx = await client.transactionStart();
+  await tx.read(path);
+  await rival.write(path, 'rival');
+  await tx.write(path, 'mine');
+  try {
+    await tx.commit();
+  } catch (error) {
+    if (isEagain(error)) return;
+    throw error;
+  }
+  throw new Error('a conflicting transaction committed');
+}
+
+function isEagain(error: unknown): boolean {
+  return error instanceof XenstoreError && error.code === 'EAGAIN';
+}
+
+/** Node names of the write-read workload, as in xs-loop.c: 100 children per directory. */
+function numbered(base: string, i: number): string {
+  return `${base}/${Math.floor(i / 100)}/${i % 100}`;
+}
