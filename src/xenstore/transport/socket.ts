@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { XenstoreError } from '../errors.ts';
 import { type ByteStream, type ByteStreamHandlers, framedTransport } from './byte-stream.ts';
 import type { Transport, TransportConnector, TransportHandlers } from './transport.ts';
@@ -11,24 +12,41 @@ export function socketConnector(path: string): TransportConnector {
   return (handlers) => openSocket(path, handlers);
 }
 
-function openSocket(path: string, handlers: TransportHandlers): Promise<Transport> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(path);
-    const failEarly = (error: NodeJS.ErrnoException): void => {
-      reject(
-        new XenstoreError(
+/**
+ * Connect attempts when the daemon's listen backlog is full. A non-blocking unix-socket connect
+ * fails with EAGAIN then (where libxenstore's blocking connect just waits), which happens as soon
+ * as a few clients connect at once.
+ */
+const BUSY_RETRIES = 200;
+
+async function openSocket(path: string, handlers: TransportHandlers): Promise<Transport> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const socket = await connectOnce(path);
+      return framedTransport(handlers, (bytes) => socketStream(socket, bytes));
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'EAGAIN' || attempt >= BUSY_RETRIES) {
+        throw new XenstoreError(
           'ECONNRESET',
-          `cannot connect to ${path}: ${error.code ?? error.message}`,
+          `cannot connect to ${path}: ${code ?? (error as Error).message}`,
           undefined,
           undefined,
           { cause: error },
-        ),
-      );
-    };
-    socket.once('error', failEarly);
+        );
+      }
+      await sleep(Math.min(attempt, 20));
+    }
+  }
+}
+
+function connectOnce(path: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(path);
+    socket.once('error', reject);
     socket.once('connect', () => {
-      socket.off('error', failEarly);
-      resolve(framedTransport(handlers, (bytes) => socketStream(socket, bytes)));
+      socket.off('error', reject);
+      resolve(socket);
     });
   });
 }

@@ -1,0 +1,307 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { XenstoreWatchEvent } from '../../src/xenstore/client/watch.ts';
+import { XenstoreClient, type XenstoreClientOptions } from '../../src/xenstore/client.ts';
+import { XenstoreError } from '../../src/xenstore/errors.ts';
+import type { Backend, RunningBackend } from './backends.ts';
+
+/** Resolves once `condition()` holds, checking after each event-loop turn; no clock involved. */
+export async function until(condition: () => boolean, turns = 100_000): Promise<void> {
+  for (let i = 0; i < turns && !condition(); i++) await new Promise(setImmediate);
+  expect(condition()).toBe(true);
+}
+
+async function rejection(promise: Promise<unknown>): Promise<XenstoreError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(XenstoreError);
+  return error as XenstoreError;
+}
+
+/**
+ * The client's behaviour against one server. The same cases run against every backend, so a
+ * difference between the in-memory and the C xenstored shows up as a failure on one of them.
+ */
+export function describeClientSuite(backend: Backend): void {
+  if (backend.unavailable) {
+    console.warn(
+      `\n*** SKIPPING the client suite against ${backend.name}: ${backend.unavailable}\n`,
+    );
+  }
+  describe.skipIf(backend.unavailable !== undefined)(`client against ${backend.name}`, () => {
+    let server: RunningBackend;
+    let xs: XenstoreClient;
+    let root: string;
+    let counter = 0;
+    const fresh = (): string => `${root}/n${counter++}`;
+    const connect = (options: XenstoreClientOptions = {}) =>
+      XenstoreClient.connect({ transport: server.connector, ...options });
+
+    beforeAll(async () => {
+      server = await backend.start();
+      root = server.root;
+      xs = await connect();
+      await xs.rm(root);
+      await xs.mkdir(root);
+    });
+    afterAll(async () => {
+      await xs?.rm(root).catch(() => {});
+      await xs?.close();
+      await server?.stop();
+    });
+
+    it('writes and reads strings and raw bytes', async () => {
+      const path = fresh();
+      await xs.write(path, 'héllo');
+      expect(await xs.readString(path)).toBe('héllo');
+      const bytes = Uint8Array.from([0, 1, 255, 0, 42]);
+      await xs.write(path, bytes);
+      expect([...(await xs.read(path))]).toEqual([...bytes]);
+      await xs.write(path, '');
+      expect((await xs.read(path)).length).toBe(0);
+    });
+
+    it('reports a missing node as ENOENT naming the operation and path', async () => {
+      const path = `${fresh()}/missing`;
+      const error = await rejection(xs.read(path));
+      expect([error.code, error.op, error.path]).toEqual(['ENOENT', 'READ', path]);
+      expect(await xs.exists(path)).toBe(false);
+    });
+
+    it('refuses bad input locally with EINVAL, without a round trip', async () => {
+      for (const path of ['', '/a//b', '/a/', '/a b', '@special']) {
+        expect((await rejection(xs.read(path))).code).toBe('EINVAL');
+      }
+      expect((await rejection(xs.getDomainPath(-1))).code).toBe('EINVAL');
+      expect((await rejection(xs.setPermissions(fresh(), []))).code).toBe('EINVAL');
+      const tooBig = await rejection(xs.write(fresh(), Buffer.alloc(5000)));
+      expect(tooBig.code).toBe('E2BIG');
+      expect(xs.pendingRequests).toBe(0);
+    });
+
+    it('creates, lists and removes nodes', async () => {
+      const dir = fresh();
+      await xs.mkdir(`${dir}/a`);
+      await xs.write(`${dir}/b/c`, 'x');
+      expect((await xs.directory(dir)).sort()).toEqual(['a', 'b']);
+      expect(await xs.exists(`${dir}/b/c`)).toBe(true);
+      await xs.rm(`${dir}/b`);
+      expect(await xs.exists(`${dir}/b/c`)).toBe(false);
+      expect(await xs.directory(dir)).toEqual(['a']);
+      expect(await xs.readString(`${dir}/a`)).toBe('');
+    });
+
+    it('lists a directory too large for one reply, slice by slice', async () => {
+      const dir = fresh();
+      const names = Array.from({ length: 200 }, (_, i) => `child-with-a-long-name-${i}`);
+      await Promise.all(names.map((name) => xs.write(`${dir}/${name}`, '')));
+      expect((await xs.directory(dir)).sort()).toEqual([...names].sort());
+    });
+
+    it('reads and replaces permissions', async () => {
+      const path = fresh();
+      await xs.write(path, 'x');
+      const perms = [
+        { access: 'n', domid: 0 },
+        { access: 'r', domid: 0 },
+      ] as const;
+      await xs.setPermissions(path, perms);
+      expect(await xs.getPermissions(path)).toEqual(perms);
+    });
+
+    it('answers domain queries', async () => {
+      expect(await xs.isDomainIntroduced(0)).toBe(true);
+      if (server.privileged) expect(await xs.getDomainPath(0)).toBe('/local/domain/0');
+      else expect(await xs.getDomainPath(0)).toMatch(/^\/local\/domain\/0$/);
+    });
+
+    it('returns GET_FEATURE and GET_QUOTA answers, or the server’s ENOSYS', async () => {
+      const outcome = (p: Promise<unknown>) =>
+        p.then(
+          (value) => typeof value,
+          (error: XenstoreError) => error.code,
+        );
+      expect(['number', 'ENOSYS']).toContain(await outcome(xs.getFeature()));
+      expect(['object', 'ENOSYS', 'EACCES']).toContain(await outcome(xs.listQuotas()));
+    });
+
+    it('keeps 1,000 requests in flight with watch events interleaved, all matched', async () => {
+      const base = fresh();
+      const values = Array.from({ length: 500 }, (_, i) => `value-${i}-${'x'.repeat(i % 37)}`);
+      await Promise.all(values.map((value, i) => xs.write(`${base}/r/${i}`, value)));
+      await xs.mkdir(`${base}/w`);
+      const watch = await xs.watch(`${base}/w`);
+      const seen: string[] = [];
+      watch.on('event', (event) => seen.push(event.path));
+      const requests: Promise<void>[] = [];
+      for (let i = 0; i < 1000; i++) {
+        const k = i >> 1;
+        requests.push(
+          i % 2 === 0
+            ? xs.readString(`${base}/r/${k}`).then((v) => expect(v).toBe(values[k]))
+            : xs.write(`${base}/w/${k}`, String(k)),
+        );
+      }
+      expect(xs.pendingRequests).toBe(1000);
+      await Promise.all(requests);
+      await until(() => seen.length === 501);
+      expect(seen[0]).toBe(`${base}/w`);
+      expect(new Set(seen.slice(1))).toEqual(new Set(values.map((_, k) => `${base}/w/${k}`)));
+      await watch.close();
+    });
+
+    it('delivers the registration event, then changes, and nothing once unwatched', async () => {
+      const path = fresh();
+      const watch = await xs.watch(path);
+      const events = watch[Symbol.asyncIterator]();
+      expect((await events.next()).value).toMatchObject({ path, overflowed: false });
+      await xs.write(`${path}/a`, '1');
+      expect((await events.next()).value).toMatchObject({ path: `${path}/a` });
+      // Fire, then unwatch at once: whatever the server already sent must not get through.
+      const writes = [xs.write(`${path}/b`, '1'), xs.write(`${path}/c`, '1')];
+      await xs.unwatch(watch);
+      await Promise.all(writes);
+      await xs.write(`${path}/d`, '1');
+      expect(await events.next()).toEqual({ value: undefined, done: true });
+      expect(watch.active).toBe(false);
+    });
+
+    it('gives each watch its own token and events', async () => {
+      const a = fresh();
+      const b = fresh();
+      const [wa, wb] = await Promise.all([xs.watch(a), xs.watch(b)]);
+      expect(wa.token).not.toBe(wb.token);
+      const seenA: string[] = [];
+      const seenB: string[] = [];
+      wa.on('event', (e) => seenA.push(e.path));
+      wb.on('event', (e) => seenB.push(e.path));
+      await xs.write(`${b}/x`, '1');
+      await until(() => seenB.length === 2);
+      await xs.write(`${a}/y`, '1');
+      await until(() => seenA.length === 2);
+      expect(seenA).toEqual([a, `${a}/y`]);
+      expect(seenB).toEqual([b, `${b}/x`]);
+      await Promise.all([wa.close(), wb.close()]);
+    });
+
+    it('ends a watch through its AbortSignal and through break', async () => {
+      const path = fresh();
+      const controller = new AbortController();
+      const watch = await xs.watch(path, { signal: controller.signal });
+      const got: XenstoreWatchEvent[] = [];
+      for await (const event of watch) {
+        got.push(event);
+        controller.abort();
+      }
+      expect(got.map((e) => e.path)).toEqual([path]);
+      expect(watch.active).toBe(false);
+
+      const second = await xs.watch(path);
+      for await (const event of second) {
+        expect(event.path).toBe(path);
+        break;
+      }
+      expect(second.active).toBe(false);
+      expect((await rejection(xs.watch(path, { signal: AbortSignal.abort() }))).code).toBe(
+        'ABORT_ERR',
+      );
+    });
+
+    it('commits, aborts and detects conflicts in transactions', async () => {
+      const path = fresh();
+      await xs.write(path, 'before');
+      const tx = await xs.transactionStart();
+      await tx.write(path, 'inside');
+      expect(await tx.readString(path)).toBe('inside');
+      expect(await xs.readString(path)).toBe('before');
+      await tx.commit();
+      expect(await xs.readString(path)).toBe('inside');
+      expect(tx.active).toBe(false);
+      expect((await rejection(tx.read(path))).code).toBe('EINVAL');
+
+      const discarded = await xs.transactionStart();
+      await discarded.write(path, 'discarded');
+      await xs.transactionEnd(discarded, false);
+      expect(await xs.readString(path)).toBe('inside');
+
+      const conflicted = await xs.transactionStart();
+      await conflicted.readString(path);
+      await conflicted.write(path, 'loser');
+      await xs.write(path, 'winner');
+      expect((await rejection(conflicted.commit())).code).toBe('EAGAIN');
+      expect(await xs.readString(path)).toBe('winner');
+    });
+
+    it('aborts the transaction when the body throws, and returns the body’s value', async () => {
+      const path = fresh();
+      await xs.write(path, '0');
+      const failure = new Error('changed my mind');
+      await expect(
+        xs.transaction(async (tx) => {
+          await tx.write(path, '1');
+          throw failure;
+        }),
+      ).rejects.toBe(failure);
+      expect(await xs.readString(path)).toBe('0');
+      expect(await xs.transaction(async (tx) => tx.readString(path))).toBe('0');
+    });
+
+    it('counts to exactly 4,000 with 8 connections × 500 transactional increments', async () => {
+      const path = fresh();
+      await xs.write(path, '0');
+      const clients = await Promise.all(Array.from({ length: 8 }, () => connect()));
+      try {
+        await Promise.all(
+          clients.map(async (client) => {
+            for (let i = 0; i < 500; i++) {
+              await client.transaction(
+                async (tx) => {
+                  const n = Number(await tx.readString(path));
+                  await tx.write(path, String(n + 1));
+                },
+                { maxAttempts: 1000 },
+              );
+            }
+          }),
+        );
+      } finally {
+        await Promise.all(clients.map((client) => client.close()));
+      }
+      expect(await xs.readString(path)).toBe('4000');
+    }, 80_000);
+
+    it('rejects pending requests with ECONNRESET and ends watches when closed', async () => {
+      const client = await connect();
+      const path = fresh();
+      const watch = await client.watch(path);
+      const pending = client.read(`${path}/never-written`);
+      const closed = new Promise((resolve) => watch.once('close', resolve));
+      await client.close();
+      expect((await rejection(pending)).code).toBe('ECONNRESET');
+      expect(await closed).toBeUndefined();
+      expect((await rejection(client.read(path))).code).toBe('ECONNRESET');
+      expect(client.open).toBe(false);
+    });
+
+    it('resolves relative paths against the caller’s home', async () => {
+      const relative = `${server.privileged ? 'data/xenwire-client-test' : root}/rel${counter++}`;
+      await xs.write(relative, 'here');
+      const home = await xs.getDomainPath(0);
+      if (server.privileged) expect(await xs.readString(`${home}/${relative}`)).toBe('here');
+      const watch = await xs.watch(relative);
+      const first = await watch[Symbol.asyncIterator]().next();
+      expect(first.value?.path).toBe(relative);
+      await watch.close();
+      await xs.rm(relative);
+    });
+
+    it.runIf(() => server.privileged)('runs CONTROL commands', async () => {
+      const answer = await xs.control(['print', 'xenwire']).then(
+        (value) => value,
+        (error: XenstoreError) => error.code,
+      );
+      expect(answer instanceof Buffer || answer === 'ENOSYS').toBe(true);
+    });
+  });
+}
