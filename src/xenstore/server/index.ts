@@ -4,10 +4,12 @@
  * @packageDocumentation
  */
 export type { ConnectOptions, XenstoreConnection } from './connection.ts';
+export { dom0Tree, guestTree } from './dom0-tree.ts';
 export type { Domain, DomainListener, DomainTable } from './domains.ts';
 export type { Listener, ListenOptions } from './listen.ts';
 export type { DumpedDomain, DumpedNode, StoreDump } from './persistence.ts';
 export { DEFAULT_QUOTAS, QUOTA_NAMES, type Quotas } from './quota.ts';
+export { type Served, type ServeOptions, serve } from './serve.ts';
 export { type ServerConnectOptions, type ServerOptions, XenstoreServer } from './server.ts';
 export type { TraceRecord, TraceSink } from './trace.ts';
 export type { ConflictPolicy } from './transactions.ts';

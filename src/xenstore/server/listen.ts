@@ -61,7 +61,10 @@ export async function listen(server: XenstoreServer, options: ListenOptions): Pr
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
-        netServer.close(() => resolve());
+        netServer.close(() => {
+          removeStaleSocket(path);
+          resolve();
+        });
       }),
   };
 }

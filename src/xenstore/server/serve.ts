@@ -1,0 +1,82 @@
+import { createWriteStream, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { dom0Tree, guestTree } from './dom0-tree.ts';
+import type { Listener } from './listen.ts';
+import type { DumpedNode, StoreDump } from './persistence.ts';
+import { type ServerOptions, XenstoreServer } from './server.ts';
+
+/** Options of {@link serve}. */
+export interface ServeOptions extends Omit<ServerOptions, 'seed' | 'trace'> {
+  /** The privileged (dom0) socket; default `xenstored.sock` in the working directory. */
+  readonly socketPath?: string;
+  /** A JSON store dump to start from instead of the realistic Dom0 tree. */
+  readonly seedFile?: string;
+  /** Initial content instead of the Dom0 tree (ignored when `seedFile` is given). */
+  readonly seed?: StoreDump;
+  /** Guest domains to create and introduce at start. */
+  readonly guestDomains?: readonly number[];
+  /** Where each guest gets a socket `dom<N>.sock` whose every connection is domain N. */
+  readonly guestSocketDir?: string;
+  /** A file receiving a JSON-lines trace of every message, or a trace sink. */
+  readonly trace?: string | ServerOptions['trace'];
+}
+
+/** A running server with its sockets. */
+export interface Served {
+  readonly server: XenstoreServer;
+  readonly socketPath: string;
+  /** Guest sockets by domid. */
+  readonly guestSockets: ReadonlyMap<number, string>;
+  /** Closes every socket (removing the files) and every connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a server on unix sockets, as `npm start` and `xenwire serve` do: the dom0 socket, and
+ * one socket per guest domain when asked.
+ */
+export async function serve(options: ServeOptions = {}): Promise<Served> {
+  const socketPath = resolve(options.socketPath ?? 'xenstored.sock');
+  const guests = options.guestDomains ?? [];
+  const seed: StoreDump = options.seedFile
+    ? (JSON.parse(readFileSync(options.seedFile, 'utf8')) as StoreDump)
+    : (options.seed ?? { nodes: dom0Tree() });
+  const guestNodes: DumpedNode[] = guests.flatMap((domid) => guestTree(domid));
+  const traceStream =
+    typeof options.trace === 'string'
+      ? createWriteStream(options.trace, { flags: 'a' })
+      : undefined;
+  const server = new XenstoreServer({
+    ...options,
+    seed: { ...seed, nodes: [...seed.nodes, ...guestNodes] },
+    trace: traceStream ?? (typeof options.trace === 'string' ? undefined : options.trace),
+  });
+  // Ports only need to be distinct; 1 is dom0's, as on a real host.
+  guests.forEach((domid, i) => {
+    server.introduceDomain(domid, 0, 2 + i);
+  });
+  const listeners: Listener[] = [await server.listen({ path: socketPath })];
+  const guestSockets = new Map<number, string>();
+  try {
+    if (options.guestSocketDir) {
+      for (const domid of guests) {
+        const path = resolve(options.guestSocketDir, `dom${domid}.sock`);
+        listeners.push(await server.listen({ path, domid }));
+        guestSockets.set(domid, path);
+      }
+    }
+  } catch (err) {
+    await Promise.all(listeners.map((l) => l.close()));
+    throw err;
+  }
+  return {
+    server,
+    socketPath,
+    guestSockets,
+    close: async () => {
+      await Promise.all(listeners.map((l) => l.close()));
+      server.close();
+      traceStream?.end();
+    },
+  };
+}
