@@ -17,6 +17,11 @@ export type EvtchnErrorCode =
   | 'ENOSYS'
   | 'ENOMEM'
   | 'EAGAIN'
+  | 'ENAMETOOLONG'
+  | 'EADDRINUSE'
+  | 'ECONNREFUSED'
+  | 'ENOTTY'
+  | 'ENODEV'
   | 'EIO';
 
 /** Failure of an event-channel, grant-table or native-addon operation. */
@@ -51,6 +56,11 @@ const knownCodes: ReadonlySet<string> = new Set<EvtchnErrorCode>([
   'ENOSYS',
   'ENOMEM',
   'EAGAIN',
+  'ENAMETOOLONG',
+  'EADDRINUSE',
+  'ECONNREFUSED',
+  'ENOTTY',
+  'ENODEV',
   'EIO',
 ]);
 

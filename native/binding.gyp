@@ -1,0 +1,19 @@
+{
+  "targets": [
+    {
+      "target_name": "xenwire",
+      "sources": [
+        "src/addon.c",
+        "src/util.c",
+        "src/abi-info.c",
+        "src/mapping.c",
+        "src/evtchn-device.c",
+        "src/grant-devices.c",
+        "src/fd-watch.c",
+        "src/unix-dgram.c"
+      ],
+      "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
+      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    }
+  ]
+}

@@ -1,0 +1,69 @@
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+napi_value xw_throw_errno(napi_env env, int err, const char *what) {
+  const char *name = strerrorname_np(err);
+  char code[32];
+  if (name == NULL) {
+    snprintf(code, sizeof code, "E%d", err);
+    name = code;
+  }
+  char message[256];
+  snprintf(message, sizeof message, "%s: %s", what, strerror(err));
+  napi_throw_error(env, name, message);
+  return NULL;
+}
+
+bool xw_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv) {
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != n) {
+    napi_throw_error(env, "EINVAL", "wrong number of arguments");
+    return false;
+  }
+  return true;
+}
+
+bool xw_arg_uint(napi_env env, napi_value value, double max, const char *name, uint64_t *out) {
+  double d;
+  if (napi_get_value_double(env, value, &d) != napi_ok || !(d >= 0) || d > max ||
+      d != (double)(uint64_t)d) {
+    char message[128];
+    snprintf(message, sizeof message, "%s must be an integer in 0 … %.0f", name, max);
+    napi_throw_error(env, "EINVAL", message);
+    return false;
+  }
+  *out = (uint64_t)d;
+  return true;
+}
+
+bool xw_arg_bool(napi_env env, napi_value value, const char *name, bool *out) {
+  if (napi_get_value_bool(env, value, out) != napi_ok) {
+    char message[128];
+    snprintf(message, sizeof message, "%s must be a boolean", name);
+    napi_throw_error(env, "EINVAL", message);
+    return false;
+  }
+  return true;
+}
+
+napi_value xw_number(napi_env env, double value) {
+  napi_value result = NULL;
+  napi_create_double(env, value, &result);
+  return result;
+}
+
+napi_value xw_undefined(napi_env env) {
+  napi_value result = NULL;
+  napi_get_undefined(env, &result);
+  return result;
+}
+
+void xw_export(napi_env env, napi_value target, const char *name, napi_callback fn) {
+  napi_value value;
+  if (napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &value) == napi_ok) {
+    napi_set_named_property(env, target, name, value);
+  }
+}

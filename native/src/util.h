@@ -1,0 +1,28 @@
+#ifndef XENWIRE_UTIL_H
+#define XENWIRE_UTIL_H
+
+#include <node_api.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Throws an Error whose `code` is the errno name (e.g. "EINVAL"); returns NULL for convenience. */
+napi_value xw_throw_errno(napi_env env, int err, const char *what);
+/* Fetches exactly `n` arguments; throws EINVAL and returns false on a count mismatch. */
+bool xw_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv);
+/* Reads an integer argument in [0, max]; throws EINVAL naming `name` otherwise. */
+bool xw_arg_uint(napi_env env, napi_value value, double max, const char *name, uint64_t *out);
+bool xw_arg_bool(napi_env env, napi_value value, const char *name, bool *out);
+napi_value xw_number(napi_env env, double value);
+napi_value xw_undefined(napi_env env);
+/* Adds `fn` as property `name` of `target`. */
+void xw_export(napi_env env, napi_value target, const char *name, napi_callback fn);
+
+#define XW_CHECK(env, call)                                    \
+  do {                                                         \
+    if ((call) != napi_ok) {                                   \
+      napi_throw_error((env), "EIO", "N-API call failed: " #call); \
+      return NULL;                                             \
+    }                                                          \
+  } while (0)
+
+#endif

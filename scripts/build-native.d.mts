@@ -1,0 +1,6 @@
+/** Path of the built addon. */
+export declare const addonPath: string;
+/** Outcome of {@link buildNative}. */
+export type BuildOutcome = { ok: true; path: string } | { ok: false; reason: string };
+/** Builds the native addon unless it is newer than its sources; never throws for a missing toolchain. */
+export declare function buildNative(options?: { force?: boolean; quiet?: boolean }): BuildOutcome;
