@@ -11,6 +11,7 @@ import {
   XENBUS_DEVICE_PATH,
   xenbusDeviceConnector,
 } from '../../src/xenstore/transport/xenbus-device.ts';
+import { FakeXenbusDevice } from './fake-xenbus-device.ts';
 
 /** A running server the client suite can talk to. */
 export interface RunningBackend {
@@ -55,6 +56,31 @@ function inMemory(): Backend {
   };
 }
 
+/** The same server behind a stand-in xenbus device: the whole suite through the device transport. */
+function inMemoryBehindDevice(): Backend {
+  const memory = inMemory();
+  if (memory.unavailable) return { ...memory, name: `${memory.name} behind a fake xenbus device` };
+  return {
+    name: 'the in-memory xenstored behind a fake xenbus device',
+    async start() {
+      const { XenstoreServer } = (await import(serverModule)) as {
+        XenstoreServer: new () => InProcessServer;
+      };
+      const device = new FakeXenbusDevice(new XenstoreServer());
+      return {
+        connector: xenbusDeviceConnector('/dev/xen/xenbus', device),
+        root: '/xenwire-client-test',
+        privileged: true,
+        async stop() {
+          if (device.violations.length > 0) {
+            throw new Error(`xenbus device rules broken: ${device.violations.join('; ')}`);
+          }
+        },
+      };
+    },
+  };
+}
+
 async function realDaemon(): Promise<Backend> {
   const name = 'the real C xenstored';
   // Imported lazily: loading it fetches Xen's packages and builds the shim (and under CI=true
@@ -93,7 +119,8 @@ function liveSystem(name: string, connector: TransportConnector): Backend {
 
 /**
  * The backends selected by `XENWIRE_TEST_TRANSPORT`:
- * - unset: the in-memory xenstored and the real C xenstored (private, shimmed);
+ * - unset: the in-memory xenstored (in process, and behind a fake xenbus device) and the real C
+ *   xenstored (private, shimmed);
  * - `xenbus`: this machine's `/dev/xen/xenbus` (or `XENWIRE_TEST_XENBUS_PATH`), inside Xen;
  * - `socket`: this machine's xenstored socket (libxenstore's lookup), inside a Xen dom0.
  */
@@ -105,7 +132,7 @@ export async function selectedBackends(): Promise<Backend[]> {
   }
   if (choice === 'socket') return [liveSystem('the system xenstored', defaultConnector())];
   if (choice) throw new Error(`XENWIRE_TEST_TRANSPORT=${choice}: expected xenbus or socket`);
-  return [inMemory(), await realDaemon()];
+  return [inMemory(), inMemoryBehindDevice(), await realDaemon()];
 }
 
 function never(): Promise<RunningBackend> {

@@ -1,0 +1,61 @@
+import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { XenstoreClient } from '../../src/xenstore/client.ts';
+import { XenstoreServer } from '../../src/xenstore/server/index.ts';
+import { xenbusDeviceConnector } from '../../src/xenstore/transport/xenbus-device.ts';
+import type { Message } from '../../src/xenstore/wire.ts';
+import { until } from './client-suite.ts';
+import { FakeXenbusDevice } from './fake-xenbus-device.ts';
+
+const openFds = (): number => readdirSync('/proc/self/fd').length;
+
+describe('xenbus device transport', () => {
+  it('writes one message per call, keeps one read outstanding and releases the fd on close', async () => {
+    const device = new FakeXenbusDevice(new XenstoreServer());
+    const xs = await XenstoreClient.connect({ transport: xenbusDeviceConnector('/dev/x', device) });
+    await Promise.all(Array.from({ length: 50 }, (_, i) => xs.write(`/d/${i}`, String(i))));
+    expect(await xs.readString('/d/7')).toBe('7');
+    await xs.close();
+    await until(() => device.closedFds === 1);
+    expect(device.openFds).toBe(0);
+    expect(device.violations).toEqual([]);
+  });
+
+  it('wakes its own blocked read on close (a FIFO stands in for the device)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'xenwire-fifo-'));
+    const fifo = join(dir, 'xenbus');
+    execFileSync('mkfifo', [fifo]);
+    try {
+      const before = openFds();
+      const received: Message[] = [];
+      let closed = false;
+      const transport = await xenbusDeviceConnector(fifo)({
+        onMessage: (message) => received.push(message),
+        onClose: () => {
+          closed = true;
+        },
+      });
+      expect(openFds()).toBe(before + 1);
+      // The FIFO loops writes back: the read in the threadpool sees what was sent.
+      transport.send({ type: 2, reqId: 9, txId: 0, payload: Buffer.from('/x\0') });
+      await until(() => received.length === 1);
+      expect(received[0]).toMatchObject({ type: 2, reqId: 9 });
+      transport.close();
+      expect(closed).toBe(true);
+      await until(() => openFds() === before);
+      expect(received.length).toBe(1);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('fails to connect with ECONNRESET naming the device', async () => {
+    await expect(
+      XenstoreClient.connect({ transport: xenbusDeviceConnector('/nonexistent/xenbus') }),
+    ).rejects.toMatchObject({ code: 'ECONNRESET', message: /\/nonexistent\/xenbus: ENOENT/ });
+  });
+});
