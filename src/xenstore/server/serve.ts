@@ -76,7 +76,7 @@ export async function serve(options: ServeOptions = {}): Promise<Served> {
     close: async () => {
       await Promise.all(listeners.map((l) => l.close()));
       server.close();
-      traceStream?.end();
+      if (traceStream) await new Promise<void>((done) => traceStream.end(done));
     },
   };
 }

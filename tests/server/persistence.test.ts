@@ -1,0 +1,134 @@
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { MessageType } from '../../src/xenstore/constants.ts';
+import { MessageFramer } from '../../src/xenstore/framer.ts';
+import { encodeRequest, type Request } from '../../src/xenstore/requests.ts';
+import { serve, type TraceRecord, XenstoreServer } from '../../src/xenstore/server/index.ts';
+import { encodeMessage, type Message } from '../../src/xenstore/wire.ts';
+import { Recorder, renderReply, scriptPayload } from './script.ts';
+
+describe('dump and load', () => {
+  it('round-trips nodes, values (text and bytes), permissions, child order and domains', () => {
+    const server = new XenstoreServer();
+    const c = new Recorder(server, 0);
+    c.request(MessageType.WRITE, scriptPayload('write', ['/d/z', 'text']));
+    c.request(MessageType.WRITE, Buffer.from('/d/a\0\x00\xff\x01', 'latin1'));
+    c.request(MessageType.SET_PERMS, scriptPayload('setperms', ['/d/a', 'r0', 'w0']));
+    c.request(MessageType.INTRODUCE, scriptPayload('introduce', ['5', '77', '3']));
+    const json = JSON.stringify(server.dump());
+    const copy = XenstoreServer.load(json);
+    const d = new Recorder(copy, 0);
+    expect(renderReply(d.request(MessageType.DIRECTORY, scriptPayload('dir', ['/d'])))).toBe('z,a');
+    expect(renderReply(d.request(MessageType.READ, scriptPayload('read', ['/d/a'])))).toBe(
+      '\x00\xff\x01',
+    );
+    expect(renderReply(d.request(MessageType.GET_PERMS, scriptPayload('perms', ['/d/a'])))).toBe(
+      'r0,w0',
+    );
+    expect(
+      renderReply(d.request(MessageType.IS_DOMAIN_INTRODUCED, scriptPayload('isintro', ['5']))),
+    ).toBe('T');
+    expect(JSON.stringify(copy.dump())).toBe(json);
+  });
+
+  it('seeds create missing ancestors and share inherited permissions', () => {
+    const server = new XenstoreServer({
+      seed: { nodes: [{ path: '/a/b/c', value: 'v', perms: ['r0'] }, { path: '/a/b/c/d' }] },
+    });
+    const c = new Recorder(server, 0);
+    expect(
+      renderReply(c.request(MessageType.GET_PERMS, scriptPayload('perms', ['/a/b/c/d']))),
+    ).toBe('r0');
+    expect(server.store.get('/a/b/c/d')!.perms).toBe(server.store.get('/a/b/c')!.perms);
+    expect(() => new XenstoreServer({ seed: { nodes: [{ path: 'rel' }] } })).toThrow(/relative/);
+  });
+
+  it('traces every message in and out', () => {
+    const records: TraceRecord[] = [];
+    const server = new XenstoreServer({ trace: (r) => records.push(r) });
+    const c = new Recorder(server, 0);
+    c.request(MessageType.READ, scriptPayload('read', ['/tool']));
+    expect(records.map((r) => [r.direction, r.type, r.payload])).toEqual([
+      ['in', 'READ', '/tool\0'],
+      ['out', 'READ', ''],
+    ]);
+  });
+});
+
+function socketClient(path: string) {
+  const socket = net.connect(path);
+  const framer = new MessageFramer();
+  const waiting: ((m: Message) => void)[] = [];
+  const early: Message[] = [];
+  socket.on('data', (chunk) => {
+    for (const m of framer.push(chunk)) {
+      const next = waiting.shift();
+      if (next) next(m);
+      else early.push(m);
+    }
+  });
+  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  return {
+    request(request: Request, txId = 0): Promise<Message> {
+      socket.write(encodeMessage(encodeRequest(request, { reqId: 1, txId })));
+      return this.next();
+    },
+    next(): Promise<Message> {
+      const ready = early.shift();
+      if (ready) return Promise.resolve(ready);
+      return new Promise((resolve) => waiting.push(resolve));
+    },
+    raw(bytes: Buffer) {
+      socket.write(bytes);
+    },
+    closed,
+    end: () => socket.destroy(),
+  };
+}
+
+describe('unix sockets', () => {
+  it('serves dom0 and guest sockets, and removes the files on close', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'xenwire-serve-'));
+    const served = await serve({
+      socketPath: join(dir, 'xs.sock'),
+      guestDomains: [5],
+      guestSocketDir: dir,
+      trace: join(dir, 'trace.jsonl'),
+    });
+    const dom0 = socketClient(served.socketPath);
+    expect(renderReply(await dom0.request({ op: 'READ', path: '/local/domain/0/name' }))).toBe(
+      'Domain-0',
+    );
+    expect(renderReply(await dom0.request({ op: 'IS_DOMAIN_INTRODUCED', domid: 5 }))).toBe('T');
+    const guest = socketClient(join(dir, 'dom5.sock'));
+    expect(renderReply(await guest.request({ op: 'READ', path: 'name' }))).toBe('guest5');
+    expect(renderReply(await guest.request({ op: 'READ', path: '/local/domain/0/name' }))).toBe(
+      'EACCES',
+    );
+    expect(renderReply(await guest.request({ op: 'IS_DOMAIN_INTRODUCED', domid: 0 }))).toBe(
+      'EACCES',
+    );
+    expect(
+      renderReply(await guest.request({ op: 'WRITE', path: 'data/x', value: Buffer.from('1') })),
+    ).toBe('OK');
+    const bad = socketClient(served.socketPath);
+    const header = Buffer.alloc(16);
+    header.writeUInt32LE(4097, 12);
+    bad.raw(header);
+    await bad.closed;
+    expect(renderReply(await dom0.request({ op: 'READ', path: '/local/domain/5/data/x' }))).toBe(
+      '1',
+    );
+    dom0.end();
+    guest.end();
+    await served.close();
+    expect(existsSync(served.socketPath)).toBe(false);
+    expect(existsSync(join(dir, 'dom5.sock'))).toBe(false);
+    const trace = readFileSync(join(dir, 'trace.jsonl'), 'utf8').trim().split('\n');
+    expect(trace.length).toBeGreaterThanOrEqual(10);
+    expect(JSON.parse(trace[0]!)).toMatchObject({ direction: 'in', type: 'READ' });
+  });
+});
