@@ -7,8 +7,21 @@
  * - `xenstore.pipeline.*`: the TS client with 1, 8 or 64 reads in flight vs libxenstore's
  *   sequential reads (libxenstore cannot pipeline), both against the real C xenstored.
  * - `xenstore.txn.*`: transactions, TS client vs C libxenstore, against the real C xenstored.
+ * - `xenstore.server.mock`: the same C libxenstore loop against the in-memory xenstored
+ *   (candidate) and the real C xenstored (baseline). oxenstored is not compared: it does not run
+ *   under the harness's shim (it needs foreign mappings, which the shim does not model).
+ * - `xenstore.watch.*`: the C loop's writes to an in-memory xenstored holding 10,000 watches
+ *   that never match (candidate) vs one holding none (baseline).
+ * - `xenstore.large.*`: a 1,000,000-node store in the in-memory xenstored. Filling the real C
+ *   xenstored that far is impractical (each new child rewrites its parent's record, so a
+ *   100,000-child node alone takes minutes), hence: the load against a plain `Map` of the same
+ *   paths and values (the least any store can cost; bytes per node are extra figures), and the
+ *   DIRECTORY_PART listing of its 100,000-child node by the TS client vs libxenstore, both
+ *   against the in-memory xenstored.
  */
 import { runClientLoop } from './lib/client-loop.ts';
+import { LARGE_STORE, type LargeStoreShape, WIDE_NODE } from './lib/large-store.ts';
+import { measureStoreLoad } from './lib/store-load.ts';
 import type { BenchPair, RunOptions } from './lib/types.ts';
 import { XenstoreFixture } from './lib/xenstore-fixture.ts';
 import { runXsLoop, type XsWorkload } from './lib/xs-loop.ts';
@@ -141,6 +154,119 @@ const transactions: ClientPair[] = [
   },
 ];
 
-const pairs: BenchPair[] = [...sequential, ...pipelined, ...transactions].map(clientVsC);
+/** The C loop's writes and reads, on the in-memory xenstored vs on the C one. */
+function serverComparison(): BenchPair {
+  const fixture = new XenstoreFixture({ cDaemon: true, mock: true, xsLoop: true });
+  const run = (socketPath: string, options: RunOptions) =>
+    runXsLoop(fixture.xsLoop, socketPath, {
+      workload: 'write-read',
+      ops: opsFor(options, 20_000),
+      size: 16,
+      base: fixture.nextBase('c'),
+    });
+  return {
+    id: 'xenstore.server.mock',
+    title: 'libxenstore: 20,000 writes + 20,000 reads, per daemon',
+    unit: 'ops/s',
+    goal: { ratio: 1.5, direction: 'at-least' },
+    ...fixture.hooks,
+    baseline: { label: 'C xenstored', run: (options) => run(fixture.cDaemon.socketPath, options) },
+    candidate: {
+      label: 'xenwire xenstored',
+      run: (options) => run(fixture.mock.socketPath, options),
+    },
+  };
+}
+
+/** The C loop's writes under many watches that never match vs under none. */
+function watchFanOut(id: string, title: string, connections: number): BenchPair {
+  const fixture = new XenstoreFixture({
+    mock: true,
+    watchedMock: { watches: 10_000, connections },
+    xsLoop: true,
+  });
+  const run = (socketPath: string, options: RunOptions) =>
+    runXsLoop(fixture.xsLoop, socketPath, {
+      workload: 'write',
+      ops: opsFor(options, 20_000),
+      size: 16,
+      base: fixture.nextBase('c'),
+    });
+  return {
+    id,
+    title,
+    unit: 'writes/s',
+    // At most 1.2 times the cost of a write, i.e. at least 1/1.2 of the rate.
+    goal: { ratio: 1 / 1.2, direction: 'at-least' },
+    ...fixture.hooks,
+    baseline: { label: 'no watches', run: (options) => run(fixture.mock.socketPath, options) },
+    candidate: {
+      label: '10,000 watches',
+      run: (options) => run(fixture.watchedMock.socketPath, options),
+    },
+  };
+}
+
+function largeStore(options: RunOptions): LargeStoreShape {
+  return options.quick
+    ? { nodes: LARGE_STORE.nodes / 10, wideChildren: LARGE_STORE.wideChildren / 10 }
+    : LARGE_STORE;
+}
+
+const storeLoad: BenchPair = {
+  id: 'xenstore.large.load',
+  title: 'Load 1,000,000 nodes: xenwire xenstored vs a bare Map',
+  unit: 'nodes/s',
+  baseline: {
+    label: 'Map<path, Buffer>',
+    run: (options) => measureStoreLoad('map', largeStore(options)),
+  },
+  candidate: {
+    label: 'xenwire xenstored',
+    run: (options) => measureStoreLoad('mock', largeStore(options)),
+  },
+};
+
+/** Listing the 100,000-child node: the TS client vs libxenstore, both on the in-memory daemon. */
+function directoryPart(): BenchPair {
+  const fixture = new XenstoreFixture({ mock: largeStore, xsLoop: true });
+  const run = (options: RunOptions) => ({
+    workload: 'list' as const,
+    ops: 1,
+    size: largeStore(options).wideChildren,
+    base: WIDE_NODE,
+  });
+  return {
+    id: 'xenstore.large.directory-part',
+    title: 'List a 100,000-child node (DIRECTORY_PART), 1M-node store',
+    unit: 'listings/s',
+    ...fixture.hooks,
+    baseline: {
+      label: C_CLIENT,
+      run: (options) => runXsLoop(fixture.xsLoop, fixture.mock.socketPath, run(options)),
+    },
+    candidate: {
+      label: TS_CLIENT,
+      run: (options) => runClientLoop(fixture.mock.socketPath, run(options)),
+    },
+  };
+}
+
+const pairs: BenchPair[] = [
+  ...[...sequential, ...pipelined, ...transactions].map(clientVsC),
+  serverComparison(),
+  watchFanOut(
+    'xenstore.watch.one-connection',
+    'WRITE under 10,000 unrelated watches, 1 connection',
+    1,
+  ),
+  watchFanOut(
+    'xenstore.watch.many-connections',
+    'WRITE under 10,000 unrelated watches, 100 connections',
+    100,
+  ),
+  storeLoad,
+  directoryPart(),
+];
 
 export default pairs;

@@ -15,7 +15,10 @@
  *                 transaction, commit, which must fail with EAGAIN      (5 round trips per op)
  *   write-read    OPS writes of SIZE-byte values to distinct nodes, then OPS reads of them
  *                 (the op count reported is 2 * OPS)
- * Everything lives under BASE, which is created first and removed afterwards (both untimed).
+ *   list          xs_directory of BASE itself, an existing node with SIZE children (a listing
+ *                 too big for one reply takes several DIRECTORY_PART round trips)
+ * Except for list, everything lives under BASE, which is created first and removed afterwards
+ * (both untimed); list leaves BASE alone.
  * Prints one JSON object: {"workload":…,"ops":…,"seconds":…,"rate":…}; rate is ops per second.
  * The TypeScript client runs exactly the same sequences (bench/lib/xenstore-workloads.ts).
  */
@@ -78,13 +81,15 @@ int main(int argc, char **argv)
 		die("open", getenv("XENSTORED_PATH"));
 
 	char path[512], other[512];
-	/* For directory, SIZE counts children and the value stays empty. */
-	long value_size = strcmp(workload, "directory") ? size : 0;
+	/* For directory and list, SIZE counts children and the value stays empty. */
+	bool listing = !strcmp(workload, "list");
+	long value_size = listing || !strcmp(workload, "directory") ? 0 : size;
 	char *value = malloc(value_size + 1);
 	memset(value, 'v', value_size);
 	value[value_size] = '\0';
 	snprintf(path, sizeof(path), "%s/value", base);
-	put(h, XBT_NULL, path, value, value_size);
+	if (!listing)
+		put(h, XBT_NULL, path, value, value_size);
 
 	long reported = ops;
 	double start, seconds;
@@ -98,12 +103,16 @@ int main(int argc, char **argv)
 		for (long i = 0; i < ops; i++)
 			put(h, XBT_NULL, path, value, value_size);
 		seconds = now() - start;
-	} else if (!strcmp(workload, "directory")) {
-		for (long i = 0; i < size; i++) {
-			snprintf(other, sizeof(other), "%s/dir/%ld", base, i);
-			put(h, XBT_NULL, other, "", 0);
+	} else if (!strcmp(workload, "directory") || listing) {
+		if (listing) {
+			snprintf(path, sizeof(path), "%s", base);
+		} else {
+			for (long i = 0; i < size; i++) {
+				snprintf(other, sizeof(other), "%s/dir/%ld", base, i);
+				put(h, XBT_NULL, other, "", 0);
+			}
+			snprintf(path, sizeof(path), "%s/dir", base);
 		}
-		snprintf(path, sizeof(path), "%s/dir", base);
 		start = now();
 		for (long i = 0; i < ops; i++) {
 			unsigned int count;
@@ -178,7 +187,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	if (!xs_rm(h, XBT_NULL, base))
+	if (!listing && !xs_rm(h, XBT_NULL, base))
 		die("rm", base);
 	xs_close(h);
 	free(value);

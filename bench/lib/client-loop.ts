@@ -20,7 +20,7 @@ export async function runClientLoop(socketPath: string, run: ClientLoopRun): Pro
   const client = await XenstoreClient.connect({ socketPath });
   try {
     const seconds = await timedWorkload(client, socketPath, run);
-    await client.rm(run.base);
+    if (run.workload !== 'list') await client.rm(run.base);
     const ops = run.workload === 'write-read' ? 2 * run.ops : run.ops;
     return { rate: ops / seconds };
   } finally {
@@ -39,6 +39,7 @@ async function timedWorkload(
   if (inFlight !== 1 && workload !== 'read' && workload !== 'write') {
     throw new RangeError(`${workload} does not pipeline`);
   }
+  if (workload === 'list') return timed(() => listRepeatedly(client, base, ops, size));
   const value = Buffer.alloc(workload === 'directory' ? 0 : size, 'v');
   const path = `${base}/value`;
   await client.write(path, value);
@@ -50,12 +51,7 @@ async function timedWorkload(
     case 'directory': {
       const dir = `${base}/dir`;
       await Promise.all(Array.from({ length: size }, (_, i) => client.write(`${dir}/${i}`, '')));
-      return timed(async () => {
-        for (let i = 0; i < ops; i++) {
-          const names = await client.directory(dir);
-          if (names.length !== size) throw new Error(`listed ${names.length} of ${size} children`);
-        }
-      });
+      return timed(() => listRepeatedly(client, dir, ops, size));
     }
     case 'txn-empty':
       return timed(async () => {
@@ -83,6 +79,20 @@ async function timedWorkload(
         for (let i = 0; i < ops; i++) await client.write(numbered(base, i), value);
         for (let i = 0; i < ops; i++) await client.read(numbered(base, i));
       });
+  }
+}
+
+/** Lists `path` `ops` times, checking it has `children` children each time. */
+async function listRepeatedly(
+  client: XenstoreClient,
+  path: string,
+  ops: number,
+  children: number,
+): Promise<void> {
+  for (let i = 0; i < ops; i++) {
+    const names = await client.directory(path);
+    if (names.length !== children)
+      throw new Error(`listed ${names.length} of ${children} children`);
   }
 }
 

@@ -1,3 +1,9 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { LargeStoreShape } from './large-store.ts';
+import { firstJsonLine, spawnTs } from './ts-child.ts';
 import { prerequisite, Unavailable } from './unavailable.ts';
 
 /** A xenstore daemon serving a unix socket for one pair. */
@@ -20,4 +26,30 @@ export async function startCXenstored(): Promise<XenstoreDaemon> {
   if (!install) throw new Unavailable('the C xenstored: Xen packages or shim unavailable');
   const daemon = await prerequisite('the C xenstored', () => support.startRealXenstored(install));
   return { socketPath: daemon.socketPath, stop: () => daemon.stop() };
+}
+
+const mockProcess = fileURLToPath(new URL('./mock-xenstored-process.ts', import.meta.url));
+
+/**
+ * Starts the in-memory xenstored in its own Node process on a fresh socket, optionally loaded
+ * with the large store first.
+ */
+export async function startMockXenstored(large?: LargeStoreShape): Promise<XenstoreDaemon> {
+  const directory = await mkdtemp(join(tmpdir(), 'xenwire-bench-mock-'));
+  const args = [join(directory, 'socket')];
+  if (large) args.push(String(large.nodes), String(large.wideChildren));
+  const child = spawnTs(mockProcess, args);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+    await rm(directory, { recursive: true, force: true });
+  };
+  try {
+    const { socketPath } = await firstJsonLine<{ socketPath: string }>(child);
+    return { socketPath, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }

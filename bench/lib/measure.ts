@@ -30,7 +30,7 @@ export async function measurePair(pair: BenchPair, options: MeasureOptions): Pro
   };
   const runOptions: RunOptions = { quick: options.quick };
   try {
-    await pair.setup?.();
+    await pair.setup?.(runOptions);
     const reason = await pair.unavailable?.();
     if (reason !== undefined) return { ...header, status: 'skipped', reason };
     await runSide(pair.baseline.run, runOptions);

@@ -36,8 +36,10 @@ export function renderTable(outcomes: readonly PairOutcome[]): string {
   const widths = HEADINGS.map((heading, column) =>
     Math.max(
       heading.length,
-      // A SKIPPED/FAILED message spans the remaining columns, so it does not widen its own.
-      ...rows.filter((row) => row.length === HEADINGS.length).map((row) => row[column]!.length),
+      // A SKIPPED/FAILED message, a short row's last cell, spans the remaining columns.
+      ...rows
+        .filter((row) => column < row.length - 1 || row.length === HEADINGS.length)
+        .map((row) => row[column]!.length),
     ),
   );
   const line = (cells: readonly string[]): string =>

@@ -35,8 +35,12 @@ export interface BenchPair {
   readonly candidate: { readonly label: string; readonly run: Runner };
   /** The target for candidate/baseline, if an issue set one (e.g. 1.0 or 0.5). */
   readonly goal?: { readonly ratio: number; readonly direction: 'at-least' | 'at-most' };
-  /** Called once before the pairs run (start daemons, compile C programs). */
-  readonly setup?: () => Promise<void>;
+  /**
+   * Called once before the pairs run (start daemons, compile C programs). Receives the run
+   * options, so that `--quick` can shrink what it prepares; a setup ignoring them may omit the
+   * parameter.
+   */
+  readonly setup?: (options: RunOptions) => Promise<void>;
   /** Called once after, even on failure. */
   readonly teardown?: () => Promise<void>;
   /** Returns a reason when the pair cannot run on this machine (missing compiler, no daemon). */

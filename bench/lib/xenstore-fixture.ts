@@ -1,6 +1,8 @@
-import { startCXenstored, type XenstoreDaemon } from './daemons.ts';
-import type { BenchPair } from './types.ts';
+import { startCXenstored, startMockXenstored, type XenstoreDaemon } from './daemons.ts';
+import type { LargeStoreShape } from './large-store.ts';
+import type { BenchPair, RunOptions } from './types.ts';
 import { prerequisite, Unavailable } from './unavailable.ts';
+import { holdUnrelatedWatches, type Watchers, type WatchLoad } from './watchers.ts';
 import { buildXsLoop } from './xs-loop.ts';
 
 /** What one xenstore pair needs running before it is measured. */
@@ -9,6 +11,13 @@ export interface XenstoreNeeds {
   readonly cDaemon?: boolean;
   /** The C libxenstore loop, compiled. */
   readonly xsLoop?: boolean;
+  /**
+   * The in-memory xenstored in its own process: `true` for an empty store, or a function giving
+   * the large store's shape for the run options.
+   */
+  readonly mock?: true | ((options: RunOptions) => LargeStoreShape);
+  /** A second in-memory xenstored, holding this many unrelated watches. */
+  readonly watchedMock?: WatchLoad;
 }
 
 /**
@@ -19,8 +28,9 @@ export interface XenstoreNeeds {
 export class XenstoreFixture {
   readonly #needs: XenstoreNeeds;
   #reason: string | undefined;
-  #cDaemon: XenstoreDaemon | undefined;
   #xsLoop: string | undefined;
+  #daemons: { c?: XenstoreDaemon; mock?: XenstoreDaemon; watched?: XenstoreDaemon } = {};
+  #watchers: Watchers | undefined;
   #runs = 0;
 
   constructor(needs: XenstoreNeeds) {
@@ -30,14 +40,22 @@ export class XenstoreFixture {
   /** The hooks to spread into a {@link BenchPair}. */
   get hooks(): Required<Pick<BenchPair, 'setup' | 'teardown' | 'unavailable'>> {
     return {
-      setup: () => this.#setup(),
+      setup: (options) => this.#setup(options),
       teardown: () => this.#teardown(),
       unavailable: async () => this.#reason,
     };
   }
 
   get cDaemon(): XenstoreDaemon {
-    return started(this.#cDaemon, 'the C xenstored');
+    return started(this.#daemons.c, 'the C xenstored');
+  }
+
+  get mock(): XenstoreDaemon {
+    return started(this.#daemons.mock, 'the in-memory xenstored');
+  }
+
+  get watchedMock(): XenstoreDaemon {
+    return started(this.#daemons.watched, 'the watched in-memory xenstored');
   }
 
   get xsLoop(): string {
@@ -50,21 +68,36 @@ export class XenstoreFixture {
     return `/bench/${side}/${this.#runs}`;
   }
 
-  async #setup(): Promise<void> {
+  async #setup(options: RunOptions): Promise<void> {
+    const needs = this.#needs;
     try {
-      if (this.#needs.xsLoop) {
-        this.#xsLoop = await prerequisite('the C libxenstore loop', buildXsLoop);
-      }
-      if (this.#needs.cDaemon) this.#cDaemon = await startCXenstored();
+      if (needs.xsLoop) this.#xsLoop = await prerequisite('the C libxenstore loop', buildXsLoop);
+      if (needs.cDaemon) this.#daemons.c = await startCXenstored();
     } catch (error) {
       if (!(error instanceof Unavailable)) throw error;
       this.#reason = error.message;
+      return;
+    }
+    if (needs.mock) {
+      this.#daemons.mock = await startMockXenstored(
+        needs.mock === true ? undefined : needs.mock(options),
+      );
+    }
+    if (needs.watchedMock) {
+      this.#daemons.watched = await startMockXenstored();
+      this.#watchers = await holdUnrelatedWatches(
+        this.#daemons.watched.socketPath,
+        needs.watchedMock,
+      );
     }
   }
 
   async #teardown(): Promise<void> {
-    await this.#cDaemon?.stop();
-    this.#cDaemon = undefined;
+    await this.#watchers?.close();
+    this.#watchers = undefined;
+    const daemons = Object.values(this.#daemons);
+    this.#daemons = {};
+    await Promise.all(daemons.map((daemon) => daemon.stop()));
   }
 }
 

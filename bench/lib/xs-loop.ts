@@ -16,7 +16,8 @@ export type XsWorkload =
   | 'txn-empty'
   | 'txn-rmw'
   | 'txn-conflict'
-  | 'write-read';
+  | 'write-read'
+  | 'list';
 
 /** One invocation of the C loop. */
 export interface XsLoopRun {
@@ -24,7 +25,7 @@ export interface XsLoopRun {
   readonly ops: number;
   /** Value bytes; for `directory`, the number of children. */
   readonly size: number;
-  /** Node under which the loop works; removed when it is done. */
+  /** Node under which the loop works, removed when it is done; for `list`, the node listed. */
   readonly base: string;
 }
 

@@ -1,0 +1,28 @@
+/**
+ * Child process serving the in-memory xenstored on a unix socket, for workloads that drive it
+ * from outside (the C client, or TS clients in the parent).
+ *
+ *   mock-xenstored-process.ts SOCKET [NODES WIDE_CHILDREN]
+ *
+ * With NODES, the store is first loaded with the large store (see `large-store.ts`). Prints
+ * `{"socketPath": …}` once listening; SIGTERM closes the socket and exits.
+ */
+import { XenstoreServer } from '../../src/xenstore/server/server.ts';
+import { largeStoreNodes } from './large-store.ts';
+
+const [socketPath, nodes, wideChildren] = process.argv.slice(2);
+if (!socketPath) throw new Error('usage: mock-xenstored-process.ts SOCKET [NODES WIDE_CHILDREN]');
+const server = new XenstoreServer(
+  nodes
+    ? {
+        seed: {
+          nodes: largeStoreNodes({ nodes: Number(nodes), wideChildren: Number(wideChildren) }),
+        },
+      }
+    : {},
+);
+const listener = await server.listen({ path: socketPath });
+process.once('SIGTERM', () => {
+  void listener.close().then(() => process.exit(0));
+});
+process.stdout.write(`${JSON.stringify({ socketPath })}\n`);

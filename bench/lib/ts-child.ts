@@ -1,0 +1,33 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+/**
+ * Starts a TypeScript entry point of the bench in its own Node process (through tsx, like the
+ * runner), with `gc()` exposed so that it can measure its own heap. A separate process gives
+ * a daemon its own event loop and heap, as the C daemon has.
+ */
+export function spawnTs(script: string, args: readonly string[]): ChildProcess {
+  return spawn(process.execPath, ['--expose-gc', '--import', 'tsx', script, ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+}
+
+/** The first line the child prints, parsed as JSON; rejects if it exits first. */
+export function firstJsonLine<T>(child: ChildProcess): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    const exited = (code: number | null): void =>
+      reject(new Error(`child exited (${code}) before reporting`));
+    child.once('exit', exited);
+    child.once('error', reject);
+    lines.once('line', (line) => {
+      child.off('exit', exited);
+      lines.close();
+      try {
+        resolve(JSON.parse(line) as T);
+      } catch (error) {
+        reject(error);
+      }
+    });
+  });
+}
