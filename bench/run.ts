@@ -1,7 +1,18 @@
 /**
  * `npm run bench`: runs every benchmark pair of `bench/*.bench.ts`, each side by side with its
- * baseline, and reports ratios measured in the same run. Prints a table on stdout (progress on
- * stderr) and writes a JSON file and an SVG chart to `bench/results/`.
+ * baseline, and reports ratios measured in the same run (machines here are noisy, so only
+ * ratios mean anything).
+ *
+ *   npm run bench                          # everything, 5 A/B pairs each
+ *   npm run bench -- xenstore.seq ring     # only pairs whose id starts with one of these
+ *   npm run bench -- --quick               # smoke run: small workloads, numbers meaningless
+ *   npm run bench -- --pairs 9             # more A/B pairs for a tighter median
+ *
+ * For each pair: setup, `unavailable()` (a SKIPPED row when it gives a reason), one untimed
+ * warm-up per side, then baseline and candidate alternately; teardown always. Prints the table
+ * on stdout (progress on stderr) and writes `bench/results/<time>.json` and `.svg` (a chart of
+ * the ratios), also copied to `latest.json` and `latest.svg`. Exits 1 when a pair failed (threw),
+ * not when a goal is missed.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';

@@ -65,7 +65,7 @@ export function renderChart(outcomes: readonly PairOutcome[], options: ChartOpti
         weight: 'bold',
         family: 'DejaVu Sans Mono, monospace',
       }),
-      text(16, mid + 12, truncate(outcome.title, 52), { size: 10, fill: '#555555' }),
+      text(16, mid + 12, truncate(outcome.title, 58), { size: 10, fill: '#555555' }),
     );
     if (outcome.status !== 'measured') {
       parts.push(
