@@ -41,8 +41,22 @@ export class RawConnection {
     socket.on('error', () => {});
   }
 
-  /** Connects to the xenstored socket at `path`. */
-  static open(path: string): Promise<RawConnection> {
+  /**
+   * Connects to the xenstored socket at `path`. C xenstored accepts from its poll loop with a
+   * short backlog, so a burst of connects can meet EAGAIN; those are retried.
+   */
+  static async open(path: string): Promise<RawConnection> {
+    for (;;) {
+      try {
+        return await RawConnection.#connect(path);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+  }
+
+  static #connect(path: string): Promise<RawConnection> {
     return new Promise((resolve, reject) => {
       const socket = connect(path);
       socket.once('connect', () => {

@@ -1,0 +1,239 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MessageType, messageTypeName, PAYLOAD_MAX } from '../../src/xenstore/constants.ts';
+import { decodeReply } from '../../src/xenstore/replies.ts';
+import { XenstoreServer } from '../../src/xenstore/server/index.ts';
+import { type Message, writeHeader } from '../../src/xenstore/wire.ts';
+import { RawConnection } from '../support/raw-connection.ts';
+import { startRealXenstored, type XenInstall } from '../support/real-xenstored.ts';
+import { BOGUS_TX_ID, CONNECTIONS, type Script, type Step, stepMessage } from './script.ts';
+
+/** Domains a script may introduce, and the event-channel port each is introduced with. */
+export const GUEST_DOMIDS = [1, 2, 3] as const;
+export const guestPort = (domid: number) => 100 + domid;
+
+/** The subtrees scripts write to; reset removes them. */
+export const SCRATCH_PATHS = ['/d', '/local/domain/0/r'] as const;
+
+/**
+ * What each connection received because of one step: every message up to a barrier request sent
+ * after the step (see {@link describeMessage}); `closed` when the server dropped the connection.
+ */
+export type StepObservation = (string[] | 'closed')[];
+
+/** A server under differential test, reached over unix sockets as dom0. */
+export interface DifferentialTarget {
+  readonly name: string;
+  readonly socketPath: string;
+  /** Called before a step is sent (the real daemon needs a page file for INTRODUCE). */
+  beforeStep(step: Step): Promise<void>;
+  /** Called with the step's reply. */
+  afterStep(step: Step, reply: Message | undefined): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The real C xenstored. Its hypervisor (the shim) says a guest exists while its page file does;
+ * the in-memory server knows only introduced domains. So a page file exists exactly while its
+ * domain is introduced, which makes the two agree on which domains exist.
+ */
+export async function realTarget(install: XenInstall): Promise<DifferentialTarget> {
+  const daemon = await startRealXenstored(install);
+  const page = (domid: number) => join(daemon.rundir, `dom${domid}.page`);
+  const introduced = new Set<number>();
+  return {
+    name: 'C xenstored',
+    socketPath: daemon.socketPath,
+    async beforeStep(step) {
+      const domid = introduceDomid(step);
+      if (domid !== undefined && !existsSync(page(domid))) await daemon.createGuest(domid, 0);
+    },
+    async afterStep(step, reply) {
+      if (!('request' in step) || reply === undefined) return;
+      const { request } = step;
+      const ok = reply.type !== MessageType.ERROR;
+      if (request.op === 'INTRODUCE' && ok) introduced.add(request.domid);
+      if (request.op === 'RELEASE' && ok) introduced.delete(request.domid);
+      if (request.op === 'INTRODUCE' || request.op === 'RELEASE') {
+        const domid = request.domid;
+        if (!introduced.has(domid) && existsSync(page(domid))) await unlink(page(domid));
+      }
+    },
+    stop: () => daemon.stop(),
+  };
+}
+
+function introduceDomid(step: Step): number | undefined {
+  return 'request' in step && step.request.op === 'INTRODUCE' ? step.request.domid : undefined;
+}
+
+/** The in-memory xenstored in 4.17 mode, on a unix socket in this process. */
+export async function mockTarget(): Promise<DifferentialTarget> {
+  const dir = await mkdtemp(join(tmpdir(), 'xenwire-diff-'));
+  const server = new XenstoreServer({ version: '4.17' });
+  const listener = await server.listen({ path: join(dir, 'socket') });
+  return {
+    name: 'in-memory xenstored',
+    socketPath: listener.path,
+    async beforeStep() {},
+    async afterStep() {},
+    async stop() {
+      await listener.close();
+      server.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const BARRIER_REQ_ID = 0xffff_fff0;
+const barrier: Message = {
+  type: MessageType.GET_DOMAIN_PATH,
+  reqId: BARRIER_REQ_ID,
+  txId: 0,
+  payload: Buffer.from('0\0'),
+};
+
+/**
+ * A message as exact, readable text: type name, header ids, payload as a JSON latin1 string.
+ * DIRECTORY_PART generations are opaque to clients (only their equality matters), so each is
+ * replaced by its order of first appearance in the script run, `gen#0`, `gen#1`, ...
+ */
+function describeMessage(message: Message, generations: Map<string, string>): string {
+  let payload = Buffer.from(message.payload).toString('latin1');
+  if (message.type === MessageType.DIRECTORY_PART) {
+    const nul = payload.indexOf('\0');
+    const generation = payload.slice(0, nul);
+    if (!generations.has(generation)) generations.set(generation, `gen#${generations.size}`);
+    payload = generations.get(generation)! + payload.slice(nul);
+  }
+  const type = messageTypeName(message.type) ?? String(message.type);
+  return `${type} req=${message.reqId} tx=${message.txId} ${JSON.stringify(payload)}`;
+}
+
+/** Everything received before the barrier's reply. */
+async function untilBarrier(conn: RawConnection, seen: Message[]): Promise<Message[] | 'closed'> {
+  try {
+    conn.send(barrier);
+    for (;;) {
+      const message = await conn.next();
+      if (message.reqId === BARRIER_REQ_ID && message.type === MessageType.GET_DOMAIN_PATH) {
+        return seen;
+      }
+      seen.push(message);
+    }
+  } catch {
+    return 'closed';
+  }
+}
+
+function oversizeHeader(): Buffer {
+  const header = Buffer.alloc(16);
+  writeHeader(header, { type: MessageType.WRITE, reqId: 1, txId: 0, len: PAYLOAD_MAX + 1 });
+  return header;
+}
+
+/**
+ * Runs `script` on `target` from a clean state and returns what every connection received after
+ * each step. Steps run one at a time and every connection is synchronised after each, so the
+ * observation is deterministic for a deterministic server.
+ */
+export async function runScript(
+  target: DifferentialTarget,
+  script: Script,
+): Promise<StepObservation[]> {
+  await resetTarget(target);
+  const conns: RawConnection[] = [];
+  const started: number[][] = [];
+  for (let i = 0; i < CONNECTIONS; i++) {
+    conns.push(await RawConnection.open(target.socketPath));
+    started.push([]);
+  }
+  const observations: StepObservation[] = [];
+  const generations = new Map<string, string>();
+  try {
+    for (const [index, step] of script.entries()) {
+      const conn = conns[step.conn]!;
+      if ('oversize' in step) {
+        conn.sendBytes(oversizeHeader());
+        await conn.waitClosed();
+        conns[step.conn] = await RawConnection.open(target.socketPath);
+        started[step.conn] = [];
+        observations.push(conns.map((_, i) => (i === step.conn ? 'closed' : [])));
+        continue;
+      }
+      await target.beforeStep(step);
+      const ids = started[step.conn]!;
+      const txId =
+        step.tx === 'none'
+          ? 0
+          : step.tx === 'bogus'
+            ? BOGUS_TX_ID
+            : ids.length === 0
+              ? 0
+              : ids[step.tx.started % ids.length]!;
+      const message = stepMessage(step, index + 1, txId);
+      if (!conn.closed) conn.send(message);
+      // The acting connection first: once its barrier is answered, the step's effects on every
+      // other connection are queued ahead of their barriers.
+      const received: (Message[] | 'closed')[] = [];
+      received[step.conn] = await untilBarrier(conn, []);
+      for (const [i, each] of conns.entries()) {
+        if (i !== step.conn) received[i] = await untilBarrier(each, []);
+      }
+      observations.push(
+        received.map((messages) =>
+          messages === 'closed' ? messages : messages.map((m) => describeMessage(m, generations)),
+        ),
+      );
+      const own = received[step.conn];
+      const reply =
+        own === 'closed' || own === undefined
+          ? undefined
+          : own.find((m) => m.type !== MessageType.WATCH_EVENT && m.reqId === index + 1);
+      if (reply?.type === MessageType.TRANSACTION_START) {
+        ids.push(decodeReply('TRANSACTION_START', reply));
+      }
+      if (message.type === MessageType.TRANSACTION_END && reply && !isInvalidError(reply)) {
+        // The id is gone whatever the outcome, unless the request itself was malformed.
+        const at = ids.indexOf(txId);
+        if (at >= 0) ids.splice(at, 1);
+      }
+      await target.afterStep(step, reply);
+    }
+  } finally {
+    for (const conn of conns) conn.close();
+  }
+  return observations;
+}
+
+function isInvalidError(reply: Message): boolean {
+  return (
+    reply.type === MessageType.ERROR && Buffer.from(reply.payload).toString('latin1') === 'EINVAL\0'
+  );
+}
+
+/** Brings a target back to its starting state: no guests, default permissions, no scratch nodes. */
+async function resetTarget(target: DifferentialTarget): Promise<void> {
+  const admin = await RawConnection.open(target.socketPath);
+  const requests: Step[] = [
+    ...GUEST_DOMIDS.map(
+      (domid): Step => ({ conn: 0, tx: 'none', request: { op: 'RELEASE', domid } }),
+    ),
+    ...['/', '@introduceDomain', '@releaseDomain'].map(
+      (path): Step => ({
+        conn: 0,
+        tx: 'none',
+        request: { op: 'SET_PERMS', path, perms: [{ access: 'n', domid: 0 }] },
+      }),
+    ),
+    ...SCRATCH_PATHS.map((path): Step => ({ conn: 0, tx: 'none', request: { op: 'RM', path } })),
+  ];
+  for (const step of requests) {
+    if ('oversize' in step) continue;
+    const { reply } = await admin.exchange(stepMessage(step, 1, 0));
+    await target.afterStep(step, reply);
+  }
+  admin.close();
+}
