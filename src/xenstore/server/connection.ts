@@ -4,7 +4,7 @@ import { MessageFramer } from '../framer.ts';
 import { domainPath } from '../paths.ts';
 import { joinStrings } from '../payload.ts';
 import type { Message } from '../wire.ts';
-import type { Transaction } from './transactions.ts';
+import type { RequestScope } from './scope.ts';
 import type { Watch, WatchSubscriber } from './watches.ts';
 
 /** How a client attaches to the server in-process. */
@@ -49,8 +49,10 @@ export interface ConnectionHost {
 
 /** The server's state for one connection. */
 export class ServerConnection implements XenstoreConnection, WatchSubscriber {
-  /** Open transactions by id. */
-  readonly transactions = new Map<number, Transaction>();
+  /** Open transactions by id, each with the scope its requests run in. */
+  readonly transactions = new Map<number, RequestScope>();
+  /** The scope of this connection's requests outside transactions (set by the server). */
+  scope!: RequestScope;
   /** Watches by `path\0token` (path absolute). */
   readonly watches = new Map<string, Watch>();
   /** The prefix relative paths resolve against, with a trailing slash. */

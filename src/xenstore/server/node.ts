@@ -18,6 +18,7 @@ export type NodePermissions = readonly NodePermission[];
 export interface Node {
   value: Uint8Array;
   perms: NodePermissions;
+  /** Child names; the shared frozen {@link NO_CHILDREN} until the first child (see {@link addChild}). */
   children: string[];
   /** Store-wide modification counter value of the last change (conflict detection, DIRECTORY_PART). */
   generation: number;
@@ -29,9 +30,21 @@ export const EMPTY_VALUE: Uint8Array = new Uint8Array(0);
 /** `NO_GENERATION`: what a transaction records for a node that did not exist when first touched. */
 export const NO_GENERATION = -1;
 
+/**
+ * The child list of every childless node: most nodes are leaves, and an array each would cost a
+ * million stores dearly. Frozen, so that a push instead of {@link addChild} fails loudly.
+ */
+export const NO_CHILDREN: string[] = Object.freeze([]) as unknown as string[];
+
 /** A fresh node with no children. */
 export function newNode(value: Uint8Array, perms: NodePermissions): Node {
-  return { value, perms, children: [], generation: 0 };
+  return { value, perms, children: NO_CHILDREN, generation: 0 };
+}
+
+/** Appends a child name. */
+export function addChild(node: Node, name: string): void {
+  if (node.children === NO_CHILDREN) node.children = [name];
+  else node.children.push(name);
 }
 
 /** A private copy whose child list can be changed without touching the original. */
@@ -39,7 +52,7 @@ export function copyNode(node: Node): Node {
   return {
     value: node.value,
     perms: node.perms,
-    children: node.children.slice(),
+    children: node.children === NO_CHILDREN ? NO_CHILDREN : node.children.slice(),
     generation: node.generation,
   };
 }

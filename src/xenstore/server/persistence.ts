@@ -1,7 +1,7 @@
 import { XenstoreError } from '../errors.ts';
 import { baseName, joinPath, parentPath, pathProblem } from '../paths.ts';
 import { formatPermission, parsePermission } from '../permissions.ts';
-import { EMPTY_VALUE, type Node, type NodePermissions, newNode } from './node.ts';
+import { addChild, EMPTY_VALUE, type Node, type NodePermissions, newNode } from './node.ts';
 import type { Store } from './store.ts';
 
 /** A node in a dump or seed. */
@@ -76,6 +76,9 @@ export function loadNodes(store: Store, nodes: readonly DumpedNode[]): void {
     }
     return perms;
   };
+  // Seeds list siblings together: remembering the last parent saves a lookup per node.
+  let lastParentPath = '';
+  let lastParent: Node | undefined;
   for (const entry of nodes) {
     const { path } = entry;
     const problem = pathProblem(path);
@@ -94,10 +97,14 @@ export function loadNodes(store: Store, nodes: readonly DumpedNode[]): void {
       store.put(path, { ...existing, value, perms });
       continue;
     }
-    const parent = ensureNode(store, parentPath(path));
-    const node = newNode(value, entry.perms ? permsOf(entry.perms) : parent.perms);
-    parent.children.push(baseName(path));
-    store.put(path, node);
+    const parentName = parentPath(path);
+    if (parentName !== lastParentPath || !lastParent) {
+      lastParent = ensureNode(store, parentName);
+      lastParentPath = parentName;
+    }
+    const node = newNode(value, entry.perms ? permsOf(entry.perms) : lastParent.perms);
+    addChild(lastParent, baseName(path));
+    store.add(path, node);
   }
 }
 
@@ -106,7 +113,7 @@ function ensureNode(store: Store, path: string): Node {
   if (found) return found;
   const parent = ensureNode(store, parentPath(path));
   const node = newNode(EMPTY_VALUE, parent.perms);
-  parent.children.push(baseName(path));
-  store.put(path, node);
+  addChild(parent, baseName(path));
+  store.add(path, node);
   return node;
 }

@@ -30,7 +30,8 @@ import { EMPTY_VALUE, type NodePermissions } from './node.ts';
 import { allows, Perm } from './permissions.ts';
 import { dumpNodes, loadNodes, type StoreDump } from './persistence.ts';
 import { QUOTA_NAMES, type Quotas, QuotaTable, quotaKey } from './quota.ts';
-import { DOM0_ONLY, type NodeAccess, Store } from './store.ts';
+import { RequestScope, type ScopeContext } from './scope.ts';
+import { DOM0_ONLY, Store } from './store.ts';
 import { type TraceSink, tracer } from './trace.ts';
 import { type ConflictPolicy, Transaction } from './transactions.ts';
 import {
@@ -136,6 +137,7 @@ export class XenstoreServer {
     [RELEASE_DOMAIN, DOM0_ONLY],
   ]);
   readonly #events: EventDispatcher;
+  readonly #context: ScopeContext;
   readonly #connections = new Set<ServerConnection>();
   readonly #watchCounts = new Map<number, number>();
   readonly #faults: CommitFaults;
@@ -157,6 +159,7 @@ export class XenstoreServer {
     this.store = Store.initial();
     this.quotas = new QuotaTable(options.quotas);
     this.#events = new EventDispatcher(this.store, this.#watches, this.#special);
+    this.#context = { quotas: this.quotas, domains: this.domains, events: this.#events };
     this.#faults = new CommitFaults(options.commitFailureRate ?? 0, options.faultSeed ?? 1);
     this.#trace = options.trace ? tracer(options.trace) : undefined;
     this.#policy = options.conflicts ?? 'generation';
@@ -222,6 +225,7 @@ export class XenstoreServer {
       options.onClose,
       this.#host,
     );
+    conn.scope = new RequestScope(conn, this.store, this.#context, undefined);
     this.#connections.add(conn);
     return conn;
   }
@@ -271,8 +275,18 @@ export class XenstoreServer {
   }
 
   #request(conn: ServerConnection, message: Message): void {
-    if (this.#busy) this.#queue.push([conn, message]);
-    else this.#serve(() => this.#process(conn, message));
+    if (this.#busy) {
+      this.#queue.push([conn, message]);
+      return;
+    }
+    this.#busy = true;
+    try {
+      this.#process(conn, message);
+      this.#deliver();
+      if (this.#queue.length > 0) this.#drain();
+    } finally {
+      this.#busy = false;
+    }
   }
 
   #drain(): void {
@@ -334,7 +348,7 @@ export class XenstoreServer {
       throw new XenstoreError('ENOSYS', `type ${type} is not a request`);
     }
     if (!conn.privileged && PRIVILEGED.has(type)) throw new XenstoreError('EACCES');
-    let tx: Transaction | undefined;
+    let tx: RequestScope | undefined;
     if (message.txId !== 0 && !NO_TRANSACTION.has(type)) {
       tx = conn.transactions.get(message.txId);
       if (!tx) throw new XenstoreError('ENOENT', `no transaction ${message.txId}`);
@@ -357,7 +371,7 @@ export class XenstoreServer {
       case 'TRANSACTION_START':
         return this.#startTransaction(conn, tx);
       case 'TRANSACTION_END':
-        return this.#endTransaction(conn, tx, request.commit);
+        return this.#endTransaction(conn, tx?.transaction, request.commit);
       case 'RESET_WATCHES':
         this.#dropWatches(conn);
         conn.transactions.clear();
@@ -416,19 +430,9 @@ export class XenstoreServer {
     }
   }
 
-  #scope(conn: ServerConnection, tx: Transaction | undefined, access: NodeAccess): Scope {
-    return {
-      who: conn,
-      access,
-      limit: (key) => this.quotas.limit(conn.domid, key),
-      domainExists: (domid) => this.domains.isIntroduced(domid),
-      fire: tx ? (event) => tx.queueEvent(event) : (event, node) => this.#events.fire(event, node),
-    };
-  }
-
   #treeRequest(
     conn: ServerConnection,
-    tx: Transaction | undefined,
+    txScope: RequestScope | undefined,
     request: Extract<Request, { path: string }>,
   ): Uint8Array {
     const path = resolvePath(request.path, conn.domid);
@@ -436,7 +440,8 @@ export class XenstoreServer {
       return this.#setSpecialPermissions(conn, request.path, request.perms);
     }
     assertValidPath(path, request.op);
-    const scope = this.#scope(conn, tx, tx ?? this.store);
+    const scope = txScope ?? conn.scope;
+    const tx = txScope?.transaction;
     if (tx && READ_ONLY.has(request.op)) {
       tx.clientRead = true;
       try {
@@ -447,8 +452,8 @@ export class XenstoreServer {
     }
     const result = applyTreeRequest(scope, path, request);
     if (tx && tx.policy === 'coalesce') {
-      tx.replayLog.push((access, fire) =>
-        applyTreeRequest({ ...scope, access, fire }, path, request),
+      tx.replayLog.push((redo) =>
+        applyTreeRequest(new RequestScope(conn, redo, this.#context, redo), path, request),
       );
     }
     return result;
@@ -500,7 +505,7 @@ export class XenstoreServer {
     conn.watches.clear();
   }
 
-  #startTransaction(conn: ServerConnection, current: Transaction | undefined): Uint8Array {
+  #startTransaction(conn: ServerConnection, current: RequestScope | undefined): Uint8Array {
     if (current) throw new XenstoreError('EBUSY', 'transactions do not nest');
     if (
       !conn.privileged &&
@@ -512,7 +517,8 @@ export class XenstoreServer {
     const maxNodes = conn.privileged
       ? Number.POSITIVE_INFINITY
       : this.quotas.limit(conn.domid, 'transactionNodes');
-    conn.transactions.set(id, new Transaction(id, this.store, maxNodes, this.#policy));
+    const tx = new Transaction(id, this.store, maxNodes, this.#policy);
+    conn.transactions.set(id, new RequestScope(conn, tx, this.#context, tx));
     return stringPayload(String(id));
   }
 
@@ -537,7 +543,7 @@ export class XenstoreServer {
   #replay(tx: Transaction) {
     const redo = new Transaction(0, this.store, Number.POSITIVE_INFINITY, 'generation');
     try {
-      for (const change of tx.replayLog) change(redo, (event) => redo.queueEvent(event));
+      for (const change of tx.replayLog) change(redo);
     } catch {
       throw new XenstoreError('EAGAIN', 'transaction no longer applies');
     }
@@ -565,13 +571,13 @@ export class XenstoreServer {
 
   #removeOwnedNodes(domid: number): void {
     if (this.store.owned(domid) === 0) return;
-    const dom0: Scope = {
-      who: { domid: 0, privileged: true, target: undefined },
-      access: this.store,
-      limit: () => Number.POSITIVE_INFINITY,
-      domainExists: () => true,
-      fire: (event, node) => this.#events.fire(event, node),
-    };
+    const dom0 = new RequestScope(
+      { domid: 0, privileged: true, target: undefined },
+      this.store,
+      this.#context,
+      undefined,
+      true,
+    );
     const stack = ['/'];
     while (stack.length > 0 && this.store.owned(domid) > 0) {
       const path = stack.pop()!;

@@ -1,4 +1,4 @@
-import { type Node, type NodePermissions, newNode, ownerOf } from './node.ts';
+import { addChild, type Node, type NodePermissions, newNode, ownerOf } from './node.ts';
 
 /**
  * Reading and changing nodes by absolute path. The global store implements it directly; a
@@ -34,9 +34,9 @@ export class Store implements NodeAccess {
   static initial(): Store {
     const store = new Store();
     const root = newNode(new Uint8Array(0), DOM0_ONLY);
-    root.children.push('tool');
+    addChild(root, 'tool');
     const tool = newNode(new Uint8Array(0), DOM0_ONLY);
-    tool.children.push('xenstored');
+    addChild(tool, 'xenstored');
     store.put('/', root);
     store.put('/tool', tool);
     store.put('/tool/xenstored', newNode(new Uint8Array(0), DOM0_ONLY));
@@ -63,6 +63,13 @@ export class Store implements NodeAccess {
       this.#nodes.set(path, node);
       this.#count(ownerOf(node), 1);
     }
+    node.generation = this.#generation++;
+  }
+
+  /** Stores a node at a path known to be free (bulk loading: one map operation instead of two). */
+  add(path: string, node: Node): void {
+    this.#nodes.set(path, node);
+    this.#count(ownerOf(node), 1);
     node.generation = this.#generation++;
   }
 

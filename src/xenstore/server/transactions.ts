@@ -44,7 +44,7 @@ export class Transaction implements NodeAccess {
   readonly #touched = new Map<string, Touch>();
   readonly #ownedDelta = new Map<number, number>();
   /** Changes to replay under the coalescing policy, in order. */
-  readonly replayLog: ((access: NodeAccess, fire: (event: PendingEvent) => void) => void)[] = [];
+  readonly replayLog: ((redo: Transaction) => void)[] = [];
   /** Set while a request that only reads is being served (coalescing checks only those). */
   clientRead = false;
 

@@ -1,6 +1,13 @@
 import { XenstoreError } from '../errors.ts';
 import { baseName, joinPath, parentPath } from '../paths.ts';
-import { EMPTY_VALUE, type Node, type NodePermissions, newNode, recordSize } from './node.ts';
+import {
+  addChild,
+  EMPTY_VALUE,
+  type Node,
+  type NodePermissions,
+  newNode,
+  recordSize,
+} from './node.ts';
 import { allows, type Identity, inheritPermissions, Perm } from './permissions.ts';
 import type { Quotas } from './quota.ts';
 import type { NodeAccess } from './store.ts';
@@ -92,7 +99,7 @@ function createNode(scope: Scope, path: string, value: Uint8Array): Node {
   const created: Node[] = [];
   for (let i = missing.length - 1; i >= 0; i--) {
     const node = newNode(i === 0 ? value : EMPTY_VALUE, perms);
-    if (i > 0) node.children.push(baseName(missing[i - 1]!));
+    if (i > 0) addChild(node, baseName(missing[i - 1]!));
     created.push(node);
   }
   const firstName = baseName(missing[missing.length - 1]!);
@@ -108,7 +115,7 @@ function createNode(scope: Scope, path: string, value: Uint8Array): Node {
       throw new XenstoreError('ENOSPC', 'node too large', undefined, path);
     }
   }
-  anchor.children.push(firstName);
+  addChild(anchor, firstName);
   access.put(anchorPath, anchor);
   for (let i = 0; i < created.length; i++) {
     access.put(missing[missing.length - 1 - i]!, created[i]!);
