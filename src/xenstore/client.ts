@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { debuglog } from 'node:util';
+import { frameRequest } from './client/frame.ts';
 import { NodeOperations, type RequestOptions } from './client/node-operations.ts';
 import {
   runTransaction,
@@ -13,10 +14,10 @@ import { MessageType, messageTypeName, PAYLOAD_MAX } from './constants.ts';
 import { XenstoreError } from './errors.ts';
 import { assertValidWatchPath } from './paths.ts';
 import { decodeError, decodeReply, decodeWatchEvent, type ReplyValue } from './replies.ts';
-import { encodeRequest, type Request, type RequestOp, requestPath } from './requests.ts';
+import { type Request, type RequestOp, requestPath } from './requests.ts';
 import { defaultConnector } from './transport/default.ts';
 import { socketConnector } from './transport/socket.ts';
-import type { Transport, TransportConnector } from './transport/transport.ts';
+import type { OutgoingMessage, Transport, TransportConnector } from './transport/transport.ts';
 import type { Message } from './wire.ts';
 
 const trace = debuglog('xenwire');
@@ -91,11 +92,22 @@ const DEFAULT_QUEUE_CAPACITY = 1024;
 /** Timed-out or aborted requests remembered so that their late replies are recognised. */
 const MAX_ABANDONED = 4096;
 
+let capturedResolve: (value: unknown) => void;
+let capturedReject: (error: unknown) => void;
+/** One shared promise executor, so that creating a request allocates no closure. */
+function capture(resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
 /** A request waiting for its reply. */
 class PendingRequest {
-  declare resolve: (value: unknown) => void;
-  declare reject: (error: unknown) => void;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
   readonly promise: Promise<unknown>;
+  /** When the client's default timeout runs out (`performance.now()` time), if it applies. */
+  deadline = Number.POSITIVE_INFINITY;
+  /** A timer of its own, for a request with a timeout other than the default. */
   timer: NodeJS.Timeout | undefined;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
@@ -108,10 +120,9 @@ class PendingRequest {
     /** Sent if the abandoned request turns out to have succeeded after all. */
     readonly undo: Request | undefined,
   ) {
-    this.promise = new Promise((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
+    this.promise = new Promise(capture);
+    this.resolve = capturedResolve;
+    this.reject = capturedReject;
   }
 }
 
@@ -143,7 +154,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
   readonly #retiring = new Set<string>();
   readonly #transactions = new Set<Transaction>();
   /** Requests made while no connection is up, sent once one is. */
-  readonly #backlog: Message[] = [];
+  readonly #backlog: OutgoingMessage[] = [];
   readonly #lifetime = new AbortController();
   #transport: Transport | undefined;
   #state: State = 'open';
@@ -151,6 +162,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
   #nextReqId = 1;
   #nextToken = 1;
   #abandoned = 0;
+  #sweepTimer: NodeJS.Timeout | undefined;
 
   readonly #carrier: TransactionCarrier = {
     send: (request, txId, options) => this.#request(request, txId, options),
@@ -463,7 +475,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
       return Promise.reject(abortError(op, requestPath(request), signal.reason));
     }
     const reqId = this.#allocateReqId();
-    const message = encodeRequest(request, { reqId, txId });
+    const message = frameRequest(request, reqId, txId);
     if (message.payload.length > PAYLOAD_MAX) {
       return Promise.reject(
         new XenstoreError(
@@ -477,7 +489,8 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     const pending = new PendingRequest(op, requestPath(request), undo);
     this.#pending.set(reqId, pending);
     const timeout = options?.timeout ?? this.#timeout;
-    if (timeout > 0 && timeout !== Number.POSITIVE_INFINITY) {
+    if (timeout === this.#timeout) this.#startDeadline(pending);
+    else if (timeout > 0 && timeout !== Number.POSITIVE_INFINITY) {
       pending.timer = setTimeout(this.#onTimeout, timeout, reqId, timeout);
     }
     if (signal) {
@@ -496,7 +509,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     return id;
   }
 
-  #transmit(message: Message): void {
+  #transmit(message: OutgoingMessage): void {
     if (trace.enabled) traceMessage('->', message);
     const transport = this.#transport;
     if (transport === undefined) {
@@ -509,6 +522,49 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
       this.#onTransportClose(this.#connection, error as Error);
     }
   }
+
+  /**
+   * Requests with the default timeout share one timer: their deadlines grow in the order they
+   * were made, which is the order of the pending map, so the timer only ever waits for the
+   * oldest one. That saves a timer per request, which costs as much as the rest of the request.
+   */
+  #startDeadline(pending: PendingRequest): void {
+    const timeout = this.#timeout;
+    if (!(timeout > 0) || timeout === Number.POSITIVE_INFINITY) return;
+    pending.deadline = performance.now() + timeout;
+    if (this.#sweepTimer === undefined) this.#armSweep(timeout);
+  }
+
+  #armSweep(delay: number): void {
+    this.#sweepTimer = setTimeout(this.#sweep, Math.max(1, Math.ceil(delay)));
+  }
+
+  /** Nothing is waiting: a timer left armed would keep the process alive for nothing. */
+  #stopSweep(): void {
+    clearTimeout(this.#sweepTimer);
+    this.#sweepTimer = undefined;
+  }
+
+  readonly #sweep = (): void => {
+    this.#sweepTimer = undefined;
+    const now = performance.now();
+    for (const [reqId, pending] of this.#pending) {
+      if (pending.abandoned || pending.deadline === Number.POSITIVE_INFINITY) continue;
+      if (pending.deadline > now) {
+        this.#armSweep(pending.deadline - now);
+        return;
+      }
+      this.#abandon(
+        reqId,
+        new XenstoreError(
+          'ETIMEDOUT',
+          `no reply within ${this.#timeout} ms`,
+          pending.op,
+          pending.path,
+        ),
+      );
+    }
+  };
 
   readonly #onTimeout = (reqId: number, timeout: number): void => {
     const pending = this.#pending.get(reqId);
@@ -567,6 +623,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
       return;
     }
     this.#release(pending);
+    if (this.#pending.size === this.#abandoned) this.#stopSweep();
     if (message.type === MessageType.ERROR) {
       pending.reject(decodeError(message.payload, pending.op, pending.path));
       return;
@@ -602,7 +659,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     pending.abandoned = true;
     this.#abandoned++;
     this.#pending.set(reqId, pending);
-    this.#transmit(encodeRequest(request, { reqId, txId }));
+    this.#transmit(frameRequest(request, reqId, txId));
   }
 
   #onWatchEvent(message: Message): void {
@@ -726,6 +783,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
   #teardown(error: XenstoreError, final: boolean): void {
     const pending = [...this.#pending.values()];
     this.#pending.clear();
+    this.#stopSweep();
     this.#abandoned = 0;
     this.#backlog.length = 0;
     for (const request of pending) {

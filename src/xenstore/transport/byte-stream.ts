@@ -65,7 +65,7 @@ export function framedTransport(
   return {
     send(message) {
       if (closed) throw new XenstoreError('ECONNRESET', 'connection is closed');
-      stream.write(encodeMessage(message));
+      stream.write(message.frame ?? encodeMessage(message));
     },
     close() {
       stream.close();

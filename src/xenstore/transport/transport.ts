@@ -1,5 +1,13 @@
 import type { Message } from '../wire.ts';
 
+/**
+ * A message on its way out. `frame`, when present, already holds its wire bytes (header and
+ * payload): byte transports write it as is instead of encoding the message again.
+ */
+export interface OutgoingMessage extends Message {
+  readonly frame?: Uint8Array;
+}
+
 /** What a transport reports to its owner. */
 export interface TransportHandlers {
   /** One whole message from the server, in arrival order. */
@@ -18,7 +26,7 @@ export interface TransportHandlers {
  */
 export interface Transport {
   /** Queues one message; may batch several sent in the same tick into one write. */
-  send(message: Message): void;
+  send(message: OutgoingMessage): void;
   /** Ends the connection; `onClose` follows. Idempotent. */
   close(): void;
 }
