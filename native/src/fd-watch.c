@@ -58,7 +58,7 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value callback, receiver, arg, result;
   napi_get_reference_value(env, w->callback, &callback);
-  napi_get_undefined(env, &receiver);
+  napi_get_global(env, &receiver);
   if (status < 0) {
     napi_create_string_utf8(env, uv_err_name(status), NAPI_AUTO_LENGTH, &arg);
   } else {

@@ -4,8 +4,19 @@
  * addon loader that other areas use for `mmap` and gntdev/gntalloc.
  */
 export { DOMID_FIRST_RESERVED, DOMID_SELF, NR_VIRQS } from './arguments.ts';
+export { DeviceEventChannel, EVTCHN_DEVICE } from './device-event-channel.ts';
 export { EvtchnError, type EvtchnErrorCode } from './errors.ts';
 export { EventChannel, type EventChannelEvents } from './event-channel.ts';
+export { type MapOptions, mapFd, mapFile, unmap } from './mapping.ts';
+export {
+  type FdWatch,
+  isNativeAvailable,
+  loadNative,
+  type NativeAbi,
+  type NativeLayout,
+  nativeAddonPath,
+  type XenwireNative,
+} from './native.ts';
 export {
   FIRST_FREE_GRANT_REF,
   type Grant,
@@ -15,4 +26,10 @@ export {
 export { type PortStatus, SimulatedHypervisor } from './sim/hypervisor.ts';
 export { PAGE_SIZE, type SharedStateLimits } from './sim/shared-state.ts';
 export { SimulatedEventChannel } from './sim/simulated-event-channel.ts';
+export {
+  IDENTITY_PORT_MAP,
+  type PortMap,
+  SocketEventChannel,
+  type SocketEventChannelOptions,
+} from './socket-event-channel.ts';
 export { Virq } from './virq.ts';

@@ -1,4 +1,5 @@
-import { checkDomid, checkPort, checkVirq, DOMID_FIRST_RESERVED } from '../arguments.ts';
+import { checkDomid, checkPort, checkVirq } from '../arguments.ts';
+import { BindRestriction } from '../bind-restriction.ts';
 import { EvtchnError, toEvtchnError } from '../errors.ts';
 import { EventChannel } from '../event-channel.ts';
 import type { SimulatedHypervisor } from './hypervisor.ts';
@@ -20,7 +21,7 @@ export class SimulatedEventChannel extends EventChannel {
   readonly #ports = new Set<number>();
   /** Where this domain's sleepers wait; its slot does not move while the domain lives. */
   readonly #wakeIndex: number;
-  #restrictedTo: number | undefined;
+  readonly #restriction = new BindRestriction();
   /** Bumped to stop the running delivery loop. */
   #loop = 0;
 
@@ -41,7 +42,7 @@ export class SimulatedEventChannel extends EventChannel {
 
   bindUnboundPort(remoteDomid: number): number {
     this.assertOpen('bindUnboundPort');
-    this.#assertUnrestricted('bindUnboundPort');
+    this.#restriction.check('bindUnboundPort');
     checkDomid(remoteDomid, 'bindUnboundPort');
     return this.#bound(this.#hv.allocUnbound(this.domid, remoteDomid, this.#owner));
   }
@@ -49,18 +50,13 @@ export class SimulatedEventChannel extends EventChannel {
   bindInterdomain(remoteDomid: number, remotePort: number): number {
     this.assertOpen('bindInterdomain');
     checkDomid(remoteDomid, 'bindInterdomain');
-    if (this.#restrictedTo !== undefined && this.#restrictedTo !== remoteDomid) {
-      throw new EvtchnError(
-        'EACCES',
-        `bindInterdomain: handle is restricted to domain ${this.#restrictedTo}`,
-      );
-    }
+    this.#restriction.check('bindInterdomain', remoteDomid);
     return this.#bound(this.#hv.bindInterdomain(this.domid, remoteDomid, remotePort, this.#owner));
   }
 
   bindVirq(virq: number): number {
     this.assertOpen('bindVirq');
-    this.#assertUnrestricted('bindVirq');
+    this.#restriction.check('bindVirq');
     checkVirq(virq, 'bindVirq');
     return this.#bound(this.#hv.bindVirq(this.domid, virq, this.#owner));
   }
@@ -83,11 +79,7 @@ export class SimulatedEventChannel extends EventChannel {
 
   restrict(domid: number): void {
     this.assertOpen('restrict');
-    this.#assertUnrestricted('restrict');
-    if (!Number.isInteger(domid) || domid <= 0 || domid >= DOMID_FIRST_RESERVED) {
-      throw new EvtchnError('EINVAL', `restrict: bad domain id ${String(domid)}`);
-    }
-    this.#restrictedTo = domid;
+    this.#restriction.restrict(domid);
   }
 
   /**
@@ -166,15 +158,6 @@ export class SimulatedEventChannel extends EventChannel {
   #bound(port: number): number {
     this.#ports.add(port);
     return port;
-  }
-
-  #assertUnrestricted(operation: string): void {
-    if (this.#restrictedTo !== undefined) {
-      throw new EvtchnError(
-        'EACCES',
-        `${operation}: handle is restricted to domain ${this.#restrictedTo}`,
-      );
-    }
   }
 
   #assertOwned(port: number, operation: string): void {
