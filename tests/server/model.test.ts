@@ -36,8 +36,13 @@ class Model {
 
   #fire(path: string, exact: boolean): void {
     for (const [conn, watched, token] of this.watches) {
-      if (exact ? watched === path : Model.under(watched, path)) {
-        this.events[conn]!.push(`${path} ${token}`);
+      // An event identical to one already queued for this request is dropped (as C does).
+      const event = `${path} ${token}`;
+      if (
+        (exact ? watched === path : Model.under(watched, path)) &&
+        !this.events[conn]!.includes(event)
+      ) {
+        this.events[conn]!.push(event);
       }
     }
   }

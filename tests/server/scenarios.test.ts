@@ -266,7 +266,18 @@ const watches: Record<string, string[]> = {
     'c events -> ',
     'c commit@1 -> ENOENT',
   ],
-  'watch and unwatch ignore tx_id': [
+  'an event identical to one still queued is dropped': [
+    'c watch / t -> OK',
+    'c watch /a t -> OK',
+    'c events -> / t; /a t',
+    'c write /a/b v -> OK',
+    'c events -> /a/b t',
+  ],
+  'watch and unwatch ignore tx_id; other requests check it': [
+    'c raw@77 3 /tool| -> ENOENT',
+    'c introduce@77 3 1 5 -> ENOENT',
+    'c reset@77 -> ENOENT',
+    'c unwatch@77 /a/ t -> ENOENT',
     'c watch@77 /a t -> OK',
     'c unwatch@77 /a t -> OK',
     'c events -> /a t',
@@ -394,7 +405,7 @@ const domains: Record<string, string[]> = {
 
 const versions: Record<string, string[]> = {
   'current: GET/SET_FEATURE and GET/SET_QUOTA': [
-    'c getquota -> nodes,watches,transactions,node-size,permissions,outstanding,transaction-nodes',
+    'c getquota -> nodes,watches,transactions,node-size,node-permissions,outstanding,transaction-nodes',
     'c getquota nodes -> 1000',
     'c setquota nodes 3 -> OK',
     'c getquota nodes -> 3',
@@ -414,7 +425,7 @@ const quotas: Record<string, string[]> = {
     'd setquota nodes 3 -> OK',
     'd setquota watches 2 -> OK',
     'd setquota transactions 1 -> OK',
-    'd setquota permissions 2 -> OK',
+    'd setquota node-permissions 2 -> OK',
     'd setquota node-size 100 -> OK',
     'd setperms /local/domain/5 n5 -> ENOENT',
     'd mkdir /local/domain/5 -> OK',

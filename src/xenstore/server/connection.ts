@@ -59,6 +59,7 @@ export class ServerConnection implements XenstoreConnection, WatchSubscriber {
   readonly home: string;
   /** Messages waiting for delivery. */
   outbox: Message[] = [];
+  readonly #queuedEvents = new Set<string>();
   closed = false;
   #nextTransactionId = 1;
   #framer: MessageFramer | undefined;
@@ -101,11 +102,24 @@ export class ServerConnection implements XenstoreConnection, WatchSubscriber {
   }
 
   queueEvent(path: string, token: string): void {
+    // C drops an event identical to one still waiting in the connection's output queue. Output is
+    // delivered after every request, so that queue only ever holds this request's messages.
+    const key = `${path}\0${token}`;
+    if (this.#queuedEvents.has(key)) return;
     const payload = joinStrings([path, token]);
     // An event that cannot be framed is dropped rather than breaking the client's stream.
     if (payload.length > PAYLOAD_MAX) return;
+    this.#queuedEvents.add(key);
     this.outbox.push({ type: MessageType.WATCH_EVENT, reqId: 0, txId: 0, payload });
     this.host.pending(this);
+  }
+
+  /** Takes the queued messages for delivery. */
+  takeOutput(): Message[] {
+    const out = this.outbox;
+    this.outbox = [];
+    this.#queuedEvents.clear();
+    return out;
   }
 
   /** Queues a reply. */

@@ -38,7 +38,7 @@ const wireNames: Readonly<Record<string, keyof Quotas>> = {
   watches: 'watches',
   transactions: 'transactions',
   'node-size': 'nodeSize',
-  permissions: 'permissions',
+  'node-permissions': 'permissions',
   outstanding: 'outstanding',
   'transaction-nodes': 'transactionNodes',
 };

@@ -40,6 +40,7 @@ import {
   removeNode,
   type Scope,
   setNodePermissions,
+  storedPermissions,
   writeNode,
 } from './tree-ops.ts';
 import { WatchIndex } from './watches.ts';
@@ -92,23 +93,9 @@ const PRIVILEGED = new Set<number>([
   MessageType.GET_QUOTA,
 ]);
 
-// Requests whose tx_id C never looks up (XS_FLAG_NOTID).
-const NO_TRANSACTION = new Set<number>([
-  MessageType.CONTROL,
-  MessageType.WATCH,
-  MessageType.UNWATCH,
-  MessageType.INTRODUCE,
-  MessageType.RELEASE,
-  MessageType.GET_DOMAIN_PATH,
-  MessageType.IS_DOMAIN_INTRODUCED,
-  MessageType.RESUME,
-  MessageType.SET_TARGET,
-  MessageType.RESET_WATCHES,
-  MessageType.GET_FEATURE,
-  MessageType.SET_FEATURE,
-  MessageType.GET_QUOTA,
-  MessageType.SET_QUOTA,
-]);
+// Requests whose tx_id C never looks up (XS_FLAG_NOTID); every other one with an unknown tx_id
+// is ENOENT, whether or not it cares about transactions.
+const NO_TRANSACTION = new Set<number>([MessageType.WATCH, MessageType.UNWATCH]);
 
 const READ_ONLY = new Set<string>(['READ', 'DIRECTORY', 'DIRECTORY_PART', 'GET_PERMS']);
 
@@ -302,9 +289,7 @@ export class XenstoreServer {
     while (this.#pending.size > 0) {
       for (const conn of this.#pending) {
         this.#pending.delete(conn);
-        const out = conn.outbox;
-        conn.outbox = [];
-        for (const message of out) {
+        for (const message of conn.takeOutput()) {
           if (conn.closed) break;
           this.#trace?.('out', conn, message);
           try {
@@ -435,12 +420,15 @@ export class XenstoreServer {
     txScope: RequestScope | undefined,
     request: Extract<Request, { path: string }>,
   ): Uint8Array {
-    const path = resolvePath(request.path, conn.domid);
-    if (request.op === 'SET_PERMS' && isSpecialPath(request.path)) {
-      return this.#setSpecialPermissions(conn, request.path, request.perms);
-    }
-    assertValidPath(path, request.op);
     const scope = txScope ?? conn.scope;
+    if (request.op === 'SET_PERMS') {
+      const perms = storedPermissions(scope, request.perms);
+      if (isSpecialPath(request.path))
+        return this.#setSpecialPermissions(conn, request.path, perms);
+      request = { ...request, perms };
+    }
+    const path = resolvePath(request.path, conn.domid);
+    assertValidPath(path, request.op);
     const tx = txScope?.transaction;
     if (tx && READ_ONLY.has(request.op)) {
       tx.clientRead = true;
@@ -487,9 +475,8 @@ export class XenstoreServer {
   }
 
   #unwatch(conn: ServerConnection, path: string, token: string): Uint8Array {
-    const absolute = resolvePath(path, conn.domid);
-    validateWatchPath(absolute);
-    const key = `${absolute}\0${token}`;
+    // C only compares: an invalid path simply matches no watch.
+    const key = `${resolvePath(path, conn.domid)}\0${token}`;
     const watch = conn.watches.get(key);
     if (!watch) throw new XenstoreError('ENOENT', undefined, 'UNWATCH', path);
     conn.watches.delete(key);
@@ -600,7 +587,7 @@ export class XenstoreServer {
     this.#pending.delete(conn);
     this.#dropWatches(conn);
     conn.transactions.clear();
-    conn.outbox = [];
+    conn.takeOutput();
     conn.onClose?.(reason);
   }
 

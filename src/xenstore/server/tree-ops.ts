@@ -150,23 +150,16 @@ function removeTree(scope: Scope, path: string, node: Node, top: boolean): void 
   scope.fire({ path, mode: top ? 'tree' : 'exact', perms: node.perms }, node);
 }
 
-/** SET_PERMS on a node: owner (or privileged) only; an unprivileged owner keeps ownership. */
-export function setNodePermissions(scope: Scope, path: string, perms: NodePermissions): void {
+/**
+ * SET_PERMS on a node: owner (or privileged) only; an unprivileged owner keeps ownership. `stored`
+ * comes from {@link storedPermissions}.
+ */
+export function setNodePermissions(scope: Scope, path: string, stored: NodePermissions): void {
   const { who } = scope;
-  if (!who.privileged && perms.length > scope.limit('permissions')) {
-    throw new XenstoreError('ENOSPC', 'too many permission entries', 'SET_PERMS', path);
-  }
   const node = existing(scope, path, Perm.WRITE | Perm.OWNER);
-  const owner = perms[0]!.domid;
-  if (!who.privileged && owner !== node.perms[0]!.domid) {
+  if (!who.privileged && stored[0]!.domid !== node.perms[0]!.domid) {
     throw new XenstoreError('EPERM', 'only a privileged domain may change the owner');
   }
-  if (!scope.domainExists(owner)) {
-    throw new XenstoreError('ENOENT', `owner domain ${owner} does not exist`, 'SET_PERMS', path);
-  }
-  const stored = perms.map((entry, i) =>
-    i > 0 && !scope.domainExists(entry.domid) ? { ...entry, ignored: true } : entry,
-  );
   const changed: Node = {
     value: node.value,
     perms: stored,
@@ -178,4 +171,22 @@ export function setNodePermissions(scope: Scope, path: string, perms: NodePermis
   }
   scope.access.put(path, changed);
   scope.fire({ path, mode: 'tree', perms: node.perms }, changed);
+}
+
+/**
+ * A permission list as SET_PERMS stores it, checked as C does before even looking at the path: at
+ * most the permission quota for guests (ENOSPC), an owner that exists (ENOENT). Entries for other
+ * domains that do not exist are kept but marked ignored.
+ */
+export function storedPermissions(scope: Scope, perms: NodePermissions): NodePermissions {
+  if (!scope.who.privileged && perms.length > scope.limit('permissions')) {
+    throw new XenstoreError('ENOSPC', 'too many permission entries', 'SET_PERMS');
+  }
+  const owner = perms[0]!.domid;
+  if (!scope.domainExists(owner)) {
+    throw new XenstoreError('ENOENT', `owner domain ${owner} does not exist`, 'SET_PERMS');
+  }
+  return perms.map((entry, i) =>
+    i > 0 && !scope.domainExists(entry.domid) ? { ...entry, ignored: true } : entry,
+  );
 }
