@@ -1,0 +1,54 @@
+import type { Access, Permission } from '../../xenstore/index.ts';
+import { listDirectory } from '../directory.ts';
+import { atoi } from '../getopt.ts';
+import { strerror } from '../strerror.ts';
+import { errorCode } from '../target.ts';
+import type { Perform, ToolContext } from '../xenstore-tool.ts';
+
+// The C tool composes child paths in a 256-byte buffer, silently cutting longer ones.
+const MAX_PATH_LEN = 256;
+
+/** One `<letter><domid>` argument, read as the C tool does (`atoi` for the domid). */
+function parseMode(context: ToolContext, text: string): Permission {
+  const letter = text[0] ?? '\0';
+  if (!['n', 'r', 'w', 'b'].includes(letter)) {
+    context.diag.errx(`Invalid permission specification: '${letter}'`);
+  }
+  return { access: letter as Access, domid: atoi(text.slice(1)) >>> 0 };
+}
+
+async function chmodTree(
+  context: ToolContext,
+  path: string,
+  perms: readonly Permission[],
+  upto: boolean,
+  recurse: boolean,
+): Promise<void> {
+  const { session, txId, diag } = context;
+  if (path === '') return;
+  try {
+    await session.request({ op: 'SET_PERMS', path, perms }, txId);
+  } catch (error) {
+    diag.errx(`Error occurred setting permissions on '${path}': ${strerror(errorCode(error))}`);
+  }
+  if (upto) {
+    const slash = path.lastIndexOf('/');
+    if (slash < 0) diag.errx(`Unable to locate path separator '/' in '${path}'`);
+    await chmodTree(context, path.slice(0, slash), perms, true, false);
+  }
+  if (recurse) {
+    const children = await listDirectory(session, path, txId).catch(() => []);
+    for (const child of children) {
+      const childPath = `${path}/${child}`.slice(0, MAX_PATH_LEN - 1);
+      await chmodTree(context, childPath, perms, false, true);
+    }
+  }
+}
+
+/** `chmod [-u] [-r] key mode...`: set the permission list, optionally on parents and descendants. */
+export const performChmod: Perform = async (context) => {
+  const [path, ...modes] = context.operands;
+  const perms = modes.map((mode) => parseMode(context, mode));
+  await chmodTree(context, path!, perms, context.flags.upto, context.flags.recurse);
+  return 0;
+};

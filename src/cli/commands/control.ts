@@ -1,0 +1,149 @@
+import { ERRNO, XenstoreError } from '../../xenstore/index.ts';
+import { atoi } from '../getopt.ts';
+import type { CliIo } from '../io.ts';
+import type { XsSession } from '../session.ts';
+import { openTarget } from '../target.ts';
+
+/**
+ * `control <command> [<arg>...]`: Xen 4.17's `xenstore-control`. Sends a CONTROL request and
+ * prints the answer; an unsupported command prints the daemon's `help`. Exit status: 0 done, 1 no
+ * daemon, 2 usage, 3 the command failed. `live-update` drives a daemon (not stub-domain) update
+ * as the C tool does: binary, optional command line, then start, polling while the daemon is busy.
+ */
+export async function runControl(
+  args: readonly string[],
+  io: CliIo,
+  argv0: string,
+  options: { readonly mock?: boolean } = {},
+): Promise<number> {
+  const [command, ...rest] = args;
+  if (command === undefined) {
+    io.stderr.write(`Usage:\n${argv0} <command> [<arg>...]\n`);
+    return 2;
+  }
+  let session: XsSession;
+  try {
+    session = await openTarget({ mock: options.mock, env: io.env });
+  } catch {
+    io.stderr.write('Failed to contact Xenstored.\n');
+    return 1;
+  }
+  try {
+    if (command === 'live-update') return await liveUpdate(session, rest, io);
+    return await plainCommand(session, command, rest, io);
+  } finally {
+    session.close();
+  }
+}
+
+/** The answer up to its first nul, as the C tool sees the string. */
+async function control(session: XsSession, args: readonly string[]): Promise<string> {
+  const reply = Buffer.from(await session.request({ op: 'CONTROL', args }));
+  const nul = reply.indexOf(0);
+  return reply.subarray(0, nul < 0 ? reply.length : nul).toString('utf8');
+}
+
+function errnoOf(error: unknown): number {
+  return error instanceof XenstoreError ? (error.errno ?? ERRNO.EIO) : ERRNO.EIO;
+}
+
+async function plainCommand(
+  session: XsSession,
+  command: string,
+  args: readonly string[],
+  io: CliIo,
+): Promise<number> {
+  let answer: string;
+  try {
+    answer = await control(session, [command, ...args]);
+  } catch (error) {
+    if (error instanceof XenstoreError && error.code === 'EINVAL') {
+      const help = await control(session, ['help']).catch(() => undefined);
+      io.stderr.write(
+        help === undefined
+          ? 'Error when executing command.\n'
+          : `Command not supported. Valid commands are:\n${help}\n`,
+      );
+    } else {
+      io.stderr.write(`Error ${errnoOf(error)} when trying to execute command.\n`);
+    }
+    return 3;
+  }
+  if (answer.length > 0) io.stdout.write(`${answer}\n`);
+  return 0;
+}
+
+async function liveUpdate(session: XsSession, args: readonly string[], io: CliIo): Promise<number> {
+  let binary: string | undefined;
+  let cmdline: string | undefined;
+  let timeout = 60;
+  let force = false;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '-c' || arg === '-t') {
+      const value = args[++i];
+      if (value === undefined) {
+        io.stderr.write(arg === '-c' ? 'Missing command line value\n' : 'Missing timeout value\n');
+        return 2;
+      }
+      if (arg === '-c') cmdline = value;
+      else timeout = atoi(value) >>> 0;
+    } else if (arg === '-F') {
+      force = true;
+    } else {
+      binary = arg;
+    }
+  }
+  if (binary === undefined) {
+    const current = await session
+      .request({ op: 'READ', path: '/tool/xenstored' })
+      .catch(() => undefined);
+    if (current === undefined) {
+      io.stderr.write('No live-update support of xenstore\n');
+      return 3;
+    }
+    binary = Buffer.from(current).toString('utf8');
+  }
+  const stubdom = await session
+    .request({ op: 'READ', path: '/tool/xenstored/domid' })
+    .then(() => true)
+    .catch(() => false);
+  if (stubdom) {
+    io.stderr.write('Starting live update failed:\nstub-domain live update is not supported\n');
+    return 3;
+  }
+  const step = async (args: string[], failure: string): Promise<boolean> => {
+    const answer = await control(session, ['live-update', ...args]).catch(
+      (error: unknown) => `${(error as Error).message}`,
+    );
+    if (answer === 'OK') return true;
+    io.stderr.write(`${failure}:\n${answer}\n`);
+    return false;
+  };
+  if (!(await step(['-f', binary], 'Setting update binary failed'))) return 3;
+  const started =
+    (cmdline === undefined || (await step(['-c', cmdline], 'Setting update binary failed'))) &&
+    (await startUpdate(session, force, timeout, io));
+  if (started) return 0;
+  await control(session, ['live-update', '-a']).catch(() => undefined);
+  return 3;
+}
+
+async function startUpdate(
+  session: XsSession,
+  force: boolean,
+  timeout: number,
+  io: CliIo,
+): Promise<boolean> {
+  const args = ['live-update', '-s', '-t', String(timeout), ...(force ? ['-F'] : [])];
+  // Two seconds more than the daemon's own timeout, so that it reports back first.
+  const deadline = Date.now() + (timeout + 2) * 1000;
+  let answer = 'BUSY';
+  while (answer === 'BUSY' && Date.now() < deadline) {
+    answer = await control(session, args).catch((error: unknown) => (error as Error).message);
+    if (answer === 'BUSY') await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  if (answer === 'OK') return true;
+  io.stderr.write(`Starting live update failed:\n${answer}\n`);
+  return false;
+}

@@ -1,0 +1,5 @@
+import type { CliIo } from '../io.ts';
+
+export async function runProxy(_args: readonly string[], _io: CliIo): Promise<number> {
+  return 1;
+}

@@ -1,0 +1,43 @@
+import { listDirectory } from '../directory.ts';
+import type { Perform, ToolContext } from '../xenstore-tool.ts';
+
+async function remove({ session, txId, diag }: ToolContext, path: string): Promise<boolean> {
+  try {
+    await session.request({ op: 'RM', path }, txId);
+    return true;
+  } catch {
+    diag.warnx(`could not remove path ${path}`);
+    return false;
+  }
+}
+
+/** True when `path` has an empty value and no children, i.e. `rm -t` may remove it too. */
+async function isEmptyDirectory({ session, txId }: ToolContext, path: string): Promise<boolean> {
+  try {
+    const value = await session.request({ op: 'READ', path }, txId);
+    if (value.length !== 0) return false;
+    return (await listDirectory(session, path, txId)).length === 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `rm [-t] key...`. With `-t`, parents left with no value and no children are removed as well,
+ * all the way up, as the C tool does (it asks about the parent `""` of a top-level key, which
+ * the server refuses, and that ends the climb).
+ */
+export const performRm: Perform = async (context) => {
+  for (const key of context.operands) {
+    let path = key;
+    for (;;) {
+      if (!(await remove(context, path))) return 1;
+      if (!context.flags.tidy) break;
+      const slash = path.lastIndexOf('/');
+      if (slash < 0) break;
+      path = path.slice(0, slash);
+      if (!(await isEmptyDirectory(context, path))) break;
+    }
+  }
+  return 0;
+};
