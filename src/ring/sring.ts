@@ -126,6 +126,8 @@ abstract class RingEnd {
   protected readonly bytes: Uint8Array;
   protected readonly words: Uint32Array;
   private readonly mask: number;
+  /** One view per slot, made once: handing out a slot must not allocate on the hot path. */
+  private readonly slots: Uint8Array[];
 
   constructor(type: RingType, buffer: RingBuffer, placement: SringPlacement, what: string) {
     const byteLength = placement.byteLength ?? XEN_PAGE_SIZE;
@@ -136,12 +138,15 @@ abstract class RingEnd {
     const area = new RingArea(buffer, placement.byteOffset ?? 0, byteLength, this.name);
     this.bytes = area.bytes;
     this.words = area.words;
+    this.slots = Array.from({ length: this.size }, (_, i) => {
+      const at = SRING_HEADER_SIZE + i * this.entrySize;
+      return area.bytes.subarray(at, at + this.entrySize);
+    });
   }
 
   /** The bytes of slot `index` (masked), aliasing shared memory. */
   slot(index: number): Uint8Array {
-    const at = SRING_HEADER_SIZE + (index & this.mask) * this.entrySize;
-    return this.bytes.subarray(at, at + this.entrySize);
+    return this.slots[index & this.mask]!;
   }
 
   get reqProd(): number {

@@ -1,0 +1,108 @@
+/**
+ * Ring workloads: two threads streaming through a shared page, xenwire's rings in worker threads
+ * (candidate) against the same stream in C with two pthreads on the same layout, built from
+ * Xen's headers (baseline, `bench/ring/stream.c`). Both sides wake each other the same way, a
+ * futex-style doorbell per direction, and count the doorbells they ring.
+ *
+ * - `ring.xenstore.bytes`: the guest writes 256-byte messages into the request half of a
+ *   xenstore page, the server reads them; bytes/s.
+ * - `ring.sring.64`: a one-page `ring.h` ring of 64-byte entries; the front sends requests in
+ *   batches, the back answers each; round trips/s. The event indices should keep doorbells far
+ *   below one per message.
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { compileC } from './lib/c-program.ts';
+import type { BenchPair, RunOptions, Sample } from './lib/types.ts';
+import { prerequisite } from './lib/unavailable.ts';
+import { locateXenRoot } from './lib/xs-loop.ts';
+import { runStream, type StreamOptions } from './ring/stream.ts';
+
+const run = promisify(execFile);
+const repository = fileURLToPath(new URL('../', import.meta.url));
+
+let stream: Promise<string> | undefined;
+
+function buildStream(): Promise<string> {
+  stream ??= prerequisite('C ring stream (gcc and the Xen headers)', async () =>
+    compileC({
+      source: join(repository, 'bench/ring/stream.c'),
+      name: 'ring-stream',
+      includeDirs: [join(await locateXenRoot(), 'usr/include')],
+      libs: ['pthread'],
+    }),
+  );
+  return stream;
+}
+
+/** How long each timed run streams. */
+function durationMs(options: RunOptions): number {
+  return options.quick ? 100 : 1500;
+}
+
+function sample(count: number, seconds: number, notifications: number, messages: number): Sample {
+  return { rate: count / seconds, extra: { 'notifications/msg': notifications / messages } };
+}
+
+function ringPair(
+  id: string,
+  title: string,
+  unit: string,
+  workload: StreamOptions['workload'],
+  messageSize: number,
+): BenchPair {
+  return {
+    id,
+    title,
+    unit,
+    goal: { ratio: 0.5, direction: 'at-least' },
+    setup: async () => {
+      await buildStream();
+    },
+    baseline: {
+      label: 'C pthreads',
+      run: async (options) => {
+        const binary = await buildStream();
+        const args = [workload, '1000000000000', String(durationMs(options)), String(messageSize)];
+        const { stdout } = await run(binary, args);
+        const [count, seconds, notifications, messages] = stdout.trim().split(' ').map(Number);
+        return sample(count!, seconds!, notifications!, messages!);
+      },
+    },
+    candidate: {
+      label: 'xenwire workers',
+      run: async (options) => {
+        const r = await runStream({
+          workload,
+          count: 1e12,
+          durationMs: durationMs(options),
+          messageSize,
+        });
+        const messages = workload === 'bytes' ? r.producer.messages : r.producer.count;
+        const notifications = r.producer.notifications + r.consumer.notifications;
+        return sample(r.consumer.count, r.seconds, notifications, messages);
+      },
+    },
+  };
+}
+
+export const pairs: BenchPair[] = [
+  ringPair(
+    'ring.xenstore.bytes',
+    'xenstore page byte stream, 256-byte messages, 2 threads',
+    'bytes/s',
+    'bytes',
+    256,
+  ),
+  ringPair(
+    'ring.sring.64',
+    'ring.h one-page ring, 64-byte entries, request + response, 2 threads',
+    'msgs/s',
+    'requests',
+    64,
+  ),
+];
+
+export default pairs;

@@ -1,0 +1,114 @@
+import { randomFillSync } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+import {
+  defineRing,
+  type RingType,
+  XEN_PAGE_SIZE,
+  XenstoreFeature,
+  XenstoreRing,
+} from '../../src/ring/index.ts';
+
+/**
+ * Runs a two-thread ring stream (see `worker.ts`): a producer and a consumer worker sharing one
+ * `SharedArrayBuffer` laid out as a 4 KiB ring page, two doorbells and a "total" word.
+ */
+
+/** Where things are in the shared buffer. */
+export const streamLayout = {
+  /** Doorbell `i` (0: the producer's, 1: the consumer's), an i32 each. */
+  event: (i: number) => XEN_PAGE_SIZE + 4 * i,
+  /** i32: threads ready to start; both start timing once it reaches 2. */
+  ready: XEN_PAGE_SIZE + 8,
+  /** i64: bytes or messages the producer sent, once it stopped; -1 before. */
+  total: XEN_PAGE_SIZE + 16,
+  bytes: XEN_PAGE_SIZE + 24,
+} as const;
+
+export interface StreamOptions {
+  /** `bytes`: xenstore page byte stream. `requests`: one-page `ring.h` ring, request + response. */
+  readonly workload: 'bytes' | 'requests';
+  /** Bytes (bytes) or messages (requests) to send at most. */
+  readonly count: number;
+  /** Stop producing this long after the start even if `count` is not reached. */
+  readonly durationMs?: number;
+  /** Bytes per message: per `write` burst for `bytes`, the entry size for `requests`. */
+  readonly messageSize: number;
+  /** Hash the stream at both ends (costs time; off for benchmarks). */
+  readonly verify?: boolean;
+}
+
+export interface StreamJob extends Required<StreamOptions> {
+  readonly role: 'producer' | 'consumer';
+  readonly shared: SharedArrayBuffer;
+  readonly source: ArrayBuffer;
+}
+
+/** What one end reports. */
+export interface StreamReport {
+  /** Bytes or messages moved. */
+  readonly count: number;
+  /** Messages sent (producer). */
+  readonly messages: number;
+  /** FNV-1a of the stream, when verifying. */
+  readonly hash: number;
+  /** Notifications this end sent. */
+  readonly notifications: number;
+  /** When this end started and finished, in ms since the epoch (comparable across threads). */
+  readonly startedAt: number;
+  readonly finishedAt: number;
+}
+
+export interface StreamResult {
+  readonly producer: StreamReport;
+  readonly consumer: StreamReport;
+  readonly seconds: number;
+}
+
+/** The `ring.h` ring type of the `requests` workload: request and response of one size. */
+export function streamRingType(messageSize: number): RingType {
+  return defineRing({ name: 'stream', requestSize: messageSize, responseSize: messageSize });
+}
+
+const entry = new URL('./worker-entry.mjs', import.meta.url);
+const program = new URL('./worker.ts', import.meta.url).href;
+
+/** Runs both ends to completion and returns their reports. */
+export async function runStream(options: StreamOptions): Promise<StreamResult> {
+  const shared = new SharedArrayBuffer(streamLayout.bytes);
+  new BigInt64Array(shared, streamLayout.total, 1)[0] = -1n;
+  // The page is laid out before either thread starts, as a toolstack does before a domain runs.
+  if (options.workload === 'bytes') XenstoreRing.initialise(shared, XenstoreFeature.RECONNECTION);
+  else streamRingType(options.messageSize).initFront(shared);
+  const source = new ArrayBuffer(65537);
+  randomFillSync(new Uint8Array(source));
+  const job = (role: StreamJob['role']): StreamJob => ({
+    durationMs: Number.POSITIVE_INFINITY,
+    verify: false,
+    ...options,
+    role,
+    shared,
+    source,
+  });
+  const [consumer, producer] = await Promise.all([
+    runWorker(job('consumer')),
+    runWorker(job('producer')),
+  ]);
+  // From the moment both threads were ready to the moment the consumer had everything: thread
+  // start-up and module loading stay out of the figure.
+  return { producer, consumer, seconds: (consumer.finishedAt - producer.startedAt) / 1000 };
+}
+
+function runWorker(job: StreamJob): Promise<StreamReport> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(entry, { workerData: { ...job, program } });
+    let report: StreamReport | undefined;
+    worker.once('message', (m: StreamReport) => {
+      report = m;
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => {
+      if (report !== undefined) resolve(report);
+      else reject(new Error(`${job.role} worker exited with ${code} and no report`));
+    });
+  });
+}
