@@ -21,6 +21,8 @@ shift $((OPTIND - 1))
 
 cache="$(bash "$here/fetch.sh")"
 initrd="$(bash "$here/build-initramfs.sh" dom0)"
+# The guest image is read by Dom0's xl from the checkout; cached, so this is cheap when unchanged.
+bash "$here/build-initramfs.sh" domu >/dev/null
 run_id="$(date +%Y%m%dT%H%M%S)-$$"
 run_dir="$cache/runs/$run_id"
 mkdir -p "$run_dir"
@@ -30,7 +32,7 @@ xen_args="smap=0 smep=0 console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M do
 xen_args+=" noreboot loglvl=warning guest_loglvl=warning"
 dom0_args="console=hvc0 quiet loglevel=3 xenlane.repo=$repo xenlane.run=$run_id"
 
-echo "xen-lane: booting Xen 4.17 (Debian), Dom0 kernel $(cat "$cache/kernel-release")); run $run_id" >&2
+echo "xen-lane: booting Xen 4.17 (Debian), Dom0 kernel $(cat "$cache/kernel-release"); run $run_id" >&2
 started=$(date +%s)
 set +e
 # -cpu max needs smap=0 smep=0 (else Dom0 faults at its first instructions). Xen's noreboot turns a

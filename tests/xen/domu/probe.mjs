@@ -41,6 +41,10 @@ async function step(name, fn) {
 domid = Number(await xs.read('domid'));
 await step('get-domain-path self', () => xs.getDomainPath(domid));
 await step('read relative name', async () => (await xs.read('name')).length > 0);
+// The permissions the toolstack gave the guest's home and what it created in it.
+await step('get-perms home', () => xs.getPerms(`/local/domain/${domid}`));
+await step('get-perms relative name', () => xs.getPerms('name'));
+await step('get-perms relative data', () => xs.getPerms('data'));
 
 // The home is the guest's: relative and absolute paths name the same nodes.
 await step('write relative data/probe', () => xs.write('data/probe', 'hello'));

@@ -60,7 +60,6 @@ export class XsConnection {
   #buffer = Buffer.alloc(0);
   #replies = [];
   #events = [];
-  #waiting = null;
   #nextReqId = 1;
   #queue = Promise.resolve();
 

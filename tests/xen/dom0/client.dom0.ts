@@ -1,0 +1,30 @@
+// Dom0, real Xen: the library's xenstore client suite (tests/client/client-suite.ts) against the
+// real xenstored, once through the xenbus device and once through the daemon's unix socket, in
+// one vitest run so that the lane pays vitest's start-up under emulation only once.
+import { defaultConnector } from '../../../src/xenstore/transport/default.ts';
+import type { TransportConnector } from '../../../src/xenstore/transport/transport.ts';
+import { xenbusDeviceConnector } from '../../../src/xenstore/transport/xenbus-device.ts';
+import type { Backend } from '../../client/backends.ts';
+import { describeClientSuite } from '../../client/client-suite.ts';
+import { skipDeviceSuites, XENBUS_DEVICE } from './lane-env.ts';
+
+function liveDom0(name: string, connector: TransportConnector, tag: string): Backend {
+  return {
+    name,
+    ...(skipDeviceSuites ? { unavailable: 'not inside the Xen lane (npm run test:xen)' } : {}),
+    async start() {
+      return {
+        connector,
+        // Relative, under Dom0's home, as an unprivileged caller would use it.
+        root: `data/xenwire-client-${tag}-${process.pid}`,
+        privileged: false,
+        async stop() {},
+      };
+    },
+  };
+}
+
+describeClientSuite(
+  liveDom0(`real xenstored via ${XENBUS_DEVICE}`, xenbusDeviceConnector(XENBUS_DEVICE), 'device'),
+);
+describeClientSuite(liveDom0('real xenstored via its unix socket', defaultConnector(), 'socket'));
