@@ -19,8 +19,11 @@ export interface RunningBackend {
   connector: TransportConnector;
   /** Where the suite may create and delete nodes. */
   root: string;
-  /** True for the servers that run as dom0 and may do anything (introduce, permissions of others). */
-  privileged: boolean;
+  /**
+   * True when the suite runs as dom0 and may do anything (domain queries, permissions naming
+   * other domains); `undefined` to find out by asking the server.
+   */
+  privileged: boolean | undefined;
   stop(): Promise<void>;
 }
 
@@ -110,7 +113,7 @@ function liveSystem(name: string, connector: TransportConnector): Backend {
         connector,
         // Relative: under the caller's own home, writable by dom0 and by guests alike.
         root: `data/xenwire-client-test-${process.pid}`,
-        privileged: false,
+        privileged: undefined,
         async stop() {},
       };
     },
