@@ -29,19 +29,29 @@ export async function listen(server: XenstoreServer, options: ListenOptions): Pr
   const sockets = new Set<net.Socket>();
   const netServer = net.createServer((socket) => {
     sockets.add(socket);
+    // Replies to one chunk of requests leave in one write; events for other connections
+    // (outside this chunk's handling) are written at once.
+    let batch: Buffer[] | undefined;
     const conn = server.connect({
       domid,
       privileged: domid === 0 ? true : undefined,
       onMessage: (message) => {
-        socket.write(encodeMessage(message));
+        const bytes = encodeMessage(message);
+        if (batch) batch.push(bytes);
+        else socket.write(bytes);
       },
       onClose: () => socket.destroy(),
     });
     socket.on('data', (chunk) => {
-      // One write per batch of replies rather than one per message.
-      socket.cork();
-      conn.receiveBytes(chunk);
-      socket.uncork();
+      batch = [];
+      try {
+        conn.receiveBytes(chunk);
+      } finally {
+        const out = batch;
+        batch = undefined;
+        if (out.length === 1) socket.write(out[0]!);
+        else if (out.length > 1) socket.write(Buffer.concat(out));
+      }
     });
     socket.on('close', () => {
       sockets.delete(socket);
