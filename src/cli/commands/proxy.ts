@@ -1,5 +1,204 @@
-import type { CliIo } from '../io.ts';
+import { createWriteStream, rmSync, type WriteStream } from 'node:fs';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { parseArgs } from 'node:util';
+import { MessageFramer } from '../../xenstore/index.ts';
+import { type CliIo, Diagnostics, type OutputStream } from '../io.ts';
+import {
+  type ByteCounts,
+  type Direction,
+  decodeFields,
+  formatLogLine,
+  type TraceRecord,
+} from '../trace.ts';
 
-export async function runProxy(_args: readonly string[], _io: CliIo): Promise<number> {
-  return 1;
+const options = {
+  listen: { type: 'string' },
+  to: { type: 'string' },
+  trace: { type: 'string' },
+  log: { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const usage = `Usage: xenwire proxy --listen PATH --to PATH [--trace FILE.jsonl] [--log FILE] [--quiet]
+
+Accepts clients on the unix socket --listen and connects each to the xenstored socket --to,
+forwarding every byte unchanged both ways. Every message is decoded and written as a JSON line
+to --trace and as a readable line to --log (default stderr; --quiet: none). Bytes that cannot be
+framed are forwarded all the same and logged. Runs until interrupted.
+`;
+
+/** Where records go: the JSON-lines trace and the readable log, each optional. */
+class Recorder {
+  #seq = 0;
+
+  constructor(
+    private readonly trace: WriteStream | undefined,
+    private readonly log: OutputStream | undefined,
+  ) {}
+
+  record(fields: Record<string, unknown> & { kind: TraceRecord['kind']; conn: number }): void {
+    const record = { seq: ++this.#seq, time: new Date().toISOString(), ...fields } as TraceRecord;
+    this.trace?.write(`${JSON.stringify(record)}\n`);
+    this.log?.write(`${formatLogLine(record)}\n`);
+  }
+}
+
+/**
+ * Decodes one direction of a connection from copies of the forwarded chunks. After a framing
+ * error it stops decoding (the stream can no longer be trusted to be in step) and records the
+ * rest as raw bytes.
+ */
+function directionDecoder(
+  recorder: Recorder,
+  conn: number,
+  dir: Direction,
+): (chunk: Buffer) => void {
+  let framer: MessageFramer | undefined = new MessageFramer();
+  return (chunk) => {
+    if (!framer) {
+      recorder.record({ kind: 'raw', conn, dir, bytes: chunk.toString('base64') });
+      return;
+    }
+    try {
+      // The framer keeps views of what it is given, so it gets its own copy.
+      for (const message of framer.push(Buffer.from(chunk))) {
+        recorder.record({
+          kind: 'message',
+          conn,
+          dir,
+          typeNumber: message.type,
+          reqId: message.reqId,
+          txId: message.txId,
+          payload: Buffer.from(message.payload).toString('base64'),
+          ...decodeFields(message, dir),
+        });
+      }
+    } catch (error) {
+      framer = undefined;
+      recorder.record({ kind: 'error', conn, dir, error: `framing: ${(error as Error).message}` });
+    }
+  };
+}
+
+/** A proxied connection: `done` settles once both sides are closed and the close recorded. */
+interface ProxiedConnection {
+  readonly done: Promise<void>;
+  destroy(): void;
+}
+
+function proxyConnection(
+  client: Socket,
+  target: string,
+  conn: number,
+  recorder: Recorder,
+): ProxiedConnection {
+  const server = createConnection(target);
+  const counts = { fromClient: 0, toServer: 0, fromServer: 0, toClient: 0 };
+  recorder.record({ kind: 'open', conn });
+  const fromClient = directionDecoder(recorder, conn, 'client-to-server');
+  const fromServer = directionDecoder(recorder, conn, 'server-to-client');
+  client.on('data', (chunk: Buffer) => {
+    counts.fromClient += chunk.length;
+    fromClient(chunk);
+  });
+  server.on('data', (chunk: Buffer) => {
+    counts.fromServer += chunk.length;
+    fromServer(chunk);
+  });
+  // pipe() keeps the bytes exactly as they came and applies back-pressure both ways.
+  client.pipe(server);
+  server.pipe(client);
+  let closed = 0;
+  let settle: () => void = () => {};
+  const done = new Promise<void>((resolve) => {
+    settle = resolve;
+  });
+  const onClose = () => {
+    if (++closed < 2) return;
+    const bytes: ByteCounts = {
+      ...counts,
+      toServer: server.bytesWritten,
+      toClient: client.bytesWritten,
+    };
+    recorder.record({ kind: 'close', conn, bytes });
+    settle();
+  };
+  const fail = (side: string) => (error: Error) => {
+    recorder.record({ kind: 'error', conn, error: `${side}: ${error.message}` });
+    client.destroy();
+    server.destroy();
+  };
+  client.on('error', fail('client'));
+  server.on('error', fail('server'));
+  client.on('close', () => {
+    server.end();
+    onClose();
+  });
+  server.on('close', () => {
+    client.end();
+    onClose();
+  });
+  return {
+    done,
+    destroy: () => {
+      client.destroy();
+      server.destroy();
+    },
+  };
+}
+
+function listenOn(server: Server, path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** `xenwire proxy`: a transparent, recording proxy in front of a xenstored. */
+export async function runProxy(args: readonly string[], io: CliIo): Promise<number> {
+  const diag = new Diagnostics(io, 'xenwire proxy');
+  let values: ReturnType<typeof parseArgs<{ args: string[]; options: typeof options }>>['values'];
+  try {
+    ({ values } = parseArgs({ args: [...args], options, strict: true }));
+  } catch (error) {
+    return diag.errx(`${(error as Error).message}\n${usage}`, 2);
+  }
+  if (values.help) {
+    io.stdout.write(usage);
+    return 0;
+  }
+  if (!values.listen || !values.to) return diag.errx(`--listen and --to are required\n${usage}`, 2);
+  const trace = values.trace ? createWriteStream(values.trace, { flags: 'a' }) : undefined;
+  const logFile = values.log ? createWriteStream(values.log, { flags: 'a' }) : undefined;
+  const recorder = new Recorder(trace, values.quiet ? undefined : (logFile ?? io.stderr));
+  const connections = new Set<ProxiedConnection>();
+  let conn = 0;
+  const server = createServer((client) => {
+    const proxied = proxyConnection(client, values.to!, ++conn, recorder);
+    connections.add(proxied);
+    void proxied.done.then(() => connections.delete(proxied));
+  });
+  try {
+    await listenOn(server, values.listen);
+  } catch (error) {
+    return diag.errx(`cannot listen on ${values.listen}: ${(error as Error).message}`);
+  }
+  io.stdout.write(`proxy listening on ${values.listen}, forwarding to ${values.to}\n`);
+  await new Promise<void>((resolve) => {
+    if (io.signal?.aborted) resolve();
+    io.signal?.addEventListener('abort', () => resolve(), { once: true });
+  });
+  const closed = new Promise((resolve) => server.close(resolve));
+  const open = [...connections];
+  for (const proxied of open) proxied.destroy();
+  await Promise.all([closed, ...open.map((proxied) => proxied.done)]);
+  rmSync(values.listen, { force: true });
+  await Promise.all(
+    [trace, logFile].map((stream) => stream && new Promise((resolve) => stream.end(resolve))),
+  );
+  return 0;
 }

@@ -1,5 +1,225 @@
-import type { CliIo } from '../io.ts';
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { type Message, MessageType, toText, type WatchEvent } from '../../xenstore/index.ts';
+import { type CliIo, Diagnostics } from '../io.ts';
+import { Progress } from '../progress.ts';
+import { socketLink, XsSession } from '../session.ts';
+import { daemonSocketPath } from '../target.ts';
+import { decodeFields, parseTrace, recordMessage, type TraceRecord } from '../trace.ts';
 
-export async function runReplay(_args: readonly string[], _io: CliIo): Promise<number> {
-  return 1;
+const options = {
+  to: { type: 'string' },
+  timeout: { type: 'string', default: '2000' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const usage = `Usage: xenwire replay TRACE.jsonl [--to PATH] [--timeout MS]
+
+Replays a trace written by \`xenwire proxy --trace\` against the xenstored at --to (default: as
+the drop-in commands find it): one connection per recorded connection, opened and closed in the
+recorded order, each request sent as recorded and answered before the next is sent. Prints every
+reply that differs from the recorded one and every watch whose events differ, then a summary
+line "N requests, M differences". Exit status 1 when anything differs.
+
+Transaction ids are mapped: a replayed TRANSACTION_START may get another id, and later requests
+of that transaction use it. Watch events are compared per connection and token, in order;
+DIRECTORY_PART replies without their generation counts, which are the server's own.
+`;
+
+type MessageRecord = Extract<TraceRecord, { kind: 'message' }>;
+
+// Sent after a connection's last request: its reply comes after every event queued before it.
+const BARRIER_REQ_ID = 0xfffffff0;
+const barrier: Message = {
+  type: MessageType.GET_DOMAIN_PATH,
+  reqId: BARRIER_REQ_ID,
+  txId: 0,
+  payload: Buffer.from('0\0'),
+};
+
+/** The recorded side of one connection, and its replayed counterpart. */
+class ReplayedConnection {
+  /** Recorded replies still to be compared, in order (xenstored answers in order). */
+  readonly recordedReplies: Message[] = [];
+  readonly recordedEvents: WatchEvent[] = [];
+  readonly replayedEvents: WatchEvent[] = [];
+  /** Recorded transaction id → the id the replay got. */
+  readonly transactions = new Map<number, number>();
+  session: XsSession | undefined;
+  requests = 0;
+  closed = false;
+
+  constructor(readonly id: number) {}
+
+  async drainEvents(): Promise<void> {
+    if (!this.session) return;
+    while (this.session.queuedWatchEvents > 0) {
+      const event = await this.session.nextWatchEvent();
+      if (event) this.replayedEvents.push(event);
+    }
+  }
+}
+
+function describe(message: Message | undefined): string {
+  if (!message) return 'no reply';
+  const fields = decodeFields(message, 'server-to-client');
+  const detail =
+    fields.error ??
+    (fields.value !== undefined ? JSON.stringify(fields.value) : undefined) ??
+    (fields.children ? `[${fields.children.join(', ')}]` : undefined) ??
+    fields.perms?.join(',') ??
+    (fields.base64 !== undefined ? `base64:${fields.base64}` : undefined) ??
+    fields.args?.join(' ');
+  return detail === undefined ? fields.type : `${fields.type} ${detail}`;
+}
+
+/** Whether a replayed reply matches the recorded one, allowing for server-chosen numbers. */
+function sameReply(recorded: Message | undefined, replayed: Message | undefined): boolean {
+  if (!recorded || !replayed) return recorded === replayed;
+  if (recorded.type !== replayed.type) return false;
+  if (recorded.type === MessageType.TRANSACTION_START) return true;
+  if (recorded.type === MessageType.DIRECTORY_PART) {
+    const withoutGeneration = (m: Message) =>
+      Buffer.from(m.payload.subarray(m.payload.indexOf(0) + 1));
+    return withoutGeneration(recorded).equals(withoutGeneration(replayed));
+  }
+  return Buffer.from(recorded.payload).equals(Buffer.from(replayed.payload));
+}
+
+function eventsByToken(events: readonly WatchEvent[]): Map<string, string[]> {
+  const byToken = new Map<string, string[]>();
+  for (const event of events)
+    byToken.set(event.token, [...(byToken.get(event.token) ?? []), event.path]);
+  return byToken;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  return Promise.race([promise.catch(() => undefined), timeout]).finally(() => clearTimeout(timer));
+}
+
+/** `xenwire replay`: replays a proxy trace and reports where the server answers differently. */
+export async function runReplay(args: readonly string[], io: CliIo): Promise<number> {
+  const diag = new Diagnostics(io, 'xenwire replay');
+  let parsed: ReturnType<
+    typeof parseArgs<{ args: string[]; options: typeof options; allowPositionals: true }>
+  >;
+  try {
+    parsed = parseArgs({ args: [...args], options, strict: true, allowPositionals: true });
+  } catch (error) {
+    return diag.errx(`${(error as Error).message}\n${usage}`, 2);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.stdout.write(usage);
+    return 0;
+  }
+  if (positionals.length !== 1) return diag.errx(`one trace file is required\n${usage}`, 2);
+  const timeoutMs = Number(values.timeout);
+  const target = values.to ?? daemonSocketPath(io.env);
+  let records: TraceRecord[];
+  try {
+    records = parseTrace(await readFile(positionals[0]!, 'utf8'));
+  } catch (error) {
+    return diag.errx(`cannot read trace: ${(error as Error).message}`, 2);
+  }
+
+  const connections = new Map<number, ReplayedConnection>();
+  const connection = (id: number) => {
+    let found = connections.get(id);
+    if (!found) {
+      found = new ReplayedConnection(id);
+      connections.set(id, found);
+    }
+    return found;
+  };
+  for (const record of records) {
+    if (record.kind !== 'message' || record.dir !== 'server-to-client') continue;
+    const message = recordMessage(record);
+    if (message.type === MessageType.WATCH_EVENT) {
+      const fields = decodeFields(message, record.dir);
+      connection(record.conn).recordedEvents.push({
+        path: fields.path ?? '',
+        token: fields.token ?? '',
+      });
+    } else {
+      connection(record.conn).recordedReplies.push(message);
+    }
+  }
+
+  const progress = new Progress(io.stderr, 'requests');
+  let requests = 0;
+  let differences = 0;
+  const report = (line: string) => {
+    differences++;
+    io.stdout.write(`${line}\n`);
+  };
+  const open = async (replayed: ReplayedConnection): Promise<XsSession> => {
+    if (replayed.session) return replayed.session;
+    try {
+      replayed.session = await XsSession.open(socketLink(target));
+    } catch (error) {
+      return diag.errx(`cannot connect to ${target}: ${(error as Error).message}`);
+    }
+    return replayed.session;
+  };
+  const finish = async (replayed: ReplayedConnection) => {
+    if (replayed.closed) return;
+    replayed.closed = true;
+    if (replayed.session) {
+      await withTimeout(replayed.session.exchange(barrier), timeoutMs);
+      await replayed.drainEvents();
+      replayed.session.close();
+    }
+    const recorded = eventsByToken(replayed.recordedEvents);
+    const replayedEvents = eventsByToken(replayed.replayedEvents);
+    for (const token of new Set([...recorded.keys(), ...replayedEvents.keys()])) {
+      const want = recorded.get(token) ?? [];
+      const got = replayedEvents.get(token) ?? [];
+      if (want.join('\0') !== got.join('\0')) {
+        report(
+          `conn ${replayed.id} watch ${JSON.stringify(token)}: recorded events [${want.join(', ')}], replayed [${got.join(', ')}]`,
+        );
+      }
+    }
+  };
+
+  for (const record of records) {
+    if (record.kind === 'open') await open(connection(record.conn));
+    if (record.kind === 'close') await finish(connection(record.conn));
+    if (record.kind !== 'message' || record.dir !== 'client-to-server') continue;
+    const replayed = connection(record.conn);
+    const session = await open(replayed);
+    const message = recordMessage(record as MessageRecord);
+    const txId = message.txId === 0 ? 0 : (replayed.transactions.get(message.txId) ?? message.txId);
+    const reply = await withTimeout(session.exchange({ ...message, txId }), timeoutMs);
+    await replayed.drainEvents();
+    const recorded = replayed.recordedReplies.shift();
+    requests++;
+    replayed.requests++;
+    progress.tick();
+    if (
+      recorded?.type === MessageType.TRANSACTION_START &&
+      reply?.type === MessageType.TRANSACTION_START
+    ) {
+      replayed.transactions.set(
+        Number.parseInt(toText(recorded.payload), 10),
+        Number.parseInt(toText(reply.payload), 10),
+      );
+    }
+    if (!sameReply(recorded, reply)) {
+      const fields = decodeFields(message, 'client-to-server');
+      const what = [fields.type, fields.path].filter((part) => part !== undefined).join(' ');
+      report(
+        `conn ${replayed.id} request ${replayed.requests} ${what}: recorded ${describe(recorded)}, replayed ${describe(reply)}`,
+      );
+    }
+  }
+  for (const replayed of connections.values()) await finish(replayed);
+  progress.done();
+  io.stdout.write(`${requests} requests, ${differences} differences\n`);
+  return differences > 0 ? 1 : 0;
 }

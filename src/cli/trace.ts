@@ -1,0 +1,217 @@
+import {
+  decodeReply,
+  decodeRequest,
+  decodeWatchEvent,
+  formatPermission,
+  type Message,
+  MessageType,
+  messageTypeName,
+  type Request,
+  toText,
+} from '../xenstore/index.ts';
+import { jsonValue } from './json.ts';
+
+/**
+ * The proxy's trace: JSON lines, one record per event on a proxied connection. Message records
+ * carry the exact bytes (`payload`, base64) for `replay`, and decoded fields for people and
+ * scripts (`type`, `path`, `value`, `token`, `error`, …).
+ */
+
+/** Which way a message went. */
+export type Direction = 'client-to-server' | 'server-to-client';
+
+/** Fields decoded from a message; absent when they do not apply. */
+export interface DecodedFields {
+  /** The message type's name (`READ`, `WATCH_EVENT`, `ERROR`), or its number when unknown. */
+  readonly type: string;
+  readonly path?: string;
+  readonly value?: string;
+  readonly base64?: string;
+  readonly token?: string;
+  readonly children?: readonly string[];
+  readonly perms?: readonly string[];
+  /** The error name of an ERROR reply. */
+  readonly error?: string;
+  /** Other arguments, as text (domids, transaction ends, control arguments). */
+  readonly args?: readonly string[];
+  /** Why the payload could not be decoded, when it could not. */
+  readonly malformed?: string;
+}
+
+/** One trace record. */
+export type TraceRecord =
+  | { readonly kind: 'open'; readonly seq: number; readonly time: string; readonly conn: number }
+  | {
+      readonly kind: 'close';
+      readonly seq: number;
+      readonly time: string;
+      readonly conn: number;
+      readonly bytes: ByteCounts;
+    }
+  | ({
+      readonly kind: 'message';
+      readonly seq: number;
+      readonly time: string;
+      readonly conn: number;
+      readonly dir: Direction;
+      readonly typeNumber: number;
+      readonly reqId: number;
+      readonly txId: number;
+      /** The exact payload bytes, base64. */
+      readonly payload: string;
+    } & DecodedFields)
+  | {
+      /** Bytes that could not be framed (after a framing error), forwarded as they were. */
+      readonly kind: 'raw';
+      readonly seq: number;
+      readonly time: string;
+      readonly conn: number;
+      readonly dir: Direction;
+      readonly bytes: string;
+    }
+  | {
+      readonly kind: 'error';
+      readonly seq: number;
+      readonly time: string;
+      readonly conn: number;
+      readonly dir?: Direction;
+      readonly error: string;
+    };
+
+/** Bytes that crossed a proxied connection, each way, as received and as forwarded. */
+export interface ByteCounts {
+  readonly fromClient: number;
+  readonly toServer: number;
+  readonly fromServer: number;
+  readonly toClient: number;
+}
+
+/** A message record's header fields and payload, back as a message. */
+export function recordMessage(record: Extract<TraceRecord, { kind: 'message' }>): Message {
+  return {
+    type: record.typeNumber,
+    reqId: record.reqId,
+    txId: record.txId,
+    payload: Buffer.from(record.payload, 'base64'),
+  };
+}
+
+function typeName(type: number): string {
+  return messageTypeName(type) ?? String(type);
+}
+
+function requestFields(request: Request): Omit<DecodedFields, 'type'> {
+  switch (request.op) {
+    case 'WRITE':
+      return { path: request.path, ...jsonValue(request.value) };
+    case 'SET_PERMS':
+      return { path: request.path, perms: request.perms.map(formatPermission) };
+    case 'WATCH':
+    case 'UNWATCH':
+      return { path: request.path, token: request.token };
+    case 'DIRECTORY_PART':
+      return { path: request.path, args: [String(request.offset)] };
+    case 'TRANSACTION_END':
+      return { args: [request.commit ? 'T' : 'F'] };
+    case 'CONTROL':
+      return { args: request.args.map((arg) => (typeof arg === 'string' ? arg : toText(arg))) };
+    default: {
+      if ('path' in request) return { path: request.path };
+      const { op: _op, ...rest } = request;
+      const args = Object.values(rest).map(String);
+      return args.length > 0 ? { args } : {};
+    }
+  }
+}
+
+function replyFields(message: Message): Omit<DecodedFields, 'type'> {
+  const name = messageTypeName(message.type);
+  switch (name) {
+    case 'READ':
+      return jsonValue(decodeReply('READ', message));
+    case 'DIRECTORY':
+      return { children: decodeReply('DIRECTORY', message) };
+    case 'DIRECTORY_PART': {
+      const part = decodeReply('DIRECTORY_PART', message);
+      return {
+        children: part.children,
+        args: [part.generation, part.complete ? 'complete' : 'partial'],
+      };
+    }
+    case 'GET_PERMS':
+      return { perms: decodeReply('GET_PERMS', message).map(formatPermission) };
+    case 'TRANSACTION_START':
+      return { args: [String(decodeReply('TRANSACTION_START', message))] };
+    default:
+      // Acknowledgements and CONTROL answers: text, without the terminating nul.
+      return jsonValue(message.payload.subarray(0, message.payload.at(-1) === 0 ? -1 : undefined));
+  }
+}
+
+/** Decodes what can be decoded; a malformed payload is described, never thrown. */
+export function decodeFields(message: Message, dir: Direction): DecodedFields {
+  const type = typeName(message.type);
+  try {
+    if (message.type === MessageType.ERROR) {
+      return { type, error: toText(message.payload).replace(/\0$/, '') };
+    }
+    if (message.type === MessageType.WATCH_EVENT) {
+      const event = decodeWatchEvent(message.payload);
+      return { type, path: event.path, token: event.token };
+    }
+    return {
+      type,
+      ...(dir === 'client-to-server'
+        ? requestFields(decodeRequest(message))
+        : replyFields(message)),
+    };
+  } catch (error) {
+    return { type, malformed: (error as Error).message };
+  }
+}
+
+/** One readable log line for a record, e.g. `#3 → READ /local/domain/0/name tx 0 req 7`. */
+export function formatLogLine(record: TraceRecord): string {
+  const head = `${record.time} conn ${record.conn}`;
+  switch (record.kind) {
+    case 'open':
+      return `${head} connected`;
+    case 'close': {
+      const b = record.bytes;
+      return `${head} closed (client sent ${b.fromClient} bytes, server got ${b.toServer}; server sent ${b.fromServer}, client got ${b.toClient})`;
+    }
+    case 'raw':
+      return `${head} ${record.dir === 'client-to-server' ? '→' : '←'} ${Buffer.from(record.bytes, 'base64').length} unframed bytes forwarded`;
+    case 'error':
+      return `${head} error: ${record.error}`;
+    case 'message': {
+      const arrow = record.dir === 'client-to-server' ? '→' : '←';
+      const parts = [`${head} ${arrow} ${record.type}`];
+      if (record.path !== undefined) parts.push(record.path);
+      if (record.token !== undefined) parts.push(`token ${JSON.stringify(record.token)}`);
+      if (record.value !== undefined) parts.push(JSON.stringify(record.value));
+      if (record.base64 !== undefined) parts.push(`base64:${record.base64}`);
+      if (record.children) parts.push(`[${record.children.join(', ')}]`);
+      if (record.perms) parts.push(record.perms.join(','));
+      if (record.error !== undefined) parts.push(record.error);
+      if (record.args) parts.push(record.args.join(' '));
+      if (record.malformed !== undefined) parts.push(`(malformed: ${record.malformed})`);
+      parts.push(`req ${record.reqId} tx ${record.txId}`);
+      return parts.join(' ');
+    }
+  }
+}
+
+/** Parses a JSON-lines trace; blank lines are skipped, a broken line throws with its number. */
+export function parseTrace(text: string): TraceRecord[] {
+  const records: TraceRecord[] = [];
+  text.split('\n').forEach((line, index) => {
+    if (line.trim() === '') return;
+    try {
+      records.push(JSON.parse(line) as TraceRecord);
+    } catch {
+      throw new Error(`trace line ${index + 1} is not JSON`);
+    }
+  });
+  return records;
+}
