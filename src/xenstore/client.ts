@@ -1,8 +1,10 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { debuglog } from 'node:util';
+import { emitDetached } from './client/emit-detached.ts';
 import { frameRequest } from './client/frame.ts';
 import { NodeOperations, type RequestOptions } from './client/node-operations.ts';
+import { type PendingRequest, RequestTable } from './client/request-table.ts';
 import {
   runTransaction,
   Transaction,
@@ -14,7 +16,7 @@ import { MessageType, messageTypeName, PAYLOAD_MAX } from './constants.ts';
 import { XenstoreError } from './errors.ts';
 import { assertValidWatchPath } from './paths.ts';
 import { decodeError, decodeReply, decodeWatchEvent, type ReplyValue } from './replies.ts';
-import { type Request, type RequestOp, requestPath } from './requests.ts';
+import { type Request, requestPath } from './requests.ts';
 import { defaultConnector } from './transport/default.ts';
 import { socketConnector } from './transport/socket.ts';
 import type { OutgoingMessage, Transport, TransportConnector } from './transport/transport.ts';
@@ -89,42 +91,6 @@ export interface XenstoreClientEvents {
 
 const DEFAULT_TIMEOUT = 30_000;
 const DEFAULT_QUEUE_CAPACITY = 1024;
-/** Timed-out or aborted requests remembered so that their late replies are recognised. */
-const MAX_ABANDONED = 4096;
-
-let capturedResolve: (value: unknown) => void;
-let capturedReject: (error: unknown) => void;
-/** One shared promise executor, so that creating a request allocates no closure. */
-function capture(resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
-  capturedResolve = resolve;
-  capturedReject = reject;
-}
-
-/** A request waiting for its reply. */
-class PendingRequest {
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (error: unknown) => void;
-  readonly promise: Promise<unknown>;
-  /** When the client's default timeout runs out (`performance.now()` time), if it applies. */
-  deadline = Number.POSITIVE_INFINITY;
-  /** A timer of its own, for a request with a timeout other than the default. */
-  timer: NodeJS.Timeout | undefined;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-  /** Rejected locally (timeout, abort) while the server may still answer. */
-  abandoned = false;
-
-  constructor(
-    readonly op: RequestOp,
-    readonly path: string | undefined,
-    /** Sent if the abandoned request turns out to have succeeded after all. */
-    readonly undo: Request | undefined,
-  ) {
-    this.promise = new Promise(capture);
-    this.resolve = capturedResolve;
-    this.reject = capturedReject;
-  }
-}
 
 type State = 'open' | 'reconnecting' | 'closed';
 
@@ -144,11 +110,10 @@ type State = 'open' | 'reconnecting' | 'closed';
  */
 export class XenstoreClient extends NodeOperations implements AsyncDisposable {
   readonly #connector: TransportConnector;
-  readonly #timeout: number;
   readonly #queueCapacity: number;
   readonly #reconnect: Required<ReconnectOptions> | undefined;
   readonly #events = new EventEmitter<XenstoreClientEvents>();
-  readonly #pending = new Map<number, PendingRequest>();
+  readonly #requests: RequestTable;
   readonly #watches = new Map<string, Watch>();
   /** Tokens being unwatched: their late firings are expected and dropped quietly. */
   readonly #retiring = new Set<string>();
@@ -159,10 +124,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
   #transport: Transport | undefined;
   #state: State = 'open';
   #connection = 0;
-  #nextReqId = 1;
   #nextToken = 1;
-  #abandoned = 0;
-  #sweepTimer: NodeJS.Timeout | undefined;
 
   readonly #carrier: TransactionCarrier = {
     send: (request, txId, options) => this.#request(request, txId, options),
@@ -174,7 +136,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     this.#connector =
       options.transport ??
       (options.socketPath ? socketConnector(options.socketPath) : defaultConnector());
-    this.#timeout = options.timeout ?? DEFAULT_TIMEOUT;
+    this.#requests = new RequestTable(options.timeout ?? DEFAULT_TIMEOUT);
     this.#queueCapacity = options.watchQueueCapacity ?? DEFAULT_QUEUE_CAPACITY;
     const reconnect = options.reconnect === true ? {} : options.reconnect || undefined;
     this.#reconnect = reconnect && {
@@ -193,7 +155,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
 
   /** Requests sent and not yet answered (or timed out). */
   get pendingRequests(): number {
-    return this.#pending.size - this.#abandoned;
+    return this.#requests.waiting;
   }
 
   /** False once closed. */
@@ -474,7 +436,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     if (signal?.aborted) {
       return Promise.reject(abortError(op, requestPath(request), signal.reason));
     }
-    const reqId = this.#allocateReqId();
+    const reqId = this.#requests.nextId();
     const message = frameRequest(request, reqId, txId);
     if (message.payload.length > PAYLOAD_MAX) {
       return Promise.reject(
@@ -486,27 +448,9 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
         ),
       );
     }
-    const pending = new PendingRequest(op, requestPath(request), undo);
-    this.#pending.set(reqId, pending);
-    const timeout = options?.timeout ?? this.#timeout;
-    if (timeout === this.#timeout) this.#startDeadline(pending);
-    else if (timeout > 0 && timeout !== Number.POSITIVE_INFINITY) {
-      pending.timer = setTimeout(this.#onTimeout, timeout, reqId, timeout);
-    }
-    if (signal) {
-      pending.signal = signal;
-      pending.onAbort = () => this.#abandon(reqId, abortError(op, pending.path, signal.reason));
-      signal.addEventListener('abort', pending.onAbort, { once: true });
-    }
+    const pending = this.#requests.add(reqId, op, requestPath(request), options, undo);
     this.#transmit(message);
     return pending.promise as Promise<ReplyValue<R['op']>>;
-  }
-
-  #allocateReqId(): number {
-    let id = this.#nextReqId;
-    while (this.#pending.has(id)) id = (id + 1) >>> 0 || 1;
-    this.#nextReqId = (id + 1) >>> 0 || 1;
-    return id;
   }
 
   #transmit(message: OutgoingMessage): void {
@@ -523,90 +467,13 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     }
   }
 
-  /**
-   * Requests with the default timeout share one timer: their deadlines grow in the order they
-   * were made, which is the order of the pending map, so the timer only ever waits for the
-   * oldest one. That saves a timer per request, which costs as much as the rest of the request.
-   */
-  #startDeadline(pending: PendingRequest): void {
-    const timeout = this.#timeout;
-    if (!(timeout > 0) || timeout === Number.POSITIVE_INFINITY) return;
-    pending.deadline = performance.now() + timeout;
-    if (this.#sweepTimer === undefined) this.#armSweep(timeout);
-  }
-
-  #armSweep(delay: number): void {
-    this.#sweepTimer = setTimeout(this.#sweep, Math.max(1, Math.ceil(delay)));
-  }
-
-  /** Nothing is waiting: a timer left armed would keep the process alive for nothing. */
-  #stopSweep(): void {
-    clearTimeout(this.#sweepTimer);
-    this.#sweepTimer = undefined;
-  }
-
-  readonly #sweep = (): void => {
-    this.#sweepTimer = undefined;
-    const now = performance.now();
-    for (const [reqId, pending] of this.#pending) {
-      if (pending.abandoned || pending.deadline === Number.POSITIVE_INFINITY) continue;
-      if (pending.deadline > now) {
-        this.#armSweep(pending.deadline - now);
-        return;
-      }
-      this.#abandon(
-        reqId,
-        new XenstoreError(
-          'ETIMEDOUT',
-          `no reply within ${this.#timeout} ms`,
-          pending.op,
-          pending.path,
-        ),
-      );
-    }
-  };
-
-  readonly #onTimeout = (reqId: number, timeout: number): void => {
-    const pending = this.#pending.get(reqId);
-    if (pending === undefined || pending.abandoned) return;
-    this.#abandon(
-      reqId,
-      new XenstoreError('ETIMEDOUT', `no reply within ${timeout} ms`, pending.op, pending.path),
-    );
-  };
-
-  /** Rejects a request locally; its entry stays so that a late reply is recognised. */
-  #abandon(reqId: number, error: XenstoreError): void {
-    const pending = this.#pending.get(reqId);
-    if (pending === undefined || pending.abandoned) return;
-    this.#release(pending);
-    pending.abandoned = true;
-    pending.reject(error);
-    if (++this.#abandoned > MAX_ABANDONED) this.#forgetAbandoned();
-  }
-
-  /** Bounds memory against a server that never answers: late replies then count as unknown. */
-  #forgetAbandoned(): void {
-    for (const [reqId, pending] of this.#pending) {
-      if (pending.abandoned) this.#pending.delete(reqId);
-    }
-    this.#abandoned = 0;
-  }
-
-  #release(pending: PendingRequest): void {
-    if (pending.timer !== undefined) clearTimeout(pending.timer);
-    if (pending.onAbort !== undefined) {
-      pending.signal!.removeEventListener('abort', pending.onAbort);
-    }
-  }
-
   #onMessage(message: Message): void {
     if (trace.enabled) traceMessage('<-', message);
     if (message.type === MessageType.WATCH_EVENT) {
       this.#onWatchEvent(message);
       return;
     }
-    const pending = this.#pending.get(message.reqId);
+    const pending = this.#requests.take(message.reqId);
     if (pending === undefined) {
       this.#diagnose(
         new XenstoreError(
@@ -616,14 +483,10 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
       );
       return;
     }
-    this.#pending.delete(message.reqId);
     if (pending.abandoned) {
-      this.#abandoned--;
       this.#onLateReply(pending, message);
       return;
     }
-    this.#release(pending);
-    if (this.#pending.size === this.#abandoned) this.#stopSweep();
     if (message.type === MessageType.ERROR) {
       pending.reject(decodeError(message.payload, pending.op, pending.path));
       return;
@@ -653,12 +516,8 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
   /** Sends a request whose reply nobody awaits (it is consumed like a late one). */
   #sendUnanswered(request: Request, txId: number): void {
     if (this.#state === 'closed') return;
-    const reqId = this.#allocateReqId();
-    const pending = new PendingRequest(request.op, requestPath(request), undefined);
-    pending.promise.catch(() => {});
-    pending.abandoned = true;
-    this.#abandoned++;
-    this.#pending.set(reqId, pending);
+    const reqId = this.#requests.nextId();
+    this.#requests.addUnanswered(reqId, request.op, requestPath(request));
     this.#transmit(frameRequest(request, reqId, txId));
   }
 
@@ -687,7 +546,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
 
   #diagnose(error: XenstoreError): void {
     trace('diagnostic: %s', error.message);
-    this.#events.emit('diagnostic', error);
+    emitDetached(this.#events, 'diagnostic', error);
   }
 
   // ── connections ────────────────────────────────────────────────────────────────────────────
@@ -707,7 +566,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     this.#transport = transport;
     this.#state = 'open';
     for (const message of this.#backlog.splice(0)) {
-      if (this.#pending.get(message.reqId)?.abandoned === false) this.#transmit(message);
+      if (this.#requests.isAwaited(message.reqId)) this.#transmit(message);
     }
   }
 
@@ -731,7 +590,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     this.#state = 'reconnecting';
     const lostTransactions = this.#transactions.size;
     this.#teardown(error, false);
-    this.#events.emit('disconnect', error);
+    emitDetached(this.#events, 'disconnect', error);
     void this.#reconnectLoop(this.#reconnect, lostTransactions, error);
   }
 
@@ -757,7 +616,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
       if (this.#state !== 'open') return;
       const watches = [...this.#watches.values()];
       for (const watch of watches) this.#register(watch);
-      this.#events.emit('reconnect', { lostTransactions, watches: watches.length });
+      emitDetached(this.#events, 'reconnect', { lostTransactions, watches: watches.length });
       return;
     }
     if (this.#state === 'closed') return;
@@ -781,20 +640,11 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
    * when the caller closed the client) and announces the close.
    */
   #teardown(error: XenstoreError, final: boolean): void {
-    const pending = [...this.#pending.values()];
-    this.#pending.clear();
-    this.#stopSweep();
-    this.#abandoned = 0;
     this.#backlog.length = 0;
-    for (const request of pending) {
-      if (request.abandoned) continue;
-      this.#release(request);
-      request.reject(
-        new XenstoreError('ECONNRESET', error.message, request.op, request.path, {
-          cause: error,
-        }),
-      );
-    }
+    this.#requests.failAll(
+      (request) =>
+        new XenstoreError('ECONNRESET', error.message, request.op, request.path, { cause: error }),
+    );
     for (const tx of [...this.#transactions]) {
       tx.lose(new XenstoreError('ECONNRESET', `transaction ${tx.id} lost with the connection`));
     }
@@ -802,7 +652,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     const userClosed = this.#lifetime.signal.aborted;
     for (const watch of this.#watches.values()) watch.finish(userClosed ? undefined : error);
     this.#watches.clear();
-    this.#events.emit('close', userClosed ? undefined : error);
+    emitDetached(this.#events, 'close', userClosed ? undefined : error);
   }
 }
 

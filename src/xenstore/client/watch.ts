@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { emitDetached } from './emit-detached.ts';
 import { WatchQueue } from './watch-queue.ts';
 
 /** A watch firing as the caller sees it. */
@@ -97,7 +98,7 @@ export class Watch extends EventEmitter<WatchEvents> implements AsyncIterable<Xe
     if (waiter) {
       waiter.resolve({ value: { path, token: this.token, overflowed: false }, done: false });
     } else if (this.#queue.size === 0 && this.listenerCount('event') > 0) {
-      this.emit('event', { path, token: this.token, overflowed: false });
+      emitDetached(this, 'event', { path, token: this.token, overflowed: false });
     } else {
       this.#queue.push(path);
     }
@@ -118,7 +119,7 @@ export class Watch extends EventEmitter<WatchEvents> implements AsyncIterable<Xe
       if (error) waiter.reject(error);
       else waiter.resolve({ value: undefined, done: true });
     }
-    this.emit('close', error);
+    emitDetached(this, 'close', error);
   }
 
   [Symbol.asyncIterator](): AsyncIterator<XenstoreWatchEvent> {
@@ -151,7 +152,7 @@ export class Watch extends EventEmitter<WatchEvents> implements AsyncIterable<Xe
     while (this.listenerCount('event') > 0) {
       const event = this.#take();
       if (!event) return;
-      this.emit('event', event);
+      emitDetached(this, 'event', event);
     }
   }
 }
