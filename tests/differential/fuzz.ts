@@ -1,5 +1,6 @@
 /**
- * Long differential runs: npm run fuzz:diff -- --runs N [--seed S] [--max-steps M]
+ * Long differential runs: npm run fuzz:diff -- --runs N [--seed S] [--max-steps M] [--guest]
+ * (--guest adds a connection of an introduced guest domain: a ring for the C daemon).
  * Prints the shrunk failing script as a replayable test case and exits 1 on a divergence.
  */
 import { parseArgs } from 'node:util';
@@ -12,6 +13,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '10000' },
     seed: { type: 'string' },
     'max-steps': { type: 'string', default: '30' },
+    guest: { type: 'boolean', default: false },
   },
 });
 
@@ -28,6 +30,7 @@ try {
     runs,
     seed,
     maxSteps: Number(values['max-steps']),
+    guest: values.guest,
   });
   console.log(report ?? `${runs} scripts: no divergence`);
   process.exitCode = report === undefined ? 0 : 1;

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import type { Access, Permission } from '../../src/xenstore/permissions.ts';
 import { isKnownDifference } from './known-differences.ts';
 import { CONNECTIONS, type Script, type ScriptRequest, type Step, type TxRef } from './script.ts';
-import { GUEST_DOMIDS, guestPort } from './targets.ts';
+import { GUEST_CONNECTION_DOMID, GUEST_DOMIDS, guestPort } from './targets.ts';
 
 /**
  * Random scripts for differential testing: small path and token pools so that requests collide
@@ -10,7 +10,18 @@ import { GUEST_DOMIDS, guestPort } from './targets.ts';
  */
 
 const LONGEST_PATH = `/d/${'x'.repeat(2045)}`;
-const validPaths = ['/d', '/d/a', '/d/b', '/d/a/b', '/d/a/c', '/d/b/a', '/d/a/b/c', 'r', 'r/a'];
+const validPaths = [
+  '/d',
+  '/d/a',
+  '/d/b',
+  '/d/a/b',
+  '/d/a/c',
+  '/d/b/a',
+  '/d/a/b/c',
+  'r',
+  'r/a',
+  '/local/domain/1',
+];
 const invalidPaths = ['/d/', '/d//a', '/d/a.b', '/d/a b', '', 'r/', `${LONGEST_PATH}x`];
 const path = fc.oneof(
   { weight: 8, arbitrary: fc.constantFrom(...validPaths) },
@@ -119,28 +130,59 @@ const txRef: fc.Arbitrary<TxRef> = fc.oneof(
   { weight: 1, arbitrary: fc.constant('bogus' as const) },
 );
 
-const conn = fc.nat(CONNECTIONS - 1);
-
 /** TRANSACTION_END mostly names a transaction that is open. */
-const transactionEnd = fc.record({
-  conn,
-  tx: fc.oneof(
-    { weight: 8, arbitrary: fc.record({ started: fc.nat(2) }) },
-    { weight: 1, arbitrary: fc.constantFrom('none' as const, 'bogus' as const) },
-  ),
-  request: fc.record({ op: fc.constant('TRANSACTION_END' as const), commit: fc.boolean() }),
-});
+const transactionEnd = (conn: fc.Arbitrary<number>) =>
+  fc.record({
+    conn,
+    tx: fc.oneof(
+      { weight: 8, arbitrary: fc.record({ started: fc.nat(2) }) },
+      { weight: 1, arbitrary: fc.constantFrom('none' as const, 'bogus' as const) },
+    ),
+    request: fc.record({ op: fc.constant('TRANSACTION_END' as const), commit: fc.boolean() }),
+  });
 
-const step: fc.Arbitrary<Step> = fc
-  .oneof(
-    { weight: 40, arbitrary: fc.record({ conn, tx: txRef, request }) },
-    { weight: 3, arbitrary: transactionEnd },
-    { weight: 3, arbitrary: fc.record({ conn, tx: txRef, raw }) },
-    { weight: 1, arbitrary: fc.record({ conn, oversize: fc.constant(true as const) }) },
-  )
-  .filter((s) => !isKnownDifference(s));
+function stepArbitrary(connections: number): fc.Arbitrary<Step> {
+  const conn = fc.nat(connections - 1);
+  return fc
+    .oneof(
+      { weight: 40, arbitrary: fc.record({ conn, tx: txRef, request }) },
+      { weight: 3, arbitrary: transactionEnd(conn) },
+      { weight: 3, arbitrary: fc.record({ conn, tx: txRef, raw }) },
+      {
+        weight: 1,
+        arbitrary: fc.record({
+          conn: fc.nat(CONNECTIONS - 1),
+          oversize: fc.constant(true as const),
+        }),
+      },
+    )
+    .filter((s) => !isKnownDifference(s, s.conn >= CONNECTIONS));
+}
 
-/** Scripts of up to `maxLength` steps. */
-export function scriptArbitrary(maxLength: number): fc.Arbitrary<Script> {
-  return fc.array(step, { minLength: 1, maxLength });
+/** Whether a step would end the guest's life, which the guest scripts keep fixed. */
+function touchesGuestLife(step: Step): boolean {
+  return (
+    'request' in step &&
+    (step.request.op === 'INTRODUCE' || step.request.op === 'RELEASE') &&
+    step.request.domid === GUEST_CONNECTION_DOMID
+  );
+}
+
+/**
+ * Scripts of up to `maxLength` steps on the dom0 connections; with `guest`, also on a last
+ * connection speaking for domain {@link GUEST_CONNECTION_DOMID}, which the script introduces first.
+ */
+export function scriptArbitrary(maxLength: number, guest = false): fc.Arbitrary<Script> {
+  if (!guest) return fc.array(stepArbitrary(CONNECTIONS), { minLength: 1, maxLength });
+  const introduce: Step = {
+    conn: 0,
+    tx: 'none',
+    request: {
+      op: 'INTRODUCE',
+      domid: GUEST_CONNECTION_DOMID,
+      port: guestPort(GUEST_CONNECTION_DOMID),
+    },
+  };
+  const steps = stepArbitrary(CONNECTIONS + 1).filter((s) => !touchesGuestLife(s));
+  return fc.array(steps, { minLength: 1, maxLength }).map((script) => [introduce, ...script]);
 }

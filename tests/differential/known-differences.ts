@@ -1,5 +1,6 @@
 import { MessageType } from '../../src/xenstore/constants.ts';
 import type { Step } from './script.ts';
+import { GUEST_DOMIDS } from './targets.ts';
 
 /**
  * The only behaviours in which the in-memory server may differ from C xenstored 4.17: documented
@@ -9,8 +10,8 @@ import type { Step } from './script.ts';
 export interface KnownDifference {
   /** What C 4.17 does wrong, and what it should do. */
   readonly description: string;
-  /** True for a step that would expose it. */
-  matches(step: Step): boolean;
+  /** True for a step that would expose it; `byGuest` when a guest domain sends it. */
+  matches(step: Step, byGuest: boolean): boolean;
 }
 
 const SINGLE_PATH_TYPES = new Set<number>([
@@ -54,9 +55,32 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
       step.request.path === '/' &&
       step.request.perms[0]?.domid !== 0,
   },
+  {
+    description:
+      "SET_TARGET makes the controller hold a reference to its target's connection, so a " +
+      'later RELEASE of the target answers OK but leaves it introduced (IS_DOMAIN_INTRODUCED ' +
+      'still T, INTRODUCE keeps the old ring); releasing it again and then the controller ' +
+      'crashes the daemon (found by this differential test).',
+    matches: (step) =>
+      'request' in step &&
+      step.request.op === 'SET_TARGET' &&
+      (GUEST_DOMIDS as readonly number[]).includes(step.request.target),
+  },
+  {
+    description:
+      'SET_PERMS on @introduceDomain or @releaseDomain by a guest without owner rights on it ' +
+      'answers a stale errno (ENOENT in practice) instead of the EACCES the permission check ' +
+      "computed: the caller returns errno, not the check's result (found by this differential " +
+      'test).',
+    matches: (step, byGuest) =>
+      byGuest &&
+      'request' in step &&
+      step.request.op === 'SET_PERMS' &&
+      SPECIAL_WITH_PERMISSIONS.has(step.request.path),
+  },
 ];
 
 /** True when `step` would expose a known C bug. */
-export function isKnownDifference(step: Step): boolean {
-  return KNOWN_DIFFERENCES.some((difference) => difference.matches(step));
+export function isKnownDifference(step: Step, byGuest: boolean): boolean {
+  return KNOWN_DIFFERENCES.some((difference) => difference.matches(step, byGuest));
 }

@@ -2,7 +2,13 @@ import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { scriptArbitrary } from './generator.ts';
 import { formatReplay, type Script } from './script.ts';
-import { type DifferentialTarget, runScript } from './targets.ts';
+import {
+  type ConnectionKind,
+  type DifferentialTarget,
+  DOM0_CONNECTIONS,
+  GUEST_CONNECTIONS,
+  runScript,
+} from './targets.ts';
 
 /** Thrown when the two servers answered a script differently. */
 export class DivergenceError extends Error {
@@ -17,9 +23,10 @@ export async function expectSameBehaviour(
   reference: DifferentialTarget,
   candidate: DifferentialTarget,
   script: Script,
+  kinds: readonly ConnectionKind[] = DOM0_CONNECTIONS,
 ): Promise<void> {
-  const expected = await runScript(reference, script);
-  const actual = await runScript(candidate, script);
+  const expected = await runScript(reference, script, kinds);
+  const actual = await runScript(candidate, script, kinds);
   const index = expected.findIndex((observation, i) => !isDeepStrictEqual(observation, actual[i]));
   if (index < 0) return;
   throw new DivergenceError(
@@ -37,6 +44,8 @@ export interface DifferentialRun {
   seed?: number;
   /** Longest script generated. */
   maxSteps: number;
+  /** Add a connection of an introduced guest domain (a ring for the C daemon). */
+  guest?: boolean;
 }
 
 /**
@@ -48,9 +57,10 @@ export async function checkDifferential(
   candidate: DifferentialTarget,
   run: DifferentialRun,
 ): Promise<string | undefined> {
+  const kinds = run.guest ? GUEST_CONNECTIONS : DOM0_CONNECTIONS;
   const details = await fc.check(
-    fc.asyncProperty(scriptArbitrary(run.maxSteps), (script) =>
-      expectSameBehaviour(reference, candidate, script),
+    fc.asyncProperty(scriptArbitrary(run.maxSteps, run.guest), (script) =>
+      expectSameBehaviour(reference, candidate, script, kinds),
     ),
     { numRuns: run.runs, ...(run.seed === undefined ? {} : { seed: run.seed }) },
   );
@@ -62,6 +72,6 @@ export async function checkDifferential(
       ? details.errorInstance.message
       : String(details.errorInstance),
     'Replay:',
-    formatReplay(script),
+    formatReplay(script, run.guest ?? false),
   ].join('\n');
 }

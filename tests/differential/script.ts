@@ -65,10 +65,11 @@ export function stepMessage(
 }
 
 /** A failing script as a vitest case to paste into a test file. */
-export function formatReplay(script: Script): string {
+export function formatReplay(script: Script, guest: boolean): string {
+  const kinds = guest ? ', GUEST_CONNECTIONS' : '';
   return [
     "it('replays a differential failure', async () => {",
-    `  await expectSameBehaviour(real, mock, ${JSON.stringify(script)});`,
+    `  await expectSameBehaviour(real, mock, ${JSON.stringify(script)}${kinds});`,
     '});',
   ].join('\n');
 }

@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MessageType, messageTypeName, PAYLOAD_MAX } from '../../src/xenstore/constants.ts';
 import { decodeReply } from '../../src/xenstore/replies.ts';
-import { XenstoreServer } from '../../src/xenstore/server/index.ts';
+import { type Listener, XenstoreServer } from '../../src/xenstore/server/index.ts';
 import { type Message, writeHeader } from '../../src/xenstore/wire.ts';
+import { GuestRingConnection } from '../support/guest-ring-connection.ts';
 import { RawConnection } from '../support/raw-connection.ts';
 import { startRealXenstored, type XenInstall } from '../support/real-xenstored.ts';
 import { BOGUS_TX_ID, CONNECTIONS, type Script, type Step, stepMessage } from './script.ts';
@@ -14,8 +15,11 @@ import { BOGUS_TX_ID, CONNECTIONS, type Script, type Step, stepMessage } from '.
 export const GUEST_DOMIDS = [1, 2, 3] as const;
 export const guestPort = (domid: number) => 100 + domid;
 
+/** The guest domain the guest scripts connect as. */
+export const GUEST_CONNECTION_DOMID = 1;
+
 /** The subtrees scripts write to; reset removes them. */
-export const SCRATCH_PATHS = ['/d', '/local/domain/0/r'] as const;
+export const SCRATCH_PATHS = ['/d', '/local/domain/0/r', '/local/domain/1'] as const;
 
 /**
  * What each connection received because of one step: every message up to a barrier request sent
@@ -23,10 +27,33 @@ export const SCRATCH_PATHS = ['/d', '/local/domain/0/r'] as const;
  */
 export type StepObservation = (string[] | 'closed')[];
 
-/** A server under differential test, reached over unix sockets as dom0. */
+/** A connection to a server under test: a unix socket, or a guest's ring. */
+export interface WireConnection {
+  send(message: Message): void | Promise<void>;
+  /** The next message received; rejects once the connection is closed. */
+  next(): Promise<Message>;
+  readonly closed: boolean;
+  close(): void;
+}
+
+/** Who a script connection speaks for: dom0 over the socket, or an introduced guest domain. */
+export type ConnectionKind = 'dom0' | { guest: number };
+
+/** The connections of the random scripts: all dom0. */
+export const DOM0_CONNECTIONS: readonly ConnectionKind[] = Array(CONNECTIONS).fill('dom0');
+
+/** The dom0 connections plus one for guest {@link GUEST_CONNECTION_DOMID}. */
+export const GUEST_CONNECTIONS: readonly ConnectionKind[] = [
+  ...DOM0_CONNECTIONS,
+  { guest: GUEST_CONNECTION_DOMID },
+];
+
+/** A server under differential test. */
 export interface DifferentialTarget {
   readonly name: string;
   readonly socketPath: string;
+  /** A connection speaking for guest `domid`, which must have been introduced. */
+  openGuest(domid: number): Promise<WireConnection>;
   /** Called before a step is sent (the real daemon needs a page file for INTRODUCE). */
   beforeStep(step: Step): Promise<void>;
   /** Called with the step's reply. */
@@ -43,9 +70,18 @@ export async function realTarget(install: XenInstall): Promise<DifferentialTarge
   const daemon = await startRealXenstored(install);
   const page = (domid: number) => join(daemon.rundir, `dom${domid}.page`);
   const introduced = new Set<number>();
+  let waker: RawConnection | undefined;
+  // Any request on the socket makes the daemon run its loop, which services the rings too.
+  const wake = async () => {
+    waker ??= await RawConnection.open(daemon.socketPath);
+    await waker.exchange(barrier);
+  };
   return {
     name: 'C xenstored',
     socketPath: daemon.socketPath,
+    async openGuest(domid) {
+      return new GuestRingConnection(page(domid), wake);
+    },
     async beforeStep(step) {
       const domid = introduceDomid(step);
       if (domid !== undefined && !existsSync(page(domid))) await daemon.createGuest(domid, 0);
@@ -61,7 +97,10 @@ export async function realTarget(install: XenInstall): Promise<DifferentialTarge
         if (!introduced.has(domid) && existsSync(page(domid))) await unlink(page(domid));
       }
     },
-    stop: () => daemon.stop(),
+    async stop() {
+      waker?.close();
+      await daemon.stop();
+    },
   };
 }
 
@@ -74,12 +113,22 @@ export async function mockTarget(): Promise<DifferentialTarget> {
   const dir = await mkdtemp(join(tmpdir(), 'xenwire-diff-'));
   const server = new XenstoreServer({ version: '4.17' });
   const listener = await server.listen({ path: join(dir, 'socket') });
+  const guestListeners = new Map<number, Listener>();
   return {
     name: 'in-memory xenstored',
     socketPath: listener.path,
+    async openGuest(domid) {
+      let guest = guestListeners.get(domid);
+      if (!guest) {
+        guest = await server.listen({ path: join(dir, `dom${domid}.sock`), domid });
+        guestListeners.set(domid, guest);
+      }
+      return RawConnection.open(guest.path);
+    },
     async beforeStep() {},
     async afterStep() {},
     async stop() {
+      for (const guest of guestListeners.values()) await guest.close();
       await listener.close();
       server.close();
       await rm(dir, { recursive: true, force: true });
@@ -113,9 +162,9 @@ function describeMessage(message: Message, generations: Map<string, string>): st
 }
 
 /** Everything received before the barrier's reply. */
-async function untilBarrier(conn: RawConnection, seen: Message[]): Promise<Message[] | 'closed'> {
+async function untilBarrier(conn: WireConnection, seen: Message[]): Promise<Message[] | 'closed'> {
   try {
-    conn.send(barrier);
+    await conn.send(barrier);
     for (;;) {
       const message = await conn.next();
       if (message.reqId === BARRIER_REQ_ID && message.type === MessageType.GET_DOMAIN_PATH) {
@@ -142,23 +191,29 @@ function oversizeHeader(): Buffer {
 export async function runScript(
   target: DifferentialTarget,
   script: Script,
+  kinds: readonly ConnectionKind[] = DOM0_CONNECTIONS,
 ): Promise<StepObservation[]> {
   await resetTarget(target);
-  const conns: RawConnection[] = [];
-  const started: number[][] = [];
-  for (let i = 0; i < CONNECTIONS; i++) {
-    conns.push(await RawConnection.open(target.socketPath));
-    started.push([]);
-  }
+  // Opened on first use: a guest's connection can only exist once the script introduced it.
+  const conns: (WireConnection | undefined)[] = kinds.map(() => undefined);
+  const open = async (i: number): Promise<WireConnection> => {
+    const kind = kinds[i]!;
+    conns[i] ??= await (kind === 'dom0'
+      ? RawConnection.open(target.socketPath)
+      : target.openGuest(kind.guest));
+    return conns[i]!;
+  };
+  const started: number[][] = kinds.map(() => []);
   const observations: StepObservation[] = [];
   const generations = new Map<string, string>();
   try {
     for (const [index, step] of script.entries()) {
-      const conn = conns[step.conn]!;
+      const conn = await open(step.conn);
       if ('oversize' in step) {
+        if (!(conn instanceof RawConnection)) throw new Error('oversize needs a socket connection');
         conn.sendBytes(oversizeHeader());
         await conn.waitClosed();
-        conns[step.conn] = await RawConnection.open(target.socketPath);
+        conns[step.conn] = undefined;
         started[step.conn] = [];
         observations.push(conns.map((_, i) => (i === step.conn ? 'closed' : [])));
         continue;
@@ -174,13 +229,13 @@ export async function runScript(
               ? 0
               : ids[step.tx.started % ids.length]!;
       const message = stepMessage(step, index + 1, txId);
-      if (!conn.closed) conn.send(message);
+      if (!conn.closed) await conn.send(message);
       // The acting connection first: once its barrier is answered, the step's effects on every
       // other connection are queued ahead of their barriers.
       const received: (Message[] | 'closed')[] = [];
       received[step.conn] = await untilBarrier(conn, []);
       for (const [i, each] of conns.entries()) {
-        if (i !== step.conn) received[i] = await untilBarrier(each, []);
+        if (i !== step.conn) received[i] = each ? await untilBarrier(each, []) : [];
       }
       observations.push(
         received.map((messages) =>
@@ -203,7 +258,7 @@ export async function runScript(
       await target.afterStep(step, reply);
     }
   } finally {
-    for (const conn of conns) conn.close();
+    for (const conn of conns) conn?.close();
   }
   return observations;
 }

@@ -1,0 +1,47 @@
+import type { Script, ScriptRequest, Step, TxRef } from './script.ts';
+import { GUEST_CONNECTION_DOMID, guestPort } from './targets.ts';
+
+/**
+ * A fixed script driving guest {@link GUEST_CONNECTION_DOMID} into every per-domain limit of C
+ * xenstored 4.17 (node size, permission entries, watches, transactions, nodes), on the last
+ * connection of `GUEST_CONNECTIONS`. Run on both servers, the replies show where each limit bites.
+ */
+const GUEST = 3;
+const dom0 = (request: ScriptRequest): Step => ({ conn: 0, tx: 'none', request });
+const guest = (request: ScriptRequest, tx: TxRef = 'none'): Step => ({ conn: GUEST, tx, request });
+const times = (count: number, make: (i: number) => Step): Step[] =>
+  Array.from({ length: count }, (_, i) => make(i));
+const home = `/local/domain/${GUEST_CONNECTION_DOMID}`;
+
+export const GUEST_QUOTA_SCRIPT: Script = [
+  dom0({
+    op: 'INTRODUCE',
+    domid: GUEST_CONNECTION_DOMID,
+    port: guestPort(GUEST_CONNECTION_DOMID),
+  }),
+  dom0({ op: 'MKDIR', path: home }),
+  dom0({ op: 'SET_PERMS', path: home, perms: [{ access: 'n', domid: GUEST_CONNECTION_DOMID }] }),
+  // Node size: value plus path, permissions and header against 2048 bytes.
+  ...[1900, 2000, 2048, 2100].map((size) =>
+    guest({ op: 'WRITE', path: `big${size}`, value: 'x'.repeat(size) }),
+  ),
+  // Permission entries: 5 allowed.
+  ...[5, 6].map((count) =>
+    guest({
+      op: 'SET_PERMS',
+      path: 'big1900',
+      perms: times(count, (i) => dom0({ op: 'GET_DOMAIN_PATH', domid: i })).map((_, i) => ({
+        access: 'r' as const,
+        domid: i === 0 ? GUEST_CONNECTION_DOMID : i,
+      })),
+    }),
+  ),
+  // Watches: 128 allowed.
+  ...times(130, (i) => guest({ op: 'WATCH', path: `w${i}`, token: 'q' })),
+  guest({ op: 'RESET_WATCHES' }),
+  // Transactions: about 10 open at once.
+  ...times(12, () => guest({ op: 'TRANSACTION_START' })),
+  ...times(12, (i) => guest({ op: 'TRANSACTION_END', commit: false }, { started: i })),
+  // Nodes: 1000 per domain, those created above included.
+  ...times(1001, (i) => guest({ op: 'WRITE', path: `n${i}`, value: '' })),
+];
