@@ -205,16 +205,26 @@ abstract class RingEnd {
  * ```
  */
 export class FrontRing extends RingEnd {
-  /** Requests produced here, published or not (`req_prod_pvt`). */
-  reqProdPvt: number;
-  /** Responses consumed here (`rsp_cons`). */
-  rspCons: number;
+  #reqProdPvt: number;
+  #rspCons: number;
+  /** Responses known to be published and not yet taken. */
+  private responsesSeen = 0;
 
   /** @internal use {@link RingType.initFront} or {@link RingType.attachFront}. */
   constructor(type: RingType, buffer: RingBuffer, placement: SringPlacement, index: number) {
     super(type, buffer, placement, 'front ring');
-    this.reqProdPvt = index >>> 0;
-    this.rspCons = index >>> 0;
+    this.#reqProdPvt = index >>> 0;
+    this.#rspCons = index >>> 0;
+  }
+
+  /** Responses consumed here (`rsp_cons`). */
+  get rspCons(): number {
+    return this.#rspCons;
+  }
+
+  /** Requests produced here, published or not (`req_prod_pvt`). */
+  get reqProdPvt(): number {
+    return this.#reqProdPvt;
   }
 
   /** `SHARED_RING_INIT`: producers 0, event indices 1, private and padding bytes zeroed. */
@@ -228,7 +238,7 @@ export class FrontRing extends RingEnd {
 
   /** `RING_FREE_REQUESTS`: slots the frontend may still fill. */
   get freeRequests(): number {
-    return this.size - ((this.reqProdPvt - this.rspCons) >>> 0);
+    return this.size - ((this.#reqProdPvt - this.#rspCons) >>> 0);
   }
 
   /** `RING_FULL`. */
@@ -242,14 +252,14 @@ export class FrontRing extends RingEnd {
    */
   nextRequest(): Uint8Array {
     if (this.full) throw new RingError('ENOSPC', `${this.name}: no free request slot`);
-    const slot = this.slot(this.reqProdPvt);
-    this.reqProdPvt = (this.reqProdPvt + 1) >>> 0;
+    const slot = this.slot(this.#reqProdPvt);
+    this.#reqProdPvt = (this.#reqProdPvt + 1) >>> 0;
     return slot;
   }
 
   /** `RING_PUSH_REQUESTS_AND_CHECK_NOTIFY`: publishes requests; true if the backend must be notified. */
   pushRequests(): boolean {
-    return this.publish(REQ_PROD, REQ_EVENT, this.reqProdPvt);
+    return this.publish(REQ_PROD, REQ_EVENT, this.#reqProdPvt);
   }
 
   /**
@@ -259,8 +269,8 @@ export class FrontRing extends RingEnd {
    */
   unconsumedResponses(): number {
     const prod = this.rspProd;
-    const n = (prod - this.rspCons) >>> 0;
-    if (n > this.size) throw new RingIndexError(this.name, this.rspCons, prod, this.size);
+    const n = (prod - this.#rspCons) >>> 0;
+    if (n > this.size) throw new RingIndexError(this.name, this.#rspCons, prod, this.size);
     return n;
   }
 
@@ -269,9 +279,15 @@ export class FrontRing extends RingEnd {
    * given. Undefined when none is waiting.
    */
   takeResponse(dst?: Uint8Array): Uint8Array | undefined {
-    if (this.unconsumedResponses() === 0) return undefined;
-    const rsp = this.copySlot(this.rspCons, dst);
-    this.rspCons = (this.rspCons + 1) >>> 0;
+    // Like the `rp = rsp_prod; rmb(); while (cons != rp)` loops of Linux's drivers, rsp_prod is
+    // read (and checked) again only once everything seen so far is consumed.
+    if (this.responsesSeen === 0) {
+      this.responsesSeen = this.unconsumedResponses();
+      if (this.responsesSeen === 0) return undefined;
+    }
+    this.responsesSeen--;
+    const rsp = this.copySlot(this.#rspCons, dst);
+    this.#rspCons = (this.#rspCons + 1) >>> 0;
     return rsp;
   }
 
@@ -282,23 +298,33 @@ export class FrontRing extends RingEnd {
    */
   finalCheckForResponses(): boolean {
     if (this.unconsumedResponses() > 0) return true;
-    Atomics.store(this.words, RSP_EVENT, (this.rspCons + 1) >>> 0);
+    Atomics.store(this.words, RSP_EVENT, (this.#rspCons + 1) >>> 0);
     return this.unconsumedResponses() > 0;
   }
 }
 
 /** The backend (`struct name##_back_ring`): consumes requests, produces responses. */
 export class BackRing extends RingEnd {
-  /** Responses produced here, published or not (`rsp_prod_pvt`). */
-  rspProdPvt: number;
-  /** Requests consumed here (`req_cons`). */
-  reqCons: number;
+  #rspProdPvt: number;
+  #reqCons: number;
+  /** Requests known to be published and not yet taken. */
+  private requestsSeen = 0;
 
   /** @internal use {@link RingType.attachBack}. */
   constructor(type: RingType, buffer: RingBuffer, placement: SringPlacement, index: number) {
     super(type, buffer, placement, 'back ring');
-    this.rspProdPvt = index >>> 0;
-    this.reqCons = index >>> 0;
+    this.#rspProdPvt = index >>> 0;
+    this.#reqCons = index >>> 0;
+  }
+
+  /** Requests consumed here (`req_cons`). */
+  get reqCons(): number {
+    return this.#reqCons;
+  }
+
+  /** Responses produced here, published or not (`rsp_prod_pvt`). */
+  get rspProdPvt(): number {
+    return this.#rspProdPvt;
   }
 
   /**
@@ -309,23 +335,23 @@ export class BackRing extends RingEnd {
   unconsumedRequests(): number {
     const prod = this.reqProd;
     if (this.requestProdOverflow(prod)) {
-      throw new RingIndexError(this.name, this.rspProdPvt, prod, this.size);
+      throw new RingIndexError(this.name, this.#rspProdPvt, prod, this.size);
     }
-    const req = (prod - this.reqCons) >>> 0;
+    const req = (prod - this.#reqCons) >>> 0;
     // The cap matters when a frontend moves req_prod backwards below req_cons: req then wraps
     // to ~2^32, and only the count of slots not awaiting a response bounds the damage.
-    const room = this.size - ((this.reqCons - this.rspProdPvt) >>> 0);
+    const room = this.size - ((this.#reqCons - this.#rspProdPvt) >>> 0);
     return Math.min(req, room);
   }
 
   /** `RING_REQUEST_PROD_OVERFLOW`: could an honest frontend have published `prod`? */
   requestProdOverflow(prod: number): boolean {
-    return (prod - this.rspProdPvt) >>> 0 > this.size;
+    return (prod - this.#rspProdPvt) >>> 0 > this.size;
   }
 
   /** `RING_REQUEST_CONS_OVERFLOW`: would consuming request `cons` overwrite an unsent response? */
   requestConsOverflow(cons: number): boolean {
-    return (cons - this.rspProdPvt) >>> 0 >= this.size;
+    return (cons - this.#rspProdPvt) >>> 0 >= this.size;
   }
 
   /**
@@ -334,9 +360,14 @@ export class BackRing extends RingEnd {
    * when none is waiting.
    */
   takeRequest(dst?: Uint8Array): Uint8Array | undefined {
-    if (this.unconsumedRequests() === 0) return undefined;
-    const req = this.copySlot(this.reqCons, dst);
-    this.reqCons = (this.reqCons + 1) >>> 0;
+    // req_prod is read (and checked) again only once everything seen so far is consumed.
+    if (this.requestsSeen === 0) {
+      this.requestsSeen = this.unconsumedRequests();
+      if (this.requestsSeen === 0) return undefined;
+    }
+    this.requestsSeen--;
+    const req = this.copySlot(this.#reqCons, dst);
+    this.#reqCons = (this.#reqCons + 1) >>> 0;
     return req;
   }
 
@@ -345,17 +376,17 @@ export class BackRing extends RingEnd {
    * response answers a consumed request, so `ENOSPC` once every consumed request is answered.
    */
   nextResponse(): Uint8Array {
-    if (this.rspProdPvt === this.reqCons) {
+    if (this.#rspProdPvt === this.#reqCons) {
       throw new RingError('ENOSPC', `${this.name}: no consumed request left to answer`);
     }
-    const slot = this.slot(this.rspProdPvt);
-    this.rspProdPvt = (this.rspProdPvt + 1) >>> 0;
+    const slot = this.slot(this.#rspProdPvt);
+    this.#rspProdPvt = (this.#rspProdPvt + 1) >>> 0;
     return slot;
   }
 
   /** `RING_PUSH_RESPONSES_AND_CHECK_NOTIFY`: publishes responses; true if the frontend must be notified. */
   pushResponses(): boolean {
-    return this.publish(RSP_PROD, RSP_EVENT, this.rspProdPvt);
+    return this.publish(RSP_PROD, RSP_EVENT, this.#rspProdPvt);
   }
 
   /**
@@ -364,7 +395,7 @@ export class BackRing extends RingEnd {
    */
   finalCheckForRequests(): boolean {
     if (this.unconsumedRequests() > 0) return true;
-    Atomics.store(this.words, REQ_EVENT, (this.reqCons + 1) >>> 0);
+    Atomics.store(this.words, REQ_EVENT, (this.#reqCons + 1) >>> 0);
     return this.unconsumedRequests() > 0;
   }
 }
