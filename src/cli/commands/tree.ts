@@ -1,5 +1,174 @@
-import type { CliIo } from '../io.ts';
+import { parseArgs } from 'node:util';
+import { XenstoreError } from '../../xenstore/index.ts';
+import { listDirectory } from '../directory.ts';
+import { type CliIo, Diagnostics } from '../io.ts';
+import { sanitiseValue } from '../sanitise.ts';
+import type { XsSession } from '../session.ts';
+import { strerror } from '../strerror.ts';
+import { errorCode, openTarget } from '../target.ts';
 
-export async function runTree(_args: readonly string[], _io: CliIo): Promise<number> {
-  return 1;
+const options = {
+  watch: { type: 'boolean', short: 'w' },
+  color: { type: 'boolean' },
+  'no-color': { type: 'boolean' },
+  count: { type: 'string', short: 'n' },
+  mock: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const usage = `Usage: xenwire tree [PATH] [--watch] [--count N] [--color | --no-color] [--mock]
+
+Prints the subtree at PATH (default /) with its values. With --watch it keeps watching PATH and
+prints the subtree again whenever it changes (on a terminal: redrawn in place, changed nodes
+highlighted), stopping after N redraws with --count, else when interrupted. Colour is used when
+stdout is a terminal, or with --color.
+`;
+
+const TOKEN = 'xenwire-tree';
+
+/** One node of a snapshot, in depth-first order. */
+interface SnapshotNode {
+  readonly path: string;
+  readonly name: string;
+  readonly depth: number;
+  readonly value: string;
+  /** Whether this node is the last of its siblings (for the tree lines). */
+  readonly last: boolean;
+}
+
+const style = {
+  name: (text: string) => `\x1b[1;34m${text}\x1b[0m`,
+  value: (text: string) => `\x1b[32m${text}\x1b[0m`,
+  changed: (text: string) => `\x1b[1;33m${text}\x1b[0m`,
+  dim: (text: string) => `\x1b[2m${text}\x1b[0m`,
+};
+
+/** The subtree at `root`, read in one transaction so that it is a consistent snapshot. */
+async function snapshot(session: XsSession, root: string): Promise<SnapshotNode[]> {
+  const txId = await session.request({ op: 'TRANSACTION_START' });
+  try {
+    const nodes: SnapshotNode[] = [];
+    const rootValue = await session.request({ op: 'READ', path: root }, txId);
+    nodes.push({ path: root, name: root, depth: 0, value: sanitiseValue(rootValue), last: true });
+    const walk = async (path: string, depth: number): Promise<void> => {
+      const children = await listDirectory(session, path, txId).catch(() => []);
+      for (const [index, child] of children.entries()) {
+        const childPath = `${path === '/' ? '' : path}/${child}`;
+        const value = await session
+          .request({ op: 'READ', path: childPath }, txId)
+          .catch(() => undefined);
+        if (value === undefined) continue;
+        nodes.push({
+          path: childPath,
+          name: child,
+          depth,
+          value: sanitiseValue(value),
+          last: index === children.length - 1,
+        });
+        await walk(childPath, depth + 1);
+      }
+    };
+    await walk(root, 1);
+    return nodes;
+  } finally {
+    await session.request({ op: 'TRANSACTION_END', commit: false }, txId).catch(() => undefined);
+  }
+}
+
+/** Renders a snapshot; with colour, nodes new or changed since `previous` are highlighted. */
+function render(
+  nodes: readonly SnapshotNode[],
+  color: boolean,
+  previous: ReadonlyMap<string, string> | undefined,
+): string {
+  const lines: string[] = [];
+  // Whether the ancestor at each depth was the last of its siblings: no more vertical line.
+  const lastAt: boolean[] = [];
+  for (const node of nodes) {
+    lastAt[node.depth] = node.last;
+    let prefix = '';
+    for (let depth = 1; depth < node.depth; depth++) prefix += lastAt[depth] ? '    ' : '│   ';
+    if (node.depth > 0) prefix += node.last ? '└── ' : '├── ';
+    const value = node.value === '' ? '' : ` = "${node.value}"`;
+    if (!color) {
+      lines.push(`${prefix}${node.name}${value}`);
+      continue;
+    }
+    const changed = previous !== undefined && previous.get(node.path) !== node.value;
+    const name = changed ? style.changed(node.name) : style.name(node.name);
+    const shownValue = value === '' ? '' : ` ${style.dim('=')} ${style.value(`"${node.value}"`)}`;
+    lines.push(`${style.dim(prefix)}${name}${shownValue}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** `xenwire tree`: a subtree, optionally kept up to date as watches fire. */
+export async function runTree(args: readonly string[], io: CliIo): Promise<number> {
+  const diag = new Diagnostics(io, 'xenwire tree');
+  let parsed: ReturnType<
+    typeof parseArgs<{ args: string[]; options: typeof options; allowPositionals: true }>
+  >;
+  try {
+    parsed = parseArgs({ args: [...args], options, strict: true, allowPositionals: true });
+  } catch (error) {
+    return diag.errx(`${(error as Error).message}\n${usage}`, 2);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.stdout.write(usage);
+    return 0;
+  }
+  if (positionals.length > 1) return diag.errx(`at most one PATH\n${usage}`, 2);
+  const root = positionals[0] ?? '/';
+  const tty = Boolean(io.stdout.isTTY);
+  const color = values['no-color'] ? false : (values.color ?? tty);
+  const limit = values.count === undefined ? Number.POSITIVE_INFINITY : Number(values.count);
+  if (!(limit >= 0)) return diag.errx(`--count takes a number, not ${values.count}`, 2);
+
+  let session: XsSession;
+  try {
+    session = await openTarget({ mock: values.mock, env: io.env });
+  } catch (error) {
+    return diag.errx(`cannot connect to xenstored: ${strerror(errorCode(error))}`);
+  }
+  try {
+    if (values.watch) {
+      await session.request({ op: 'WATCH', path: root, token: TOKEN });
+      // xenstored fires every new watch once; that event is not a change.
+      await session.nextWatchEvent();
+    }
+    const show = async (previous?: ReadonlyMap<string, string>, changedPath?: string) => {
+      let nodes: SnapshotNode[];
+      try {
+        nodes = await snapshot(session, root);
+      } catch (error) {
+        if (!(error instanceof XenstoreError)) throw error;
+        nodes = [];
+      }
+      const body =
+        nodes.length > 0
+          ? render(nodes, color, previous)
+          : `${root}: ${strerror(errorCode('ENOENT'))}\n`;
+      if (tty && previous) io.stdout.write('\x1b[H\x1b[2J');
+      if (changedPath !== undefined && !tty) io.stdout.write(`--- changed: ${changedPath}\n`);
+      io.stdout.write(body);
+      return new Map(nodes.map((node) => [node.path, node.value]));
+    };
+    let shown = await show();
+    if (!values.watch) return shown.size > 0 ? 0 : 1;
+    const stop = new Promise<undefined>((resolve) => {
+      if (io.signal?.aborted) resolve(undefined);
+      io.signal?.addEventListener('abort', () => resolve(undefined), { once: true });
+    });
+    for (let redraws = 0; redraws < limit; redraws++) {
+      const event = await Promise.race([session.nextWatchEvent(), stop]);
+      if (!event) return io.signal?.aborted ? 0 : diag.errx('connection to xenstored lost');
+      // One redraw for a burst of changes: take whatever else has already arrived.
+      while (session.queuedWatchEvents > 0) await session.nextWatchEvent();
+      shown = await show(shown, event.path);
+    }
+    return 0;
+  } finally {
+    session.close();
+  }
 }

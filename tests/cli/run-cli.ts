@@ -1,0 +1,92 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { CliIo, OutputStream } from '../../src/cli/io.ts';
+import { main } from '../../src/cli/main.ts';
+import type { XenInstall } from '../support/real-xenstored.ts';
+
+/** An output stream that keeps everything written, and lets a test wait for some of it. */
+export class Capture implements OutputStream {
+  #chunks: Buffer[] = [];
+  #waiters: (() => void)[] = [];
+
+  constructor(
+    readonly isTTY = false,
+    readonly columns?: number,
+  ) {}
+
+  write(chunk: string | Uint8Array): boolean {
+    this.#chunks.push(Buffer.from(chunk));
+    for (const wake of this.#waiters.splice(0)) wake();
+    return true;
+  }
+
+  get text(): string {
+    return Buffer.concat(this.#chunks).toString('utf8');
+  }
+
+  /** Resolves once the captured text matches `pattern`. */
+  async waitFor(pattern: RegExp): Promise<RegExpMatchArray> {
+    for (;;) {
+      const match = this.text.match(pattern);
+      if (match) return match;
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    }
+  }
+}
+
+/** What a command printed and its exit status. */
+export interface CliResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `xenwire args…` in-process against the daemon at `socketPath` (or none). */
+export async function xenwire(args: string[], socketPath?: string): Promise<CliResult> {
+  const stdout = new Capture();
+  const stderr = new Capture();
+  const env = { ...process.env, XENSTORED_PATH: socketPath ?? '/nonexistent/xenstored.sock' };
+  const status = await main(args, { stdout, stderr, env });
+  return { status, stdout: stdout.text, stderr: stderr.text };
+}
+
+/** A long-running command started in-process; `stop()` interrupts it as Ctrl-C would. */
+export function startXenwire(args: string[], env: NodeJS.ProcessEnv = process.env) {
+  const stdout = new Capture();
+  const stderr = new Capture();
+  const controller = new AbortController();
+  const io: CliIo = { stdout, stderr, env, signal: controller.signal };
+  const status = main(args, io);
+  return {
+    stdout,
+    stderr,
+    status,
+    async stop(): Promise<number> {
+      controller.abort();
+      return status;
+    },
+  };
+}
+
+/**
+ * Runs Xen's multi-call `xenstore <mode> args…` against `socketPath`, with the program path and
+ * name rewritten to `xenwire` so that its messages compare with ours.
+ */
+export function xenstoreC(install: XenInstall, args: string[], socketPath: string): CliResult {
+  const program = `${install.toolDir}/xenstore`;
+  const result = spawnSync(program, args, {
+    env: { ...process.env, XENSTORED_PATH: socketPath, LD_LIBRARY_PATH: install.libDir },
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  const normalise = (text: string) =>
+    text.replaceAll(program, 'xenwire').replace(/^xenstore:/gm, 'xenwire:');
+  return {
+    status: result.status ?? -1,
+    stdout: result.stdout,
+    stderr: normalise(result.stderr),
+  };
+}
+
+/** The launcher, for tests that need a real process (signals, exit codes). */
+export const launcher = fileURLToPath(new URL('../../bin/xenwire.mjs', import.meta.url));
