@@ -36,7 +36,7 @@ export class SimulatedGrantTable {
   grantAccess(domid: number, granteeDomid: number, options: GrantOptions = {}): Grant {
     const s = this.state;
     checkDomid(granteeDomid, 'grantAccess');
-    return s.lock.with(() => {
+    return s.locked(() => {
       const slot = s.requireSlot(domid, 'grantAccess');
       for (let ref = FIRST_FREE_GRANT_REF; ref < s.limits.grantsPerDomain; ref++) {
         if (s.grant(slot, ref).flags & GrantFlag.inUse) continue;
@@ -56,7 +56,7 @@ export class SimulatedGrantTable {
    */
   endAccess(domid: number, ref: number): void {
     const s = this.state;
-    s.lock.with(() => {
+    s.locked(() => {
       const slot = s.requireSlot(domid, 'endAccess');
       const grant = this.#requireGrant(slot, ref, 'endAccess');
       if (grant.maps > 0) throw new EvtchnError('EBUSY', `endAccess: ref ${ref} is still mapped`);
@@ -71,7 +71,7 @@ export class SimulatedGrantTable {
    */
   map(domid: number, grantingDomid: number, ref: number, options: GrantOptions = {}): Uint8Array {
     const s = this.state;
-    return s.lock.with(() => {
+    return s.locked(() => {
       s.requireSlot(domid, 'map');
       const slot = s.requireSlot(grantingDomid, 'map');
       const grant = this.#requireGrant(slot, ref, 'map');
@@ -92,7 +92,7 @@ export class SimulatedGrantTable {
    */
   unmap(domid: number, grantingDomid: number, ref: number): void {
     const s = this.state;
-    s.lock.with(() => {
+    s.locked(() => {
       const slot = s.requireSlot(grantingDomid, 'unmap');
       const grant = this.#requireGrant(slot, ref, 'unmap');
       if (grant.grantee !== domid || grant.maps === 0) {

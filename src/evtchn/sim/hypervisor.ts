@@ -85,7 +85,7 @@ export class SimulatedHypervisor {
    */
   createDomain(domid?: number): number {
     const s = this.#state;
-    return s.lock.with(() => {
+    return s.locked(() => {
       let id = domid;
       if (id === undefined) {
         id = 1;
@@ -109,7 +109,7 @@ export class SimulatedHypervisor {
    */
   destroyDomain(domid: number): void {
     const s = this.#state;
-    s.lock.with(() => {
+    s.locked(() => {
       const slot = s.requireSlot(domid, 'destroyDomain');
       if (domid === 0) throw new EvtchnError('EPERM', 'destroyDomain: dom0 cannot be destroyed');
       for (let port = 1; port < s.limits.portsPerDomain; port++) {
@@ -126,7 +126,7 @@ export class SimulatedHypervisor {
   /** Ids of the live domains, ascending. */
   domains(): number[] {
     const s = this.#state;
-    return s.lock.with(() => {
+    return s.locked(() => {
       const ids: number[] = [];
       for (let slot = 0; slot < s.limits.maxDomains; slot++) {
         if (s.domainState(slot) === DomainState.alive) ids.push(s.domainId(slot));
@@ -143,7 +143,7 @@ export class SimulatedHypervisor {
   allocUnbound(domid: number, remoteDomid: number, owner = 0): number {
     const s = this.#state;
     const remote = remoteDomid === DOMID_SELF ? domid : checkDomid(remoteDomid, 'allocUnbound');
-    return s.lock.with(() => {
+    return s.locked(() => {
       const slot = s.requireSlot(domid, 'allocUnbound');
       const port = this.#allocPort(slot, 'allocUnbound');
       s.setPort(slot, port, PortState.unbound, remote, 0, owner);
@@ -161,7 +161,7 @@ export class SimulatedHypervisor {
     const s = this.#state;
     const rdom = remoteDomid === DOMID_SELF ? domid : checkDomid(remoteDomid, 'bindInterdomain');
     checkPort(remotePort, 'bindInterdomain');
-    return s.lock.with(() => {
+    return s.locked(() => {
       const lslot = s.requireSlot(domid, 'bindInterdomain');
       const rslot = s.requireSlot(rdom, 'bindInterdomain');
       const lport = this.#allocPort(lslot, 'bindInterdomain');
@@ -186,7 +186,7 @@ export class SimulatedHypervisor {
   bindVirq(domid: number, virq: number, owner = 0): number {
     const s = this.#state;
     checkVirq(virq, 'bindVirq');
-    return s.lock.with(() => {
+    return s.locked(() => {
       const slot = s.requireSlot(domid, 'bindVirq');
       if (s.virqPort(slot, virq) !== 0) {
         throw new EvtchnError('EEXIST', `bindVirq: virq ${virq} is already bound`);
@@ -201,7 +201,7 @@ export class SimulatedHypervisor {
   /** `EVTCHNOP_bind_ipi` on vCPU 0: a port whose `send` raises itself. */
   bindIpi(domid: number, owner = 0): number {
     const s = this.#state;
-    return s.lock.with(() => {
+    return s.locked(() => {
       const slot = s.requireSlot(domid, 'bindIpi');
       const port = this.#allocPort(slot, 'bindIpi');
       s.setPort(slot, port, PortState.ipi, 0, 0, owner);
@@ -212,12 +212,14 @@ export class SimulatedHypervisor {
   /**
    * `EVTCHNOP_close`. Closing one end of an interdomain channel turns the peer's port into an
    * unbound port whose allowed remote is the closer's domain.
+   * @param owner - when given, the port must be bound through that handle (else `ENOTCONN`)
    * @throws `EINVAL` for a free, reserved or out-of-range port
    */
-  close(domid: number, port: number): void {
+  close(domid: number, port: number, owner?: number): void {
     const s = this.#state;
-    s.lock.with(() => {
+    s.locked(() => {
       const slot = s.requireSlot(domid, 'close');
+      this.#checkOwner(slot, port, owner, 'close');
       this.#requireBound(slot, port, 'close');
       this.#close(slot, port);
     });
@@ -226,12 +228,14 @@ export class SimulatedHypervisor {
   /**
    * `EVTCHNOP_send`: interdomain raises the peer's port, ipi raises itself, unbound drops the
    * event silently.
+   * @param owner - when given, the port must be bound through that handle (else `ENOTCONN`)
    * @throws `EINVAL` for any other state
    */
-  send(domid: number, port: number): void {
+  send(domid: number, port: number, owner?: number): void {
     const s = this.#state;
-    s.lock.with(() => {
+    s.locked(() => {
       const slot = s.requireSlot(domid, 'send');
+      this.#checkOwner(slot, port, owner, 'send');
       const entry = this.#validPort(port) ? s.port(slot, port) : undefined;
       switch (entry?.state) {
         case PortState.interdomain:
@@ -251,7 +255,7 @@ export class SimulatedHypervisor {
   /** Sets the mask bit of `port`, as a guest does in its shared-info page. */
   mask(domid: number, port: number): void {
     const s = this.#state;
-    s.lock.with(() => {
+    s.locked(() => {
       const slot = s.requireSlot(domid, 'mask');
       if (!this.#validPort(port)) throw new EvtchnError('EINVAL', `mask: bad port ${port}`);
       s.setMasked(slot, port, true);
@@ -261,12 +265,14 @@ export class SimulatedHypervisor {
   /**
    * `EVTCHNOP_unmask`: clears the mask bit; a port that became pending while masked is delivered
    * now.
+   * @param owner - when given, the port must be bound through that handle (else `ENOTCONN`)
    * @throws `EINVAL` for an out-of-range port
    */
-  unmask(domid: number, port: number): void {
+  unmask(domid: number, port: number, owner?: number): void {
     const s = this.#state;
-    s.lock.with(() => {
+    s.locked(() => {
       const slot = s.requireSlot(domid, 'unmask');
+      this.#checkOwner(slot, port, owner, 'unmask');
       if (!this.#validPort(port)) throw new EvtchnError('EINVAL', `unmask: bad port ${port}`);
       s.setMasked(slot, port, false);
       if (s.isPending(slot, port)) s.wake(slot);
@@ -276,7 +282,7 @@ export class SimulatedHypervisor {
   /** `EVTCHNOP_status`. @throws `ESRCH` unknown domain, `EINVAL` out-of-range port */
   status(domid: number, port: number): PortStatus {
     const s = this.#state;
-    return s.lock.with(() => {
+    return s.locked(() => {
       const slot = s.requireSlot(domid, 'status');
       if (!this.#validPort(port)) throw new EvtchnError('EINVAL', `status: bad port ${port}`);
       const entry = s.port(slot, port);
@@ -299,7 +305,7 @@ export class SimulatedHypervisor {
   /** `EVTCHNOP_reset`: closes every port of the domain. */
   reset(domid: number): void {
     const s = this.#state;
-    s.lock.with(() => {
+    s.locked(() => {
       const slot = s.requireSlot(domid, 'reset');
       for (let port = 1; port < s.limits.portsPerDomain; port++) {
         if (s.port(slot, port).state !== PortState.free) this.#close(slot, port);
@@ -311,7 +317,7 @@ export class SimulatedHypervisor {
   raiseVirq(domid: number, virq: number): void {
     const s = this.#state;
     checkVirq(virq, 'raiseVirq');
-    s.lock.with(() => this.#raiseVirq(s.requireSlot(domid, 'raiseVirq'), virq));
+    s.locked(() => this.#raiseVirq(s.requireSlot(domid, 'raiseVirq'), virq));
   }
 
   /** Opens a device-style event-channel handle acting as domain `domid`. */
@@ -326,7 +332,7 @@ export class SimulatedHypervisor {
    */
   takePending(domid: number, owner: number): number[] {
     const s = this.#state;
-    return s.lock.with(() => {
+    return s.locked(() => {
       const slot = s.requireSlot(domid, 'pending');
       const taken: number[] = [];
       for (const port of s.deliverablePorts(slot)) {
@@ -339,22 +345,16 @@ export class SimulatedHypervisor {
     });
   }
 
-  /**
-   * The handle bound to `port` of `domid` (0 when the port is free or has no handle).
-   * @internal used by {@link SimulatedEventChannel} to check ownership
-   */
-  ownerOf(domid: number, port: number): number {
-    const s = this.#state;
-    return s.lock.with(() => {
-      const slot = s.requireSlot(domid, 'lookup');
-      if (!this.#validPort(port)) return 0;
-      const entry = s.port(slot, port);
-      return entry.state === PortState.free ? 0 : entry.owner;
-    });
-  }
-
   #validPort(port: number): boolean {
     return Number.isInteger(port) && port > 0 && port < this.#state.limits.portsPerDomain;
+  }
+
+  #checkOwner(slot: number, port: number, owner: number | undefined, operation: string): void {
+    if (owner === undefined) return;
+    const bound = this.#validPort(port) ? this.#state.port(slot, port) : undefined;
+    if (bound?.state === PortState.free || bound?.owner !== owner) {
+      throw new EvtchnError('ENOTCONN', `${operation}: port ${port} is not bound to this handle`);
+    }
   }
 
   #requireBound(slot: number, port: number, operation: string): void {

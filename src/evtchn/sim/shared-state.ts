@@ -87,6 +87,8 @@ export class SharedState {
   readonly #pendingBase: number;
   readonly #maskBase: number;
   readonly #grantsBase: number;
+  #lockDepth = 0;
+  readonly #deferredWakes: number[] = [];
 
   private constructor(readonly buffer: SharedArrayBuffer) {
     const header = new Int32Array(buffer, 0, HEADER_WORDS);
@@ -213,11 +215,29 @@ export class SharedState {
     return this.domainBase(slot) + D_WAKE;
   }
 
-  /** Wakes every thread sleeping on domain `slot`. */
+  /**
+   * Wakes every thread sleeping on domain `slot`. Inside {@link locked} the wake-up is deferred
+   * until the lock is released, so the woken thread does not run straight into the held lock.
+   */
   wake(slot: number): void {
     const index = this.wakeIndex(slot);
     Atomics.add(this.words, index, 1);
-    Atomics.notify(this.words, index);
+    if (this.#lockDepth > 0) this.#deferredWakes.push(index);
+    else Atomics.notify(this.words, index);
+  }
+
+  /** Runs `body` under the lock, then delivers the wake-ups it asked for. */
+  locked<T>(body: () => T): T {
+    this.lock.lock();
+    this.#lockDepth++;
+    try {
+      return body();
+    } finally {
+      this.#lockDepth--;
+      this.lock.unlock();
+      for (const index of this.#deferredWakes) Atomics.notify(this.words, index);
+      this.#deferredWakes.length = 0;
+    }
   }
 
   virqPort(slot: number, virq: number): number {

@@ -33,7 +33,7 @@ export class SimulatedEventChannel extends EventChannel {
     readonly domid: number,
   ) {
     super();
-    const slot = state.lock.with(() => state.requireSlot(domid, 'open'));
+    const slot = state.locked(() => state.requireSlot(domid, 'open'));
     this.#wakeIndex = state.wakeIndex(slot);
     this.#state = state;
     this.#hv = hv;
@@ -63,18 +63,18 @@ export class SimulatedEventChannel extends EventChannel {
 
   notify(port: number): void {
     this.#assertOwned(port, 'notify');
-    this.#hv.send(this.domid, port);
+    this.#hv.send(this.domid, port, this.#owner);
   }
 
   unbind(port: number): void {
     this.#assertOwned(port, 'unbind');
-    this.#hv.close(this.domid, port);
+    this.#hv.close(this.domid, port, this.#owner);
     this.#ports.delete(port);
   }
 
   unmask(port: number): void {
     this.#assertOwned(port, 'unmask');
-    this.#hv.unmask(this.domid, port);
+    this.#hv.unmask(this.domid, port, this.#owner);
   }
 
   restrict(domid: number): void {
@@ -163,7 +163,8 @@ export class SimulatedEventChannel extends EventChannel {
   #assertOwned(port: number, operation: string): void {
     this.assertOpen(operation);
     checkPort(port, operation);
-    if (!this.#ports.has(port) || this.#hv.ownerOf(this.domid, port) !== this.#owner) {
+    // The hypervisor re-checks ownership under its lock; this catches ports never bound here.
+    if (!this.#ports.has(port)) {
       throw new EvtchnError('ENOTCONN', `${operation}: port ${port} is not bound to this handle`);
     }
   }

@@ -1,0 +1,90 @@
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { SimulatedHypervisor } from '../../src/evtchn/index.ts';
+import type { PingPongReport, PingPongSetup } from './support/ping-pong-worker.ts';
+
+const bootstrap = new URL('./support/typescript-worker.mjs', import.meta.url);
+const entry = new URL('./support/ping-pong-worker.ts', import.meta.url).href;
+const ROUNDS = Number(process.env.XENWIRE_ROUNDS ?? 100_000);
+/** Length of the idle window whose CPU use is measured (a resource bound, not a speed bound). */
+const IDLE_MS = 500;
+
+/** Reports of one worker, in order. */
+class WorkerReports {
+  readonly #queue: PingPongReport[] = [];
+  readonly #waiters: ((report: PingPongReport) => void)[] = [];
+
+  constructor(readonly worker: Worker) {
+    worker.on('message', (report: PingPongReport) => {
+      const waiter = this.#waiters.shift();
+      if (waiter) waiter(report);
+      else this.#queue.push(report);
+    });
+    worker.on('error', (error) =>
+      this.#deliver({ kind: 'error', message: error.stack ?? String(error) }),
+    );
+  }
+
+  #deliver(report: PingPongReport): void {
+    const waiter = this.#waiters.shift();
+    if (waiter) waiter(report);
+    else this.#queue.push(report);
+  }
+
+  async next<K extends PingPongReport['kind']>(
+    kind: K,
+  ): Promise<Extract<PingPongReport, { kind: K }>> {
+    const report =
+      this.#queue.shift() ??
+      (await new Promise<PingPongReport>((resolve) => this.#waiters.push(resolve)));
+    if (report.kind === 'error') throw new Error(`worker failed: ${report.message}`);
+    expect(report.kind).toBe(kind);
+    return report as Extract<PingPongReport, { kind: K }>;
+  }
+}
+
+function start(setup: PingPongSetup): WorkerReports {
+  return new WorkerReports(new Worker(bootstrap, { workerData: { ...setup, entry } }));
+}
+
+describe('simulated hypervisor across worker threads', () => {
+  it(`exchanges ${ROUNDS} round trips without a lost wake-up and idles without burning CPU`, async () => {
+    const hv = SimulatedHypervisor.create();
+    const a = hv.createDomain();
+    const b = hv.createDomain();
+    const sequence = new SharedArrayBuffer(8);
+    const common = { buffer: hv.buffer, sequence, rounds: ROUNDS, idle: true };
+    const workerA = start({ ...common, role: 'a', domid: a, peerDomid: b });
+    const workerB = start({ ...common, role: 'b', domid: b, peerDomid: a });
+    try {
+      const { port } = await workerA.next('port');
+      workerB.worker.postMessage(port);
+      await workerA.next('idle');
+      await workerB.next('idle');
+
+      // Both workers now sleep: one in Atomics.wait, one in Atomics.waitAsync.
+      const cpuBefore = process.cpuUsage();
+      const wallBefore = performance.now();
+      await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
+      const cpu = process.cpuUsage(cpuBefore);
+      const wallMicros = (performance.now() - wallBefore) * 1000;
+      workerB.worker.postMessage('wake');
+
+      const doneA = await workerA.next('done');
+      const doneB = await workerB.next('done');
+      expect(doneA.received).toBe(ROUNDS + 1);
+      expect(doneB.received).toBe(ROUNDS + 1);
+      expect(new Int32Array(sequence)[0]).toBe(ROUNDS);
+      // The whole process (main thread and both workers) stayed near idle.
+      expect((cpu.user + cpu.system) / wallMicros).toBeLessThan(0.2);
+      expect(doneB.idleUtilization).toBeLessThan(0.2);
+      console.log(
+        `cross-worker: ${ROUNDS} round trips in ${doneB.seconds.toFixed(2)} s; idle window: ` +
+          `process CPU ${((100 * (cpu.user + cpu.system)) / wallMicros).toFixed(1)}% of wall, ` +
+          `worker event-loop utilisation ${(100 * (doneB.idleUtilization ?? 0)).toFixed(1)}%`,
+      );
+    } finally {
+      await Promise.all([workerA.worker.terminate(), workerB.worker.terminate()]);
+    }
+  }, 120_000);
+});
