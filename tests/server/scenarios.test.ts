@@ -403,6 +403,26 @@ const domains: Record<string, string[]> = {
   ],
 };
 
+const control: Record<string, string[]> = {
+  'CONTROL answers like C 4.17: check, log, print, quota, quota-soft, help': [
+    'c control check -> OK',
+    'c control log on -> OK',
+    'c control print hello -> OK',
+    'c control print -> EINVAL',
+    'c control bogus -> EINVAL',
+    'c control quota set nodes 7 -> OK',
+    'c control quota 0 -> Domain 0:\nnodes           :        3\nwatches         :        0\ntransactions    :        0\noutstanding     :        0\nmemory          :        0\n',
+    'c control quota 77 -> ENOENT',
+    'c control quota-soft -> Quota settings:\nmemory           :  2097152 Total Xenstore memory per domain (warning level)\n',
+    'c control help x -> EINVAL',
+  ],
+  'atoi-style numbers: GET_DOMAIN_PATH prints unsigned, DIRECTORY_PART offsets': [
+    'c domainpath -1 -> /local/domain/4294967295',
+    'c part /tool abc -> 2|xenstored||',
+    'c part /tool -1 -> 2||',
+  ],
+};
+
 const versions: Record<string, string[]> = {
   'current: GET/SET_FEATURE and GET/SET_QUOTA': [
     'c getquota -> nodes,watches,transactions,node-size,node-permissions,outstanding,transaction-nodes',
@@ -453,6 +473,7 @@ for (const [title, table, conns] of [
   ['watches', watches, { c: 0, o: 0, d: 0, g: 5 }],
   ['transactions', transactions, { c: 0, o: 0 }],
   ['domains', domains, { c: 0, d: 0, g: 5 }],
+  ['control', control, { c: 0 }],
   ['versions', versions, { c: 0, g: 5 }],
   ['quotas', quotas, { d: 0, g: 5 }],
 ] as const) {

@@ -9,6 +9,7 @@ import {
 } from '../constants.ts';
 import { XenstoreError } from '../errors.ts';
 import { assertValidPath, domainPath, isSpecialPath, pathProblem, resolvePath } from '../paths.ts';
+import { splitStrings } from '../payload.ts';
 import { parsePermissions } from '../permissions.ts';
 import {
   booleanPayload,
@@ -22,6 +23,7 @@ import {
 import { decodeRequest, type Request } from '../requests.ts';
 import type { Message } from '../wire.ts';
 import { type ConnectionHost, type ConnectOptions, ServerConnection } from './connection.ts';
+import { type ControlHost, control } from './control.ts';
 import { type Domain, DomainTable } from './domains.ts';
 import { EventDispatcher, INTRODUCE_DOMAIN, RELEASE_DOMAIN } from './events.ts';
 import { CommitFaults } from './fault.ts';
@@ -134,6 +136,7 @@ export class XenstoreServer {
   readonly #privilegedDomid: number;
   readonly #features: number;
   readonly #host: ConnectionHost;
+  readonly #controlHost: ControlHost;
   #nextConnectionId = 1;
   // Requests that arrived while another was being served or delivered.
   #queue: [ServerConnection, Message][] = [];
@@ -145,6 +148,21 @@ export class XenstoreServer {
   constructor(options: ServerOptions = {}) {
     this.store = Store.initial();
     this.quotas = new QuotaTable(options.quotas);
+    this.#controlHost = {
+      quotas: this.quotas,
+      usage: (domid) => {
+        if (!this.domains.isIntroduced(domid)) return undefined;
+        let transactions = 0;
+        for (const conn of this.#connections) {
+          if (conn.domid === domid) transactions += conn.transactions.size;
+        }
+        return {
+          nodes: this.store.owned(domid),
+          watches: this.#watchCounts.get(domid) ?? 0,
+          transactions,
+        };
+      },
+    };
     this.#events = new EventDispatcher(this.store, this.#watches, this.#special);
     this.#context = { quotas: this.quotas, domains: this.domains, events: this.#events };
     this.#faults = new CommitFaults(options.commitFailureRate ?? 0, options.faultSeed ?? 1);
@@ -338,7 +356,10 @@ export class XenstoreServer {
       tx = conn.transactions.get(message.txId);
       if (!tx) throw new XenstoreError('ENOENT', `no transaction ${message.txId}`);
     }
-    const request = decodeRequest(message);
+    const request =
+      type === MessageType.DIRECTORY_PART
+        ? decodeDirectoryPart(message.payload)
+        : decodeRequest(message);
     switch (request.op) {
       case 'READ':
       case 'DIRECTORY':
@@ -362,7 +383,8 @@ export class XenstoreServer {
         conn.transactions.clear();
         return OK;
       case 'GET_DOMAIN_PATH':
-        return stringPayload(domainPath(request.domid));
+        // C reads the domid with atoi and prints it unsigned.
+        return stringPayload(domainPath(request.domid >>> 0));
       case 'IS_DOMAIN_INTRODUCED':
         return booleanPayload(
           request.domid === DOMID_SELF || this.domains.isIntroduced(request.domid),
@@ -382,7 +404,7 @@ export class XenstoreServer {
         this.domains.require(request.domid).target = request.target;
         return OK;
       case 'CONTROL':
-        return this.#control(request.args);
+        return control(this.#controlHost, request.args);
       case 'GET_FEATURE':
         return stringPayload(
           String(
@@ -590,23 +612,6 @@ export class XenstoreServer {
     conn.takeOutput();
     conn.onClose?.(reason);
   }
-
-  #control(args: readonly (string | Uint8Array)[]): Uint8Array {
-    const [command] = args;
-    switch (command) {
-      case 'help':
-        return stringPayload('Available commands:\nhelp\nprint <string>\nquota\ncheck\n');
-      case 'print':
-      case 'check':
-        return OK;
-      case 'quota':
-        return stringPayload(
-          `${QUOTA_NAMES.map((name) => `${name}: ${this.quotas.global[quotaKey(name)]}`).join('\n')}\n`,
-        );
-      default:
-        throw new XenstoreError('EINVAL', `unknown control command ${String(command)}`);
-    }
-  }
 }
 
 const OK: Uint8Array = Buffer.from('OK\0', 'latin1');
@@ -666,6 +671,22 @@ function validateWatchPath(path: string): void {
   }
   const problem = pathProblem(path);
   if (problem) throw new XenstoreError('EINVAL', problem);
+}
+
+/**
+ * DIRECTORY_PART as C parses it: the offset is read with `atoi` and compared unsigned, so text is
+ * offset 0 and a negative offset lies past the end of any list.
+ */
+function decodeDirectoryPart(payload: Uint8Array): Request {
+  const strings = splitStrings(payload);
+  if (strings?.length !== 2) throw new XenstoreError('EINVAL', 'expected path and offset');
+  const digits = /^\s*([+-]?\d+)/.exec(strings[1]!);
+  const offset = digits ? Number(digits[1]) : 0;
+  return {
+    op: 'DIRECTORY_PART',
+    path: strings[0]!,
+    offset: offset < 0 ? Number.MAX_SAFE_INTEGER : offset,
+  };
 }
 
 /** RELEASE and RESUME refuse domain 0. */
