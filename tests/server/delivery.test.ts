@@ -224,3 +224,25 @@ describe('fault injection and coalescing', () => {
     ).toBe('EAGAIN');
   });
 });
+
+describe('callbacks that throw', () => {
+  it('a throwing trace sink or onClose does not stop the server', () => {
+    const server = new XenstoreServer({
+      trace: () => {
+        throw new Error('sink broken');
+      },
+    });
+    const conn = server.connect({
+      onMessage: () => {},
+      onClose: () => {
+        throw new Error('close handler broken');
+      },
+    });
+    conn.send(
+      encodeRequest({ op: 'WRITE', path: '/t', value: Buffer.from('1') }, { reqId: 1, txId: 0 }),
+    );
+    conn.close();
+    const other = new Recorder(server, 0);
+    expect(renderReply(other.request(MessageType.READ, scriptPayload('read', ['/t'])))).toBe('1');
+  });
+});

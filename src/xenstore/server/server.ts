@@ -610,7 +610,11 @@ export class XenstoreServer {
     this.#dropWatches(conn);
     conn.transactions.clear();
     conn.takeOutput();
-    conn.onClose?.(reason);
+    try {
+      conn.onClose?.(reason);
+    } catch {
+      // The connection is gone either way; a throwing callback must not stop the server.
+    }
   }
 }
 

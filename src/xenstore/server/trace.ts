@@ -30,8 +30,8 @@ export function tracer(
     typeof sink === 'function'
       ? sink
       : (record: TraceRecord) => sink.write(`${JSON.stringify(record)}\n`);
-  return (direction, conn, message) =>
-    emit({
+  return (direction, conn, message) => {
+    const record: TraceRecord = {
       time: new Date().toISOString(),
       direction,
       conn: conn.id,
@@ -40,5 +40,11 @@ export function tracer(
       reqId: message.reqId,
       txId: message.txId,
       payload: toText(message.payload),
-    });
+    };
+    try {
+      emit(record);
+    } catch {
+      // A failing trace sink must not take the server down; the record is lost.
+    }
+  };
 }
