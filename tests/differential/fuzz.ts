@@ -22,7 +22,10 @@ if (!xenInstall) {
   process.exit(2);
 }
 const real = await realTarget(xenInstall);
-const mock = await mockTarget();
+const mock = await mockTarget().catch(async (error: unknown) => {
+  await real.stop();
+  throw error;
+});
 try {
   const runs = Number(values.runs);
   const seed = values.seed === undefined ? undefined : Number(values.seed);
