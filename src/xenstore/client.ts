@@ -4,7 +4,7 @@ import { debuglog } from 'node:util';
 import { emitDetached } from './client/emit-detached.ts';
 import { frameRequest } from './client/frame.ts';
 import { NodeOperations, type RequestOptions } from './client/node-operations.ts';
-import { type PendingRequest, RequestTable } from './client/request-table.ts';
+import { abortError, type PendingRequest, RequestTable } from './client/request-table.ts';
 import {
   runTransaction,
   Transaction,
@@ -224,6 +224,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     const signal = options?.signal;
     if (signal) {
       const stop = (): void => void watch.close().catch((error) => this.#diagnose(error));
+      if (signal.aborted) stop();
       signal.addEventListener('abort', stop, { once: true });
       watch.once('close', () => signal.removeEventListener('abort', stop));
     }
@@ -506,7 +507,13 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
   #onLateReply(pending: PendingRequest, message: Message): void {
     if (message.type === MessageType.ERROR) return;
     if (pending.op === 'TRANSACTION_START') {
-      const txId = decodeReply('TRANSACTION_START', message);
+      let txId: number;
+      try {
+        txId = decodeReply('TRANSACTION_START', message);
+      } catch (error) {
+        this.#diagnose(error as XenstoreError);
+        return;
+      }
       this.#sendUnanswered({ op: 'TRANSACTION_END', commit: false }, txId);
     } else if (pending.undo) {
       this.#sendUnanswered(pending.undo, 0);
@@ -572,8 +579,11 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
 
   #onTransportClose(connection: number, reason?: Error): void {
     if (connection !== this.#connection || this.#state === 'closed') return;
-    this.#transport?.close();
+    // Retire the connection first: closing the transport may report its close again.
+    this.#connection++;
+    const transport = this.#transport;
     this.#transport = undefined;
+    transport?.close();
     const error = new XenstoreError(
       'ECONNRESET',
       reason ? `connection lost: ${reason.message}` : 'connection closed by the server',
@@ -660,10 +670,6 @@ function assertDomid(domid: number, op: string): void {
   if (!Number.isInteger(domid) || domid < 0 || domid > 0xffff) {
     throw new XenstoreError('EINVAL', `invalid domain id ${domid}`, op);
   }
-}
-
-function abortError(op: string, path: string | undefined, reason: unknown): XenstoreError {
-  return new XenstoreError('ABORT_ERR', `${op} aborted`, op, path, { cause: reason });
 }
 
 function traceMessage(direction: string, message: Message): void {

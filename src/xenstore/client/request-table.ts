@@ -36,6 +36,11 @@ export class PendingRequest {
   }
 }
 
+/** The error of a request given up through its `AbortSignal`. */
+export function abortError(op: string, path: string | undefined, reason: unknown): XenstoreError {
+  return new XenstoreError('ABORT_ERR', `${op} aborted`, op, path, { cause: reason });
+}
+
 /** Timed-out or aborted requests remembered so that their late replies are recognised. */
 const MAX_ABANDONED = 4096;
 
@@ -87,11 +92,7 @@ export class RequestTable {
     const signal = options?.signal;
     if (signal) {
       pending.signal = signal;
-      pending.onAbort = () =>
-        this.#abandon(
-          reqId,
-          new XenstoreError('ABORT_ERR', `${op} aborted`, op, path, { cause: signal.reason }),
-        );
+      pending.onAbort = () => this.#abandon(reqId, abortError(op, path, signal.reason));
       signal.addEventListener('abort', pending.onAbort, { once: true });
     }
     return pending;
