@@ -8,21 +8,15 @@
 {
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-root="$("$here/fetch-packages.sh")" || exit 3
-shim="$("$here/shim/build.sh")"
+. "$here/daemon-common.sh"
 unshare -m true 2>/dev/null || {
   echo "start-oxenstored: cannot create a mount namespace (unshare -m)" >&2
   exit 4
 }
-dir="${1:-$(mktemp -d "${TMPDIR:-/tmp}/oxenstored.XXXXXX")}"
+prepare_shim_dir "${1:-}"
 mkdir -p "$dir/run"
-dir="$(cd "$dir" && pwd)"
-libs="$root/usr/lib/x86_64-linux-gnu"
 socket="$dir/run/socket"
-
-rm -f "$dir/xsd_kva" "$socket" "$dir/xenstored.pid"
-truncate -s 4096 "$dir/xsd_kva"
-printf 1 >"$dir/xsd_port"
+rm -f "$socket"
 ulimit -Hn >"$dir/nr_open"
 cat >"$dir/oxenstored.conf" <<CONF
 pid-file = $dir/xenstored.pid
@@ -40,18 +34,5 @@ XENWIRE_SHIM_DIR="$dir" LD_LIBRARY_PATH="$libs" LD_PRELOAD="$shim" \
     exec "$2" --no-fork --config-file "$1/oxenstored.conf"' \
   oxenstored "$dir" "$root/usr/lib/xen-4.17/bin/oxenstored" \
   >"$dir/stderr.log" 2>&1 </dev/null &
-daemon=$!
-
-for _ in $(seq 200); do
-  if XENSTORED_PATH="$socket" LD_LIBRARY_PATH="$libs" "$root/usr/bin/xenstore-exists" /tool \
-    2>/dev/null; then
-    echo "$socket"
-    exit 0
-  fi
-  kill -0 "$daemon" 2>/dev/null || break
-  sleep 0.05
-done
-echo "start-oxenstored: the daemon did not answer; logs in $dir" >&2
-kill "$daemon" 2>/dev/null || true
-exit 1
+await_daemon "$socket" $!
 }
