@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type RealXenstored,
@@ -6,7 +5,7 @@ import {
   type XenInstall,
   xenInstall,
 } from '../support/real-xenstored.ts';
-import { type CliResult, xenstoreC, xenwire } from './run-cli.ts';
+import { xenstoreC, xenstoreControlC, xenwire } from './run-cli.ts';
 
 /**
  * The drop-in subcommands against Xen 4.17's own tools, on one real C xenstored: every case runs
@@ -123,17 +122,16 @@ describe.skipIf(!available)('drop-in subcommands against the C xenstore tools', 
   const c = (args: string[]) => xenstoreC(install, args, daemon.socketPath);
 
   /** Back to the setup state: everything but /tool removed, then the setup nodes written. */
-  function reset(): void {
-    const top = c(['list', '/'])
-      .stdout.split('\n')
-      .filter((name) => name && name !== 'tool');
-    if (top.length > 0) expect(c(['rm', ...top.map((name) => `/${name}`)]).status).toBe(0);
-    expect(c(['write', ...SETUP_WRITES]).status).toBe(0);
-    expect(c(['chmod', '/d', 'b0', 'r1']).status).toBe(0);
+  async function reset(): Promise<void> {
+    const listing = (await c(['list', '/'])).stdout;
+    const top = listing.split('\n').filter((name) => name && name !== 'tool');
+    if (top.length > 0) expect((await c(['rm', ...top.map((name) => `/${name}`)])).status).toBe(0);
+    expect((await c(['write', ...SETUP_WRITES])).status).toBe(0);
+    expect((await c(['chmod', '/d', 'b0', 'r1'])).status).toBe(0);
   }
 
   /** The whole store with permissions, to compare what a command changed. */
-  const state = () => c(['ls', '-fp', '/']).stdout;
+  const state = async () => (await c(['ls', '-fp', '/'])).stdout;
 
   beforeAll(async () => {
     daemon = await startRealXenstored(install);
@@ -151,7 +149,7 @@ describe.skipIf(!available)('drop-in subcommands against the C xenstore tools', 
         ['read', '/tool'],
         ['exists', '/local'],
       ]) {
-        const expected = xenstoreC(install, args, fresh.socketPath);
+        const expected = await xenstoreC(install, args, fresh.socketPath);
         expect(await xenwire(args, fresh.socketPath), args.join(' ')).toEqual(expected);
       }
     } finally {
@@ -162,26 +160,20 @@ describe.skipIf(!available)('drop-in subcommands against the C xenstore tools', 
   it.each(cases.map((args) => [args.join(' ') || '(no arguments)', args]))(
     '%s',
     async (_name, args) => {
-      reset();
-      const expected: CliResult = c([...args]);
-      const expectedState = state();
-      reset();
+      await reset();
+      const expected = await c([...args]);
+      const expectedState = await state();
+      await reset();
       const actual = await xenwire([...args], daemon.socketPath);
       expect(actual).toEqual(expected);
-      expect(state()).toBe(expectedState);
+      expect(await state()).toBe(expectedState);
     },
   );
 
   it.each([[[]], [['check']], [['help']], [['bogus']], [['log']], [['quota']]])(
     'control %j',
     async (args) => {
-      const program = `${install.xenBinDir}/xenstore-control`;
-      const result = spawnSync(program, args, { env: daemon.env, encoding: 'utf8' });
-      const expected = {
-        status: result.status,
-        stdout: result.stdout,
-        stderr: result.stderr.replaceAll(program, 'xenwire control'),
-      };
+      const expected = await xenstoreControlC(install, args, daemon.socketPath);
       expect(await xenwire(['control', ...args], daemon.socketPath)).toEqual(expected);
     },
   );
@@ -189,7 +181,7 @@ describe.skipIf(!available)('drop-in subcommands against the C xenstore tools', 
   it('report a missing daemon as the C tools do', async () => {
     const missing = '/nonexistent/socket';
     for (const args of [['read', '/d'], ['ls']]) {
-      expect(await xenwire(args, missing)).toEqual(xenstoreC(install, args, missing));
+      expect(await xenwire(args, missing)).toEqual(await xenstoreC(install, args, missing));
     }
     expect(await xenwire(['control', 'help'], missing)).toEqual({
       status: 1,

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { CliIo, OutputStream } from '../../src/cli/io.ts';
 import { main } from '../../src/cli/main.ts';
@@ -72,20 +72,46 @@ export function startXenwire(args: string[], env: NodeJS.ProcessEnv = process.en
  * Runs Xen's multi-call `xenstore <mode> args…` against `socketPath`, with the program path and
  * name rewritten to `xenwire` so that its messages compare with ours.
  */
-export function xenstoreC(install: XenInstall, args: string[], socketPath: string): CliResult {
-  const program = `${install.toolDir}/xenstore`;
-  const result = spawnSync(program, args, {
-    env: { ...process.env, XENSTORED_PATH: socketPath, LD_LIBRARY_PATH: install.libDir },
-    encoding: 'utf8',
-    timeout: 20_000,
+export function xenstoreC(
+  install: XenInstall,
+  args: string[],
+  socketPath: string,
+): Promise<CliResult> {
+  return runProgram(`${install.toolDir}/xenstore`, args, socketPath, install, (text, program) =>
+    text.replaceAll(program, 'xenwire').replace(/^xenstore:/gm, 'xenwire:'),
+  );
+}
+
+/** Runs Xen's `xenstore-control args…`, its program path rewritten to `xenwire control`. */
+export function xenstoreControlC(
+  install: XenInstall,
+  args: string[],
+  socketPath: string,
+): Promise<CliResult> {
+  return runProgram(
+    `${install.xenBinDir}/xenstore-control`,
+    args,
+    socketPath,
+    install,
+    (text, program) => text.replaceAll(program, 'xenwire control'),
+  );
+}
+
+// Asynchronous, so that an in-process proxy or server between it and the daemon keeps running.
+function runProgram(
+  program: string,
+  args: string[],
+  socketPath: string,
+  install: XenInstall,
+  normalise: (text: string, program: string) => string,
+): Promise<CliResult> {
+  const env = { ...process.env, XENSTORED_PATH: socketPath, LD_LIBRARY_PATH: install.libDir };
+  return new Promise((resolve) => {
+    execFile(program, args, { env, encoding: 'utf8', timeout: 20_000 }, (error, stdout, stderr) => {
+      const status = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+      resolve({ status, stdout, stderr: normalise(stderr, program) });
+    });
   });
-  const normalise = (text: string) =>
-    text.replaceAll(program, 'xenwire').replace(/^xenstore:/gm, 'xenwire:');
-  return {
-    status: result.status ?? -1,
-    stdout: result.stdout,
-    stderr: normalise(result.stderr),
-  };
 }
 
 /** The launcher, for tests that need a real process (signals, exit codes). */

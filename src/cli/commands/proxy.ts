@@ -1,7 +1,7 @@
 import { createWriteStream, rmSync, type WriteStream } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
-import { MessageFramer } from '../../xenstore/index.ts';
+import { decodeHeader, decodeMessage, HEADER_SIZE, PAYLOAD_MAX } from '../../xenstore/index.ts';
 import { type CliIo, Diagnostics, type OutputStream } from '../io.ts';
 import {
   type ByteCounts,
@@ -45,38 +45,47 @@ class Recorder {
 }
 
 /**
- * Decodes one direction of a connection from copies of the forwarded chunks. After a framing
- * error it stops decoding (the stream can no longer be trusted to be in step) and records the
- * rest as raw bytes.
+ * Decodes one direction of a connection from copies of the forwarded chunks. It frames messages
+ * itself rather than with `MessageFramer`, so that the messages of a chunk that precede a
+ * framing error are still recorded. After such an error it stops decoding (the stream can no
+ * longer be trusted to be in step) and records the rest as raw bytes.
  */
 function directionDecoder(
   recorder: Recorder,
   conn: number,
   dir: Direction,
 ): (chunk: Buffer) => void {
-  let framer: MessageFramer | undefined = new MessageFramer();
+  let pending: Buffer | undefined = Buffer.alloc(0);
+  const raw = (bytes: Buffer) => {
+    if (bytes.length > 0)
+      recorder.record({ kind: 'raw', conn, dir, bytes: bytes.toString('base64') });
+  };
   return (chunk) => {
-    if (!framer) {
-      recorder.record({ kind: 'raw', conn, dir, bytes: chunk.toString('base64') });
-      return;
-    }
-    try {
-      // The framer keeps views of what it is given, so it gets its own copy.
-      for (const message of framer.push(Buffer.from(chunk))) {
-        recorder.record({
-          kind: 'message',
-          conn,
-          dir,
-          typeNumber: message.type,
-          reqId: message.reqId,
-          txId: message.txId,
-          payload: Buffer.from(message.payload).toString('base64'),
-          ...decodeFields(message, dir),
-        });
+    if (!pending) return raw(chunk);
+    pending = Buffer.concat([pending, chunk]);
+    while (pending.length >= HEADER_SIZE) {
+      const header = decodeHeader(pending);
+      if (header.len > PAYLOAD_MAX) {
+        const error = `framing: header announces ${header.len} payload bytes, more than ${PAYLOAD_MAX}`;
+        recorder.record({ kind: 'error', conn, dir, error });
+        raw(pending);
+        pending = undefined;
+        return;
       }
-    } catch (error) {
-      framer = undefined;
-      recorder.record({ kind: 'error', conn, dir, error: `framing: ${(error as Error).message}` });
+      const end = HEADER_SIZE + header.len;
+      if (pending.length < end) break;
+      const message = decodeMessage(pending.subarray(0, end));
+      recorder.record({
+        kind: 'message',
+        conn,
+        dir,
+        typeNumber: message.type,
+        reqId: message.reqId,
+        txId: message.txId,
+        payload: Buffer.from(message.payload).toString('base64'),
+        ...decodeFields(message, dir),
+      });
+      pending = pending.subarray(end);
     }
   };
 }

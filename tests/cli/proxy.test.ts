@@ -1,0 +1,178 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { TraceRecord } from '../../src/cli/trace.ts';
+import {
+  encodeMessage,
+  encodeRequest,
+  MessageType,
+  watchEventMessage,
+} from '../../src/xenstore/index.ts';
+import { startRealXenstored, type XenInstall, xenInstall } from '../support/real-xenstored.ts';
+import { startXenwire, xenstoreC } from './run-cli.ts';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'xenwire-proxy-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function readTrace(path: string): Promise<TraceRecord[]> {
+  const text = await readFile(path, 'utf8');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as TraceRecord);
+}
+
+/** Collects what a socket receives until `size` bytes have come. */
+function receive(socket: Socket, size: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let got = 0;
+  return new Promise((resolve) => {
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      got += chunk.length;
+      if (got >= size) resolve(Buffer.concat(chunks));
+    });
+  });
+}
+
+function startProxy(to: string) {
+  const listen = join(dir, 'proxy.sock');
+  const trace = join(dir, 'trace.jsonl');
+  const proxy = startXenwire(['proxy', '--listen', listen, '--to', to, '--trace', trace]);
+  return { listen, trace, proxy };
+}
+
+describe('xenwire proxy', () => {
+  it('forwards every byte unchanged both ways, decodes messages and survives framing errors', async () => {
+    const upstreamPath = join(dir, 'upstream.sock');
+    // Whatever the client sends: a READ, a WRITE, then a header announcing an oversize payload.
+    const read = encodeMessage(encodeRequest({ op: 'READ', path: '/vm' }, { reqId: 7, txId: 0 }));
+    const write = encodeMessage(
+      encodeRequest({ op: 'WRITE', path: '/x', value: Buffer.from('v') }, { reqId: 8, txId: 3 }),
+    );
+    const garbage = Buffer.alloc(40, 0xff);
+    const fromClient = Buffer.concat([read, write, garbage]);
+    // The upstream answers with a reply, an event and bytes that are no protocol at all.
+    const fromServer = Buffer.concat([
+      encodeMessage({ type: MessageType.READ, reqId: 7, txId: 0, payload: Buffer.from('hello') }),
+      encodeMessage(watchEventMessage({ path: '/x', token: 'tok' })),
+      Buffer.from('not a message, and a few more bytes'),
+    ]);
+    const received: Buffer[] = [];
+    const upstream: Server = createServer((socket) => {
+      void receive(socket, fromClient.length).then((bytes) => {
+        received.push(bytes);
+        socket.write(fromServer);
+      });
+    });
+    await new Promise<void>((resolve) => upstream.listen(upstreamPath, resolve));
+    const { listen, trace, proxy } = startProxy(upstreamPath);
+    try {
+      await proxy.stdout.waitFor(/proxy listening/);
+      for (let round = 0; round < 2; round++) {
+        const client = connect(listen);
+        const answer = receive(client, fromServer.length);
+        client.write(fromClient);
+        expect((await answer).equals(fromServer)).toBe(true);
+        client.destroy();
+      }
+      expect(received.map((bytes) => bytes.equals(fromClient))).toEqual([true, true]);
+    } finally {
+      expect(await proxy.stop()).toBe(0);
+      await new Promise((resolve) => upstream.close(resolve));
+    }
+    const records = await readTrace(trace);
+    const conn1 = records.filter((record) => record.conn === 1);
+    expect(conn1.map((r) => (r.kind === 'message' ? `${r.dir} ${r.type}` : r.kind))).toEqual(
+      expect.arrayContaining([
+        'open',
+        'client-to-server READ',
+        'client-to-server WRITE',
+        'server-to-client READ',
+        'server-to-client WATCH_EVENT',
+        'error',
+        'close',
+      ]),
+    );
+    const messages = conn1.filter((r) => r.kind === 'message');
+    expect(messages.find((r) => r.type === 'WRITE')).toMatchObject({
+      path: '/x',
+      value: 'v',
+      txId: 3,
+    });
+    expect(messages.find((r) => r.type === 'WATCH_EVENT')).toMatchObject({
+      path: '/x',
+      token: 'tok',
+    });
+    expect(conn1.find((r) => r.kind === 'close')).toMatchObject({
+      bytes: {
+        fromClient: fromClient.length,
+        toServer: fromClient.length,
+        fromServer: fromServer.length,
+        toClient: fromServer.length,
+      },
+    });
+    expect(records.filter((r) => r.kind === 'close')).toHaveLength(2);
+  });
+
+  describe.skipIf(xenInstall === undefined)('in front of the real C xenstored', () => {
+    const install = xenInstall as XenInstall;
+    const session = [
+      ['write', '/p', '1', '/q/r', 'two'],
+      ['ls', '-p'],
+      ['read', '-p', '/p', '/q/r'],
+      ['list', '-p', '/q'],
+      ['chmod', '-r', '/q', 'b0', 'r1'],
+      ['watch', '-n', '1', '/q'],
+      ['rm', '-t', '/q/r'],
+      ['read', '/q'],
+      ['ls', '-fp'],
+    ];
+
+    it('changes nothing the C tools see, and records every byte', async () => {
+      const direct = await startRealXenstored(install);
+      const proxied = await startRealXenstored(install);
+      const { listen, trace, proxy } = startProxy(proxied.socketPath);
+      try {
+        await proxy.stdout.waitFor(/proxy listening/);
+        for (const args of session) {
+          expect(await xenstoreC(install, args, listen), args.join(' ')).toEqual(
+            await xenstoreC(install, args, direct.socketPath),
+          );
+        }
+      } finally {
+        expect(await proxy.stop()).toBe(0);
+        await direct.stop();
+        await proxied.stop();
+      }
+      const records = await readTrace(trace);
+      const closes = records.filter((r) => r.kind === 'close');
+      expect(closes).toHaveLength(session.length);
+      for (const close of closes) {
+        expect(close.bytes.toServer).toBe(close.bytes.fromClient);
+        expect(close.bytes.toClient).toBe(close.bytes.fromServer);
+      }
+      const types = new Set(records.flatMap((r) => (r.kind === 'message' ? [r.type] : [])));
+      for (const type of [
+        'TRANSACTION_START',
+        'TRANSACTION_END',
+        'WRITE',
+        'SET_PERMS',
+        'WATCH',
+        'WATCH_EVENT',
+        'GET_PERMS',
+        'RM',
+      ]) {
+        expect(types).toContain(type);
+      }
+      expect(records.some((r) => r.kind === 'error')).toBe(false);
+    });
+  });
+});
