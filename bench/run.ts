@@ -15,7 +15,7 @@
  * not when a goal is missed.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, selected, USAGE } from './lib/args.ts';
@@ -44,6 +44,8 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`${line}\n`);
   };
   const startedAt = new Date();
+  // The 1-minute load average tells how busy the machine was, i.e. how far to trust the run.
+  const loadAtStart = loadavg()[0];
   const outcomes: PairOutcome[] = [];
   for (const file of await discoverBenchFiles(benchDirectory)) {
     if ('error' in file) {
@@ -70,6 +72,7 @@ async function main(argv: readonly string[]): Promise<number> {
   process.stdout.write(renderTable(outcomes));
 
   const finishedAt = new Date();
+  const loadAtEnd = loadavg()[0];
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`;
   const stamp = startedAt
     .toISOString()
@@ -79,13 +82,14 @@ async function main(argv: readonly string[]): Promise<number> {
     startedAt: startedAt.toISOString(),
     finishedAt: finishedAt.toISOString(),
     machine,
+    loadAverage: { start: loadAtStart, end: loadAtEnd },
     quick: args.quick,
     pairs: args.pairs,
     filters: args.filters,
     results: outcomes,
   };
   const chart = renderChart(outcomes, {
-    subtitle: `${startedAt.toISOString()} · ${machine} · median of ${args.pairs} A/B pairs${args.quick ? ' · QUICK (smoke run)' : ''}`,
+    subtitle: `${startedAt.toISOString()} · ${machine} · median of ${args.pairs} A/B pairs · load ${loadAtStart?.toFixed(1)}→${loadAtEnd?.toFixed(1)}${args.quick ? ' · QUICK (smoke run)' : ''}`,
   });
   await mkdir(resultsDirectory, { recursive: true });
   const written: string[] = [];
