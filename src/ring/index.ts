@@ -22,6 +22,14 @@ export {
   type SringPlacement,
 } from './sring.ts';
 export {
+  Vchan,
+  type VchanData,
+  VchanLive,
+  VchanNotify,
+  VchanOffset,
+  type VchanOptions,
+} from './vchan.ts';
+export {
   XENSTORE_HEADER_SIZE,
   XENSTORE_PAYLOAD_MAX,
   XENSTORE_REQ_LAYOUT,

@@ -1,5 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import {
+  SringOffset,
+  VchanNotify,
+  VchanOffset,
+  XenconsOffset,
+  XenstoreConnection,
+  XenstoreError,
+  XenstoreFeature,
+  XenstoreOffset,
+} from '../../src/ring/index.ts';
 import { ENTRY_TYPES, runTypescript } from './support/interpreter.ts';
 import { buildReference, runReference } from './support/reference.ts';
 
@@ -31,6 +41,44 @@ const BYTE_RINGS: Record<string, { area: number; cons: number; prod: number }> =
 };
 
 describe.skipIf(reference === undefined)('rings are byte-identical to the C headers', () => {
+  it('puts every field at the offset the headers give it', () => {
+    const c = Object.fromEntries(
+      runReference(reference!, ['layout']).map((line) => {
+        const [name, value] = line.split(' ');
+        return [name!, Number(value)];
+      }),
+    );
+    expect({
+      'xenstore_domain_interface.req_cons': XenstoreOffset.reqCons,
+      'xenstore_domain_interface.rsp_prod': XenstoreOffset.rspProd,
+      'xenstore_domain_interface.server_features': XenstoreOffset.serverFeatures,
+      'xenstore_domain_interface.connection': XenstoreOffset.connection,
+      'xenstore_domain_interface.error': XenstoreOffset.error,
+      'xencons_interface.in_cons': XenconsOffset.inCons,
+      'xencons_interface.out_prod': XenconsOffset.outProd,
+      'vchan_interface.left': VchanOffset.leftCons,
+      'vchan_interface.right': VchanOffset.rightCons,
+      'vchan_interface.left_order': VchanOffset.leftOrder,
+      'vchan_interface.right_order': VchanOffset.rightOrder,
+      'vchan_interface.cli_live': VchanOffset.cliLive,
+      'vchan_interface.srv_live': VchanOffset.srvLive,
+      'vchan_interface.cli_notify': VchanOffset.cliNotify,
+      'vchan_interface.srv_notify': VchanOffset.srvNotify,
+      'vchan_interface.grants': VchanOffset.grants,
+      'r64_sring.req_event': SringOffset.reqEvent,
+      'r64_sring.rsp_event': SringOffset.rspEvent,
+      'r64_sring.pvt': SringOffset.pvt,
+      'r64_sring.ring': SringOffset.ring,
+      VCHAN_NOTIFY_WRITE: VchanNotify.WRITE,
+      VCHAN_NOTIFY_READ: VchanNotify.READ,
+      XENSTORE_SERVER_FEATURE_RECONNECTION: XenstoreFeature.RECONNECTION,
+      XENSTORE_SERVER_FEATURE_ERROR: XenstoreFeature.ERROR,
+      XENSTORE_ERROR_RINGIDX: XenstoreError.RINGIDX,
+      XENSTORE_ERROR_PROTO: XenstoreError.PROTO,
+      XENSTORE_RECONNECT: XenstoreConnection.RECONNECT,
+    }).toEqual(c);
+  });
+
   it('moves 1023/1024/1025-byte chunks through every byte ring across 2^32', () => {
     for (const [name, ring] of Object.entries(BYTE_RINGS)) {
       const script = [`area ${ring.area}`, `poke ${ring.cons} ${NEAR_WRAP}`];

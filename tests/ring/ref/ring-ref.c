@@ -21,6 +21,7 @@
  *   ffinal / bfinal                RING_FINAL_CHECK_FOR_RESPONSES/REQUESTS: prints work_to_do
  *   fstat                          prints free_requests unconsumed_responses
  *   bstat                          prints unconsumed_requests
+ *   layout                         prints field offsets of the headers' structures
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -33,6 +34,8 @@
 #include <xen/io/ring.h>
 #include <xen/io/xs_wire.h>
 #include <xen/io/console.h>
+#include <xen/io/libxenvchan.h>
+#include <stddef.h>
 
 DEFINE_XEN_FLEX_RING(ref);
 
@@ -174,6 +177,22 @@ int main(void) {
       if (posix_memalign((void **)&area, 4096, a)) return 2;
       memset(area, 0, a);
       area_len = a;
+    } else if (!strcmp(cmd, "layout")) {
+#define OFF(s, f) printf("%s.%s %zu\n", #s, #f, offsetof(struct s, f));
+      OFF(xenstore_domain_interface, req_cons) OFF(xenstore_domain_interface, rsp_prod)
+      OFF(xenstore_domain_interface, server_features) OFF(xenstore_domain_interface, connection)
+      OFF(xenstore_domain_interface, error)
+      OFF(xencons_interface, in_cons) OFF(xencons_interface, out_prod)
+      OFF(vchan_interface, left) OFF(vchan_interface, right) OFF(vchan_interface, left_order)
+      OFF(vchan_interface, right_order) OFF(vchan_interface, cli_live) OFF(vchan_interface, srv_live)
+      OFF(vchan_interface, cli_notify) OFF(vchan_interface, srv_notify) OFF(vchan_interface, grants)
+      OFF(r64_sring, req_event) OFF(r64_sring, rsp_event) OFF(r64_sring, pvt) OFF(r64_sring, ring)
+      printf("VCHAN_NOTIFY_WRITE %d\nVCHAN_NOTIFY_READ %d\n", VCHAN_NOTIFY_WRITE, VCHAN_NOTIFY_READ);
+      printf("XENSTORE_SERVER_FEATURE_RECONNECTION %d\nXENSTORE_SERVER_FEATURE_ERROR %d\n",
+             XENSTORE_SERVER_FEATURE_RECONNECTION, XENSTORE_SERVER_FEATURE_ERROR);
+      printf("XENSTORE_ERROR_RINGIDX %d\nXENSTORE_ERROR_PROTO %d\nXENSTORE_RECONNECT %d\n",
+             XENSTORE_ERROR_RINGIDX, XENSTORE_ERROR_PROTO, XENSTORE_RECONNECT);
+#undef OFF
     } else if (!strcmp(cmd, "poke")) {
       if (scanf("%u %u", &a, &b) != 2) return 2;
       *(uint32_t *)(area + a) = b;

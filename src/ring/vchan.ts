@@ -1,0 +1,241 @@
+import { ByteRing } from './byte-ring.ts';
+import { RingError } from './errors.ts';
+import { RingArea, type RingBuffer, XEN_PAGE_SIZE } from './memory.ts';
+import type { Notify } from './notify.ts';
+
+/**
+ * The libxenvchan shared page, `struct vchan_interface` (`xen/include/public/io/libxenvchan.h`):
+ * two byte rings — `left` written by the client and read by the server, `right` the reverse —
+ * whose data lives inside the page for orders 10 and 11 (at offsets 1024 and 2048) and in
+ * `2^(order-12)` separately granted pages from order 12 up.
+ *
+ * Unlike the xenstore page, vchan asks for wake-ups explicitly: an end about to wait sets a bit
+ * in the peer's notify byte (NOTIFY_WRITE: "tell me when you write", NOTIFY_READ: "tell me when
+ * you read"), and the peer, after moving its index, clears the bit and notifies only if it was
+ * set (`tools/libs/vchan/io.c`).
+ */
+
+export const VchanOffset = {
+  leftCons: 0,
+  leftProd: 4,
+  rightCons: 8,
+  rightProd: 12,
+  /** u16 each. */
+  leftOrder: 16,
+  rightOrder: 18,
+  /** u8 each: {@link VchanLive}. */
+  cliLive: 20,
+  srvLive: 21,
+  /** u8 each: bits of {@link VchanNotify}; `cli_notify` holds the server's requests to the client. */
+  cliNotify: 22,
+  srvNotify: 23,
+  /** u32 grant references of the data pages, left ring's first. */
+  grants: 24,
+} as const;
+
+/** Bits of the notify bytes. */
+export const VchanNotify = {
+  /** Notify me when you write (I am waiting for data). */
+  WRITE: 1,
+  /** Notify me when you read (I am waiting for room). */
+  READ: 2,
+} as const;
+
+/** Values of `cli_live` / `srv_live`. */
+export const VchanLive = {
+  EXITED: 0,
+  CONNECTED: 1,
+  /** The client has not connected yet (the server's initial value for `cli_live`). */
+  NOT_YET: 2,
+} as const;
+
+/** Smallest and largest ring orders: 1 KiB inside the page up to 2^20 bytes of granted pages. */
+const MIN_ORDER = 10;
+const MAX_ORDER = 20;
+
+/** Where one ring's data is when its order is 12 or more (separately granted pages). */
+export interface VchanData {
+  readonly buffer: RingBuffer;
+  readonly byteOffset?: number;
+}
+
+export interface VchanOptions {
+  /** Where the shared page starts in its buffer (default 0). */
+  readonly byteOffset?: number;
+  /** Data of the left ring (client → server) when its order is ≥ 12. */
+  readonly left?: VchanData;
+  /** Data of the right ring (server → client) when its order is ≥ 12. */
+  readonly right?: VchanData;
+  /** Wakes the peer (the vchan's event channel). */
+  readonly notify?: Notify;
+}
+
+/** One end of a vchan. The client writes `left` and reads `right`; the server the reverse. */
+export class Vchan {
+  /** Client → server. */
+  readonly left: ByteRing;
+  /** Server → client. */
+  readonly right: ByteRing;
+  private readonly bytes: Uint8Array;
+  private readonly tx: ByteRing;
+  private readonly rx: ByteRing;
+  /** Where the peer asks this end for wake-ups, and where this end asks the peer. */
+  private readonly myRequests: number;
+  private readonly peerRequests: number;
+  private readonly notify: Notify | undefined;
+
+  constructor(
+    readonly role: 'server' | 'client',
+    page: RingBuffer,
+    options: VchanOptions = {},
+  ) {
+    if (role !== 'server' && role !== 'client') {
+      throw new RingError('EINVAL', `vchan: role must be 'server' or 'client'`);
+    }
+    const area = new RingArea(page, options.byteOffset ?? 0, XEN_PAGE_SIZE, 'vchan');
+    const view = new DataView(area.bytes.buffer, area.bytes.byteOffset, XEN_PAGE_SIZE);
+    const leftOrder = view.getUint16(VchanOffset.leftOrder, true);
+    const rightOrder = view.getUint16(VchanOffset.rightOrder, true);
+    if (leftOrder === rightOrder && leftOrder < 12) {
+      throw new RingError('EINVAL', `vchan: both rings cannot be of order ${leftOrder}`);
+    }
+    this.bytes = area.bytes;
+    this.left = ring(area, 'vchan.left', VchanOffset.leftCons, leftOrder, options.left);
+    this.right = ring(area, 'vchan.right', VchanOffset.rightCons, rightOrder, options.right);
+    const server = role === 'server';
+    this.tx = server ? this.right : this.left;
+    this.rx = server ? this.left : this.right;
+    this.myRequests = server ? VchanOffset.srvNotify : VchanOffset.cliNotify;
+    this.peerRequests = server ? VchanOffset.cliNotify : VchanOffset.srvNotify;
+    this.notify = options.notify;
+  }
+
+  /**
+   * Server: lays out a fresh page — indices 0, the two orders, server live, client not yet
+   * connected, no notification requests — and returns the server end.
+   */
+  static initServer(
+    page: RingBuffer,
+    orders: { readonly left: number; readonly right: number },
+    options: VchanOptions = {},
+  ): Vchan {
+    for (const order of [orders.left, orders.right]) {
+      if (!Number.isInteger(order) || order < MIN_ORDER || order > MAX_ORDER) {
+        throw new RingError(
+          'EINVAL',
+          `vchan: ring order ${order} is outside ${MIN_ORDER}..${MAX_ORDER}`,
+        );
+      }
+    }
+    const area = new RingArea(page, options.byteOffset ?? 0, XEN_PAGE_SIZE, 'vchan');
+    area.bytes.fill(0, 0, VchanOffset.grants);
+    const view = new DataView(area.bytes.buffer, area.bytes.byteOffset, XEN_PAGE_SIZE);
+    view.setUint16(VchanOffset.leftOrder, orders.left, true);
+    view.setUint16(VchanOffset.rightOrder, orders.right, true);
+    area.bytes[VchanOffset.cliLive] = VchanLive.NOT_YET;
+    area.bytes[VchanOffset.srvLive] = VchanLive.CONNECTED;
+    return new Vchan('server', page, options);
+  }
+
+  /** Client: marks itself connected and tells the server. */
+  connect(): void {
+    this.setLive(VchanLive.CONNECTED);
+  }
+
+  /** Marks this end gone and wakes the peer, which sees {@link peerLive} drop to EXITED. */
+  close(): void {
+    this.setLive(VchanLive.EXITED);
+  }
+
+  /** The peer's live byte ({@link VchanLive}). */
+  get peerLive(): number {
+    return Atomics.load(
+      this.bytes,
+      this.role === 'server' ? VchanOffset.cliLive : VchanOffset.srvLive,
+    );
+  }
+
+  /**
+   * Bytes waiting to be read. Asks the peer to notify on its next write, as
+   * `libxenvchan_data_ready` does, since the caller will act on the figure later.
+   */
+  dataReady(): number {
+    this.request(VchanNotify.WRITE);
+    return this.rx.used();
+  }
+
+  /** Room to write. Asks the peer to notify on its next read (`libxenvchan_buffer_space`). */
+  bufferSpace(): number {
+    this.request(VchanNotify.READ);
+    return this.tx.free();
+  }
+
+  /**
+   * Writes as much of `src` as fits (`libxenvchan_write`, non-blocking). When not all of it fits,
+   * first asks the peer to notify when it reads, so that a caller then waiting on the event
+   * channel is woken once there is room.
+   */
+  write(src: Uint8Array): number {
+    if (this.tx.free() < src.length) {
+      this.request(VchanNotify.READ);
+    }
+    const n = this.tx.write(src);
+    if (n > 0) this.answer(VchanNotify.WRITE);
+    return n;
+  }
+
+  /**
+   * Reads up to `dst.length` bytes (`libxenvchan_read`, non-blocking). When fewer are waiting,
+   * first asks the peer to notify when it writes.
+   */
+  read(dst: Uint8Array): number {
+    if (this.rx.used() < dst.length) {
+      this.request(VchanNotify.WRITE);
+    }
+    const n = this.rx.read(dst);
+    if (n > 0) this.answer(VchanNotify.READ);
+    return n;
+  }
+
+  /** Sets `bit` in the peer's notify byte: the atomic or of `request_notify`. */
+  private request(bit: number): void {
+    Atomics.or(this.bytes, this.peerRequests, bit);
+  }
+
+  /** Clears `bit` of this end's notify byte and notifies if the peer had set it (`send_notify`). */
+  private answer(bit: number): void {
+    if ((Atomics.and(this.bytes, this.myRequests, ~bit & 0xff) & bit) !== 0) this.notify?.();
+  }
+
+  private setLive(state: number): void {
+    Atomics.store(
+      this.bytes,
+      this.role === 'server' ? VchanOffset.srvLive : VchanOffset.cliLive,
+      state,
+    );
+    this.notify?.();
+  }
+}
+
+function ring(
+  area: RingArea,
+  name: string,
+  cons: number,
+  order: number,
+  external: VchanData | undefined,
+): ByteRing {
+  if (order < MIN_ORDER || order > MAX_ORDER) {
+    throw new RingError(
+      'EINVAL',
+      `${name}: ring order ${order} is outside ${MIN_ORDER}..${MAX_ORDER}`,
+    );
+  }
+  const size = 2 ** order;
+  const layout = { name, cons, prod: cons + 4, size, data: order === 10 ? 1024 : 2048 };
+  if (order < 12) return new ByteRing(area, layout);
+  if (external === undefined) {
+    throw new RingError('EINVAL', `${name}: a ring of order ${order} needs its data pages`);
+  }
+  const data = new RingArea(external.buffer, external.byteOffset ?? 0, size, name);
+  return new ByteRing(area, { ...layout, data: 0 }, data);
+}
