@@ -102,14 +102,16 @@ export class ServerConnection implements XenstoreConnection, WatchSubscriber {
   }
 
   queueEvent(path: string, token: string): void {
-    // C drops an event identical to one still waiting in the connection's output queue. Output is
-    // delivered after every request, so that queue only ever holds this request's messages.
+    // C drops an event identical to one still waiting in the connection's output queue, special
+    // events excepted. Output is delivered after every request, so that queue only ever holds this
+    // request's messages.
     const key = `${path}\0${token}`;
-    if (this.#queuedEvents.has(key)) return;
+    const special = path.charCodeAt(0) === 0x40;
+    if (!special && this.#queuedEvents.has(key)) return;
     const payload = joinStrings([path, token]);
     // An event that cannot be framed is dropped rather than breaking the client's stream.
     if (payload.length > PAYLOAD_MAX) return;
-    this.#queuedEvents.add(key);
+    if (!special) this.#queuedEvents.add(key);
     this.outbox.push({ type: MessageType.WATCH_EVENT, reqId: 0, txId: 0, payload });
     this.host.pending(this);
   }

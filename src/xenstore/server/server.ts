@@ -150,18 +150,14 @@ export class XenstoreServer {
     this.quotas = new QuotaTable(options.quotas);
     this.#controlHost = {
       quotas: this.quotas,
-      usage: (domid) => {
-        if (!this.domains.isIntroduced(domid)) return undefined;
-        let transactions = 0;
-        for (const conn of this.#connections) {
-          if (conn.domid === domid) transactions += conn.transactions.size;
-        }
-        return {
-          nodes: this.store.owned(domid),
-          watches: this.#watchCounts.get(domid) ?? 0,
-          transactions,
-        };
-      },
+      usage: (domid) =>
+        this.domains.isIntroduced(domid)
+          ? {
+              nodes: this.store.owned(domid),
+              watches: this.#watchCounts.get(domid) ?? 0,
+              transactions: this.#openTransactions(domid),
+            }
+          : undefined,
     };
     this.#events = new EventDispatcher(this.store, this.#watches, this.#special);
     this.#context = { quotas: this.quotas, domains: this.domains, events: this.#events };
@@ -486,7 +482,8 @@ export class XenstoreServer {
     const key = `${absolute}\0${token}`;
     if (conn.watches.has(key)) throw new XenstoreError('EEXIST', undefined, 'WATCH', path);
     const count = this.#watchCounts.get(conn.domid) ?? 0;
-    if (!conn.privileged && count >= this.quotas.limit(conn.domid, 'watches')) {
+    // C compares the count before adding with `>`, so one watch more than the quota fits.
+    if (!conn.privileged && count > this.quotas.limit(conn.domid, 'watches')) {
       throw new XenstoreError('E2BIG', 'watch quota reached', 'WATCH', path);
     }
     const watch = this.#watches.add(conn, absolute, token, relative ? conn.home : undefined);
@@ -516,9 +513,10 @@ export class XenstoreServer {
 
   #startTransaction(conn: ServerConnection, current: RequestScope | undefined): Uint8Array {
     if (current) throw new XenstoreError('EBUSY', 'transactions do not nest');
+    // Counted per domain, compared with `>` as C does: one more than the quota fits.
     if (
       !conn.privileged &&
-      conn.transactions.size > this.quotas.limit(conn.domid, 'transactions')
+      this.#openTransactions(conn.domid) > this.quotas.limit(conn.domid, 'transactions')
     ) {
       throw new XenstoreError('ENOSPC', 'transaction quota reached');
     }
@@ -529,6 +527,14 @@ export class XenstoreServer {
     const tx = new Transaction(id, this.store, maxNodes, this.#policy);
     conn.transactions.set(id, new RequestScope(conn, tx, this.#context, tx));
     return stringPayload(String(id));
+  }
+
+  #openTransactions(domid: number): number {
+    let open = 0;
+    for (const other of this.#connections) {
+      if (other.domid === domid) open += other.transactions.size;
+    }
+    return open;
   }
 
   #endTransaction(

@@ -8,7 +8,7 @@ import {
   newNode,
   recordSize,
 } from './node.ts';
-import { allows, type Identity, inheritPermissions, Perm } from './permissions.ts';
+import { allows, type Identity, inheritPermissions, Perm, permFor } from './permissions.ts';
 import type { Quotas } from './quota.ts';
 import type { NodeAccess } from './store.ts';
 import type { PendingEvent } from './transactions.ts';
@@ -31,7 +31,7 @@ export interface Scope {
 /**
  * The node at `path` if `who` has `wanted` access to it, `undefined` if it is missing and `who`
  * may know that, else EACCES. C's rule: a missing node is only reported as missing when the
- * nearest existing ancestor grants the access asked for.
+ * nearest existing ancestor grants (some of) the access asked for.
  */
 export function find(scope: Scope, path: string, wanted: number): Node | undefined {
   const node = scope.access.get(path);
@@ -45,7 +45,8 @@ export function find(scope: Scope, path: string, wanted: number): Node | undefin
     ancestor = scope.access.get(at);
     if (at === '/') break;
   }
-  if (ancestor && allows(scope.who, ancestor.perms, wanted)) return undefined;
+  // Any one of the asked-for bits will do here (C's errno_from_parents).
+  if (ancestor && (permFor(scope.who, ancestor.perms) & wanted) !== 0) return undefined;
   throw new XenstoreError('EACCES', undefined, undefined, path);
 }
 
