@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { debuglog } from 'node:util';
 import { emitDetached } from './client/emit-detached.ts';
 import { frameRequest } from './client/frame.ts';
-import { NodeOperations, type RequestOptions } from './client/node-operations.ts';
+import { asBuffer, NodeOperations, type RequestOptions } from './client/node-operations.ts';
 import { abortError, type PendingRequest, RequestTable } from './client/request-table.ts';
 import {
   runTransaction,
@@ -348,8 +348,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
    */
   async control(args: readonly (string | Uint8Array)[], options?: RequestOptions): Promise<Buffer> {
     if (args.length === 0) throw new XenstoreError('EINVAL', 'CONTROL needs a command', 'CONTROL');
-    const value = await this.#request({ op: 'CONTROL', args }, 0, options);
-    return Buffer.from(value.buffer, value.byteOffset, value.length);
+    return asBuffer(await this.#request({ op: 'CONTROL', args }, 0, options));
   }
 
   /** The server's features, or a domain's (servers without GET_FEATURE answer ENOSYS). */

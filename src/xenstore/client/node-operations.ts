@@ -48,8 +48,7 @@ export abstract class NodeOperations {
 
   /** The value of a node, as bytes (a view, not a copy). */
   async read(path: string, options?: RequestOptions): Promise<Buffer> {
-    const value = await this.pathRequest({ op: 'READ', path }, options);
-    return Buffer.from(value.buffer, value.byteOffset, value.length);
+    return asBuffer(await this.pathRequest({ op: 'READ', path }, options));
   }
 
   /** The value of a node decoded as UTF-8. */
@@ -116,4 +115,9 @@ export abstract class NodeOperations {
       throw error;
     }
   }
+}
+
+/** The same bytes as a Buffer, without copying (socket payloads already are Buffers). */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
 }
