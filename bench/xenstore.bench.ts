@@ -7,9 +7,9 @@
  * - `xenstore.pipeline.*`: the TS client with 1, 8 or 64 reads in flight vs libxenstore's
  *   sequential reads (libxenstore cannot pipeline), both against the real C xenstored.
  * - `xenstore.txn.*`: transactions, TS client vs C libxenstore, against the real C xenstored.
- * - `xenstore.server.mock`: the same C libxenstore loop against the in-memory xenstored
- *   (candidate) and the real C xenstored (baseline). oxenstored is not compared: it does not run
- *   under the harness's shim (it needs foreign mappings, which the shim does not model).
+ * - `xenstore.server.*`: the same C libxenstore loop against the in-memory xenstored (candidate)
+ *   and the real C xenstored, or oxenstored (baseline; it needs a mount namespace, else the pair
+ *   is skipped).
  * - `xenstore.watch.*`: the C loop's writes to an in-memory xenstored holding 10,000 watches
  *   that never match (candidate) vs one holding none (baseline).
  * - `xenstore.large.*`: a 1,000,000-node store in the in-memory xenstored. Filling the real C
@@ -20,6 +20,7 @@
  *   against the in-memory xenstored.
  */
 import { runClientLoop } from './lib/client-loop.ts';
+import type { RealDaemon } from './lib/daemons.ts';
 import { LARGE_STORE, type LargeStoreShape, WIDE_NODE } from './lib/large-store.ts';
 import { measureStoreLoad } from './lib/store-load.ts';
 import type { BenchPair, RunOptions } from './lib/types.ts';
@@ -47,7 +48,7 @@ interface ClientPair {
 
 /** The TS client against libxenstore, both talking to a fresh real C xenstored. */
 function clientVsC(spec: ClientPair): BenchPair {
-  const fixture = new XenstoreFixture({ cDaemon: true, xsLoop: true });
+  const fixture = new XenstoreFixture({ realDaemon: 'xenstored', xsLoop: true });
   const run = (options: RunOptions, side: string) => ({
     workload: spec.workload,
     ops: opsFor(options, spec.ops),
@@ -62,12 +63,12 @@ function clientVsC(spec: ClientPair): BenchPair {
     ...fixture.hooks,
     baseline: {
       label: C_CLIENT,
-      run: (options) => runXsLoop(fixture.xsLoop, fixture.cDaemon.socketPath, run(options, 'c')),
+      run: (options) => runXsLoop(fixture.xsLoop, fixture.realDaemon.socketPath, run(options, 'c')),
     },
     candidate: {
       label: spec.inFlight ? `${TS_CLIENT} ×${spec.inFlight}` : TS_CLIENT,
       run: (options) =>
-        runClientLoop(fixture.cDaemon.socketPath, {
+        runClientLoop(fixture.realDaemon.socketPath, {
           ...run(options, 'ts'),
           ...(spec.inFlight ? { inFlight: spec.inFlight } : {}),
         }),
@@ -154,9 +155,9 @@ const transactions: ClientPair[] = [
   },
 ];
 
-/** The C loop's writes and reads, on the in-memory xenstored vs on the C one. */
-function serverComparison(): BenchPair {
-  const fixture = new XenstoreFixture({ cDaemon: true, mock: true, xsLoop: true });
+/** The C loop's writes and reads, on the in-memory xenstored vs on one of Xen's daemons. */
+function serverComparison(daemon: RealDaemon): BenchPair {
+  const fixture = new XenstoreFixture({ realDaemon: daemon, mock: true, xsLoop: true });
   const run = (socketPath: string, options: RunOptions) =>
     runXsLoop(fixture.xsLoop, socketPath, {
       workload: 'write-read',
@@ -165,12 +166,15 @@ function serverComparison(): BenchPair {
       base: fixture.nextBase('c'),
     });
   return {
-    id: 'xenstore.server.mock',
-    title: 'libxenstore: 20,000 writes + 20,000 reads, per daemon',
+    id: daemon === 'xenstored' ? 'xenstore.server.mock' : 'xenstore.server.mock-vs-oxenstored',
+    title: `libxenstore: 20,000 writes + 20,000 reads, vs ${daemon}`,
     unit: 'ops/s',
     goal: { ratio: 1.5, direction: 'at-least' },
     ...fixture.hooks,
-    baseline: { label: 'C xenstored', run: (options) => run(fixture.cDaemon.socketPath, options) },
+    baseline: {
+      label: daemon === 'xenstored' ? 'C xenstored' : 'oxenstored',
+      run: (options) => run(fixture.realDaemon.socketPath, options),
+    },
     candidate: {
       label: 'xenwire xenstored',
       run: (options) => run(fixture.mock.socketPath, options),
@@ -254,7 +258,8 @@ function directoryPart(): BenchPair {
 
 const pairs: BenchPair[] = [
   ...[...sequential, ...pipelined, ...transactions].map(clientVsC),
-  serverComparison(),
+  serverComparison('xenstored'),
+  serverComparison('oxenstored'),
   watchFanOut(
     'xenstore.watch.one-connection',
     'WRITE under 10,000 unrelated watches, 1 connection',

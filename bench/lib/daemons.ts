@@ -12,19 +12,25 @@ export interface XenstoreDaemon {
   stop(): Promise<void>;
 }
 
+/** Xen 4.17's own daemons: the C xenstored, and the OCaml oxenstored. */
+export type RealDaemon = 'xenstored' | 'oxenstored';
+
 /**
- * Starts a private C xenstored (Xen 4.17 under the harness's LD_PRELOAD shim). The harness
- * helper fetches the packages and builds the shim when first imported, so it is imported here,
- * lazily, rather than by every bench file that is merely discovered.
+ * Starts a private Xen 4.17 daemon under the harness's LD_PRELOAD shim. The harness helper
+ * fetches the packages and builds the shim when first imported, so it is imported here, lazily,
+ * rather than by every bench file that is merely discovered.
  */
-export async function startCXenstored(): Promise<XenstoreDaemon> {
+export async function startRealDaemon(flavour: RealDaemon): Promise<XenstoreDaemon> {
   const support = await prerequisite(
-    'the C xenstored harness',
+    'the xenstored harness',
     () => import('../../tests/support/real-xenstored.ts'),
   );
   const install = support.xenInstall;
-  if (!install) throw new Unavailable('the C xenstored: Xen packages or shim unavailable');
-  const daemon = await prerequisite('the C xenstored', () => support.startRealXenstored(install));
+  if (!install) throw new Unavailable(`${flavour}: Xen packages or shim unavailable`);
+  if (flavour === 'oxenstored' && !support.oxenstoredAvailable) {
+    throw new Unavailable('oxenstored needs a private mount namespace (unshare -m), refused here');
+  }
+  const daemon = await prerequisite(flavour, () => support.startRealXenstored(install, flavour));
   return { socketPath: daemon.socketPath, stop: () => daemon.stop() };
 }
 

@@ -1,4 +1,9 @@
-import { startCXenstored, startMockXenstored, type XenstoreDaemon } from './daemons.ts';
+import {
+  type RealDaemon,
+  startMockXenstored,
+  startRealDaemon,
+  type XenstoreDaemon,
+} from './daemons.ts';
 import type { LargeStoreShape } from './large-store.ts';
 import type { BenchPair, RunOptions } from './types.ts';
 import { prerequisite, Unavailable } from './unavailable.ts';
@@ -7,8 +12,8 @@ import { buildXsLoop } from './xs-loop.ts';
 
 /** What one xenstore pair needs running before it is measured. */
 export interface XenstoreNeeds {
-  /** The real C xenstored. */
-  readonly cDaemon?: boolean;
+  /** One of Xen's own daemons. */
+  readonly realDaemon?: RealDaemon;
   /** The C libxenstore loop, compiled. */
   readonly xsLoop?: boolean;
   /**
@@ -29,7 +34,7 @@ export class XenstoreFixture {
   readonly #needs: XenstoreNeeds;
   #reason: string | undefined;
   #xsLoop: string | undefined;
-  #daemons: { c?: XenstoreDaemon; mock?: XenstoreDaemon; watched?: XenstoreDaemon } = {};
+  #daemons: { real?: XenstoreDaemon; mock?: XenstoreDaemon; watched?: XenstoreDaemon } = {};
   #watchers: Watchers | undefined;
   #runs = 0;
 
@@ -46,8 +51,8 @@ export class XenstoreFixture {
     };
   }
 
-  get cDaemon(): XenstoreDaemon {
-    return started(this.#daemons.c, 'the C xenstored');
+  get realDaemon(): XenstoreDaemon {
+    return started(this.#daemons.real, this.#needs.realDaemon ?? 'the real daemon');
   }
 
   get mock(): XenstoreDaemon {
@@ -72,7 +77,7 @@ export class XenstoreFixture {
     const needs = this.#needs;
     try {
       if (needs.xsLoop) this.#xsLoop = await prerequisite('the C libxenstore loop', buildXsLoop);
-      if (needs.cDaemon) this.#daemons.c = await startCXenstored();
+      if (needs.realDaemon) this.#daemons.real = await startRealDaemon(needs.realDaemon);
     } catch (error) {
       if (!(error instanceof Unavailable)) throw error;
       this.#reason = error.message;
