@@ -59,9 +59,11 @@ async function main(argv: readonly string[]): Promise<number> {
     for (const pair of file.pairs) {
       if (!selected(pair.id, args.filters)) continue;
       log(`${pair.id}: ${pair.title}`);
+      const pairStart = performance.now();
       const outcome = await measurePair(pair, { quick: args.quick, pairs: args.pairs, log });
       if (outcome.status !== 'measured')
         log(`  ${outcome.status.toUpperCase()}: ${outcome.reason}`);
+      log(`  (${((performance.now() - pairStart) / 1000).toFixed(1)} s with setup and warm-up)`);
       outcomes.push(outcome);
     }
   }
