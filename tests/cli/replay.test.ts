@@ -1,0 +1,166 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { TraceRecord } from '../../src/cli/trace.ts';
+import { startRealXenstored, type XenInstall, xenInstall } from '../support/real-xenstored.ts';
+import { type CliResult, startXenwire, xenstoreC, xenwire } from './run-cli.ts';
+
+let dir: string;
+let stops: (() => Promise<unknown>)[];
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'xenwire-replay-'));
+  stops = [];
+});
+afterEach(async () => {
+  for (const stop of stops.reverse()) await stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+let sockets = 0;
+/** `xenwire serve` in-process on a new socket; stopped after the test. */
+async function serveMock(...flags: string[]): Promise<string> {
+  const socket = join(dir, `mock${++sockets}.sock`);
+  const served = startXenwire(['serve', '--socket', socket, ...flags]);
+  stops.push(() => served.stop());
+  await served.stdout.waitFor(/listening on/);
+  return socket;
+}
+
+/** Runs `commands` through a recording proxy in front of `target`; returns the trace path. */
+async function record(
+  target: string,
+  commands: readonly string[][],
+  run: (args: string[], socket: string) => Promise<CliResult>,
+): Promise<string> {
+  const listen = join(dir, 'proxy.sock');
+  const trace = join(dir, 'trace.jsonl');
+  const proxy = startXenwire([
+    'proxy',
+    '--listen',
+    listen,
+    '--to',
+    target,
+    '--trace',
+    trace,
+    '--quiet',
+  ]);
+  await proxy.stdout.waitFor(/proxy listening/);
+  for (const args of commands) await run(args, listen);
+  expect(await proxy.stop()).toBe(0);
+  return trace;
+}
+
+function summary(result: CliResult): { requests: number; differences: number } {
+  const match = result.stdout.match(/^(\d+) requests, (\d+) differences$/m);
+  expect(match, result.stdout).not.toBeNull();
+  return { requests: Number(match![1]), differences: Number(match![2]) };
+}
+
+const session = [
+  ['write', '/vm/a', 'one', '/vm/b', 'two'],
+  ['read', '/vm/a', '/vm/b'],
+  ['ls', '-p', '/vm'],
+  ['chmod', '-r', '/vm', 'b0', 'r1'],
+  ['watch', '-n', '1', '/vm/a'],
+  ['rm', '-t', '/vm/b'],
+  ['list', '-p', '/vm'],
+  ['exists', '/vm/b'],
+];
+
+describe('xenwire replay', () => {
+  it('finds no difference on an identical server and reports injected faults', async () => {
+    const trace = await record(await serveMock(), session, (args, socket) => xenwire(args, socket));
+    const same = await xenwire(['replay', trace, '--to', await serveMock()]);
+    expect(same.status, same.stdout).toBe(0);
+    expect(summary(same)).toEqual({ requests: expect.any(Number), differences: 0 });
+    expect(summary(same).requests).toBeGreaterThan(session.length * 2);
+
+    const failing = await xenwire(['replay', trace, '--to', await serveMock('--eagain-rate', '1')]);
+    expect(failing.status).toBe(1);
+    expect(failing.stdout).toMatch(
+      /TRANSACTION_END: recorded TRANSACTION_END "OK", replayed ERROR EAGAIN/,
+    );
+    expect(summary(failing).differences).toBeGreaterThan(0);
+  });
+
+  it('maps recorded transaction ids to the ones the server hands out', async () => {
+    const trace = await record(await serveMock(), session, (args, socket) => xenwire(args, socket));
+    // Shift every recorded transaction id, as if another server had handed out others.
+    const shifted = (await readFile(trace, 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => {
+        const r = JSON.parse(line) as TraceRecord;
+        if (r.kind !== 'message') return line;
+        const txId = r.txId === 0 ? 0 : r.txId + 1000;
+        if (r.type !== 'TRANSACTION_START' || r.dir !== 'server-to-client') {
+          return JSON.stringify({ ...r, txId });
+        }
+        const id = Number.parseInt(Buffer.from(r.payload, 'base64').toString(), 10) + 1000;
+        return JSON.stringify({ ...r, txId, payload: Buffer.from(`${id}\0`).toString('base64') });
+      });
+    expect(shifted.join('\n')).toMatch(/"txId":10\d\d/);
+    await writeFile(trace, `${shifted.join('\n')}\n`);
+    const result = await xenwire(['replay', trace, '--to', await serveMock()]);
+    expect(result.stdout).toMatch(/^\d+ requests, 0 differences\n$/);
+    expect(result.status).toBe(0);
+  });
+
+  describe.skipIf(xenInstall === undefined)('with traces of the C tools on the real daemon', () => {
+    const install = xenInstall as XenInstall;
+
+    async function recordReal(): Promise<string> {
+      const daemon = await startRealXenstored(install);
+      stops.push(() => daemon.stop());
+      return record(daemon.socketPath, session, (args, socket) => xenstoreC(install, args, socket));
+    }
+
+    async function freshReal(): Promise<string> {
+      const daemon = await startRealXenstored(install);
+      stops.push(() => daemon.stop());
+      return daemon.socketPath;
+    }
+
+    it('replays onto a fresh real daemon without differences', async () => {
+      const trace = await recordReal();
+      const result = await xenwire(['replay', trace, '--to', await freshReal()]);
+      expect(result.stdout).toMatch(/^\d+ requests, 0 differences\n$/);
+      expect(result.status).toBe(0);
+    });
+
+    it('reports a reply changed in the trace, and only that one', async () => {
+      const trace = await recordReal();
+      const records = (await readFile(trace, 'utf8')).split('\n').filter(Boolean);
+      const index = records.findIndex((line) => {
+        const r = JSON.parse(line) as TraceRecord;
+        return r.kind === 'message' && r.dir === 'server-to-client' && r.type === 'READ';
+      });
+      const changed = {
+        ...JSON.parse(records[index]!),
+        payload: Buffer.from('forged').toString('base64'),
+      };
+      records[index] = JSON.stringify(changed);
+      await writeFile(trace, `${records.join('\n')}\n`);
+      const result = await xenwire(['replay', trace, '--to', await freshReal()]);
+      expect(result.status).toBe(1);
+      expect(summary(result).differences).toBe(1);
+      expect(result.stdout).toMatch(/READ \/vm\/a: recorded READ "forged", replayed READ "one"/);
+    });
+
+    it('replays onto the in-memory xenstored, and reports its commit faults', async () => {
+      const trace = await recordReal();
+      const mock = await xenwire(['replay', trace, '--to', await serveMock()]);
+      expect(mock.status, mock.stdout).toBe(summary(mock).differences > 0 ? 1 : 0);
+      const faulty = await xenwire([
+        'replay',
+        trace,
+        '--to',
+        await serveMock('--eagain-rate', '1'),
+      ]);
+      expect(faulty.status).toBe(1);
+      expect(summary(faulty).differences).toBeGreaterThan(summary(mock).differences);
+      expect(faulty.stdout).toMatch(/replayed ERROR EAGAIN/);
+    });
+  });
+});
