@@ -124,7 +124,9 @@ function liveSystem(name: string, connector: TransportConnector): Backend {
  * The backends selected by `XENWIRE_TEST_TRANSPORT`:
  * - unset: the in-memory xenstored (in process, and behind a fake xenbus device) and the real C
  *   xenstored (private, shimmed);
- * - `xenbus`: this machine's `/dev/xen/xenbus` (or `XENWIRE_TEST_XENBUS_PATH`), inside Xen;
+ * - `xenbus`: this machine's `/dev/xen/xenbus` (or `XENWIRE_TEST_XENBUS_PATH`), inside Xen. Each
+ *   device connection keeps a threadpool thread blocked and the suite opens up to ten at once:
+ *   `UV_THREADPOOL_SIZE=16 XENWIRE_TEST_TRANSPORT=xenbus npx vitest run tests/client`;
  * - `socket`: this machine's xenstored socket (libxenstore's lookup), inside a Xen dom0.
  */
 export async function selectedBackends(): Promise<Backend[]> {

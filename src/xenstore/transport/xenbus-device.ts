@@ -1,4 +1,4 @@
-import { close, open, read, write } from 'node:fs';
+import { close, open, read, writeSync } from 'node:fs';
 import { HEADER_SIZE, PAYLOAD_MAX } from '../constants.ts';
 import { XenstoreError } from '../errors.ts';
 import { encodeRequest } from '../requests.ts';
@@ -24,14 +24,44 @@ export interface DeviceIo {
   close(fd: number, callback: (error: Error | null) => void): void;
 }
 
-/** `node:fs` on a real device. Each call runs in the libuv threadpool. */
+/**
+ * `node:fs` on a real device. Reads block in the libuv threadpool. Writes are synchronous: the
+ * kernel queues a request without waiting for the ring, and a write that needed a threadpool
+ * thread could starve behind blocked reads (each connection keeps one thread in `read(2)`).
+ */
 export const nodeDeviceIo: DeviceIo = {
   open: (path, callback) => open(path, 'r+', callback),
   read: (fd, buffer, callback) => read(fd, buffer, 0, buffer.length, null, callback),
-  write: (fd, buffer, callback) =>
-    write(fd, buffer, 0, buffer.length, null, (error) => callback(error)),
+  write: (fd, buffer, callback) => {
+    let failure: Error | null = null;
+    try {
+      writeSync(fd, buffer);
+    } catch (error) {
+      failure = error as Error;
+    }
+    queueMicrotask(() => callback(failure));
+  },
   close: (fd, callback) => close(fd, callback),
 };
+
+/** Threads in the libuv pool, which blocked device reads compete for with all other fs work. */
+const threadpoolSize = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+let realDevicesOpen = 0;
+let warned = false;
+
+/** Counts open real-device connections and warns once when they could take the whole pool. */
+function countRealDevice(change: 1 | -1): void {
+  realDevicesOpen += change;
+  if (change === 1 && realDevicesOpen >= threadpoolSize && !warned) {
+    warned = true;
+    process.emitWarning(
+      `${realDevicesOpen} xenbus device connections each keep a libuv threadpool thread blocked ` +
+        `in read(2); with UV_THREADPOOL_SIZE=${threadpoolSize} other fs work may stall. ` +
+        'Set UV_THREADPOOL_SIZE above the number of device connections.',
+      'XenwireWarning',
+    );
+  }
+}
 
 /**
  * Connects through the xenbus character device.
@@ -39,6 +69,8 @@ export const nodeDeviceIo: DeviceIo = {
  * The device cannot be polled from Node, so replies are read with a blocking `read(2)` in the
  * libuv threadpool: exactly one read is outstanding at any time, which keeps one threadpool
  * thread (of `UV_THREADPOOL_SIZE`, 4 by default) busy for as long as the connection is open.
+ * Open more device connections than that and other threadpool work (fs, dns, crypto) waits: a
+ * `XenwireWarning` says so, and `UV_THREADPOOL_SIZE` must be raised before Node starts.
  *
  * The kernel takes one whole message per `write(2)` and discards anything after it, so messages
  * are written one per call, strictly in order (the next write starts when the previous returns).
@@ -95,6 +127,7 @@ class DeviceStream implements ByteStream {
     this.#io = io;
     this.#fd = fd;
     this.#handlers = handlers;
+    if (io === nodeDeviceIo) countRealDevice(1);
     this.#readNext();
   }
 
@@ -166,6 +199,7 @@ class DeviceStream implements ByteStream {
       return;
     }
     this.#released = true;
+    if (this.#io === nodeDeviceIo) countRealDevice(-1);
     this.#io.close(this.#fd, () => {});
   }
 
