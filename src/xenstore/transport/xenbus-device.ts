@@ -26,8 +26,9 @@ export interface DeviceIo {
 
 /**
  * `node:fs` on a real device. Reads block in the libuv threadpool. Writes are synchronous: the
- * kernel queues a request without waiting for the ring, and a write that needed a threadpool
- * thread could starve behind blocked reads (each connection keeps one thread in `read(2)`).
+ * kernel queues most requests without waiting for the reply (WATCH and UNWATCH, which it
+ * registers itself, take one round trip), and a write that needed a threadpool thread could
+ * starve behind blocked reads (each connection keeps one thread in `read(2)`).
  */
 export const nodeDeviceIo: DeviceIo = {
   open: (path, callback) => open(path, 'r+', callback),
