@@ -4,9 +4,11 @@ import { XenstoreError } from '../errors.ts';
 export interface Domain {
   readonly domid: number;
   /** Guest frame number of the ring page, as sent (signed, may exceed 2^53). */
-  readonly gfn: bigint;
-  /** Event channel of the ring. */
-  readonly port: number;
+  gfn: bigint;
+  /** Event channel of the ring (a new INTRODUCE re-binds it). */
+  port: number;
+  /** Set when the domain was reported shut down (RESUME clears it). */
+  shutdown: boolean;
   /** The domain this one controls (SET_TARGET), if any. */
   target: number | undefined;
   /** Feature bits set with SET_FEATURE. */
@@ -32,6 +34,7 @@ export class DomainTable {
       domid: 0,
       gfn: 0n,
       port: 0,
+      shutdown: false,
       target: undefined,
       features: 0,
       implicit: false,
@@ -39,22 +42,22 @@ export class DomainTable {
   }
 
   /**
-   * Records a domain. Returns true when it is new (listeners are told), false when it was already
-   * known with the same port (C re-binds the event channel then). A known domain with another
-   * port is EINVAL.
+   * Records a domain. Returns true when it is new (listeners are told). A domain already
+   * introduced keeps its record with the new ring details and false is returned: C re-binds the
+   * event channel then, whatever the port.
    */
   introduce(domid: number, gfn: bigint, port: number): boolean {
     const known = this.#domains.get(domid);
     if (known && !known.implicit) {
-      if (known.port !== port) {
-        throw new XenstoreError('EINVAL', `domain ${domid} is introduced with another port`);
-      }
+      known.gfn = gfn;
+      known.port = port;
       return false;
     }
     const domain: Domain = {
       domid,
       gfn,
       port,
+      shutdown: false,
       target: known?.target,
       features: known?.features ?? 0,
       implicit: false,
@@ -71,6 +74,7 @@ export class DomainTable {
       domid,
       gfn: 0n,
       port: 0,
+      shutdown: false,
       target: undefined,
       features: 0,
       implicit: true,

@@ -393,7 +393,7 @@ export class XenstoreServer {
         this.#release(guestDomid(request.domid));
         return OK;
       case 'RESUME':
-        this.domains.require(guestDomid(request.domid));
+        this.domains.require(guestDomid(request.domid)).shutdown = false;
         return OK;
       case 'SET_TARGET':
         this.domains.require(request.target);
@@ -568,7 +568,30 @@ export class XenstoreServer {
   #introduce(domid: number, gfn: bigint, port: number): void {
     if (this.domains.introduce(domid, gfn, port)) {
       this.#events.fire({ path: INTRODUCE_DOMAIN, mode: 'exact', perms: undefined });
+      return;
     }
+    // Introducing a known domain again resets its ring connection (C's domain_conn_reset): its
+    // watches and transactions go. Dom0's connections here are socket-like and keep theirs.
+    if (domid === 0) return;
+    for (const conn of this.#connections) {
+      if (conn.domid === domid && !conn.privileged) {
+        this.#dropWatches(conn);
+        conn.transactions.clear();
+      }
+    }
+  }
+
+  /**
+   * Reports a domain as shut down, as the hypervisor does to C xenstored: `@releaseDomain` fires
+   * (once, until RESUME). The domain stays introduced until released.
+   */
+  shutdownDomain(domid: number): void {
+    this.#serve(() => {
+      const domain = this.domains.require(domid);
+      if (domain.shutdown) return;
+      domain.shutdown = true;
+      this.#events.fire({ path: RELEASE_DOMAIN, mode: 'exact', perms: undefined });
+    });
   }
 
   // C's domain destruction: connections (with their watches and transactions) go, then every
