@@ -2,6 +2,7 @@ import { ByteRing, type ByteRingLayout } from './byte-ring.ts';
 import { RingError } from './errors.ts';
 import { RingArea, type RingBuffer, XEN_PAGE_SIZE } from './memory.ts';
 import type { Notify } from './notify.ts';
+import { ByteRingEnd } from './ring-end.ts';
 
 /**
  * The PV console page, `struct xencons_interface` (`xen/include/public/io/console.h`):
@@ -54,15 +55,12 @@ export interface ConsoleRingOptions {
  * One end of a console page. The guest writes `out` and reads `in`; the backend (a console
  * daemon) reads `out` and writes `in`.
  */
-export class ConsoleRing {
+export class ConsoleRing extends ByteRingEnd {
   /** Backend → guest (keyboard input). */
   readonly input: ByteRing;
   /** Guest → backend (console output). */
   readonly output: ByteRing;
   private readonly bytes: Uint8Array;
-  private readonly tx: ByteRing;
-  private readonly rx: ByteRing;
-  private readonly notify: Notify | undefined;
 
   constructor(
     readonly role: 'guest' | 'backend',
@@ -73,12 +71,12 @@ export class ConsoleRing {
       throw new RingError('EINVAL', `console ring: role must be 'guest' or 'backend'`);
     }
     const area = new RingArea(buffer, options.byteOffset ?? 0, XEN_PAGE_SIZE, 'console ring');
+    const input = new ByteRing(area, XENCONS_IN_LAYOUT);
+    const output = new ByteRing(area, XENCONS_OUT_LAYOUT);
+    super(role === 'guest' ? output : input, role === 'guest' ? input : output, options.notify);
+    this.input = input;
+    this.output = output;
     this.bytes = area.bytes;
-    this.input = new ByteRing(area, XENCONS_IN_LAYOUT);
-    this.output = new ByteRing(area, XENCONS_OUT_LAYOUT);
-    this.tx = role === 'guest' ? this.output : this.input;
-    this.rx = role === 'guest' ? this.input : this.output;
-    this.notify = options.notify;
   }
 
   /** The `connection` byte: {@link XenconsConnection}. */
@@ -101,19 +99,10 @@ export class ConsoleRing {
    * Sends bytes to the peer; returns how many fitted. A guest whose backend has not connected
    * gets `ENOTCONN` (nothing would drain the ring), as Linux's `hvc_xen` does.
    */
-  write(src: Uint8Array): number {
+  override write(src: Uint8Array): number {
     if (this.role === 'guest' && this.connection === XenconsConnection.DISCONNECTED) {
       throw new RingError('ENOTCONN', 'console ring: the backend has not connected');
     }
-    const n = this.tx.write(src);
-    if (this.tx.notifyNeeded) this.notify?.();
-    return n;
-  }
-
-  /** Receives up to `dst.length` bytes; returns how many. */
-  read(dst: Uint8Array): number {
-    const n = this.rx.read(dst);
-    if (this.rx.notifyNeeded) this.notify?.();
-    return n;
+    return super.write(src);
   }
 }

@@ -1,7 +1,8 @@
-import { ByteRing, type ByteRingLayout } from './byte-ring.ts';
+import { ByteRing } from './byte-ring.ts';
 import { RingError } from './errors.ts';
 import { RingArea, type RingBuffer, XEN_PAGE_SIZE } from './memory.ts';
 import type { Notify } from './notify.ts';
+import { ByteRingEnd } from './ring-end.ts';
 
 /**
  * Flex rings of `ring.h` (`DEFINE_XEN_FLEX_RING_AND_INTF`), used by pvcalls and 9pfs: an
@@ -38,14 +39,11 @@ export interface FlexRingOptions {
 }
 
 /** One end of a flex ring. The frontend writes `out` and reads `in`; the backend the reverse. */
-export class FlexRing {
+export class FlexRing extends ByteRingEnd {
   /** Backend → frontend. */
   readonly in: ByteRing;
   /** Frontend → backend. */
   readonly out: ByteRing;
-  private readonly tx: ByteRing;
-  private readonly rx: ByteRing;
-  private readonly notify: Notify | undefined;
 
   /**
    * @param intf memory of the interface page
@@ -65,39 +63,25 @@ export class FlexRing {
     const size = flexRingSize(order);
     const intfArea = new RingArea(intf, options.intfOffset ?? 0, XEN_PAGE_SIZE, 'flex ring');
     const dataArea = new RingArea(data, options.dataOffset ?? 0, 2 * size, 'flex ring data');
-    const layout = (name: string, cons: number, prod: number, at: number): ByteRingLayout => ({
-      name,
-      cons,
-      prod,
-      data: at,
-      size,
-    });
-    this.in = new ByteRing(
+    const inRing = new ByteRing(
       intfArea,
-      layout('flex.in', FlexIntfOffset.inCons, FlexIntfOffset.inProd, 0),
+      { name: 'flex.in', cons: FlexIntfOffset.inCons, prod: FlexIntfOffset.inProd, data: 0, size },
       dataArea,
     );
-    this.out = new ByteRing(
+    const outRing = new ByteRing(
       intfArea,
-      layout('flex.out', FlexIntfOffset.outCons, FlexIntfOffset.outProd, size),
+      {
+        name: 'flex.out',
+        cons: FlexIntfOffset.outCons,
+        prod: FlexIntfOffset.outProd,
+        data: size,
+        size,
+      },
       dataArea,
     );
-    this.tx = role === 'frontend' ? this.out : this.in;
-    this.rx = role === 'frontend' ? this.in : this.out;
-    this.notify = options.notify;
-  }
-
-  /** Sends bytes to the peer; returns how many fitted. */
-  write(src: Uint8Array): number {
-    const n = this.tx.write(src);
-    if (this.tx.notifyNeeded) this.notify?.();
-    return n;
-  }
-
-  /** Receives up to `dst.length` bytes; returns how many. */
-  read(dst: Uint8Array): number {
-    const n = this.rx.read(dst);
-    if (this.rx.notifyNeeded) this.notify?.();
-    return n;
+    const front = role === 'frontend';
+    super(front ? outRing : inRing, front ? inRing : outRing, options.notify);
+    this.in = inRing;
+    this.out = outRing;
   }
 }

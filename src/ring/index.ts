@@ -1,3 +1,17 @@
+/**
+ * `xenwire/ring`: Xen's shared-page ring protocols over an `ArrayBuffer` or `SharedArrayBuffer`
+ * (shared between worker threads, or a page mapped by a native addon), byte-identical to the
+ * layouts of Xen's public headers:
+ *
+ * - byte-stream pages: {@link XenstoreRing} (`xs_wire.h`), {@link ConsoleRing} (`console.h`),
+ *   {@link FlexRing} (`ring.h` flex rings), {@link Vchan} (`libxenvchan.h`), all built on
+ *   {@link ByteRing};
+ * - request/response rings of `ring.h`: {@link defineRing}, {@link FrontRing}, {@link BackRing}.
+ *
+ * Nothing here waits or signals by itself: each end reports, or tells a {@link Notify}
+ * callback, when the peer must be woken, and {@link AtomicsEvent} stands in for an event
+ * channel between threads. Bad input and misbehaving peers raise {@link RingError}.
+ */
 export { ByteRing, type ByteRingLayout } from './byte-ring.ts';
 export {
   ConsoleRing,
@@ -11,6 +25,7 @@ export { RingError, type RingErrorCode, RingIndexError } from './errors.ts';
 export { FlexIntfOffset, FlexRing, type FlexRingOptions, flexRingSize } from './flex-ring.ts';
 export { RingArea, type RingBuffer, XEN_PAGE_SIZE } from './memory.ts';
 export { AtomicsEvent, type Notify } from './notify.ts';
+export { ByteRingEnd } from './ring-end.ts';
 export {
   BackRing,
   defineRing,

@@ -2,6 +2,7 @@ import { ByteRing, type ByteRingLayout } from './byte-ring.ts';
 import { RingError, RingIndexError } from './errors.ts';
 import { RingArea, type RingBuffer, XEN_PAGE_SIZE } from './memory.ts';
 import type { Notify } from './notify.ts';
+import { ByteRingEnd } from './ring-end.ts';
 
 /**
  * The xenstore ring page, `struct xenstore_domain_interface` (`xen/include/public/io/xs_wire.h`,
@@ -94,17 +95,13 @@ export interface XenstoreRingOptions {
  * streams: `write` and `read` move what fits and return the count, so a message longer than the
  * free space goes over several calls.
  */
-export class XenstoreRing {
+export class XenstoreRing extends ByteRingEnd {
   /** Guest → server. */
   readonly requests: ByteRing;
   /** Server → guest. */
   readonly responses: ByteRing;
   private readonly area: RingArea;
-  private readonly out: ByteRing;
-  private readonly in: ByteRing;
-  private readonly notify: Notify | undefined;
   private readonly header = new Uint8Array(XENSTORE_HEADER_SIZE);
-  private lastNotifyNeeded = false;
 
   constructor(
     readonly role: XenstoreRole,
@@ -114,12 +111,14 @@ export class XenstoreRing {
     if (role !== 'guest' && role !== 'server') {
       throw new RingError('EINVAL', `xenstore ring: role must be 'guest' or 'server'`);
     }
-    this.area = new RingArea(buffer, options.byteOffset ?? 0, XEN_PAGE_SIZE, 'xenstore ring');
-    this.requests = new ByteRing(this.area, XENSTORE_REQ_LAYOUT);
-    this.responses = new ByteRing(this.area, XENSTORE_RSP_LAYOUT);
-    this.out = role === 'guest' ? this.requests : this.responses;
-    this.in = role === 'guest' ? this.responses : this.requests;
-    this.notify = options.notify;
+    const area = new RingArea(buffer, options.byteOffset ?? 0, XEN_PAGE_SIZE, 'xenstore ring');
+    const requests = new ByteRing(area, XENSTORE_REQ_LAYOUT);
+    const responses = new ByteRing(area, XENSTORE_RSP_LAYOUT);
+    const guest = role === 'guest';
+    super(guest ? requests : responses, guest ? responses : requests, options.notify);
+    this.area = area;
+    this.requests = requests;
+    this.responses = responses;
   }
 
   /**
@@ -141,35 +140,6 @@ export class XenstoreRing {
   }
 
   /**
-   * Sends bytes to the peer; returns how many fitted (0 when the ring is full) and notifies the
-   * peer when it may be waiting. On corrupt indices throws {@link RingIndexError}; the server
-   * first records `XENSTORE_ERROR_RINGIDX` in the page.
-   */
-  write(src: Uint8Array): number {
-    return this.transfer(this.out, src, true);
-  }
-
-  /** Receives up to `dst.length` bytes from the peer; returns how many. Errors as {@link write}. */
-  read(dst: Uint8Array): number {
-    return this.transfer(this.in, dst, false);
-  }
-
-  /** Whether the last `write` or `read` required notifying the peer (for callers without `notify`). */
-  get notifyNeeded(): boolean {
-    return this.lastNotifyNeeded;
-  }
-
-  /** Bytes waiting to be read by this end. */
-  readable(): number {
-    return this.guard(() => this.in.used());
-  }
-
-  /** Bytes this end can write now. */
-  writable(): number {
-    return this.guard(() => this.out.free());
-  }
-
-  /**
    * The length (header included) of the message starting at the read position, once its whole
    * 16-byte header is in the ring; undefined before. The transport checks just this much of the
    * framing because a length beyond `XENSTORE_PAYLOAD_MAX` is fatal for the connection: it throws
@@ -177,14 +147,20 @@ export class XenstoreRing {
    */
   nextMessageLength(): number | undefined {
     const header = this.header;
-    if (this.guard(() => this.in.peek(header)) < XENSTORE_HEADER_SIZE) return undefined;
+    let peeked: number;
+    try {
+      peeked = this.rx.peek(header);
+    } catch (e) {
+      throw this.failed(e);
+    }
+    if (peeked < XENSTORE_HEADER_SIZE) return undefined;
     const len =
       (header[12]! | (header[13]! << 8) | (header[14]! << 16) | (header[15]! << 24)) >>> 0;
     if (len > XENSTORE_PAYLOAD_MAX) {
       this.fail(XenstoreError.PROTO);
       throw new RingError(
         'EPROTO',
-        `${this.in.name}: message payload of ${len} bytes exceeds ${XENSTORE_PAYLOAD_MAX}`,
+        `${this.rx.name}: message payload of ${len} bytes exceeds ${XENSTORE_PAYLOAD_MAX}`,
       );
     }
     return XENSTORE_HEADER_SIZE + len;
@@ -230,7 +206,7 @@ export class XenstoreRing {
       throw new RingError('ENOTCONN', 'xenstore ring: the server does not support reconnection');
     }
     this.area.store(XenstoreOffset.connection, XenstoreConnection.RECONNECT);
-    this.notify?.();
+    this.wake();
   }
 
   /**
@@ -244,7 +220,7 @@ export class XenstoreRing {
     this.responses.reset();
     this.area.store(XenstoreOffset.error, XenstoreError.NONE);
     this.area.store(XenstoreOffset.connection, XenstoreConnection.CONNECTED);
-    this.notify?.();
+    this.wake();
   }
 
   /**
@@ -256,28 +232,8 @@ export class XenstoreRing {
     this.fail(code);
   }
 
-  private transfer(ring: ByteRing, buf: Uint8Array, writing: boolean): number {
-    let n: number;
-    try {
-      n = writing ? ring.write(buf) : ring.read(buf);
-    } catch (e) {
-      throw this.recorded(e);
-    }
-    this.lastNotifyNeeded = ring.notifyNeeded;
-    if (ring.notifyNeeded) this.notify?.();
-    return n;
-  }
-
-  private guard<T>(op: () => T): T {
-    try {
-      return op();
-    } catch (e) {
-      throw this.recorded(e);
-    }
-  }
-
   /** A corrupt index found by the server is recorded in the page before the error goes up. */
-  private recorded(e: unknown): unknown {
+  protected override failed(e: unknown): unknown {
     if (e instanceof RingIndexError) this.fail(XenstoreError.RINGIDX);
     return e;
   }
