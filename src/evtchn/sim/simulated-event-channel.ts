@@ -6,6 +6,9 @@ import type { SimulatedHypervisor } from './hypervisor.ts';
 import type { SharedState } from './shared-state.ts';
 import { waitForChange } from './wait-async.ts';
 
+/** Period of the keep-alive timer: it exists to be pending, and practically never fires. */
+const KEEP_ALIVE_PERIOD_MS = 2 ** 30;
+
 /**
  * An event-channel handle of one domain of a {@link SimulatedHypervisor}, behaving like an open
  * `/dev/xen/evtchn`: ports bound through it are reported to it alone, each report masks the port,
@@ -24,6 +27,11 @@ export class SimulatedEventChannel extends EventChannel {
   readonly #restriction = new BindRestriction();
   /** Bumped to stop the running delivery loop. */
   #loop = 0;
+  /**
+   * A pending `Atomics.waitAsync` does not keep a thread's event loop alive, so while someone
+   * consumes events this idle timer does, as an open device or socket would.
+   */
+  #keepAlive: ReturnType<typeof setInterval> | undefined;
 
   /** Use {@link SimulatedHypervisor.openEventChannel}. @internal */
   constructor(
@@ -110,10 +118,13 @@ export class SimulatedEventChannel extends EventChannel {
   }
 
   protected startDelivery(): void {
+    this.#keepAlive = setInterval(() => {}, KEEP_ALIVE_PERIOD_MS);
     void this.#deliver(++this.#loop);
   }
 
   protected stopDelivery(): void {
+    clearInterval(this.#keepAlive);
+    this.#keepAlive = undefined;
     this.#loop++;
     // The loop sleeps on the domain's wake word; bump it so the loop sees it was stopped.
     const { words, index } = this.#wakeWord();
