@@ -13,7 +13,7 @@ import {
 } from './client/transaction.ts';
 import { Watch } from './client/watch.ts';
 import { MessageType, messageTypeName, PAYLOAD_MAX } from './constants.ts';
-import { XenstoreError } from './errors.ts';
+import { isXenstoreError, XenstoreError } from './errors.ts';
 import { assertValidWatchPath } from './paths.ts';
 import { decodeError, decodeReply, decodeWatchEvent, type ReplyValue } from './replies.ts';
 import { type Request, requestPath } from './requests.ts';
@@ -219,6 +219,11 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     } catch (error) {
       this.#watches.delete(token);
       watch.finish();
+      // Given up locally, the watch may still be registered until its undo goes through: its
+      // firings are expected, not strays.
+      if (isXenstoreError(error, 'ETIMEDOUT') || isXenstoreError(error, 'ABORT_ERR')) {
+        this.#retiring.add(token);
+      }
       throw error;
     }
     const signal = options?.signal;

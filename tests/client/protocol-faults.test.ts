@@ -143,6 +143,8 @@ describe('client against a scripted server', () => {
     const tx = xs.transactionStart();
     const txRequest = await conn.receive();
     expect((await rejection(tx)).code).toBe('ETIMEDOUT');
+    const token = (decodeRequest(watchRequest) as { token: string }).token;
+    conn.fire('/w', token);
     conn.reply(watchRequest);
     const unwatch = await conn.receive();
     expect(decodeRequest(unwatch)).toEqual(
@@ -155,6 +157,7 @@ describe('client against a scripted server', () => {
       42,
       'F\0',
     ]);
+    expect(diagnostics).toEqual([]);
   });
 
   it('fails everything pending with ECONNRESET when the connection is cut mid-message', async () => {
