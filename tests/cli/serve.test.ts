@@ -1,0 +1,167 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { socketLink, XsSession } from '../../src/cli/session.ts';
+import { startRealXenstored, type XenInstall, xenInstall } from '../support/real-xenstored.ts';
+import { Capture, launcher, xenstoreC, xenwire } from './run-cli.ts';
+
+let dir: string;
+const children: ChildProcess[] = [];
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'xenwire-serve-'));
+});
+afterEach(async () => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Runs the real launcher in a child process; resolves once it has printed `ready`. */
+async function launch(args: string[], ready: RegExp, argv0 = launcher) {
+  const child = spawn(process.execPath, [argv0, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  const stdout = new Capture();
+  const stderr = new Capture();
+  child.stdout!.on('data', (chunk: Buffer) => stdout.write(chunk));
+  child.stderr!.on('data', (chunk: Buffer) => stderr.write(chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await Promise.race([
+    stdout.waitFor(ready),
+    exited.then((code) => {
+      throw new Error(`exited with ${code} before it was ready: ${stderr.text}`);
+    }),
+  ]);
+  return { child, stdout, stderr, exited };
+}
+
+/** Runs the launcher to completion. */
+function run(program: string, args: string[], env: NodeJS.ProcessEnv) {
+  return new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [program, ...args], { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.on('exit', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+const BARE_TREE = '/tool = ""   (n0)\n/tool/xenstored = ""   (n0)\n';
+
+describe('xenwire serve', () => {
+  it('starts with a fresh C xenstored tree, answers, and removes its socket on SIGINT', async () => {
+    const socket = join(dir, 'xenstored.sock');
+    const served = await launch(['serve', '--socket', socket], /listening on/);
+    expect(existsSync(socket)).toBe(true);
+    const listing = await xenwire(['ls', '-fp'], socket);
+    expect(listing).toEqual({ status: 0, stdout: BARE_TREE, stderr: '' });
+    expect(await xenwire(['write', '/hello', 'world'], socket)).toMatchObject({ status: 0 });
+    expect((await xenwire(['read', '/hello'], socket)).stdout).toBe('world\n');
+    served.child.kill('SIGINT');
+    expect(await served.exited).toBe(0);
+    expect(existsSync(socket)).toBe(false);
+  });
+
+  it.skipIf(xenInstall === undefined)(
+    'starts with the same tree as a fresh C xenstored',
+    async () => {
+      const install = xenInstall as XenInstall;
+      const daemon = await startRealXenstored(install);
+      try {
+        expect((await xenstoreC(install, ['ls', '-fp'], daemon.socketPath)).stdout).toBe(BARE_TREE);
+      } finally {
+        await daemon.stop();
+      }
+    },
+  );
+
+  it('serves a seed file, guest domains on their own sockets, and a trace', async () => {
+    const socket = join(dir, 'xenstored.sock');
+    const seed = join(dir, 'seed.json');
+    const trace = join(dir, 'trace.jsonl');
+    await writeFile(seed, JSON.stringify({ nodes: [{ path: '/seeded', value: 'yes' }] }));
+    const served = await launch(
+      [
+        'serve',
+        '--socket',
+        socket,
+        '--seed',
+        seed,
+        '--guest-domains',
+        '3',
+        '--guest-socket-dir',
+        dir,
+        '--trace',
+        trace,
+      ],
+      /domain 3 on/,
+    );
+    expect((await xenwire(['read', '/seeded'], socket)).stdout).toBe('yes\n');
+    // A guest's relative paths are under its home, and dom0's nodes are not its to read.
+    const guest = join(dir, 'dom3.sock');
+    expect((await xenwire(['read', 'name'], guest)).stdout).toBe('guest3\n');
+    expect(await xenwire(['read', '/seeded'], guest)).toMatchObject({
+      status: 1,
+      stderr: "xenwire: couldn't read path /seeded\n",
+    });
+    served.child.kill('SIGINT');
+    expect(await served.exited).toBe(0);
+    expect(await readFile(trace, 'utf8')).toContain('seeded');
+  });
+
+  it('fails transaction commits with EAGAIN at --eagain-rate 1', async () => {
+    const socket = join(dir, 'xenstored.sock');
+    const served = await launch(['serve', '--socket', socket, '--eagain-rate', '1'], /listening/);
+    // One pair is written without a transaction, so it goes through.
+    expect(await xenwire(['write', '/a', '1'], socket)).toMatchObject({ status: 0 });
+    const session = await XsSession.open(socketLink(socket));
+    try {
+      const txId = await session.request({ op: 'TRANSACTION_START' });
+      await session.request({ op: 'WRITE', path: '/a', value: Buffer.from('2') }, txId);
+      await expect(
+        session.request({ op: 'TRANSACTION_END', commit: true }, txId),
+      ).rejects.toMatchObject({
+        code: 'EAGAIN',
+      });
+    } finally {
+      session.close();
+    }
+    served.child.kill('SIGINT');
+    expect(await served.exited).toBe(0);
+  });
+});
+
+describe('the xenwire launcher', () => {
+  it('runs from a link named xenstore-<mode> as that tool', async () => {
+    const socket = join(dir, 'xenstored.sock');
+    const served = await launch(['serve', '--socket', socket], /listening on/);
+    const link = join(dir, 'xenstore-read');
+    await symlink(launcher, link);
+    expect(await run(link, ['-p', '/tool'], { XENSTORED_PATH: socket })).toEqual({
+      status: 0,
+      stdout: '/tool: \n',
+      stderr: '',
+    });
+    expect(await run(link, [], { XENSTORED_PATH: socket })).toEqual({
+      status: 1,
+      stdout: '',
+      stderr: `xenstore-read: Usage: ${link} [-h] [-p] [-s] [-R] key [...]\n`,
+    });
+    expect(await run(launcher, ['--mock', 'read', '/local/domain/0/name'], {})).toMatchObject({
+      status: 1,
+    });
+    expect(await run(launcher, ['read', '--mock', '/local/domain/0/name'], {})).toEqual({
+      status: 0,
+      stdout: 'Domain-0\n',
+      stderr: '',
+    });
+    served.child.kill('SIGINT');
+    expect(await served.exited).toBe(0);
+  });
+});
