@@ -7,6 +7,7 @@ export { DOMID_FIRST_RESERVED, DOMID_SELF, NR_VIRQS } from './arguments.ts';
 export { DeviceEventChannel, EVTCHN_DEVICE } from './device-event-channel.ts';
 export { EvtchnError, type EvtchnErrorCode } from './errors.ts';
 export { EventChannel, type EventChannelEvents } from './event-channel.ts';
+export { GrantMapper, type GrantMapping, GrantSharer } from './grant-devices.ts';
 export { type MapOptions, mapFd, mapFile, unmap } from './mapping.ts';
 export {
   type FdWatch,

@@ -4,15 +4,14 @@
  * dom0: `XENWIRE_REQUIRE_DEVICES=1 npx vitest run tests/evtchn/device.test.ts` (set
  * XENWIRE_DOMID to the domain's id when it is not dom0).
  */
-import { closeSync, constants, existsSync, openSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   DeviceEventChannel,
   EVTCHN_DEVICE,
   EvtchnError,
-  loadNative,
-  mapFd,
-  unmap,
+  GrantMapper,
+  GrantSharer,
 } from '../../src/evtchn/index.ts';
 import { nativeAddonReady } from './support/requirements.ts';
 
@@ -72,24 +71,20 @@ describe.skipIf(!ready)('/dev/xen/evtchn', () => {
 const grantDevices = ['/dev/xen/gntalloc', '/dev/xen/gntdev'];
 describe.skipIf(!ready || !grantDevices.every(existsSync))('/dev/xen/gntalloc + gntdev', () => {
   it('maps a page this domain granted to itself onto the same memory', () => {
-    const native = loadNative();
-    const alloc = openSync('/dev/xen/gntalloc', constants.O_RDWR);
-    const dev = openSync('/dev/xen/gntdev', constants.O_RDWR);
+    const sharer = GrantSharer.open();
+    const mapper = GrantMapper.open();
     try {
-      const granted = native.gntallocAllocGref(alloc, self, 1, true);
-      expect(granted.refs).toHaveLength(1);
-      const mine = new Uint8Array(mapFd(alloc, { length: 4096, offset: granted.index }));
-      const index = native.gntdevMapGrantRefs(dev, self, granted.refs);
-      const theirs = new Uint8Array(mapFd(dev, { length: 4096, offset: index }));
-      mine[10] = 0xab;
-      expect(theirs[10]).toBe(0xab);
-      unmap(theirs.buffer as ArrayBuffer);
-      native.gntdevUnmapGrantRef(dev, index, 1);
-      unmap(mine.buffer as ArrayBuffer);
-      native.gntallocDeallocGref(alloc, granted.index, 1);
+      const shared = sharer.share(self, 1);
+      expect(shared.refs).toHaveLength(1);
+      const mapped = mapper.map(self, shared.refs);
+      new Uint8Array(shared.buffer)[10] = 0xab;
+      expect(new Uint8Array(mapped.buffer)[10]).toBe(0xab);
+      mapped.release();
+      expect(code(() => mapped.release())).toBe('EINVAL');
+      shared.release();
     } finally {
-      closeSync(dev);
-      closeSync(alloc);
+      mapper.close();
+      sharer.close();
     }
   });
 });
@@ -105,5 +100,14 @@ describe.skipIf(!nativeAddonReady())('DeviceEventChannel on a non-evtchn descrip
     expect(code(() => fake.unmask(1))).toBe('ENOTCONN');
     fake.close();
     expect(code(() => DeviceEventChannel.open('/nonexistent/evtchn'))).toBe('ENOENT');
+    const mapper = GrantMapper.open('/dev/null');
+    expect(code(() => mapper.map(0, [8]))).toBe('ENOTTY');
+    expect(code(() => mapper.map(0, []))).toBe('EINVAL');
+    expect(code(() => mapper.setMaxGrants(4))).toBe('ENOTTY');
+    mapper.close();
+    const sharer = GrantSharer.open('/dev/null');
+    expect(code(() => sharer.share(0, 1))).toBe('ENOTTY');
+    expect(code(() => sharer.share(0x8000, 1))).toBe('EINVAL');
+    sharer.close();
   });
 });

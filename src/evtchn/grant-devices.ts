@@ -1,0 +1,137 @@
+import { closeSync, constants, openSync } from 'node:fs';
+import { checkDomid } from './arguments.ts';
+import { EvtchnError, toEvtchnError } from './errors.ts';
+import { mapFd, unmap } from './mapping.ts';
+import { loadNative, type XenwireNative } from './native.ts';
+import { PAGE_SIZE } from './sim/shared-state.ts';
+
+/** Pages shared through a grant device: the memory, plus how to give it back. */
+export interface GrantMapping {
+  /** The pages, `count × 4096` bytes, shared with the other domain. */
+  readonly buffer: ArrayBuffer;
+  /** Grant references of the pages, in order. */
+  readonly refs: readonly number[];
+  /** Unmaps the pages and releases the grants; a second call fails with `EINVAL`. */
+  release(): void;
+}
+
+function call<T>(operation: string, body: () => T): T {
+  try {
+    return body();
+  } catch (error) {
+    throw toEvtchnError(error, operation);
+  }
+}
+
+function openDevice(path: string): { native: XenwireNative; fd: number } {
+  const native = loadNative();
+  return { native, fd: call(`open ${path}`, () => openSync(path, constants.O_RDWR)) };
+}
+
+function checkCount(count: number, operation: string): void {
+  if (!Number.isInteger(count) || count < 1 || count > 65536) {
+    throw new EvtchnError('EINVAL', `${operation}: count must be 1 … 65536`);
+  }
+}
+
+/** Releases a mapping once: unmaps, then runs the device-side cleanup. */
+function releaser(buffer: ArrayBuffer, cleanup: () => void): () => void {
+  let released = false;
+  return () => {
+    if (released) throw new EvtchnError('EINVAL', 'grant mapping already released');
+    released = true;
+    unmap(buffer);
+    cleanup();
+  };
+}
+
+/**
+ * `/dev/xen/gntdev`: maps pages other domains granted to this one (what libxengnttab's
+ * `map_grant_refs` does), via the native addon.
+ */
+export class GrantMapper {
+  private constructor(
+    private readonly native: XenwireNative,
+    private readonly fd: number,
+  ) {}
+
+  /** @throws EvtchnError `ENOSYS` without the addon, `ENOENT` off Xen */
+  static open(path = '/dev/xen/gntdev'): GrantMapper {
+    const { native, fd } = openDevice(path);
+    return new GrantMapper(native, fd);
+  }
+
+  /** Limits how many grants this handle may map at once (`IOCTL_GNTDEV_SET_MAX_GRANTS`). */
+  setMaxGrants(count: number): void {
+    checkCount(count, 'setMaxGrants');
+    call('setMaxGrants', () => this.native.gntdevSetMaxGrants(this.fd, count));
+  }
+
+  /** Maps grants `refs` of domain `domid`, contiguously. */
+  map(domid: number, refs: readonly number[], options: { writable?: boolean } = {}): GrantMapping {
+    checkDomid(domid, 'map');
+    checkCount(refs.length, 'map');
+    const index = call('map', () => this.native.gntdevMapGrantRefs(this.fd, domid, refs));
+    let buffer: ArrayBuffer;
+    try {
+      buffer = mapFd(this.fd, {
+        length: refs.length * PAGE_SIZE,
+        offset: index,
+        writable: options.writable ?? true,
+      });
+    } catch (error) {
+      this.native.gntdevUnmapGrantRef(this.fd, index, refs.length);
+      throw error;
+    }
+    const release = releaser(buffer, () =>
+      call('unmap', () => this.native.gntdevUnmapGrantRef(this.fd, index, refs.length)),
+    );
+    return { buffer, refs: [...refs], release };
+  }
+
+  /** Closes the device; mappings still held stay valid until released. */
+  close(): void {
+    call('close', () => closeSync(this.fd));
+  }
+}
+
+/**
+ * `/dev/xen/gntalloc`: grants fresh pages of this domain to another one (what libxengnttab's
+ * `gntshr_share_pages` does), via the native addon.
+ */
+export class GrantSharer {
+  private constructor(
+    private readonly native: XenwireNative,
+    private readonly fd: number,
+  ) {}
+
+  /** @throws EvtchnError `ENOSYS` without the addon, `ENOENT` off Xen */
+  static open(path = '/dev/xen/gntalloc'): GrantSharer {
+    const { native, fd } = openDevice(path);
+    return new GrantSharer(native, fd);
+  }
+
+  /** Grants `count` zeroed pages to `domid`; `writable: false` makes the grant read-only. */
+  share(domid: number, count: number, options: { writable?: boolean } = {}): GrantMapping {
+    checkDomid(domid, 'share');
+    checkCount(count, 'share');
+    const granted = call('share', () =>
+      this.native.gntallocAllocGref(this.fd, domid, count, options.writable ?? true),
+    );
+    const dealloc = () =>
+      call('unshare', () => this.native.gntallocDeallocGref(this.fd, granted.index, count));
+    let buffer: ArrayBuffer;
+    try {
+      buffer = mapFd(this.fd, { length: count * PAGE_SIZE, offset: granted.index });
+    } catch (error) {
+      dealloc();
+      throw error;
+    }
+    return { buffer, refs: granted.refs, release: releaser(buffer, dealloc) };
+  }
+
+  /** Closes the device; shared pages stay granted until released. */
+  close(): void {
+    call('close', () => closeSync(this.fd));
+  }
+}
