@@ -1,3 +1,4 @@
+import { XenstoreError } from '../errors.ts';
 import type { Message } from '../wire.ts';
 import type { Transport, TransportConnector } from './transport.ts';
 
@@ -26,21 +27,32 @@ export interface InProcessServer {
 export function inProcessConnector(server: InProcessServer, domid = 0): TransportConnector {
   return async (handlers) => {
     let closed = false;
-    const connection = server.connect({
-      domid,
-      onMessage(message) {
-        queueMicrotask(() => {
-          if (!closed) handlers.onMessage(message);
-        });
-      },
-      onClose(reason) {
-        queueMicrotask(() => {
-          if (closed) return;
-          closed = true;
-          handlers.onClose(reason);
-        });
-      },
-    });
+    let connection: InProcessConnection;
+    try {
+      connection = server.connect({
+        domid,
+        onMessage(message) {
+          queueMicrotask(() => {
+            if (!closed) handlers.onMessage(message);
+          });
+        },
+        onClose(reason) {
+          queueMicrotask(() => {
+            if (closed) return;
+            closed = true;
+            handlers.onClose(reason);
+          });
+        },
+      });
+    } catch (error) {
+      throw new XenstoreError(
+        'ECONNRESET',
+        `in-process server refused the connection: ${(error as Error).message}`,
+        undefined,
+        undefined,
+        { cause: error },
+      );
+    }
     const transport: Transport = {
       send(message) {
         connection.send(message);
