@@ -39,6 +39,10 @@ export class RequestScope implements Scope {
     return this.context.domains.isIntroduced(domid);
   }
 
+  writeFailed(): void {
+    if (this.transaction) this.transaction.failed = true;
+  }
+
   fire(event: PendingEvent, node?: Node): void {
     if (this.transaction) this.transaction.queueEvent(event);
     else this.context.events.fire(event, node);

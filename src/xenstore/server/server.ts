@@ -545,6 +545,15 @@ export class XenstoreServer {
     if (!tx) throw new XenstoreError('ENOENT', 'no transaction to end');
     conn.transactions.delete(tx.id);
     if (!commit) return OK;
+    // C's order: a transaction that failed half-way, then node quotas, then conflicts.
+    if (tx.failed) throw new XenstoreError('ENOMEM', 'transaction failed earlier');
+    if (tx.created && !conn.privileged) {
+      for (const [domid, delta] of tx.ownedDelta()) {
+        if (this.store.owned(domid) + delta >= this.quotas.limit(domid, 'nodes')) {
+          throw new XenstoreError('ENOSPC', `node quota of domain ${domid}`);
+        }
+      }
+    }
     if (!tx.canCommit() || this.#faults.failNext()) {
       throw new XenstoreError('EAGAIN', 'transaction conflict');
     }

@@ -18,10 +18,16 @@ interface Touch {
   /** Verify at commit that the global node still has `generation` (false for blind writes). */
   checkGeneration: boolean;
   generation: number;
-  /** The transaction's copy; `null` when deleted in it; `undefined` when it reads through to the store. */
+  /**
+   * The transaction's copy; `null` when deleted in it; `undefined` while it reads through to the
+   * store (a node first seen missing, as C does until the transaction writes it).
+   */
   local: Node | null | undefined;
+  /** The node's permissions when first touched: they decide who sees its event at commit. */
+  originalPerms: NodePermissions | undefined;
   modified: boolean;
-  event: PendingEvent | undefined;
+  /** The watch event to fire at commit, if any. */
+  fire: FireMode | undefined;
 }
 
 /** How conflicts are detected at commit. */
@@ -56,14 +62,24 @@ export class Transaction implements NodeAccess {
     readonly policy: ConflictPolicy,
   ) {}
 
+  /**
+   * Set when a change failed half-way (a quota hit inside the transaction): C cannot undo it and
+   * answers the commit with ENOMEM.
+   */
+  failed = false;
+  /** True once the transaction created a node (C then re-checks node quotas at commit). */
+  created = false;
+
   get(path: string): Node | undefined {
     const touch = this.#touched.get(path);
     if (touch) {
-      if (touch.local === undefined) return this.#adopt(touch, this.store.get(path));
-      return touch.local ?? undefined;
+      if (touch.local !== undefined) return touch.local ?? undefined;
+      const global = this.store.get(path);
+      return global ? copyNode(global) : undefined;
     }
     const global = this.store.get(path);
     if (this.#touched.size >= this.maxNodes) {
+      this.failed = true;
       throw new XenstoreError('ENOSPC', 'too many nodes in transaction');
     }
     const local = global ? copyNode(global) : undefined;
@@ -71,27 +87,19 @@ export class Transaction implements NodeAccess {
       checkGeneration: this.policy === 'generation' || this.clientRead,
       generation: global ? global.generation : NO_GENERATION,
       local,
+      originalPerms: global?.perms,
       modified: false,
-      event: undefined,
+      fire: undefined,
     });
     return local;
   }
 
-  // A node first seen missing reads through to the store (as C does), so copy it once it appears.
-  #adopt(touch: Touch, global: Node | undefined): Node | undefined {
-    if (!global) return undefined;
-    touch.local = copyNode(global);
-    return touch.local;
-  }
-
   put(path: string, node: Node): void {
     const touch = this.#touch(path);
-    const before = touch.local ?? undefined;
+    const before = touch.local === undefined ? this.store.get(path) : touch.local;
     if (before !== node) {
       if (before) this.#count(ownerOf(before), -1);
-      else if (touch.local === undefined && this.store.get(path)) {
-        this.#count(ownerOf(this.store.get(path)!), -1);
-      }
+      else this.created = true;
       this.#count(ownerOf(node), 1);
     }
     touch.local = node;
@@ -100,7 +108,8 @@ export class Transaction implements NodeAccess {
 
   remove(path: string): void {
     const touch = this.#touch(path);
-    if (touch.local) this.#count(ownerOf(touch.local), -1);
+    const before = touch.local === undefined ? this.store.get(path) : touch.local;
+    if (before) this.#count(ownerOf(before), -1);
     touch.local = null;
     touch.modified = true;
   }
@@ -109,9 +118,18 @@ export class Transaction implements NodeAccess {
     return this.store.owned(domid) + (this.#ownedDelta.get(domid) ?? 0);
   }
 
-  /** Holds a watch event back until commit; events of one node are merged into its latest. */
+  /** The change in node counts per domain this transaction would make. */
+  ownedDelta(): ReadonlyMap<number, number> {
+    return this.#ownedDelta;
+  }
+
+  /**
+   * Holds a watch event back until commit, one per node: a subtree event replaces an exact one,
+   * not the other way round (C's `queue_watches`).
+   */
   queueEvent(event: PendingEvent): void {
-    this.#touch(event.path).event = event;
+    const touch = this.#touch(event.path);
+    if (touch.fire !== 'tree') touch.fire = event.mode;
   }
 
   /** True when no node this transaction depends on changed since it was first touched. */
@@ -133,17 +151,10 @@ export class Transaction implements NodeAccess {
     for (const [path, touch] of this.#touched) {
       if (touch.modified) {
         if (touch.local) this.store.put(path, touch.local);
-        else this.store.remove(path);
+        else if (touch.local === null) this.store.remove(path);
       }
-      if (touch.event) events.push(touch.event);
+      if (touch.fire) events.push({ path, mode: touch.fire, perms: touch.originalPerms });
     }
-    return events;
-  }
-
-  /** The held events in first-touched order (for the coalescing policy, after replay). */
-  pendingEvents(): PendingEvent[] {
-    const events: PendingEvent[] = [];
-    for (const touch of this.#touched.values()) if (touch.event) events.push(touch.event);
     return events;
   }
 

@@ -26,6 +26,11 @@ export interface Scope {
   /** True when `domid` names a domain that exists (SET_PERMS). */
   domainExists(domid: number): boolean;
   fire(event: PendingEvent, node?: Node): void;
+  /**
+   * Called when a change is refused after C would already have started writing it (a node-size
+   * quota hit): C cannot undo that inside a transaction and fails its commit.
+   */
+  writeFailed(): void;
 }
 
 /**
@@ -65,6 +70,7 @@ export function writeNode(scope: Scope, path: string, value: Uint8Array): void {
       !scope.who.privileged &&
       recordSize(node) - node.value.length + value.length >= scope.limit('nodeSize')
     ) {
+      scope.writeFailed();
       throw new XenstoreError('ENOSPC', 'node too large', 'WRITE', path);
     }
     node.value = value;
@@ -113,6 +119,7 @@ function createNode(scope: Scope, path: string, value: Uint8Array): Node {
       recordSize(anchor) + firstName.length + 1 >= maxSize ||
       created.some((node) => recordSize(node) >= maxSize)
     ) {
+      scope.writeFailed();
       throw new XenstoreError('ENOSPC', 'node too large', undefined, path);
     }
   }
@@ -168,6 +175,7 @@ export function setNodePermissions(scope: Scope, path: string, stored: NodePermi
     generation: node.generation,
   };
   if (!who.privileged && recordSize(changed) >= scope.limit('nodeSize')) {
+    scope.writeFailed();
     throw new XenstoreError('ENOSPC', 'node too large', 'SET_PERMS', path);
   }
   scope.access.put(path, changed);
