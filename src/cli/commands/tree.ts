@@ -138,17 +138,15 @@ export async function runTree(args: readonly string[], io: CliIo): Promise<numbe
       await session.nextWatchEvent();
     }
     const show = async (previous?: ReadonlyMap<string, string>, changedPath?: string) => {
-      let nodes: SnapshotNode[];
+      let nodes: SnapshotNode[] = [];
+      let body: string;
       try {
         nodes = await snapshot(session, root);
+        body = render(nodes, color, previous);
       } catch (error) {
         if (!(error instanceof XenstoreError)) throw error;
-        nodes = [];
+        body = `${root}: ${strerror(error.code)}\n`;
       }
-      const body =
-        nodes.length > 0
-          ? render(nodes, color, previous)
-          : `${root}: ${strerror(errorCode('ENOENT'))}\n`;
       if (tty && previous) io.stdout.write('\x1b[H\x1b[2J');
       if (changedPath !== undefined && !tty) io.stdout.write(`--- changed: ${changedPath}\n`);
       io.stdout.write(body);
