@@ -122,8 +122,10 @@ describe('unix sockets', () => {
     expect(renderReply(await dom0.request({ op: 'READ', path: '/local/domain/5/data/x' }))).toBe(
       '1',
     );
+    expect(renderReply(await dom0.request({ op: 'RELEASE', domid: 5 }))).toBe('OK');
+    await guest.closed;
+    await socketClient(join(dir, 'dom5.sock')).closed;
     dom0.end();
-    guest.end();
     await served.close();
     expect(existsSync(served.socketPath)).toBe(false);
     expect(existsSync(join(dir, 'dom5.sock'))).toBe(false);

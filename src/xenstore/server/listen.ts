@@ -27,7 +27,13 @@ export async function listen(server: XenstoreServer, options: ListenOptions): Pr
   const domid = options.domid ?? 0;
   removeStaleSocket(path);
   const sockets = new Set<net.Socket>();
+  // A guest socket speaks for a live domain: known from now on, refused once released.
+  if (domid !== 0) server.domains.assume(domid);
   const netServer = net.createServer((socket) => {
+    if (!server.domains.isIntroduced(domid)) {
+      socket.destroy();
+      return;
+    }
     sockets.add(socket);
     // Replies to one chunk of requests leave in one write; events for other connections
     // (outside this chunk's handling) are written at once.

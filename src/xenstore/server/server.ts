@@ -185,7 +185,7 @@ export class XenstoreServer {
   /** The whole store as JSON-ready data; {@link XenstoreServer.load} reads it back. */
   dump(): StoreDump {
     const domains = [...this.domains.all()]
-      .filter((d) => d.domid !== 0)
+      .filter((d) => d.domid !== 0 && !d.implicit)
       .map((d) => ({ domid: d.domid, gfn: String(d.gfn), port: d.port }));
     const specialPermissions = Object.fromEntries(
       [...this.#special].map(([path, perms]) => [path, perms.map((p) => `${p.access}${p.domid}`)]),
