@@ -24,6 +24,11 @@ export interface RunningBackend {
    * other domains); `undefined` to find out by asking the server.
    */
   privileged: boolean | undefined;
+  /**
+   * Makes a guest domain exist that INTRODUCE may name, with the ring frame and event channel to
+   * introduce it with; absent where the suite must not create domains.
+   */
+  prepareGuest?(domid: number, port: number): Promise<{ gfn: number; port: number }>;
   stop(): Promise<void>;
 }
 
@@ -53,6 +58,7 @@ function inMemory(): Backend {
         connector: inProcessConnector(server),
         root: '/xenwire-client-test',
         privileged: true,
+        prepareGuest: async (_domid, port) => ({ gfn: 0, port }),
         async stop() {},
       };
     },
@@ -74,6 +80,7 @@ function inMemoryBehindDevice(): Backend {
         connector: xenbusDeviceConnector('/dev/xen/xenbus', device),
         root: '/xenwire-client-test',
         privileged: true,
+        prepareGuest: async (_domid, port) => ({ gfn: 0, port }),
         async stop() {
           if (device.violations.length > 0) {
             throw new Error(`xenbus device rules broken: ${device.violations.join('; ')}`);
@@ -98,6 +105,11 @@ async function realDaemon(): Promise<Backend> {
         connector: socketConnector(daemon.socketPath),
         root: '/xenwire-client-test',
         privileged: true,
+        async prepareGuest(domid, port) {
+          await daemon.createGuest(domid, port);
+          // The shim maps guest frame number `domid` to the guest's page file.
+          return { gfn: domid, port };
+        },
         stop: () => daemon.stop(),
       };
     },

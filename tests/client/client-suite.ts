@@ -125,6 +125,26 @@ export function describeClientSuite(backend: Backend): void {
       expect(await xs.getDomainPath(7)).toBe('/local/domain/7');
     });
 
+    it('introduces, queries, resumes and releases a domain', async (context) => {
+      if (!server.prepareGuest) context.skip('may not create domains here');
+      const domid = 21;
+      const guest = await server.prepareGuest!(domid, 21);
+      const introductions = await xs.watch('@introduceDomain');
+      const seen = introductions[Symbol.asyncIterator]();
+      expect((await seen.next()).value?.path).toBe('@introduceDomain');
+      expect(await xs.isDomainIntroduced(domid)).toBe(false);
+      await xs.introduceDomain(domid, guest.gfn, guest.port);
+      expect((await seen.next()).value?.path).toBe('@introduceDomain');
+      expect(await xs.isDomainIntroduced(domid)).toBe(true);
+      expect(await xs.getDomainPath(domid)).toBe(`/local/domain/${domid}`);
+      await xs.resumeDomain(domid);
+      await xs.setTarget(domid, 0);
+      await xs.releaseDomain(domid);
+      expect(await xs.isDomainIntroduced(domid)).toBe(false);
+      expect((await rejection(xs.releaseDomain(domid))).code).toBe('ENOENT');
+      await introductions.close();
+    });
+
     it('returns GET_FEATURE and GET_QUOTA answers, or the server’s ENOSYS', async () => {
       const outcome = (p: Promise<unknown>) =>
         p.then(
