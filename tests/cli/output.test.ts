@@ -1,0 +1,86 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.ts';
+import { Capture, startXenwire, xenwire } from './run-cli.ts';
+
+/** `--json` output and terminal-dependent behaviour, on an in-memory xenstored. */
+describe('xenwire output', () => {
+  let dir: string;
+  let socket: string;
+  let stop: () => Promise<number>;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'xenwire-output-'));
+    socket = join(dir, 'xenstored.sock');
+    const served = startXenwire(['serve', '--socket', socket]);
+    stop = served.stop;
+    await served.stdout.waitFor(/listening on/);
+    const long = 'v'.repeat(150);
+    expect(
+      (await xenwire(['write', '/j/text', 'hi', '/j/bin', '\\xff\\001', '/j/long', long], socket))
+        .status,
+    ).toBe(0);
+  });
+  afterAll(async () => {
+    await stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const lines = (text: string) =>
+    text
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+
+  it('read --json gives text values as text and binary ones as base64', async () => {
+    const { status, stdout } = await xenwire(['read', '--json', '/j/text', '/j/bin'], socket);
+    expect(status).toBe(0);
+    expect(lines(stdout)).toEqual([
+      { path: '/j/text', value: 'hi' },
+      { path: '/j/bin', base64: Buffer.from([0xff, 1]).toString('base64') },
+    ]);
+  });
+
+  it('list --json and ls --json give one JSON line per path or node', async () => {
+    expect(lines((await xenwire(['list', '--json', '/j'], socket)).stdout)).toEqual([
+      { path: '/j', children: ['text', 'bin', 'long'] },
+    ]);
+    const nodes = lines((await xenwire(['ls', '--json', '-p', '/j'], socket)).stdout);
+    expect(nodes[0]).toEqual({ path: '/j/text', value: 'hi', perms: ['n0'] });
+    expect(nodes).toHaveLength(3);
+  });
+
+  it('watch --json gives path and token', async () => {
+    const result = await xenwire(['watch', '--json', '-n', '1', '/j'], socket);
+    expect(lines(result.stdout)).toEqual([{ path: '/j', token: '/j' }]);
+  });
+
+  it('--json is refused where the C tool has no output to change', async () => {
+    expect((await xenwire(['write', '--json', '/j/x', '1'], socket)).stderr).toMatch(
+      /^xenwire: Usage/,
+    );
+  });
+
+  async function ls(stdout: Capture, stderr: Capture) {
+    const env = { ...process.env, XENSTORED_PATH: socket };
+    expect(await main(['ls', '/j'], { stdout, stderr, env })).toBe(0);
+  }
+
+  it('ls cuts lines to the terminal width, as the C tool does', async () => {
+    const stdout = new Capture(true, 40);
+    await ls(stdout, new Capture());
+    // Width 38: 26 characters of the value fit after `long = "`, then `\...`.
+    expect(stdout.text.split('\n')[2]).toBe(`long = "${'v'.repeat(26)}\\..."`);
+  });
+
+  it('ls shows progress on stderr only when stderr is a terminal', async () => {
+    const quiet = new Capture();
+    await ls(new Capture(), quiet);
+    expect(quiet.text).toBe('');
+    const terminal = new Capture(true, 80);
+    await ls(new Capture(), terminal);
+    expect(terminal.text).toMatch(/^\r\x1b\[K\d+ nodes.*\r\x1b\[K$/s);
+  });
+});
