@@ -29,8 +29,9 @@ struct msg { uint32_t seq; unsigned char pad[60]; };
 DEFINE_RING_TYPES(bench, struct msg, struct msg);
 
 static union { struct xenstore_domain_interface xs; unsigned char page[4096]; } __attribute__((aligned(4096))) shared;
-/* Doorbell 0 wakes the producer (or front), 1 the consumer (or back). */
-static int bell[2];
+/* Doorbell 0 wakes the producer (or front), 1 the consumer (or back): a count of signals and
+ * the number of threads asleep on it, as AtomicsEvent keeps them. */
+static int bell[2], sleepers[2];
 static volatile int64_t total = -1;
 static uint64_t count, message_size, notifications[2], messages;
 static double deadline, started, finished;
@@ -44,13 +45,16 @@ static double now(void) {
 static void ring_bell(int which, int from) {
   notifications[from]++;
   __atomic_fetch_add(&bell[which], 1, __ATOMIC_SEQ_CST);
-  syscall(SYS_futex, &bell[which], FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+  if (__atomic_load_n(&sleepers[which], __ATOMIC_SEQ_CST))
+    syscall(SYS_futex, &bell[which], FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
 static int snapshot(int which) { return __atomic_load_n(&bell[which], __ATOMIC_SEQ_CST); }
 
 static void wait_bell(int which, int seen) {
+  __atomic_fetch_add(&sleepers[which], 1, __ATOMIC_SEQ_CST);
   syscall(SYS_futex, &bell[which], FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
+  __atomic_fetch_sub(&sleepers[which], 1, __ATOMIC_SEQ_CST);
 }
 
 static unsigned char source[65537];

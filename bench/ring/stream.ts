@@ -1,6 +1,7 @@
 import { randomFillSync } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import {
+  AtomicsEvent,
   defineRing,
   type RingType,
   XEN_PAGE_SIZE,
@@ -15,13 +16,13 @@ import {
 
 /** Where things are in the shared buffer. */
 export const streamLayout = {
-  /** Doorbell `i` (0: the producer's, 1: the consumer's), an i32 each. */
-  event: (i: number) => XEN_PAGE_SIZE + 4 * i,
+  /** Doorbell `i` (0: the producer's, 1: the consumer's). */
+  event: (i: number) => XEN_PAGE_SIZE + AtomicsEvent.BYTES * i,
   /** i32: threads ready to start; both start timing once it reaches 2. */
-  ready: XEN_PAGE_SIZE + 8,
+  ready: XEN_PAGE_SIZE + 2 * AtomicsEvent.BYTES,
   /** i64: bytes or messages the producer sent, once it stopped; -1 before. */
-  total: XEN_PAGE_SIZE + 16,
-  bytes: XEN_PAGE_SIZE + 24,
+  total: XEN_PAGE_SIZE + 2 * AtomicsEvent.BYTES + 8,
+  bytes: XEN_PAGE_SIZE + 2 * AtomicsEvent.BYTES + 16,
 } as const;
 
 export interface StreamOptions {

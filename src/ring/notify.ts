@@ -18,32 +18,42 @@ export type Notify = () => void;
  * ```
  */
 export class AtomicsEvent {
-  private readonly cell: Int32Array;
+  /** `[count, sleepers]`: signals so far, and threads inside `Atomics.wait` on it. */
+  private readonly cells: Int32Array;
 
-  /** @param buffer shared memory holding the counter, at `byteOffset` (a multiple of 4). */
+  /**
+   * @param buffer shared memory holding the event's {@link AtomicsEvent.BYTES} bytes
+   * @param byteOffset where they start (a multiple of 4)
+   */
   constructor(buffer: SharedArrayBuffer, byteOffset = 0) {
-    this.cell = new Int32Array(buffer, byteOffset, 1);
+    this.cells = new Int32Array(buffer, byteOffset, 2);
   }
 
   /** Bytes an event occupies. */
-  static readonly BYTES = 4;
+  static readonly BYTES = 8;
 
-  /** Wakes the waiter (if any) and marks the event as signalled. */
+  /** Marks the event as signalled and wakes the waiter, if one sleeps. */
   signal(): void {
-    Atomics.add(this.cell, 0, 1);
-    Atomics.notify(this.cell, 0);
+    Atomics.add(this.cells, 0, 1);
+    // Atomics.notify takes a lock even with nobody to wake; skip it then. A waiter that has not
+    // yet announced itself will find the count changed when it calls Atomics.wait.
+    if (Atomics.load(this.cells, 1) > 0) Atomics.notify(this.cells, 0);
   }
 
   /** The current count, to pass to {@link wait}. */
   snapshot(): number {
-    return Atomics.load(this.cell, 0);
+    return Atomics.load(this.cells, 0);
   }
 
   /**
-   * Sleeps until signalled after `seen` was taken, or `timeoutMs` passed. Returns false on
-   * timeout. Blocks the thread, so only for workers (the main thread may not `Atomics.wait`).
+   * Returns once signalled after `seen` was taken, or false after `timeoutMs`. Blocks the
+   * calling thread: meant for worker threads, whose event loop has nothing else to do.
    */
   wait(seen: number, timeoutMs = Number.POSITIVE_INFINITY): boolean {
-    return Atomics.wait(this.cell, 0, seen, timeoutMs) !== 'timed-out';
+    const cells = this.cells;
+    Atomics.add(cells, 1, 1);
+    const result = Atomics.wait(cells, 0, seen, timeoutMs);
+    Atomics.sub(cells, 1, 1);
+    return result !== 'timed-out';
   }
 }
