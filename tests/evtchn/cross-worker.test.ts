@@ -1,10 +1,12 @@
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { SimulatedHypervisor } from '../../src/evtchn/index.ts';
+import type { GrantWorkerSetup } from './support/grant-worker.ts';
 import type { PingPongReport, PingPongSetup } from './support/ping-pong-worker.ts';
 
 const bootstrap = new URL('./support/typescript-worker.mjs', import.meta.url);
 const entry = new URL('./support/ping-pong-worker.ts', import.meta.url).href;
+const grantEntry = new URL('./support/grant-worker.ts', import.meta.url).href;
 const ROUNDS = Number(process.env.XENWIRE_ROUNDS ?? 100_000);
 /** Length of the idle window whose CPU use is measured (a resource bound, not a speed bound). */
 const IDLE_MS = 500;
@@ -87,4 +89,36 @@ describe('simulated hypervisor across worker threads', () => {
       await Promise.all([workerA.worker.terminate(), workerB.worker.terminate()]);
     }
   }, 120_000);
+
+  it('shares a granted page and its event channel with a back end in another thread', async () => {
+    const hv = SimulatedHypervisor.create();
+    const front = hv.createDomain();
+    const back = hv.createDomain();
+    await using channel = hv.openEventChannel(front);
+    const frontPort = channel.bindUnboundPort(back);
+    const grant = hv.grants.grantAccess(front, back);
+    grant.page[0] = 41;
+    const events = channel.pending();
+    const setup: GrantWorkerSetup = {
+      buffer: hv.buffer,
+      domid: back,
+      frontDomid: front,
+      ref: grant.ref,
+      frontPort,
+    };
+    const worker = new Worker(bootstrap, { workerData: { ...setup, entry: grantEntry } });
+    try {
+      expect(await events.next()).toEqual({ value: frontPort, done: false });
+      expect(grant.page[1]).toBe(42);
+      await new Promise((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      });
+      // The back end unmapped and closed its end: the grant can end, and our port is unbound again.
+      hv.grants.endAccess(front, grant.ref);
+      expect(hv.status(front, frontPort)).toMatchObject({ state: 'unbound', remoteDomid: back });
+    } finally {
+      await worker.terminate();
+    }
+  });
 });
