@@ -204,6 +204,8 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
    */
   async watch(path: string, options?: WatchOptions): Promise<Watch> {
     assertValidWatchPath(path, 'WATCH');
+    const request = { op: 'WATCH', path, token: '', depth: options?.depth } as const;
+    assertNumbers(request);
     const token = `xenwire:${this.#nextToken++}`;
     const watch = new Watch(
       path,
@@ -213,9 +215,8 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     );
     // Registered before the request: the server may fire before it answers.
     this.#watches.set(token, watch);
-    const request: Request = { op: 'WATCH', path, token, depth: options?.depth };
     try {
-      await this.#request(request, 0, options, { op: 'UNWATCH', path, token });
+      await this.#request({ ...request, token }, 0, options, { op: 'UNWATCH', path, token });
     } catch (error) {
       this.#watches.delete(token);
       watch.finish();
@@ -312,37 +313,32 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     port: number,
     options?: RequestOptions,
   ): Promise<void> {
-    return this.#domainRequest({ op: 'INTRODUCE', domid, gfn, port }, options);
+    return this.#checkedRequest({ op: 'INTRODUCE', domid, gfn, port }, options);
   }
 
   /** Tells xenstored a domain is gone. */
   releaseDomain(domid: number, options?: RequestOptions): Promise<void> {
-    return this.#domainRequest({ op: 'RELEASE', domid }, options);
+    return this.#checkedRequest({ op: 'RELEASE', domid }, options);
   }
 
   /** Clears a domain's shutdown flag after a suspend that was cancelled. */
   resumeDomain(domid: number, options?: RequestOptions): Promise<void> {
-    return this.#domainRequest({ op: 'RESUME', domid }, options);
+    return this.#checkedRequest({ op: 'RESUME', domid }, options);
   }
 
   /** Whether xenstored knows `domid` (`DOMID_SELF` asks about the caller). */
   isDomainIntroduced(domid: number, options?: RequestOptions): Promise<boolean> {
-    return this.#domainRequest({ op: 'IS_DOMAIN_INTRODUCED', domid }, options);
+    return this.#checkedRequest({ op: 'IS_DOMAIN_INTRODUCED', domid }, options);
   }
 
   /** The home path of a domain, e.g. `/local/domain/3`. */
   getDomainPath(domid: number, options?: RequestOptions): Promise<string> {
-    return this.#domainRequest({ op: 'GET_DOMAIN_PATH', domid }, options);
+    return this.#checkedRequest({ op: 'GET_DOMAIN_PATH', domid }, options);
   }
 
   /** Lets `domid` act with the privileges of `target` (device models). */
   setTarget(domid: number, target: number, options?: RequestOptions): Promise<void> {
-    try {
-      assertDomid(target, 'SET_TARGET');
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return this.#domainRequest({ op: 'SET_TARGET', domid, target }, options);
+    return this.#checkedRequest({ op: 'SET_TARGET', domid, target }, options);
   }
 
   // ── server administration ──────────────────────────────────────────────────────────────────
@@ -358,13 +354,12 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
 
   /** The server's features, or a domain's (servers without GET_FEATURE answer ENOSYS). */
   getFeature(domid?: number, options?: RequestOptions): Promise<number> {
-    if (domid === undefined) return this.#request({ op: 'GET_FEATURE' }, 0, options);
-    return this.#domainRequest({ op: 'GET_FEATURE', domid }, options);
+    return this.#checkedRequest({ op: 'GET_FEATURE', domid }, options);
   }
 
   /** Sets a domain's feature bits. */
   setFeature(domid: number, value: number, options?: RequestOptions): Promise<void> {
-    return this.#domainRequest({ op: 'SET_FEATURE', domid, value }, options);
+    return this.#checkedRequest({ op: 'SET_FEATURE', domid, value }, options);
   }
 
   /** The names of the quotas the server enforces (servers without GET_QUOTA answer ENOSYS). */
@@ -374,8 +369,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
 
   /** A quota's global value, or its value for `domid`. */
   async getQuota(quota: string, domid?: number, options?: RequestOptions): Promise<number> {
-    if (domid !== undefined) assertDomid(domid, 'GET_QUOTA');
-    const [text] = await this.#request({ op: 'GET_QUOTA', quota, domid }, 0, options);
+    const [text] = await this.#checkedRequest({ op: 'GET_QUOTA', quota, domid }, options);
     if (text === undefined || !/^\d+$/.test(text)) {
       throw new XenstoreError('EPROTO', `malformed GET_QUOTA reply ${JSON.stringify(text)}`);
     }
@@ -384,10 +378,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
 
   /** Sets a quota globally, or for `domid`. */
   setQuota(quota: string, value: number, domid?: number, options?: RequestOptions): Promise<void> {
-    if (domid !== undefined) {
-      return this.#domainRequest({ op: 'SET_QUOTA', domid, quota, value }, options);
-    }
-    return this.#request({ op: 'SET_QUOTA', quota, value }, 0, options);
+    return this.#checkedRequest({ op: 'SET_QUOTA', domid, quota, value }, options);
   }
 
   // ── lifecycle ──────────────────────────────────────────────────────────────────────────────
@@ -412,12 +403,13 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
 
   // ── the request machinery ──────────────────────────────────────────────────────────────────
 
-  #domainRequest<R extends Request & { domid: number }>(
+  /** Sends a request carrying numbers (domids, ports, values) once they are checked. */
+  #checkedRequest<R extends Request>(
     request: R,
     options: RequestOptions | undefined,
   ): Promise<ReplyValue<R['op']>> {
     try {
-      assertDomid(request.domid, request.op);
+      assertNumbers(request);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -670,9 +662,21 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
   }
 }
 
-function assertDomid(domid: number, op: string): void {
-  if (!Number.isInteger(domid) || domid < 0 || domid > 0xffff) {
-    throw new XenstoreError('EINVAL', `invalid domain id ${domid}`, op);
+/** Largest value of each numeric request field; domain ids are 16 bits. */
+const numberLimits: Readonly<Record<string, number>> = {
+  domid: 0xffff,
+  target: 0xffff,
+  gfn: Number.MAX_SAFE_INTEGER,
+};
+
+/** Throws EINVAL unless every number in `request` is a non-negative integer in its range. */
+function assertNumbers(request: Request): void {
+  for (const [field, value] of Object.entries(request)) {
+    if (typeof value !== 'number') continue;
+    const max = numberLimits[field] ?? 0xffffffff;
+    if (!Number.isInteger(value) || value < 0 || value > max) {
+      throw new XenstoreError('EINVAL', `invalid ${field} ${value}`, request.op);
+    }
   }
 }
 

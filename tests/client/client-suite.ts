@@ -81,6 +81,11 @@ export function describeClientSuite(backend: Backend): void {
         expect((await rejection(xs.read(path))).code).toBe('EINVAL');
       }
       expect((await rejection(xs.getDomainPath(-1))).code).toBe('EINVAL');
+      expect((await rejection(xs.getDomainPath(0x10000))).code).toBe('EINVAL');
+      expect((await rejection(xs.introduceDomain(3, 1, -3))).code).toBe('EINVAL');
+      expect((await rejection(xs.setQuota('nodes', 1.5))).code).toBe('EINVAL');
+      expect((await rejection(xs.watch(fresh(), { depth: -1 }))).code).toBe('EINVAL');
+      expect((await rejection(xs.control([]))).code).toBe('EINVAL');
       expect((await rejection(xs.setPermissions(fresh(), []))).code).toBe('EINVAL');
       const tooBig = await rejection(xs.write(fresh(), Buffer.alloc(5000)));
       expect(tooBig.code).toBe('E2BIG');
