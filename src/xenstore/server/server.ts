@@ -24,7 +24,7 @@ import { decodeRequest, type Request } from '../requests.ts';
 import type { Message } from '../wire.ts';
 import { type ConnectionHost, type ConnectOptions, ServerConnection } from './connection.ts';
 import { type ControlHost, control } from './control.ts';
-import { type Domain, DomainTable } from './domains.ts';
+import { DomainTable } from './domains.ts';
 import { EventDispatcher, INTRODUCE_DOMAIN, RELEASE_DOMAIN } from './events.ts';
 import { CommitFaults } from './fault.ts';
 import { type Listener, type ListenOptions, listen } from './listen.ts';
@@ -744,5 +744,3 @@ function errorName(err: unknown): WireErrorName {
   // A bug of ours must not take the server down: the client sees EIO.
   return 'EIO';
 }
-
-export type { Domain };
