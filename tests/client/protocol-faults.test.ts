@@ -1,9 +1,11 @@
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { XenstoreClient, type XenstoreClientOptions } from '../../src/xenstore/client.ts';
 import { MessageType } from '../../src/xenstore/constants.ts';
 import { XenstoreError } from '../../src/xenstore/errors.ts';
 import { joinStrings } from '../../src/xenstore/payload.ts';
 import { decodeRequest } from '../../src/xenstore/requests.ts';
+import { encodeMessage } from '../../src/xenstore/wire.ts';
 import { until } from './client-suite.ts';
 import { type FakeConnection, FakeServer, opOf } from './fake-server.ts';
 
@@ -48,6 +50,42 @@ describe('client against a scripted server', () => {
     }
     expect(await Promise.all(reads)).toEqual(['value of /a', 'value of /b', 'value of /c']);
     expect(new Set(requests.map((r) => r.reqId)).size).toBe(3);
+  });
+
+  it('matches any order of replies cut at any byte boundaries', async () => {
+    await open();
+    await fc.assert(
+      fc.asyncProperty(
+        fc
+          .integer({ min: 1, max: 40 })
+          .chain((n) =>
+            fc.tuple(
+              fc.shuffledSubarray([...Array(n).keys()], { minLength: n, maxLength: n }),
+              fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 20 }),
+            ),
+          ),
+        async ([order, cuts]) => {
+          const reads = order.map((i) => xs.readString(`/n${i}`));
+          const requests = await conn.receiveMany(order.length);
+          const replies = order.map((i) => {
+            const request = requests[i]!;
+            const { path } = decodeRequest(request) as { path: string };
+            return encodeMessage({ ...request, payload: Buffer.from(`value of ${path}`) });
+          });
+          const stream = Buffer.concat(replies);
+          let at = 0;
+          for (let k = 0; at < stream.length; k++) {
+            const size = cuts[k % cuts.length]!;
+            conn.sendRaw(stream.subarray(at, at + size));
+            at += size;
+            await new Promise(setImmediate);
+          }
+          expect(await Promise.all(reads)).toEqual(order.map((i) => `value of /n${i}`));
+        },
+      ),
+      { numRuns: 25 },
+    );
+    expect(diagnostics).toEqual([]);
   });
 
   it('drops a reply to an unknown req_id and an event for an unknown token, and carries on', async () => {
