@@ -163,6 +163,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     return this.#state !== 'closed';
   }
 
+  /** Listens for `'diagnostic'`, `'disconnect'`, `'reconnect'` or `'close'`. */
   on<E extends keyof XenstoreClientEvents>(
     event: E,
     listener: (...args: XenstoreClientEvents[E]) => void,
@@ -171,6 +172,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     return this;
   }
 
+  /** Listens for the next such event only. */
   once<E extends keyof XenstoreClientEvents>(
     event: E,
     listener: (...args: XenstoreClientEvents[E]) => void,
@@ -179,6 +181,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     return this;
   }
 
+  /** Removes a listener added with `on` or `once`. */
   off<E extends keyof XenstoreClientEvents>(
     event: E,
     listener: (...args: XenstoreClientEvents[E]) => void,
