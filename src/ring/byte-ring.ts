@@ -35,8 +35,7 @@ export interface ByteRingLayout {
 export class ByteRing {
   readonly name: string;
   readonly size: number;
-  /** Whether the last {@link write} or {@link read} requires notifying the peer. */
-  notifyNeeded = false;
+  private lastNotifyNeeded = false;
   private readonly words: Uint32Array;
   private readonly data: Uint8Array;
   private readonly mask: number;
@@ -66,6 +65,11 @@ export class ByteRing {
     this.mask = size - 1;
     this.consWord = cons >>> 2;
     this.prodWord = prod >>> 2;
+  }
+
+  /** Whether the last {@link write} or {@link read} requires notifying the peer. */
+  get notifyNeeded(): boolean {
+    return this.lastNotifyNeeded;
   }
 
   /** The consumer index in shared memory now. */
@@ -98,7 +102,7 @@ export class ByteRing {
     const cons = Atomics.load(words, this.consWord);
     const prod = Atomics.load(words, this.prodWord);
     const n = Math.min(this.size - this.check(cons, prod), src.length);
-    this.notifyNeeded = false;
+    this.lastNotifyNeeded = false;
     if (n === 0) return 0;
     // The data is copied only after cons was loaded (`mb` in xb_write): a slot is reused only
     // once the consumer has published that it is done with it.
@@ -112,7 +116,7 @@ export class ByteRing {
     // cons is re-read after the store (`mb`), so a consumer going to sleep either saw our data
     // or is seen here as having caught up with the old prod.
     const seen = Atomics.load(words, this.consWord);
-    this.notifyNeeded = (next - seen) >>> 0 <= n;
+    this.lastNotifyNeeded = (next - seen) >>> 0 <= n;
     return n;
   }
 
@@ -125,13 +129,13 @@ export class ByteRing {
     const words = this.words;
     const cons = Atomics.load(words, this.consWord);
     const n = this.copyOut(cons, dst);
-    this.notifyNeeded = false;
+    this.lastNotifyNeeded = false;
     if (n === 0) return 0;
     // Only after the copy (`mb`) may the producer learn it can overwrite these bytes.
     Atomics.store(words, this.consWord, (cons + n) >>> 0);
     // prod is re-read after the store: a producer that filled the ring and went to sleep is
     // seen here as a full ring from the old cons.
-    this.notifyNeeded = (Atomics.load(words, this.prodWord) - cons) >>> 0 >= this.size;
+    this.lastNotifyNeeded = (Atomics.load(words, this.prodWord) - cons) >>> 0 >= this.size;
     return n;
   }
 
