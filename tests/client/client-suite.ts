@@ -1,23 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { XenstoreWatchEvent } from '../../src/xenstore/client/watch.ts';
 import { XenstoreClient, type XenstoreClientOptions } from '../../src/xenstore/client.ts';
-import { XenstoreError } from '../../src/xenstore/errors.ts';
+import type { XenstoreError } from '../../src/xenstore/errors.ts';
 import type { Backend, RunningBackend } from './backends.ts';
-
-/** Resolves once `condition()` holds, checking after each event-loop turn; no clock involved. */
-export async function until(condition: () => boolean, turns = 100_000): Promise<void> {
-  for (let i = 0; i < turns && !condition(); i++) await new Promise(setImmediate);
-  expect(condition()).toBe(true);
-}
-
-async function rejection(promise: Promise<unknown>): Promise<XenstoreError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(XenstoreError);
-  return error as XenstoreError;
-}
+import { rejection, until } from './expectations.ts';
 
 /**
  * The client's behaviour against one server. The same cases run against every backend, so a

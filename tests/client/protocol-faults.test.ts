@@ -2,21 +2,12 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { XenstoreClient, type XenstoreClientOptions } from '../../src/xenstore/client.ts';
 import { MessageType } from '../../src/xenstore/constants.ts';
-import { XenstoreError } from '../../src/xenstore/errors.ts';
+import type { XenstoreError } from '../../src/xenstore/errors.ts';
 import { joinStrings } from '../../src/xenstore/payload.ts';
 import { decodeRequest } from '../../src/xenstore/requests.ts';
 import { encodeMessage } from '../../src/xenstore/wire.ts';
-import { until } from './client-suite.ts';
+import { rejection, until } from './expectations.ts';
 import { type FakeConnection, FakeServer, opOf } from './fake-server.ts';
-
-async function rejection(promise: Promise<unknown>): Promise<XenstoreError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(XenstoreError);
-  return error as XenstoreError;
-}
 
 describe('client against a scripted server', () => {
   let server: FakeServer;

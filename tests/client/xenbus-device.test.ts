@@ -8,7 +8,7 @@ import { XenstoreClient } from '../../src/xenstore/client.ts';
 import { XenstoreServer } from '../../src/xenstore/server/index.ts';
 import { xenbusDeviceConnector } from '../../src/xenstore/transport/xenbus-device.ts';
 import type { Message } from '../../src/xenstore/wire.ts';
-import { until } from './client-suite.ts';
+import { until } from './expectations.ts';
 import { FakeXenbusDevice } from './fake-xenbus-device.ts';
 
 const openFds = (): number => readdirSync('/proc/self/fd').length;
