@@ -13,7 +13,6 @@ import { splitStrings } from '../payload.ts';
 import { parsePermissions } from '../permissions.ts';
 import {
   booleanPayload,
-  directoryPartPayload,
   errorMessage,
   listPayload,
   permissionsPayload,
@@ -22,6 +21,7 @@ import {
 } from '../replies.ts';
 import { decodeRequest, type Request } from '../requests.ts';
 import type { Message } from '../wire.ts';
+import { childListPayload, childListSlice } from './child-list.ts';
 import { type ConnectionHost, type ConnectOptions, ServerConnection } from './connection.ts';
 import { type ControlHost, control } from './control.ts';
 import { DomainTable } from './domains.ts';
@@ -668,19 +668,10 @@ function applyTreeRequest(
     case 'READ':
       return existing(scope, path, Perm.READ).value;
     case 'DIRECTORY':
-      return listPayload(existing(scope, path, Perm.READ).children);
+      return childListPayload(existing(scope, path, Perm.READ).children);
     case 'DIRECTORY_PART': {
       const node = existing(scope, path, Perm.READ);
-      const generation = String(node.generation);
-      const list = listPayload(node.children);
-      // C keeps a partial slice one byte under the limit; a final one may fill it.
-      const whole = generation.length + 1 + list.length - Math.min(request.offset, list.length) + 1;
-      return directoryPartPayload(
-        generation,
-        list,
-        request.offset,
-        whole <= PAYLOAD_MAX ? PAYLOAD_MAX : PAYLOAD_MAX - 1,
-      );
+      return childListSlice(String(node.generation), node.children, request.offset);
     }
     case 'GET_PERMS':
       return permissionsPayload(existing(scope, path, Perm.READ).perms);
