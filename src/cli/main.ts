@@ -27,7 +27,7 @@ Drop-in xenstore tools (same options, output and exit status as Xen 4.17's xenst
   rm [-t] key...                  remove nodes
   exists key...                   exit status 0 when every key exists
   chmod [-u] [-r] key mode...     set permissions (n, r, w, b + domid)
-  watch [-n NR] key...            print watch events (--json)
+  watch [-n NR] key...            print watch events (--json: path and watched key)
   control <command> [arg...]      xenstored control commands
   Each takes --mock to use an embedded in-memory xenstored instead of the daemon, found as
   libxenstore finds it: $XENSTORED_PATH, else $XENSTORED_RUNDIR/socket, else

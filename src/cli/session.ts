@@ -12,7 +12,6 @@ import {
   type WatchEvent,
   XenstoreError,
 } from '../xenstore/index.ts';
-import type { XenstoreServer } from '../xenstore/server/index.ts';
 
 /** Callbacks of a {@link WireLink}. */
 export interface WireLinkHandlers {
@@ -20,7 +19,7 @@ export interface WireLinkHandlers {
   onClose(reason?: Error): void;
 }
 
-/** A message-level connection to a xenstored, on a socket or in-process. */
+/** A message-level connection to a xenstored's socket. */
 export interface WireLink {
   send(message: Message): void;
   close(): void;
@@ -62,35 +61,21 @@ export function socketLink(path: string): WireLinkOpener {
     });
 }
 
-/** A connection of domain `domid` straight into an in-memory server. */
-export function serverLink(server: XenstoreServer, domid = 0): WireLinkOpener {
-  return async (handlers) => {
-    const connection = server.connect({
-      domid,
-      onMessage: (message) => handlers.onMessage(message),
-      onClose: (reason) => handlers.onClose(reason),
-    });
-    return { send: (message) => connection.send(message), close: () => connection.close() };
-  };
-}
-
 interface Pending {
   resolve(reply: Message): void;
   reject(error: Error): void;
 }
 
 /**
- * Requests and replies over one {@link WireLink}: each request gets a fresh `req_id` and the
- * reply carrying it; watch events queue up for {@link nextWatchEvent}. The CLI talks to servers
- * at this level because the proxy and replay tools must see and send messages exactly as they
- * are, and the drop-in tools must issue the same requests as libxenstore.
+ * Messages exactly as given, and the replies carrying their `req_id`; watch events queue up for
+ * {@link nextWatchEvent}. `replay` works at this level, below the client, because it must send
+ * recorded messages unchanged (their `req_id`s included) and see replies and events as they come.
  */
 export class XsSession {
   readonly #link: WireLink;
   readonly #pending = new Map<number, Pending>();
   readonly #events: WatchEvent[] = [];
   #eventWaiter: ((event: WatchEvent | undefined) => void) | undefined;
-  #nextReqId = 1;
   #closed: Error | undefined;
   readonly #onClose: (() => void) | undefined;
 
@@ -119,14 +104,6 @@ export class XsSession {
       this.#pending.set(message.reqId, { resolve, reject });
       this.#link.send(message);
     });
-  }
-
-  /** Sends `request` in transaction `txId` (0: none) and decodes the reply; errors throw. */
-  async request<R extends Request>(request: R, txId = 0): Promise<ReplyValue<R['op']>> {
-    const reqId = this.#nextReqId;
-    this.#nextReqId = (this.#nextReqId % 0xffffffff) + 1;
-    const reply = await this.exchange(encodeRequest(request, { reqId, txId }));
-    return decodeReply(request.op, reply) as ReplyValue<R['op']>;
   }
 
   /** The next watch event, waiting for one; `undefined` once the connection is closed. */

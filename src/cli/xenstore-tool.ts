@@ -1,3 +1,4 @@
+import type { XenstoreClient } from '../xenstore/client.ts';
 import { XenstoreError } from '../xenstore/index.ts';
 import { performChmod } from './commands/chmod.ts';
 import { performExists } from './commands/exists.ts';
@@ -10,9 +11,8 @@ import { performWrite } from './commands/write.ts';
 import { atoi, getoptLong, type LongOption } from './getopt.ts';
 import { type CliIo, Diagnostics } from './io.ts';
 import { OutputBuffer } from './output-buffer.ts';
-import type { XsSession } from './session.ts';
 import { strerror } from './strerror.ts';
-import { errorCode, openTarget } from './target.ts';
+import { connectErrorCode, openTarget, type Target } from './target.ts';
 
 /**
  * The drop-in subcommands, driven as Xen 4.17's multi-call `xenstore` program drives its modes:
@@ -43,11 +43,17 @@ export interface ToolFlags {
   readonly json: boolean;
 }
 
+/** The node operations of the client, or of a transaction: the same calls either way. */
+export type NodeOps = Pick<
+  XenstoreClient,
+  'read' | 'write' | 'rm' | 'directory' | 'getPermissions' | 'setPermissions'
+>;
+
 /** What a mode's work sees. */
 export interface ToolContext {
-  readonly session: XsSession;
-  /** The transaction the work runs in, 0 for none. */
-  readonly txId: number;
+  readonly client: XenstoreClient;
+  /** Node operations in the mode's transaction, or the client's when it runs in none. */
+  readonly ops: NodeOps;
   readonly operands: readonly string[];
   readonly flags: ToolFlags;
   readonly io: CliIo;
@@ -199,38 +205,36 @@ export async function runTool(
   if (mode === 'write' && operands.length % 2 === 1) usage();
   if (mode !== 'ls' && operands.length === 0) usage();
 
-  let session: XsSession;
+  let target: Target;
   try {
-    session = await openTarget({ mock, env: io.env });
+    target = await openTarget({ mock, env: io.env });
   } catch (error) {
-    return diag.errx(`xs_open: ${strerror(errorCode(error))}`);
+    return diag.errx(`xs_open: ${strerror(connectErrorCode(error))}`);
   }
   try {
-    return await runInTransaction(spec, { session, operands, flags, io, diag });
+    return await runInTransaction(spec, { client: target.client, operands, flags, io, diag });
   } finally {
-    session.close();
+    await target.close();
   }
 }
 
 async function runInTransaction(
   spec: ModeSpec,
-  base: Omit<ToolContext, 'txId' | 'output'>,
+  base: Omit<ToolContext, 'ops' | 'output'>,
 ): Promise<number> {
   const output = new OutputBuffer();
   const transaction = spec.transaction(base.operands.length);
   for (;;) {
-    let txId = 0;
-    if (transaction) {
+    const tx = transaction
+      ? await base.client
+          .transactionStart()
+          .catch(() => base.diag.errx("couldn't start transaction"))
+      : undefined;
+    const status = await spec.perform({ ...base, ops: tx ?? base.client, output });
+    if (tx) {
       try {
-        txId = await base.session.request({ op: 'TRANSACTION_START' });
-      } catch {
-        base.diag.errx("couldn't start transaction");
-      }
-    }
-    const status = await spec.perform({ ...base, txId, output });
-    if (transaction) {
-      try {
-        await base.session.request({ op: 'TRANSACTION_END', commit: status === 0 }, txId);
+        // As the C tools do: commit what succeeded, abort what failed.
+        await (status === 0 ? tx.commit() : tx.abort());
       } catch (error) {
         if (status === 0 && error instanceof XenstoreError && error.code === 'EAGAIN') {
           output.reset();

@@ -52,9 +52,9 @@ describe('xenwire output', () => {
     expect(nodes).toHaveLength(3);
   });
 
-  it('watch --json gives path and token', async () => {
+  it('watch --json gives the changed path and the watched key', async () => {
     const result = await xenwire(['watch', '--json', '-n', '1', '/j'], socket);
-    expect(lines(result.stdout)).toEqual([{ path: '/j', token: '/j' }]);
+    expect(lines(result.stdout)).toEqual([{ path: '/j', watch: '/j' }]);
   });
 
   it('--json is refused where the C tool has no output to change', async () => {

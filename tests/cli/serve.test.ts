@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { socketLink, XsSession } from '../../src/cli/session.ts';
+import { XenstoreClient } from '../../src/xenstore/client.ts';
 import { startRealXenstored, type XenInstall, xenInstall } from '../support/real-xenstored.ts';
 import { Capture, launcher, xenstoreC, xenwire } from './run-cli.ts';
 
@@ -120,17 +120,13 @@ describe('xenwire serve', () => {
     const served = await launch(['serve', '--socket', socket, '--eagain-rate', '1'], /listening/);
     // One pair is written without a transaction, so it goes through.
     expect(await xenwire(['write', '/a', '1'], socket)).toMatchObject({ status: 0 });
-    const session = await XsSession.open(socketLink(socket));
+    const client = await XenstoreClient.connect({ socketPath: socket });
     try {
-      const txId = await session.request({ op: 'TRANSACTION_START' });
-      await session.request({ op: 'WRITE', path: '/a', value: Buffer.from('2') }, txId);
-      await expect(
-        session.request({ op: 'TRANSACTION_END', commit: true }, txId),
-      ).rejects.toMatchObject({
-        code: 'EAGAIN',
-      });
+      const tx = await client.transactionStart();
+      await tx.write('/a', '2');
+      await expect(tx.commit()).rejects.toMatchObject({ code: 'EAGAIN' });
     } finally {
-      session.close();
+      await client.close();
     }
     served.child.kill('SIGINT');
     expect(await served.exited).toBe(0);

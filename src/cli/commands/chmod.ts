@@ -1,5 +1,4 @@
 import type { Access, Permission } from '../../xenstore/index.ts';
-import { listDirectory } from '../directory.ts';
 import { atoi } from '../getopt.ts';
 import { strerror } from '../strerror.ts';
 import { errorCode } from '../target.ts';
@@ -24,10 +23,10 @@ async function chmodTree(
   upto: boolean,
   recurse: boolean,
 ): Promise<void> {
-  const { session, txId, diag } = context;
+  const { ops, diag } = context;
   if (path === '') return;
   try {
-    await session.request({ op: 'SET_PERMS', path, perms }, txId);
+    await ops.setPermissions(path, perms);
   } catch (error) {
     diag.errx(`Error occurred setting permissions on '${path}': ${strerror(errorCode(error))}`);
   }
@@ -37,7 +36,7 @@ async function chmodTree(
     await chmodTree(context, path.slice(0, slash), perms, true, false);
   }
   if (recurse) {
-    const children = await listDirectory(session, path, txId).catch(() => []);
+    const children = await ops.directory(path).catch((): string[] => []);
     for (const child of children) {
       const childPath = `${path}/${child}`.slice(0, MAX_PATH_LEN - 1);
       await chmodTree(context, childPath, perms, false, true);

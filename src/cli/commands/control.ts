@@ -1,8 +1,8 @@
+import type { XenstoreClient } from '../../xenstore/client.ts';
 import { ERRNO, XenstoreError } from '../../xenstore/index.ts';
 import { atoi } from '../getopt.ts';
 import type { CliIo } from '../io.ts';
-import type { XsSession } from '../session.ts';
-import { openTarget } from '../target.ts';
+import { openTarget, type Target } from '../target.ts';
 
 /**
  * `control <command> [<arg>...]`: Xen 4.17's `xenstore-control`. Sends a CONTROL request and
@@ -21,24 +21,24 @@ export async function runControl(
     io.stderr.write(`Usage:\n${argv0} <command> [<arg>...]\n`);
     return 2;
   }
-  let session: XsSession;
+  let target: Target;
   try {
-    session = await openTarget({ mock: options.mock, env: io.env });
+    target = await openTarget({ mock: options.mock, env: io.env });
   } catch {
     io.stderr.write('Failed to contact Xenstored.\n');
     return 1;
   }
   try {
-    if (command === 'live-update') return await liveUpdate(session, rest, io);
-    return await plainCommand(session, command, rest, io);
+    if (command === 'live-update') return await liveUpdate(target.client, rest, io);
+    return await plainCommand(target.client, command, rest, io);
   } finally {
-    session.close();
+    await target.close();
   }
 }
 
 /** The answer up to its first nul, as the C tool sees the string. */
-async function control(session: XsSession, args: readonly string[]): Promise<string> {
-  const reply = Buffer.from(await session.request({ op: 'CONTROL', args }));
+async function control(client: XenstoreClient, args: readonly string[]): Promise<string> {
+  const reply = await client.control(args);
   const nul = reply.indexOf(0);
   return reply.subarray(0, nul < 0 ? reply.length : nul).toString('utf8');
 }
@@ -48,17 +48,17 @@ function errnoOf(error: unknown): number {
 }
 
 async function plainCommand(
-  session: XsSession,
+  client: XenstoreClient,
   command: string,
   args: readonly string[],
   io: CliIo,
 ): Promise<number> {
   let answer: string;
   try {
-    answer = await control(session, [command, ...args]);
+    answer = await control(client, [command, ...args]);
   } catch (error) {
     if (error instanceof XenstoreError && error.code === 'EINVAL') {
-      const help = await control(session, ['help']).catch(() => undefined);
+      const help = await control(client, ['help']).catch(() => undefined);
       io.stderr.write(
         help === undefined
           ? 'Error when executing command.\n'
@@ -73,7 +73,11 @@ async function plainCommand(
   return 0;
 }
 
-async function liveUpdate(session: XsSession, args: readonly string[], io: CliIo): Promise<number> {
+async function liveUpdate(
+  client: XenstoreClient,
+  args: readonly string[],
+  io: CliIo,
+): Promise<number> {
   let binary: string | undefined;
   let cmdline: string | undefined;
   let timeout = 60;
@@ -95,17 +99,15 @@ async function liveUpdate(session: XsSession, args: readonly string[], io: CliIo
     }
   }
   if (binary === undefined) {
-    const current = await session
-      .request({ op: 'READ', path: '/tool/xenstored' })
-      .catch(() => undefined);
+    const current = await client.read('/tool/xenstored').catch(() => undefined);
     if (current === undefined) {
       io.stderr.write('No live-update support of xenstore\n');
       return 3;
     }
-    binary = Buffer.from(current).toString('utf8');
+    binary = current.toString('utf8');
   }
-  const stubdom = await session
-    .request({ op: 'READ', path: '/tool/xenstored/domid' })
+  const stubdom = await client
+    .read('/tool/xenstored/domid')
     .then(() => true)
     .catch(() => false);
   if (stubdom) {
@@ -113,7 +115,7 @@ async function liveUpdate(session: XsSession, args: readonly string[], io: CliIo
     return 3;
   }
   const step = async (args: string[], failure: string): Promise<boolean> => {
-    const answer = await control(session, ['live-update', ...args]).catch(
+    const answer = await control(client, ['live-update', ...args]).catch(
       (error: unknown) => `${(error as Error).message}`,
     );
     if (answer === 'OK') return true;
@@ -123,14 +125,14 @@ async function liveUpdate(session: XsSession, args: readonly string[], io: CliIo
   if (!(await step(['-f', binary], 'Setting update binary failed'))) return 3;
   const started =
     (cmdline === undefined || (await step(['-c', cmdline], 'Setting update binary failed'))) &&
-    (await startUpdate(session, force, timeout, io));
+    (await startUpdate(client, force, timeout, io));
   if (started) return 0;
-  await control(session, ['live-update', '-a']).catch(() => undefined);
+  await control(client, ['live-update', '-a']).catch(() => undefined);
   return 3;
 }
 
 async function startUpdate(
-  session: XsSession,
+  client: XenstoreClient,
   force: boolean,
   timeout: number,
   io: CliIo,
@@ -140,7 +142,7 @@ async function startUpdate(
   const deadline = Date.now() + (timeout + 2) * 1000;
   let answer = 'BUSY';
   while (answer === 'BUSY' && Date.now() < deadline) {
-    answer = await control(session, args).catch((error: unknown) => (error as Error).message);
+    answer = await control(client, args).catch((error: unknown) => (error as Error).message);
     if (answer === 'BUSY') await new Promise((resolve) => setTimeout(resolve, 10));
   }
   if (answer === 'OK') return true;

@@ -1,13 +1,12 @@
-import { listDirectory } from '../directory.ts';
 import { jsonLine } from '../json.ts';
 import type { Perform } from '../xenstore-tool.ts';
 
 /** `list [-p] key...`: the children of each key, one per line. */
-export const performList: Perform = async ({ session, txId, operands, flags, diag, output }) => {
+export const performList: Perform = async ({ ops, operands, flags, diag, output }) => {
   for (const path of operands) {
     let children: string[];
     try {
-      children = await listDirectory(session, path, txId);
+      children = await ops.directory(path);
     } catch {
       diag.warnx(`could not list path ${path}`);
       return 1;

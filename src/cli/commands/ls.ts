@@ -1,5 +1,4 @@
 import { formatPermission, type Permission, XenstoreError } from '../../xenstore/index.ts';
-import { listDirectory } from '../directory.ts';
 import { jsonLine, jsonValue } from '../json.ts';
 import { Progress } from '../progress.ts';
 import { sanitiseValue } from '../sanitise.ts';
@@ -79,10 +78,10 @@ async function listTree(
   path: string,
   depth: number,
 ): Promise<void> {
-  const { session, flags, diag } = context;
+  const { ops, flags, diag } = context;
   let children: string[];
   try {
-    children = await listDirectory(session, path);
+    children = await ops.directory(path);
   } catch (error) {
     // A node that disappears while the tree is walked is skipped, as in C.
     if (depth > 0 && error instanceof XenstoreError && error.code === 'ENOENT') return;
@@ -92,18 +91,14 @@ async function listTree(
   for (const child of children) {
     const childPath = `${path}${path.endsWith('/') ? '' : '/'}${child}`;
     const value =
-      childPath.length < STRING_MAX
-        ? await session.request({ op: 'READ', path: childPath }).catch(() => undefined)
-        : undefined;
+      childPath.length < STRING_MAX ? await ops.read(childPath).catch(() => undefined) : undefined;
     let perms: Permission[] | undefined;
     let permsError: unknown;
     if (flags.prefix) {
-      perms = await session
-        .request({ op: 'GET_PERMS', path: childPath })
-        .catch((error: unknown) => {
-          permsError = error;
-          return undefined;
-        });
+      perms = await ops.getPermissions(childPath).catch((error: unknown) => {
+        permsError = error;
+        return undefined;
+      });
     }
     progress.tick();
     if (flags.json) {

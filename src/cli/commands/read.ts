@@ -3,11 +3,11 @@ import { sanitiseValue } from '../sanitise.ts';
 import type { Perform } from '../xenstore-tool.ts';
 
 /** `read [-p] [-R] key...`: each value on its own line, escaped unless raw. */
-export const performRead: Perform = async ({ session, txId, operands, flags, diag, output }) => {
+export const performRead: Perform = async ({ ops, operands, flags, diag, output }) => {
   for (const path of operands) {
     let value: Uint8Array;
     try {
-      value = await session.request({ op: 'READ', path }, txId);
+      value = await ops.read(path);
     } catch {
       diag.warnx(`couldn't read path ${path}`);
       return 1;

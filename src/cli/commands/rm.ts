@@ -1,9 +1,8 @@
-import { listDirectory } from '../directory.ts';
 import type { Perform, ToolContext } from '../xenstore-tool.ts';
 
-async function remove({ session, txId, diag }: ToolContext, path: string): Promise<boolean> {
+async function remove({ ops, diag }: ToolContext, path: string): Promise<boolean> {
   try {
-    await session.request({ op: 'RM', path }, txId);
+    await ops.rm(path);
     return true;
   } catch {
     diag.warnx(`could not remove path ${path}`);
@@ -12,11 +11,11 @@ async function remove({ session, txId, diag }: ToolContext, path: string): Promi
 }
 
 /** True when `path` has an empty value and no children, i.e. `rm -t` may remove it too. */
-async function isEmptyDirectory({ session, txId }: ToolContext, path: string): Promise<boolean> {
+async function isEmptyDirectory({ ops }: ToolContext, path: string): Promise<boolean> {
   try {
-    const value = await session.request({ op: 'READ', path }, txId);
+    const value = await ops.read(path);
     if (value.length !== 0) return false;
-    return (await listDirectory(session, path, txId)).length === 0;
+    return (await ops.directory(path)).length === 0;
   } catch {
     return false;
   }

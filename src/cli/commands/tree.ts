@@ -1,11 +1,10 @@
 import { parseArgs } from 'node:util';
+import type { XenstoreClient } from '../../xenstore/client.ts';
 import { XenstoreError } from '../../xenstore/index.ts';
-import { listDirectory } from '../directory.ts';
 import { type CliIo, Diagnostics } from '../io.ts';
 import { sanitiseValue } from '../sanitise.ts';
-import type { XsSession } from '../session.ts';
 import { strerror } from '../strerror.ts';
-import { errorCode, openTarget } from '../target.ts';
+import { connectErrorCode, openTarget, type Target } from '../target.ts';
 
 const options = {
   watch: { type: 'boolean', short: 'w' },
@@ -23,8 +22,6 @@ prints the subtree again whenever it changes (on a terminal: redrawn in place, c
 highlighted), stopping after N redraws with --count, else when interrupted. Colour is used when
 stdout is a terminal, or with --color.
 `;
-
-const TOKEN = 'xenwire-tree';
 
 /** One node of a snapshot, in depth-first order. */
 interface SnapshotNode {
@@ -44,19 +41,18 @@ const style = {
 };
 
 /** The subtree at `root`, read in one transaction so that it is a consistent snapshot. */
-async function snapshot(session: XsSession, root: string): Promise<SnapshotNode[]> {
-  const txId = await session.request({ op: 'TRANSACTION_START' });
+async function snapshot(client: XenstoreClient, root: string): Promise<SnapshotNode[]> {
+  const tx = await client.transactionStart();
   try {
     const nodes: SnapshotNode[] = [];
-    const rootValue = await session.request({ op: 'READ', path: root }, txId);
+    const rootValue = await tx.read(root);
     nodes.push({ path: root, name: root, depth: 0, value: sanitiseValue(rootValue), last: true });
     const walk = async (path: string, depth: number): Promise<void> => {
-      const children = await listDirectory(session, path, txId).catch(() => []);
+      const children = await tx.directory(path).catch((): string[] => []);
       for (const [index, child] of children.entries()) {
         const childPath = `${path === '/' ? '' : path}/${child}`;
-        const value = await session
-          .request({ op: 'READ', path: childPath }, txId)
-          .catch(() => undefined);
+        // A node removed since the listing is left out.
+        const value = await tx.read(childPath).catch(() => undefined);
         if (value === undefined) continue;
         nodes.push({
           path: childPath,
@@ -71,7 +67,7 @@ async function snapshot(session: XsSession, root: string): Promise<SnapshotNode[
     await walk(root, 1);
     return nodes;
   } finally {
-    await session.request({ op: 'TRANSACTION_END', commit: false }, txId).catch(() => undefined);
+    await tx.abort().catch(() => undefined);
   }
 }
 
@@ -125,23 +121,23 @@ export async function runTree(args: readonly string[], io: CliIo): Promise<numbe
   const limit = values.count === undefined ? Number.POSITIVE_INFINITY : Number(values.count);
   if (!(limit >= 0)) return diag.errx(`--count takes a number, not ${values.count}`, 2);
 
-  let session: XsSession;
+  let target: Target;
   try {
-    session = await openTarget({ mock: values.mock, env: io.env });
+    target = await openTarget({ mock: values.mock, env: io.env });
   } catch (error) {
-    return diag.errx(`cannot connect to xenstored: ${strerror(errorCode(error))}`);
+    return diag.errx(`cannot connect to xenstored: ${strerror(connectErrorCode(error))}`);
   }
+  const { client } = target;
   try {
-    if (values.watch) {
-      await session.request({ op: 'WATCH', path: root, token: TOKEN });
-      // xenstored fires every new watch once; that event is not a change.
-      await session.nextWatchEvent();
-    }
+    const watch = values.watch ? await client.watch(root, { signal: io.signal }) : undefined;
+    const events = watch?.[Symbol.asyncIterator]();
+    // xenstored fires every new watch once; that event is not a change.
+    await events?.next();
     const show = async (previous?: ReadonlyMap<string, string>, changedPath?: string) => {
       let nodes: SnapshotNode[] = [];
       let body: string;
       try {
-        nodes = await snapshot(session, root);
+        nodes = await snapshot(client, root);
         body = render(nodes, color, previous);
       } catch (error) {
         if (!(error instanceof XenstoreError)) throw error;
@@ -153,20 +149,17 @@ export async function runTree(args: readonly string[], io: CliIo): Promise<numbe
       return new Map(nodes.map((node) => [node.path, node.value]));
     };
     let shown = await show();
-    if (!values.watch) return shown.size > 0 ? 0 : 1;
-    const stop = new Promise<undefined>((resolve) => {
-      if (io.signal?.aborted) resolve(undefined);
-      io.signal?.addEventListener('abort', () => resolve(undefined), { once: true });
-    });
+    if (!watch || !events) return shown.size > 0 ? 0 : 1;
     for (let redraws = 0; redraws < limit; redraws++) {
-      const event = await Promise.race([session.nextWatchEvent(), stop]);
-      if (!event) return io.signal?.aborted ? 0 : diag.errx('connection to xenstored lost');
+      const event = await events.next().catch(() => undefined);
+      if (!event || event.done)
+        return io.signal?.aborted ? 0 : diag.errx('connection to xenstored lost');
       // One redraw for a burst of changes: take whatever else has already arrived.
-      while (session.queuedWatchEvents > 0) await session.nextWatchEvent();
-      shown = await show(shown, event.path);
+      while (watch.queued > 0) await events.next();
+      shown = await show(shown, event.value.path);
     }
     return 0;
   } finally {
-    session.close();
+    await target.close();
   }
 }

@@ -2,27 +2,47 @@ import { jsonLine } from '../json.ts';
 import type { Perform } from '../xenstore-tool.ts';
 
 /**
- * `watch [-n NR] key...`: watch every key (its own token) and print the path of each event as it
- * comes, `NR` events in all (forever when not given). Ends when the user interrupts.
+ * `watch [-n NR] key...`: watch every key and print the path of each event as it comes, from
+ * all watches in arrival order, `NR` events in all (forever when not given). Ends when the user
+ * interrupts.
  */
-export const performWatch: Perform = async ({ session, operands, flags, diag, io }) => {
+export const performWatch: Perform = async ({ client, operands, flags, diag, io }) => {
+  const watches = [];
   for (const path of operands) {
     try {
-      await session.request({ op: 'WATCH', path, token: path });
+      watches.push(await client.watch(path));
     } catch {
       diag.errx(`Unable to add watch on ${path}\n`);
     }
   }
-  const stop = new Promise<undefined>((resolve) => {
-    if (io.signal?.aborted) resolve(undefined);
-    io.signal?.addEventListener('abort', () => resolve(undefined), { once: true });
-  });
+  // Each event with the key whose watch fired, which `--json` reports.
+  const events: { path: string; watch: string }[] = [];
+  let wake: (() => void) | undefined;
+  let lost: Error | undefined;
+  const ready = () => {
+    wake?.();
+    wake = undefined;
+  };
+  // Listeners receive the registration events queued so far, in the order they are added.
+  for (const watch of watches) {
+    watch.on('event', (event) => {
+      events.push({ path: event.path, watch: watch.path });
+      ready();
+    });
+    watch.on('close', (error) => {
+      lost ??= error;
+      ready();
+    });
+  }
+  io.signal?.addEventListener('abort', ready, { once: true });
   for (let count = 0; flags.watchCount < 0 || count < flags.watchCount; count++) {
-    const event = await Promise.race([session.nextWatchEvent(), stop]);
-    if (!event) {
-      if (io.signal?.aborted) return 0;
-      return diag.errx('connection to xenstored lost');
+    while (events.length === 0 && !lost && !io.signal?.aborted) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
     }
+    const event = events.shift();
+    if (!event) return lost ? diag.errx('connection to xenstored lost') : 0;
     io.stdout.write(flags.json ? jsonLine(event) : `${event.path}\n`);
   }
   return 0;
