@@ -22,7 +22,12 @@ import {
 import { decodeRequest, type Request } from '../requests.ts';
 import type { Message } from '../wire.ts';
 import { childListPayload, childListSlice } from './child-list.ts';
-import { type ConnectionHost, type ConnectOptions, ServerConnection } from './connection.ts';
+import {
+  type ConnectionHost,
+  type ConnectOptions,
+  ServerConnection,
+  type XenstoreConnection,
+} from './connection.ts';
 import { type ControlHost, control } from './control.ts';
 import { DomainTable } from './domains.ts';
 import { EventDispatcher, INTRODUCE_DOMAIN, RELEASE_DOMAIN } from './events.ts';
@@ -214,7 +219,7 @@ export class XenstoreServer {
    * introduced is introduced implicitly (no `@introduceDomain` event), since only live domains
    * connect to a real xenstored.
    */
-  connect(options: ServerConnectOptions): ServerConnection {
+  connect(options: ServerConnectOptions): XenstoreConnection {
     const domid = options.domid ?? 0;
     this.domains.assume(domid);
     const privileged = options.privileged ?? (domid === 0 || domid === this.#privilegedDomid);
@@ -236,9 +241,9 @@ export class XenstoreServer {
     return listen(this, options);
   }
 
-  /** Open connections. */
-  get connections(): ReadonlySet<ServerConnection> {
-    return this.#connections;
+  /** How many connections are open. */
+  get connectionCount(): number {
+    return this.#connections.size;
   }
 
   /**
