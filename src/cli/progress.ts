@@ -25,10 +25,6 @@ export class Progress {
     this.stream.write(`\r\x1b[K${this.#count} ${this.label}`);
   }
 
-  get count(): number {
-    return this.#count;
-  }
-
   /** Erases the counter line, if one was drawn. */
   done(): void {
     if (this.#drawn) this.stream.write('\r\x1b[K');

@@ -3,9 +3,9 @@ import { parseArgs } from 'node:util';
 import { type Message, MessageType, toText, type WatchEvent } from '../../xenstore/index.ts';
 import { type CliIo, Diagnostics } from '../io.ts';
 import { Progress } from '../progress.ts';
-import { socketLink, XsSession } from '../session.ts';
 import { daemonSocketPath } from '../target.ts';
 import { decodeFields, parseTrace, recordMessage, type TraceRecord } from '../trace.ts';
+import { WireSession } from '../wire-session.ts';
 
 const options = {
   to: { type: 'string' },
@@ -45,18 +45,15 @@ class ReplayedConnection {
   readonly replayedEvents: WatchEvent[] = [];
   /** Recorded transaction id → the id the replay got. */
   readonly transactions = new Map<number, number>();
-  session: XsSession | undefined;
+  session: WireSession | undefined;
   requests = 0;
   closed = false;
 
   constructor(readonly id: number) {}
 
-  async drainEvents(): Promise<void> {
-    if (!this.session) return;
-    while (this.session.queuedWatchEvents > 0) {
-      const event = await this.session.nextWatchEvent();
-      if (event) this.replayedEvents.push(event);
-    }
+  /** Moves the events the replayed connection has received so far into `replayedEvents`. */
+  collectEvents(): void {
+    if (this.session) this.replayedEvents.push(...this.session.takeWatchEvents());
   }
 }
 
@@ -157,10 +154,10 @@ export async function runReplay(args: readonly string[], io: CliIo): Promise<num
     differences++;
     io.stdout.write(`${line}\n`);
   };
-  const open = async (replayed: ReplayedConnection): Promise<XsSession> => {
+  const open = async (replayed: ReplayedConnection): Promise<WireSession> => {
     if (replayed.session) return replayed.session;
     try {
-      replayed.session = await XsSession.open(socketLink(target));
+      replayed.session = await WireSession.connect(target);
     } catch (error) {
       return diag.errx(`cannot connect to ${target}: ${(error as Error).message}`);
     }
@@ -171,7 +168,7 @@ export async function runReplay(args: readonly string[], io: CliIo): Promise<num
     replayed.closed = true;
     if (replayed.session) {
       await withTimeout(replayed.session.exchange(barrier), timeoutMs);
-      await replayed.drainEvents();
+      replayed.collectEvents();
       replayed.session.close();
     }
     const recorded = eventsByToken(replayed.recordedEvents);
@@ -196,7 +193,7 @@ export async function runReplay(args: readonly string[], io: CliIo): Promise<num
     const message = recordMessage(record as MessageRecord);
     const txId = message.txId === 0 ? 0 : (replayed.transactions.get(message.txId) ?? message.txId);
     const reply = await withTimeout(session.exchange({ ...message, txId }), timeoutMs);
-    await replayed.drainEvents();
+    replayed.collectEvents();
     const recorded = replayed.recordedReplies.shift();
     requests++;
     replayed.requests++;
