@@ -111,6 +111,19 @@ export interface RealXenstored {
   stop(): Promise<void>;
 }
 
+// Daemons this process started and has not stopped. They are not our children (the start script
+// detaches them), so a test process that exits without stopping one would leave it running.
+const running = new Set<number>();
+process.on('exit', () => {
+  for (const pid of running) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // Already gone.
+    }
+  }
+});
+
 /** The daemon is not our child, so once dead it may linger as a zombie nobody reaps. */
 function isAlive(pid: number): boolean {
   try {
@@ -169,6 +182,7 @@ export async function startRealXenstored(
   const rundir = await mkdtemp(join(tmpdir(), `xenwire-${flavour}-`));
   const socketPath = runHarnessScript(`start-${flavour}.sh`, [rundir]);
   const pid = Number((await readFile(join(rundir, 'xenstored.pid'), 'utf8')).trim());
+  running.add(pid);
   const pagePath = (domid: number) => join(rundir, `dom${domid}.page`);
   const kick = (port: number) => sendDatagram(join(rundir, 'evtchn.sock'), port);
   return {
@@ -195,6 +209,7 @@ export async function startRealXenstored(
     async stop() {
       if (isAlive(pid)) process.kill(pid, 'SIGTERM');
       await waitForExit(pid);
+      running.delete(pid);
       if (existsSync(rundir)) await rm(rundir, { recursive: true, force: true });
     },
   };
