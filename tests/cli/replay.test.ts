@@ -107,6 +107,51 @@ describe('xenwire replay', () => {
     expect(result.status).toBe(0);
   });
 
+  it('compares watch events across connections, and reports a changed one', async () => {
+    const target = await serveMock();
+    const listen = join(dir, 'proxy.sock');
+    const trace = join(dir, 'trace.jsonl');
+    const proxy = startXenwire([
+      'proxy',
+      '--listen',
+      listen,
+      '--to',
+      target,
+      '--trace',
+      trace,
+      '--quiet',
+    ]);
+    await proxy.stdout.waitFor(/proxy listening/);
+    // One connection watches while another writes: the event crosses connections.
+    const watcher = startXenwire(['watch', '-n', '2', '/w'], {
+      ...process.env,
+      XENSTORED_PATH: listen,
+    });
+    await watcher.stdout.waitFor(/^\/w\n/);
+    expect((await xenwire(['write', '/w/x', '1'], listen)).status).toBe(0);
+    expect(await watcher.status).toBe(0);
+    expect(watcher.stdout.text).toBe('/w\n/w/x\n');
+    expect(await proxy.stop()).toBe(0);
+
+    const clean = await xenwire(['replay', trace, '--to', await serveMock()]);
+    expect(clean.stdout).toMatch(/^\d+ requests, 0 differences\n$/);
+
+    const lines = (await readFile(trace, 'utf8')).split('\n').filter(Boolean);
+    const forged = lines.map((line) => {
+      const r = JSON.parse(line) as TraceRecord;
+      if (r.kind !== 'message' || r.type !== 'WATCH_EVENT' || r.path !== '/w/x') return line;
+      const token = r.token ?? '';
+      return JSON.stringify({ ...r, payload: Buffer.from(`/w/y\0${token}\0`).toString('base64') });
+    });
+    await writeFile(trace, `${forged.join('\n')}\n`);
+    const changed = await xenwire(['replay', trace, '--to', await serveMock()]);
+    expect(changed.status).toBe(1);
+    expect(changed.stdout).toMatch(
+      /watch ".*": recorded events \[\/w, \/w\/y\], replayed \[\/w, \/w\/x\]/,
+    );
+    expect(summary(changed).differences).toBe(1);
+  });
+
   describe.skipIf(xenInstall === undefined)('with traces of the C tools on the real daemon', () => {
     const install = xenInstall as XenInstall;
 
