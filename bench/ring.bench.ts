@@ -9,6 +9,8 @@
  * - `ring.sring.64`: a one-page `ring.h` ring of 64-byte entries; the front sends requests in
  *   batches, the back answers each; round trips/s. The event indices should keep doorbells far
  *   below one per message.
+ * - `ring.sring.64.inline`: the same ring with both ends taking turns on one thread, so no
+ *   wake-ups: what the ring code itself costs, apart from how fast a sleeping thread wakes.
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -18,7 +20,7 @@ import { compileC } from './lib/c-program.ts';
 import type { BenchPair, RunOptions, Sample } from './lib/types.ts';
 import { prerequisite } from './lib/unavailable.ts';
 import { locateXenRoot } from './lib/xs-loop.ts';
-import { runStream, type StreamOptions } from './ring/stream.ts';
+import { runInline, runStream, type StreamOptions } from './ring/stream.ts';
 
 const run = promisify(execFile);
 const repository = fileURLToPath(new URL('../', import.meta.url));
@@ -63,13 +65,7 @@ function ringPair(
     },
     baseline: {
       label: 'C pthreads',
-      run: async (options) => {
-        const binary = await buildStream();
-        const args = [workload, '1000000000000', String(durationMs(options)), String(messageSize)];
-        const { stdout } = await run(binary, args);
-        const [count, seconds, notifications, messages] = stdout.trim().split(' ').map(Number);
-        return sample(count!, seconds!, notifications!, messages!);
-      },
+      run: (options) => runC(options, [workload, String(messageSize)]),
     },
     candidate: {
       label: 'xenwire workers',
@@ -88,6 +84,18 @@ function ringPair(
   };
 }
 
+async function runC(options: RunOptions, args: string[]): Promise<Sample> {
+  const binary = await buildStream();
+  const { stdout } = await run(binary, [
+    args[0]!,
+    '1000000000000',
+    String(durationMs(options)),
+    ...args.slice(1),
+  ]);
+  const [count, seconds, notifications, messages] = stdout.trim().split(' ').map(Number);
+  return sample(count!, seconds!, notifications!, messages!);
+}
+
 export const pairs: BenchPair[] = [
   ringPair(
     'ring.xenstore.bytes',
@@ -103,6 +111,22 @@ export const pairs: BenchPair[] = [
     'requests',
     64,
   ),
+  {
+    id: 'ring.sring.64.inline',
+    title: 'ring.h one-page ring, 64-byte entries, both ends on one thread',
+    unit: 'msgs/s',
+    setup: async () => {
+      await buildStream();
+    },
+    baseline: { label: 'C', run: (options) => runC(options, ['inline', '64']) },
+    candidate: {
+      label: 'xenwire',
+      run: async (options) => {
+        const r = runInline(64, durationMs(options));
+        return { rate: r.count / r.seconds };
+      },
+    },
+  },
 ];
 
 export default pairs;

@@ -5,6 +5,7 @@
  *
  *   stream bytes COUNT MILLISECONDS MESSAGE_SIZE    xenstore page: guest writes, server reads
  *   stream requests COUNT MILLISECONDS 64           ring.h ring of 64-byte entries, round trips
+ *   stream inline COUNT MILLISECONDS 64             the same ring, both ends in one thread
  *
  * Prints: "<count> <seconds> <notifications> <messages>".
  */
@@ -187,6 +188,38 @@ static void *backend(void *arg) {
   return NULL;
 }
 
+/* Both ends in turn in one thread: the cost of the ring code alone, no wake-ups. */
+static void one_thread(void) {
+  uint64_t sent = 0, received = 0;
+  int notify;
+  while (sent < count && now() < deadline) {
+    while (!RING_FULL(&front) && sent < count) {
+      RING_GET_REQUEST(&front, front.req_prod_pvt)->seq = (uint32_t)sent++;
+      front.req_prod_pvt++;
+    }
+    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&front, notify);
+    while (RING_HAS_UNCONSUMED_REQUESTS(&back)) {
+      struct msg req;
+      RING_COPY_REQUEST(&back, back.req_cons, &req);
+      back.req_cons++;
+      *RING_GET_RESPONSE(&back, back.rsp_prod_pvt) = req;
+      back.rsp_prod_pvt++;
+    }
+    RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&back, notify);
+    while (RING_HAS_UNCONSUMED_RESPONSES(&front)) {
+      struct msg rsp;
+      RING_COPY_RESPONSE(&front, front.rsp_cons, &rsp);
+      if (rsp.seq != (uint32_t)received) { fprintf(stderr, "out of order\n"); exit(1); }
+      front.rsp_cons++;
+      received++;
+    }
+  }
+  (void)notify;
+  total = (int64_t)received;
+  messages = received;
+  finished = now();
+}
+
 int main(int argc, char **argv) {
   if (argc != 5) { fprintf(stderr, "usage: stream bytes|requests COUNT MS SIZE\n"); return 2; }
   int bytes = !strcmp(argv[1], "bytes");
@@ -199,6 +232,11 @@ int main(int argc, char **argv) {
   }
   started = now();
   deadline = started + atof(argv[3]) / 1000;
+  if (!strcmp(argv[1], "inline")) {
+    one_thread();
+    printf("%lld %.6f 0 %llu\n", (long long)total, finished - started, (unsigned long long)messages);
+    return 0;
+  }
   pthread_t a, b;
   pthread_create(&b, NULL, bytes ? byte_consumer : backend, NULL);
   pthread_create(&a, NULL, bytes ? byte_producer : frontend, NULL);
