@@ -2,6 +2,11 @@ import type { Script, ScriptRequest, Step, TxRef } from './script.ts';
 import { GUEST_CONNECTION_DOMID, guestPort } from './targets.ts';
 
 /**
+ * Scripts too specific for the random generator to stumble on: they need long runs of similar
+ * requests.
+ */
+
+/**
  * A fixed script driving guest {@link GUEST_CONNECTION_DOMID} into every per-domain limit of C
  * xenstored 4.17 (node size, permission entries, watches, transactions, nodes), on the last
  * connection of `GUEST_CONNECTIONS`. Run on both servers, the replies show where each limit bites.
@@ -44,4 +49,28 @@ export const GUEST_QUOTA_SCRIPT: Script = [
   ...times(12, (i) => guest({ op: 'TRANSACTION_END', commit: false }, { started: i })),
   // Nodes: 1000 per domain, those created above included.
   ...times(1001, (i) => guest({ op: 'WRITE', path: `n${i}`, value: '' })),
+];
+
+const LONG_NAME = 'c'.repeat(200);
+
+/**
+ * A directory whose child list exceeds a reply: DIRECTORY must fail with E2BIG and DIRECTORY_PART
+ * must page through it (offsets at, inside, between and past the slices), before and after a
+ * change, from dom0 and from a transaction.
+ */
+export const LARGE_DIRECTORY_SCRIPT: Script = [
+  ...times(24, (i) =>
+    dom0({ op: 'WRITE', path: `/d/big/${LONG_NAME}${String(i).padStart(2, '0')}`, value: '' }),
+  ),
+  dom0({ op: 'DIRECTORY', path: '/d/big' }),
+  ...[0, 1, 203, 4060, 4061, 4872, 4873, 5000].map((offset) =>
+    dom0({ op: 'DIRECTORY_PART', path: '/d/big', offset }),
+  ),
+  dom0({ op: 'RM', path: `/d/big/${LONG_NAME}05` }),
+  dom0({ op: 'DIRECTORY_PART', path: '/d/big', offset: 0 }),
+  dom0({ op: 'DIRECTORY_PART', path: '/d/big', offset: 4060 }),
+  dom0({ op: 'TRANSACTION_START' }),
+  { conn: 0, tx: { started: 0 }, request: { op: 'DIRECTORY', path: '/d/big' } },
+  { conn: 0, tx: { started: 0 }, request: { op: 'DIRECTORY_PART', path: '/d/big', offset: 0 } },
+  { conn: 0, tx: { started: 0 }, request: { op: 'TRANSACTION_END', commit: true } },
 ];
