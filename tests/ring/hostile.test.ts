@@ -4,6 +4,8 @@ import {
   ConsoleRing,
   defineRing,
   RingError,
+  Vchan,
+  VchanOffset,
   XenstoreFeature,
   XenstoreRing,
 } from '../../src/ring/index.ts';
@@ -100,6 +102,45 @@ describe('hostile peers', () => {
           survives(() => (front.takeResponse() === undefined ? 0 : 1), 1);
         }
       }),
+      { numRuns: runs },
+    );
+  });
+
+  it('vchan page: any orders, indices and notify bytes give a bounded result or a RingError', () => {
+    fc.assert(
+      fc.property(
+        fc.array(word, { minLength: 4, maxLength: 4 }),
+        fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 2, maxLength: 2 }),
+        fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 4, maxLength: 4 }),
+        (indices, orders, flags) => {
+          const page = new ArrayBuffer(4096);
+          const view = new DataView(page);
+          Vchan.initServer(page, { left: 10, right: 11 });
+          indices.forEach((v, i) => {
+            view.setUint32(4 * i, v, true);
+          });
+          if (orders[0]! % 3 === 0) {
+            view.setUint16(VchanOffset.leftOrder, orders[0]!, true);
+            view.setUint16(VchanOffset.rightOrder, orders[1]!, true);
+          }
+          flags.forEach((f, i) => {
+            view.setUint8(VchanOffset.cliLive + i, f);
+          });
+          for (const role of ['server', 'client'] as const) {
+            let end: Vchan;
+            try {
+              end = new Vchan(role, page, { left: { buffer: new ArrayBuffer(1 << 20) } });
+            } catch (e) {
+              expect(e).toBeInstanceOf(RingError);
+              continue;
+            }
+            survives(() => end.write(new Uint8Array(3000)), 3000);
+            survives(() => end.read(new Uint8Array(3000)), 3000);
+            survives(() => end.dataReady(), 2 ** 20);
+            survives(() => end.bufferSpace(), 2 ** 20);
+          }
+        },
+      ),
       { numRuns: runs },
     );
   });
