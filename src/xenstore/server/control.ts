@@ -1,4 +1,5 @@
 import { XenstoreError } from '../errors.ts';
+import { OK_PAYLOAD } from '../payload.ts';
 import { stringPayload } from '../replies.ts';
 import type { Quotas, QuotaTable } from './quota.ts';
 
@@ -15,8 +16,6 @@ export interface ControlHost {
   /** Usage of `domid`, or undefined when no such domain is known. */
   usage(domid: number): DomainUsage | undefined;
 }
-
-const OK: Uint8Array = Buffer.from('OK\0', 'latin1');
 
 // C 4.17's memory and path quotas, reported but not enforced here (see README.md).
 const MEMORY_QUOTA = 2_621_440;
@@ -49,13 +48,13 @@ export function control(host: ControlHost, args: readonly (string | Uint8Array)[
   const [command, ...rest] = args.map((arg) => (typeof arg === 'string' ? arg : ''));
   switch (command) {
     case 'check':
-      return OK;
+      return OK_PAYLOAD;
     case 'log':
       if (rest[0] !== 'on' && rest[0] !== 'off') break;
-      return OK;
+      return OK_PAYLOAD;
     case 'print':
       if (rest.length !== 1) break;
-      return OK;
+      return OK_PAYLOAD;
     case 'help':
       if (rest.length !== 0) break;
       return stringPayload(HELP);
@@ -84,7 +83,7 @@ function quota(host: ControlHost, args: readonly string[]): Uint8Array {
       throw new XenstoreError('EINVAL', 'quota set <name> <value>');
     }
     host.quotas.global[key] = value;
-    return OK;
+    return OK_PAYLOAD;
   }
   if (args.length === 1 && /^\d+$/.test(args[0]!)) {
     const domid = Number(args[0]);

@@ -8,20 +8,18 @@ import {
   type WireErrorName,
 } from '../constants.ts';
 import { XenstoreError } from '../errors.ts';
-import { assertValidPath, domainPath, isSpecialPath, pathProblem, resolvePath } from '../paths.ts';
-import { splitStrings } from '../payload.ts';
+import { assertValidPath, domainPath, isSpecialPath, resolvePath } from '../paths.ts';
+import { OK_PAYLOAD } from '../payload.ts';
 import { parsePermissions } from '../permissions.ts';
 import {
   booleanPayload,
   errorMessage,
   listPayload,
-  permissionsPayload,
   replyMessage,
   stringPayload,
 } from '../replies.ts';
-import { decodeRequest, type Request } from '../requests.ts';
+import { decodeRequest } from '../requests.ts';
 import type { Message } from '../wire.ts';
-import { childListPayload, childListSlice } from './child-list.ts';
 import {
   type ConnectionHost,
   type ConnectOptions,
@@ -33,7 +31,7 @@ import { DomainTable } from './domains.ts';
 import { EventDispatcher, INTRODUCE_DOMAIN, RELEASE_DOMAIN } from './events.ts';
 import { CommitFaults } from './fault.ts';
 import { type Listener, type ListenOptions, listen } from './listen.ts';
-import { EMPTY_VALUE, type NodePermissions } from './node.ts';
+import type { NodePermissions } from './node.ts';
 import { allows, Perm } from './permissions.ts';
 import { dumpNodes, loadNodes, type StoreDump } from './persistence.ts';
 import { QUOTA_NAMES, type Quotas, QuotaTable, quotaKey } from './quota.ts';
@@ -41,15 +39,9 @@ import { RequestScope, type ScopeContext } from './scope.ts';
 import { DOM0_ONLY, Store } from './store.ts';
 import { type TraceSink, tracer } from './trace.ts';
 import { type ConflictPolicy, Transaction } from './transactions.ts';
-import {
-  existing,
-  makeNode,
-  removeNode,
-  type Scope,
-  setNodePermissions,
-  storedPermissions,
-  writeNode,
-} from './tree-ops.ts';
+import { removeNode, storedPermissions } from './tree-ops.ts';
+import { applyTreeRequest, decodeDirectoryPart, type TreeRequest } from './tree-requests.ts';
+import { WatchRegistry } from './watch-registry.ts';
 import { WatchIndex } from './watches.ts';
 
 /** Options of {@link XenstoreServer}. */
@@ -126,6 +118,7 @@ export class XenstoreServer {
   readonly domains = new DomainTable();
   readonly quotas: QuotaTable;
   readonly #watches = new WatchIndex();
+  readonly #registry: WatchRegistry;
   readonly #special = new Map<string, NodePermissions>([
     [INTRODUCE_DOMAIN, DOM0_ONLY],
     [RELEASE_DOMAIN, DOM0_ONLY],
@@ -133,7 +126,6 @@ export class XenstoreServer {
   readonly #events: EventDispatcher;
   readonly #context: ScopeContext;
   readonly #connections = new Set<ServerConnection>();
-  readonly #watchCounts = new Map<number, number>();
   readonly #faults: CommitFaults;
   readonly #trace: ReturnType<typeof tracer> | undefined;
   readonly #policy: ConflictPolicy;
@@ -153,13 +145,14 @@ export class XenstoreServer {
   constructor(options: ServerOptions = {}) {
     this.store = Store.initial();
     this.quotas = new QuotaTable(options.quotas);
+    this.#registry = new WatchRegistry(this.#watches, this.quotas);
     this.#controlHost = {
       quotas: this.quotas,
       usage: (domid) =>
         this.domains.isIntroduced(domid)
           ? {
               nodes: this.store.owned(domid),
-              watches: this.#watchCounts.get(domid) ?? 0,
+              watches: this.#registry.count(domid),
               transactions: this.#openTransactions(domid),
             }
           : undefined,
@@ -371,18 +364,23 @@ export class XenstoreServer {
       case 'RM':
       case 'SET_PERMS':
         return this.#treeRequest(conn, tx, request);
-      case 'WATCH':
-        return this.#watch(conn, request.path, request.token, request.depth);
+      case 'WATCH': {
+        const { path, token } = request;
+        this.#registry.add(conn, path, token, request.depth);
+        this.#afterReply = () => conn.queueEvent(path, token);
+        return OK_PAYLOAD;
+      }
       case 'UNWATCH':
-        return this.#unwatch(conn, request.path, request.token);
+        this.#registry.remove(conn, request.path, request.token);
+        return OK_PAYLOAD;
       case 'TRANSACTION_START':
         return this.#startTransaction(conn, tx);
       case 'TRANSACTION_END':
         return this.#endTransaction(conn, tx?.transaction, request.commit);
       case 'RESET_WATCHES':
-        this.#dropWatches(conn);
+        this.#registry.removeAll(conn);
         conn.transactions.clear();
-        return OK;
+        return OK_PAYLOAD;
       case 'GET_DOMAIN_PATH':
         // C reads the domid with atoi and prints it unsigned.
         return stringPayload(domainPath(request.domid >>> 0));
@@ -393,17 +391,17 @@ export class XenstoreServer {
       case 'INTRODUCE':
         if (request.port <= 0) throw new XenstoreError('EINVAL', 'event channel must be positive');
         this.#introduce(request.domid, BigInt(request.gfn), request.port);
-        return OK;
+        return OK_PAYLOAD;
       case 'RELEASE':
         this.#release(guestDomid(request.domid));
-        return OK;
+        return OK_PAYLOAD;
       case 'RESUME':
         this.domains.require(guestDomid(request.domid)).shutdown = false;
-        return OK;
+        return OK_PAYLOAD;
       case 'SET_TARGET':
         this.domains.require(request.target);
         this.domains.require(request.domid).target = request.target;
-        return OK;
+        return OK_PAYLOAD;
       case 'CONTROL':
         return control(this.#controlHost, request.args);
       case 'GET_FEATURE':
@@ -419,7 +417,7 @@ export class XenstoreServer {
           throw new XenstoreError('EINVAL', 'unsupported feature bits');
         }
         this.domains.require(request.domid).features = request.value;
-        return OK;
+        return OK_PAYLOAD;
       case 'GET_QUOTA':
         if (request.quota === undefined) return listPayload(QUOTA_NAMES);
         if (request.domid === undefined) {
@@ -434,14 +432,14 @@ export class XenstoreServer {
           this.domains.require(request.domid);
           this.quotas.setForDomain(request.domid, quotaKey(request.quota), request.value);
         }
-        return OK;
+        return OK_PAYLOAD;
     }
   }
 
   #treeRequest(
     conn: ServerConnection,
     txScope: RequestScope | undefined,
-    request: Extract<Request, { path: string }>,
+    request: TreeRequest,
   ): Uint8Array {
     const scope = txScope ?? conn.scope;
     if (request.op === 'SET_PERMS') {
@@ -475,45 +473,7 @@ export class XenstoreServer {
     if (!current) throw new XenstoreError('EINVAL', 'not a special path with permissions');
     if (!allows(conn, current, Perm.WRITE | Perm.OWNER)) throw new XenstoreError('EACCES');
     this.#special.set(path, perms);
-    return OK;
-  }
-
-  #watch(conn: ServerConnection, path: string, token: string, depth?: number): Uint8Array {
-    // 4.17 knows no watch depth (the WATCHDEPTH feature came later): a third string is EINVAL.
-    if (depth !== undefined) throw new XenstoreError('EINVAL', 'watch depth is not supported');
-    const relative = !path.startsWith('/') && !isSpecialPath(path);
-    const absolute = resolvePath(path, conn.domid);
-    validateWatchPath(absolute);
-    const key = `${absolute}\0${token}`;
-    if (conn.watches.has(key)) throw new XenstoreError('EEXIST', undefined, 'WATCH', path);
-    const count = this.#watchCounts.get(conn.domid) ?? 0;
-    // C compares the count before adding with `>`, so one watch more than the quota fits.
-    if (!conn.privileged && count > this.quotas.limit(conn.domid, 'watches')) {
-      throw new XenstoreError('E2BIG', 'watch quota reached', 'WATCH', path);
-    }
-    const watch = this.#watches.add(conn, absolute, token, relative ? conn.home : undefined);
-    conn.watches.set(key, watch);
-    this.#watchCounts.set(conn.domid, count + 1);
-    this.#afterReply = () => conn.queueEvent(path, token);
-    return OK;
-  }
-
-  #unwatch(conn: ServerConnection, path: string, token: string): Uint8Array {
-    // C only compares: an invalid path simply matches no watch.
-    const key = `${resolvePath(path, conn.domid)}\0${token}`;
-    const watch = conn.watches.get(key);
-    if (!watch) throw new XenstoreError('ENOENT', undefined, 'UNWATCH', path);
-    conn.watches.delete(key);
-    this.#watches.remove(watch);
-    this.#watchCounts.set(conn.domid, (this.#watchCounts.get(conn.domid) ?? 1) - 1);
-    return OK;
-  }
-
-  #dropWatches(conn: ServerConnection): void {
-    for (const watch of conn.watches.values()) this.#watches.remove(watch);
-    const count = (this.#watchCounts.get(conn.domid) ?? 0) - conn.watches.size;
-    this.#watchCounts.set(conn.domid, Math.max(0, count));
-    conn.watches.clear();
+    return OK_PAYLOAD;
   }
 
   #startTransaction(conn: ServerConnection, current: RequestScope | undefined): Uint8Array {
@@ -549,7 +509,7 @@ export class XenstoreServer {
   ): Uint8Array {
     if (!tx) throw new XenstoreError('ENOENT', 'no transaction to end');
     conn.transactions.delete(tx.id);
-    if (!commit) return OK;
+    if (!commit) return OK_PAYLOAD;
     // C's order: a transaction that failed half-way, then node quotas, then conflicts.
     if (tx.failed) throw new XenstoreError('ENOMEM', 'transaction failed earlier');
     if (tx.created && !conn.privileged) {
@@ -565,7 +525,7 @@ export class XenstoreServer {
     for (const event of tx.policy === 'coalesce' ? this.#replay(tx) : tx.commitCopies()) {
       this.#events.fire(event);
     }
-    return OK;
+    return OK_PAYLOAD;
   }
 
   // Coalescing commit: the transaction's changes are redone on the current store, atomically.
@@ -589,7 +549,7 @@ export class XenstoreServer {
     if (domid === 0) return;
     for (const conn of this.#connections) {
       if (conn.domid === domid && !conn.privileged) {
-        this.#dropWatches(conn);
+        this.#registry.removeAll(conn);
         conn.transactions.clear();
       }
     }
@@ -617,7 +577,7 @@ export class XenstoreServer {
     }
     this.#removeOwnedNodes(domid);
     this.quotas.forget(domid);
-    this.#watchCounts.delete(domid);
+    this.#registry.forget(domid);
     this.#events.fire({ path: RELEASE_DOMAIN, mode: 'exact', perms: undefined });
   }
 
@@ -650,7 +610,7 @@ export class XenstoreServer {
     conn.closed = true;
     this.#connections.delete(conn);
     this.#pending.delete(conn);
-    this.#dropWatches(conn);
+    this.#registry.removeAll(conn);
     conn.transactions.clear();
     conn.takeOutput();
     try {
@@ -659,72 +619,6 @@ export class XenstoreServer {
       // The connection is gone either way; a throwing callback must not stop the server.
     }
   }
-}
-
-const OK: Uint8Array = Buffer.from('OK\0', 'latin1');
-
-/** Serves one node request on `scope`. */
-function applyTreeRequest(
-  scope: Scope,
-  path: string,
-  request: Extract<Request, { path: string }>,
-): Uint8Array {
-  switch (request.op) {
-    case 'READ':
-      return existing(scope, path, Perm.READ).value;
-    case 'DIRECTORY':
-      return childListPayload(existing(scope, path, Perm.READ).children);
-    case 'DIRECTORY_PART': {
-      const node = existing(scope, path, Perm.READ);
-      return childListSlice(String(node.generation), node.children, request.offset);
-    }
-    case 'GET_PERMS':
-      return permissionsPayload(existing(scope, path, Perm.READ).perms);
-    case 'WRITE':
-      writeNode(
-        scope,
-        path,
-        request.value.length === 0 ? EMPTY_VALUE : new Uint8Array(request.value),
-      );
-      return OK;
-    case 'MKDIR':
-      makeNode(scope, path);
-      return OK;
-    case 'RM':
-      removeNode(scope, path);
-      return OK;
-    case 'SET_PERMS':
-      setNodePermissions(scope, path, request.perms);
-      return OK;
-    case 'WATCH':
-    case 'UNWATCH':
-      throw new XenstoreError('EINVAL');
-  }
-}
-
-function validateWatchPath(path: string): void {
-  if (isSpecialPath(path)) {
-    if (path.length > 2048) throw new XenstoreError('EINVAL', 'special path too long');
-    return;
-  }
-  const problem = pathProblem(path);
-  if (problem) throw new XenstoreError('EINVAL', problem);
-}
-
-/**
- * DIRECTORY_PART as C parses it: the offset is read with `atoi` and compared unsigned, so text is
- * offset 0 and a negative offset lies past the end of any list.
- */
-function decodeDirectoryPart(payload: Uint8Array): Request {
-  const strings = splitStrings(payload);
-  if (strings?.length !== 2) throw new XenstoreError('EINVAL', 'expected path and offset');
-  const digits = /^\s*([+-]?\d+)/.exec(strings[1]!);
-  const offset = digits ? Number(digits[1]) : 0;
-  return {
-    op: 'DIRECTORY_PART',
-    path: strings[0]!,
-    offset: offset < 0 ? Number.MAX_SAFE_INTEGER : offset,
-  };
 }
 
 /** RELEASE and RESUME refuse domain 0. */

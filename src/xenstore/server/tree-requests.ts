@@ -1,0 +1,79 @@
+import { XenstoreError } from '../errors.ts';
+import { OK_PAYLOAD, splitStrings } from '../payload.ts';
+import { permissionsPayload } from '../replies.ts';
+import type { Request } from '../requests.ts';
+import { childListPayload, childListSlice } from './child-list.ts';
+import { EMPTY_VALUE } from './node.ts';
+import { Perm } from './permissions.ts';
+import {
+  existing,
+  makeNode,
+  removeNode,
+  type Scope,
+  setNodePermissions,
+  writeNode,
+} from './tree-ops.ts';
+
+/** A request that names a node. */
+export type TreeRequest = Extract<
+  Request,
+  {
+    op:
+      | 'READ'
+      | 'DIRECTORY'
+      | 'DIRECTORY_PART'
+      | 'GET_PERMS'
+      | 'WRITE'
+      | 'MKDIR'
+      | 'RM'
+      | 'SET_PERMS';
+  }
+>;
+
+/** Serves one node request on `scope` (the path already resolved and checked). */
+export function applyTreeRequest(scope: Scope, path: string, request: TreeRequest): Uint8Array {
+  switch (request.op) {
+    case 'READ':
+      return existing(scope, path, Perm.READ).value;
+    case 'DIRECTORY':
+      return childListPayload(existing(scope, path, Perm.READ).children);
+    case 'DIRECTORY_PART': {
+      const node = existing(scope, path, Perm.READ);
+      return childListSlice(String(node.generation), node.children, request.offset);
+    }
+    case 'GET_PERMS':
+      return permissionsPayload(existing(scope, path, Perm.READ).perms);
+    case 'WRITE':
+      writeNode(
+        scope,
+        path,
+        request.value.length === 0 ? EMPTY_VALUE : new Uint8Array(request.value),
+      );
+      return OK_PAYLOAD;
+    case 'MKDIR':
+      makeNode(scope, path);
+      return OK_PAYLOAD;
+    case 'RM':
+      removeNode(scope, path);
+      return OK_PAYLOAD;
+    case 'SET_PERMS':
+      setNodePermissions(scope, path, request.perms);
+      return OK_PAYLOAD;
+  }
+}
+
+/**
+ * DIRECTORY_PART as C parses it: the offset is read with `atoi` and compared unsigned, so text is
+ * offset 0 and a negative offset lies past the end of any list.
+ */
+export function decodeDirectoryPart(payload: Uint8Array): Request {
+  const strings = splitStrings(payload);
+  if (strings?.length !== 2) throw new XenstoreError('EINVAL', 'expected path and offset');
+  const digits = /^\s*([+-]?\d+)/.exec(strings[1]!);
+  const offset = digits ? Number(digits[1]) : 0;
+  return {
+    op: 'DIRECTORY_PART',
+    path: strings[0]!,
+    offset: offset < 0 ? Number.MAX_SAFE_INTEGER : offset,
+  };
+}
