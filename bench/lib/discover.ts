@@ -9,7 +9,7 @@ export type BenchFile =
   | { readonly file: string; readonly error: string };
 
 /**
- * Imports every `*.bench.ts` in `directory` (sorted by name) and resolves its default export.
+ * Imports every `*.bench.ts` in `directory` (sorted by name) and resolves its pairs export.
  * A file that fails to import is reported rather than fatal, so one broken area does not hide
  * the others' numbers.
  */
@@ -20,9 +20,10 @@ export async function discoverBenchFiles(directory: string): Promise<BenchFile[]
     try {
       const module = (await import(pathToFileURL(join(directory, name)).href)) as {
         default?: BenchModuleExport;
+        pairs?: BenchModuleExport;
       };
-      const exported = module.default;
-      if (exported === undefined) throw new Error('no default export of benchmark pairs');
+      const exported = module.default ?? module.pairs;
+      if (exported === undefined) throw new Error('exports no benchmark pairs (default or pairs)');
       const pairs = typeof exported === 'function' ? await exported() : exported;
       files.push({ file: name, pairs });
     } catch (error) {

@@ -48,9 +48,10 @@ export interface BenchPair {
 }
 
 /**
- * What every `bench/<area>.bench.ts` exports as `default`: its pairs, either as a list or as a
- * function that builds the list (for files that must look around first, e.g. for a compiler).
- * The runner imports each file, resolves this and filters pairs by `id` prefix.
+ * What every `bench/<area>.bench.ts` exports as `default` (or, equally, as `pairs`): its pairs,
+ * either as a list or as a function that builds the list (for files that must look around
+ * first, e.g. for a compiler). The runner imports each file, resolves this and filters pairs by
+ * `id` prefix.
  */
 export type BenchModuleExport =
   | readonly BenchPair[]

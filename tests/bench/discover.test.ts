@@ -17,7 +17,11 @@ describe('discoverBenchFiles', () => {
       `export default async () => [${pair('a.one')}, ${pair('a.two')}];\n`,
     );
     await writeFile(join(directory, 'c-broken.bench.ts'), "throw new Error('half written');\n");
-    await writeFile(join(directory, 'd-empty.bench.ts'), 'export const pairs = [];\n');
+    await writeFile(
+      join(directory, 'd-named.bench.ts'),
+      `export const pairs = [${pair('d.one')}];\n`,
+    );
+    await writeFile(join(directory, 'e-empty.bench.ts'), 'export const others = [];\n');
     await writeFile(join(directory, 'helper.ts'), "throw new Error('not a bench file');\n");
   });
 
@@ -25,21 +29,22 @@ describe('discoverBenchFiles', () => {
     await rm(directory, { recursive: true, force: true });
   });
 
-  it('loads every *.bench.ts in name order, from a list or a function', async () => {
+  it('loads every *.bench.ts in name order, from a list, a function or a named export', async () => {
     const files = await discoverBenchFiles(directory);
     expect(files.map((f) => f.file)).toEqual([
       'a-built.bench.ts',
       'b-list.bench.ts',
       'c-broken.bench.ts',
-      'd-empty.bench.ts',
+      'd-named.bench.ts',
+      'e-empty.bench.ts',
     ]);
     const ids = files.flatMap((f) => ('pairs' in f ? f.pairs.map((p) => p.id) : []));
-    expect(ids).toEqual(['a.one', 'a.two', 'b.one']);
+    expect(ids).toEqual(['a.one', 'a.two', 'b.one', 'd.one']);
   });
 
   it('reports a file that fails to load instead of giving up', async () => {
     const files = await discoverBenchFiles(directory);
     expect(files[2]).toEqual({ file: 'c-broken.bench.ts', error: 'half written' });
-    expect(files[3]).toMatchObject({ error: expect.stringMatching(/no default export/) });
+    expect(files[4]).toMatchObject({ error: expect.stringMatching(/exports no benchmark pairs/) });
   });
 });
