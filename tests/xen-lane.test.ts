@@ -3,7 +3,7 @@
 // under QEMU once and checks what Dom0 and a PV DomU reported, then asks the in-memory xenstored
 // the same questions the DomU asked the real one. CI runs it as its own step after `npm test`.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,8 +22,29 @@ const repo = fileURLToPath(new URL('..', import.meta.url));
 const laneDir = join(repo, 'xen-lane');
 const probeScript = join(repo, 'tests/xen/domu/probe.mjs');
 const bootLane = process.env.XEN_LANE_BOOT === '1';
+/** Where dom0-suites.sh leaves vitest's JSON report (the checkout is shared with Dom0). */
+const dom0Results = join(repo, '.cache/xen-lane/dom0-results.json');
 /** The whole lane's budget; CI allows it 15 minutes. */
 const LANE_TIMEOUT_MS = 14 * 60_000;
+
+interface VitestJsonReport {
+  testResults: {
+    name: string;
+    status: string;
+    message?: string;
+    assertionResults: { fullName: string; status: string }[];
+  }[];
+}
+
+/** xen-lane/known-failures.txt: full test names, comments and blank lines ignored. */
+function knownFailures(): Set<string> {
+  return new Set(
+    readFileSync(join(laneDir, 'known-failures.txt'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !l.startsWith('#')),
+  );
+}
 
 interface ProbeStep {
   step: string;
@@ -64,6 +85,7 @@ describe('xen lane scripts', () => {
     const inits = readdirSync(join(laneDir, 'initramfs')).map((f) => join(laneDir, 'initramfs', f));
     expect(scripts.length).toBeGreaterThanOrEqual(5);
     expect(inits).toHaveLength(2);
+    knownFailures();
     for (const script of [...scripts, ...inits]) await execFileAsync('bash', ['-n', script]);
   });
 
@@ -101,6 +123,8 @@ describe.skipIf(!bootLane)('Xen 4.17 under QEMU: Dom0 and a PV DomU', () => {
   let run: RunInXenResult;
 
   beforeAll(async () => {
+    await execFileAsync('bash', [join(laneDir, 'prepare-host.sh')], { cwd: repo });
+    rmSync(dom0Results, { force: true });
     run = await runInXen({
       command: 'bash xen-lane/dom0-suites.sh',
       timeoutMs: LANE_TIMEOUT_MS,
@@ -119,10 +143,34 @@ describe.skipIf(!bootLane)('Xen 4.17 under QEMU: Dom0 and a PV DomU', () => {
     );
   });
 
-  it('passes the device suites in Dom0', () => {
-    expect(run.commandOutput).toMatch(/Tests +\d+ passed/);
-    expect(run.commandOutput).not.toMatch(/Tests .*\d+ failed/);
-    expect(run.commandOutput).toContain("part 'device suites' passed");
+  it('passes the device suites in Dom0, but for the listed known failures', () => {
+    const results = JSON.parse(readFileSync(dom0Results, 'utf8')) as VitestJsonReport;
+    const known = knownFailures();
+    const tests = results.testResults.flatMap((file) => file.assertionResults);
+    const failed = tests.filter((t) => t.status === 'failed').map((t) => t.fullName);
+    const count = (status: string) => tests.filter((t) => t.status === status).length;
+    console.log(
+      `xen-lane: Dom0 device suites: ${count('passed')} passed, ${failed.length} failed, ` +
+        `${tests.length - count('passed') - failed.length} skipped, in ${results.testResults.length} files`,
+    );
+    for (const name of failed.filter((n) => known.has(n))) {
+      console.warn(`xen-lane: KNOWN FAILURE on real Xen (xen-lane/known-failures.txt): ${name}`);
+    }
+    for (const name of [...known].filter((n) =>
+      tests.some((t) => t.fullName === n && t.status === 'passed'),
+    )) {
+      console.warn(`xen-lane: now passes, remove from xen-lane/known-failures.txt: ${name}`);
+    }
+    // A file that failed to load or to finish fails the lane whatever its tests say.
+    const brokenFiles = results.testResults
+      .filter(
+        (f) => f.status === 'failed' && f.assertionResults.every((t) => t.status !== 'failed'),
+      )
+      .map((f) => `${f.name}: ${f.message ?? 'failed'}`);
+    expect(brokenFiles).toEqual([]);
+    expect(failed.filter((n) => !known.has(n))).toEqual([]);
+    expect(count('passed')).toBeGreaterThan(0);
+    expect(run.commandOutput).toMatch(/xen-lane: ring throughput over real grant pages/);
   });
 
   it('runs a PV DomU whose node sees xenstore as a guest does', () => {

@@ -13,15 +13,24 @@ part() { # NAME STATUS
 
 # Other suites that can run against real devices, when present in this checkout.
 extra=()
-for f in tests/evtchn/device.test.ts; do [[ -f $f ]] && extra+=("$f"); done
+while read -r f; do [[ -f $f ]] && extra+=("$f"); done < <(grep -v '^#' xen-lane/dom0-extra-tests)
 export XEN_LANE_EXTRA_TESTS="${extra[*]}"
 export XENWIRE_REQUIRE_DEVICES=1
 # Plain output: the console log is read by people and by the host-side test.
 export NO_COLOR=1 FORCE_COLOR=0
 
+# Each open xenbus-device connection keeps a blocking read in libuv's thread pool; with the
+# default 4 threads, a few connections starve every other fs call in the process.
+export UV_THREADPOOL_SIZE=64
+results=.cache/xen-lane/dom0-results.json
+rm -f "$results"
+
 echo "xen-lane[dom0]: device suites: tests/xen/dom0 ${extra[*]}"
 started=$(date +%s)
-node node_modules/vitest/vitest.mjs run --config xen-lane/vitest.dom0.config.mjs
+# Bounded, so that a hung suite still leaves time for the DomU and a report.
+timeout -k 10 "${XEN_LANE_SUITES_TIMEOUT:-540}" node node_modules/vitest/vitest.mjs run \
+  --config xen-lane/vitest.dom0.config.mjs --reporter=verbose --reporter=json \
+  --outputFile.json="$results"
 part "device suites" $?
 echo "xen-lane[dom0]: device suites took $(($(date +%s) - started)) s"
 

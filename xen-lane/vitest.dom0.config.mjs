@@ -11,7 +11,16 @@ export default defineConfig({
     // Software emulation is 10-20x slower than the host: generous limits, never timing asserts.
     testTimeout: 120_000,
     hookTimeout: 300_000,
+    // One worker for every file: starting a worker under emulation takes longer than vitest's fixed
+    // 60 s start-up limit allows when several start at once.
     pool: 'forks',
-    reporters: ['verbose'],
+    maxWorkers: 1,
+    isolate: false,
+    experimental: {
+      // Transformed modules are cached on disk. The host warms this cache (same checkout path) before
+      // booting, which spares Dom0 most of the transform work it would do at emulated speed.
+      fsModuleCache: true,
+      fsModuleCachePath: '.cache/xen-lane/vitest-module-cache',
+    },
   },
 });
