@@ -48,6 +48,8 @@ const cases: readonly (readonly string[])[] = [
   ['read', 'bad//path'],
   ['read', 'name'],
   ['read', '/long'],
+  ['read', '-pR', '/a/b', '/d'],
+  ['read', ''],
   // write
   ['write', '/w', '1', '/x'],
   ['write', '/w', 'a\\tb'],
@@ -59,6 +61,8 @@ const cases: readonly (readonly string[])[] = [
   ['write', '/a/b/c/d', 'v'],
   ['write', 'relative', 'v'],
   ['write', '-p', '/w', '1'],
+  ['write', '/u', 'h\u00e9llo \u2603'],
+  ['write', '/big', 'x'.repeat(5000)],
   // ls
   ['ls'],
   ['ls', '/a'],
@@ -71,6 +75,8 @@ const cases: readonly (readonly string[])[] = [
   ['ls', '/', '/a'],
   ['ls', '/long'],
   ['ls', '/d'],
+  ['ls', '/a/'],
+  ['ls', '-p', '/e/f'],
   // list
   ['list', '/'],
   ['list', '-p', '/'],
@@ -82,6 +88,7 @@ const cases: readonly (readonly string[])[] = [
   ['rm', '/a/b'],
   ['rm', '-t', '/e/f/g'],
   ['rm', '-t', '/a/b'],
+  ['rm', '-t', 'name'],
   ['rm', '/zz'],
   ['rm', '/zz/yy'],
   ['rm', '/a', '/zz/yy'],
@@ -102,6 +109,8 @@ const cases: readonly (readonly string[])[] = [
   ['chmod', '/d'],
   ['chmod', '/nope', 'b0'],
   ['chmod', '/d', 'r0x10'],
+  ['chmod', '-u', 'name', 'b0'],
+  ['chmod', '-ur', '/e/f', 'r0', 'b1'],
   ['chmod'],
   // watch: xenstored fires each new watch once, so these end by themselves
   ['watch', '-n', '1', '/a'],
@@ -112,6 +121,8 @@ const cases: readonly (readonly string[])[] = [
   ['watch', '-n'],
   ['watch', '-n', '1', 'bad//path'],
   ['watch', '-p', '/a'],
+  ['watch', '-n', '1', '@introduceDomain'],
+  ['watch', '-n', '1', 'name'],
 ];
 
 const available = xenInstall !== undefined;

@@ -131,6 +131,30 @@ describe('xenwire serve', () => {
     served.child.kill('SIGINT');
     expect(await served.exited).toBe(0);
   });
+  it('makes the drop-in commands retry EAGAIN commits, printing their output once', async () => {
+    const socket = join(dir, 'xenstored.sock');
+    const trace = join(dir, 'trace.jsonl');
+    const served = await launch(
+      ['serve', '--socket', socket, '--eagain-rate', '0.5', '--fault-seed', '7', '--trace', trace],
+      /listening/,
+    );
+    for (let i = 0; i < 8; i++) {
+      expect(await xenwire(['write', `/r/${i}`, `v${i}`, '/r/last', `${i}`], socket)).toEqual({
+        status: 0,
+        stdout: '',
+        stderr: '',
+      });
+      expect(await xenwire(['read', `/r/${i}`, '/r/last'], socket)).toEqual({
+        status: 0,
+        stdout: `v${i}\n${i}\n`,
+        stderr: '',
+      });
+    }
+    served.child.kill('SIGINT');
+    expect(await served.exited).toBe(0);
+    // Commits did fail on the way, so the output above survived retries.
+    expect(await readFile(trace, 'utf8')).toContain('EAGAIN');
+  });
 });
 
 describe('the xenwire launcher', () => {
