@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -135,6 +136,39 @@ describe('xenwire proxy', () => {
       ['read', '/q'],
       ['ls', '-fp'],
     ];
+
+    it('carries all of test-xenstore unchanged', async () => {
+      const daemon = await startRealXenstored(install);
+      const { listen, trace, proxy } = startProxy(daemon.socketPath);
+      let result: { code: number; stdout: string; stderr: string };
+      try {
+        await proxy.stdout.waitFor(/proxy listening/);
+        result = await new Promise((resolve) => {
+          const env = { ...daemon.env, XENSTORED_PATH: listen };
+          execFile(
+            join(install.xenBinDir, 'test-xenstore'),
+            [],
+            { env, timeout: 60_000 },
+            (error, stdout, stderr) =>
+              resolve({ code: error ? Number(error.code ?? -1) : 0, stdout, stderr }),
+          );
+        });
+      } finally {
+        expect(await proxy.stop()).toBe(0);
+        await daemon.stop();
+      }
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/^ta err\s*: \d+ ns$/m);
+      const records = await readTrace(trace);
+      expect(records.some((r) => r.kind === 'error')).toBe(false);
+      const closes = records.filter((r) => r.kind === 'close');
+      expect(closes.length).toBeGreaterThan(0);
+      for (const close of closes) {
+        expect(close.bytes.toServer).toBe(close.bytes.fromClient);
+        expect(close.bytes.toClient).toBe(close.bytes.fromServer);
+      }
+    });
 
     it('changes nothing the C tools see, and records every byte', async () => {
       const direct = await startRealXenstored(install);
