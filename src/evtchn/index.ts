@@ -25,7 +25,7 @@ export {
   SimulatedGrantTable,
 } from './sim/grant-table.ts';
 export { type PortStatus, SimulatedHypervisor } from './sim/hypervisor.ts';
-export { PAGE_SIZE, type SharedStateLimits } from './sim/shared-state.ts';
+export { PAGE_SIZE, type SharedStateLimits, type WaitOptions } from './sim/shared-state.ts';
 export { SimulatedEventChannel } from './sim/simulated-event-channel.ts';
 export {
   IDENTITY_PORT_MAP,

@@ -62,6 +62,16 @@ export interface XenwireNative {
   /** Drains queued datagrams; ones that are not 4 bytes long are counted as malformed. */
   unixDgramReceivePorts(fd: number): { ports: number[]; malformed: number };
   closeFd(fd: number): void;
+
+  /** `Atomics.wait` on an Int32Array element, through the kernel futex directly. */
+  futexWait(
+    words: Int32Array,
+    index: number,
+    value: number,
+    timeoutMs: number,
+  ): 'ok' | 'not-equal' | 'timed-out';
+  /** Wakes every {@link futexWait} sleeper on that element; returns how many woke. */
+  futexWake(words: Int32Array, index: number): number;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -71,4 +71,20 @@ describe.skipIf(!ready)('native mmap', () => {
       expect.objectContaining({ code: 'EINVAL' }),
     );
   });
+
+  it('waits and wakes on shared memory through the futex like Atomics.wait', () => {
+    const native = loadNative();
+    const words = new Int32Array(new SharedArrayBuffer(8));
+    expect(native.futexWait(words, 1, 5, 1000)).toBe('not-equal');
+    expect(native.futexWait(words, 1, 0, 1)).toBe('timed-out');
+    expect(native.futexWake(words, 1)).toBe(0);
+    expect(() => native.futexWait(words, 2, 0, 1)).toThrow(
+      expect.objectContaining({ code: 'EINVAL' }),
+    );
+    const plain = new Int32Array(2) as unknown as Int32Array;
+    expect(() => native.futexWake(new Uint8Array(4) as unknown as Int32Array, 0)).toThrow(
+      expect.objectContaining({ code: 'EINVAL' }),
+    );
+    expect(native.futexWait(plain, 0, 1, 1)).toBe('not-equal');
+  });
 });

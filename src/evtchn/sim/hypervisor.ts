@@ -2,7 +2,13 @@ import { checkDomid, checkPort, checkVirq, DOMID_SELF } from '../arguments.ts';
 import { EvtchnError } from '../errors.ts';
 import { Virq } from '../virq.ts';
 import { SimulatedGrantTable } from './grant-table.ts';
-import { DomainState, PortState, SharedState, type SharedStateLimits } from './shared-state.ts';
+import {
+  DomainState,
+  PortState,
+  SharedState,
+  type SharedStateLimits,
+  type WaitOptions,
+} from './shared-state.ts';
 import { SimulatedEventChannel } from './simulated-event-channel.ts';
 
 /** What `EVTCHNOP_status` reports for a port, plus its 2-level pending and mask bits. */
@@ -58,13 +64,20 @@ export class SimulatedHypervisor {
   }
 
   /** A new host with dom0 already running. */
-  static create(limits: Partial<SharedStateLimits> = {}): SimulatedHypervisor {
-    const hv = new SimulatedHypervisor(SharedState.create({ ...DEFAULT_LIMITS, ...limits }));
+  static create(limits: Partial<SharedStateLimits> & WaitOptions = {}): SimulatedHypervisor {
+    const { nativeFutex, ...sizes } = limits;
+    const hv = new SimulatedHypervisor(
+      SharedState.create({ ...DEFAULT_LIMITS, ...sizes }, { nativeFutex }),
+    );
     hv.createDomain(0);
     return hv;
   }
 
-  /** Attaches to a host created in another thread from its {@link buffer}. */
+  /**
+   * Attaches to a host created in another thread from its {@link buffer}.
+   * @throws EvtchnError `EINVAL` for a foreign buffer, `ENOSYS` if the host sleeps on native
+   *   futexes and the addon cannot load here
+   */
   static fromShared(buffer: SharedArrayBuffer): SimulatedHypervisor {
     return new SimulatedHypervisor(SharedState.attach(buffer));
   }
@@ -275,7 +288,10 @@ export class SimulatedHypervisor {
       this.#checkOwner(slot, port, owner, 'unmask');
       if (!this.#validPort(port)) throw new EvtchnError('EINVAL', `unmask: bad port ${port}`);
       s.setMasked(slot, port, false);
-      if (s.isPending(slot, port)) s.wake(slot);
+      if (s.isPending(slot, port)) {
+        s.select(slot, port);
+        s.wake(slot);
+      }
     });
   }
 
@@ -336,7 +352,10 @@ export class SimulatedHypervisor {
       const slot = s.requireSlot(domid, 'pending');
       const taken: number[] = [];
       for (const port of s.deliverablePorts(slot)) {
-        if (s.port(slot, port).owner !== owner) continue;
+        if (s.portOwner(slot, port) !== owner) {
+          s.select(slot, port);
+          continue;
+        }
         s.setMasked(slot, port, true);
         s.clearPending(slot, port);
         taken.push(port);
@@ -391,8 +410,9 @@ export class SimulatedHypervisor {
   /** `evtchn_2l_set_pending`: only a newly pending, unmasked port wakes the domain. */
   #setPending(slot: number, port: number): void {
     const s = this.#state;
-    if (s.testAndSetPending(slot, port)) return;
-    if (!s.isMasked(slot, port)) s.wake(slot);
+    if (s.testAndSetPending(slot, port) || s.isMasked(slot, port)) return;
+    s.select(slot, port);
+    s.wake(slot);
   }
 
   #raiseVirq(slot: number, virq: number): void {

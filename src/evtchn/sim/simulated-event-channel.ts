@@ -3,7 +3,7 @@ import { BindRestriction } from '../bind-restriction.ts';
 import { EvtchnError, toEvtchnError } from '../errors.ts';
 import { EventChannel } from '../event-channel.ts';
 import type { SimulatedHypervisor } from './hypervisor.ts';
-import type { SharedState } from './shared-state.ts';
+import type { SharedState, WaitOptions } from './shared-state.ts';
 import { waitForChange } from './wait-async.ts';
 
 /** Period of the keep-alive timer: it exists to be pending, and practically never fires. */
@@ -101,7 +101,8 @@ export class SimulatedEventChannel extends EventChannel {
 
   /**
    * Blocks the calling thread until ports are pending for this handle, then takes them like
-   * {@link takePending}. Only for worker threads: it sleeps in `Atomics.wait`, never spins.
+   * {@link takePending}. Only for worker threads: it sleeps in `Atomics.wait` (or the native
+   * futex, see {@link WaitOptions.nativeFutex}), never spins.
    * @param timeoutMs - give up after this long and return `[]` (default: wait forever)
    */
   waitPending(timeoutMs = Number.POSITIVE_INFINITY): number[] {
@@ -113,7 +114,7 @@ export class SimulatedEventChannel extends EventChannel {
       const ports = this.#hv.takePending(this.domid, this.#owner);
       if (ports.length > 0 || this.closed) return ports;
       const left = deadline - performance.now();
-      if (left <= 0 || Atomics.wait(words, index, seen, left) === 'timed-out') return [];
+      if (left <= 0 || this.#state.waitSync(index, seen, left) === 'timed-out') return [];
     }
   }
 
@@ -127,9 +128,8 @@ export class SimulatedEventChannel extends EventChannel {
     this.#keepAlive = undefined;
     this.#loop++;
     // The loop sleeps on the domain's wake word; bump it so the loop sees it was stopped.
-    const { words, index } = this.#wakeWord();
-    Atomics.add(words, index, 1);
-    Atomics.notify(words, index);
+    Atomics.add(this.#state.words, this.#wakeIndex, 1);
+    this.#state.notify(this.#wakeIndex);
   }
 
   protected release(): void {
