@@ -62,3 +62,35 @@ describe('domain bookkeeping', () => {
     expect(() => server.shutdownDomain(5)).toThrow(/not introduced/);
   });
 });
+
+describe('permission entries and domain lifetimes', () => {
+  const read = (r: Recorder, path: string) =>
+    renderReply(r.request(MessageType.READ, scriptPayload('read', [path])));
+
+  it('an entry naming a domain that does not exist yet stays void once it appears', () => {
+    const server = new XenstoreServer();
+    const dom0 = new Recorder(server, 0);
+    dom0.request(MessageType.WRITE, scriptPayload('write', ['/n', 'v']));
+    dom0.request(MessageType.SET_PERMS, scriptPayload('setperms', ['/n', 'n0', 'r9']));
+    expect(renderReply(dom0.request(MessageType.GET_PERMS, scriptPayload('perms', ['/n'])))).toBe(
+      'n0,r9',
+    );
+    dom0.request(MessageType.INTRODUCE, scriptPayload('introduce', ['9', '1', '3']));
+    const guest = new Recorder(server, 9);
+    expect(read(guest, '/n')).toBe('EACCES');
+    dom0.request(MessageType.WRITE, scriptPayload('write', ['/n', 'v2']));
+    expect(read(guest, '/n')).toBe('EACCES');
+  });
+
+  it('a released domain reusing its domid does not inherit old entries', () => {
+    const server = new XenstoreServer();
+    const dom0 = new Recorder(server, 0);
+    dom0.request(MessageType.INTRODUCE, scriptPayload('introduce', ['5', '1', '3']));
+    dom0.request(MessageType.WRITE, scriptPayload('write', ['/n', 'v']));
+    dom0.request(MessageType.SET_PERMS, scriptPayload('setperms', ['/n', 'n0', 'r5']));
+    expect(read(new Recorder(server, 5), '/n')).toBe('v');
+    dom0.request(MessageType.RELEASE, scriptPayload('release', ['5']));
+    dom0.request(MessageType.INTRODUCE, scriptPayload('introduce', ['5', '1', '3']));
+    expect(read(new Recorder(server, 5), '/n')).toBe('EACCES');
+  });
+});

@@ -7,6 +7,7 @@ const subscriber: WatchSubscriber = {
   domid: 0,
   privileged: true,
   target: undefined,
+  honours: () => true,
   queueEvent: () => {},
 };
 

@@ -45,6 +45,8 @@ export interface ConnectionHost {
   pending(conn: ServerConnection): void;
   /** The domain `domid` controls, if SET_TARGET made it a controller. */
   targetOf(domid: number): number | undefined;
+  /** See `Identity.honours`. */
+  honours(domid: number, generation: number): boolean;
 }
 
 /** The server's state for one connection. */
@@ -77,6 +79,10 @@ export class ServerConnection implements XenstoreConnection, WatchSubscriber {
 
   get target(): number | undefined {
     return this.host.targetOf(this.domid);
+  }
+
+  honours(domid: number, generation: number): boolean {
+    return this.host.honours(domid, generation);
   }
 
   send(message: Message): void {

@@ -15,6 +15,8 @@ export interface Domain {
   features: number;
   /** Known only because a connection speaks for it; a later INTRODUCE completes it. */
   readonly implicit: boolean;
+  /** The store generation when the domain appeared (permission entries older than it lapse). */
+  readonly generation: number;
 }
 
 /** Called when a domain comes or goes; a ring-serving layer attaches and detaches here. */
@@ -29,7 +31,8 @@ export class DomainTable {
   readonly #introduced = new Set<DomainListener>();
   readonly #released = new Set<DomainListener>();
 
-  constructor() {
+  /** `clock` gives the store's current generation, stamped on each new domain. */
+  constructor(readonly clock: () => number) {
     this.#domains.set(0, {
       domid: 0,
       gfn: 0n,
@@ -38,6 +41,7 @@ export class DomainTable {
       target: undefined,
       features: 0,
       implicit: false,
+      generation: 0,
     });
   }
 
@@ -61,6 +65,7 @@ export class DomainTable {
       target: known?.target,
       features: known?.features ?? 0,
       implicit: false,
+      generation: known?.generation ?? this.clock(),
     };
     this.#domains.set(domid, domain);
     for (const listener of this.#introduced) listener(domain);
@@ -78,6 +83,7 @@ export class DomainTable {
       target: undefined,
       features: 0,
       implicit: true,
+      generation: this.clock(),
     });
   }
 

@@ -49,8 +49,10 @@ export class EventDispatcher {
     if (event.perms && permFor(who, event.perms) & Perm.READ) return true;
     const subject = node ?? this.store.get(event.path);
     if (!subject) return false;
-    if (permFor(who, subject.perms) & Perm.READ) return true;
+    if (permFor(who, subject.perms, subject.generation) & Perm.READ) return true;
     const parent = this.store.get(parentPath(event.path));
-    return parent !== undefined && (permFor(who, parent.perms) & Perm.READ) !== 0;
+    return (
+      parent !== undefined && (permFor(who, parent.perms, parent.generation) & Perm.READ) !== 0
+    );
   }
 }

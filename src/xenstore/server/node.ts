@@ -2,7 +2,8 @@ import type { Permission } from '../permissions.ts';
 
 /**
  * A permission entry as stored on a node. `ignored` marks an entry naming a domain that did not
- * exist when it was set: GET_PERMS still shows it, access checks skip it (C's `XS_PERM_IGNORE`).
+ * exist when it was set: C stores that mark with the node (`XS_PERM_IGNORE`), so the entry stays
+ * void even once such a domain appears. GET_PERMS still shows it.
  */
 export interface NodePermission extends Permission {
   readonly ignored?: boolean;

@@ -15,29 +15,51 @@ export interface Identity {
   readonly privileged: boolean;
   /** The domain this domain controls, when SET_TARGET made it a device model. */
   readonly target: number | undefined;
+  /**
+   * Whether an entry for `domid` counts on a node last changed at `generation`: C ignores entries
+   * for domains that do not exist, or that appeared after the node was written (so that a new
+   * domain reusing a domid does not inherit an old one's access).
+   */
+  honours(domid: number, generation: number): boolean;
 }
 
 const letterBits = { r: Perm.READ, w: Perm.WRITE, b: Perm.READ | Perm.WRITE, n: Perm.NONE };
 
 /**
  * C's `perm_for_conn`: privileged connections and the owner (or its controller) get everything;
- * otherwise the first non-ignored entry for the domain counts, else the owner entry's letter.
+ * otherwise the first entry for the domain that counts (not marked ignored, and see
+ * {@link Identity.honours}) decides,
+ * else the owner entry's letter. `generation` is that of the node the list belongs to; lists
+ * without a node (special paths, remembered ones) only need their domains to exist.
  */
-export function permFor(who: Identity, perms: NodePermissions): number {
+export function permFor(
+  who: Identity,
+  perms: NodePermissions,
+  generation = Number.POSITIVE_INFINITY,
+): number {
   const owner = perms[0]!;
   if (who.privileged || owner.domid === who.domid || owner.domid === who.target) return Perm.ALL;
   for (let i = 1; i < perms.length; i++) {
     const entry = perms[i]!;
-    if (!entry.ignored && (entry.domid === who.domid || entry.domid === who.target)) {
+    if (
+      (entry.domid === who.domid || entry.domid === who.target) &&
+      !entry.ignored &&
+      who.honours(entry.domid, generation)
+    ) {
       return letterBits[entry.access];
     }
   }
   return letterBits[owner.access];
 }
 
-/** True when `perms` grant `who` every bit of `wanted`. */
-export function allows(who: Identity, perms: NodePermissions, wanted: number): boolean {
-  return (permFor(who, perms) & wanted) === wanted;
+/** True when `perms` (of a node at `generation`) grant `who` every bit of `wanted`. */
+export function allows(
+  who: Identity,
+  perms: NodePermissions,
+  wanted: number,
+  generation?: number,
+): boolean {
+  return (permFor(who, perms, generation) & wanted) === wanted;
 }
 
 /**

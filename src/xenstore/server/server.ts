@@ -115,7 +115,7 @@ const NEWER_THAN_4_17 = new Set<number>([
  */
 export class XenstoreServer {
   readonly store: Store;
-  readonly domains = new DomainTable();
+  readonly domains = new DomainTable(() => this.store.generation);
   readonly quotas: QuotaTable;
   readonly #watches = new WatchIndex();
   readonly #registry: WatchRegistry;
@@ -170,6 +170,10 @@ export class XenstoreServer {
       disconnect: (conn, reason) => this.#disconnect(conn, reason),
       pending: (conn) => this.#pending.add(conn),
       targetOf: (domid) => this.domains.get(domid)?.target,
+      honours: (domid, generation) => {
+        const domain = this.domains.get(domid);
+        return domain !== undefined && domain.generation <= generation;
+      },
     };
     if (options.seed) this.#restore(options.seed);
   }
@@ -584,7 +588,7 @@ export class XenstoreServer {
   #removeOwnedNodes(domid: number): void {
     if (this.store.owned(domid) === 0) return;
     const dom0 = new RequestScope(
-      { domid: 0, privileged: true, target: undefined },
+      { domid: 0, privileged: true, target: undefined, honours: () => true },
       this.store,
       this.#context,
       undefined,

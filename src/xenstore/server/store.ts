@@ -43,6 +43,11 @@ export class Store implements NodeAccess {
     return store;
   }
 
+  /** The generation the next change will get; domains are stamped with it when they appear. */
+  get generation(): number {
+    return this.#generation;
+  }
+
   get size(): number {
     return this.#nodes.size;
   }

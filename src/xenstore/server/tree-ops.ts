@@ -41,7 +41,7 @@ export interface Scope {
 export function find(scope: Scope, path: string, wanted: number): Node | undefined {
   const node = scope.access.get(path);
   if (node) {
-    if (allows(scope.who, node.perms, wanted)) return node;
+    if (allows(scope.who, node.perms, wanted, node.generation)) return node;
     throw new XenstoreError('EACCES', undefined, undefined, path);
   }
   if (scope.who.privileged) return undefined;
@@ -51,7 +51,9 @@ export function find(scope: Scope, path: string, wanted: number): Node | undefin
     if (at === '/') break;
   }
   // Any one of the asked-for bits will do here (C's errno_from_parents).
-  if (ancestor && (permFor(scope.who, ancestor.perms) & wanted) !== 0) return undefined;
+  if (ancestor && (permFor(scope.who, ancestor.perms, ancestor.generation) & wanted) !== 0) {
+    return undefined;
+  }
   throw new XenstoreError('EACCES', undefined, undefined, path);
 }
 
@@ -185,7 +187,7 @@ export function setNodePermissions(scope: Scope, path: string, stored: NodePermi
 /**
  * A permission list as SET_PERMS stores it, checked as C does before even looking at the path: at
  * most the permission quota for guests (ENOSPC), an owner that exists (ENOENT). Entries for other
- * domains that do not exist are kept but marked ignored.
+ * domains that do not exist are kept but marked ignored for good.
  */
 export function storedPermissions(scope: Scope, perms: NodePermissions): NodePermissions {
   if (!scope.who.privileged && perms.length > scope.limit('permissions')) {
