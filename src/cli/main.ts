@@ -105,17 +105,22 @@ async function dispatch(args: readonly string[], io: CliIo, programPath: string)
   }
 }
 
-/** Runs `main` as this process: real streams, signals abort long-running commands. */
+// The commands that shut down cleanly when interrupted (closing sockets, flushing traces). The
+// drop-in tools are killed by the signal, as the C tools are.
+const INTERRUPTIBLE = new Set(['serve', 'proxy', 'tree']);
+
+/** Runs `main` as this process: real streams; SIGINT/SIGTERM stop the interruptible commands. */
 export async function runAsProcess(): Promise<void> {
   const controller = new AbortController();
-  const onSignal = () => {
-    if (controller.signal.aborted) process.exit(130);
-    controller.abort();
-    // Commands that are not waiting on anything finish by themselves; this is a safety net.
-    setTimeout(() => process.exit(130), 5000).unref();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  if (INTERRUPTIBLE.has(process.argv[2] ?? '')) {
+    const onSignal = () => {
+      // A second interrupt does not wait for the clean shutdown.
+      if (controller.signal.aborted) process.exit(130);
+      controller.abort();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
   const status = await main(
     process.argv.slice(2),
     { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal },

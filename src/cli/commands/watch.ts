@@ -3,8 +3,7 @@ import type { Perform } from '../xenstore-tool.ts';
 
 /**
  * `watch [-n NR] key...`: watch every key and print the path of each event as it comes, from
- * all watches in arrival order, `NR` events in all (forever when not given). Ends when the user
- * interrupts.
+ * all watches in arrival order, `NR` events in all (forever when not given).
  */
 export const performWatch: Perform = async ({ client, operands, flags, diag, io }) => {
   const watches = [];
@@ -18,7 +17,7 @@ export const performWatch: Perform = async ({ client, operands, flags, diag, io 
   // Each event with the key whose watch fired, which `--json` reports.
   const events: { path: string; watch: string }[] = [];
   let wake: (() => void) | undefined;
-  let lost: Error | undefined;
+  let lost = false;
   const ready = () => {
     wake?.();
     wake = undefined;
@@ -29,20 +28,19 @@ export const performWatch: Perform = async ({ client, operands, flags, diag, io 
       events.push({ path: event.path, watch: watch.path });
       ready();
     });
-    watch.on('close', (error) => {
-      lost ??= error;
+    watch.on('close', () => {
+      lost = true;
       ready();
     });
   }
-  io.signal?.addEventListener('abort', ready, { once: true });
   for (let count = 0; flags.watchCount < 0 || count < flags.watchCount; count++) {
-    while (events.length === 0 && !lost && !io.signal?.aborted) {
+    while (events.length === 0 && !lost) {
       await new Promise<void>((resolve) => {
         wake = resolve;
       });
     }
     const event = events.shift();
-    if (!event) return lost ? diag.errx('connection to xenstored lost') : 0;
+    if (!event) return diag.errx('connection to xenstored lost');
     io.stdout.write(flags.json ? jsonLine(event) : `${event.path}\n`);
   }
   return 0;
