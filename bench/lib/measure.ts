@@ -17,8 +17,9 @@ export function meetsGoal(ratio: number, goal: NonNullable<BenchPair['goal']>): 
 }
 
 /**
- * Runs one pair: setup, the availability check, one untimed warm-up of each side (so that JIT
- * compilation and cold caches count against neither), then baseline and candidate alternately
+ * Runs one pair: setup, the availability check, one untimed warm-up of each side unless the pair
+ * declines it (so that JIT compilation and cold caches count against neither), then baseline and
+ * candidate alternately
  * `pairs` times. Teardown runs whatever happened. Never throws: failures become outcomes.
  */
 export async function measurePair(pair: BenchPair, options: MeasureOptions): Promise<PairOutcome> {
@@ -33,8 +34,10 @@ export async function measurePair(pair: BenchPair, options: MeasureOptions): Pro
     await pair.setup?.(runOptions);
     const reason = await pair.unavailable?.();
     if (reason !== undefined) return { ...header, status: 'skipped', reason };
-    await runSide(pair.baseline.run, runOptions);
-    await runSide(pair.candidate.run, runOptions);
+    if (pair.warmup !== false) {
+      await runSide(pair.baseline.run, runOptions);
+      await runSide(pair.candidate.run, runOptions);
+    }
     const baseline: Sample[] = [];
     const candidate: Sample[] = [];
     for (let i = 0; i < options.pairs; i++) {

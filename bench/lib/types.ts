@@ -41,6 +41,11 @@ export interface BenchPair {
    * parameter.
    */
   readonly setup?: (options: RunOptions) => Promise<void>;
+  /**
+   * Whether to run each side once, untimed, before the timed pairs (default true). Pairs whose
+   * every run starts a fresh process have nothing to warm up and may say false.
+   */
+  readonly warmup?: boolean;
   /** Called once after, even on failure. */
   readonly teardown?: () => Promise<void>;
   /** Returns a reason when the pair cannot run on this machine (missing compiler, no daemon). */

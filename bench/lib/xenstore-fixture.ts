@@ -75,21 +75,24 @@ export class XenstoreFixture {
 
   async #setup(options: RunOptions): Promise<void> {
     const needs = this.#needs;
+    // The in-memory daemons are Node processes that take a while to boot: start them first, so
+    // that they boot while the rest is prepared.
+    const mock = needs.mock
+      ? startMockXenstored(needs.mock === true ? undefined : needs.mock(options))
+      : undefined;
+    const watched = needs.watchedMock ? startMockXenstored() : undefined;
     try {
       if (needs.xsLoop) this.#xsLoop = await prerequisite('the C libxenstore loop', buildXsLoop);
       if (needs.realDaemon) this.#daemons.real = await startRealDaemon(needs.realDaemon);
     } catch (error) {
       if (!(error instanceof Unavailable)) throw error;
       this.#reason = error.message;
-      return;
+    } finally {
+      // Kept even when the pair is skipped, so that teardown stops them.
+      this.#daemons.mock = await mock;
+      this.#daemons.watched = await watched;
     }
-    if (needs.mock) {
-      this.#daemons.mock = await startMockXenstored(
-        needs.mock === true ? undefined : needs.mock(options),
-      );
-    }
-    if (needs.watchedMock) {
-      this.#daemons.watched = await startMockXenstored();
+    if (this.#reason === undefined && this.#daemons.watched && needs.watchedMock) {
       this.#watchers = await holdUnrelatedWatches(
         this.#daemons.watched.socketPath,
         needs.watchedMock,

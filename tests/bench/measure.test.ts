@@ -55,6 +55,22 @@ describe('measurePair', () => {
     if (outcome.status === 'measured') expect(outcome.baseline.rates).toHaveLength(5);
   });
 
+  it('leaves out the warm-up when the pair declines it', async () => {
+    const { events, side } = recorder();
+    await measurePair(
+      {
+        id: 'x.cold',
+        title: 'no warm-up',
+        unit: 'ops/s',
+        warmup: false,
+        baseline: { label: 'C', run: side('A', 1) },
+        candidate: { label: 'TS', run: side('B', 1) },
+      },
+      { ...options, pairs: 2 },
+    );
+    expect(events).toEqual(['A', 'B', 'A', 'B']);
+  });
+
   it('skips a pair that is unavailable, without running it, and still tears down', async () => {
     const { events, side } = recorder();
     const outcome = await measurePair(
