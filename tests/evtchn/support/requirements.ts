@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { buildNative } from '../../../scripts/build-native.mjs';
+import { isNativeAvailable } from '../../../src/evtchn/index.ts';
 
 /**
  * Decides whether tests that need something outside the repository may run. Missing locally:
@@ -14,8 +15,15 @@ export function requirement(what: string, missing: string | undefined): boolean 
   return false;
 }
 
-/** Builds the native addon on demand; true when it is usable. */
+/**
+ * Builds the native addon on demand; true when it is usable. With XENWIRE_NATIVE_ADDON set (a
+ * prebuilt addon, e.g. inside a VM without a compiler) that file is used as it is.
+ */
 export function nativeAddonReady(): boolean {
+  if (process.env.XENWIRE_NATIVE_ADDON) {
+    const path = process.env.XENWIRE_NATIVE_ADDON;
+    return requirement('the native addon', isNativeAvailable() ? undefined : `cannot load ${path}`);
+  }
   const outcome = buildNative();
   return requirement('the native addon', outcome.ok ? undefined : outcome.reason);
 }
