@@ -1,16 +1,15 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { MessageFramer } from '../../src/xenstore/framer.ts';
+import { XenstoreServer } from '../../src/xenstore/server/index.ts';
+import { framedTransport } from '../../src/xenstore/transport/byte-stream.ts';
 import { defaultConnector } from '../../src/xenstore/transport/default.ts';
-import {
-  type InProcessServer,
-  inProcessConnector,
-} from '../../src/xenstore/transport/in-process.ts';
+import { inProcessConnector } from '../../src/xenstore/transport/in-process.ts';
 import { socketConnector } from '../../src/xenstore/transport/socket.ts';
 import type { TransportConnector } from '../../src/xenstore/transport/transport.ts';
 import {
   XENBUS_DEVICE_PATH,
   xenbusDeviceConnector,
 } from '../../src/xenstore/transport/xenbus-device.ts';
+import { encodeMessage } from '../../src/xenstore/wire.ts';
 import { FakeXenbusDevice } from './fake-xenbus-device.ts';
 
 /** A running server the client suite can talk to. */
@@ -40,22 +39,14 @@ export interface Backend {
   start(): Promise<RunningBackend>;
 }
 
-const serverModule = fileURLToPath(new URL('../../src/xenstore/server/index.ts', import.meta.url));
-
-function inMemory(): Backend {
-  const name = 'the in-memory xenstored';
-  if (!existsSync(serverModule)) {
-    return { name, unavailable: 'src/xenstore/server/index.ts is not there yet', start: never };
-  }
+/** The in-memory xenstored in this process, reached through the transport `reach` builds. */
+function inMemory(name: string, reach: (server: XenstoreServer) => TransportConnector): Backend {
   return {
     name,
     async start() {
-      const { XenstoreServer } = (await import(serverModule)) as {
-        XenstoreServer: new () => InProcessServer;
-      };
       const server = new XenstoreServer();
       return {
-        connector: inProcessConnector(server),
+        connector: reach(server),
         root: '/xenwire-client-test',
         privileged: true,
         prepareGuest: async (_domid, port) => ({ gfn: 0, port }),
@@ -65,30 +56,57 @@ function inMemory(): Backend {
   };
 }
 
-/** The same server behind a stand-in xenbus device: the whole suite through the device transport. */
-function inMemoryBehindDevice(): Backend {
-  const memory = inMemory();
-  if (memory.unavailable) return { ...memory, name: `${memory.name} behind a fake xenbus device` };
+/** The server behind a stand-in xenbus device that checks the kernel's rules as it goes. */
+function behindFakeDevice(): Backend {
+  let device: FakeXenbusDevice | undefined;
+  const backend = inMemory('the in-memory xenstored behind a fake xenbus device', (server) => {
+    device = new FakeXenbusDevice(server);
+    return xenbusDeviceConnector('/dev/xen/xenbus', device);
+  });
   return {
-    name: 'the in-memory xenstored behind a fake xenbus device',
+    ...backend,
     async start() {
-      const { XenstoreServer } = (await import(serverModule)) as {
-        XenstoreServer: new () => InProcessServer;
-      };
-      const device = new FakeXenbusDevice(new XenstoreServer());
+      const running = await backend.start();
       return {
-        connector: xenbusDeviceConnector('/dev/xen/xenbus', device),
-        root: '/xenwire-client-test',
-        privileged: true,
-        prepareGuest: async (_domid, port) => ({ gfn: 0, port }),
+        ...running,
         async stop() {
-          if (device.violations.length > 0) {
+          if (device && device.violations.length > 0) {
             throw new Error(`xenbus device rules broken: ${device.violations.join('; ')}`);
           }
         },
       };
     },
   };
+}
+
+/**
+ * A byte pipe to the server that delivers its replies in pieces of 1 to 7 bytes, each on its
+ * own microtask: the worst a ring or socket could do, through the same framing a ring uses.
+ */
+function tricklingBytes(server: XenstoreServer): TransportConnector {
+  return async (handlers) =>
+    framedTransport(handlers, (bytes) => {
+      const framer = new MessageFramer();
+      let piece = 0;
+      const connection = server.connect({
+        onMessage(message) {
+          const wire = encodeMessage(message);
+          for (let at = 0; at < wire.length; ) {
+            const size = (piece++ % 7) + 1;
+            const chunk = wire.subarray(at, at + size);
+            queueMicrotask(() => bytes.onData(chunk));
+            at += size;
+          }
+        },
+        onClose: (reason) => queueMicrotask(() => bytes.onClose(reason)),
+      });
+      return {
+        write(chunk) {
+          for (const message of framer.push(chunk)) connection.send(message);
+        },
+        close: () => connection.close(),
+      };
+    });
 }
 
 async function realDaemon(): Promise<Backend> {
@@ -134,8 +152,8 @@ function liveSystem(name: string, connector: TransportConnector): Backend {
 
 /**
  * The backends selected by `XENWIRE_TEST_TRANSPORT`:
- * - unset: the in-memory xenstored (in process, and behind a fake xenbus device) and the real C
- *   xenstored (private, shimmed);
+ * - unset: the in-memory xenstored (in process, behind a fake xenbus device, behind a byte stream
+ *   that trickles) and the real C xenstored (private, shimmed);
  * - `xenbus`: this machine's `/dev/xen/xenbus` (or `XENWIRE_TEST_XENBUS_PATH`), inside Xen. Each
  *   device connection keeps a threadpool thread blocked and the suite opens up to ten at once:
  *   `UV_THREADPOOL_SIZE=16 XENWIRE_TEST_TRANSPORT=xenbus npx vitest run tests/client`;
@@ -149,7 +167,12 @@ export async function selectedBackends(): Promise<Backend[]> {
   }
   if (choice === 'socket') return [liveSystem('the system xenstored', defaultConnector())];
   if (choice) throw new Error(`XENWIRE_TEST_TRANSPORT=${choice}: expected xenbus or socket`);
-  return [inMemory(), inMemoryBehindDevice(), await realDaemon()];
+  return [
+    inMemory('the in-memory xenstored', (server) => inProcessConnector(server)),
+    behindFakeDevice(),
+    inMemory('the in-memory xenstored behind a trickling byte stream', tricklingBytes),
+    await realDaemon(),
+  ];
 }
 
 function never(): Promise<RunningBackend> {
