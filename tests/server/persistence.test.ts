@@ -133,4 +133,34 @@ describe('unix sockets', () => {
     expect(trace.length).toBeGreaterThanOrEqual(10);
     expect(JSON.parse(trace[0]!)).toMatchObject({ direction: 'in', type: 'READ' });
   });
+
+  it('keeps serving a client that reads its replies late, losing nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'xenwire-late-'));
+    const server = new XenstoreServer();
+    const listener = await server.listen({ path: join(dir, 'xs.sock') });
+    const value = Buffer.alloc(4000, 0x61);
+    const setup = socketClient(listener.path);
+    expect(renderReply(await setup.request({ op: 'WRITE', path: '/big', value }))).toBe('OK');
+    setup.end();
+    const socket = net.connect(listener.path);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.pause();
+    const count = 3000;
+    const read = encodeMessage(encodeRequest({ op: 'READ', path: '/big' }, { reqId: 1, txId: 0 }));
+    socket.write(Buffer.concat(Array.from({ length: count }, () => read)));
+    const framer = new MessageFramer();
+    let replies = 0;
+    await new Promise<void>((resolve) => {
+      socket.on('data', (chunk) => {
+        for (const m of framer.push(chunk)) {
+          expect(m.payload.length).toBe(4000);
+          replies++;
+        }
+        if (replies === count) resolve();
+      });
+      socket.resume();
+    });
+    socket.destroy();
+    await listener.close();
+  });
 });

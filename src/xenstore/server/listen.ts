@@ -55,10 +55,14 @@ export async function listen(server: XenstoreServer, options: ListenOptions): Pr
       } finally {
         const out = batch;
         batch = undefined;
-        if (out.length === 1) socket.write(out[0]!);
-        else if (out.length > 1) socket.write(Buffer.concat(out));
+        const flushed =
+          out.length === 0 || socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));
+        // A client that sends without reading its replies is not read from until it catches up,
+        // so its replies cannot pile up without bound (C stops reading such a client too).
+        if (!flushed) socket.pause();
       }
     });
+    socket.on('drain', () => socket.resume());
     socket.on('close', () => {
       sockets.delete(socket);
       conn.close();

@@ -1,0 +1,147 @@
+import { XenstoreConnection as RingConnectionState, XenstoreRing } from '../../ring/xenstore.ts';
+import { encodeMessage, type Message } from '../wire.ts';
+import type { XenstoreConnection } from './connection.ts';
+
+/** What a served ring needs from the server and the event channel. */
+export interface RingDomainHost {
+  /** Opens the store connection that speaks for the domain (its identity, quotas). */
+  connect(handlers: {
+    onMessage: (message: Message) => void;
+    onClose: (reason?: Error) => void;
+  }): XenstoreConnection;
+  /** Wakes the guest through the domain's event channel. */
+  notify(): void;
+}
+
+/**
+ * xenstored's end of one domain's xenstore page: requests are taken from the request ring (in
+ * pieces when longer than the ring) and handed to the domain's store connection; replies and
+ * watch events go into the response ring, waiting for room when it is full.
+ *
+ * A guest that breaks the protocol — a payload over 4096 bytes, inconsistent indices — gets the
+ * page's error indicator set (`XENSTORE_ERROR_PROTO`/`RINGIDX`, when the ERROR feature is
+ * offered) and is no longer served: its connection, watches and transactions are dropped, other
+ * rings carry on. A reconnection request (`connection = XENSTORE_RECONNECT`) starts it afresh.
+ */
+export class RingDomain {
+  readonly #ring: XenstoreRing;
+  readonly #host: RingDomainHost;
+  /** Encoded replies and events not yet in the response ring; the first may be half written. */
+  readonly #outbox: Uint8Array[] = [];
+  #connection: XenstoreConnection | undefined;
+  /** Bytes of the request being read that are still in the ring (0: at a message boundary). */
+  #remaining = 0;
+  #stopped = false;
+  #failure: Error | undefined;
+
+  /**
+   * Lays out the page afresh (indices 0, connected, no error, `features` advertised) and starts
+   * serving it.
+   */
+  constructor(
+    readonly domid: number,
+    page: Uint8Array,
+    features: number,
+    host: RingDomainHost,
+  ) {
+    this.#host = host;
+    this.#ring = XenstoreRing.initialise(page.buffer, features, {
+      byteOffset: page.byteOffset,
+      notify: () => host.notify(),
+    });
+    this.#open();
+  }
+
+  /** Why the ring stopped being served, when the guest broke the protocol. */
+  get failure(): Error | undefined {
+    return this.#failure;
+  }
+
+  /** Takes requests, answers them, handles reconnection; call on every event-channel kick. */
+  service(): void {
+    if (this.#stopped) return;
+    const ring = this.#ring;
+    try {
+      if (ring.connection === RingConnectionState.RECONNECT) this.#reconnect();
+      if (this.#connection === undefined) return;
+      // A guest that does not read its replies is not read either, so it cannot make us queue
+      // without bound.
+      while (this.#flush()) {
+        if (this.#remaining === 0) {
+          const length = ring.nextMessageLength();
+          if (length === undefined) return;
+          this.#remaining = length;
+        }
+        const chunk = new Uint8Array(Math.min(this.#remaining, ring.readable()));
+        if (chunk.length === 0) return;
+        ring.read(chunk);
+        this.#remaining -= chunk.length;
+        this.#connection.receiveBytes(chunk);
+        if (this.#connection === undefined) return;
+      }
+    } catch (error) {
+      // The ring recorded the error in the page (PROTO or RINGIDX) before throwing.
+      this.#failure = error as Error;
+      this.#drop();
+    }
+  }
+
+  /** Stops serving: the connection goes, the page is left as it is. */
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#drop();
+  }
+
+  #open(): void {
+    const connection = this.#host.connect({
+      onMessage: (message) => {
+        if (this.#connection !== connection) return;
+        this.#outbox.push(encodeMessage(message));
+        if (this.#outbox.length === 1) this.#flush();
+      },
+      onClose: () => {
+        // The store dropped the connection (the domain was released, or a request it could
+        // not frame): the ring is no longer served until the guest reconnects.
+        if (this.#connection === connection) this.#forget();
+      },
+    });
+    this.#connection = connection;
+  }
+
+  /** Writes the outbox until it is empty (true) or the response ring is full (false). */
+  #flush(): boolean {
+    const outbox = this.#outbox;
+    while (outbox.length > 0) {
+      const head = outbox[0]!;
+      const written = this.#ring.write(head);
+      if (written < head.length) {
+        // Full: the guest notifies once it has read, and service() resumes.
+        if (written > 0) outbox[0] = head.subarray(written);
+        return false;
+      }
+      outbox.shift();
+    }
+    return true;
+  }
+
+  /** The guest asked for a reset: what it had in the store goes, the page starts empty. */
+  #reconnect(): void {
+    this.#drop();
+    this.#failure = undefined;
+    this.#ring.completeReconnect();
+    this.#open();
+  }
+
+  #drop(): void {
+    const connection = this.#connection;
+    this.#forget();
+    connection?.close();
+  }
+
+  #forget(): void {
+    this.#connection = undefined;
+    this.#outbox.length = 0;
+    this.#remaining = 0;
+  }
+}
