@@ -98,22 +98,17 @@ export class RawConnection {
     return this.#received.shift()!;
   }
 
-  /** Messages already received and not yet taken. */
-  drain(): Message[] {
-    return this.#received.splice(0);
-  }
-
   /**
    * Sends `message` and collects everything received until a message that is not a watch event
    * (the reply: the C daemon answers each connection's requests in order).
    */
   async exchange(message: Message): Promise<Exchange> {
     this.send(message);
-    return this.collectUntilReply();
+    return this.#collectUntilReply();
   }
 
   /** Collects received messages up to and including the first one that is not a watch event. */
-  async collectUntilReply(): Promise<Exchange> {
+  async #collectUntilReply(): Promise<Exchange> {
     const before: Message[] = [];
     for (;;) {
       const message = await this.next();
