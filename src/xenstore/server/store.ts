@@ -48,6 +48,11 @@ export class Store implements NodeAccess {
     return this.#generation;
   }
 
+  /** Takes a generation for a change made outside the store (a transaction's private copy). */
+  tick(): number {
+    return this.#generation++;
+  }
+
   get size(): number {
     return this.#nodes.size;
   }

@@ -102,6 +102,9 @@ export class Transaction implements NodeAccess {
       else this.created = true;
       this.#count(ownerOf(node), 1);
     }
+    // Changed copies get a new generation at once, as in C, so DIRECTORY_PART inside the
+    // transaction sees the change.
+    node.generation = this.store.tick();
     touch.local = node;
     touch.modified = true;
   }
