@@ -44,13 +44,19 @@ export function renderChart(outcomes: readonly PairOutcome[], options: ChartOpti
     }),
     text(16, 44, options.subtitle, { size: 11, fill: '#555555' }),
   ];
+  // Past two decades the 2× and 5× labels would collide: keep their grid lines, label powers of 10.
+  const labelAll = axis.high - axis.low <= 2;
   for (const tick of axis.ticks) {
     const tx = x(tick);
     const strong = tick === 1;
     parts.push(
       line(tx, TOP - 6, tx, plotBottom, strong ? '#222222' : COLOURS.grid, strong ? 1.5 : 1),
-      text(tx, TOP - 10, formatRatio(tick), { size: 10, anchor: 'middle', fill: '#333333' }),
-      text(tx, plotBottom + 16, formatRatio(tick), { size: 10, anchor: 'middle', fill: '#333333' }),
+    );
+    if (!labelAll && !Number.isInteger(Math.log10(tick))) continue;
+    const label = `${tick}×`;
+    parts.push(
+      text(tx, TOP - 10, label, { size: 10, anchor: 'middle', fill: '#333333' }),
+      text(tx, plotBottom + 16, label, { size: 10, anchor: 'middle', fill: '#333333' }),
     );
   }
   outcomes.forEach((outcome, index) => {

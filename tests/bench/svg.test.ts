@@ -55,6 +55,14 @@ describe('renderChart', () => {
     expect(below!.x + below!.width).toBeCloseTo(above!.x, 0);
   });
 
+  it('labels ticks briefly, and only powers of ten on a wide axis', () => {
+    expect(svg).toContain('>0.2×</text>');
+    const wide = renderChart([measured('w', { median: 50, min: 0.01, max: 90 })], { subtitle: '' });
+    expect(wide).toContain('>0.01×</text>');
+    expect(wide).toContain('>100×</text>');
+    expect(wide).not.toContain('>20×</text>');
+  });
+
   it('escapes text', () => {
     expect(svg).toContain('SKIPPED: needs &lt;gcc&gt; &amp; &quot;headers&quot;');
   });
