@@ -1,0 +1,226 @@
+import { MessageChannel, Worker, type WorkerOptions } from 'node:worker_threads';
+import { SimulatedHypervisor } from '../evtchn/sim/hypervisor.ts';
+import type { SharedStateLimits, WaitOptions } from '../evtchn/sim/shared-state.ts';
+import type { SimulatedEventChannel } from '../evtchn/sim/simulated-event-channel.ts';
+import { XenstoreClient } from '../xenstore/client.ts';
+import { XenstoreRingServer } from '../xenstore/server/ring-server.ts';
+import { type ServerOptions, XenstoreServer } from '../xenstore/server/server.ts';
+import { inProcessConnector } from '../xenstore/transport/in-process.ts';
+import { grantPageMapper } from './grant-page-mapper.ts';
+import { bootGuest, type GuestClientOptions, type SimulatedGuest } from './guest.ts';
+import type { GuestHandoff, ToolstackMessage } from './guest-worker.ts';
+
+/** Options of {@link createSimulatedHost}. */
+export interface SimulatedHostOptions {
+  /** Guests booted in this thread at once, domains 1 … N (default 0). */
+  readonly guests?: number;
+  /** Options of the in-memory xenstored (quotas, version, …). */
+  readonly server?: ServerOptions;
+  /** Sizes of the simulated hypervisor (domain slots, ports, grants) and how it sleeps. */
+  readonly hypervisor?: Partial<SharedStateLimits> & WaitOptions;
+  /** Options of every guest's client made in this thread. */
+  readonly guestClient?: GuestClientOptions;
+}
+
+/** A guest running in its own worker thread. */
+export interface GuestWorker {
+  readonly domid: number;
+  readonly worker: Worker;
+}
+
+/**
+ * Creates a whole simulated Xen host: a {@link SimulatedHypervisor} with dom0, the in-memory
+ * xenstored serving dom0 in-process and every guest over its ring page and event channel, and
+ * `guests` guest domains booted the way a toolstack and a guest kernel do it.
+ */
+export async function createSimulatedHost(
+  options: SimulatedHostOptions = {},
+): Promise<SimulatedHost> {
+  const host = new SimulatedHost(options);
+  try {
+    await host.start();
+    for (let i = 0; i < (options.guests ?? 0); i++) await host.addGuest();
+  } catch (error) {
+    await host.close();
+    throw error;
+  }
+  return host;
+}
+
+/**
+ * A simulated Xen host for protocol testing; see {@link createSimulatedHost}. Guests and
+ * xenstored share nothing but what real ones share: the page granted to dom0 and the event
+ * channel, both in the hypervisor's `SharedArrayBuffer`, so a guest can equally run in a worker
+ * thread ({@link spawnGuestWorker}).
+ */
+export class SimulatedHost {
+  readonly hypervisor: SimulatedHypervisor;
+  /** The in-memory xenstored. */
+  readonly server: XenstoreServer;
+  /** Serves the store on the guests' rings. */
+  readonly rings: XenstoreRingServer;
+  /** xenstored's own event-channel handle (dom0). */
+  readonly #xenstoredEvents: SimulatedEventChannel;
+  readonly #guests = new Map<number, SimulatedGuest>();
+  readonly #workers = new Map<number, Worker>();
+  readonly #options: SimulatedHostOptions;
+  #dom0: XenstoreClient | undefined;
+
+  /** Use {@link createSimulatedHost}. @internal */
+  constructor(options: SimulatedHostOptions) {
+    this.#options = options;
+    const hv = SimulatedHypervisor.create(options.hypervisor);
+    this.hypervisor = hv;
+    this.server = new XenstoreServer(options.server);
+    this.#xenstoredEvents = hv.openEventChannel(0);
+    this.rings = new XenstoreRingServer(this.server, {
+      mapper: grantPageMapper(hv),
+      eventChannel: this.#xenstoredEvents,
+      domainExists: (domid) => hv.domains().includes(domid),
+    });
+  }
+
+  /** @internal */
+  async start(): Promise<void> {
+    this.#dom0 = await XenstoreClient.connect({ transport: inProcessConnector(this.server, 0) });
+  }
+
+  /** The toolstack's client: dom0, privileged, in-process. */
+  get dom0Client(): XenstoreClient {
+    if (!this.#dom0) throw new Error('SimulatedHost: not started');
+    return this.#dom0;
+  }
+
+  /** A guest booted in this thread. @throws Error for a domain that is no such guest */
+  guest(domid: number): SimulatedGuest {
+    const guest = this.#guests.get(domid);
+    if (!guest) throw new Error(`SimulatedHost: no guest ${domid} in this thread`);
+    return guest;
+  }
+
+  /** Ids of the live guest domains, in this thread or in workers. */
+  get guestDomids(): number[] {
+    return this.hypervisor.domains().filter((domid) => domid !== 0);
+  }
+
+  /**
+   * Creates a domain and boots it as a guest in this thread: the toolstack creates its home
+   * `/local/domain/<domid>` (owned by the guest) and INTRODUCEs it; its client then talks over
+   * the ring. `domid` defaults to the lowest free id.
+   */
+  async addGuest(domid?: number, options = this.#options.guestClient): Promise<SimulatedGuest> {
+    const { id, page } = await this.#createDomain(domid);
+    const guest = await bootGuest(
+      this.hypervisor,
+      id,
+      page.page,
+      (port) => this.#introduce(id, page.ref, port),
+      options,
+    );
+    this.#guests.set(id, guest);
+    return guest;
+  }
+
+  /**
+   * Creates a domain and runs its guest in a new worker thread started from `moduleUrl`. That
+   * module calls `connectGuest()` (from `xenwire/host`) to boot and get its client; it receives
+   * `options.workerData` as `workerData` too, plus the handoff under `xenwireGuest`. Resolves
+   * once the guest is introduced and served.
+   */
+  async spawnGuestWorker(
+    moduleUrl: string | URL,
+    options: WorkerOptions & { readonly domid?: number } = {},
+  ): Promise<GuestWorker> {
+    const { domid, ...workerOptions } = options;
+    const { id, page } = await this.#createDomain(domid);
+    const { port1: toolstack, port2: guestSide } = new MessageChannel();
+    const handoff: GuestHandoff = {
+      hypervisor: this.hypervisor.buffer,
+      domid: id,
+      pageOffset: page.page.byteOffset,
+      toolstack: guestSide,
+    };
+    const userData = (workerOptions.workerData ?? {}) as Record<string, unknown>;
+    const worker = new Worker(moduleUrl, {
+      ...workerOptions,
+      workerData: { ...userData, xenwireGuest: handoff },
+      transferList: [...(workerOptions.transferList ?? []), guestSide],
+    });
+    this.#workers.set(id, worker);
+    worker.once('exit', () => this.#workers.delete(id));
+    await new Promise<void>((resolve, reject) => {
+      const failed = (error: Error) => {
+        toolstack.close();
+        reject(error);
+      };
+      worker.once('error', failed);
+      toolstack.once('message', (message: ToolstackMessage) => {
+        if (!('introduce' in message)) return;
+        this.#introduce(id, page.ref, message.introduce).then(
+          () => {
+            toolstack.postMessage({ introduced: true } satisfies ToolstackMessage);
+            toolstack.close();
+            worker.off('error', failed);
+            resolve();
+          },
+          (error: Error) => {
+            toolstack.postMessage({ failed: error.message } satisfies ToolstackMessage);
+            failed(error);
+          },
+        );
+      });
+    });
+    return { domid: id, worker };
+  }
+
+  /**
+   * Destroys a guest domain as the hypervisor does: its worker (if any) stops, its ports close
+   * and its grants go, dom0 gets VIRQ_DOM_EXC, and xenstored releases it (`@releaseDomain`,
+   * its nodes removed). Resolves once xenstored has.
+   */
+  async destroyDomain(domid: number): Promise<void> {
+    const released = new Promise<void>((resolve) => {
+      const stop = this.server.domains.onRelease((domain) => {
+        if (domain.domid !== domid) return;
+        stop();
+        resolve();
+      });
+    });
+    const wasIntroduced = this.server.domains.isIntroduced(domid);
+    await this.#workers.get(domid)?.terminate();
+    const guest = this.#guests.get(domid);
+    this.#guests.delete(domid);
+    this.hypervisor.destroyDomain(domid);
+    await guest?.client.close();
+    guest?.eventChannel.close();
+    if (wasIntroduced) await released;
+  }
+
+  /** Stops every guest and worker and the store's rings. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#workers.values()].map((worker) => worker.terminate()));
+    for (const guest of this.#guests.values()) {
+      await guest.client.close();
+      guest.eventChannel.close();
+    }
+    this.#guests.clear();
+    await this.#dom0?.close();
+    this.rings.close();
+    this.#xenstoredEvents.close();
+    this.server.close();
+  }
+
+  /** The toolstack's part before the guest runs: the domain, and its page granted to dom0. */
+  async #createDomain(domid?: number) {
+    const id = this.hypervisor.createDomain(domid);
+    return { id, page: this.hypervisor.grants.grantAccess(id, 0) };
+  }
+
+  /** The toolstack's part once the guest offered a port: INTRODUCE, then the guest's home. */
+  async #introduce(domid: number, ref: number, port: number): Promise<void> {
+    await this.dom0Client.introduceDomain(domid, ref, port);
+    const home = `/local/domain/${domid}`;
+    await this.dom0Client.mkdir(home);
+    await this.dom0Client.setPermissions(home, [{ access: 'n', domid }]);
+  }
+}

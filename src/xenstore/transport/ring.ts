@@ -1,0 +1,258 @@
+import type { EventChannel } from '../../evtchn/event-channel.ts';
+import { RingError } from '../../ring/errors.ts';
+import {
+  XenstoreError as RingErrorIndicator,
+  XenstoreConnection,
+  XenstoreFeature,
+  XenstoreRing,
+} from '../../ring/xenstore.ts';
+import { XenstoreError } from '../errors.ts';
+import { type ByteStream, type ByteStreamHandlers, framedTransport } from './byte-stream.ts';
+import type { Transport, TransportConnector, TransportHandlers } from './transport.ts';
+
+/** Where a guest's xenstore page and event channel are. */
+export interface RingTransportOptions {
+  /**
+   * The xenstore page (`struct xenstore_domain_interface`), mapped: a 4096-byte view of a
+   * `SharedArrayBuffer` (simulated grant), or of a buffer from `mapFile` (the harness's page
+   * files, dom0's `xsd_kva`).
+   */
+  readonly page: Uint8Array;
+  /** The event-channel handle through which `port` was bound. */
+  readonly eventChannel: EventChannel;
+  /** The local port connected to xenstored's end of the channel. */
+  readonly port: number;
+  /**
+   * Ask the server to reset the page on every connect when it offers the RECONNECTION feature
+   * (default true): the client reconnecting after a failure then starts from a clean ring, with
+   * the server having dropped the old watches and transactions.
+   */
+  readonly reconnect?: boolean;
+}
+
+/**
+ * Connects through a xenstore ring page, as a guest kernel's xenbus does (and dom0's kernel over
+ * `xsd_kva`): requests go into the page's request ring, replies and watch events come back on
+ * the response ring, and each side wakes the other through the event channel.
+ *
+ * Messages longer than a ring (1024 bytes) cross it in pieces; a full request ring is waited
+ * out, woken by the server's notification once it has made room. When the server records an
+ * error in the page (`XENSTORE_ERROR_*`), or leaves indices no honest server can, the connection
+ * closes with an `EPROTO` {@link XenstoreError}. The event channel and the page stay the
+ * caller's: closing the transport only stops using them.
+ *
+ * ```ts
+ * const client = await XenstoreClient.connect({
+ *   transport: ringConnector({ page, eventChannel, port }),
+ * });
+ * ```
+ */
+export function ringConnector(options: RingTransportOptions): TransportConnector {
+  return (handlers) => openRing(options, handlers);
+}
+
+async function openRing(
+  options: RingTransportOptions,
+  handlers: TransportHandlers,
+): Promise<Transport> {
+  const { eventChannel, port, page } = options;
+  if (eventChannel.closed) {
+    throw new XenstoreError('ECONNRESET', 'ring transport: the event channel is closed');
+  }
+  let ring: XenstoreRing;
+  try {
+    ring = new XenstoreRing('guest', page.buffer, {
+      byteOffset: page.byteOffset,
+      notify: () => eventChannel.notify(port),
+    });
+  } catch (error) {
+    throw connectFailure('ring transport: unusable page', error);
+  }
+  if ((options.reconnect ?? true) && ring.hasFeature(XenstoreFeature.RECONNECTION)) {
+    await reconnect(ring, eventChannel, port);
+  } else if (ring.error !== RingErrorIndicator.NONE) {
+    throw new XenstoreError(
+      'ECONNRESET',
+      `ring transport: the server reports ${indicatorName(ring.error)} and cannot reconnect`,
+    );
+  }
+  return framedTransport(handlers, (bytes) => new RingStream(ring, eventChannel, port, bytes));
+}
+
+/**
+ * The reconnection handshake (`docs/misc/xenstore-ring.txt`): ask, then wait — woken by the
+ * event channel — until the server has emptied both rings and marked the page connected.
+ */
+async function reconnect(ring: XenstoreRing, eventChannel: EventChannel, port: number) {
+  const events = eventChannel.pending();
+  try {
+    ring.requestReconnect();
+    while (ring.reconnecting) {
+      const { done, value } = await events.next();
+      if (done) throw new XenstoreError('ECONNRESET', 'ring transport: event channel closed');
+      if (value === port) eventChannel.unmask(port);
+    }
+  } catch (error) {
+    throw connectFailure('ring transport: reconnection failed', error);
+  } finally {
+    await events.return?.();
+  }
+}
+
+/** The byte stream over the two rings of the page. */
+class RingStream implements ByteStream {
+  readonly #ring: XenstoreRing;
+  readonly #eventChannel: EventChannel;
+  readonly #port: number;
+  readonly #handlers: ByteStreamHandlers;
+  /** Bytes waiting for room in the request ring, oldest first; the first may be half sent. */
+  readonly #backlog: Uint8Array[] = [];
+  #closed = false;
+
+  constructor(
+    ring: XenstoreRing,
+    eventChannel: EventChannel,
+    port: number,
+    handlers: ByteStreamHandlers,
+  ) {
+    this.#ring = ring;
+    this.#eventChannel = eventChannel;
+    this.#port = port;
+    this.#handlers = handlers;
+    eventChannel.on('pending', this.#onPending);
+    eventChannel.on('error', this.#onError);
+    // Replies may already wait (a server that answered before we listened).
+    queueMicrotask(() => this.#service());
+  }
+
+  write(bytes: Uint8Array): void {
+    if (this.#closed) return;
+    this.#backlog.push(bytes);
+    if (this.#backlog.length === 1) this.#service();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#backlog.length = 0;
+    this.#eventChannel.off('pending', this.#onPending);
+    this.#eventChannel.off('error', this.#onError);
+  }
+
+  readonly #onPending = (port: number): void => {
+    if (port !== this.#port || this.#closed) return;
+    // Unmask before looking at the rings: a notification arriving while we work is then
+    // reported again rather than lost.
+    try {
+      this.#eventChannel.unmask(port);
+    } catch (error) {
+      this.#fail(
+        new XenstoreError(
+          'ECONNRESET',
+          'ring transport: event channel failed',
+          undefined,
+          undefined,
+          { cause: error },
+        ),
+      );
+      return;
+    }
+    this.#service();
+  };
+
+  readonly #onError = (error: Error): void => {
+    this.#fail(
+      new XenstoreError(
+        'ECONNRESET',
+        `ring transport: event channel failed: ${error.message}`,
+        undefined,
+        undefined,
+        {
+          cause: error,
+        },
+      ),
+    );
+  };
+
+  /** Moves whatever can move: responses out of the page, backlog into it. */
+  #service(): void {
+    if (this.#closed) return;
+    const ring = this.#ring;
+    try {
+      const error = ring.error;
+      if (error !== RingErrorIndicator.NONE) {
+        throw new XenstoreError(
+          'EPROTO',
+          `ring transport: the server reports ${indicatorName(error)} and stopped serving the ring`,
+        );
+      }
+      if (ring.connection !== XenstoreConnection.CONNECTED) return;
+      this.#flush();
+      // Each chunk is a fresh buffer: decoded payloads are views into it.
+      for (let available = ring.readable(); available > 0; available = ring.readable()) {
+        const chunk = new Uint8Array(available);
+        ring.read(chunk);
+        this.#handlers.onData(chunk);
+        if (this.#closed) return;
+        // Reading may have been what the server waited for before writing more requests' room.
+        this.#flush();
+      }
+    } catch (error) {
+      this.#fail(asTransportError(error));
+    }
+  }
+
+  /** Writes the backlog until it is gone or the request ring is full. */
+  #flush(): void {
+    const backlog = this.#backlog;
+    while (backlog.length > 0) {
+      const head = backlog[0]!;
+      const written = this.#ring.write(head);
+      if (written === head.length) {
+        backlog.shift();
+        continue;
+      }
+      // The ring is full: the server notifies once it has consumed, and #service resumes.
+      if (written > 0) backlog[0] = head.subarray(written);
+      return;
+    }
+  }
+
+  #fail(reason: XenstoreError): void {
+    if (this.#closed) return;
+    this.close();
+    this.#handlers.onClose(reason);
+  }
+}
+
+function indicatorName(error: number): string {
+  const names: Record<number, string> = {
+    [RingErrorIndicator.COMM]: 'XENSTORE_ERROR_COMM',
+    [RingErrorIndicator.RINGIDX]: 'XENSTORE_ERROR_RINGIDX',
+    [RingErrorIndicator.PROTO]: 'XENSTORE_ERROR_PROTO',
+  };
+  return names[error] ?? `error ${error}`;
+}
+
+function asTransportError(error: unknown): XenstoreError {
+  if (error instanceof XenstoreError) return error;
+  const ringBroken = error instanceof RingError && error.code === 'EPROTO';
+  return new XenstoreError(
+    ringBroken ? 'EPROTO' : 'ECONNRESET',
+    `ring transport: ${(error as Error).message}`,
+    undefined,
+    undefined,
+    { cause: error },
+  );
+}
+
+function connectFailure(what: string, error: unknown): XenstoreError {
+  if (error instanceof XenstoreError) return error;
+  return new XenstoreError(
+    'ECONNRESET',
+    `${what}: ${(error as Error).message}`,
+    undefined,
+    undefined,
+    { cause: error },
+  );
+}
