@@ -3,6 +3,18 @@
  *
  * @packageDocumentation
  */
+
+export type { NodeOperations, RequestOptions } from './client/node-operations.ts';
+export { Transaction, type TransactionOptions } from './client/transaction.ts';
+export { Watch, type WatchEvents, type XenstoreWatchEvent } from './client/watch.ts';
+export {
+  type ReconnectInfo,
+  type ReconnectOptions,
+  type WatchOptions,
+  XenstoreClient,
+  type XenstoreClientEvents,
+  type XenstoreClientOptions,
+} from './client.ts';
 export {
   ABS_PATH_MAX,
   DOMID_SELF,
@@ -74,6 +86,30 @@ export {
   type RequestOp,
   requestPath,
 } from './requests.ts';
+export {
+  type ByteStream,
+  type ByteStreamHandlers,
+  framedTransport,
+} from './transport/byte-stream.ts';
+export { defaultConnector, defaultSocketPath } from './transport/default.ts';
+export {
+  type InProcessConnection,
+  type InProcessServer,
+  inProcessConnector,
+} from './transport/in-process.ts';
+export { socketConnector } from './transport/socket.ts';
+export type {
+  OutgoingMessage,
+  Transport,
+  TransportConnector,
+  TransportHandlers,
+} from './transport/transport.ts';
+export {
+  type DeviceIo,
+  nodeDeviceIo,
+  XENBUS_DEVICE_PATH,
+  xenbusDeviceConnector,
+} from './transport/xenbus-device.ts';
 export {
   decodeHeader,
   decodeMessage,
