@@ -121,6 +121,16 @@ describe('xenwire proxy', () => {
       },
     });
     expect(records.filter((r) => r.kind === 'close')).toHaveLength(2);
+    // The readable log (stderr by default) tells the same story.
+    const log = proxy.stderr.text;
+    expect(log).toMatch(/conn 1 → READ \/vm req 7 tx 0\n/);
+    expect(log).toMatch(/conn 1 → WRITE \/x "v" req 8 tx 3\n/);
+    expect(log).toMatch(/conn 1 ← WATCH_EVENT \/x token "tok" req 0 tx 0\n/);
+    expect(log).toMatch(/conn 1 error: framing: header announces \d+ payload bytes/);
+    expect(log).toMatch(
+      `conn 2 closed (client sent ${fromClient.length} bytes, server got ${fromClient.length}; ` +
+        `server sent ${fromServer.length}, client got ${fromServer.length})`,
+    );
   });
 
   describe.skipIf(xenInstall === undefined)('in front of the real C xenstored', () => {

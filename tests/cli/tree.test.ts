@@ -2,7 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startXenwire, xenwire } from './run-cli.ts';
+import { main } from '../../src/cli/main.ts';
+import { Capture, startXenwire, xenwire } from './run-cli.ts';
 
 describe('xenwire tree', () => {
   let dir: string;
@@ -49,6 +50,24 @@ describe('xenwire tree', () => {
       `${TREE}--- changed: /t/a\n${TREE.replace('"1"', '"changed"')}` +
         '--- changed: /t/b\n/t\n├── a = "changed"\n└── d = "x"\n',
     );
+  });
+
+  it('redraws in place on a terminal, highlighting what changed', async () => {
+    expect((await xenwire(['write', '/tty/a', '1', '/tty/b', '2'], socket)).status).toBe(0);
+    const stdout = new Capture(true, 80);
+    const env = { ...process.env, XENSTORED_PATH: socket };
+    const status = main(['tree', '/tty', '--watch', '--count', '1'], {
+      stdout,
+      stderr: new Capture(),
+      env,
+    });
+    await stdout.waitFor(/"2"/);
+    expect((await xenwire(['write', '/tty/b', '3'], socket)).status).toBe(0);
+    expect(await status).toBe(0);
+    const [first, second] = stdout.text.split('\x1b[H\x1b[2J');
+    expect(first).toContain('\x1b[1;34mb\x1b[0m');
+    expect(second).toContain('\x1b[1;33mb\x1b[0m');
+    expect(second).toContain('\x1b[1;34ma\x1b[0m');
   });
 
   it('stops watching when interrupted', async () => {
