@@ -5,7 +5,7 @@
  *   mock-xenstored-process.ts SOCKET [NODES WIDE_CHILDREN]
  *
  * With NODES, the store is first loaded with the large store (see `large-store.ts`). Prints
- * `{"socketPath": …}` once listening; SIGTERM closes the socket and exits.
+ * `{"socketPath": …}` once listening; SIGTERM, or the end of stdin, closes the socket and exits.
  */
 import { XenstoreServer } from '../../src/xenstore/server/server.ts';
 import { largeStoreNodes } from './large-store.ts';
@@ -22,7 +22,10 @@ const server = new XenstoreServer(
     : {},
 );
 const listener = await server.listen({ path: socketPath });
-process.once('SIGTERM', () => {
+const shutdown = (): void => {
   void listener.close().then(() => process.exit(0));
-});
+};
+process.once('SIGTERM', shutdown);
+// The parent holds our stdin open; its end means the parent is gone.
+process.stdin.once('end', shutdown).resume();
 process.stdout.write(`${JSON.stringify({ socketPath })}\n`);

@@ -8,7 +8,8 @@ import { createInterface } from 'node:readline';
  */
 export function spawnTs(script: string, args: readonly string[]): ChildProcess {
   return spawn(process.execPath, ['--expose-gc', '--import', 'tsx', script, ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    // stdin stays open as a lifeline: a daemon child exits when it closes, even if we crash.
+    stdio: ['pipe', 'pipe', 'inherit'],
   });
 }
 
