@@ -80,9 +80,11 @@ export class RingDomain {
         if (this.#connection === undefined) return;
       }
     } catch (error) {
-      // The ring recorded the error in the page (PROTO or RINGIDX) before throwing.
+      // The ring recorded the error in the page (PROTO or RINGIDX) before throwing; the guest
+      // is woken to find it there.
       this.#failure = error as Error;
       this.#drop();
+      this.#host.notify();
     }
   }
 
