@@ -74,3 +74,30 @@ export const LARGE_DIRECTORY_SCRIPT: Script = [
   { conn: 0, tx: { started: 0 }, request: { op: 'DIRECTORY_PART', path: '/d/big', offset: 0 } },
   { conn: 0, tx: { started: 0 }, request: { op: 'TRANSACTION_END', commit: true } },
 ];
+
+const inTx = (conn: number, request: ScriptRequest): Step => ({
+  conn,
+  tx: { started: 0 },
+  request,
+});
+
+/**
+ * What a transaction sees of nodes changed outside it after it started (C 4.17 records each
+ * node's state when the transaction first touches it, absence included), and how it ends.
+ */
+export const TRANSACTION_VIEW_SCRIPT: Script = [
+  dom0({ op: 'WRITE', path: '/d/seen', value: 'old' }),
+  { conn: 1, tx: 'none', request: { op: 'TRANSACTION_START' } },
+  inTx(1, { op: 'READ', path: '/d/seen' }),
+  inTx(1, { op: 'READ', path: '/d/absent' }),
+  inTx(1, { op: 'GET_PERMS', path: '/d/absent-perms' }),
+  dom0({ op: 'WRITE', path: '/d/seen', value: 'new' }),
+  dom0({ op: 'WRITE', path: '/d/absent', value: 'created' }),
+  dom0({ op: 'WRITE', path: '/d/absent-perms', value: 'created' }),
+  dom0({ op: 'WRITE', path: '/d/later', value: 'outside' }),
+  inTx(1, { op: 'READ', path: '/d/seen' }),
+  inTx(1, { op: 'READ', path: '/d/absent' }),
+  inTx(1, { op: 'DIRECTORY', path: '/d/absent-perms' }),
+  inTx(1, { op: 'READ', path: '/d/later' }),
+  inTx(1, { op: 'TRANSACTION_END', commit: true }),
+];
