@@ -4,7 +4,7 @@ import { XenstoreError } from '../errors.ts';
 export interface Domain {
   readonly domid: number;
   /** Guest frame number of the ring page, as sent (signed, may exceed 2^53). */
-  gfn: bigint;
+  readonly gfn: bigint;
   /** Event channel of the ring (a new INTRODUCE re-binds it). */
   port: number;
   /** Set when the domain was reported shut down (RESUME clears it). */
@@ -46,14 +46,14 @@ export class DomainTable {
   }
 
   /**
-   * Records a domain. Returns true when it is new (listeners are told). A domain already
-   * introduced keeps its record with the new ring details and false is returned: C re-binds the
-   * event channel then, whatever the port.
+   * Records a domain. Returns true when it is new (listeners are told). For a domain already
+   * introduced only the port is updated and false is returned: C re-binds the event channel then,
+   * whatever the port, and ignores the gfn. Listeners are not told.
    */
   introduce(domid: number, gfn: bigint, port: number): boolean {
     const known = this.#domains.get(domid);
     if (known && !known.implicit) {
-      known.gfn = gfn;
+      // C ignores the gfn here and only re-binds the event channel.
       known.port = port;
       return false;
     }
