@@ -1,10 +1,16 @@
-import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSimulatedHost, type SimulatedHost } from '../../src/host/index.ts';
 import { XenstoreError as RingErrorIndicator, XenstoreRing } from '../../src/ring/xenstore.ts';
 import { XenstoreClient } from '../../src/xenstore/client.ts';
 import { XenstoreError } from '../../src/xenstore/errors.ts';
 import { ringConnector } from '../../src/xenstore/transport/ring.ts';
+
+/** The arguments of the client's next `event`. */
+function once<E extends 'close' | 'reconnect'>(client: XenstoreClient, event: E) {
+  return new Promise<Parameters<Parameters<typeof client.once<E>>[1]>>((resolve) =>
+    client.once(event, (...args) => resolve(args)),
+  );
+}
 
 /**
  * The guest ring transport and the ring server together, on the simulated hypervisor: every
