@@ -16,6 +16,9 @@ struct watch {
   /* The struct is freed once both the uv handle is closed and the JS token is collected. */
   bool handle_closed;
   bool token_gone;
+  /* Holds the environment (and so the loaded addon, whose code on_closed is) until the uv
+   * handle has finished closing; removed from on_closed. */
+  napi_async_cleanup_hook_handle teardown_hook;
 };
 
 static const napi_type_tag watch_tag = {0x78656e77697265ULL, 0x6664776174636801ULL};
@@ -23,13 +26,18 @@ static const napi_type_tag watch_tag = {0x78656e77697265ULL, 0x6664776174636801U
 static void on_closed(uv_handle_t *handle) {
   struct watch *w = handle->data;
   w->handle_closed = true;
+  if (w->teardown_hook != NULL) napi_remove_async_cleanup_hook(w->teardown_hook);
   if (w->token_gone) free(w);
 }
 
 /* Stops polling; `release_js` is false during environment teardown, when N-API may not run. */
 static void stop_watch(struct watch *w, bool release_js);
 
-static void on_env_teardown(void *arg) { stop_watch(arg, false); }
+static void on_env_teardown(napi_async_cleanup_hook_handle hook, void *arg) {
+  struct watch *w = arg;
+  w->teardown_hook = hook;
+  stop_watch(w, false);
+}
 
 static void on_token_collected(napi_env env, void *data, void *hint) {
   struct watch *w = data;
@@ -43,7 +51,6 @@ static void stop_watch(struct watch *w, bool release_js) {
   w->stopped = true;
   uv_poll_stop(&w->poll);
   if (release_js) {
-    napi_remove_env_cleanup_hook(w->env, on_env_teardown, w);
     napi_delete_reference(w->env, w->callback);
     napi_async_destroy(w->env, w->context);
   }
@@ -100,14 +107,15 @@ static napi_value js_watch_readable(napi_env env, napi_callback_info info) {
   napi_create_string_utf8(env, "xenwire:fd-watch", NAPI_AUTO_LENGTH, &name);
   if (napi_create_reference(env, argv[1], 1, &w->callback) != napi_ok ||
       napi_async_init(env, NULL, name, &w->context) != napi_ok ||
+      napi_add_async_cleanup_hook(env, on_env_teardown, w, &w->teardown_hook) != napi_ok ||
       napi_create_external(env, w, on_token_collected, NULL, &token) != napi_ok) {
+    /* No token owns the struct: closing the handle frees it. */
     w->token_gone = true;
     w->stopped = true;
     uv_close((uv_handle_t *)&w->poll, on_closed);
     return xw_throw_errno(env, ENOMEM, "watchReadable");
   }
   napi_type_tag_object(env, token, &watch_tag);
-  napi_add_env_cleanup_hook(env, on_env_teardown, w);
   rc = uv_poll_start(&w->poll, UV_READABLE, on_poll);
   if (rc < 0) {
     stop_watch(w, true);

@@ -1,8 +1,16 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { EvtchnError, loadNative, SocketEventChannel, Virq } from '../../src/evtchn/index.ts';
+import {
+  EvtchnError,
+  loadNative,
+  nativeAddonPath,
+  SocketEventChannel,
+  Virq,
+} from '../../src/evtchn/index.ts';
 import { nativeAddonReady } from './support/requirements.ts';
 
 const ready = nativeAddonReady();
@@ -150,5 +158,16 @@ describe.skipIf(!ready)('SocketEventChannel', () => {
     expect(await pending.next()).toEqual({ value: 4095, done: false });
     loadNative().closeFd(sender);
     a.close();
+  });
+
+  it('survives a worker being terminated while it watches a socket', () => {
+    const script = fileURLToPath(
+      new URL('./support/terminate-watching-worker.mjs', import.meta.url),
+    );
+    const socketDir = mkdtempSync(join(dir, 'terminate-'));
+    const output = execFileSync(process.execPath, [script, nativeAddonPath(), socketDir], {
+      encoding: 'utf8',
+    });
+    expect(output.trim()).toBe('ok');
   });
 });
