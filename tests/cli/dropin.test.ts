@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type RealXenstored,
@@ -5,7 +6,7 @@ import {
   type XenInstall,
   xenInstall,
 } from '../support/real-xenstored.ts';
-import { xenstoreC, xenstoreControlC, xenwire } from './run-cli.ts';
+import { launcher, xenstoreC, xenstoreControlC, xenwire } from './run-cli.ts';
 
 /**
  * The drop-in subcommands against Xen 4.17's own tools, on one real C xenstored: every case runs
@@ -188,6 +189,28 @@ describe.skipIf(!available)('drop-in subcommands against the C xenstore tools', 
       expect(await xenwire(['control', ...args], daemon.socketPath)).toEqual(expected);
     },
   );
+
+  it.each([
+    [50, ['ls']],
+    [50, ['ls', '-p']],
+    [30, ['ls', '-p', '/a']],
+    [200, ['ls', '-p']],
+  ])('cut ls lines to a %i-column terminal as the C tool does: %j', async (columns, args) => {
+    await reset();
+    const quote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
+    // `script` gives the program a pseudo-terminal, sized by stty, as its stdout and stderr.
+    const onTerminal = (command: string[]) =>
+      new Promise<string>((resolve, reject) => {
+        const line = `stty cols ${columns}; ${command.map(quote).join(' ')}`;
+        const env = { ...daemon.env, XENSTORED_PATH: daemon.socketPath };
+        execFile('script', ['-qec', line, '/dev/null'], { env, timeout: 30_000 }, (error, out) =>
+          error ? reject(error) : resolve(out),
+        );
+      });
+    const expected = await onTerminal([`${install.toolDir}/xenstore`, ...args]);
+    expect(expected).toMatch(/\r\n/);
+    expect(await onTerminal([process.execPath, launcher, ...args])).toBe(expected);
+  });
 
   it('report a missing daemon as the C tools do', async () => {
     const missing = '/nonexistent/socket';

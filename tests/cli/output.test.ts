@@ -75,10 +75,13 @@ describe('xenwire output', () => {
     expect(stdout.text.split('\n')[2]).toBe(`long = "${'v'.repeat(26)}\\..."`);
   });
 
-  it('ls shows progress on stderr only when stderr is a terminal', async () => {
+  it('ls counts nodes on stderr only when stderr is a terminal and stdout is not', async () => {
     const quiet = new Capture();
     await ls(new Capture(), quiet);
     expect(quiet.text).toBe('');
+    const sameTerminal = new Capture(true, 80);
+    await ls(new Capture(true, 80), sameTerminal);
+    expect(sameTerminal.text).toBe('');
     const terminal = new Capture(true, 80);
     await ls(new Capture(), terminal);
     expect(terminal.text).toMatch(/^\r\x1b\[K\d+ nodes.*\r\x1b\[K$/s);

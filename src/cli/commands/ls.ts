@@ -48,7 +48,7 @@ class LsWriter {
 /**
  * `ls [-f] [-p] [path...]`: the subtree, depth first, one node per line; values escaped and cut to
  * the terminal width; `-p` adds permissions; `--json` prints one JSON line per node instead.
- * Progress goes to stderr when it is a terminal.
+ * A node counter goes to stderr when it is a terminal and stdout is not.
  */
 export const performLs: Perform = async (context) => {
   const { io, flags } = context;
@@ -59,7 +59,7 @@ export const performLs: Perform = async (context) => {
         desiredWidth: 60,
       };
   const writer = new LsWriter(context);
-  const progress = new Progress(io.stderr, 'nodes');
+  const progress = new Progress(io, 'nodes');
   const roots = context.operands.length > 0 ? context.operands : ['/'];
   try {
     for (const root of roots) await listTree(context, layout, writer, progress, root, 0);

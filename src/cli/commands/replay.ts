@@ -147,7 +147,7 @@ export async function runReplay(args: readonly string[], io: CliIo): Promise<num
     }
   }
 
-  const progress = new Progress(io.stderr, 'requests');
+  const progress = new Progress(io, 'requests');
   let requests = 0;
   let differences = 0;
   const report = (line: string) => {
