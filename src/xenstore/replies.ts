@@ -62,37 +62,45 @@ export function decodeReply<Op extends RequestOp>(op: Op, message: Message): Rep
 }
 
 function decodeValue(op: RequestOp, payload: Uint8Array): unknown {
-  const malformed = (): never => {
-    throw new XenstoreError('EPROTO', `malformed ${op} reply`, op);
-  };
-  const strings = (): string[] => splitStrings(payload) ?? malformed();
   switch (op) {
     case 'READ':
     case 'CONTROL':
       return payload;
     case 'DIRECTORY':
-      return strings();
+    case 'GET_QUOTA':
+      return splitStrings(payload) ?? malformed(op);
     case 'DIRECTORY_PART':
-      return decodeDirectoryPart(payload) ?? malformed();
+      return decodeDirectoryPart(payload) ?? malformed(op);
     case 'GET_PERMS':
-      return strings().map(parsePermission);
+      return (splitStrings(payload) ?? malformed(op)).map(parsePermission);
     case 'TRANSACTION_START':
     case 'GET_FEATURE': {
-      const [text] = strings();
-      return text !== undefined && /^\d+$/.test(text) ? Number(text) : malformed();
+      const text = firstString(payload, op);
+      return /^\d+$/.test(text) ? Number(text) : malformed(op);
     }
     case 'GET_DOMAIN_PATH':
-      return strings()[0] ?? malformed();
+      return firstString(payload, op);
     case 'IS_DOMAIN_INTRODUCED': {
-      const [text] = strings();
-      return text === 'T' ? true : text === 'F' ? false : malformed();
+      const text = firstString(payload, op);
+      return text === 'T' ? true : text === 'F' ? false : malformed(op);
     }
-    case 'GET_QUOTA':
-      return strings();
     default:
       // Every other request is acknowledged with `OK\0`; a few servers omit the nul.
-      return toText(payload).replace(/\0$/, '') === 'OK' ? undefined : malformed();
+      return isOk(payload) ? undefined : malformed(op);
   }
+}
+
+function malformed(op: RequestOp): never {
+  throw new XenstoreError('EPROTO', `malformed ${op} reply`, op);
+}
+
+function firstString(payload: Uint8Array, op: RequestOp): string {
+  return splitStrings(payload)?.[0] ?? malformed(op);
+}
+
+function isOk(payload: Uint8Array): boolean {
+  const terminated = payload.length === 3 && payload[2] === 0;
+  return (payload.length === 2 || terminated) && payload[0] === 0x4f && payload[1] === 0x4b;
 }
 
 /** Parses `generation\0child\0…[\0]`. */

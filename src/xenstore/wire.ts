@@ -26,22 +26,34 @@ export function decodeHeader(bytes: Uint8Array, offset = 0): Header {
   if (bytes.length - offset < HEADER_SIZE) {
     throw new XenstoreError('EPROTO', `header needs ${HEADER_SIZE} bytes`);
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset + offset, HEADER_SIZE);
   return {
-    type: view.getUint32(0, true),
-    reqId: view.getUint32(4, true),
-    txId: view.getUint32(8, true),
-    len: view.getUint32(12, true),
+    type: readU32(bytes, offset),
+    reqId: readU32(bytes, offset + 4),
+    txId: readU32(bytes, offset + 8),
+    len: readU32(bytes, offset + 12),
   };
 }
 
 /** Writes a header into `target` at `offset`. */
 export function writeHeader(target: Uint8Array, header: Header, offset = 0): void {
-  const view = new DataView(target.buffer, target.byteOffset + offset, HEADER_SIZE);
-  view.setUint32(0, header.type, true);
-  view.setUint32(4, header.reqId >>> 0, true);
-  view.setUint32(8, header.txId >>> 0, true);
-  view.setUint32(12, header.len, true);
+  writeU32(target, offset, header.type);
+  writeU32(target, offset + 4, header.reqId);
+  writeU32(target, offset + 8, header.txId);
+  writeU32(target, offset + 12, header.len);
+}
+
+// Byte arithmetic rather than a DataView per message: headers are on every hot path.
+function readU32(bytes: Uint8Array, at: number): number {
+  return (
+    (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0
+  );
+}
+
+function writeU32(bytes: Uint8Array, at: number, value: number): void {
+  bytes[at] = value;
+  bytes[at + 1] = value >>> 8;
+  bytes[at + 2] = value >>> 16;
+  bytes[at + 3] = value >>> 24;
 }
 
 /**
