@@ -1,2 +1,18 @@
-// Public entry points are added per area.
-export {};
+/**
+ * `xenwire`: Xen's control-plane protocols for Node.js.
+ *
+ * Each area has its own entry point — `xenwire/xenstore`, `xenwire/ring`, `xenwire/evtchn` — and
+ * is also reachable here as a namespace. The xenstore client and server, which most programs
+ * start with, are exported by name as well.
+ *
+ * @packageDocumentation
+ */
+export * as evtchn from './evtchn/index.ts';
+export * as ring from './ring/index.ts';
+export * as xenstore from './xenstore/index.ts';
+export {
+  isXenstoreError,
+  XenstoreClient,
+  XenstoreError,
+  XenstoreServer,
+} from './xenstore/index.ts';

@@ -86,6 +86,7 @@ export {
   type RequestOp,
   requestPath,
 } from './requests.ts';
+export * from './server/index.ts';
 export {
   type ByteStream,
   type ByteStreamHandlers,
