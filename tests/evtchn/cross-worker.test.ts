@@ -130,4 +130,23 @@ describe('simulated hypervisor across worker threads', () => {
       await worker.terminate();
     }
   });
+
+  it.each(sleepers)(
+    'can terminate a worker blocked in waitPending (native futex: %s)',
+    async (nativeFutex) => {
+      const hv = SimulatedHypervisor.create({ nativeFutex });
+      const workerData = {
+        entry: new URL('./support/blocked-worker.ts', import.meta.url).href,
+        buffer: hv.buffer,
+        domid: hv.createDomain(),
+      };
+      const worker = new Worker(bootstrap, { workerData });
+      await new Promise((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      });
+      // A sleep that terminate() cannot interrupt would hang here until the test times out.
+      expect(await worker.terminate()).toBe(1);
+    },
+  );
 });

@@ -52,6 +52,8 @@ const H_FLAGS = 6;
 const HEADER_WORDS = 8;
 /** Sleepers use the native addon's futex instead of `Atomics.wait`. */
 const FLAG_NATIVE_FUTEX = 1;
+/** Longest single native futex sleep (see {@link SharedState.waitSync}). */
+const NATIVE_WAIT_SLICE_MS = 500;
 
 // Per-domain words, then the port table, the two 2-level bitmaps and the grant table.
 const D_STATE = 0;
@@ -255,10 +257,15 @@ export class SharedState {
     this.#futex?.futexWake(this.words, index);
   }
 
-  /** Blocks the calling thread while word `index` holds `value`, like `Atomics.wait`. */
+  /**
+   * Blocks the calling thread while word `index` holds `value`, like `Atomics.wait`; may
+   * return early ('timed-out'), so callers loop on their own deadline.
+   */
   waitSync(index: number, value: number, timeoutMs: number): 'ok' | 'not-equal' | 'timed-out' {
+    // worker.terminate() can interrupt Atomics.wait but not a thread inside a system call, so a
+    // native sleep is cut into slices after which the thread passes through JavaScript again.
     return this.#futex
-      ? this.#futex.futexWait(this.words, index, value, timeoutMs)
+      ? this.#futex.futexWait(this.words, index, value, Math.min(timeoutMs, NATIVE_WAIT_SLICE_MS))
       : Atomics.wait(this.words, index, value, timeoutMs);
   }
 

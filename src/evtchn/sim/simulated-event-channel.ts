@@ -114,7 +114,8 @@ export class SimulatedEventChannel extends EventChannel {
       const ports = this.#hv.takePending(this.domid, this.#owner);
       if (ports.length > 0 || this.closed) return ports;
       const left = deadline - performance.now();
-      if (left <= 0 || this.#state.waitSync(index, seen, left) === 'timed-out') return [];
+      if (left <= 0) return [];
+      this.#state.waitSync(index, seen, left);
     }
   }
 
