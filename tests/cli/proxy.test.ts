@@ -43,10 +43,10 @@ function receive(socket: Socket, size: number): Promise<Buffer> {
   });
 }
 
-function startProxy(to: string) {
+function startProxy(to: string, ...flags: string[]) {
   const listen = join(dir, 'proxy.sock');
   const trace = join(dir, 'trace.jsonl');
-  const proxy = startXenwire(['proxy', '--listen', listen, '--to', to, '--trace', trace]);
+  const proxy = startXenwire(['proxy', '--listen', listen, '--to', to, '--trace', trace, ...flags]);
   return { listen, trace, proxy };
 }
 
@@ -183,7 +183,8 @@ describe('xenwire proxy', () => {
     it('changes nothing the C tools see, and records every byte', async () => {
       const direct = await startRealXenstored(install);
       const proxied = await startRealXenstored(install);
-      const { listen, trace, proxy } = startProxy(proxied.socketPath);
+      const log = join(dir, 'proxy.log');
+      const { listen, trace, proxy } = startProxy(proxied.socketPath, '--log', log);
       try {
         await proxy.stdout.waitFor(/proxy listening/);
         for (const args of session) {
@@ -217,6 +218,13 @@ describe('xenwire proxy', () => {
         expect(types).toContain(type);
       }
       expect(records.some((r) => r.kind === 'error')).toBe(false);
+      // --log takes the readable lines away from stderr.
+      expect(proxy.stderr.text).toBe('');
+      const lines = (await readFile(log, 'utf8')).trimEnd().split('\n');
+      expect(lines).toHaveLength(records.length);
+      expect(lines).toContainEqual(
+        expect.stringMatching(/conn 1 → WRITE \/p "1" req 0 tx [1-9]\d*$/),
+      );
     });
   });
 });

@@ -93,7 +93,7 @@ function render(
     const changed = previous !== undefined && previous.get(node.path) !== node.value;
     const name = changed ? style.changed(node.name) : style.name(node.name);
     const shownValue = value === '' ? '' : ` ${style.dim('=')} ${style.value(`"${node.value}"`)}`;
-    lines.push(`${style.dim(prefix)}${name}${shownValue}`);
+    lines.push(`${prefix && style.dim(prefix)}${name}${shownValue}`);
   }
   return `${lines.join('\n')}\n`;
 }
