@@ -31,7 +31,7 @@ Drop-in xenstore tools (same options, output and exit status as Xen 4.17's xenst
   control <command> [arg...]      xenstored control commands
   Each takes --mock to use an embedded in-memory xenstored instead of the daemon, found as
   libxenstore finds it: $XENSTORED_PATH, else $XENSTORED_RUNDIR/socket, else
-  /var/run/xenstored/socket.
+  /var/run/xenstored/socket, else /dev/xen/xenbus.
 
 Protocol tools:
   serve [--socket PATH] [--seed FILE] [--guest-domains 1,2 --guest-socket-dir DIR]
@@ -39,7 +39,7 @@ Protocol tools:
                                   run the in-memory xenstored
   proxy --listen PATH --to PATH [--trace FILE.jsonl] [--log FILE] [--quiet]
                                   decode and record all traffic to a xenstored
-  replay TRACE.jsonl --to PATH    replay a proxy trace, report differing replies
+  replay TRACE.jsonl [--to PATH]  replay a proxy trace, report differing replies
   tree [PATH] [--watch] [--color] [--count N]
                                   print a subtree, redrawn as it changes
 `;
