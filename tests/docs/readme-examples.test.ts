@@ -1,0 +1,48 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * Every TypeScript block of the README and of the area READMEs is a program: it runs here, with
+ * its `xenwire…` imports pointed at the sources, and must exit 0. The examples check their own
+ * results with `node:assert`, so a wrong claim in the documentation fails this test.
+ */
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const workDir = join(root, '.cache', 'doc-examples');
+const run = promisify(execFile);
+
+const documents = ['README.md'];
+
+function examples(file: string): { name: string; code: string }[] {
+  const text = readFileSync(join(root, file), 'utf8');
+  const blocks = [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  return blocks.map((code, i) => ({ name: `${file} example ${i + 1}`, code }));
+}
+
+function pointAtSources(code: string): string {
+  return code.replace(/from '(xenwire(?:\/[a-z]+)?)'/g, (_m, spec: string) => {
+    const area = spec === 'xenwire' ? '' : spec.slice('xenwire/'.length);
+    return `from '${join(root, 'src', area, 'index.ts')}'`;
+  });
+}
+
+describe('documentation examples run', () => {
+  mkdirSync(workDir, { recursive: true });
+  const all = documents.flatMap(examples);
+
+  it('finds the examples', () => {
+    expect(all.length).toBeGreaterThan(0);
+  });
+
+  it.each(all)('$name', async ({ name, code }) => {
+    const file = join(workDir, `${name.replace(/[^a-z0-9]+/gi, '-')}.ts`);
+    writeFileSync(file, pointAtSources(code));
+    const tsx = join(root, 'node_modules', '.bin', 'tsx');
+    const { stderr } = await run(tsx, [file], { cwd: workDir, timeout: 60_000 });
+    expect(stderr).toBe('');
+  });
+});
