@@ -364,6 +364,11 @@ const transactions: Record<string, string[]> = {
     'o write /x/a 4 -> OK',
     'c read@2 /x/a -> 2',
     'c commit@2 -> EAGAIN',
+    'c start -> 3',
+    'c read@3 /m -> ENOENT',
+    'o write /m x -> OK',
+    'c read@3 /m -> ENOENT',
+    'c commit@3 -> EAGAIN',
   ],
   'rm inside a transaction hides the subtree and fires on commit in first-touched order': [
     'c write /a/b/c x -> OK',

@@ -19,8 +19,8 @@ interface Touch {
   checkGeneration: boolean;
   generation: number;
   /**
-   * The transaction's copy; `null` when deleted in it; `undefined` while it reads through to the
-   * store (a node first seen missing, as C does until the transaction writes it).
+   * The transaction's copy; `null` when deleted in it, `undefined` when it was missing when first
+   * touched. Either way the node stays missing for the transaction, even if it appears outside.
    */
   local: Node | null | undefined;
   /** The node's permissions when first touched: they decide who sees its event at commit. */
@@ -72,11 +72,7 @@ export class Transaction implements NodeAccess {
 
   get(path: string): Node | undefined {
     const touch = this.#touched.get(path);
-    if (touch) {
-      if (touch.local !== undefined) return touch.local ?? undefined;
-      const global = this.store.get(path);
-      return global ? copyNode(global) : undefined;
-    }
+    if (touch) return touch.local ?? undefined;
     const global = this.store.get(path);
     if (this.#touched.size >= this.maxNodes) {
       this.failed = true;
@@ -96,7 +92,7 @@ export class Transaction implements NodeAccess {
 
   put(path: string, node: Node): void {
     const touch = this.#touch(path);
-    const before = touch.local === undefined ? this.store.get(path) : touch.local;
+    const before = touch.local ?? undefined;
     if (before !== node) {
       if (before) this.#count(ownerOf(before), -1);
       else this.created = true;
@@ -111,8 +107,7 @@ export class Transaction implements NodeAccess {
 
   remove(path: string): void {
     const touch = this.#touch(path);
-    const before = touch.local === undefined ? this.store.get(path) : touch.local;
-    if (before) this.#count(ownerOf(before), -1);
+    if (touch.local) this.#count(ownerOf(touch.local), -1);
     touch.local = null;
     touch.modified = true;
   }
