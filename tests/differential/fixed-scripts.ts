@@ -102,3 +102,24 @@ export const TRANSACTION_VIEW_SCRIPT: Script = [
   inTx(1, { op: 'READ', path: '/d/later' }),
   inTx(1, { op: 'TRANSACTION_END', commit: true }),
 ];
+
+/**
+ * Conflicts through ancestors: a transaction that finds a node missing has consulted its nearest
+ * existing ancestor (to choose between ENOENT and EACCES), so a later outside change to that
+ * ancestor, and to it only, fails the commit in C 4.17.
+ */
+export const TRANSACTION_ANCESTOR_SCRIPT: Script = [
+  dom0({ op: 'MKDIR', path: '/d/a' }),
+  { conn: 1, tx: 'none', request: { op: 'TRANSACTION_START' } },
+  inTx(1, { op: 'READ', path: '/d/a/missing/deeper' }),
+  dom0({ op: 'WRITE', path: '/d/b', value: 'unrelated' }),
+  inTx(1, { op: 'TRANSACTION_END', commit: true }),
+  { conn: 1, tx: 'none', request: { op: 'TRANSACTION_START' } },
+  inTx(1, { op: 'GET_PERMS', path: '/d/a/missing' }),
+  dom0({ op: 'WRITE', path: '/d/a/other', value: 'x' }),
+  inTx(1, { op: 'TRANSACTION_END', commit: true }),
+  { conn: 1, tx: 'none', request: { op: 'TRANSACTION_START' } },
+  inTx(1, { op: 'READ', path: '/d/a/missing' }),
+  dom0({ op: 'WRITE', path: '/d/a', value: 'changed' }),
+  inTx(1, { op: 'TRANSACTION_END', commit: true }),
+];
