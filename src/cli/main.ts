@@ -121,6 +121,12 @@ export async function runAsProcess(): Promise<void> {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   }
+  // A reader that went away (`xenwire ls | head`) ends the program quietly, as SIGPIPE ends the C
+  // tools: Node ignores that signal, so its exit status (128 + 13) is given by hand.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(141);
+  });
   const status = await main(
     process.argv.slice(2),
     { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal },

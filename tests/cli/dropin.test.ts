@@ -6,7 +6,7 @@ import {
   type XenInstall,
   xenInstall,
 } from '../support/real-xenstored.ts';
-import { launcher, xenstoreC, xenstoreControlC, xenwire } from './run-cli.ts';
+import { sourceCommand, xenstoreC, xenstoreControlC, xenwire } from './run-cli.ts';
 
 /**
  * The drop-in subcommands against Xen 4.17's own tools, on one real C xenstored: every case runs
@@ -209,7 +209,7 @@ describe.skipIf(!available)('drop-in subcommands against the C xenstore tools', 
       });
     const expected = await onTerminal([`${install.toolDir}/xenstore`, ...args]);
     expect(expected).toMatch(/\r\n/);
-    expect(await onTerminal([process.execPath, launcher, ...args])).toBe(expected);
+    expect(await onTerminal([...sourceCommand(), ...args])).toBe(expected);
   });
 
   it('report a missing daemon as the C tools do', async () => {

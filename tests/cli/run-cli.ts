@@ -114,5 +114,13 @@ function runProgram(
   });
 }
 
-/** The launcher, for tests that need a real process (signals, exit codes). */
+/** The launcher, which runs dist/ when a build left one there, else the sources. */
 export const launcher = fileURLToPath(new URL('../../bin/xenwire.mjs', import.meta.url));
+
+/** The program's entry module, for processes that must run the current sources. */
+export const entry = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+
+/** `node` arguments running the sources of the program at `script` (the entry, or a link to it). */
+export function sourceCommand(script = entry): string[] {
+  return [process.execPath, '--import', 'tsx', script];
+}

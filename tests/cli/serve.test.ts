@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { XenstoreClient } from '../../src/xenstore/client.ts';
 import { startRealXenstored, type XenInstall, xenInstall } from '../support/real-xenstored.ts';
-import { Capture, launcher, xenstoreC, xenwire } from './run-cli.ts';
+import { Capture, entry, launcher, sourceCommand, xenstoreC, xenwire } from './run-cli.ts';
 
 let dir: string;
 const children: ChildProcess[] = [];
@@ -18,9 +18,10 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** Runs the real launcher in a child process; resolves once it has printed `ready`. */
-async function launch(args: string[], ready: RegExp, argv0 = launcher) {
-  const child = spawn(process.execPath, [argv0, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs the program's sources in a child process; resolves once it has printed `ready`. */
+async function launch(args: string[], ready: RegExp) {
+  const [node, ...nodeArgs] = sourceCommand();
+  const child = spawn(node!, [...nodeArgs, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   const stdout = new Capture();
   const stderr = new Capture();
@@ -36,10 +37,11 @@ async function launch(args: string[], ready: RegExp, argv0 = launcher) {
   return { child, stdout, stderr, exited };
 }
 
-/** Runs the launcher to completion. */
-function run(program: string, args: string[], env: NodeJS.ProcessEnv) {
+/** Runs `node command…` to completion. */
+function run(command: string[], args: string[], env: NodeJS.ProcessEnv) {
   return new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [program, ...args], { env: { ...process.env, ...env } });
+    const [node, ...nodeArgs] = command;
+    const child = spawn(node!, [...nodeArgs, ...args], { env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => {
@@ -157,30 +159,59 @@ describe('xenwire serve', () => {
   });
 });
 
-describe('the xenwire launcher', () => {
+describe('the xenwire program', () => {
   it('runs from a link named xenstore-<mode> as that tool', async () => {
     const socket = join(dir, 'xenstored.sock');
     const served = await launch(['serve', '--socket', socket], /listening on/);
     const link = join(dir, 'xenstore-read');
-    await symlink(launcher, link);
-    expect(await run(link, ['-p', '/tool'], { XENSTORED_PATH: socket })).toEqual({
+    await symlink(entry, link);
+    expect(await run(sourceCommand(link), ['-p', '/tool'], { XENSTORED_PATH: socket })).toEqual({
       status: 0,
       stdout: '/tool: \n',
       stderr: '',
     });
-    expect(await run(link, [], { XENSTORED_PATH: socket })).toEqual({
+    expect(await run(sourceCommand(link), [], { XENSTORED_PATH: socket })).toEqual({
       status: 1,
       stdout: '',
       stderr: `xenstore-read: Usage: ${link} [-h] [-p] [-s] [-R] key [...]\n`,
     });
-    expect(await run(launcher, ['--mock', 'read', '/local/domain/0/name'], {})).toMatchObject({
-      status: 1,
-    });
-    expect(await run(launcher, ['read', '--mock', '/local/domain/0/name'], {})).toEqual({
+    served.child.kill('SIGINT');
+    expect(await served.exited).toBe(0);
+  });
+
+  it('starts through the launcher, compiled or not', async () => {
+    expect(
+      await run([process.execPath, launcher], ['read', '--mock', '/local/domain/0/name'], {}),
+    ).toEqual({
       status: 0,
       stdout: 'Domain-0\n',
       stderr: '',
     });
+    // xenwire's own options come after the mode, like the C tool's.
+    expect(await run([process.execPath, launcher], ['--mock', 'read', '/vm'], {})).toMatchObject({
+      status: 1,
+    });
+  });
+
+  it('ends quietly when its reader goes away, as SIGPIPE ends the C tools', async () => {
+    // Far more output than a pipe holds, so that writing fails once the reader is gone.
+    const seed = join(dir, 'seed.json');
+    const nodes = Array.from({ length: 2000 }, (_, i) => ({
+      path: `/big/n${i}`,
+      value: 'v'.repeat(100),
+    }));
+    await writeFile(seed, JSON.stringify({ nodes }));
+    const socket = join(dir, 'xenstored.sock');
+    const served = await launch(['serve', '--socket', socket, '--seed', seed], /listening on/);
+    const command = [...sourceCommand(), 'ls', '/big'].map((word) => `'${word}'`).join(' ');
+    const result = await new Promise<{ stdout: string; stderr: string }>((resolve) => {
+      const script = `${command} | head -c 1 >/dev/null; echo "\${PIPESTATUS[0]}"`;
+      const env = { ...process.env, XENSTORED_PATH: socket };
+      execFile('bash', ['-c', script], { env }, (_error, stdout, stderr) =>
+        resolve({ stdout, stderr }),
+      );
+    });
+    expect(result).toEqual({ stdout: '141\n', stderr: '' });
     served.child.kill('SIGINT');
     expect(await served.exited).toBe(0);
   });
