@@ -1,0 +1,44 @@
+import { XenbusError } from './errors.ts';
+
+/** Which device: its type (`vif`, `vbd`, `vchan`, …), its two domains and its id. */
+export interface DeviceId {
+  /** Device type, the directory name under `device/` and `backend/`. */
+  readonly type: string;
+  readonly frontendDomid: number;
+  readonly backendDomid: number;
+  /** Device number within the type (`devid`). */
+  readonly devid: number;
+}
+
+/** Where the two ends of a device live in xenstore. */
+export interface DevicePaths {
+  /** `/local/domain/<fe>/device/<type>/<devid>`, owned by the frontend. */
+  readonly frontend: string;
+  /** `/local/domain/<be>/backend/<type>/<fe>/<devid>`, owned by the backend. */
+  readonly backend: string;
+}
+
+function checkDomid(value: number, what: string): void {
+  if (!Number.isInteger(value) || value < 0 || value >= 0x7ff0) {
+    throw new XenbusError('EINVAL', `${what} ${String(value)} is not a domain id`);
+  }
+}
+
+/**
+ * The directories of a device as Xen's toolstack (libxl) lays them out.
+ * @throws XenbusError `EINVAL` for a bad type, domid or devid
+ */
+export function devicePaths(id: DeviceId): DevicePaths {
+  if (!/^[A-Za-z0-9_-]+$/.test(id.type)) {
+    throw new XenbusError('EINVAL', `device type ${JSON.stringify(id.type)} is not a path element`);
+  }
+  checkDomid(id.frontendDomid, 'frontend');
+  checkDomid(id.backendDomid, 'backend');
+  if (!Number.isInteger(id.devid) || id.devid < 0) {
+    throw new XenbusError('EINVAL', `devid ${String(id.devid)} is not a device number`);
+  }
+  return {
+    frontend: `/local/domain/${id.frontendDomid}/device/${id.type}/${id.devid}`,
+    backend: `/local/domain/${id.backendDomid}/backend/${id.type}/${id.frontendDomid}/${id.devid}`,
+  };
+}

@@ -1,0 +1,64 @@
+import {
+  DeviceEventChannel,
+  GrantMapper,
+  type GrantMapping,
+  GrantSharer,
+  PAGE_SIZE,
+} from '../evtchn/index.ts';
+import type { XenstoreClient } from '../xenstore/index.ts';
+import type { DevicePlatform, SharedPages } from './platform.ts';
+
+function pagesOf(mapping: GrantMapping): SharedPages {
+  const pages = mapping.refs.map(
+    (_, i) => new Uint8Array(mapping.buffer, i * PAGE_SIZE, PAGE_SIZE),
+  );
+  return { pages, refs: mapping.refs, release: mapping.release };
+}
+
+/** Where the real devices are, for tests that run elsewhere; the defaults are Linux's. */
+export interface XenPlatformOptions {
+  readonly evtchnPath?: string;
+  readonly gntallocPath?: string;
+  readonly gntdevPath?: string;
+  /**
+   * Asked whether a peer domain still exists (`IS_DOMAIN_INTRODUCED`); needs a privileged
+   * connection. Without it the device relies on the peer's nodes alone.
+   */
+  readonly client?: XenstoreClient;
+}
+
+/**
+ * This domain on real Xen as a {@link DevicePlatform}: `/dev/xen/evtchn`, `/dev/xen/gntalloc`
+ * and `/dev/xen/gntdev` through the native addon. The grant devices open on first use, so a
+ * frontend needs no gntdev and a backend no gntalloc.
+ * @throws EvtchnError `ENOSYS` without the addon, `ENOENT` off Xen
+ */
+export function xenPlatform(options: XenPlatformOptions = {}): DevicePlatform {
+  const eventChannel = DeviceEventChannel.open(options.evtchnPath);
+  let sharer: GrantSharer | undefined;
+  let mapper: GrantMapper | undefined;
+  return {
+    eventChannel,
+    grantPages(domid, count) {
+      sharer ??= GrantSharer.open(options.gntallocPath);
+      return pagesOf(sharer.share(domid, count));
+    },
+    mapGrants(domid, refs) {
+      mapper ??= GrantMapper.open(options.gntdevPath);
+      return pagesOf(mapper.map(domid, refs));
+    },
+    async domainAlive(domid) {
+      if (!options.client) return undefined;
+      try {
+        return await options.client.isDomainIntroduced(domid);
+      } catch {
+        return undefined;
+      }
+    },
+    close() {
+      if (!eventChannel.closed) eventChannel.close();
+      sharer?.close();
+      mapper?.close();
+    },
+  };
+}
