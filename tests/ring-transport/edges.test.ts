@@ -1,0 +1,124 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SimulatedHypervisor } from '../../src/evtchn/index.ts';
+import { grantPageMapper } from '../../src/host/index.ts';
+import {
+  XenstoreError as RingErrorIndicator,
+  XenstoreFeature,
+  XenstoreOffset,
+  XenstoreRing,
+} from '../../src/ring/xenstore.ts';
+import { XenstoreClient } from '../../src/xenstore/client.ts';
+import { XenstoreRingServer, XenstoreServer } from '../../src/xenstore/server/index.ts';
+import { ringConnector } from '../../src/xenstore/transport/ring.ts';
+
+/**
+ * Edges of the ring transport and the ring server that the simulated host does not reach on its
+ * own: indices about to wrap at 2^32, and pages or peers in states no honest end leaves them.
+ */
+describe('ring transport and ring server edges', () => {
+  const DOMID = 1;
+  let hv: SimulatedHypervisor;
+  let server: XenstoreServer;
+  let rings: XenstoreRingServer;
+  let page: Uint8Array;
+  let guestEvents: ReturnType<SimulatedHypervisor['openEventChannel']>;
+  let port: number;
+  let clients: XenstoreClient[];
+
+  /** Creates and introduces the guest; its ring server advertises `features`. */
+  function introduce(features: number): void {
+    rings = new XenstoreRingServer(server, {
+      mapper: grantPageMapper(hv),
+      eventChannel: hv.openEventChannel(0),
+      features,
+    });
+    hv.createDomain(DOMID);
+    const grant = hv.grants.grantAccess(DOMID, 0);
+    page = grant.page;
+    guestEvents = hv.openEventChannel(DOMID);
+    port = guestEvents.bindUnboundPort(0);
+    server.introduceDomain(DOMID, grant.ref, port);
+  }
+
+  async function connect(reconnect?: boolean): Promise<XenstoreClient> {
+    const client = await XenstoreClient.connect({
+      transport: ringConnector({ page, eventChannel: guestEvents, port, reconnect }),
+    });
+    clients.push(client);
+    return client;
+  }
+
+  /** The server's view of the page, for putting it in states only a broken peer would. */
+  const serverEnd = () => new XenstoreRing('server', page.buffer, { byteOffset: page.byteOffset });
+  const closed = (client: XenstoreClient) =>
+    new Promise<Error | undefined>((resolve) => client.once('close', resolve));
+
+  beforeEach(() => {
+    hv = SimulatedHypervisor.create();
+    server = new XenstoreServer();
+    clients = [];
+  });
+  afterEach(async () => {
+    for (const client of clients) await client.close();
+    rings?.close();
+    server.close();
+  });
+
+  it('keeps messages whole across the wrap of the indices at 2^32', async () => {
+    // Privileged, so it may write anywhere without a toolstack setting up its home.
+    server = new XenstoreServer({ privilegedDomid: DOMID });
+    introduce(0);
+    // The page is quiet: start both rings just short of 2^32.
+    serverEnd().requests.reset(2 ** 32 - 700);
+    serverEnd().responses.reset(2 ** 32 - 300);
+    const xs = await connect();
+    const home = `/local/domain/${DOMID}`;
+    const values = ['a', 'b', 'c'].map((c) => c.repeat(1500));
+    for (const [i, value] of values.entries()) await xs.write(`${home}/v${i}`, value);
+    expect(await Promise.all(values.map((_, i) => xs.readString(`${home}/v${i}`)))).toEqual(values);
+    // Both producers went past 2^32 and wrapped.
+    expect(serverEnd().requests.prod).toBeLessThan(2 ** 31);
+    expect(serverEnd().responses.prod).toBeLessThan(2 ** 31);
+  });
+
+  it('closes with EPROTO when the server leaves impossible response indices', async () => {
+    introduce(0);
+    const xs = await connect();
+    await xs.getDomainPath(DOMID);
+    const lost = closed(xs);
+    // A broken server: 5000 bytes claimed in a 1024-byte ring.
+    const words = new Uint32Array(page.buffer, page.byteOffset, 1024);
+    Atomics.store(words, XenstoreOffset.rspProd / 4, serverEnd().responses.cons + 5000);
+    hv.send(0, remotePort()); // as the server's notification
+    const reason = await lost;
+    expect(reason?.cause).toMatchObject({ code: 'EPROTO' });
+  });
+
+  it('refuses to connect to a page whose server reports an error and cannot reconnect', async () => {
+    introduce(XenstoreFeature.ERROR);
+    serverEnd().setError(RingErrorIndicator.COMM);
+    await expect(connect()).rejects.toMatchObject({ code: 'ECONNRESET' });
+  });
+
+  it('flags indices a guest corrupted (RINGIDX) and keeps serving others', async () => {
+    introduce(XenstoreFeature.ERROR | XenstoreFeature.RECONNECTION);
+    const xs = await connect();
+    const lost = closed(xs);
+    const words = new Uint32Array(page.buffer, page.byteOffset, 1024);
+    Atomics.store(words, XenstoreOffset.reqProd / 4, serverEnd().requests.cons + 4000);
+    guestEvents.notify(port);
+    expect((await lost)?.cause).toMatchObject({ code: 'EPROTO' });
+    expect(serverEnd().error).toBe(RingErrorIndicator.RINGIDX);
+    expect(rings.failure(DOMID)).toMatchObject({ code: 'EPROTO' });
+    // Reconnecting resets the page, and the guest is served again.
+    const again = await connect();
+    expect(await again.getDomainPath(DOMID)).toBe(`/local/domain/${DOMID}`);
+  });
+
+  /** xenstored's end of the guest's channel. */
+  function remotePort(): number {
+    const status = hv.status(DOMID, port);
+    if (status.state !== 'interdomain') throw new Error('not connected');
+    return status.remotePort;
+  }
+});
