@@ -442,7 +442,7 @@ const control: Record<string, string[]> = {
 
 const versions: Record<string, string[]> = {
   'current: GET/SET_FEATURE and GET/SET_QUOTA': [
-    'c getquota -> nodes,watches,transactions,node-size,node-permissions,outstanding,transaction-nodes',
+    'c getquota -> nodes watches outstanding memory soft-memory transactions transaction-nodes node-permissions path-max node-size',
     'c getquota nodes -> 1000',
     'c setquota nodes 3 -> OK',
     'c getquota nodes -> 3',
@@ -454,6 +454,9 @@ const versions: Record<string, string[]> = {
     'c setfeature 5 1 -> OK',
     'c getfeature 5 -> 1',
     'g getquota -> EACCES',
+    'g getfeature -> 1',
+    'g getfeature 5 -> EACCES',
+    'g setfeature 5 1 -> EACCES',
   ],
 };
 

@@ -17,22 +17,17 @@ export interface ControlHost {
   usage(domid: number): DomainUsage | undefined;
 }
 
-// C 4.17's memory and path quotas, reported but not enforced here (see README.md).
-const MEMORY_QUOTA = 2_621_440;
-const MEMORY_SOFT_QUOTA = 2_097_152;
-const PATH_MAX = 2048;
-
 // The settable quotas of `quota set`, with C's names and descriptions, in C's order.
-const quotaLines: readonly [string, keyof Quotas | undefined, number, string][] = [
-  ['nodes', 'nodes', 0, 'Nodes per domain'],
-  ['watches', 'watches', 0, 'Watches per domain'],
-  ['transactions', 'transactions', 0, 'Transactions per domain'],
-  ['outstanding', 'outstanding', 0, 'Outstanding requests per domain'],
-  ['transaction-nodes', 'transactionNodes', 0, 'Max. number of accessed nodes per transaction'],
-  ['memory', undefined, MEMORY_QUOTA, 'Total Xenstore memory per domain (error level)'],
-  ['node-size', 'nodeSize', 0, 'Max. size of a node'],
-  ['path-max', undefined, PATH_MAX, 'Max. length of a node path'],
-  ['permissions', 'permissions', 0, 'Max. number of permissions per node'],
+const quotaLines: readonly [string, keyof Quotas, string][] = [
+  ['nodes', 'nodes', 'Nodes per domain'],
+  ['watches', 'watches', 'Watches per domain'],
+  ['transactions', 'transactions', 'Transactions per domain'],
+  ['outstanding', 'outstanding', 'Outstanding requests per domain'],
+  ['transaction-nodes', 'transactionNodes', 'Max. number of accessed nodes per transaction'],
+  ['memory', 'memory', 'Total Xenstore memory per domain (error level)'],
+  ['node-size', 'nodeSize', 'Max. size of a node'],
+  ['path-max', 'pathMax', 'Max. length of a node path'],
+  ['permissions', 'permissions', 'Max. number of permissions per node'],
 ];
 
 const HELP =
@@ -63,7 +58,7 @@ export function control(host: ControlHost, args: readonly (string | Uint8Array)[
     case 'quota-soft':
       if (rest.length !== 0) break;
       return stringPayload(
-        `Quota settings:\n${quotaLine('memory', MEMORY_SOFT_QUOTA, 'Total Xenstore memory per domain (warning level)')}`,
+        `Quota settings:\n${quotaLine('memory', host.quotas.global.softMemory, 'Total Xenstore memory per domain (warning level)')}`,
       );
   }
   throw new XenstoreError('EINVAL', `control command not understood: ${args.join(' ')}`);
@@ -71,8 +66,8 @@ export function control(host: ControlHost, args: readonly (string | Uint8Array)[
 
 function quota(host: ControlHost, args: readonly string[]): Uint8Array {
   if (args.length === 0) {
-    const lines = quotaLines.map(([name, key, fixed, description]) =>
-      quotaLine(name, key ? host.quotas.global[key] : fixed, description),
+    const lines = quotaLines.map(([name, key, description]) =>
+      quotaLine(name, host.quotas.global[key], description),
     );
     return stringPayload(`Quota settings:\n${lines.join('')}`);
   }

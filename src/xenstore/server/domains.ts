@@ -11,8 +11,8 @@ export interface Domain {
   shutdown: boolean;
   /** The domain this one controls (SET_TARGET), if any. */
   target: number | undefined;
-  /** Feature bits set with SET_FEATURE. */
-  features: number;
+  /** Feature bits set with SET_FEATURE; undefined means all the server offers. */
+  features: number | undefined;
   /** Known only because a connection speaks for it; a later INTRODUCE completes it. */
   readonly implicit: boolean;
   /** The store generation when the domain appeared (permission entries older than it lapse). */
@@ -39,7 +39,7 @@ export class DomainTable {
       port: 0,
       shutdown: false,
       target: undefined,
-      features: 0,
+      features: undefined,
       implicit: false,
       generation: 0,
     });
@@ -63,7 +63,7 @@ export class DomainTable {
       port,
       shutdown: false,
       target: known?.target,
-      features: known?.features ?? 0,
+      features: known?.features,
       implicit: false,
       generation: known?.generation ?? this.clock(),
     };
@@ -81,7 +81,7 @@ export class DomainTable {
       port: 0,
       shutdown: false,
       target: undefined,
-      features: 0,
+      features: undefined,
       implicit: true,
       generation: this.clock(),
     });

@@ -9,7 +9,7 @@ export interface Quotas {
   nodes: number;
   /** Watches a domain may hold (E2BIG). */
   watches: number;
-  /** Open transactions per connection beyond which TRANSACTION_START fails (ENOSPC). */
+  /** Open transactions of a domain beyond which TRANSACTION_START fails (ENOSPC). */
   transactions: number;
   /** Largest node record in bytes, header, permissions and child names included (ENOSPC). */
   nodeSize: number;
@@ -19,6 +19,12 @@ export interface Quotas {
   outstanding: number;
   /** Nodes one transaction may touch (ENOSPC). */
   transactionNodes: number;
+  /** Memory a domain may use, in bytes. Reported, not enforced (nothing here accounts memory). */
+  memory: number;
+  /** Memory use above which C only logs a warning. Reported, not enforced. */
+  softMemory: number;
+  /** Longest path. Reported; the path check is the codec's fixed 2048 characters. */
+  pathMax: number;
 }
 
 /** C xenstored 4.17's defaults. */
@@ -30,20 +36,26 @@ export const DEFAULT_QUOTAS: Readonly<Quotas> = Object.freeze({
   permissions: 5,
   outstanding: 20,
   transactionNodes: 1024,
+  memory: 2_621_440,
+  softMemory: 2_097_152,
+  pathMax: 2048,
 });
 
-/** Quota names on the wire (GET_QUOTA/SET_QUOTA, as in current xenstored). */
+/** Quota names on the wire (GET_QUOTA/SET_QUOTA), in current xenstored's order. */
 const wireNames: Readonly<Record<string, keyof Quotas>> = {
   nodes: 'nodes',
   watches: 'watches',
-  transactions: 'transactions',
-  'node-size': 'nodeSize',
-  'node-permissions': 'permissions',
   outstanding: 'outstanding',
+  memory: 'memory',
+  'soft-memory': 'softMemory',
+  transactions: 'transactions',
   'transaction-nodes': 'transactionNodes',
+  'node-permissions': 'permissions',
+  'path-max': 'pathMax',
+  'node-size': 'nodeSize',
 };
 
-/** The wire names of all quotas, in a fixed order. */
+/** The wire names of all quotas, in the order GET_QUOTA lists them. */
 export const QUOTA_NAMES: readonly string[] = Object.keys(wireNames);
 
 /** The {@link Quotas} key of a wire name; EINVAL for names no quota has. */

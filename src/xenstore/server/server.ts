@@ -11,13 +11,7 @@ import { XenstoreError } from '../errors.ts';
 import { assertValidPath, domainPath, isSpecialPath, resolvePath } from '../paths.ts';
 import { OK_PAYLOAD } from '../payload.ts';
 import { parsePermissions } from '../permissions.ts';
-import {
-  booleanPayload,
-  errorMessage,
-  listPayload,
-  replyMessage,
-  stringPayload,
-} from '../replies.ts';
+import { booleanPayload, errorMessage, replyMessage, stringPayload } from '../replies.ts';
 import { decodeRequest } from '../requests.ts';
 import type { Message } from '../wire.ts';
 import {
@@ -88,7 +82,6 @@ const PRIVILEGED = new Set<number>([
   MessageType.SET_TARGET,
   MessageType.SET_FEATURE,
   MessageType.SET_QUOTA,
-  MessageType.GET_FEATURE,
   MessageType.GET_QUOTA,
 ]);
 
@@ -408,14 +401,17 @@ export class XenstoreServer {
         return OK_PAYLOAD;
       case 'CONTROL':
         return control(this.#controlHost, request.args);
-      case 'GET_FEATURE':
-        return stringPayload(
-          String(
-            request.domid === undefined
-              ? this.#features
-              : this.domains.require(request.domid).features,
-          ),
-        );
+      case 'GET_FEATURE': {
+        // Open to all: without a domid, the asking domain's features (a privileged socket
+        // connection gets the server's); naming a domain is privileged.
+        if (request.domid !== undefined && !conn.privileged) throw new XenstoreError('EACCES');
+        const domain = request.domid === undefined ? conn.domid : request.domid;
+        const features =
+          request.domid === undefined && conn.privileged
+            ? this.#features
+            : (this.domains.require(domain).features ?? this.#features);
+        return stringPayload(String(features));
+      }
       case 'SET_FEATURE':
         if ((request.value & ~this.#features) !== 0) {
           throw new XenstoreError('EINVAL', 'unsupported feature bits');
@@ -423,7 +419,8 @@ export class XenstoreServer {
         this.domains.require(request.domid).features = request.value;
         return OK_PAYLOAD;
       case 'GET_QUOTA':
-        if (request.quota === undefined) return listPayload(QUOTA_NAMES);
+        // Current xenstored answers one string of space-separated names.
+        if (request.quota === undefined) return stringPayload(QUOTA_NAMES.join(' '));
         if (request.domid === undefined) {
           return stringPayload(String(this.quotas.global[quotaKey(request.quota)]));
         }
