@@ -1,5 +1,6 @@
 import { XenstoreClient } from '../../src/xenstore/client.ts';
 import { XenstoreError } from '../../src/xenstore/errors.ts';
+import type { TransportConnector } from '../../src/xenstore/transport/transport.ts';
 import type { Sample } from './types.ts';
 import type { XsLoopRun } from './xs-loop.ts';
 
@@ -14,10 +15,15 @@ export interface ClientLoopRun extends XsLoopRun {
 
 /**
  * Runs the TypeScript client through exactly the sequence `bench/c/xs-loop.c` runs for the same
- * workload (see its header), against the daemon at `socketPath`, timing only the loop.
+ * workload (see its header), against the daemon at `socketPath`, timing only the loop. The
+ * client connects through `transport` when given (e.g. a ring), else the socket.
  */
-export async function runClientLoop(socketPath: string, run: ClientLoopRun): Promise<Sample> {
-  const client = await XenstoreClient.connect({ socketPath });
+export async function runClientLoop(
+  socketPath: string,
+  run: ClientLoopRun,
+  transport?: TransportConnector,
+): Promise<Sample> {
+  const client = await XenstoreClient.connect(transport ? { transport } : { socketPath });
   try {
     const seconds = await timedWorkload(client, socketPath, run);
     if (run.workload !== 'list') await client.rm(run.base);
