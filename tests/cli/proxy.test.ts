@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TraceRecord } from '../../src/cli/trace.ts';
+import { XenstoreClient } from '../../src/xenstore/client.ts';
 import {
   encodeMessage,
   encodeRequest,
@@ -131,6 +132,38 @@ describe('xenwire proxy', () => {
       `conn 2 closed (client sent ${fromClient.length} bytes, server got ${fromClient.length}; ` +
         `server sent ${fromServer.length}, client got ${fromServer.length})`,
     );
+  });
+
+  it('keeps pipelined traffic of concurrent clients intact', async () => {
+    const upstream = join(dir, 'mock.sock');
+    const served = startXenwire(['serve', '--socket', upstream]);
+    await served.stdout.waitFor(/listening on/);
+    const { listen, trace, proxy } = startProxy(upstream, '--quiet');
+    try {
+      await proxy.stdout.waitFor(/proxy listening/);
+      const clients = await Promise.all(
+        [0, 1, 2, 3].map(() => XenstoreClient.connect({ socketPath: listen })),
+      );
+      await Promise.all(
+        clients.map(async (client, c) => {
+          const keys = Array.from({ length: 300 }, (_, i) => `/load/${c}/${i}`);
+          await Promise.all(keys.map((key) => client.write(key, `${key}=${'x'.repeat(200)}`)));
+          const values = await Promise.all(keys.map((key) => client.readString(key)));
+          expect(values).toEqual(keys.map((key) => `${key}=${'x'.repeat(200)}`));
+        }),
+      );
+      await Promise.all(clients.map((client) => client.close()));
+    } finally {
+      expect(await proxy.stop()).toBe(0);
+      await served.stop();
+    }
+    const records = await readTrace(trace);
+    const requests = records.filter((r) => r.kind === 'message' && r.dir === 'client-to-server');
+    expect(requests).toHaveLength(4 * 600);
+    for (const close of records.filter((r) => r.kind === 'close')) {
+      expect(close.bytes.toServer).toBe(close.bytes.fromClient);
+      expect(close.bytes.toClient).toBe(close.bytes.fromServer);
+    }
   });
 
   describe.skipIf(xenInstall === undefined)('in front of the real C xenstored', () => {
