@@ -123,3 +123,24 @@ export const TRANSACTION_ANCESTOR_SCRIPT: Script = [
   dom0({ op: 'WRITE', path: '/d/a', value: 'changed' }),
   inTx(1, { op: 'TRANSACTION_END', commit: true }),
 ];
+
+/**
+ * @introduceDomain and @releaseDomain around INTRODUCE and RELEASE, on the requesting connection
+ * and another one: where each event falls relative to the request's reply, and what a release
+ * removes.
+ */
+export const DOMAIN_EVENTS_SCRIPT: Script = [
+  dom0({ op: 'WATCH', path: '@introduceDomain', token: 'in' }),
+  dom0({ op: 'WATCH', path: '@releaseDomain', token: 'out' }),
+  { conn: 1, tx: 'none', request: { op: 'WATCH', path: '@releaseDomain', token: 'other' } },
+  dom0({ op: 'INTRODUCE', domid: 2, port: guestPort(2) }),
+  dom0({ op: 'WRITE', path: '/d/owned', value: 'x' }),
+  dom0({ op: 'SET_PERMS', path: '/d/owned', perms: [{ access: 'n', domid: 2 }] }),
+  dom0({ op: 'RELEASE', domid: 2 }),
+  dom0({ op: 'READ', path: '/d/owned' }),
+  dom0({ op: 'IS_DOMAIN_INTRODUCED', domid: 2 }),
+  // C orders the releasing connection's event differently when no other connection watches.
+  { conn: 1, tx: 'none', request: { op: 'UNWATCH', path: '@releaseDomain', token: 'other' } },
+  dom0({ op: 'INTRODUCE', domid: 2, port: guestPort(2) }),
+  dom0({ op: 'RELEASE', domid: 2 }),
+];
