@@ -27,6 +27,9 @@ const NONE: readonly Watch[] = Object.freeze([]);
  */
 export class WatchIndex {
   readonly #byPath = new Map<string, Watch[]>();
+  // How many watched paths have each length: an ancestor whose length no watched path has needs
+  // neither a substring nor a lookup, so unrelated watches cost a write next to nothing.
+  readonly #lengths = new Map<number, number>();
   #seq = 0;
 
   add(
@@ -39,6 +42,7 @@ export class WatchIndex {
     const list = this.#byPath.get(path);
     if (list) list.push(watch);
     else this.#byPath.set(path, [watch]);
+    this.#lengths.set(path.length, (this.#lengths.get(path.length) ?? 0) + 1);
     return watch;
   }
 
@@ -46,8 +50,12 @@ export class WatchIndex {
     const list = this.#byPath.get(watch.path);
     if (!list) return;
     const at = list.indexOf(watch);
-    if (at >= 0) list.splice(at, 1);
+    if (at < 0) return;
+    list.splice(at, 1);
     if (list.length === 0) this.#byPath.delete(watch.path);
+    const count = this.#lengths.get(watch.path.length)! - 1;
+    if (count === 0) this.#lengths.delete(watch.path.length);
+    else this.#lengths.set(watch.path.length, count);
   }
 
   /**
@@ -57,14 +65,16 @@ export class WatchIndex {
    */
   matching(path: string, mode: FireMode): readonly Watch[] {
     if (this.#byPath.size === 0) return NONE;
-    const own = this.#byPath.get(path);
+    const own = this.#lengths.has(path.length) ? this.#byPath.get(path) : undefined;
     if (mode === 'exact' || path.charCodeAt(0) !== 0x2f) return own ?? NONE;
     let found: Watch[] | undefined = own ? own.slice() : undefined;
     let sources = own ? 1 : 0;
     for (let cut = path.lastIndexOf('/'); cut >= 0; cut = path.lastIndexOf('/', cut - 1)) {
-      const ancestor = cut === 0 ? '/' : path.slice(0, cut);
-      if (ancestor === path) break;
-      const list = this.#byPath.get(ancestor);
+      if (cut === 0 && path.length === 1) break;
+      const length = cut === 0 ? 1 : cut;
+      const list = this.#lengths.has(length)
+        ? this.#byPath.get(cut === 0 ? '/' : path.slice(0, cut))
+        : undefined;
       if (list) {
         if (found) found.push(...list);
         else found = list.slice();
