@@ -70,10 +70,10 @@ export async function realTarget(install: XenInstall): Promise<DifferentialTarge
   const daemon = await startRealXenstored(install);
   const page = (domid: number) => join(daemon.rundir, `dom${domid}.page`);
   const introduced = new Set<number>();
-  let waker: RawConnection | undefined;
   // Any request on the socket makes the daemon run its loop, which services the rings too.
+  // Opened up front: C's event order can depend on the order connections were opened in.
+  const waker = await RawConnection.open(daemon.socketPath);
   const wake = async () => {
-    waker ??= await RawConnection.open(daemon.socketPath);
     await waker.exchange(barrier);
   };
   return {
@@ -98,7 +98,7 @@ export async function realTarget(install: XenInstall): Promise<DifferentialTarge
       }
     },
     async stop() {
-      waker?.close();
+      waker.close();
       await daemon.stop();
     },
   };
