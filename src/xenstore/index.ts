@@ -98,6 +98,7 @@ export {
   type InProcessServer,
   inProcessConnector,
 } from './transport/in-process.ts';
+export { type RingTransportOptions, ringConnector } from './transport/ring.ts';
 export { socketConnector } from './transport/socket.ts';
 export type {
   OutgoingMessage,
