@@ -94,3 +94,24 @@ describe('permission entries and domain lifetimes', () => {
     expect(read(new Recorder(server, 5), '/n')).toBe('EACCES');
   });
 });
+
+describe('RELEASE ordering', () => {
+  it('defers the destruction past the reply when the domain ring follows the releaser, as C does', () => {
+    const server = new XenstoreServer();
+    const older = new Recorder(server, 0);
+    older.request(MessageType.WATCH, scriptPayload('watch', ['@releaseDomain', 'r']));
+    older.request(MessageType.INTRODUCE, scriptPayload('introduce', ['7', '1', '3']));
+    older.events();
+    const before = older.received.length;
+    older.request(MessageType.RELEASE, scriptPayload('release', ['7']));
+    expect(older.received.slice(before).map(renderReply)).toEqual(['OK', '@releaseDomain\0r']);
+
+    older.request(MessageType.INTRODUCE, scriptPayload('introduce', ['8', '1', '4']));
+    const newer = new Recorder(server, 0);
+    newer.request(MessageType.WATCH, scriptPayload('watch', ['@releaseDomain', 'n']));
+    newer.events();
+    const at = newer.received.length;
+    newer.request(MessageType.RELEASE, scriptPayload('release', ['8']));
+    expect(newer.received.slice(at).map(renderReply)).toEqual(['@releaseDomain\0n', 'OK']);
+  });
+});

@@ -127,7 +127,9 @@ export class XenstoreServer {
   readonly #features: number;
   readonly #host: ConnectionHost;
   readonly #controlHost: ControlHost;
+  // Connection ids and domains' ring connections share one sequence: C's connection list order.
   #nextConnectionId = 1;
+  readonly #ringOrder = new Map<number, number>();
   // Requests that arrived while another was being served or delivered.
   #queue: [ServerConnection, Message][] = [];
   #busy = false;
@@ -211,7 +213,10 @@ export class XenstoreServer {
    */
   connect(options: ServerConnectOptions): XenstoreConnection {
     const domid = options.domid ?? 0;
-    this.domains.assume(domid);
+    if (!this.domains.isIntroduced(domid)) {
+      this.domains.assume(domid);
+      this.#ringOrder.set(domid, this.#nextConnectionId++);
+    }
     const privileged = options.privileged ?? (domid === 0 || domid === this.#privilegedDomid);
     const conn = new ServerConnection(
       this.#nextConnectionId++,
@@ -389,9 +394,13 @@ export class XenstoreServer {
         if (request.port <= 0) throw new XenstoreError('EINVAL', 'event channel must be positive');
         this.#introduce(request.domid, BigInt(request.gfn), request.port);
         return OK_PAYLOAD;
-      case 'RELEASE':
-        this.#release(guestDomid(request.domid));
+      case 'RELEASE': {
+        const domid = guestDomid(request.domid);
+        this.domains.require(domid);
+        if (this.#ringFollows(conn, domid)) this.#afterReply = () => this.#release(domid);
+        else this.#release(domid);
         return OK_PAYLOAD;
+      }
       case 'RESUME':
         this.domains.require(guestDomid(request.domid)).shutdown = false;
         return OK_PAYLOAD;
@@ -542,6 +551,7 @@ export class XenstoreServer {
 
   #introduce(domid: number, gfn: bigint, port: number): void {
     if (this.domains.introduce(domid, gfn, port)) {
+      this.#ringOrder.set(domid, this.#nextConnectionId++);
       this.#events.fire({ path: INTRODUCE_DOMAIN, mode: 'exact', perms: undefined });
       return;
     }
@@ -569,10 +579,30 @@ export class XenstoreServer {
     });
   }
 
+  /**
+   * Whether domain `domid`'s ring connection comes right after `conn` in C's connection list
+   * (socket connections and domain connections, in creation order). C's main loop holds a
+   * reference on the next connection while serving one, so releasing that very domain only
+   * drops the reference: its destruction (node removals, `@releaseDomain`) happens once the
+   * RELEASE reply is out.
+   */
+  #ringFollows(conn: ServerConnection, domid: number): boolean {
+    const ring = this.#ringOrder.get(domid);
+    if (ring === undefined || ring < conn.id) return false;
+    for (const other of this.#connections) {
+      if (other.domid === 0 && other.id > conn.id && other.id < ring) return false;
+    }
+    for (const other of this.#ringOrder.values()) {
+      if (other > conn.id && other < ring) return false;
+    }
+    return true;
+  }
+
   // C's domain destruction: connections (with their watches and transactions) go, then every
   // node the domain owns (firing watches), then @releaseDomain.
   #release(domid: number): void {
     this.domains.release(domid);
+    this.#ringOrder.delete(domid);
     for (const conn of [...this.#connections]) {
       if (conn.domid === domid) this.#disconnect(conn);
     }
