@@ -81,6 +81,24 @@ describe('ring transport and ring server edges', () => {
     expect(serverEnd().responses.prod).toBeLessThan(2 ** 31);
   });
 
+  it('takes what an earlier connection left in the response ring for strays, not replies', async () => {
+    server = new XenstoreServer({ privilegedDomid: DOMID });
+    introduce(0);
+    const first = await connect();
+    await first.write('/v', 'fresh');
+    await first.close();
+    // A reply the first connection never read, whose id the next client will use too.
+    const stale = new Uint8Array(16 + 5);
+    const view = new DataView(stale.buffer);
+    view.setUint32(0, 2, true); // READ
+    view.setUint32(4, 1, true);
+    view.setUint32(12, 5, true);
+    stale.set(new TextEncoder().encode('stale'), 16);
+    serverEnd().write(stale);
+    const second = await connect();
+    expect(await second.readString('/v')).toBe('fresh');
+  });
+
   it('closes with EPROTO when the server leaves impossible response indices', async () => {
     introduce(0);
     const xs = await connect();

@@ -41,6 +41,13 @@ export interface RingTransportOptions {
  * closes with an `EPROTO` {@link XenstoreError}. The event channel and the page stay the
  * caller's: closing the transport only stops using them.
  *
+ * When the server offers RECONNECTION each connect resets the page, and the server drops the
+ * previous connection's watches and transactions. Otherwise the page carries on where the
+ * previous connection left it: what it never read is read first, before any request is sent,
+ * so the client reports it as strays and ignores it; its watches keep firing until unwatched.
+ * (Linux's xenbus discards such bytes instead, which can cut a message the server is still
+ * writing.)
+ *
  * ```ts
  * const client = await XenstoreClient.connect({
  *   transport: ringConnector({ page, eventChannel, port }),
