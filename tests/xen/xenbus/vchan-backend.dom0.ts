@@ -1,0 +1,168 @@
+/**
+ * The vchan device's backend in Dom0 on real Xen, against a frontend in a PV DomU running Node
+ * (vchan-frontend.domu.ts, bundled into the DomU image): real xenstored, grants and event
+ * channels on both sides. Two guests in turn:
+ *
+ * 1. 10 MiB each way; the hashes each side saw must match what the other sent; prints MiB/s;
+ * 2. a guest destroyed (`xl destroy`) mid-stream: the backend must notice (`@releaseDomain`, the
+ *    domain no longer introduced, or its nodes removed by xl), fail the stream, unmap, unbind and
+ *    end Closed.
+ *
+ * Run inside the lane's Dom0 session (XEN_LANE_CACHE, XEN_LANE_TOOLS, XEN_LANE_LIBS set):
+ *   node --import tsx tests/xen/xenbus/vchan-backend.dom0.ts
+ * Exits 0 when both parts pass.
+ */
+import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import {
+  createDevice,
+  openVchanBackend,
+  XenbusState,
+  xenPlatform,
+} from '../../../src/xenbus/index.ts';
+import { XenstoreClient } from '../../../src/xenstore/index.ts';
+import { type Digest, receiveAll, sendRandom } from '../../xenbus/support/streams.ts';
+
+const MB = 1024 * 1024;
+const env = (name: string): string => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run inside the Xen lane's Dom0 session`);
+  return value;
+};
+const cache = env('XEN_LANE_CACHE');
+const tools = env('XEN_LANE_TOOLS');
+const libs = env('XEN_LANE_LIBS');
+
+function xl(...args: string[]): string {
+  const result = spawnSync(`${tools}/xl`, args, {
+    encoding: 'utf8',
+    env: { ...process.env, LD_LIBRARY_PATH: libs },
+  });
+  if (result.status !== 0) throw new Error(`xl ${args.join(' ')}: ${result.stderr}`);
+  return result.stdout.trim();
+}
+
+/** Creates a paused PV guest that will run the frontend and send `bytes`. */
+function createGuest(name: string, bytes: number): number {
+  mkdirSync('/run/xen-lane', { recursive: true });
+  const cfg = `/run/xen-lane/${name}.cfg`;
+  writeFileSync(
+    cfg,
+    [
+      `name = "${name}"`,
+      'type = "pv"',
+      `kernel = "${cache}/vmlinuz"`,
+      `ramdisk = "${cache}/initramfs-domu.cpio"`,
+      `extra = "console=hvc0 quiet loglevel=3 xenwire.run=vchan-frontend xenwire.bytes=${bytes}"`,
+      'memory = 512',
+      'vcpus = 1',
+      'on_poweroff = "destroy"',
+      'on_crash = "destroy"',
+      '',
+    ].join('\n'),
+  );
+  xl('create', '-p', cfg);
+  return Number(xl('domid', name));
+}
+
+/** Resolves with a node's value once it exists (watch-driven). */
+async function awaitValue(client: XenstoreClient, path: string): Promise<string> {
+  const watch = await client.watch(path);
+  try {
+    for await (const _ of watch) {
+      const value = await client.readString(path).catch(() => undefined);
+      if (value !== undefined) return value;
+    }
+    throw new Error(`watch on ${path} ended`);
+  } finally {
+    await watch.close();
+  }
+}
+
+async function part(
+  client: XenstoreClient,
+  name: string,
+  body: (domid: number) => Promise<void>,
+): Promise<boolean> {
+  try {
+    const guestName = `xenbus-vchan-${name}`;
+    const domid = createGuest(guestName, name === 'stream' ? 10 * MB : 1024 * MB);
+    await createDevice(client, { type: 'vchan', frontendDomid: domid, backendDomid: 0, devid: 0 });
+    await body(domid);
+    console.log(`xenbus-vchan[dom0]: part '${name}' passed`);
+    return true;
+  } catch (error) {
+    console.log(`xenbus-vchan[dom0]: part '${name}' FAILED: ${(error as Error).stack ?? error}`);
+    return false;
+  }
+}
+
+function check(condition: boolean, what: string): void {
+  if (!condition) throw new Error(`check failed: ${what}`);
+}
+
+const client = await XenstoreClient.connect();
+const platform = xenPlatform({ client });
+
+const streamed = await part(client, 'stream', async (domid) => {
+  const opening = openVchanBackend({ client, platform, frontendDomid: domid, timeoutMs: 180_000 });
+  xl('unpause', String(domid));
+  const { stream, device } = await opening;
+  const closed = once(device, 'closed');
+  const started = Date.now();
+  const [sent, received] = await Promise.all([sendRandom(stream, 10 * MB), receiveAll(stream)]);
+  const seconds = (Date.now() - started) / 1000;
+  const guest = JSON.parse(
+    await awaitValue(client, `/local/domain/${domid}/data/vchan-result`),
+  ) as {
+    sent: Digest;
+    received: Digest;
+  };
+  console.log(
+    `xenbus-vchan[dom0]: 10 MiB each way in ${seconds.toFixed(2)} s: ` +
+      `${((sent.bytes + received.bytes) / MB / seconds).toFixed(2)} MiB/s both ways together`,
+  );
+  check(received.sha256 === guest.sent.sha256 && received.bytes === 10 * MB, 'DomU → Dom0 data');
+  check(
+    guest.received.sha256 === sent.sha256 && guest.received.bytes === 10 * MB,
+    'Dom0 → DomU data',
+  );
+  const [reason] = await closed;
+  check(reason === undefined, `clean close (got ${reason})`);
+});
+
+const killed = await part(client, 'destroy', async (domid) => {
+  const opening = openVchanBackend({ client, platform, frontendDomid: domid, timeoutMs: 180_000 });
+  xl('unpause', String(domid));
+  const { stream, device } = await opening;
+  const closed = once(device, 'closed');
+  const failed = once(stream, 'error');
+  let seen = 0;
+  stream.on('data', (chunk: Buffer) => {
+    seen += chunk.length;
+  });
+  await once(stream, 'data');
+  const port = device.connection?.port;
+  xl('destroy', String(domid));
+  const [reason] = (await closed) as [{ code?: string } | undefined];
+  // xl removes the device's nodes while tearing the domain down: the backend may see those
+  // go (ECONNRESET) before xenstored releases the domain (ESRCH).
+  const gone = ['ESRCH', 'ECONNRESET'];
+  check(
+    gone.includes(reason?.code ?? ''),
+    `backend notices the domain going (got ${reason?.code})`,
+  );
+  const streamError = (await failed)[0] as { code?: string };
+  check(gone.includes(streamError.code ?? ''), `the stream fails (got ${streamError.code})`);
+  check(device.connection === undefined && port !== undefined, 'ring unmapped, port unbound');
+  const state = await client.readString(`${device.path}/state`);
+  check(state === String(XenbusState.Closed), `backend state Closed (got ${state})`);
+  console.log(
+    `xenbus-vchan[dom0]: destroyed domain ${domid} after ${seen} bytes; backend closed (${reason?.code})`,
+  );
+});
+
+platform.close();
+await client.close();
+process.exit(streamed && killed ? 0 : 1);
