@@ -126,7 +126,8 @@ export abstract class DeviceEnd extends EventEmitter<DeviceEndEvents> {
       this.#onDisconnect?.(reason);
       const problems: string[] = [];
       await this.#setStateQuietly(XenbusState.Closing, problems);
-      if (reason?.code !== 'ESRCH') {
+      // Without a connection there is nothing the peer could still hold.
+      if (this.#connection && reason?.code !== 'ESRCH') {
         // The backend must unmap before the frontend may end its grants: wait for the peer.
         await this.awaitPeer((state) => this.peerReleased(state), 'peer closing').catch(
           (error: Error) => problems.push(error.message),
@@ -168,10 +169,15 @@ export abstract class DeviceEnd extends EventEmitter<DeviceEndEvents> {
     return problems;
   }
 
-  /** Writes the state if it can; a close goes on whatever xenstore says. */
+  /**
+   * Writes the state while the directory exists: after the toolstack removed the device, a
+   * write would bring a stray directory back. A close goes on whatever xenstore says.
+   */
   async #setStateQuietly(state: XenbusState, problems: string[]): Promise<void> {
     try {
-      await this.setState(state);
+      await this.client.transaction(async (tx) => {
+        if (await tx.exists(this.path)) await tx.write(`${this.path}/state`, String(state));
+      });
     } catch (error) {
       problems.push((error as Error).message);
     }

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { EvtchnError } from '../../src/evtchn/index.ts';
 import {
   devicePaths,
+  removeDevice,
   XenbusBackend,
   type XenbusError,
   XenbusFrontend,
@@ -338,6 +339,27 @@ describe('both ends', () => {
     for (const ref of front.ring.refs) {
       expect(() => env.host.hypervisor.grants.map(0, 1, ref)).toThrow(/not granted/);
     }
+  });
+});
+
+describe('the toolstack removing a connected device', () => {
+  it('makes both ends close and release, without bringing the directories back', async () => {
+    const { paths } = await setUp();
+    const [fe, be] = await Promise.all([frontend(2000), backend(2000)]);
+    const [front] = await Promise.all([fe.connect(), be.connect()]);
+    const bothClosed = Promise.all([once(fe, 'closed'), once(be, 'closed')]);
+    await removeDevice(env.host.dom0Client, env.id);
+    const [[feReason], [beReason]] = await bothClosed;
+    expect(feReason).toMatchObject({ code: 'ECONNRESET' });
+    expect(beReason).toMatchObject({ code: 'ECONNRESET' });
+    expect(fe.connection).toBeUndefined();
+    expect(be.connection).toBeUndefined();
+    expect(await env.host.dom0Client.exists(paths.frontend)).toBe(false);
+    expect(await env.host.dom0Client.exists(paths.backend)).toBe(false);
+    expect(() => env.host.hypervisor.grants.map(0, 1, front.ring.refs[0] as number)).toThrow(
+      /not granted/,
+    );
+    expect(env.host.hypervisor.status(1, front.port).state).toBe('closed');
   });
 });
 
