@@ -1,5 +1,11 @@
-import { XenstoreConnection as RingConnectionState, XenstoreRing } from '../../ring/xenstore.ts';
-import { encodeMessage, type Message } from '../wire.ts';
+import {
+  XenstoreConnection as RingConnectionState,
+  XenstoreError as RingErrorIndicator,
+  XenstoreRing,
+} from '../../ring/xenstore.ts';
+import { HEADER_SIZE, PAYLOAD_MAX } from '../constants.ts';
+import { XenstoreError } from '../errors.ts';
+import { decodeHeader, encodeMessage, type Message } from '../wire.ts';
 import type { XenstoreConnection } from './connection.ts';
 
 /** What a served ring needs from the server and the event channel. */
@@ -29,7 +35,10 @@ export class RingDomain {
   /** Encoded replies and events not yet in the response ring; the first may be half written. */
   readonly #outbox: Uint8Array[] = [];
   #connection: XenstoreConnection | undefined;
-  /** Bytes of the request being read that are still in the ring (0: at a message boundary). */
+  /** The header of the request being read, and how much of it has arrived. */
+  readonly #header = new Uint8Array(HEADER_SIZE);
+  #headerBytes = 0;
+  /** Payload bytes of the request being read still to come (0: reading a header). */
   #remaining = 0;
   #stopped = false;
   #failure: Error | undefined;
@@ -67,25 +76,48 @@ export class RingDomain {
       // A guest that does not read its replies is not read either, so it cannot make us queue
       // without bound.
       while (this.#flush()) {
+        // Everything waiting is taken, a header in pieces included: the guest notifies only
+        // once we have caught up with what it wrote, so leaving bytes behind would stall it.
         if (this.#remaining === 0) {
-          const length = ring.nextMessageLength();
-          if (length === undefined) return;
-          this.#remaining = length;
+          const n = ring.read(this.#header.subarray(this.#headerBytes));
+          if (n === 0) return;
+          this.#headerBytes += n;
+          if (this.#headerBytes < HEADER_SIZE) continue;
+          this.#headerBytes = 0;
+          this.#remaining = this.#checkedLength();
+          this.#connection.receiveBytes(this.#header.slice());
+        } else {
+          const chunk = new Uint8Array(Math.min(this.#remaining, ring.readable()));
+          if (chunk.length === 0) return;
+          ring.read(chunk);
+          this.#remaining -= chunk.length;
+          this.#connection.receiveBytes(chunk);
         }
-        const chunk = new Uint8Array(Math.min(this.#remaining, ring.readable()));
-        if (chunk.length === 0) return;
-        ring.read(chunk);
-        this.#remaining -= chunk.length;
-        this.#connection.receiveBytes(chunk);
         if (this.#connection === undefined) return;
       }
     } catch (error) {
-      // The ring recorded the error in the page (PROTO or RINGIDX) before throwing; the guest
-      // is woken to find it there.
+      // The error is in the page (PROTO, or RINGIDX recorded by the ring itself); the guest is
+      // woken to find it there.
       this.#failure = error as Error;
       this.#drop();
       this.#host.notify();
     }
+  }
+
+  /**
+   * The payload length the header announces. Over 4096 the guest is out of step for good: the
+   * page says so (`XENSTORE_ERROR_PROTO`) and the ring is no longer served.
+   */
+  #checkedLength(): number {
+    const { len } = decodeHeader(this.#header);
+    if (len > PAYLOAD_MAX) {
+      this.#ring.setError(RingErrorIndicator.PROTO);
+      throw new XenstoreError(
+        'EPROTO',
+        `domain ${this.domid}: message payload of ${len} bytes exceeds ${PAYLOAD_MAX}`,
+      );
+    }
+    return len;
   }
 
   /** Stops serving: the connection goes, the page is left as it is. */
@@ -144,6 +176,7 @@ export class RingDomain {
   #forget(): void {
     this.#connection = undefined;
     this.#outbox.length = 0;
+    this.#headerBytes = 0;
     this.#remaining = 0;
   }
 }
