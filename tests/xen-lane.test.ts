@@ -3,7 +3,7 @@
 // under QEMU once and checks what Dom0 and a PV DomU reported, then asks the in-memory xenstored
 // the same questions the DomU asked the real one. CI runs it as its own step after `npm test`.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +24,9 @@ const probeScript = join(repo, 'tests/xen/domu/probe.mjs');
 const bootLane = process.env.XEN_LANE_BOOT === '1';
 /** Where dom0-suites.sh leaves vitest's JSON report (the checkout is shared with Dom0). */
 const dom0Results = join(repo, '.cache/xen-lane/dom0-results.json');
+const dom0ClientResults = join(repo, '.cache/xen-lane/dom0-client-results.json');
+/** The known-failures.txt entry that lets the client suites' not finishing through. */
+const CLIENT_SUITES_HANG = 'hang: client suites';
 /** The whole lane's budget; CI allows it 15 minutes. */
 const LANE_TIMEOUT_MS = 14 * 60_000;
 
@@ -34,6 +37,28 @@ interface VitestJsonReport {
     message?: string;
     assertionResults: { fullName: string; status: string }[];
   }[];
+}
+
+function readReport(path: string): VitestJsonReport {
+  return JSON.parse(readFileSync(path, 'utf8')) as VitestJsonReport;
+}
+
+/** Prints a suite's counts; returns its tests and the names of the failed ones, files included. */
+function judge(report: VitestJsonReport, what: string) {
+  const tests = report.testResults.flatMap((file) => file.assertionResults);
+  const failed = tests.filter((t) => t.status === 'failed').map((t) => t.fullName);
+  // A file that failed to load or to finish counts as a failure whatever its tests say.
+  for (const file of report.testResults) {
+    if (file.status === 'failed' && file.assertionResults.every((t) => t.status !== 'failed')) {
+      failed.push(`${file.name}: ${file.message || 'failed outside its tests'}`);
+    }
+  }
+  const passed = tests.filter((t) => t.status === 'passed').length;
+  console.log(
+    `xen-lane: ${what}: ${passed} passed, ${failed.length} failed, ` +
+      `${tests.length - passed - failed.length} skipped, in ${report.testResults.length} files`,
+  );
+  return { tests, failed };
 }
 
 /** xen-lane/known-failures.txt: full test names, comments and blank lines ignored. */
@@ -125,6 +150,7 @@ describe.skipIf(!bootLane)('Xen 4.17 under QEMU: Dom0 and a PV DomU', () => {
   beforeAll(async () => {
     await execFileAsync('bash', [join(laneDir, 'prepare-host.sh')], { cwd: repo });
     rmSync(dom0Results, { force: true });
+    rmSync(dom0ClientResults, { force: true });
     run = await runInXen({
       command: 'bash xen-lane/dom0-suites.sh',
       timeoutMs: LANE_TIMEOUT_MS,
@@ -143,34 +169,38 @@ describe.skipIf(!bootLane)('Xen 4.17 under QEMU: Dom0 and a PV DomU', () => {
     );
   });
 
-  it('passes the device suites in Dom0, but for the listed known failures', () => {
-    const results = JSON.parse(readFileSync(dom0Results, 'utf8')) as VitestJsonReport;
+  it("passes the lane's device suites in Dom0", () => {
+    const { tests, failed } = judge(readReport(dom0Results), 'Dom0 device suites');
+    expect(failed).toEqual([]);
+    expect(tests.filter((t) => t.status === 'passed').length).toBeGreaterThan(0);
+    expect(run.commandOutput).toMatch(/xen-lane: ring throughput over real grant pages/);
+  });
+
+  it('passes the client suites on the real device and socket, but for known failures', () => {
     const known = knownFailures();
-    const tests = results.testResults.flatMap((file) => file.assertionResults);
-    const failed = tests.filter((t) => t.status === 'failed').map((t) => t.fullName);
-    const count = (status: string) => tests.filter((t) => t.status === status).length;
-    console.log(
-      `xen-lane: Dom0 device suites: ${count('passed')} passed, ${failed.length} failed, ` +
-        `${tests.length - count('passed') - failed.length} skipped, in ${results.testResults.length} files`,
-    );
+    if (!existsSync(dom0ClientResults)) {
+      // The suite never finished: a hang, which must be a known one to be let through.
+      console.warn('xen-lane: the client suites did NOT finish in Dom0 (see the console above)');
+      expect(known.has(CLIENT_SUITES_HANG), `${CLIENT_SUITES_HANG} in known-failures.txt`).toBe(
+        true,
+      );
+      return;
+    }
+    if (known.has(CLIENT_SUITES_HANG)) {
+      console.warn(
+        `xen-lane: client suites finished: remove '${CLIENT_SUITES_HANG}' from known-failures.txt`,
+      );
+    }
+    const { tests, failed } = judge(readReport(dom0ClientResults), 'Dom0 client suites');
     for (const name of failed.filter((n) => known.has(n))) {
       console.warn(`xen-lane: KNOWN FAILURE on real Xen (xen-lane/known-failures.txt): ${name}`);
     }
-    for (const name of [...known].filter((n) =>
-      tests.some((t) => t.fullName === n && t.status === 'passed'),
-    )) {
-      console.warn(`xen-lane: now passes, remove from xen-lane/known-failures.txt: ${name}`);
+    for (const name of [...known]) {
+      if (tests.some((t) => t.fullName === name && t.status === 'passed')) {
+        console.warn(`xen-lane: now passes, remove from xen-lane/known-failures.txt: ${name}`);
+      }
     }
-    // A file that failed to load or to finish fails the lane whatever its tests say.
-    const brokenFiles = results.testResults
-      .filter(
-        (f) => f.status === 'failed' && f.assertionResults.every((t) => t.status !== 'failed'),
-      )
-      .map((f) => `${f.name}: ${f.message ?? 'failed'}`);
-    expect(brokenFiles).toEqual([]);
     expect(failed.filter((n) => !known.has(n))).toEqual([]);
-    expect(count('passed')).toBeGreaterThan(0);
-    expect(run.commandOutput).toMatch(/xen-lane: ring throughput over real grant pages/);
   });
 
   it('runs a PV DomU whose node sees xenstore as a guest does', () => {

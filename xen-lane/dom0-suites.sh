@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Runs in Dom0 (inside the lane's session, from the checkout): the device-level suites against the
-# real Xen devices and xenstored, then a PV DomU's probe. Prints each part's counts and a closing
-# "N passed, N failed" line for the whole lane; exits non-zero if anything failed.
+# Runs in Dom0 (inside the lane's session, from the checkout), in three parts, each bounded so that
+# a hung part still leaves time for the others and for a report:
+#   1. the lane's device suites (tests/xen/dom0/*.dom0.ts) and those listed in dom0-extra-tests;
+#   2. a PV DomU's probe (domu-run.sh);
+#   3. the library's client suites on the device and on the socket (tests/xen/dom0/*.client.ts).
+# Vitest's JSON reports go to .cache/xen-lane/ for the host to judge (tests/xen-lane.test.ts).
 {
 set -uo pipefail
 passed=0
@@ -11,31 +14,39 @@ part() { # NAME STATUS
   echo "xen-lane[dom0]: part '$1' $([[ $2 == 0 ]] && echo passed || echo "FAILED (status $2)")"
 }
 
-# Other suites that can run against real devices, when present in this checkout.
 extra=()
 while read -r f; do [[ -f $f ]] && extra+=("$f"); done < <(grep -v '^#' xen-lane/dom0-extra-tests)
-export XEN_LANE_EXTRA_TESTS="${extra[*]}"
 export XENWIRE_REQUIRE_DEVICES=1
 # Plain output: the console log is read by people and by the host-side test.
 export NO_COLOR=1 FORCE_COLOR=0
-
 # Each open xenbus-device connection keeps a blocking read in libuv's thread pool; with the
 # default 4 threads, a few connections starve every other fs call in the process.
 export UV_THREADPOOL_SIZE=64
-results=.cache/xen-lane/dom0-results.json
-rm -f "$results"
+results=.cache/xen-lane
 
-echo "xen-lane[dom0]: device suites: tests/xen/dom0 ${extra[*]}"
-started=$(date +%s)
-# Bounded, so that a hung suite still leaves time for the DomU and a report.
-timeout -k 10 "${XEN_LANE_SUITES_TIMEOUT:-540}" node node_modules/vitest/vitest.mjs run \
-  --config xen-lane/vitest.dom0.config.mjs --reporter=verbose --reporter=json \
-  --outputFile.json="$results"
-part "device suites" $?
-echo "xen-lane[dom0]: device suites took $(($(date +%s) - started)) s"
+suites() { # NAME JSON_FILE TIMEOUT_S GLOBS...
+  local name=$1 json=$2 limit=$3 started status
+  shift 3
+  rm -f "$results/$json"
+  echo "xen-lane[dom0]: $name: $*"
+  started=$(date +%s)
+  XEN_LANE_INCLUDE="$*" timeout -k 10 "$limit" node node_modules/vitest/vitest.mjs run \
+    --config xen-lane/vitest.dom0.config.mjs --reporter=verbose --reporter=json \
+    --outputFile.json="$results/$json"
+  status=$?
+  [[ $status == 124 ]] && echo "xen-lane[dom0]: $name did not finish within $limit s"
+  part "$name" $status
+  echo "xen-lane[dom0]: $name took $(($(date +%s) - started)) s"
+}
+
+suites "device suites" dom0-results.json "${XEN_LANE_SUITES_TIMEOUT:-360}" \
+  'tests/xen/dom0/**/*.dom0.ts' "${extra[@]}"
 
 bash xen-lane/domu-run.sh
 part "DomU probe" $?
+
+suites "client suites" dom0-client-results.json "${XEN_LANE_CLIENT_TIMEOUT:-300}" \
+  'tests/xen/dom0/**/*.client.ts'
 
 echo "xen-lane[dom0]: $passed of $((passed + failed)) parts passed"
 [[ $failed == 0 ]]

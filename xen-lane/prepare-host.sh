@@ -12,9 +12,9 @@ bash "$here/fetch.sh" >/dev/null
 bash "$here/build-initramfs.sh" dom0 >/dev/null
 bash "$here/build-initramfs.sh" domu >/dev/null
 if [[ -f scripts/build-native.mjs ]]; then node scripts/build-native.mjs; fi
-extra="$(grep -v '^#' "$here/dom0-extra-tests" | while read -r f; do [[ -f $f ]] && echo "$f"; done | xargs)"
+extra="tests/xen/dom0/**/*.client.ts $(grep -v '^#' "$here/dom0-extra-tests" | while read -r f; do [[ -f $f ]] && echo "$f"; done | xargs)"
 # On the host the device suites skip; only the transforms are wanted.
-env -u XENWIRE_REQUIRE_DEVICES -u XEN_LANE XEN_LANE_EXTRA_TESTS="$extra" \
+env -u XENWIRE_REQUIRE_DEVICES -u XEN_LANE XEN_LANE_INCLUDE="tests/xen/dom0/**/*.dom0.ts $extra" \
   node node_modules/vitest/vitest.mjs run --config xen-lane/vitest.dom0.config.mjs \
   --reporter=dot >/dev/null 2>&1
 echo "xen-lane: host prepared (DomU image, native addon, vitest module cache)"

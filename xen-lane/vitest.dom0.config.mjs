@@ -2,12 +2,16 @@
 // device-level suites belong here; the host's `npm test` never picks up tests/xen/dom0/*.dom0.ts.
 import { defineConfig } from 'vitest/config';
 
-const extra = (process.env.XEN_LANE_EXTRA_TESTS ?? '').split(/\s+/).filter(Boolean);
+// Which files: XEN_LANE_INCLUDE (space-separated globs) chooses; dom0-suites.sh runs the lane's own
+// suites and the extra ones first, then the client suites on their own.
+const include = (process.env.XEN_LANE_INCLUDE ?? 'tests/xen/dom0/**/*.dom0.ts')
+  .split(/\s+/)
+  .filter(Boolean);
 
 export default defineConfig({
   test: {
     root: new URL('..', import.meta.url).pathname,
-    include: ['tests/xen/dom0/**/*.dom0.ts', ...extra],
+    include,
     // Software emulation is 10-20x slower than the host: generous limits, never timing asserts.
     testTimeout: 120_000,
     hookTimeout: 300_000,
