@@ -51,6 +51,8 @@ describe.skipIf(!ready)('ring transport as dom0 kernel of the C xenstored (xsd_k
     expect(await xs.readString('/r/long')).toBe('L'.repeat(3000));
     expect(await xs.directory('/r')).toEqual(['a', 'long']);
     expect(await xs.directory('/tool')).toEqual(['xenstored']);
+    // Privileged requests are allowed on dom0's ring.
+    expect(await xs.isDomainIntroduced(0)).toBe(true);
     const watch = await xs.watch('/r');
     const events = watch[Symbol.asyncIterator]();
     expect((await events.next()).value).toMatchObject({ path: '/r' });
