@@ -74,7 +74,8 @@ export class VchanStream extends Duplex {
   /**
    * The device is going away and its pages with it: takes what is still in the ring, then lets
    * go of it. A peer that had ended cleanly (its data all read, ours all written) leaves the
-   * stream to finish normally; otherwise the stream is destroyed with `reason`.
+   * stream to finish normally; otherwise the stream is destroyed, with `reason` when the peer
+   * caused it.
    */
   disconnect(reason: XenbusError | undefined): void {
     if (this.#detached) return;
@@ -83,7 +84,8 @@ export class VchanStream extends Duplex {
     this.#detached = true;
     this.#events.off('pending', this.#onPending);
     const clean = this.#readEnded && this.#write === undefined;
-    if (!clean) this.destroy(reason ?? new XenbusError('ECONNRESET', 'vchan: disconnected'));
+    // Closing the device here is the owner's own doing, as destroy() would be: no error then.
+    if (!clean) this.destroy(reason);
   }
 
   readonly #onPending = (port: number): void => {
