@@ -13,7 +13,13 @@ import { nativeAddonReady } from '../evtchn/support/requirements.ts';
 import { type RealXenstored, startRealXenstored, xenInstall } from '../support/real-xenstored.ts';
 import { type RawExchange, RawRingGuest } from './support/raw-guest.ts';
 import { mockRingTarget, type RingTarget, realRingTarget } from './support/ring-targets.ts';
-import { clientScript, nextTxId, rawRequest, rawScript } from './support/scripts.ts';
+import {
+  clientScript,
+  destructionScript,
+  nextTxId,
+  rawRequest,
+  rawScript,
+} from './support/scripts.ts';
 
 const ready = nativeAddonReady() && xenInstall !== undefined;
 const GUEST = 5;
@@ -77,13 +83,22 @@ describe.skipIf(!ready)('a guest domain on the C xenstored and on the in-memory 
     for (const target of targets) await target.stop();
   });
 
-  it('gives the same outcomes through the client API over the ring', async () => {
+  it('gives the same outcomes through the client API over the ring, and at its destruction', async () => {
     const real = await realRingTarget(xenInstall!, GUEST);
     targets.push(real);
     const mock = await mockRingTarget(GUEST);
     targets.push(mock);
     const expected = await clientScript(real);
     expect(await clientScript(mock)).toEqual(expected);
+    // Then the domain dies: VIRQ_DOM_EXC, and dom0 sees the same on both.
+    const released = await destructionScript(real);
+    expect(await destructionScript(mock)).toEqual(released);
+    expect(released).toEqual([
+      'registered: @releaseDomain',
+      'fired: @releaseDomain',
+      'introduced → false',
+      'home ✗ ENOENT',
+    ]);
     // The script reached what it is meant to reach on the real daemon.
     expect(expected).toContain('read /tool ✗ EACCES');
     expect(expected).toContain('too big ✗ ENOSPC');

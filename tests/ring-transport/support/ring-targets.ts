@@ -1,7 +1,8 @@
-import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, truncate, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mapFile, SocketEventChannel, unmap } from '../../../src/evtchn/index.ts';
+import { mapFile, SocketEventChannel, unmap, Virq } from '../../../src/evtchn/index.ts';
 import { XenstoreClient } from '../../../src/xenstore/client.ts';
 import {
   pageFileMapper,
@@ -9,7 +10,11 @@ import {
   XenstoreServer,
 } from '../../../src/xenstore/server/index.ts';
 import { inProcessConnector } from '../../../src/xenstore/transport/in-process.ts';
-import { startRealXenstored, type XenInstall } from '../../support/real-xenstored.ts';
+import {
+  startRealXenstored,
+  VIRQ_DOM_EXC_PORT,
+  type XenInstall,
+} from '../../support/real-xenstored.ts';
 
 /**
  * A xenstored serving one introduced guest domain over a page file and datagram event channels,
@@ -27,6 +32,11 @@ export interface RingTarget {
   readonly page: Uint8Array;
   readonly eventChannel: SocketEventChannel;
   readonly port: number;
+  /**
+   * Destroys the guest as the harness does: its page file goes and VIRQ_DOM_EXC (port 4095) is
+   * sent to the daemon, which finds the domain gone and releases it.
+   */
+  destroy(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -63,6 +73,7 @@ export async function realRingTarget(install: XenInstall, domid: number): Promis
     page: new Uint8Array(buffer),
     eventChannel,
     port,
+    destroy: () => daemon.destroyGuest(domid),
     async stop() {
       await admin.close();
       eventChannel.close();
@@ -85,11 +96,14 @@ export async function mockRingTarget(domid: number): Promise<RingTarget> {
   const xenstored = SocketEventChannel.open({
     localPath: join(dir, 'evtchn.sock'),
     peerPath: join(dir, `dom${domid}.evtchn`),
+    virqPorts: { [Virq.DOM_EXC]: VIRQ_DOM_EXC_PORT },
   });
   const rings = new XenstoreRingServer(server, {
     mapper: pageFileMapper((id) => pagePath(id)),
     eventChannel: xenstored,
     features: 0,
+    // The harness's hypervisor: a domain exists while its page file does.
+    domainExists: (id) => existsSync(pagePath(id)),
   });
   const { eventChannel, port } = guestEnd(dir, domid, join(dir, 'evtchn.sock'));
   const admin = await XenstoreClient.connect({ transport: inProcessConnector(server, 0) });
@@ -102,6 +116,16 @@ export async function mockRingTarget(domid: number): Promise<RingTarget> {
     page: new Uint8Array(buffer),
     eventChannel,
     port,
+    async destroy() {
+      await unlink(pagePath(domid));
+      // The hypervisor's side of VIRQ_DOM_EXC, in the harness's datagram convention.
+      const hypervisor = SocketEventChannel.open({
+        localPath: join(dir, 'hypervisor.evtchn'),
+        peerPath: join(dir, 'evtchn.sock'),
+      });
+      hypervisor.notify(hypervisor.bindInterdomain(0, VIRQ_DOM_EXC_PORT));
+      hypervisor.close();
+    },
     async stop() {
       await admin.close();
       eventChannel.close();

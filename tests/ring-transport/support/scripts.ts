@@ -89,6 +89,23 @@ export async function clientScript(target: RingTarget): Promise<string[]> {
 }
 
 /**
+ * Dom0's view of the guest's destruction: `@releaseDomain` fires, the domain is no longer
+ * introduced, and the nodes it owned are gone.
+ */
+export async function destructionScript(target: RingTarget): Promise<string[]> {
+  const { admin, domid } = target;
+  const watch = await admin.watch('@releaseDomain');
+  const events = watch[Symbol.asyncIterator]();
+  const log = [`registered: ${(await events.next()).value?.path}`];
+  await target.destroy();
+  log.push(`fired: ${(await events.next()).value?.path}`);
+  log.push(await outcome('introduced', admin.isDomainIntroduced(domid)));
+  log.push(await outcome('home', admin.read(`/local/domain/${domid}/w`)));
+  await watch.close();
+  return log;
+}
+
+/**
  * Requests a guest sends by hand, built from the step before's replies (the transaction id). The
  * second WRITE and READ are longer than a ring, so their bytes cross it in pieces.
  */
