@@ -13,7 +13,7 @@ it('bundles the DomU frontend into a self-contained module', () => {
   const dir = mkdtempSync(join(tmpdir(), 'xenbus-domu-'));
   try {
     const outfile = join(dir, 'vchan-frontend.mjs');
-    const built = spawnSync(process.execPath, [builder, outfile], { encoding: 'utf8' });
+    const built = spawnSync(process.execPath, [builder, '--bundle', outfile], { encoding: 'utf8' });
     expect(built.status, built.stderr).toBe(0);
     const checked = spawnSync(process.execPath, ['--check', outfile], { encoding: 'utf8' });
     expect(checked.status, checked.stderr).toBe(0);
