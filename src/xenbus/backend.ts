@@ -90,11 +90,8 @@ export class XenbusBackend extends DeviceEnd {
       await this.awaitPeer((state) => {
         if (state === XenbusState.Initialised || state === XenbusState.Connected) return true;
         if (state === XenbusState.Initialising || state === XenbusState.InitWait) return false;
-        if (state === XenbusState.Closing || state === XenbusState.Closed || state === undefined) {
-          return new XenbusError(
-            'ECONNRESET',
-            `frontend ${this.frontendPath} closed before connecting`,
-          );
+        if (state === undefined) {
+          return new XenbusError('ECONNRESET', `${this.frontendPath} vanished before connecting`);
         }
         return unexpectedState('frontend', state, 'during the handshake');
       }, 'frontend Initialised');

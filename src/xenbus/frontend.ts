@@ -110,9 +110,7 @@ export class XenbusFrontend extends DeviceEnd {
       await this.awaitPeer((state) => {
         if (state === XenbusState.Connected) return true;
         if (state === XenbusState.InitWait || state === XenbusState.Initialised) return false;
-        return state === XenbusState.Closing || state === XenbusState.Closed
-          ? new XenbusError('ECONNRESET', `backend ${this.backendPath} closed during the handshake`)
-          : unexpectedState('backend', state, 'instead of Connected');
+        return unexpectedState('backend', state, 'instead of Connected');
       }, 'backend Connected');
       await this.setState(XenbusState.Connected);
     } catch (error) {

@@ -1,7 +1,7 @@
 import { isXenstoreError, type Watch, type XenstoreClient } from '../xenstore/index.ts';
 import { XenbusError } from './errors.ts';
 import type { DevicePlatform } from './platform.ts';
-import { parseXenbusState, type XenbusState, xenbusStateName } from './state.ts';
+import { parseXenbusState, XenbusState, xenbusStateName } from './state.ts';
 
 /**
  * What a wait makes of the peer's state: `true` to stop waiting, `false` to keep waiting, or the
@@ -126,11 +126,18 @@ export async function readState(
   return parseXenbusState(text, path);
 }
 
-/** The error for a peer state the handshake did not expect at this point. */
+/**
+ * The error for a peer state the handshake did not expect at this point: `ECONNRESET` when the
+ * peer is closing or closed, `EPROTO` for anything else out of order.
+ */
 export function unexpectedState(
   who: string,
   state: XenbusState | undefined,
   during: string,
 ): XenbusError {
-  return new XenbusError('EPROTO', `${who} went to ${xenbusStateName(state)} ${during}`);
+  const closing = state === XenbusState.Closing || state === XenbusState.Closed;
+  return new XenbusError(
+    closing ? 'ECONNRESET' : 'EPROTO',
+    `${who} went to ${xenbusStateName(state)} ${during}`,
+  );
 }
