@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type XenInstall, xenInstall } from '../support/real-xenstored.ts';
+import {
+  DOMAIN_EVENTS_SCRIPT,
+  GUEST_QUOTA_SCRIPT,
+  LARGE_DIRECTORY_SCRIPT,
+  TRANSACTION_ANCESTOR_SCRIPT,
+  TRANSACTION_VIEW_SCRIPT,
+} from './fixed-scripts.ts';
+import { checkDifferential, expectSameBehaviour } from './property.ts';
+import { type DifferentialTarget, GUEST_CONNECTIONS, mockTarget, realTarget } from './targets.ts';
+
+/** Random scripts per run; XENWIRE_DIFF_RUNS scales both kinds, XENWIRE_DIFF_SEED fixes them. */
+const RUNS = Number(process.env.XENWIRE_DIFF_RUNS ?? 1000);
+const SEED =
+  process.env.XENWIRE_DIFF_SEED === undefined ? undefined : Number(process.env.XENWIRE_DIFF_SEED);
+
+describe.skipIf(!xenInstall)('in-memory xenstored against C xenstored 4.17', () => {
+  let real: DifferentialTarget;
+  let mock: DifferentialTarget;
+
+  beforeAll(async () => {
+    real = await realTarget(xenInstall as XenInstall);
+    mock = await mockTarget();
+  });
+  afterAll(async () => {
+    await real?.stop();
+    await mock?.stop();
+  });
+
+  it(`answers ${RUNS} random dom0 scripts byte for byte alike`, async () => {
+    const report = await checkDifferential(real, mock, { runs: RUNS, seed: SEED, maxSteps: 25 });
+    expect(report).toBeUndefined();
+  }, 300_000);
+
+  it(`answers ${RUNS / 2} random scripts with a guest on a ring byte for byte alike`, async () => {
+    const report = await checkDifferential(real, mock, {
+      runs: Math.ceil(RUNS / 2),
+      seed: SEED,
+      maxSteps: 25,
+      guest: true,
+    });
+    expect(report).toBeUndefined();
+  }, 300_000);
+
+  it('shows a transaction the same view of nodes changed outside it', async () => {
+    await expectSameBehaviour(real, mock, TRANSACTION_VIEW_SCRIPT);
+  });
+
+  it('fails the same commits for changes to ancestors a transaction consulted', async () => {
+    await expectSameBehaviour(real, mock, TRANSACTION_ANCESTOR_SCRIPT);
+  });
+
+  it('orders domain events and replies alike', async () => {
+    await expectSameBehaviour(real, mock, DOMAIN_EVENTS_SCRIPT);
+  });
+
+  it('pages a directory too large for one reply alike', async () => {
+    await expectSameBehaviour(real, mock, LARGE_DIRECTORY_SCRIPT);
+  });
+
+  it('enforces the per-domain limits of a guest at the same requests', async () => {
+    await expectSameBehaviour(real, mock, GUEST_QUOTA_SCRIPT, GUEST_CONNECTIONS);
+  }, 120_000);
+});
