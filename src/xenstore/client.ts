@@ -366,14 +366,15 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
   }
 
   /** The names of the quotas the server enforces (servers without GET_QUOTA answer ENOSYS). */
-  listQuotas(options?: RequestOptions): Promise<string[]> {
-    return this.#request({ op: 'GET_QUOTA' }, 0, options);
+  async listQuotas(options?: RequestOptions): Promise<string[]> {
+    const names = await this.#request({ op: 'GET_QUOTA' }, 0, options);
+    return names.split(' ').filter((name) => name !== '');
   }
 
   /** A quota's global value, or its value for `domid`. */
   async getQuota(quota: string, domid?: number, options?: RequestOptions): Promise<number> {
-    const [text] = await this.#checkedRequest({ op: 'GET_QUOTA', quota, domid }, options);
-    if (text === undefined || !/^\d+$/.test(text)) {
+    const text = await this.#checkedRequest({ op: 'GET_QUOTA', quota, domid }, options);
+    if (!/^\d+$/.test(text)) {
       throw new XenstoreError('EPROTO', `malformed GET_QUOTA reply ${JSON.stringify(text)}`);
     }
     return Number(text);

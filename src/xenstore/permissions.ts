@@ -16,14 +16,14 @@ export interface Permission {
 const letters: ReadonlySet<string> = new Set(['r', 'w', 'b', 'n']);
 
 /**
- * Parses one entry as xenstored does: the letter, then a domid read like C's `strtol(s, &end, 0)`
- * (so `r0x10` is domain 16 and `r010` domain 8), with nothing left over.
+ * Parses one entry as xenstored does (`xs_strings_to_perms`): the letter, then a domid read by C's
+ * `strtol(s, &end, 0)` with nothing left over. So `r0x10` is domain 16, `r010` domain 8, `r 1`
+ * domain 1; the result is kept in 32 bits and printed signed, as C does, so `r-1` stays `r-1`.
  */
 export function parsePermission(text: string): Permission {
   const letter = text[0];
-  const domid =
-    letter !== undefined && letters.has(letter) ? parseCInteger(text.slice(1)) : undefined;
-  if (domid === undefined || domid > 0xffffffff) {
+  const domid = letter !== undefined && letters.has(letter) ? strtol32(text.slice(1)) : undefined;
+  if (domid === undefined) {
     throw new XenstoreError('EINVAL', `invalid permission ${JSON.stringify(text)}`);
   }
   return { access: letter as Access, domid };
@@ -50,23 +50,26 @@ export function canWrite(access: Access): boolean {
   return access === 'w' || access === 'b';
 }
 
-/** Non-negative integer in C `strtol` base-0 syntax (decimal, `0x` hex, leading-0 octal). */
-function parseCInteger(text: string): number | undefined {
-  let digits: RegExp;
-  let base: number;
-  let body = text;
-  if (/^0[xX]/.test(text)) {
-    base = 16;
-    digits = /^[0-9a-fA-F]+$/;
-    body = text.slice(2);
-  } else if (text.length > 1 && text.startsWith('0')) {
-    base = 8;
-    digits = /^[0-7]+$/;
-    body = text.slice(1);
-  } else {
-    base = 10;
-    digits = /^[0-9]+$/;
-  }
-  if (!digits.test(body)) return undefined;
-  return Number.parseInt(body, base);
+const strtolSyntax = /^[\t\n\v\f\r ]*([+-]?)(?:0[xX]([0-9a-fA-F]+)|(0[0-7]*)|([1-9][0-9]*))$/;
+const LONG_MAX = 2n ** 63n - 1n;
+
+/**
+ * The whole of `text` read as `strtol(text, &end, 0)` requires (base prefix, sign, leading blanks),
+ * clamped to a C long and truncated to the 32 bits of xenstored's `unsigned int` domid field,
+ * seen as the signed value C prints. `undefined` when anything is left over or nothing was read.
+ */
+function strtol32(text: string): number | undefined {
+  const match = strtolSyntax.exec(text);
+  if (!match) return undefined;
+  const [, sign, hex, octal, decimal] = match;
+  let value =
+    hex !== undefined
+      ? BigInt(`0x${hex}`)
+      : octal !== undefined
+        ? BigInt(`0o${octal}`)
+        : BigInt(decimal!);
+  if (sign === '-') value = -value;
+  if (value > LONG_MAX) value = LONG_MAX;
+  if (value < -LONG_MAX - 1n) value = -LONG_MAX - 1n;
+  return Number(BigInt.asIntN(32, value));
 }

@@ -40,8 +40,8 @@ export interface ReplyValues {
   /** CONTROL answers are implementation-specific bytes. */
   CONTROL: Uint8Array;
   GET_FEATURE: number;
-  /** The quota names (no argument) or a one-element list holding the value. */
-  GET_QUOTA: string[];
+  /** The quota names separated by spaces (no argument), or the quota's value in decimal. */
+  GET_QUOTA: string;
 }
 
 /** The decoded reply of `Op`: the value for value-carrying requests, `undefined` for `OK`. */
@@ -67,7 +67,6 @@ function decodeValue(op: RequestOp, payload: Uint8Array): unknown {
     case 'CONTROL':
       return payload;
     case 'DIRECTORY':
-    case 'GET_QUOTA':
       return splitStrings(payload) ?? malformed(op);
     case 'DIRECTORY_PART':
       return decodeDirectoryPart(payload) ?? malformed(op);
@@ -79,6 +78,7 @@ function decodeValue(op: RequestOp, payload: Uint8Array): unknown {
       return /^\d+$/.test(text) ? Number(text) : malformed(op);
     }
     case 'GET_DOMAIN_PATH':
+    case 'GET_QUOTA':
       return firstString(payload, op);
     case 'IS_DOMAIN_INTRODUCED': {
       const text = firstString(payload, op);
@@ -162,7 +162,7 @@ export function watchEventMessage(event: WatchEvent): Message {
   };
 }
 
-/** DIRECTORY and GET_QUOTA list payload: each name nul-terminated; none at all is empty. */
+/** DIRECTORY payload: each name nul-terminated; none at all is empty. */
 export function listPayload(names: readonly string[]): Buffer {
   return joinStrings(names);
 }
@@ -172,7 +172,7 @@ export function permissionsPayload(perms: readonly Permission[]): Buffer {
   return joinStrings(perms.map(formatPermission));
 }
 
-/** TRANSACTION_START, GET_DOMAIN_PATH, GET_FEATURE payload: one string. */
+/** TRANSACTION_START, GET_DOMAIN_PATH, GET_FEATURE, GET_QUOTA payload: one string. */
 export function stringPayload(text: string): Buffer {
   return joinStrings([text]);
 }

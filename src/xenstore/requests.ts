@@ -161,7 +161,7 @@ export function decodeRequest(message: Message): Request {
   if (singleDomid.has(name)) {
     const strings = splitStrings(payload);
     if (strings?.length !== 1) bad('expected one nul-terminated domid');
-    return { op: name as 'RELEASE', domid: parseDomid(strings![0]!) };
+    return { op: name as 'RELEASE', domid: atoi(strings![0]!) };
   }
   switch (name) {
     case 'WRITE': {
@@ -176,9 +176,13 @@ export function decodeRequest(message: Message): Request {
     case 'DIRECTORY_PART': {
       const strings = splitStrings(payload);
       if (strings?.length !== 2) bad('expected path and offset');
-      const offset = parseDecimal(strings![1]!);
-      if (offset === undefined) bad('offset is not a number');
-      return { op: 'DIRECTORY_PART', path: strings![0]!, offset: offset! };
+      // C reads the offset with atoi: text is 0, and a negative offset is past every list's end.
+      const offset = atoi(strings![1]!);
+      return {
+        op: 'DIRECTORY_PART',
+        path: strings![0]!,
+        offset: offset < 0 ? Number.MAX_SAFE_INTEGER : offset,
+      };
     }
     case 'SET_PERMS': {
       const strings = splitStrings(payload);
@@ -211,12 +215,11 @@ export function decodeRequest(message: Message): Request {
     case 'INTRODUCE': {
       const strings = splitStrings(payload);
       if (!strings || strings.length < 3) bad('expected domid, gfn and event channel');
-      const gfn = /^-?\d+$/.test(strings![1]!) ? BigInt(strings![1]!) : bad('gfn is not a number');
       return {
         op: 'INTRODUCE',
-        domid: parseDomid(strings![0]!),
-        gfn: gfn as bigint,
-        port: parseDomid(strings![2]!),
+        domid: atoi(strings![0]!),
+        gfn: BigInt(/^\s*([+-]?\d+)/.exec(strings![1]!)?.[1] ?? 0),
+        port: atoi(strings![2]!),
       };
     }
     case 'SET_TARGET': {
@@ -224,8 +227,8 @@ export function decodeRequest(message: Message): Request {
       if (strings?.length !== 2) bad('expected domid and target');
       return {
         op: 'SET_TARGET',
-        domid: parseDomid(strings![0]!),
-        target: parseDomid(strings![1]!),
+        domid: atoi(strings![0]!),
+        target: atoi(strings![1]!),
       };
     }
     case 'RESET_WATCHES':
@@ -240,21 +243,21 @@ export function decodeRequest(message: Message): Request {
       if (!strings || strings.length > 1) bad('expected at most a domid');
       return strings!.length === 0
         ? { op: 'GET_FEATURE' }
-        : { op: 'GET_FEATURE', domid: parseDomid(strings![0]!) };
+        : { op: 'GET_FEATURE', domid: atoi(strings![0]!) };
     }
     case 'SET_FEATURE': {
       const strings = splitStrings(payload);
       if (strings?.length !== 2) bad('expected domid and value');
       const value = parseDecimal(strings![1]!);
       if (value === undefined) bad('value is not a number');
-      return { op: 'SET_FEATURE', domid: parseDomid(strings![0]!), value: value! };
+      return { op: 'SET_FEATURE', domid: atoi(strings![0]!), value: value! };
     }
     case 'GET_QUOTA': {
       const strings = splitStrings(payload);
       if (!strings || strings.length > 2) bad('expected at most domid and quota name');
       if (strings!.length === 0) return { op: 'GET_QUOTA' };
       if (strings!.length === 1) return { op: 'GET_QUOTA', quota: strings![0]! };
-      return { op: 'GET_QUOTA', domid: parseDomid(strings![0]!), quota: strings![1]! };
+      return { op: 'GET_QUOTA', domid: atoi(strings![0]!), quota: strings![1]! };
     }
     case 'SET_QUOTA': {
       const strings = splitStrings(payload);
@@ -266,7 +269,7 @@ export function decodeRequest(message: Message): Request {
         ? { op: 'SET_QUOTA', quota: strings![0]!, value: value! }
         : {
             op: 'SET_QUOTA',
-            domid: parseDomid(strings![0]!),
+            domid: atoi(strings![0]!),
             quota: strings![1]!,
             value: value!,
           };
@@ -293,7 +296,7 @@ function parseDecimal(text: string): number | undefined {
  * A number as xenstored reads domids and ports: with C's `atoi`, so leading digits count, `007` is
  * 7 and text without digits is 0. The server decides what a 0 or an unknown domain means.
  */
-function parseDomid(text: string): number {
+function atoi(text: string): number {
   const match = /^\s*([+-]?\d+)/.exec(text);
   return match ? Number(match[1]) : 0;
 }

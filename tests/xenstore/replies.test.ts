@@ -51,10 +51,9 @@ describe('reply decoding', () => {
       decodeReply('IS_DOMAIN_INTRODUCED', reply(MessageType.IS_DOMAIN_INTRODUCED, 'F\0')),
     ).toBe(false);
     expect(decodeReply('GET_FEATURE', reply(MessageType.GET_FEATURE, '3\0'))).toBe(3);
-    expect(decodeReply('GET_QUOTA', reply(MessageType.GET_QUOTA, 'nodes\0watches\0'))).toEqual([
-      'nodes',
-      'watches',
-    ]);
+    expect(decodeReply('GET_QUOTA', reply(MessageType.GET_QUOTA, 'nodes watches\0'))).toBe(
+      'nodes watches',
+    );
     expect(decodeReply('WRITE', reply(MessageType.WRITE, 'OK\0'))).toBeUndefined();
   });
 

@@ -212,5 +212,16 @@ describe('request decoding rejects what the grammar forbids', () => {
       domid: 7,
     });
     expect(decodeRequest(raw(MessageType.RELEASE, 'abc\0'))).toEqual({ op: 'RELEASE', domid: 0 });
+    expect(decodeRequest(raw(MessageType.DIRECTORY_PART, '/a\0x\0'))).toEqual({
+      op: 'DIRECTORY_PART',
+      path: '/a',
+      offset: 0,
+    });
+    expect(decodeRequest(raw(MessageType.INTRODUCE, '3\0junk\x005\0'))).toEqual({
+      op: 'INTRODUCE',
+      domid: 3,
+      gfn: 0n,
+      port: 5,
+    });
   });
 });

@@ -34,7 +34,7 @@ import { DOM0_ONLY, Store } from './store.ts';
 import { type TraceSink, tracer } from './trace.ts';
 import { type ConflictPolicy, Transaction } from './transactions.ts';
 import { removeNode, storedPermissions } from './tree-ops.ts';
-import { applyTreeRequest, decodeDirectoryPart, type TreeRequest } from './tree-requests.ts';
+import { applyTreeRequest, type TreeRequest } from './tree-requests.ts';
 import { WatchRegistry } from './watch-registry.ts';
 import { WatchIndex } from './watches.ts';
 
@@ -357,10 +357,7 @@ export class XenstoreServer {
       tx = conn.transactions.get(message.txId);
       if (!tx) throw new XenstoreError('ENOENT', `no transaction ${message.txId}`);
     }
-    const request =
-      type === MessageType.DIRECTORY_PART
-        ? decodeDirectoryPart(message.payload)
-        : decodeRequest(message);
+    const request = decodeRequest(message);
     switch (request.op) {
       case 'READ':
       case 'DIRECTORY':

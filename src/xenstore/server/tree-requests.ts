@@ -1,5 +1,4 @@
-import { XenstoreError } from '../errors.ts';
-import { OK_PAYLOAD, splitStrings } from '../payload.ts';
+import { OK_PAYLOAD } from '../payload.ts';
 import { permissionsPayload } from '../replies.ts';
 import type { Request } from '../requests.ts';
 import { childListPayload, childListSlice } from './child-list.ts';
@@ -60,20 +59,4 @@ export function applyTreeRequest(scope: Scope, path: string, request: TreeReques
       setNodePermissions(scope, path, request.perms);
       return OK_PAYLOAD;
   }
-}
-
-/**
- * DIRECTORY_PART as C parses it: the offset is read with `atoi` and compared unsigned, so text is
- * offset 0 and a negative offset lies past the end of any list.
- */
-export function decodeDirectoryPart(payload: Uint8Array): Request {
-  const strings = splitStrings(payload);
-  if (strings?.length !== 2) throw new XenstoreError('EINVAL', 'expected path and offset');
-  const digits = /^\s*([+-]?\d+)/.exec(strings[1]!);
-  const offset = digits ? Number(digits[1]) : 0;
-  return {
-    op: 'DIRECTORY_PART',
-    path: strings[0]!,
-    offset: offset < 0 ? Number.MAX_SAFE_INTEGER : offset,
-  };
 }
