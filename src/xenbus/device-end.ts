@@ -123,8 +123,13 @@ export abstract class DeviceEnd extends EventEmitter<DeviceEndEvents> {
   #shutdown(reason: XenbusError | undefined): Promise<void> {
     this.#closing ??= (async () => {
       this.#monitor.abort();
-      this.#onDisconnect?.(reason);
       const problems: string[] = [];
+      try {
+        this.#onDisconnect?.(reason);
+      } catch (error) {
+        // A failing driver hook must not keep the device from closing.
+        problems.push((error as Error).message);
+      }
       await this.#setStateQuietly(XenbusState.Closing, problems);
       // Without a connection there is nothing the peer could still hold.
       if (this.#connection && reason?.code !== 'ESRCH') {
