@@ -114,9 +114,11 @@ export class XenstoreRingServer {
     const domid = domain.domid;
     if (this.#closed || this.#byDomain.has(domid)) return;
     let page: Uint8Array | undefined;
+    let port: number | undefined;
     try {
       page = mapper.map(domid, domain.gfn);
-      const port = eventChannel.bindInterdomain(domid, domain.port);
+      port = eventChannel.bindInterdomain(domid, domain.port);
+      const bound = port;
       const server = this.#server;
       const ring = new RingDomain(
         domid,
@@ -124,7 +126,7 @@ export class XenstoreRingServer {
         this.#options.features ?? ServerFeature.RECONNECTION | ServerFeature.ERROR,
         {
           connect: (handlers) => server.connect({ domid, ...handlers }),
-          notify: () => eventChannel.notify(port),
+          notify: () => eventChannel.notify(bound),
         },
       );
       const served = { domain, ring, port, page };
@@ -133,6 +135,7 @@ export class XenstoreRingServer {
       // INTRODUCE is still being answered: look at the ring once it is done.
       queueMicrotask(() => ring.service());
     } catch (error) {
+      if (port !== undefined) this.#unbind(port);
       if (page) mapper.unmap(domid, domain.gfn, page);
       this.#options.onError?.(domid, error as Error);
     }
