@@ -112,6 +112,26 @@ describe('ring transport and ring server edges', () => {
     expect(reason?.cause).toMatchObject({ code: 'EPROTO' });
   });
 
+  it('gives up the reconnection handshake when aborted, if the server never completes it', async () => {
+    // A page that offers RECONNECTION but that no server serves.
+    const buffer = new SharedArrayBuffer(4096);
+    XenstoreRing.initialise(buffer, XenstoreFeature.RECONNECTION);
+    const eventChannel = hv.openEventChannel(0);
+    const unserved = eventChannel.bindUnboundPort(0);
+    const abort = new AbortController();
+    const connecting = XenstoreClient.connect({
+      transport: ringConnector({
+        page: new Uint8Array(buffer),
+        eventChannel,
+        port: unserved,
+        signal: abort.signal,
+      }),
+    });
+    abort.abort();
+    await expect(connecting).rejects.toMatchObject({ code: 'ABORT_ERR' });
+    eventChannel.close();
+  });
+
   it('refuses to connect to a page whose server reports an error and cannot reconnect', async () => {
     introduce(XenstoreFeature.ERROR);
     serverEnd().setError(RingErrorIndicator.COMM);

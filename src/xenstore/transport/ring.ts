@@ -28,6 +28,11 @@ export interface RingTransportOptions {
    * the server having dropped the old watches and transactions.
    */
   readonly reconnect?: boolean;
+  /**
+   * Gives up connecting when aborted: the reconnection handshake waits for the server, and a
+   * server that never completes it would otherwise be waited for forever.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -76,7 +81,7 @@ async function openRing(
     throw connectFailure('ring transport: unusable page', error);
   }
   if ((options.reconnect ?? true) && ring.hasFeature(XenstoreFeature.RECONNECTION)) {
-    await reconnect(ring, eventChannel, port);
+    await reconnect(ring, eventChannel, port, options.signal);
   } else if (ring.error !== RingErrorIndicator.NONE) {
     throw new XenstoreError(
       'ECONNRESET',
@@ -90,18 +95,32 @@ async function openRing(
  * The reconnection handshake (`docs/misc/xenstore-ring.txt`): ask, then wait — woken by the
  * event channel — until the server has emptied both rings and marked the page connected.
  */
-async function reconnect(ring: XenstoreRing, eventChannel: EventChannel, port: number) {
+async function reconnect(
+  ring: XenstoreRing,
+  eventChannel: EventChannel,
+  port: number,
+  signal: AbortSignal | undefined,
+) {
   const events = eventChannel.pending();
+  // Ending the iteration wakes the wait below.
+  const stop = () => void events.return?.();
+  signal?.addEventListener('abort', stop, { once: true });
   try {
     ring.requestReconnect();
     while (ring.reconnecting) {
+      if (signal?.aborted) {
+        throw new XenstoreError('ABORT_ERR', 'ring transport: connecting was aborted');
+      }
       const { done, value } = await events.next();
-      if (done) throw new XenstoreError('ECONNRESET', 'ring transport: event channel closed');
+      if (done && !signal?.aborted) {
+        throw new XenstoreError('ECONNRESET', 'ring transport: event channel closed');
+      }
       if (value === port) eventChannel.unmask(port);
     }
   } catch (error) {
     throw connectFailure('ring transport: reconnection failed', error);
   } finally {
+    signal?.removeEventListener('abort', stop);
     await events.return?.();
   }
 }
