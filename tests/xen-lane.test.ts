@@ -24,9 +24,6 @@ const probeScript = join(repo, 'tests/xen/domu/probe.mjs');
 const bootLane = process.env.XEN_LANE_BOOT === '1';
 /** Where dom0-suites.sh leaves vitest's JSON report (the checkout is shared with Dom0). */
 const dom0Results = join(repo, '.cache/xen-lane/dom0-results.json');
-const dom0ClientResults = join(repo, '.cache/xen-lane/dom0-client-results.json');
-/** The known-failures.txt entry that lets the client suites' not finishing through. */
-const CLIENT_SUITES_HANG = 'hang: client suites';
 /** The whole lane's budget; CI allows it 15 minutes. */
 const LANE_TIMEOUT_MS = 14 * 60_000;
 
@@ -150,7 +147,9 @@ describe.skipIf(!bootLane)('Xen 4.17 under QEMU: Dom0 and a PV DomU', () => {
   beforeAll(async () => {
     await execFileAsync('bash', [join(laneDir, 'prepare-host.sh')], { cwd: repo });
     rmSync(dom0Results, { force: true });
-    rmSync(dom0ClientResults, { force: true });
+    for (const transport of ['socket', 'device']) {
+      rmSync(join(repo, `.cache/xen-lane/dom0-client-${transport}-results.json`), { force: true });
+    }
     run = await runInXen({
       command: 'bash xen-lane/dom0-suites.sh',
       timeoutMs: LANE_TIMEOUT_MS,
@@ -176,32 +175,32 @@ describe.skipIf(!bootLane)('Xen 4.17 under QEMU: Dom0 and a PV DomU', () => {
     expect(run.commandOutput).toMatch(/xen-lane: ring throughput over real grant pages/);
   });
 
-  it('passes the client suites on the real device and socket, but for known failures', () => {
-    const known = knownFailures();
-    if (!existsSync(dom0ClientResults)) {
-      // The suite never finished: a hang, which must be a known one to be let through.
-      console.warn('xen-lane: the client suites did NOT finish in Dom0 (see the console above)');
-      expect(known.has(CLIENT_SUITES_HANG), `${CLIENT_SUITES_HANG} in known-failures.txt`).toBe(
-        true,
-      );
-      return;
-    }
-    if (known.has(CLIENT_SUITES_HANG)) {
-      console.warn(
-        `xen-lane: client suites finished: remove '${CLIENT_SUITES_HANG}' from known-failures.txt`,
-      );
-    }
-    const { tests, failed } = judge(readReport(dom0ClientResults), 'Dom0 client suites');
-    for (const name of failed.filter((n) => known.has(n))) {
-      console.warn(`xen-lane: KNOWN FAILURE on real Xen (xen-lane/known-failures.txt): ${name}`);
-    }
-    for (const name of [...known]) {
-      if (tests.some((t) => t.fullName === name && t.status === 'passed')) {
-        console.warn(`xen-lane: now passes, remove from xen-lane/known-failures.txt: ${name}`);
+  for (const transport of ['socket', 'device'] as const) {
+    it(`passes the client suite on the real ${transport}, but for known failures`, () => {
+      const known = knownFailures();
+      const hang = `hang: client suite (${transport})`;
+      const report = join(repo, `.cache/xen-lane/dom0-client-${transport}-results.json`);
+      if (!existsSync(report)) {
+        // The suite never finished: a hang, which must be a known one to be let through.
+        console.warn(`xen-lane: the client suite (${transport}) did NOT finish in Dom0`);
+        expect(known.has(hang), `'${hang}' in xen-lane/known-failures.txt`).toBe(true);
+        return;
       }
-    }
-    expect(failed.filter((n) => !known.has(n))).toEqual([]);
-  });
+      if (known.has(hang)) {
+        console.warn(`xen-lane: it finished: remove '${hang}' from xen-lane/known-failures.txt`);
+      }
+      const { tests, failed } = judge(readReport(report), `Dom0 client suite (${transport})`);
+      for (const name of failed.filter((n) => known.has(n))) {
+        console.warn(`xen-lane: KNOWN FAILURE on real Xen (xen-lane/known-failures.txt): ${name}`);
+      }
+      for (const name of known) {
+        if (tests.some((t) => t.fullName === name && t.status === 'passed')) {
+          console.warn(`xen-lane: now passes, remove from xen-lane/known-failures.txt: ${name}`);
+        }
+      }
+      expect(failed.filter((n) => !known.has(n))).toEqual([]);
+    });
+  }
 
   it('runs a PV DomU whose node sees xenstore as a guest does', () => {
     expect(run.commandOutput).toContain("part 'DomU probe' passed");

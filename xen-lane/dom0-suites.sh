@@ -3,7 +3,7 @@
 # a hung part still leaves time for the others and for a report:
 #   1. the lane's device suites (tests/xen/dom0/*.dom0.ts) and those listed in dom0-extra-tests;
 #   2. a PV DomU's probe (domu-run.sh);
-#   3. the library's client suites on the device and on the socket (tests/xen/dom0/*.client.ts).
+#   3. the library's client suite on the socket, then on the device (tests/xen/dom0/*.client.ts).
 # Vitest's JSON reports go to .cache/xen-lane/ for the host to judge (tests/xen-lane.test.ts).
 {
 set -uo pipefail
@@ -45,8 +45,11 @@ suites "device suites" dom0-results.json "${XEN_LANE_SUITES_TIMEOUT:-360}" \
 bash xen-lane/domu-run.sh
 part "DomU probe" $?
 
-suites "client suites" dom0-client-results.json "${XEN_LANE_CLIENT_TIMEOUT:-300}" \
-  'tests/xen/dom0/**/*.client.ts'
+# One vitest run each: a hang on one transport must not hide the other's results.
+for transport in socket device; do
+  suites "client suite ($transport)" "dom0-client-$transport-results.json" \
+    "${XEN_LANE_CLIENT_TIMEOUT:-200}" "tests/xen/dom0/client-$transport.client.ts"
+done
 
 echo "xen-lane[dom0]: $passed of $((passed + failed)) parts passed"
 [[ $failed == 0 ]]
