@@ -32,8 +32,13 @@ export interface RingDomainHost {
 export class RingDomain {
   readonly #ring: XenstoreRing;
   readonly #host: RingDomainHost;
-  /** Encoded replies and events not yet in the response ring; the first may be half written. */
+  /**
+   * Encoded replies and events not yet in the response ring, oldest first from `#sent` on (an
+   * index rather than `shift()`, which copies a long outbox on every message); the first may be
+   * half written.
+   */
   readonly #outbox: Uint8Array[] = [];
+  #sent = 0;
   #connection: XenstoreConnection | undefined;
   /** The header of the request being read, and how much of it has arrived. */
   readonly #header = new Uint8Array(HEADER_SIZE);
@@ -132,7 +137,7 @@ export class RingDomain {
       onMessage: (message) => {
         if (this.#connection !== connection) return;
         this.#outbox.push(encodeMessage(message));
-        if (this.#outbox.length === 1) this.#flush();
+        if (this.#outbox.length - this.#sent === 1) this.#flush();
       },
       onClose: () => {
         // The store dropped the connection (the domain was released, or a request it could
@@ -146,16 +151,18 @@ export class RingDomain {
   /** Writes the outbox until it is empty (true) or the response ring is full (false). */
   #flush(): boolean {
     const outbox = this.#outbox;
-    while (outbox.length > 0) {
-      const head = outbox[0]!;
+    while (this.#sent < outbox.length) {
+      const head = outbox[this.#sent]!;
       const written = this.#ring.write(head);
       if (written < head.length) {
         // Full: the guest notifies once it has read, and service() resumes.
-        if (written > 0) outbox[0] = head.subarray(written);
+        if (written > 0) outbox[this.#sent] = head.subarray(written);
         return false;
       }
-      outbox.shift();
+      this.#sent++;
     }
+    this.#outbox.length = 0;
+    this.#sent = 0;
     return true;
   }
 
@@ -176,6 +183,7 @@ export class RingDomain {
   #forget(): void {
     this.#connection = undefined;
     this.#outbox.length = 0;
+    this.#sent = 0;
     this.#headerBytes = 0;
     this.#remaining = 0;
   }

@@ -131,8 +131,12 @@ class RingStream implements ByteStream {
   readonly #eventChannel: EventChannel;
   readonly #port: number;
   readonly #handlers: ByteStreamHandlers;
-  /** Bytes waiting for room in the request ring, oldest first; the first may be half sent. */
+  /**
+   * Bytes waiting for room in the request ring, oldest first from `#sent` on (an index rather
+   * than `shift()`, which copies a long backlog on every message); the first may be half sent.
+   */
   readonly #backlog: Uint8Array[] = [];
+  #sent = 0;
   #closed = false;
 
   constructor(
@@ -154,13 +158,14 @@ class RingStream implements ByteStream {
   write(bytes: Uint8Array): void {
     if (this.#closed) return;
     this.#backlog.push(bytes);
-    if (this.#backlog.length === 1) this.#service();
+    if (this.#backlog.length - this.#sent === 1) this.#service();
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#backlog.length = 0;
+    this.#sent = 0;
     this.#eventChannel.off('pending', this.#onPending);
     this.#eventChannel.off('error', this.#onError);
   }
@@ -231,17 +236,18 @@ class RingStream implements ByteStream {
   /** Writes the backlog until it is gone or the request ring is full. */
   #flush(): void {
     const backlog = this.#backlog;
-    while (backlog.length > 0) {
-      const head = backlog[0]!;
+    while (this.#sent < backlog.length) {
+      const head = backlog[this.#sent]!;
       const written = this.#ring.write(head);
-      if (written === head.length) {
-        backlog.shift();
-        continue;
+      if (written < head.length) {
+        // The ring is full: the server notifies once it has consumed, and #service resumes.
+        if (written > 0) backlog[this.#sent] = head.subarray(written);
+        return;
       }
-      // The ring is full: the server notifies once it has consumed, and #service resumes.
-      if (written > 0) backlog[0] = head.subarray(written);
-      return;
+      this.#sent++;
     }
+    this.#backlog.length = 0;
+    this.#sent = 0;
   }
 
   #fail(reason: XenstoreError): void {
