@@ -108,6 +108,9 @@ export class VchanStream extends Duplex {
         this.#pumpWrite();
         this.#pumpRead(drain);
       } while (this.#again);
+    } catch (error) {
+      // The event channel failed (its domain died, the device broke): the stream cannot go on.
+      this.destroy(error as Error);
     } finally {
       this.#pumping = false;
     }
