@@ -148,28 +148,38 @@ export class SimulatedHost {
     });
     this.#workers.set(id, worker);
     worker.once('exit', () => this.#workers.delete(id));
-    await new Promise<void>((resolve, reject) => {
-      const failed = (error: Error) => {
-        toolstack.close();
-        reject(error);
-      };
-      worker.once('error', failed);
-      toolstack.once('message', (message: ToolstackMessage) => {
-        if (!('introduce' in message)) return;
-        this.#introduce(id, page.ref, message.introduce).then(
-          () => {
-            toolstack.postMessage({ introduced: true } satisfies ToolstackMessage);
-            toolstack.close();
-            worker.off('error', failed);
-            resolve();
-          },
-          (error: Error) => {
-            toolstack.postMessage({ failed: error.message } satisfies ToolstackMessage);
-            failed(error);
-          },
-        );
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const settle = (error?: Error): void => {
+          worker.off('error', settle);
+          worker.off('exit', exited);
+          toolstack.close();
+          if (error) reject(error);
+          else resolve();
+        };
+        const exited = (code: number): void =>
+          settle(new Error(`guest worker of domain ${id} exited (${code}) before connecting`));
+        worker.once('error', settle);
+        worker.once('exit', exited);
+        toolstack.once('message', (message: ToolstackMessage) => {
+          if (!('introduce' in message)) return;
+          this.#introduce(id, page.ref, message.introduce).then(
+            () => {
+              toolstack.postMessage({ introduced: true } satisfies ToolstackMessage);
+              settle();
+            },
+            (error: Error) => {
+              toolstack.postMessage({ failed: error.message } satisfies ToolstackMessage);
+              settle(error);
+            },
+          );
+        });
       });
-    });
+    } catch (error) {
+      // A guest that never came up is a domain nobody runs: take it down again.
+      await this.destroyDomain(id);
+      throw error;
+    }
     return { domid: id, worker };
   }
 

@@ -48,6 +48,17 @@ describe('guests in worker threads', () => {
     }
   });
 
+  it('rejects, and takes the domain down, when the worker never connects', async () => {
+    host = await createSimulatedHost();
+    await expect(
+      host.spawnGuestWorker(new URL('data:text/javascript,process.exit(3)')),
+    ).rejects.toThrow(/exited \(3\) before connecting/);
+    await expect(
+      host.spawnGuestWorker(new URL('data:text/javascript,throw new Error("no kernel")')),
+    ).rejects.toThrow('no kernel');
+    expect(host.guestDomids).toEqual([]);
+  });
+
   it('destroying a worker guest releases its domain', async () => {
     host = await createSimulatedHost({ guests: 1 });
     const { domid, worker } = await host.spawnGuestWorker(bootstrap, { workerData: { entry } });
