@@ -12,9 +12,10 @@
  *   node --import tsx tests/xen/xenbus/vchan-backend.dom0.ts
  * Exits 0 when both parts pass.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import {
   createDevice,
   openVchanBackend,
@@ -30,21 +31,26 @@ const env = (name: string): string => {
   if (!value) throw new Error(`${name} is not set: run inside the Xen lane's Dom0 session`);
   return value;
 };
+const run = promisify(execFile);
 const cache = env('XEN_LANE_CACHE');
 const tools = env('XEN_LANE_TOOLS');
 const libs = env('XEN_LANE_LIBS');
 
-function xl(...args: string[]): string {
-  const result = spawnSync(`${tools}/xl`, args, {
-    encoding: 'utf8',
-    env: { ...process.env, LD_LIBRARY_PATH: libs },
-  });
-  if (result.status !== 0) throw new Error(`xl ${args.join(' ')}: ${result.stderr}`);
-  return result.stdout.trim();
+/** Runs xl without blocking: the backend must go on serving events while xl works. */
+async function xl(...args: string[]): Promise<string> {
+  try {
+    const { stdout } = await run(`${tools}/xl`, args, {
+      encoding: 'utf8',
+      env: { ...process.env, LD_LIBRARY_PATH: libs },
+    });
+    return stdout.trim();
+  } catch (error) {
+    throw new Error(`xl ${args.join(' ')}: ${(error as { stderr?: string }).stderr ?? error}`);
+  }
 }
 
 /** Creates a paused PV guest that will run the frontend and send `bytes`. */
-function createGuest(name: string, bytes: number): number {
+async function createGuest(name: string, bytes: number): Promise<number> {
   mkdirSync('/run/xen-lane', { recursive: true });
   const cfg = `/run/xen-lane/${name}.cfg`;
   writeFileSync(
@@ -62,8 +68,8 @@ function createGuest(name: string, bytes: number): number {
       '',
     ].join('\n'),
   );
-  xl('create', '-p', cfg);
-  return Number(xl('domid', name));
+  await xl('create', '-p', cfg);
+  return Number(await xl('domid', name));
 }
 
 /** Resolves with a node's value once it exists (watch-driven). */
@@ -87,7 +93,7 @@ async function part(
 ): Promise<boolean> {
   try {
     const guestName = `xenbus-vchan-${name}`;
-    const domid = createGuest(guestName, name === 'stream' ? 10 * MB : 1024 * MB);
+    const domid = await createGuest(guestName, name === 'stream' ? 10 * MB : 1024 * MB);
     await createDevice(client, { type: 'vchan', frontendDomid: domid, backendDomid: 0, devid: 0 });
     await body(domid);
     console.log(`xenbus-vchan[dom0]: part '${name}' passed`);
@@ -107,7 +113,7 @@ const platform = xenPlatform({ client });
 
 const streamed = await part(client, 'stream', async (domid) => {
   const opening = openVchanBackend({ client, platform, frontendDomid: domid, timeoutMs: 180_000 });
-  xl('unpause', String(domid));
+  await xl('unpause', String(domid));
   const { stream, device } = await opening;
   const closed = once(device, 'closed');
   const started = Date.now();
@@ -134,7 +140,7 @@ const streamed = await part(client, 'stream', async (domid) => {
 
 const killed = await part(client, 'destroy', async (domid) => {
   const opening = openVchanBackend({ client, platform, frontendDomid: domid, timeoutMs: 180_000 });
-  xl('unpause', String(domid));
+  await xl('unpause', String(domid));
   const { stream, device } = await opening;
   const closed = once(device, 'closed');
   const failed = once(stream, 'error');
@@ -144,7 +150,7 @@ const killed = await part(client, 'destroy', async (domid) => {
   });
   await once(stream, 'data');
   const port = device.connection?.port;
-  xl('destroy', String(domid));
+  await xl('destroy', String(domid));
   const [reason] = (await closed) as [{ code?: string } | undefined];
   // xl removes the device's nodes while tearing the domain down: the backend may see those
   // go (ECONNRESET) before xenstored releases the domain (ESRCH).
