@@ -104,6 +104,7 @@ describe.skipIf(!ready)('a guest domain on the C xenstored and on the in-memory 
     expect(expected).toContain('too big ✗ ENOSPC');
     expect(expected.find((line) => line.startsWith('watches:'))).toMatch(/E2BIG/);
     expect(expected.find((line) => line.startsWith('transactions:'))).toMatch(/ENOSPC/);
+    expect(expected.find((line) => line.startsWith('nodes:'))).toMatch(/ENOSPC/);
   }, 60_000);
 
   it('puts the same bytes in the response ring and leaves the page in the same state', async () => {

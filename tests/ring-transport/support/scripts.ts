@@ -78,6 +78,14 @@ export async function clientScript(target: RingTarget): Promise<string[]> {
       `watches: ${watches.length - refused.length} ok, ${refused.map((w) => (w as PromiseRejectedResult).reason.code).join(' ')}`,
     );
     await xs.resetWatches();
+    const nodes = await Promise.allSettled(
+      Array.from({ length: 1000 }, (_, i) => xs.write(`n/${i}`, '')),
+    );
+    const full = nodes.filter((n) => n.status === 'rejected') as PromiseRejectedResult[];
+    log.push(
+      `nodes: ${nodes.length - full.length} ok, ${[...new Set(full.map((n) => n.reason.code))].join(' ')} ×${full.length}`,
+    );
+    log.push(await outcome('rm nodes', xs.rm('n')));
     log.push(await outcome('rm', xs.rm('w/a')));
     // Answered after every event queued for this ring.
     log.push(await outcome('barrier', xs.getDomainPath(domid)));
