@@ -78,8 +78,9 @@ export async function clientScript(target: RingTarget): Promise<string[]> {
       `watches: ${watches.length - refused.length} ok, ${refused.map((w) => (w as PromiseRejectedResult).reason.code).join(' ')}`,
     );
     await xs.resetWatches();
+    // Fifty directories keep each child list short: the node count is what runs out.
     const nodes = await Promise.allSettled(
-      Array.from({ length: 1000 }, (_, i) => xs.write(`n/${i}`, '')),
+      Array.from({ length: 1000 }, (_, i) => xs.write(`n/${i % 50}/${i}`, '')),
     );
     const full = nodes.filter((n) => n.status === 'rejected') as PromiseRejectedResult[];
     log.push(
