@@ -103,7 +103,7 @@ export class XenstoreFixture {
   async #teardown(): Promise<void> {
     await this.#watchers?.close();
     this.#watchers = undefined;
-    const daemons = Object.values(this.#daemons);
+    const daemons = Object.values(this.#daemons).filter((daemon) => daemon !== undefined);
     this.#daemons = {};
     await Promise.all(daemons.map((daemon) => daemon.stop()));
   }
