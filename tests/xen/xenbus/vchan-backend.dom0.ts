@@ -14,7 +14,7 @@
  */
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import {
   createDevice,
@@ -32,6 +32,11 @@ const env = (name: string): string => {
   return value;
 };
 const run = promisify(execFile);
+const began = Date.now();
+/** Progress on the console, so that a run that dies shows how far it got. */
+function step(what: string): void {
+  console.log(`xenbus-vchan[dom0]: +${((Date.now() - began) / 1000).toFixed(1)} s ${what}`);
+}
 const cache = env('XEN_LANE_CACHE');
 const tools = env('XEN_LANE_TOOLS');
 const libs = env('XEN_LANE_LIBS');
@@ -91,16 +96,21 @@ async function part(
   name: string,
   body: (domid: number) => Promise<void>,
 ): Promise<boolean> {
+  const guestName = `xenbus-vchan-${name}`;
   try {
-    const guestName = `xenbus-vchan-${name}`;
+    step(`part '${name}': creating the guest`);
     const domid = await createGuest(guestName, name === 'stream' ? 10 * MB : 1024 * MB);
+    step(`part '${name}': domain ${domid} created paused; adding the device`);
     await createDevice(client, { type: 'vchan', frontendDomid: domid, backendDomid: 0, devid: 0 });
     await body(domid);
-    console.log(`xenbus-vchan[dom0]: part '${name}' passed`);
+    step(`part '${name}' passed`);
     return true;
   } catch (error) {
-    console.log(`xenbus-vchan[dom0]: part '${name}' FAILED: ${(error as Error).stack ?? error}`);
+    step(`part '${name}' FAILED: ${(error as Error).stack ?? error}`);
     return false;
+  } finally {
+    const log = `/var/log/xen/console/guest-${guestName}.log`;
+    if (existsSync(log)) console.log(readFileSync(log, 'utf8').replaceAll('\r', ''));
   }
 }
 
@@ -108,13 +118,17 @@ function check(condition: boolean, what: string): void {
   if (!condition) throw new Error(`check failed: ${what}`);
 }
 
+step('connecting to xenstored');
 const client = await XenstoreClient.connect();
+step('opening the event-channel and grant devices');
 const platform = xenPlatform({ client });
 
 const streamed = await part(client, 'stream', async (domid) => {
   const opening = openVchanBackend({ client, platform, frontendDomid: domid, timeoutMs: 180_000 });
   await xl('unpause', String(domid));
+  step('unpaused; waiting for the frontend');
   const { stream, device } = await opening;
+  step('connected; streaming');
   const closed = once(device, 'closed');
   const started = Date.now();
   const [sent, received] = await Promise.all([sendRandom(stream, 10 * MB), receiveAll(stream)]);
@@ -141,7 +155,9 @@ const streamed = await part(client, 'stream', async (domid) => {
 const killed = await part(client, 'destroy', async (domid) => {
   const opening = openVchanBackend({ client, platform, frontendDomid: domid, timeoutMs: 180_000 });
   await xl('unpause', String(domid));
+  step('unpaused; waiting for the frontend');
   const { stream, device } = await opening;
+  step('connected; waiting for data');
   const closed = once(device, 'closed');
   const failed = once(stream, 'error');
   let seen = 0;
@@ -150,7 +166,9 @@ const killed = await part(client, 'destroy', async (domid) => {
   });
   await once(stream, 'data');
   const port = device.connection?.port;
+  step(`destroying domain ${domid}`);
   await xl('destroy', String(domid));
+  step('destroyed; waiting for the backend to notice');
   const [reason] = (await closed) as [{ code?: string } | undefined];
   // xl removes the device's nodes while tearing the domain down: the backend may see those
   // go (ECONNRESET) before xenstored releases the domain (ESRCH).
