@@ -5,7 +5,7 @@
  *
  * - byte-stream pages: {@link XenstoreRing} (`xs_wire.h`), {@link ConsoleRing} (`console.h`),
  *   {@link FlexRing} (`ring.h` flex rings), {@link Vchan} (`libxenvchan.h`), all built on
- *   {@link ByteRing};
+ *   {@link ByteRing}, with {@link ByteRingOutbox} queueing what a full ring cannot take yet;
  * - request/response rings of `ring.h`: {@link defineRing}, {@link FrontRing}, {@link BackRing}.
  *
  * Nothing here waits or signals by itself: each end reports, or tells a {@link Notify}
@@ -25,6 +25,7 @@ export { RingError, type RingErrorCode, RingIndexError } from './errors.ts';
 export { FlexIntfOffset, FlexRing, type FlexRingOptions, flexRingSize } from './flex-ring.ts';
 export { RingArea, type RingBuffer, XEN_PAGE_SIZE } from './memory.ts';
 export { AtomicsEvent, type Notify } from './notify.ts';
+export { ByteRingOutbox } from './outbox.ts';
 export { ByteRingEnd } from './ring-end.ts';
 export {
   BackRing,

@@ -1,3 +1,4 @@
+import { ByteRingOutbox } from '../../ring/outbox.ts';
 import {
   XenstoreConnection as RingConnectionState,
   XenstoreError as RingErrorIndicator,
@@ -32,13 +33,8 @@ export interface RingDomainHost {
 export class RingDomain {
   readonly #ring: XenstoreRing;
   readonly #host: RingDomainHost;
-  /**
-   * Encoded replies and events not yet in the response ring, oldest first from `#sent` on (an
-   * index rather than `shift()`, which copies a long outbox on every message); the first may be
-   * half written.
-   */
-  readonly #outbox: Uint8Array[] = [];
-  #sent = 0;
+  /** Encoded replies and events not yet in the response ring. */
+  readonly #outbox: ByteRingOutbox;
   #connection: XenstoreConnection | undefined;
   /** The header of the request being read, and how much of it has arrived. */
   readonly #header = new Uint8Array(HEADER_SIZE);
@@ -63,6 +59,7 @@ export class RingDomain {
       byteOffset: page.byteOffset,
       notify: () => host.notify(),
     });
+    this.#outbox = new ByteRingOutbox(this.#ring);
     this.#open();
   }
 
@@ -80,7 +77,7 @@ export class RingDomain {
       if (this.#connection === undefined) return;
       // A guest that does not read its replies is not read either, so it cannot make us queue
       // without bound.
-      while (this.#flush()) {
+      while (this.#outbox.flush()) {
         // Everything waiting is taken, a header in pieces included: the guest notifies only
         // once we have caught up with what it wrote, so leaving bytes behind would stall it.
         if (this.#remaining === 0) {
@@ -136,8 +133,7 @@ export class RingDomain {
     const connection = this.#host.connect({
       onMessage: (message) => {
         if (this.#connection !== connection) return;
-        this.#outbox.push(encodeMessage(message));
-        if (this.#outbox.length - this.#sent === 1) this.#flush();
+        if (this.#outbox.push(encodeMessage(message))) this.#outbox.flush();
       },
       onClose: () => {
         // The store dropped the connection (the domain was released, or a request it could
@@ -146,24 +142,6 @@ export class RingDomain {
       },
     });
     this.#connection = connection;
-  }
-
-  /** Writes the outbox until it is empty (true) or the response ring is full (false). */
-  #flush(): boolean {
-    const outbox = this.#outbox;
-    while (this.#sent < outbox.length) {
-      const head = outbox[this.#sent]!;
-      const written = this.#ring.write(head);
-      if (written < head.length) {
-        // Full: the guest notifies once it has read, and service() resumes.
-        if (written > 0) outbox[this.#sent] = head.subarray(written);
-        return false;
-      }
-      this.#sent++;
-    }
-    this.#outbox.length = 0;
-    this.#sent = 0;
-    return true;
   }
 
   /** The guest asked for a reset: what it had in the store goes, the page starts empty. */
@@ -182,8 +160,7 @@ export class RingDomain {
 
   #forget(): void {
     this.#connection = undefined;
-    this.#outbox.length = 0;
-    this.#sent = 0;
+    this.#outbox.clear();
     this.#headerBytes = 0;
     this.#remaining = 0;
   }

@@ -1,5 +1,6 @@
 import type { EventChannel } from '../../evtchn/event-channel.ts';
 import { RingError } from '../../ring/errors.ts';
+import { ByteRingOutbox } from '../../ring/outbox.ts';
 import {
   XenstoreError as RingErrorIndicator,
   XenstoreConnection,
@@ -131,12 +132,8 @@ class RingStream implements ByteStream {
   readonly #eventChannel: EventChannel;
   readonly #port: number;
   readonly #handlers: ByteStreamHandlers;
-  /**
-   * Bytes waiting for room in the request ring, oldest first from `#sent` on (an index rather
-   * than `shift()`, which copies a long backlog on every message); the first may be half sent.
-   */
-  readonly #backlog: Uint8Array[] = [];
-  #sent = 0;
+  /** Bytes waiting for room in the request ring. */
+  readonly #backlog: ByteRingOutbox;
   #closed = false;
 
   constructor(
@@ -149,6 +146,7 @@ class RingStream implements ByteStream {
     this.#eventChannel = eventChannel;
     this.#port = port;
     this.#handlers = handlers;
+    this.#backlog = new ByteRingOutbox(ring);
     eventChannel.on('pending', this.#onPending);
     eventChannel.on('error', this.#onError);
     // Replies may already wait (a server that answered before we listened).
@@ -157,15 +155,13 @@ class RingStream implements ByteStream {
 
   write(bytes: Uint8Array): void {
     if (this.#closed) return;
-    this.#backlog.push(bytes);
-    if (this.#backlog.length - this.#sent === 1) this.#service();
+    if (this.#backlog.push(bytes)) this.#service();
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#backlog.length = 0;
-    this.#sent = 0;
+    this.#backlog.clear();
     this.#eventChannel.off('pending', this.#onPending);
     this.#eventChannel.off('error', this.#onError);
   }
@@ -218,7 +214,7 @@ class RingStream implements ByteStream {
         );
       }
       if (ring.connection !== XenstoreConnection.CONNECTED) return;
-      this.#flush();
+      this.#backlog.flush();
       // Each chunk is a fresh buffer: decoded payloads are views into it.
       for (let available = ring.readable(); available > 0; available = ring.readable()) {
         const chunk = new Uint8Array(available);
@@ -226,28 +222,11 @@ class RingStream implements ByteStream {
         this.#handlers.onData(chunk);
         if (this.#closed) return;
         // Reading may have been what the server waited for before writing more requests' room.
-        this.#flush();
+        this.#backlog.flush();
       }
     } catch (error) {
       this.#fail(asTransportError(error));
     }
-  }
-
-  /** Writes the backlog until it is gone or the request ring is full. */
-  #flush(): void {
-    const backlog = this.#backlog;
-    while (this.#sent < backlog.length) {
-      const head = backlog[this.#sent]!;
-      const written = this.#ring.write(head);
-      if (written < head.length) {
-        // The ring is full: the server notifies once it has consumed, and #service resumes.
-        if (written > 0) backlog[this.#sent] = head.subarray(written);
-        return;
-      }
-      this.#sent++;
-    }
-    this.#backlog.length = 0;
-    this.#sent = 0;
   }
 
   #fail(reason: XenstoreError): void {
