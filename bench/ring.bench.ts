@@ -6,9 +6,15 @@
  *
  * - `ring.xenstore.bytes`: the guest writes 256-byte messages into the request half of a
  *   xenstore page, the server reads them; bytes/s.
- * - `ring.sring.64`: a one-page `ring.h` ring of 64-byte entries; the front sends requests in
- *   batches, the back answers each; round trips/s. The event indices should keep doorbells far
- *   below one per message.
+ * - `ring.sring.64`: a one-page `ring.h` ring of 64-byte (32) entries; round trips/s. Both
+ *   programs batch alike: the front fills every free slot with a sequence number and publishes
+ *   them with one push (`RING_PUSH_REQUESTS_AND_CHECK_NOTIFY`), then takes every response
+ *   waiting; the back takes every request waiting, answers each with a copy of it and publishes
+ *   the answers with one push. Each end copies entries out of the ring before reading them
+ *   (`RING_COPY_*`); xenwire does it with its batch calls (`writeRequests`, `takeRequests`,
+ *   `writeResponses`, `takeResponses`), a copy or two per batch, and its front fills a staging
+ *   buffer where C writes the slots in place. The event indices should keep doorbells far below
+ *   one per message.
  * - `ring.sring.64.inline`: the same ring with both ends taking turns on one thread, so no
  *   wake-ups: what the ring code itself costs, apart from how fast a sleeping thread wakes.
  */

@@ -100,10 +100,20 @@ function byteConsumer(): never {
   }
 }
 
+/**
+ * The `requests` workload, batched as `stream.c` batches it: the front fills every free slot
+ * (a sequence number in each entry), publishes them with one `pushRequests`, then takes every
+ * response waiting and checks the sequence; the back takes every request waiting, answers each
+ * with a copy of it, and publishes the answers with one `pushResponses`. Both ends copy each
+ * entry out of the ring before reading it (`RING_COPY_*`), as the C ends do; the front fills a
+ * staging buffer and copies it in where C writes the slots in place.
+ */
 function frontend(): never {
   const front = streamRingType(job.messageSize).attachFront(shared);
-  const view = new DataView(shared);
-  const rsp = new Uint8Array(front.entrySize);
+  const size = front.entrySize;
+  const req = new Uint8Array(front.size * size);
+  const reqView = new DataView(req.buffer);
+  const rsp = new Uint8Array(front.size * size);
   const rspView = new DataView(rsp.buffer);
   let sent = 0;
   let received = 0;
@@ -117,17 +127,24 @@ function frontend(): never {
       Atomics.store(total, 0, BigInt(sent));
       peer.signal();
     }
-    while (!stopped && !front.full && sent < job.count) {
-      view.setUint32(front.nextRequest().byteOffset, sent++, true);
-      progress++;
+    if (!stopped) {
+      const n = Math.min(front.freeRequests, job.count - sent);
+      for (let k = 0; k < n; k++) reqView.setUint32(k * size, sent + k, true);
+      front.writeRequests(req, n);
+      sent += n;
+      progress += n;
     }
     if (progress > 0 && front.pushRequests()) notify();
-    while (front.takeResponse(rsp) !== undefined) {
-      const seq = rspView.getUint32(0, true);
-      if (seq !== received) throw new Error(`response ${seq} arrived when ${received} was due`);
-      if (job.verify) hash = fnv1a(rsp.subarray(0, 4), hash);
-      received++;
-      progress++;
+    for (let n = front.takeResponses(rsp); n > 0; n = front.takeResponses(rsp)) {
+      for (let k = 0; k < n; k++) {
+        const seq = rspView.getUint32(k * size, true);
+        if (seq !== (received + k) >>> 0) {
+          throw new Error(`response ${seq} arrived when ${received + k} was due`);
+        }
+        if (job.verify) hash = fnv1a(rsp.subarray(k * size, k * size + 4), hash);
+      }
+      received += n;
+      progress += n;
     }
     if (stopped && received === sent) finish(sent, sent, hash);
     if (progress === 0 && !front.finalCheckForResponses()) mine.wait(seen);
@@ -136,19 +153,22 @@ function frontend(): never {
 
 function backend(): never {
   const back = streamRingType(job.messageSize).attachBack(shared);
-  const req = new Uint8Array(back.entrySize);
+  const size = back.entrySize;
+  const req = new Uint8Array(back.size * size);
   let done = 0;
   let hash = 2166136261;
   for (;;) {
     const seen = mine.snapshot();
-    let n = 0;
-    while (back.takeRequest(req) !== undefined) {
-      if (job.verify) hash = fnv1a(req.subarray(0, 4), hash);
-      back.nextResponse().set(req);
-      n++;
+    let answered = 0;
+    for (let n = back.takeRequests(req); n > 0; n = back.takeRequests(req)) {
+      if (job.verify) {
+        for (let k = 0; k < n; k++) hash = fnv1a(req.subarray(k * size, k * size + 4), hash);
+      }
+      back.writeResponses(req, n);
+      answered += n;
     }
-    if (n > 0) {
-      done += n;
+    if (answered > 0) {
+      done += answered;
       if (back.pushResponses()) notify();
       continue;
     }

@@ -128,6 +128,8 @@ abstract class RingEnd {
   private readonly mask: number;
   /** One view per slot, made once: handing out a slot must not allocate on the hot path. */
   private readonly slots: Uint8Array[];
+  /** Entries known to be published by the peer and not yet taken (see {@link waiting}). */
+  private seen = 0;
 
   constructor(type: RingType, buffer: RingBuffer, placement: SringPlacement, what: string) {
     const byteLength = placement.byteLength ?? XEN_PAGE_SIZE;
@@ -177,6 +179,63 @@ abstract class RingEnd {
     return (next - event) >>> 0 < (next - old) >>> 0;
   }
 
+  /**
+   * How many of `wanted` entries the peer has published and this end may take now. The
+   * producer index is read (and checked) again only when fewer than `wanted` are known to wait,
+   * like the `rp = prod; rmb(); while (cons != rp)` loops of Linux's drivers: one index load per
+   * batch, not one per entry.
+   */
+  protected waiting(wanted: number): number {
+    if (this.seen < wanted) this.seen = this.unconsumed();
+    return Math.min(wanted, this.seen);
+  }
+
+  /** Entries published by the peer and not yet consumed here (the subclass's check). */
+  protected abstract unconsumed(): number;
+
+  /** Records that `n` entries counted by {@link waiting} were consumed. */
+  protected consumed(n: number): void {
+    this.seen -= n;
+  }
+
+  /** Whole entries `buffer` holds, capped by `count` when given. */
+  protected entriesIn(buffer: Uint8Array, count: number | undefined): number {
+    const fit = Math.floor(buffer.length / this.entrySize);
+    return count === undefined ? fit : Math.min(fit, Math.max(0, Math.floor(count)));
+  }
+
+  /**
+   * Copies `n` entries from slot `from` on into `dst`, in at most two copies (the ring may wrap):
+   * the batch form of `RING_COPY_*`, so the peer can no longer change what this end reads.
+   * Only entries {@link waiting} counted are copied: the copy follows that `Atomics.load` of the
+   * producer index (`rmb`), so it never reads a slot before the peer filled it.
+   */
+  protected copyOut(from: number, n: number, dst: Uint8Array): void {
+    if (n === 0) return;
+    const size = this.entrySize;
+    const first = Math.min(n, this.size - (from & this.mask));
+    const at = SRING_HEADER_SIZE + (from & this.mask) * size;
+    dst.set(this.bytes.subarray(at, at + first * size));
+    if (first < n) {
+      dst.set(
+        this.bytes.subarray(SRING_HEADER_SIZE, SRING_HEADER_SIZE + (n - first) * size),
+        first * size,
+      );
+    }
+  }
+
+  /**
+   * Copies the first `n` entries of `src` into the slots from `to` on, wrapping as needed. Plain
+   * stores: {@link publish}'s `Atomics.store` of the producer index comes after them (`wmb`).
+   */
+  protected copyIn(src: Uint8Array, to: number, n: number): void {
+    if (n === 0) return;
+    const size = this.entrySize;
+    const first = Math.min(n, this.size - (to & this.mask));
+    this.bytes.set(src.subarray(0, first * size), SRING_HEADER_SIZE + (to & this.mask) * size);
+    if (first < n) this.bytes.set(src.subarray(first * size, n * size), SRING_HEADER_SIZE);
+  }
+
   /** Copies slot `index` into `dst` (or a new array), so the peer can no longer change it. */
   protected copySlot(index: number, dst: Uint8Array | undefined): Uint8Array {
     const src = this.slot(index);
@@ -207,8 +266,6 @@ abstract class RingEnd {
 export class FrontRing extends RingEnd {
   #reqProdPvt: number;
   #rspCons: number;
-  /** Responses known to be published and not yet taken. */
-  private responsesSeen = 0;
 
   /** @internal use {@link RingType.initFront} or {@link RingType.attachFront}. */
   constructor(type: RingType, buffer: RingBuffer, placement: SringPlacement, index: number) {
@@ -257,6 +314,18 @@ export class FrontRing extends RingEnd {
     return slot;
   }
 
+  /**
+   * Copies the first `count` whole entries of `src` (default: all it holds) into the next free
+   * request slots and claims them, as many as are free; returns how many. The batch form of
+   * {@link nextRequest}: {@link pushRequests} publishes them all with one index store.
+   */
+  writeRequests(src: Uint8Array, count?: number): number {
+    const n = Math.min(this.entriesIn(src, count), this.freeRequests);
+    this.copyIn(src, this.#reqProdPvt, n);
+    this.#reqProdPvt = (this.#reqProdPvt + n) >>> 0;
+    return n;
+  }
+
   /** `RING_PUSH_REQUESTS_AND_CHECK_NOTIFY`: publishes requests; true if the backend must be notified. */
   pushRequests(): boolean {
     return this.publish(REQ_PROD, REQ_EVENT, this.#reqProdPvt);
@@ -279,16 +348,28 @@ export class FrontRing extends RingEnd {
    * given. Undefined when none is waiting.
    */
   takeResponse(dst?: Uint8Array): Uint8Array | undefined {
-    // Like the `rp = rsp_prod; rmb(); while (cons != rp)` loops of Linux's drivers, rsp_prod is
-    // read (and checked) again only once everything seen so far is consumed.
-    if (this.responsesSeen === 0) {
-      this.responsesSeen = this.unconsumedResponses();
-      if (this.responsesSeen === 0) return undefined;
-    }
-    this.responsesSeen--;
+    if (this.waiting(1) === 0) return undefined;
     const rsp = this.copySlot(this.#rspCons, dst);
+    this.consumed(1);
     this.#rspCons = (this.#rspCons + 1) >>> 0;
     return rsp;
+  }
+
+  /**
+   * Consumes as many waiting responses as `dst` holds whole entries, copied out of the ring one
+   * after another; returns how many (0 when none wait). The batch form of {@link takeResponse}:
+   * one look at `rsp_prod` and at most two copies however many entries it takes.
+   */
+  takeResponses(dst: Uint8Array): number {
+    const n = this.waiting(this.entriesIn(dst, undefined));
+    this.copyOut(this.#rspCons, n, dst);
+    this.consumed(n);
+    this.#rspCons = (this.#rspCons + n) >>> 0;
+    return n;
+  }
+
+  protected unconsumed(): number {
+    return this.unconsumedResponses();
   }
 
   /**
@@ -307,8 +388,6 @@ export class FrontRing extends RingEnd {
 export class BackRing extends RingEnd {
   #rspProdPvt: number;
   #reqCons: number;
-  /** Requests known to be published and not yet taken. */
-  private requestsSeen = 0;
 
   /** @internal use {@link RingType.attachBack}. */
   constructor(type: RingType, buffer: RingBuffer, placement: SringPlacement, index: number) {
@@ -360,15 +439,28 @@ export class BackRing extends RingEnd {
    * when none is waiting.
    */
   takeRequest(dst?: Uint8Array): Uint8Array | undefined {
-    // req_prod is read (and checked) again only once everything seen so far is consumed.
-    if (this.requestsSeen === 0) {
-      this.requestsSeen = this.unconsumedRequests();
-      if (this.requestsSeen === 0) return undefined;
-    }
-    this.requestsSeen--;
+    if (this.waiting(1) === 0) return undefined;
     const req = this.copySlot(this.#reqCons, dst);
+    this.consumed(1);
     this.#reqCons = (this.#reqCons + 1) >>> 0;
     return req;
+  }
+
+  /**
+   * Consumes as many waiting requests as `dst` holds whole entries, copied out of the ring (so
+   * the frontend cannot change them afterwards); returns how many (0 when none wait). The batch
+   * form of {@link takeRequest}: one look at `req_prod` and at most two copies.
+   */
+  takeRequests(dst: Uint8Array): number {
+    const n = this.waiting(this.entriesIn(dst, undefined));
+    this.copyOut(this.#reqCons, n, dst);
+    this.consumed(n);
+    this.#reqCons = (this.#reqCons + n) >>> 0;
+    return n;
+  }
+
+  protected unconsumed(): number {
+    return this.unconsumedRequests();
   }
 
   /**
@@ -382,6 +474,18 @@ export class BackRing extends RingEnd {
     const slot = this.slot(this.#rspProdPvt);
     this.#rspProdPvt = (this.#rspProdPvt + 1) >>> 0;
     return slot;
+  }
+
+  /**
+   * Copies the first `count` whole entries of `src` (default: all it holds) into the next
+   * response slots, one per consumed request not yet answered; returns how many. The batch form
+   * of {@link nextResponse}: {@link pushResponses} publishes them all with one index store.
+   */
+  writeResponses(src: Uint8Array, count?: number): number {
+    const n = Math.min(this.entriesIn(src, count), (this.#reqCons - this.#rspProdPvt) >>> 0);
+    this.copyIn(src, this.#rspProdPvt, n);
+    this.#rspProdPvt = (this.#rspProdPvt + n) >>> 0;
+    return n;
   }
 
   /** `RING_PUSH_RESPONSES_AND_CHECK_NOTIFY`: publishes responses; true if the frontend must be notified. */

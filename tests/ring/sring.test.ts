@@ -81,6 +81,52 @@ describe('ring.h request/response rings', () => {
     expect(() => back.nextResponse()).toThrow(expect.objectContaining({ code: 'ENOSPC' }));
   });
 
+  it('copies batches out and in whole, across the end of the ring, without touching the rest', () => {
+    const buffer = new ArrayBuffer(4096);
+    const type = defineRing({ name: 't', requestSize: 64, responseSize: 64 });
+    const front = type.initFront(buffer);
+    const back = type.attachBack(buffer);
+    const bytes = new Uint8Array(buffer);
+    const entries = (n: number, seed: number) =>
+      Uint8Array.from({ length: n * 64 }, (_, i) => (seed + i * 7) & 0xff);
+    // Move the indices to 30 of 32 slots, so the next batch of 4 wraps.
+    const first = entries(30, 1);
+    expect(front.writeRequests(first)).toBe(30);
+    front.pushRequests();
+    expect(back.takeRequests(new Uint8Array(30 * 64))).toBe(30);
+    expect(back.writeResponses(first)).toBe(30);
+    back.pushResponses();
+    expect(front.takeResponses(new Uint8Array(30 * 64))).toBe(30);
+    const second = entries(4, 5);
+    expect(front.writeRequests(second)).toBe(4);
+    expect(bytes.subarray(64 + 30 * 64, 64 + 32 * 64)).toEqual(second.subarray(0, 2 * 64));
+    expect(bytes.subarray(64, 64 + 2 * 64)).toEqual(second.subarray(2 * 64));
+    expect(bytes.subarray(64 + 2 * 64, 64 + 3 * 64)).toEqual(first.subarray(2 * 64, 3 * 64));
+    front.pushRequests();
+    const into = new Uint8Array(4 * 64 + 10).fill(0xee);
+    expect(back.takeRequests(into)).toBe(4);
+    expect(into.subarray(0, 4 * 64)).toEqual(second);
+    expect(into.subarray(4 * 64).every((b) => b === 0xee)).toBe(true);
+    // Copied out: the frontend rewriting the slots changes nothing taken.
+    bytes.fill(0, 64);
+    expect(into.subarray(0, 4 * 64)).toEqual(second);
+    // A backend answers only requests it consumed; a frontend fills only free slots.
+    expect(back.writeResponses(entries(8, 9))).toBe(4);
+    expect(front.writeRequests(entries(40, 9))).toBe(28);
+  });
+
+  it('checks the peer index of a batch as of a single take', () => {
+    const buffer = new ArrayBuffer(4096);
+    const type = defineRing({ name: 't', requestSize: 64, responseSize: 64 });
+    const front = type.initFront(buffer);
+    const back = type.attachBack(buffer);
+    const view = new DataView(buffer);
+    view.setUint32(0, front.size + 1, true);
+    expect(() => back.takeRequests(new Uint8Array(64))).toThrow(RingIndexError);
+    view.setUint32(8, 2 ** 31, true);
+    expect(() => front.takeResponses(new Uint8Array(64))).toThrow(RingIndexError);
+  });
+
   it('copies requests out, so the frontend cannot change one after it is taken', () => {
     const buffer = new ArrayBuffer(4096);
     const type = defineRing({ name: 't', requestSize: 4, responseSize: 4 });
@@ -96,13 +142,26 @@ describe('ring.h request/response rings', () => {
   });
 
   it('delivers every request and response once, in order, under random schedules', () => {
-    const step = fc.constantFrom('req', 'push', 'take', 'rsp', 'pushRsp', 'takeRsp', 'final');
+    const step = fc.constantFrom(
+      'req',
+      'push',
+      'take',
+      'rsp',
+      'pushRsp',
+      'takeRsp',
+      'final',
+      'reqs',
+      'takes',
+      'rsps',
+      'takeRsps',
+    );
     fc.assert(
       fc.property(
         fc.constantFrom(4, 100, 1000),
         fc.oneof(fc.constant(0), fc.constant(2 ** 32 - 2)),
         fc.array(step, { maxLength: 200 }),
-        (entry, start, steps) => {
+        fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 1 }),
+        (entry, start, steps, batches) => {
           const buffer = new ArrayBuffer(4096);
           const view = new DataView(buffer);
           const type = defineRing({ name: 't', requestSize: entry, responseSize: 4 });
@@ -116,6 +175,14 @@ describe('ring.h request/response rings', () => {
           let answered = 0;
           let answerPublished = 0;
           let received = 0;
+          // Batch steps move up to the next of `batches` entries through a staging buffer, the
+          // buffer a few bytes longer than the whole entries to show those bytes are ignored.
+          let batch = 0;
+          const staging = () => {
+            const n = batches[batch++ % batches.length]!;
+            const bytes = new Uint8Array(n * front.entrySize + 3);
+            return { n, bytes, at: (k: number) => bytes.subarray(k * front.entrySize) };
+          };
           for (const s of steps) {
             if (s === 'req' && !front.full) {
               setU32(front.nextRequest(), sent++);
@@ -135,6 +202,28 @@ describe('ring.h request/response rings', () => {
               const rsp = front.takeResponse();
               expect(rsp === undefined).toBe(received === answerPublished);
               if (rsp) expect(getU32(rsp)).toBe(received++);
+            } else if (s === 'reqs') {
+              const { n, bytes, at } = staging();
+              const fits = Math.min(n, front.freeRequests);
+              for (let k = 0; k < n; k++) setU32(at(k), sent + k);
+              expect(front.writeRequests(bytes, n)).toBe(fits);
+              sent += fits;
+            } else if (s === 'takes') {
+              const { n, bytes, at } = staging();
+              const got = back.takeRequests(bytes);
+              expect(got).toBe(Math.min(n, published - taken));
+              for (let k = 0; k < got; k++) expect(getU32(at(k))).toBe(taken++);
+            } else if (s === 'rsps') {
+              const { n, bytes, at } = staging();
+              const fits = Math.min(n, taken - answered);
+              for (let k = 0; k < n; k++) setU32(at(k), answered + k);
+              expect(back.writeResponses(bytes)).toBe(fits);
+              answered += fits;
+            } else if (s === 'takeRsps') {
+              const { n, bytes, at } = staging();
+              const got = front.takeResponses(bytes);
+              expect(got).toBe(Math.min(n, answerPublished - received));
+              for (let k = 0; k < got; k++) expect(getU32(at(k))).toBe(received++);
             } else if (s === 'final') {
               expect(back.finalCheckForRequests()).toBe(published > taken);
               expect(front.finalCheckForResponses()).toBe(answerPublished > received);
