@@ -121,7 +121,10 @@ export class RequestTable {
       this.#abandoned--;
     } else {
       this.#release(pending);
-      if (this.waiting === 0) this.#stopSweep();
+      // Left armed but unreferenced: a timer that kept the process alive for nothing would be a
+      // leak, and clearing it only to set it again for the next request would cost a timer per
+      // request for a client that waits for each reply. A sweep that finds nothing lapses.
+      if (this.waiting === 0) this.#sweepTimer?.unref();
     }
     return pending;
   }
@@ -147,14 +150,15 @@ export class RequestTable {
   #startDeadline(pending: PendingRequest): void {
     if (this.#defaultTimeout === Number.POSITIVE_INFINITY) return;
     pending.deadline = performance.now() + this.#defaultTimeout;
+    // An armed timer fires no later than this deadline, since deadlines only grow.
     if (this.#sweepTimer === undefined) this.#armSweep(this.#defaultTimeout);
+    else this.#sweepTimer.ref();
   }
 
   #armSweep(delay: number): void {
     this.#sweepTimer = setTimeout(this.#sweep, Math.max(1, Math.ceil(delay)));
   }
 
-  /** Nothing is awaited: a timer left armed would keep the process alive for nothing. */
   #stopSweep(): void {
     clearTimeout(this.#sweepTimer);
     this.#sweepTimer = undefined;

@@ -25,7 +25,12 @@ export class Transaction extends NodeOperations {
   /** The server's transaction id (`tx_id` in each request header). */
   readonly id: number;
   readonly #carrier: TransactionCarrier;
-  #over: XenstoreError | undefined;
+  /**
+   * Why it is over: the error that lost it, or `'ended'` by commit or abort, whose error is made
+   * only when a call comes too late (capturing a stack on every commit would cost a round trip's
+   * worth of CPU).
+   */
+  #over: XenstoreError | 'ended' | undefined;
 
   /** @internal Created by `XenstoreClient.transactionStart`. */
   constructor(id: number, carrier: TransactionCarrier) {
@@ -43,6 +48,11 @@ export class Transaction extends NodeOperations {
     request: R,
     options: RequestOptions | undefined,
   ): Promise<ReplyValue<R['op']>> {
+    if (this.#over === 'ended') {
+      return Promise.reject(
+        new XenstoreError('EINVAL', `transaction ${this.id} has ended`, 'TRANSACTION_END'),
+      );
+    }
     if (this.#over) return Promise.reject(this.#over);
     return this.#carrier.send(request, this.id, options);
   }
@@ -59,16 +69,19 @@ export class Transaction extends NodeOperations {
 
   /** @internal The server no longer knows this transaction (connection lost, watches reset). */
   lose(reason: XenstoreError): void {
+    this.#finish(reason);
+  }
+
+  #finish(over: XenstoreError | 'ended'): void {
     if (this.#over) return;
-    this.#over = reason;
+    this.#over = over;
     this.#carrier.ended(this);
   }
 
   async #end(commit: boolean, options: RequestOptions | undefined): Promise<void> {
-    const op = 'TRANSACTION_END';
-    const pending = this.exchange({ op, commit }, options);
+    const pending = this.exchange({ op: 'TRANSACTION_END', commit }, options);
     // The server forgets the transaction whatever it answers, so it is over from here on.
-    this.lose(new XenstoreError('EINVAL', `transaction ${this.id} has ended`, op));
+    this.#finish('ended');
     await pending;
   }
 }
