@@ -150,23 +150,20 @@ const singleDomid = new Set<MessageTypeName>([
 export function decodeRequest(message: Message): Request {
   const name = requestOpOf(message.type);
   const payload = message.payload;
-  const bad = (why: string): never => {
-    throw new XenstoreError('EINVAL', `${name}: ${why}`, name);
-  };
   if (singlePath.has(name)) {
     const strings = splitStrings(payload);
-    if (strings?.length !== 1) bad('expected one nul-terminated path');
+    if (strings?.length !== 1) bad(name, 'expected one nul-terminated path');
     return { op: name as 'READ', path: strings![0]! };
   }
   if (singleDomid.has(name)) {
     const strings = splitStrings(payload);
-    if (strings?.length !== 1) bad('expected one nul-terminated domid');
+    if (strings?.length !== 1) bad(name, 'expected one nul-terminated domid');
     return { op: name as 'RELEASE', domid: atoi(strings![0]!) };
   }
   switch (name) {
     case 'WRITE': {
       const nul = indexOfNul(payload);
-      if (nul < 0) bad('path is not nul-terminated');
+      if (nul < 0) bad(name, 'path is not nul-terminated');
       return {
         op: 'WRITE',
         path: toText(payload.subarray(0, nul)),
@@ -175,7 +172,7 @@ export function decodeRequest(message: Message): Request {
     }
     case 'DIRECTORY_PART': {
       const strings = splitStrings(payload);
-      if (strings?.length !== 2) bad('expected path and offset');
+      if (strings?.length !== 2) bad(name, 'expected path and offset');
       // C reads the offset with atoi: text is 0, and a negative offset is past every list's end.
       const offset = atoi(strings![1]!);
       return {
@@ -186,7 +183,7 @@ export function decodeRequest(message: Message): Request {
     }
     case 'SET_PERMS': {
       const strings = splitStrings(payload);
-      if (!strings || strings.length < 2) bad('expected path and at least one permission');
+      if (!strings || strings.length < 2) bad(name, 'expected path and at least one permission');
       return {
         op: 'SET_PERMS',
         path: strings![0]!,
@@ -197,24 +194,25 @@ export function decodeRequest(message: Message): Request {
     case 'UNWATCH': {
       const strings = splitStrings(payload);
       const max = name === 'WATCH' ? 3 : 2;
-      if (!strings || strings.length < 2 || strings.length > max) bad('expected path and token');
+      if (!strings || strings.length < 2 || strings.length > max)
+        bad(name, 'expected path and token');
       const [path, token, depthText] = strings as [string, string, string?];
       if (name === 'UNWATCH') return { op: 'UNWATCH', path, token };
       if (depthText === undefined) return { op: 'WATCH', path, token };
       const depth = parseDecimal(depthText);
-      if (depth === undefined) bad('depth is not a number');
+      if (depth === undefined) bad(name, 'depth is not a number');
       return { op: 'WATCH', path, token, depth: depth! };
     }
     case 'TRANSACTION_START':
       return { op: 'TRANSACTION_START' };
     case 'TRANSACTION_END': {
       const text = toText(payload);
-      if (text !== 'T\0' && text !== 'F\0') bad('expected T or F');
+      if (text !== 'T\0' && text !== 'F\0') bad(name, 'expected T or F');
       return { op: 'TRANSACTION_END', commit: text === 'T\0' };
     }
     case 'INTRODUCE': {
       const strings = splitStrings(payload);
-      if (!strings || strings.length < 3) bad('expected domid, gfn and event channel');
+      if (!strings || strings.length < 3) bad(name, 'expected domid, gfn and event channel');
       return {
         op: 'INTRODUCE',
         domid: atoi(strings![0]!),
@@ -224,7 +222,7 @@ export function decodeRequest(message: Message): Request {
     }
     case 'SET_TARGET': {
       const strings = splitStrings(payload);
-      if (strings?.length !== 2) bad('expected domid and target');
+      if (strings?.length !== 2) bad(name, 'expected domid and target');
       return {
         op: 'SET_TARGET',
         domid: atoi(strings![0]!),
@@ -235,36 +233,37 @@ export function decodeRequest(message: Message): Request {
       return { op: 'RESET_WATCHES' };
     case 'CONTROL': {
       const strings = splitStrings(payload);
-      if (!strings || strings.length === 0) bad('expected a command');
+      if (!strings || strings.length === 0) bad(name, 'expected a command');
       return { op: 'CONTROL', args: strings! };
     }
     case 'GET_FEATURE': {
       const strings = splitStrings(payload);
-      if (!strings || strings.length > 1) bad('expected at most a domid');
+      if (!strings || strings.length > 1) bad(name, 'expected at most a domid');
       return strings!.length === 0
         ? { op: 'GET_FEATURE' }
         : { op: 'GET_FEATURE', domid: atoi(strings![0]!) };
     }
     case 'SET_FEATURE': {
       const strings = splitStrings(payload);
-      if (strings?.length !== 2) bad('expected domid and value');
+      if (strings?.length !== 2) bad(name, 'expected domid and value');
       const value = parseDecimal(strings![1]!);
-      if (value === undefined) bad('value is not a number');
+      if (value === undefined) bad(name, 'value is not a number');
       return { op: 'SET_FEATURE', domid: atoi(strings![0]!), value: value! };
     }
     case 'GET_QUOTA': {
       const strings = splitStrings(payload);
-      if (!strings || strings.length > 2) bad('expected at most domid and quota name');
+      if (!strings || strings.length > 2) bad(name, 'expected at most domid and quota name');
       if (strings!.length === 0) return { op: 'GET_QUOTA' };
       if (strings!.length === 1) return { op: 'GET_QUOTA', quota: strings![0]! };
       return { op: 'GET_QUOTA', domid: atoi(strings![0]!), quota: strings![1]! };
     }
     case 'SET_QUOTA': {
       const strings = splitStrings(payload);
-      if (!strings || strings.length < 2 || strings.length > 3) bad('expected quota and value');
+      if (!strings || strings.length < 2 || strings.length > 3)
+        bad(name, 'expected quota and value');
       const valueText = strings![strings!.length - 1]!;
       const value = parseDecimal(valueText);
-      if (value === undefined) bad('value is not a number');
+      if (value === undefined) bad(name, 'value is not a number');
       return strings!.length === 2
         ? { op: 'SET_QUOTA', quota: strings![0]!, value: value! }
         : {
@@ -277,6 +276,11 @@ export function decodeRequest(message: Message): Request {
     default:
       throw new XenstoreError('ENOSYS', `type ${message.type} is not a request`);
   }
+}
+
+// A module function rather than a closure per request: decoding is on the server's hot path.
+function bad(name: RequestOp, why: string): never {
+  throw new XenstoreError('EINVAL', `${name}: ${why}`, name);
 }
 
 function requestOpOf(type: number): RequestOp {
