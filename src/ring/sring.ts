@@ -201,7 +201,11 @@ abstract class RingEnd {
   /** Whole entries `buffer` holds, capped by `count` when given. */
   protected entriesIn(buffer: Uint8Array, count: number | undefined): number {
     const fit = Math.floor(buffer.length / this.entrySize);
-    return count === undefined ? fit : Math.min(fit, Math.max(0, Math.floor(count)));
+    if (count === undefined) return fit;
+    if (!Number.isInteger(count) || count < 0) {
+      throw new RingError('EINVAL', `${this.name}: ${count} is not a count of entries`);
+    }
+    return Math.min(fit, count);
   }
 
   /**

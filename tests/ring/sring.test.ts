@@ -113,6 +113,10 @@ describe('ring.h request/response rings', () => {
     // A backend answers only requests it consumed; a frontend fills only free slots.
     expect(back.writeResponses(entries(8, 9))).toBe(4);
     expect(front.writeRequests(entries(40, 9))).toBe(28);
+    expect(() => front.writeRequests(entries(1, 0), -1)).toThrow(
+      expect.objectContaining({ code: 'EINVAL' }),
+    );
+    expect(() => back.writeResponses(entries(1, 0), 0.5)).toThrow(RingError);
   });
 
   it('checks the peer index of a batch as of a single take', () => {
