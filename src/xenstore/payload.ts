@@ -13,7 +13,10 @@ export function toBytes(value: string | Uint8Array): Uint8Array {
 
 /** Bytes as text (latin1, so that every byte maps to one character and nothing is lost). */
 export function toText(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+  // Received payloads are Buffers already: no view to make on the hot path.
+  const buffer =
+    bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  return buffer.toString('latin1');
 }
 
 /** Each item followed by a nul: `a\0b\0`. */
