@@ -36,30 +36,30 @@ export async function listen(server: XenstoreServer, options: ListenOptions): Pr
     }
     sockets.add(socket);
     // Replies to one chunk of requests leave in one write; events for other connections
-    // (outside this chunk's handling) are written at once.
-    let batch: Buffer[] | undefined;
+    // (outside this chunk's handling) are written at once. One array serves every chunk.
+    const batch: Buffer[] = [];
+    let batching = false;
     const conn = server.connect({
       domid,
       privileged: domid === 0 ? true : undefined,
       onMessage: (message) => {
         const bytes = encodeMessage(message);
-        if (batch) batch.push(bytes);
+        if (batching) batch.push(bytes);
         else socket.write(bytes);
       },
       onClose: () => socket.destroy(),
     });
     socket.on('data', (chunk) => {
-      batch = [];
+      batching = true;
       try {
         conn.receiveBytes(chunk);
       } finally {
-        const out = batch;
-        batch = undefined;
-        const flushed =
-          out.length === 0 || socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));
+        batching = false;
+        const out = batch.length === 1 ? batch[0]! : Buffer.concat(batch);
+        batch.length = 0;
         // A client that sends without reading its replies is not read from until it catches up,
         // so its replies cannot pile up without bound (C stops reading such a client too).
-        if (!flushed) socket.pause();
+        if (out.length > 0 && !socket.write(out)) socket.pause();
       }
     });
     socket.on('drain', () => socket.resume());
