@@ -2,7 +2,9 @@
  * Ring workloads: two threads streaming through a shared page, xenwire's rings in worker threads
  * (candidate) against the same stream in C with two pthreads on the same layout, built from
  * Xen's headers (baseline, `bench/ring/stream.c`). Both sides wake each other the same way, a
- * futex-style doorbell per direction, and count the doorbells they ring.
+ * futex-style doorbell per direction, and count the doorbells they ring. The workers' doorbells
+ * (`AtomicsEvent`) sleep on the kernel futex through the native addon when it is built,
+ * as the C threads do; without it on `Atomics.wait` (the candidate's label says which).
  *
  * - `ring.xenstore.bytes`: the guest writes 256-byte messages into the request half of a
  *   xenstore page, the server reads them; bytes/s.
@@ -26,6 +28,7 @@ import { compileC } from './lib/c-program.ts';
 import type { BenchPair, RunOptions, Sample } from './lib/types.ts';
 import { prerequisite } from './lib/unavailable.ts';
 import { locateXenRoot } from './lib/xs-loop.ts';
+import { doorbellKind } from './ring/doorbell.ts';
 import { runInline, runStream, type StreamOptions } from './ring/stream.ts';
 
 const run = promisify(execFile);
@@ -74,7 +77,7 @@ function ringPair(
       run: (options) => runC(options, [workload, String(messageSize)]),
     },
     candidate: {
-      label: 'xenwire workers',
+      label: `xenwire workers (${doorbellKind()})`,
       run: async (options) => {
         const r = await runStream({
           workload,

@@ -7,14 +7,16 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { AtomicsEvent, XENSTORE_RING_SIZE, XenstoreRing } from '../../src/ring/index.ts';
 import { fnv1a } from '../../tests/ring/support/pattern.ts';
+import { doorbellFutex } from './doorbell.ts';
 import { type StreamJob, type StreamReport, streamLayout, streamRingType } from './stream.ts';
 
 const job = workerData as StreamJob;
 const { shared } = job;
 const layout = streamLayout;
 /** This thread's doorbell (the peer signals it) and the peer's. */
-const mine = new AtomicsEvent(shared, layout.event(job.role === 'producer' ? 0 : 1));
-const peer = new AtomicsEvent(shared, layout.event(job.role === 'producer' ? 1 : 0));
+const futex = doorbellFutex();
+const mine = new AtomicsEvent(shared, layout.event(job.role === 'producer' ? 0 : 1), futex);
+const peer = new AtomicsEvent(shared, layout.event(job.role === 'producer' ? 1 : 0), futex);
 /** Set by the producer once it stops: how many bytes or messages it sent in all. */
 const total = new BigInt64Array(shared, layout.total, 1);
 

@@ -24,7 +24,7 @@ export {
 export { RingError, type RingErrorCode, RingIndexError } from './errors.ts';
 export { FlexIntfOffset, FlexRing, type FlexRingOptions, flexRingSize } from './flex-ring.ts';
 export { RingArea, type RingBuffer, XEN_PAGE_SIZE } from './memory.ts';
-export { AtomicsEvent, type Notify } from './notify.ts';
+export { AtomicsEvent, type Futex, type Notify } from './notify.ts';
 export { ByteRingOutbox } from './outbox.ts';
 export { ByteRingEnd } from './ring-end.ts';
 export {
