@@ -3,6 +3,7 @@ import { type XenInstall, xenInstall } from '../support/real-xenstored.ts';
 import {
   DOMAIN_EVENTS_SCRIPT,
   GUEST_QUOTA_SCRIPT,
+  GUEST_REFUSED_IN_TRANSACTION_SCRIPT,
   LARGE_DIRECTORY_SCRIPT,
   TRANSACTION_ANCESTOR_SCRIPT,
   TRANSACTION_VIEW_SCRIPT,
@@ -57,6 +58,10 @@ describe.skipIf(!xenInstall)('in-memory xenstored against C xenstored 4.17', () 
 
   it('pages a directory too large for one reply alike', async () => {
     await expectSameBehaviour(real, mock, LARGE_DIRECTORY_SCRIPT);
+  });
+
+  it('records the same nodes for a guest refused inside a transaction', async () => {
+    await expectSameBehaviour(real, mock, GUEST_REFUSED_IN_TRANSACTION_SCRIPT, GUEST_CONNECTIONS);
   });
 
   it('enforces the per-domain limits of a guest at the same requests', async () => {

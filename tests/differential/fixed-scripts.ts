@@ -101,6 +101,25 @@ export const TRANSACTION_VIEW_SCRIPT: Script = [
   inTx(1, { op: 'DIRECTORY', path: '/d/absent-perms' }),
   inTx(1, { op: 'READ', path: '/d/later' }),
   inTx(1, { op: 'TRANSACTION_END', commit: true }),
+  // A view no snapshot would give: /d/x first seen after it appeared, its parent /d still missing
+  // because / was consulted before (while looking for the missing /d/y).
+  { conn: 1, tx: 'none', request: { op: 'RM', path: '/d' } },
+  { conn: 1, tx: 'none', request: { op: 'TRANSACTION_START' } },
+  inTx(1, { op: 'GET_PERMS', path: '/d/y' }),
+  dom0({ op: 'WRITE', path: '/d/x', value: 'v' }),
+  inTx(1, { op: 'READ', path: '/d/x' }),
+  inTx(1, { op: 'DIRECTORY', path: '/d' }),
+  inTx(1, { op: 'RM', path: '/d/x' }),
+  inTx(1, { op: 'TRANSACTION_END', commit: true }),
+  // The converse: the transaction's own /d lists no children, yet /d/b appeared outside since.
+  { conn: 1, tx: 'none', request: { op: 'RM', path: '/d' } },
+  { conn: 1, tx: 'none', request: { op: 'TRANSACTION_START' } },
+  inTx(1, { op: 'MKDIR', path: '/d' }),
+  dom0({ op: 'WRITE', path: '/d/b/a', value: 'w' }),
+  inTx(1, { op: 'DIRECTORY', path: '/d' }),
+  inTx(1, { op: 'READ', path: '/d/b' }),
+  inTx(1, { op: 'RM', path: '/d/b' }),
+  inTx(1, { op: 'TRANSACTION_END', commit: true }),
 ];
 
 /**
@@ -143,4 +162,24 @@ export const DOMAIN_EVENTS_SCRIPT: Script = [
   dom0({ op: 'RELEASE', domid: 2 }),
   dom0({ op: 'READ', path: '/d/owned' }),
   dom0({ op: 'IS_DOMAIN_INTRODUCED', domid: 2 }),
+];
+
+/**
+ * A guest's transaction touching nodes it may not access (EACCES): which nodes the refusal still
+ * recorded, seen through the commit after outside changes to the node's parent. Runs on the
+ * connections of `GUEST_CONNECTIONS`.
+ */
+export const GUEST_REFUSED_IN_TRANSACTION_SCRIPT: Script = [
+  dom0({
+    op: 'INTRODUCE',
+    domid: GUEST_CONNECTION_DOMID,
+    port: guestPort(GUEST_CONNECTION_DOMID),
+  }),
+  ...(['READ', 'RM'] as const).flatMap((op): Step[] => [
+    dom0({ op: 'WRITE', path: '/d/b', value: '' }),
+    guest({ op: 'TRANSACTION_START' }),
+    guest({ op, path: '/d/b' }, { started: 0 }),
+    dom0({ op: 'WRITE', path: '/d', value: op }),
+    guest({ op: 'TRANSACTION_END', commit: true }, { started: 0 }),
+  ]),
 ];
