@@ -181,11 +181,12 @@ function endsGuest(step: Step): boolean {
 }
 
 /**
- * Scripts of up to `maxLength` steps on the dom0 connections; with `guest`, also on a last
+ * Scripts of up to `maxLength` steps (lengths spread over the whole range, not fast-check's
+ * default small sizes) on the dom0 connections; with `guest`, also on a last
  * connection speaking for domain {@link GUEST_CONNECTION_DOMID}, which the script introduces first.
  */
 export function scriptArbitrary(maxLength: number, guest = false): fc.Arbitrary<Script> {
-  if (!guest) return fc.array(stepArbitrary(CONNECTIONS), { minLength: 1, maxLength });
+  if (!guest) return fc.array(stepArbitrary(CONNECTIONS), { minLength: 1, maxLength, size: 'max' });
   const introduce: Step = {
     conn: 0,
     tx: 'none',
@@ -196,5 +197,7 @@ export function scriptArbitrary(maxLength: number, guest = false): fc.Arbitrary<
     },
   };
   const steps = stepArbitrary(CONNECTIONS + 1).filter((s) => !endsGuest(s));
-  return fc.array(steps, { minLength: 1, maxLength }).map((script) => [introduce, ...script]);
+  return fc
+    .array(steps, { minLength: 1, maxLength, size: 'max' })
+    .map((script) => [introduce, ...script]);
 }
