@@ -86,11 +86,11 @@ function probeReportIn(text: string): ProbeReport {
 }
 
 /**
- * Where the in-memory xenstored is known to answer a guest differently from Xen 4.17 with libxl,
- * and why. Each entry is a difference in the server's seed tree, not in the protocol: libxl makes
- * a guest's home and its `name` owned by dom0 with read access for the guest (`n0 r<domid>`) and
- * `data` the guest's own (`n<domid>`), while the server's guestTree() seeds them `n<domid> r0`.
- * Anything differing outside this list fails the comparison.
+ * Steps allowed to differ between Xen 4.17 with libxl and the in-memory xenstored's guest socket.
+ * They are the permission reads of the seed tree: libxl makes a guest's home and `name` dom0's with
+ * read access for the guest (`n0 r<domid>`) and `data` the guest's own (`n<domid>`). guestTree()
+ * now seeds the same permissions, so these should agree; they stay tolerated until a lane run shows
+ * they do. Anything differing outside this list fails the comparison.
  */
 const KNOWN_SEED_DIFFERENCES = new Set([
   'get-perms home',

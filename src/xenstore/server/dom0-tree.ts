@@ -27,18 +27,25 @@ export function dom0Tree(): DumpedNode[] {
 }
 
 /**
- * The nodes a toolstack writes for a guest before introducing it: its home, owned by the guest
- * (with read access for dom0, as libxl sets it), name and domid.
+ * The nodes libxl writes for a guest before introducing it (`libxl__domain_make`): its home and
+ * the toolstack's keys are dom0's, readable by the guest; the directories the guest fills in
+ * itself (`data`, `control/shutdown`, `drivers`, `feature`, `attr`, `error`) are the guest's own.
  */
 export function guestTree(domid: number): DumpedNode[] {
   const home = `/local/domain/${domid}`;
-  const perms = [`n${domid}`, 'r0'];
+  const readOnly = ['n0', `r${domid}`];
+  const own = [`n${domid}`];
   return [
-    { path: home, perms },
-    { path: `${home}/name`, value: `guest${domid}`, perms },
-    { path: `${home}/domid`, value: String(domid), perms },
-    { path: `${home}/device`, perms },
-    { path: `${home}/control`, perms },
-    { path: `${home}/data`, perms },
+    { path: home, perms: readOnly },
+    { path: `${home}/name`, value: `guest${domid}`, perms: readOnly },
+    { path: `${home}/domid`, value: String(domid), perms: readOnly },
+    { path: `${home}/device`, perms: readOnly },
+    { path: `${home}/control`, perms: readOnly },
+    { path: `${home}/control/shutdown`, perms: own },
+    { path: `${home}/data`, perms: own },
+    { path: `${home}/drivers`, perms: own },
+    { path: `${home}/feature`, perms: own },
+    { path: `${home}/attr`, perms: own },
+    { path: `${home}/error`, perms: own },
   ];
 }

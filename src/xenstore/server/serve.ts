@@ -46,14 +46,17 @@ export async function serve(options: ServeOptions = {}): Promise<Served> {
     typeof options.trace === 'string'
       ? createWriteStream(options.trace, { flags: 'a' })
       : undefined;
+  // The guests exist before the toolstack writes their nodes, as on a real host. Ports only need
+  // to be distinct; 1 is dom0's.
+  const guestDomains = guests.map((domid, i) => ({ domid, gfn: '0', port: 2 + i }));
   const server = new XenstoreServer({
     ...options,
-    seed: { ...seed, nodes: [...seed.nodes, ...guestNodes] },
+    seed: {
+      ...seed,
+      nodes: [...seed.nodes, ...guestNodes],
+      domains: [...(seed.domains ?? []), ...guestDomains],
+    },
     trace: traceStream ?? (typeof options.trace === 'string' ? undefined : options.trace),
-  });
-  // Ports only need to be distinct; 1 is dom0's, as on a real host.
-  guests.forEach((domid, i) => {
-    server.introduceDomain(domid, 0, 2 + i);
   });
   const listeners: Listener[] = [await server.listen({ path: socketPath })];
   const guestSockets = new Map<number, string>();

@@ -197,10 +197,12 @@ export class XenstoreServer {
   }
 
   #restore(seed: StoreDump): void {
-    loadNodes(this.store, seed.nodes);
+    // Domains first: a permission entry only counts for a domain that existed when its node was
+    // written (C's generation check), and the dumped nodes were written while they lived.
     for (const domain of seed.domains ?? []) {
       this.domains.introduce(domain.domid, BigInt(domain.gfn), domain.port);
     }
+    loadNodes(this.store, seed.nodes);
     for (const [path, texts] of Object.entries(seed.specialPermissions ?? {})) {
       if (this.#special.has(path)) this.#special.set(path, parsePermissions(texts));
     }
