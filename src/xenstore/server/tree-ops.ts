@@ -42,15 +42,14 @@ export function find(scope: Scope, path: string, wanted: number): Node | undefin
   const node = scope.access.get(path);
   if (node) {
     if (allows(scope.who, node.perms, wanted, node.generation)) return node;
+    // C's get_node asks the parents on every failure, a refusal included (errno_from_parents);
+    // the answer is EACCES either way, but inside a transaction that read makes the nearest
+    // existing ancestor part of what the commit depends on.
+    nearestAncestor(scope, path);
     throw new XenstoreError('EACCES', undefined, undefined, path);
   }
-  // Even privileged callers look the ancestors up, as C does: inside a transaction that read
-  // makes the nearest existing ancestor part of what the commit depends on.
-  let ancestor: Node | undefined;
-  for (let at = parentPath(path); !ancestor; at = parentPath(at)) {
-    ancestor = scope.access.get(at);
-    if (at === '/') break;
-  }
+  // Even privileged callers look the ancestors up, as C does, for the same reason.
+  const ancestor = nearestAncestor(scope, path);
   // Any one of the asked-for bits will do here (C's errno_from_parents).
   if (
     scope.who.privileged ||
@@ -59,6 +58,16 @@ export function find(scope: Scope, path: string, wanted: number): Node | undefin
     return undefined;
   }
   throw new XenstoreError('EACCES', undefined, undefined, path);
+}
+
+/** The nearest existing proper ancestor of `path` (C's ask_parents), read through the scope. */
+function nearestAncestor(scope: Scope, path: string): Node | undefined {
+  let ancestor: Node | undefined;
+  for (let at = parentPath(path); !ancestor; at = parentPath(at)) {
+    ancestor = scope.access.get(at);
+    if (at === '/') break;
+  }
+  return ancestor;
 }
 
 /** {@link find}, with a missing node being ENOENT. */
