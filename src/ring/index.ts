@@ -46,13 +46,11 @@ export {
   type VchanOptions,
 } from './vchan.ts';
 export {
-  XENSTORE_HEADER_SIZE,
-  XENSTORE_PAYLOAD_MAX,
   XENSTORE_REQ_LAYOUT,
   XENSTORE_RING_SIZE,
   XENSTORE_RSP_LAYOUT,
   XenstoreConnection,
-  XenstoreError,
+  XenstoreErrorIndicator,
   XenstoreFeature,
   XenstoreOffset,
   XenstoreRing,

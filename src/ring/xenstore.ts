@@ -1,3 +1,4 @@
+import { HEADER_SIZE, PAYLOAD_MAX } from '../xenstore/constants.ts';
 import { ByteRing, type ByteRingLayout } from './byte-ring.ts';
 import { RingError, RingIndexError } from './errors.ts';
 import { RingArea, type RingBuffer, XEN_PAGE_SIZE } from './memory.ts';
@@ -11,10 +12,6 @@ import { ByteRingEnd } from './ring-end.ts';
 
 /** Bytes in each direction (`XENSTORE_RING_SIZE`). */
 export const XENSTORE_RING_SIZE = 1024;
-/** Largest payload a message may carry (`XENSTORE_PAYLOAD_MAX`). */
-export const XENSTORE_PAYLOAD_MAX = 4096;
-/** Bytes in a message header (`struct xsd_sockmsg`: type, req_id, tx_id, len). */
-export const XENSTORE_HEADER_SIZE = 16;
 
 /** Byte offsets of the fields of `struct xenstore_domain_interface`. */
 export const XenstoreOffset = {
@@ -51,12 +48,12 @@ export const XenstoreConnection = {
 } as const;
 
 /** Values of `error`. */
-export const XenstoreError = {
+export const XenstoreErrorIndicator = {
   NONE: 0,
   COMM: 1,
   /** The indices were inconsistent (`prod - cons > XENSTORE_RING_SIZE`). */
   RINGIDX: 2,
-  /** Protocol violation: a payload longer than `XENSTORE_PAYLOAD_MAX`. */
+  /** Protocol violation: a payload longer than `PAYLOAD_MAX`. */
   PROTO: 3,
 } as const;
 
@@ -101,7 +98,7 @@ export class XenstoreRing extends ByteRingEnd {
   /** Server → guest. */
   readonly responses: ByteRing;
   private readonly area: RingArea;
-  private readonly header = new Uint8Array(XENSTORE_HEADER_SIZE);
+  private readonly header = new Uint8Array(HEADER_SIZE);
 
   constructor(
     readonly role: XenstoreRole,
@@ -134,7 +131,7 @@ export class XenstoreRing extends ByteRingEnd {
     ring.requests.reset();
     ring.responses.reset();
     ring.area.store(XenstoreOffset.serverFeatures, features);
-    ring.area.store(XenstoreOffset.error, XenstoreError.NONE);
+    ring.area.store(XenstoreOffset.error, XenstoreErrorIndicator.NONE);
     ring.area.store(XenstoreOffset.connection, XenstoreConnection.CONNECTED);
     return ring;
   }
@@ -142,7 +139,7 @@ export class XenstoreRing extends ByteRingEnd {
   /**
    * The length (header included) of the message starting at the read position, once its whole
    * 16-byte header is in the ring; undefined before. The transport checks just this much of the
-   * framing because a length beyond `XENSTORE_PAYLOAD_MAX` is fatal for the connection: it throws
+   * framing because a length beyond `PAYLOAD_MAX` is fatal for the connection: it throws
    * `RingError('EPROTO')`, the server first recording `XENSTORE_ERROR_PROTO` in the page.
    */
   nextMessageLength(): number | undefined {
@@ -153,17 +150,17 @@ export class XenstoreRing extends ByteRingEnd {
     } catch (e) {
       throw this.failed(e);
     }
-    if (peeked < XENSTORE_HEADER_SIZE) return undefined;
+    if (peeked < HEADER_SIZE) return undefined;
     const len =
       (header[12]! | (header[13]! << 8) | (header[14]! << 16) | (header[15]! << 24)) >>> 0;
-    if (len > XENSTORE_PAYLOAD_MAX) {
-      this.fail(XenstoreError.PROTO);
+    if (len > PAYLOAD_MAX) {
+      this.fail(XenstoreErrorIndicator.PROTO);
       throw new RingError(
         'EPROTO',
-        `${this.rx.name}: message payload of ${len} bytes exceeds ${XENSTORE_PAYLOAD_MAX}`,
+        `${this.rx.name}: message payload of ${len} bytes exceeds ${PAYLOAD_MAX}`,
       );
     }
-    return XENSTORE_HEADER_SIZE + len;
+    return HEADER_SIZE + len;
   }
 
   get serverFeatures(): number {
@@ -180,7 +177,7 @@ export class XenstoreRing extends ByteRingEnd {
     return this.area.load(XenstoreOffset.connection);
   }
 
-  /** `error`: {@link XenstoreError}; non-zero means the ring is unusable until reconnected. */
+  /** `error`: {@link XenstoreErrorIndicator}; non-zero means the ring is unusable until reconnected. */
   get error(): number {
     return this.area.load(XenstoreOffset.error);
   }
@@ -218,13 +215,13 @@ export class XenstoreRing extends ByteRingEnd {
     this.requireRole('server', 'completeReconnect');
     this.requests.reset();
     this.responses.reset();
-    this.area.store(XenstoreOffset.error, XenstoreError.NONE);
+    this.area.store(XenstoreOffset.error, XenstoreErrorIndicator.NONE);
     this.area.store(XenstoreOffset.connection, XenstoreConnection.CONNECTED);
     this.wake();
   }
 
   /**
-   * Server: records a fatal error (`XenstoreError`) in the page, if the ERROR feature is
+   * Server: records a fatal error (`XenstoreErrorIndicator`) in the page, if the ERROR feature is
    * advertised; the guest can only recover by reconnecting.
    */
   setError(code: number): void {
@@ -234,7 +231,7 @@ export class XenstoreRing extends ByteRingEnd {
 
   /** A corrupt index found by the server is recorded in the page before the error goes up. */
   protected override failed(e: unknown): unknown {
-    if (e instanceof RingIndexError) this.fail(XenstoreError.RINGIDX);
+    if (e instanceof RingIndexError) this.fail(XenstoreErrorIndicator.RINGIDX);
     return e;
   }
 

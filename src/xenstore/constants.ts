@@ -126,25 +126,3 @@ export const REL_PATH_MAX = 2048;
 
 /** `DOMID_SELF`: IS_DOMAIN_INTRODUCED answers T for it. */
 export const DOMID_SELF = 0x7ff0;
-
-/** Bits of `server_features` in the xenstore ring page. */
-export const ServerFeature = {
-  RECONNECTION: 1,
-  ERROR: 2,
-  WATCHDEPTH: 4,
-  DOMID_ANY: 8,
-} as const;
-
-/** Values of the ring page's `connection` field. */
-export const RingConnection = {
-  CONNECTED: 0,
-  RECONNECT: 1,
-} as const;
-
-/** Values of the ring page's `error` field. */
-export const RingError = {
-  NONE: 0,
-  COMM: 1,
-  RINGIDX: 2,
-  PROTO: 3,
-} as const;

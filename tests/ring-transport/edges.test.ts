@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SimulatedHypervisor } from '../../src/evtchn/index.ts';
 import { grantPageMapper } from '../../src/host/index.ts';
 import {
-  XenstoreError as RingErrorIndicator,
+  XenstoreErrorIndicator,
   XenstoreFeature,
   XenstoreOffset,
   XenstoreRing,
@@ -134,7 +134,7 @@ describe('ring transport and ring server edges', () => {
 
   it('refuses to connect to a page whose server reports an error and cannot reconnect', async () => {
     introduce(XenstoreFeature.ERROR);
-    serverEnd().setError(RingErrorIndicator.COMM);
+    serverEnd().setError(XenstoreErrorIndicator.COMM);
     await expect(connect()).rejects.toMatchObject({ code: 'ECONNRESET' });
   });
 
@@ -146,7 +146,7 @@ describe('ring transport and ring server edges', () => {
     Atomics.store(words, XenstoreOffset.reqProd / 4, serverEnd().requests.cons + 4000);
     guestEvents.notify(port);
     expect((await lost)?.cause).toMatchObject({ code: 'EPROTO' });
-    expect(serverEnd().error).toBe(RingErrorIndicator.RINGIDX);
+    expect(serverEnd().error).toBe(XenstoreErrorIndicator.RINGIDX);
     expect(rings.failure(DOMID)).toMatchObject({ code: 'EPROTO' });
     // Reconnecting resets the page, and the guest is served again.
     const again = await connect();

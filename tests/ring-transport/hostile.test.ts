@@ -5,7 +5,7 @@ import {
   type SimulatedGuest,
   type SimulatedHost,
 } from '../../src/host/index.ts';
-import { XenstoreError as RingErrorIndicator, XenstoreRing } from '../../src/ring/xenstore.ts';
+import { XenstoreErrorIndicator, XenstoreRing } from '../../src/ring/xenstore.ts';
 import { MessageType, PAYLOAD_MAX } from '../../src/xenstore/constants.ts';
 import { MessageFramer } from '../../src/xenstore/framer.ts';
 import { writeHeader } from '../../src/xenstore/wire.ts';
@@ -95,7 +95,7 @@ describe('a hostile guest', () => {
           .filter((m) => m.type !== MessageType.WATCH_EVENT);
         expect(replies.map((m) => m.reqId)).toEqual(expected.answered);
         expect(ring.error).toBe(
-          expected.proto ? RingErrorIndicator.PROTO : RingErrorIndicator.NONE,
+          expected.proto ? XenstoreErrorIndicator.PROTO : XenstoreErrorIndicator.NONE,
         );
       }),
       { numRuns: 150 },

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSimulatedHost, type SimulatedHost } from '../../src/host/index.ts';
-import { XenstoreError as RingErrorIndicator, XenstoreRing } from '../../src/ring/xenstore.ts';
+import { XenstoreErrorIndicator, XenstoreRing } from '../../src/ring/xenstore.ts';
 import { XenstoreClient } from '../../src/xenstore/client.ts';
 import { XenstoreError } from '../../src/xenstore/errors.ts';
 import { ringConnector } from '../../src/xenstore/transport/ring.ts';
@@ -96,7 +96,7 @@ describe('xenstore over a ring page', () => {
     expect(reason).toBeInstanceOf(XenstoreError);
     expect(reason.code).toBe('ECONNRESET');
     expect((reason.cause as XenstoreError).code).toBe('EPROTO');
-    expect(raw.error).toBe(RingErrorIndicator.PROTO);
+    expect(raw.error).toBe(XenstoreErrorIndicator.PROTO);
     expect(host.rings.failure(1)).toMatchObject({ code: 'EPROTO' });
     // Another guest is unaffected.
     expect(await host.guest(2).client.getDomainPath(2)).toBe('/local/domain/2');
@@ -108,7 +108,7 @@ describe('xenstore over a ring page', () => {
         port: victim.port,
       }),
     });
-    expect(raw.error).toBe(RingErrorIndicator.NONE);
+    expect(raw.error).toBe(XenstoreErrorIndicator.NONE);
     await again.write('after', 'ok');
     expect(await host.dom0Client.readString('/local/domain/1/after')).toBe('ok');
     await again.close();

@@ -6,7 +6,7 @@ import {
   VchanOffset,
   XenconsOffset,
   XenstoreConnection,
-  XenstoreError,
+  XenstoreErrorIndicator,
   XenstoreFeature,
   XenstoreOffset,
 } from '../../src/ring/index.ts';
@@ -73,8 +73,8 @@ describe.skipIf(reference === undefined)('rings are byte-identical to the C head
       VCHAN_NOTIFY_READ: VchanNotify.READ,
       XENSTORE_SERVER_FEATURE_RECONNECTION: XenstoreFeature.RECONNECTION,
       XENSTORE_SERVER_FEATURE_ERROR: XenstoreFeature.ERROR,
-      XENSTORE_ERROR_RINGIDX: XenstoreError.RINGIDX,
-      XENSTORE_ERROR_PROTO: XenstoreError.PROTO,
+      XENSTORE_ERROR_RINGIDX: XenstoreErrorIndicator.RINGIDX,
+      XENSTORE_ERROR_PROTO: XenstoreErrorIndicator.PROTO,
       XENSTORE_RECONNECT: XenstoreConnection.RECONNECT,
     }).toEqual(c);
   });

@@ -1,12 +1,12 @@
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  XENSTORE_HEADER_SIZE,
   XenstoreConnection,
-  XenstoreError,
+  XenstoreErrorIndicator,
   XenstoreOffset,
   XenstoreRing,
 } from '../../src/ring/index.ts';
+import { HEADER_SIZE } from '../../src/xenstore/constants.ts';
 import { RawConnection } from '../support/raw-connection.ts';
 import {
   type FakeGuest,
@@ -66,12 +66,12 @@ class FilePage {
 
 function message(type: number, reqId: number, payload: string): Uint8Array {
   const body = new TextEncoder().encode(payload);
-  const bytes = new Uint8Array(XENSTORE_HEADER_SIZE + body.length);
+  const bytes = new Uint8Array(HEADER_SIZE + body.length);
   const view = new DataView(bytes.buffer);
   view.setUint32(0, type, true);
   view.setUint32(4, reqId, true);
   view.setUint32(12, body.length, true);
-  bytes.set(body, XENSTORE_HEADER_SIZE);
+  bytes.set(body, HEADER_SIZE);
   return bytes;
 }
 
@@ -131,14 +131,14 @@ describe.skipIf(xenInstall === undefined)('xenstore page against the C xenstored
       page.push('requests');
       await wake();
     }
-    const reply = new Uint8Array(XENSTORE_HEADER_SIZE + 4096);
+    const reply = new Uint8Array(HEADER_SIZE + 4096);
     let length: number | undefined;
     let got = 0;
     for (let tries = 0; length === undefined || got < length; tries++) {
       if (tries > 1000) throw new Error('no reply from xenstored');
       const ring = page.pull();
       length ??= ring.nextMessageLength();
-      const n = ring.read(reply.subarray(got, length ?? XENSTORE_HEADER_SIZE));
+      const n = ring.read(reply.subarray(got, length ?? HEADER_SIZE));
       page.push('rspCons');
       got += n;
       if (n === 0) await wake();
@@ -146,14 +146,14 @@ describe.skipIf(xenInstall === undefined)('xenstore page against the C xenstored
     const view = new DataView(reply.buffer);
     return {
       type: view.getUint32(0, true),
-      payload: new TextDecoder().decode(reply.subarray(XENSTORE_HEADER_SIZE, length)),
+      payload: new TextDecoder().decode(reply.subarray(HEADER_SIZE, length)),
     };
   }
 
   it('reads the state the daemon puts in the page', () => {
     const ring = page.pull();
     expect(ring.connection).toBe(XenstoreConnection.CONNECTED);
-    expect(ring.error).toBe(XenstoreError.NONE);
+    expect(ring.error).toBe(XenstoreErrorIndicator.NONE);
     // C xenstored 4.17 advertises no features, so a guest may not ask it to reconnect.
     expect(ring.serverFeatures).toBe(0);
     expect(() => ring.requestReconnect()).toThrow(expect.objectContaining({ code: 'ENOTCONN' }));

@@ -3,13 +3,13 @@ import { describe, expect, it } from 'vitest';
 import {
   RingError,
   RingIndexError,
-  XENSTORE_PAYLOAD_MAX,
   XenstoreConnection,
-  XenstoreError,
+  XenstoreErrorIndicator,
   XenstoreFeature,
   XenstoreOffset,
   XenstoreRing,
 } from '../../src/ring/index.ts';
+import { PAYLOAD_MAX } from '../../src/xenstore/constants.ts';
 import { fillPattern, fnv1a } from './support/pattern.ts';
 
 const runs = Number(process.env.XENWIRE_RING_RUNS ?? 100);
@@ -77,15 +77,15 @@ describe('xenstore ring page', () => {
     const { view, server, guest } = pair();
     view.setUint32(XenstoreOffset.reqProd, 2000, true);
     expect(() => server.read(new Uint8Array(16))).toThrow(RingIndexError);
-    expect(server.error).toBe(XenstoreError.RINGIDX);
-    expect(guest.error).toBe(XenstoreError.RINGIDX);
+    expect(server.error).toBe(XenstoreErrorIndicator.RINGIDX);
+    expect(guest.error).toBe(XenstoreErrorIndicator.RINGIDX);
     server.completeReconnect();
-    expect(guest.error).toBe(XenstoreError.NONE);
+    expect(guest.error).toBe(XenstoreErrorIndicator.NONE);
     // Without the ERROR feature the page has no error field to write.
     const quiet = pair(XenstoreFeature.RECONNECTION);
     quiet.view.setUint32(XenstoreOffset.reqCons, 5, true);
     expect(() => quiet.server.readable()).toThrow(RingIndexError);
-    expect(quiet.server.error).toBe(XenstoreError.NONE);
+    expect(quiet.server.error).toBe(XenstoreErrorIndicator.NONE);
   });
 
   it('the guest gets EPROTO, and the page is left alone, when the server corrupts indices', () => {
@@ -94,7 +94,7 @@ describe('xenstore ring page', () => {
     expect(() => guest.read(new Uint8Array(8))).toThrow(
       expect.objectContaining({ code: 'EPROTO' }),
     );
-    expect(guest.error).toBe(XenstoreError.NONE);
+    expect(guest.error).toBe(XenstoreErrorIndicator.NONE);
   });
 
   it('finds the next message length and refuses an oversize header with EPROTO', () => {
@@ -106,9 +106,9 @@ describe('xenstore ring page', () => {
     expect(server.nextMessageLength()).toBe(36);
     expect(server.readable()).toBe(16); // peeking consumed nothing
     server.read(new Uint8Array(16));
-    guest.write(header(XENSTORE_PAYLOAD_MAX + 1));
+    guest.write(header(PAYLOAD_MAX + 1));
     expect(() => server.nextMessageLength()).toThrow(RingError);
-    expect(server.error).toBe(XenstoreError.PROTO);
+    expect(server.error).toBe(XenstoreErrorIndicator.PROTO);
     // The guest sees the same oversize reply as a protocol error too.
     const other = pair();
     other.server.write(header(0xffffffff));

@@ -1,7 +1,7 @@
 import { ByteRingOutbox } from '../../ring/outbox.ts';
 import {
   XenstoreConnection as RingConnectionState,
-  XenstoreError as RingErrorIndicator,
+  XenstoreErrorIndicator,
   XenstoreRing,
 } from '../../ring/xenstore.ts';
 import { HEADER_SIZE, PAYLOAD_MAX } from '../constants.ts';
@@ -113,7 +113,7 @@ export class RingDomain {
   #checkedLength(): number {
     const { len } = decodeHeader(this.#header);
     if (len > PAYLOAD_MAX) {
-      this.#ring.setError(RingErrorIndicator.PROTO);
+      this.#ring.setError(XenstoreErrorIndicator.PROTO);
       throw new XenstoreError(
         'EPROTO',
         `domain ${this.domid}: message payload of ${len} bytes exceeds ${PAYLOAD_MAX}`,

@@ -1,6 +1,6 @@
 import type { EventChannel } from '../../evtchn/event-channel.ts';
 import { Virq } from '../../evtchn/virq.ts';
-import { ServerFeature } from '../constants.ts';
+import { XenstoreFeature } from '../../ring/index.ts';
 import type { Domain } from './domains.ts';
 import { RingDomain } from './ring-domain.ts';
 import type { XenstoreServer } from './server.ts';
@@ -123,7 +123,7 @@ export class XenstoreRingServer {
       const ring = new RingDomain(
         domid,
         page,
-        this.#options.features ?? ServerFeature.RECONNECTION | ServerFeature.ERROR,
+        this.#options.features ?? XenstoreFeature.RECONNECTION | XenstoreFeature.ERROR,
         {
           connect: (handlers) => server.connect({ domid, ...handlers }),
           notify: () => eventChannel.notify(bound),

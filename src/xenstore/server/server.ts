@@ -1,10 +1,10 @@
+import { XenstoreFeature } from '../../ring/index.ts';
 import {
   DOMID_SELF,
   isWireErrorName,
   MessageType,
   messageTypeName,
   PAYLOAD_MAX,
-  ServerFeature,
   type WireErrorName,
 } from '../constants.ts';
 import { XenstoreError } from '../errors.ts';
@@ -159,7 +159,7 @@ export class XenstoreServer {
     this.#policy = options.conflicts ?? 'generation';
     this.#legacy = options.version === '4.17';
     this.#privilegedDomid = options.privilegedDomid ?? 0;
-    this.#features = options.features ?? ServerFeature.RECONNECTION | ServerFeature.ERROR;
+    this.#features = options.features ?? XenstoreFeature.RECONNECTION | XenstoreFeature.ERROR;
     this.#host = {
       request: (conn, message) => this.#request(conn, message),
       disconnect: (conn, reason) => this.#disconnect(conn, reason),

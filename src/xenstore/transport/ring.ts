@@ -2,8 +2,8 @@ import type { EventChannel } from '../../evtchn/event-channel.ts';
 import { RingError } from '../../ring/errors.ts';
 import { ByteRingOutbox } from '../../ring/outbox.ts';
 import {
-  XenstoreError as RingErrorIndicator,
   XenstoreConnection,
+  XenstoreErrorIndicator,
   XenstoreFeature,
   XenstoreRing,
 } from '../../ring/xenstore.ts';
@@ -83,7 +83,7 @@ async function openRing(
   }
   if ((options.reconnect ?? true) && ring.hasFeature(XenstoreFeature.RECONNECTION)) {
     await reconnect(ring, eventChannel, port, options.signal);
-  } else if (ring.error !== RingErrorIndicator.NONE) {
+  } else if (ring.error !== XenstoreErrorIndicator.NONE) {
     throw new XenstoreError(
       'ECONNRESET',
       `ring transport: the server reports ${indicatorName(ring.error)} and cannot reconnect`,
@@ -207,7 +207,7 @@ class RingStream implements ByteStream {
     const ring = this.#ring;
     try {
       const error = ring.error;
-      if (error !== RingErrorIndicator.NONE) {
+      if (error !== XenstoreErrorIndicator.NONE) {
         throw new XenstoreError(
           'EPROTO',
           `ring transport: the server reports ${indicatorName(error)} and stopped serving the ring`,
@@ -238,9 +238,9 @@ class RingStream implements ByteStream {
 
 function indicatorName(error: number): string {
   const names: Record<number, string> = {
-    [RingErrorIndicator.COMM]: 'XENSTORE_ERROR_COMM',
-    [RingErrorIndicator.RINGIDX]: 'XENSTORE_ERROR_RINGIDX',
-    [RingErrorIndicator.PROTO]: 'XENSTORE_ERROR_PROTO',
+    [XenstoreErrorIndicator.COMM]: 'XENSTORE_ERROR_COMM',
+    [XenstoreErrorIndicator.RINGIDX]: 'XENSTORE_ERROR_RINGIDX',
+    [XenstoreErrorIndicator.PROTO]: 'XENSTORE_ERROR_PROTO',
   };
   return names[error] ?? `error ${error}`;
 }
