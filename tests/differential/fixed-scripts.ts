@@ -120,6 +120,20 @@ export const TRANSACTION_VIEW_SCRIPT: Script = [
   inTx(1, { op: 'READ', path: '/d/b' }),
   inTx(1, { op: 'RM', path: '/d/b' }),
   inTx(1, { op: 'TRANSACTION_END', commit: true }),
+  // A child the transaction's /d/b/a1 lists, removed outside since: RM of /d/b stops there, with
+  // /d/b/a0 already removed and unlisted.
+  { conn: 1, tx: 'none', request: { op: 'RM', path: '/d' } },
+  dom0({ op: 'WRITE', path: '/d/b/a0', value: 'x' }),
+  dom0({ op: 'WRITE', path: '/d/b/a1/c', value: 'x' }),
+  { conn: 1, tx: 'none', request: { op: 'TRANSACTION_START' } },
+  inTx(1, { op: 'DIRECTORY', path: '/d/b' }),
+  inTx(1, { op: 'DIRECTORY', path: '/d/b/a1' }),
+  dom0({ op: 'RM', path: '/d/b/a1/c' }),
+  inTx(1, { op: 'RM', path: '/d/b' }),
+  inTx(1, { op: 'DIRECTORY', path: '/d/b' }),
+  inTx(1, { op: 'DIRECTORY', path: '/d/b/a1' }),
+  inTx(1, { op: 'READ', path: '/d/b/a0' }),
+  inTx(1, { op: 'TRANSACTION_END', commit: true }),
 ];
 
 /**

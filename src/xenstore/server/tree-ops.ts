@@ -146,7 +146,11 @@ function createNode(scope: Scope, path: string, value: Uint8Array): Node {
   return created[created.length - 1]!;
 }
 
-/** RM: removes the node and its subtree; a missing node is fine if its parent exists. */
+/**
+ * RM: removes the node and its subtree; a missing node is fine if its parent exists. Only a
+ * transaction's view can be inconsistent (nodes are copied when first touched, absence included),
+ * and there C's checks answer as below.
+ */
 export function removeNode(scope: Scope, path: string): void {
   const node = find(scope, path, Perm.WRITE);
   const parentName = parentPath(path);
@@ -155,19 +159,37 @@ export function removeNode(scope: Scope, path: string): void {
     throw new XenstoreError('ENOENT', undefined, 'RM', path);
   }
   if (path === '/') throw new XenstoreError('EINVAL', 'cannot remove /', 'RM', path);
-  const parent = scope.access.get(parentName)!;
+  // C's rm_node reads the parent first: missing to the transaction, it is EINVAL.
+  const parent = scope.access.get(parentName);
+  if (!parent) throw new XenstoreError('EINVAL', 'parent missing', 'RM', path);
   removeTree(scope, path, node, true);
+  // C's delete_child: a parent copy that does not list the node (it appeared outside after the
+  // transaction copied the parent) is "corruption", EIO, after the subtree is already gone.
   const at = parent.children.indexOf(baseName(path));
-  if (at >= 0) parent.children.splice(at, 1);
+  if (at < 0) throw new XenstoreError('EIO', 'parent does not list the node', 'RM', path);
+  parent.children.splice(at, 1);
   scope.access.put(parentName, parent);
 }
 
-// Children first, as C's walk does; each node's watches fire while its permissions are known.
+// C's walk (walk_node_tree with delnode_sub on exit): children first, each node's watches fired
+// while its permissions are known, each removed child unlinked from its parent's copy
+// (rm_from_parent). A listed child missing to a transaction stops the walk with EIO; what was
+// removed so far stays removed, and the parents it was removed from list only the rest.
 function removeTree(scope: Scope, path: string, node: Node, top: boolean): void {
-  for (const name of node.children) {
-    const childPath = joinPath(path, name);
+  const children = node.children;
+  for (let i = 0; i < children.length; i++) {
+    const childPath = joinPath(path, children[i]!);
     const child = scope.access.get(childPath);
-    if (child) removeTree(scope, childPath, child, false);
+    try {
+      if (!child) throw new XenstoreError('EIO', 'listed child missing', 'RM', childPath);
+      removeTree(scope, childPath, child, false);
+    } catch (err) {
+      if (i > 0) {
+        node.children = children.slice(i);
+        scope.access.put(path, node);
+      }
+      throw err;
+    }
   }
   scope.access.remove(path);
   scope.fire({ path, mode: top ? 'tree' : 'exact', perms: node.perms }, node);
