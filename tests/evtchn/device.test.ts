@@ -9,10 +9,10 @@ import { describe, expect, it } from 'vitest';
 import {
   DeviceEventChannel,
   EVTCHN_DEVICE,
-  EvtchnError,
   GrantMapper,
   GrantSharer,
 } from '../../src/evtchn/index.ts';
+import { code } from './support/error-code.ts';
 import { nativeAddonReady } from './support/requirements.ts';
 
 const required = process.env.XENWIRE_REQUIRE_DEVICES === '1';
@@ -23,16 +23,6 @@ if (!present) {
 }
 const ready = present && nativeAddonReady();
 const self = Number(process.env.XENWIRE_DOMID ?? 0);
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(EvtchnError);
-    return (error as EvtchnError).code;
-  }
-  return undefined;
-}
 
 describe.skipIf(!ready)('/dev/xen/evtchn', () => {
   it('loops an interdomain channel back to this domain', async () => {

@@ -1,20 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  EvtchnError,
-  FIRST_FREE_GRANT_REF,
-  PAGE_SIZE,
-  SimulatedHypervisor,
-} from '../../src/evtchn/index.ts';
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(EvtchnError);
-    return (error as EvtchnError).code;
-  }
-  return undefined;
-}
+import { FIRST_FREE_GRANT_REF, PAGE_SIZE, SimulatedHypervisor } from '../../src/evtchn/index.ts';
+import { code } from './support/error-code.ts';
 
 describe('SimulatedGrantTable', () => {
   it('maps a grant onto the same memory', () => {

@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { EvtchnError, SimulatedHypervisor, Virq } from '../../src/evtchn/index.ts';
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(EvtchnError);
-    return (error as EvtchnError).code;
-  }
-  return undefined;
-}
+import { SimulatedHypervisor, Virq } from '../../src/evtchn/index.ts';
+import { code } from './support/error-code.ts';
 
 function host() {
   const hv = SimulatedHypervisor.create({ maxDomains: 4, portsPerDomain: 64 });

@@ -4,29 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  EvtchnError,
-  loadNative,
-  nativeAddonPath,
-  SocketEventChannel,
-  Virq,
-} from '../../src/evtchn/index.ts';
+import { loadNative, nativeAddonPath, SocketEventChannel, Virq } from '../../src/evtchn/index.ts';
+import { code } from './support/error-code.ts';
 import { nativeAddonReady } from './support/requirements.ts';
 
 const ready = nativeAddonReady();
 const dir = mkdtempSync(join(tmpdir(), 'xenwire-sock-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let counter = 0;
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(EvtchnError);
-    return (error as EvtchnError).code;
-  }
-  return undefined;
-}
 
 function pair() {
   const n = counter++;
