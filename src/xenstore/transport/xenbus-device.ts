@@ -1,5 +1,5 @@
 import { close, open, read, writeSync } from 'node:fs';
-import { HEADER_SIZE, PAYLOAD_MAX } from '../constants.ts';
+import { HEADER_SIZE, MessageType, PAYLOAD_MAX } from '../constants.ts';
 import { XenstoreError } from '../errors.ts';
 import { encodeRequest } from '../requests.ts';
 import { encodeMessage } from '../wire.ts';
@@ -74,7 +74,19 @@ function countRealDevice(change: 1 | -1): void {
  * `XenwireWarning` says so, and `UV_THREADPOOL_SIZE` must be raised before Node starts.
  *
  * The kernel takes one whole message per `write(2)` and discards anything after it, so messages
- * are written one per call, strictly in order (the next write starts when the previous returns).
+ * are written one per call, strictly in order. More than that, a request is written only once the
+ * previous one has been answered, for two reasons in Linux's frontend (4.11 and later, 6.1
+ * included):
+ * - `write(2)` returns as soon as the request is queued, but the kernel keeps only a pointer to
+ *   its payload, which stays in the descriptor's one message buffer until the xenbus thread copies
+ *   it to the ring. The next `write(2)` overwrites that buffer, so a pipelined request can reach
+ *   xenstored with another request's bytes (seen as EINVAL on writes and ENOENT on reads).
+ * - WATCH and UNWATCH are answered inside `write(2)`, which holds the descriptor's buffer mutex
+ *   while it waits; the xenbus thread takes that same mutex to queue the reply to any earlier
+ *   request of the descriptor, so a watch written behind an unanswered request deadlocks the
+ *   kernel's whole xenstore connection (and this thread, blocked in the write).
+ * Xenstored has read a request once any reply to it exists, so the first reply (anything but a
+ * WATCH_EVENT) that arrives after a write frees the device for the next one.
  *
  * Closing: `close(2)` does not wake a read blocked in another thread, and reusing a descriptor
  * number that a stale read still holds would be worse. So `close()` first writes a harmless
@@ -119,6 +131,12 @@ class DeviceStream implements ByteStream {
   readonly #writes: Uint8Array[] = [];
   #buffer = Buffer.alloc(0);
   #writing = false;
+  /** A written request has no reply yet: the kernel may still need its bytes (see above). */
+  #awaitingReply = false;
+  /** The incoming stream, followed header by header to spot replies. */
+  readonly #header = Buffer.alloc(HEADER_SIZE);
+  #headerBytes = 0;
+  #bodyLeft = 0;
   #reading = false;
   #closing = false;
   #wokenUp = false;
@@ -135,7 +153,7 @@ class DeviceStream implements ByteStream {
   write(bytes: Uint8Array): void {
     if (this.#closing) return;
     this.#writes.push(bytes);
-    if (!this.#writing) this.#writeNext();
+    if (!this.#writing && !this.#awaitingReply) this.#writeNext();
   }
 
   close(): void {
@@ -155,8 +173,11 @@ class DeviceStream implements ByteStream {
       this.#fail(error ?? undefined, bytes === 0 ? 'device returned end of file' : undefined);
       return;
     }
-    this.#handlers.onData(this.#buffer.subarray(0, bytes));
+    const chunk = this.#buffer.subarray(0, bytes);
+    // The device stays idle until the next request is written, so that comes first.
+    if (this.#scanForReplies(chunk) && !this.#writing && !this.#awaitingReply) this.#writeNext();
     this.#readNext();
+    this.#handlers.onData(chunk);
   };
 
   readonly #onWritten = (error: Error | null): void => {
@@ -167,10 +188,34 @@ class DeviceStream implements ByteStream {
     }
     if (error) {
       this.#fail(error);
-      return;
     }
-    this.#writeNext();
   };
+
+  /** Follows message boundaries across chunks; true when a reply (not a watch event) began. */
+  #scanForReplies(chunk: Uint8Array): boolean {
+    let answered = false;
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.#bodyLeft > 0) {
+        const skip = Math.min(this.#bodyLeft, chunk.length - at);
+        this.#bodyLeft -= skip;
+        at += skip;
+        continue;
+      }
+      const take = Math.min(HEADER_SIZE - this.#headerBytes, chunk.length - at);
+      this.#header.set(chunk.subarray(at, at + take), this.#headerBytes);
+      this.#headerBytes += take;
+      at += take;
+      if (this.#headerBytes < HEADER_SIZE) break;
+      this.#headerBytes = 0;
+      this.#bodyLeft = this.#header.readUInt32LE(12);
+      if (this.#header.readUInt32LE(0) !== MessageType.WATCH_EVENT) {
+        this.#awaitingReply = false;
+        answered = true;
+      }
+    }
+    return answered;
+  }
 
   #readNext(): void {
     // A fresh buffer per read: delivered payloads are views into it and may outlive the read.
@@ -186,6 +231,10 @@ class DeviceStream implements ByteStream {
 
   #writeRaw(bytes: Uint8Array): void {
     this.#writing = true;
+    // Set before the write: its reply may be read before the write's callback runs. Every
+    // request the kernel accepts gets exactly one reply (xenstored's or its own); a failed
+    // write ends the connection.
+    this.#awaitingReply = true;
     this.#io.write(this.#fd, bytes, this.#onWritten);
   }
 
@@ -193,7 +242,9 @@ class DeviceStream implements ByteStream {
   #wakeOrRelease(): void {
     if (this.#writing || this.#released) return;
     if (this.#reading) {
-      if (!this.#wokenUp) {
+      // An unanswered request's reply will wake the read; writing now could also overwrite
+      // that request's bytes before the kernel has sent them.
+      if (!this.#wokenUp && !this.#awaitingReply) {
         this.#wokenUp = true;
         this.#writeRaw(wakeUp);
       }
