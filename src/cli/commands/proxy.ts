@@ -1,8 +1,8 @@
 import { createWriteStream, rmSync, type WriteStream } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { parseArgs } from 'node:util';
 import { decodeHeader, decodeMessage, HEADER_SIZE, PAYLOAD_MAX } from '../../xenstore/index.ts';
 import { type CliIo, Diagnostics, type OutputStream } from '../io.ts';
+import { parseToolArgs } from '../tool-args.ts';
 import {
   type ByteCounts,
   type Direction,
@@ -170,16 +170,7 @@ function listenOn(server: Server, path: string): Promise<void> {
 /** `xenwire proxy`: a transparent, recording proxy in front of a xenstored. */
 export async function runProxy(args: readonly string[], io: CliIo): Promise<number> {
   const diag = new Diagnostics(io, 'xenwire proxy');
-  let values: ReturnType<typeof parseArgs<{ args: string[]; options: typeof options }>>['values'];
-  try {
-    ({ values } = parseArgs({ args: [...args], options, strict: true }));
-  } catch (error) {
-    return diag.errx(`${(error as Error).message}\n${usage}`, 2);
-  }
-  if (values.help) {
-    io.stdout.write(usage);
-    return 0;
-  }
+  const { values } = parseToolArgs(args, options, usage, io, diag);
   if (!values.listen || !values.to) return diag.errx(`--listen and --to are required\n${usage}`, 2);
   const trace = values.trace ? createWriteStream(values.trace, { flags: 'a' }) : undefined;
   const logFile = values.log ? createWriteStream(values.log, { flags: 'a' }) : undefined;

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { type Message, MessageType, toText, type WatchEvent } from '../../xenstore/index.ts';
 import { type CliIo, Diagnostics } from '../io.ts';
 import { Progress } from '../progress.ts';
 import { daemonSocketPath } from '../target.ts';
+import { parseToolArgs } from '../tool-args.ts';
 import { decodeFields, parseTrace, recordMessage, type TraceRecord } from '../trace.ts';
 import { WireSession } from '../wire-session.ts';
 
@@ -101,19 +101,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined>
 /** `xenwire replay`: replays a proxy trace and reports where the server answers differently. */
 export async function runReplay(args: readonly string[], io: CliIo): Promise<number> {
   const diag = new Diagnostics(io, 'xenwire replay');
-  let parsed: ReturnType<
-    typeof parseArgs<{ args: string[]; options: typeof options; allowPositionals: true }>
-  >;
-  try {
-    parsed = parseArgs({ args: [...args], options, strict: true, allowPositionals: true });
-  } catch (error) {
-    return diag.errx(`${(error as Error).message}\n${usage}`, 2);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    io.stdout.write(usage);
-    return 0;
-  }
+  const { values, positionals } = parseToolArgs(args, options, usage, io, diag, true);
   if (positionals.length !== 1) return diag.errx(`one trace file is required\n${usage}`, 2);
   const timeoutMs = Number(values.timeout);
   const target = values.to ?? daemonSocketPath(io.env);

@@ -1,6 +1,6 @@
-import { parseArgs } from 'node:util';
 import { serve } from '../../xenstore/server/index.ts';
 import { type CliIo, Diagnostics } from '../io.ts';
+import { parseToolArgs } from '../tool-args.ts';
 
 const options = {
   socket: { type: 'string', default: 'xenstored.sock' },
@@ -39,16 +39,7 @@ function parseInteger(diag: Diagnostics, name: string, text: string): number {
 /** `xenwire serve`: the in-memory xenstored, stopped cleanly by SIGINT or SIGTERM. */
 export async function runServe(args: readonly string[], io: CliIo): Promise<number> {
   const diag = new Diagnostics(io, 'xenwire serve');
-  let values: ReturnType<typeof parseArgs<{ args: string[]; options: typeof options }>>['values'];
-  try {
-    ({ values } = parseArgs({ args: [...args], options, strict: true }));
-  } catch (error) {
-    return diag.errx(`${(error as Error).message}\n${usage}`, 2);
-  }
-  if (values.help) {
-    io.stdout.write(usage);
-    return 0;
-  }
+  const { values } = parseToolArgs(args, options, usage, io, diag);
   const version = values['xen-version'];
   if (version !== undefined && version !== '4.17' && version !== 'current') {
     return diag.errx(`--xen-version is 4.17 or current, not ${version}`, 2);

@@ -1,10 +1,10 @@
-import { parseArgs } from 'node:util';
 import type { XenstoreClient } from '../../xenstore/client.ts';
 import { XenstoreError } from '../../xenstore/index.ts';
 import { type CliIo, Diagnostics } from '../io.ts';
 import { sanitiseValue } from '../sanitise.ts';
 import { strerror } from '../strerror.ts';
 import { connectErrorCode, openTarget, type Target } from '../target.ts';
+import { parseToolArgs } from '../tool-args.ts';
 
 const options = {
   watch: { type: 'boolean', short: 'w' },
@@ -101,19 +101,7 @@ function render(
 /** `xenwire tree`: a subtree, optionally kept up to date as watches fire. */
 export async function runTree(args: readonly string[], io: CliIo): Promise<number> {
   const diag = new Diagnostics(io, 'xenwire tree');
-  let parsed: ReturnType<
-    typeof parseArgs<{ args: string[]; options: typeof options; allowPositionals: true }>
-  >;
-  try {
-    parsed = parseArgs({ args: [...args], options, strict: true, allowPositionals: true });
-  } catch (error) {
-    return diag.errx(`${(error as Error).message}\n${usage}`, 2);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    io.stdout.write(usage);
-    return 0;
-  }
+  const { values, positionals } = parseToolArgs(args, options, usage, io, diag, true);
   if (positionals.length > 1) return diag.errx(`at most one PATH\n${usage}`, 2);
   const root = positionals[0] ?? '/';
   const tty = Boolean(io.stdout.isTTY);
