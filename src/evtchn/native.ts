@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Futex } from '../ring/index.ts';
 import { EvtchnError } from './errors.ts';
 
 /** Struct layout published by the addon: `size` plus the byte offset of each field. */
@@ -18,8 +19,10 @@ export type FdWatch = { readonly __fdWatch: unique symbol };
 /**
  * The functions of the native addon. Every function throws an `Error` whose `code` is an errno
  * name (`EINVAL`, `ENOTCONN`, …) on failure, and validates its arguments (bad ones: `EINVAL`).
+ * Its futex calls are `Atomics.wait`/`notify` through the kernel futex directly, in the shape the
+ * rings' doorbell takes ({@link Futex}).
  */
-export interface XenwireNative {
+export interface XenwireNative extends Futex {
   readonly abi: NativeAbi;
   /** `mmap(MAP_SHARED)` of `fd` as an external ArrayBuffer; unmapped by {@link munmap} or GC. */
   mmap(fd: number, length: number, offset: number, writable: boolean): ArrayBuffer;
@@ -62,16 +65,6 @@ export interface XenwireNative {
   /** Drains queued datagrams; ones that are not 4 bytes long are counted as malformed. */
   unixDgramReceivePorts(fd: number): { ports: number[]; malformed: number };
   closeFd(fd: number): void;
-
-  /** `Atomics.wait` on an Int32Array element, through the kernel futex directly. */
-  futexWait(
-    words: Int32Array,
-    index: number,
-    value: number,
-    timeoutMs: number,
-  ): 'ok' | 'not-equal' | 'timed-out';
-  /** Wakes every {@link futexWait} sleeper on that element; returns how many woke. */
-  futexWake(words: Int32Array, index: number): number;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
