@@ -8,7 +8,7 @@ import { XenstoreClient } from '../../src/xenstore/client.ts';
 import { XenstoreServer } from '../../src/xenstore/server/index.ts';
 import { xenbusDeviceConnector } from '../../src/xenstore/transport/xenbus-device.ts';
 import type { Message } from '../../src/xenstore/wire.ts';
-import { until } from './expectations.ts';
+import { rejection, until } from './expectations.ts';
 import { FakeXenbusDevice } from './fake-xenbus-device.ts';
 
 const openFds = (): number => readdirSync('/proc/self/fd').length;
@@ -49,6 +49,21 @@ describe('xenbus device transport', () => {
     await late.close();
     await xs.close();
     await until(() => device.closedFds === 1);
+    expect(device.violations).toEqual([]);
+  });
+
+  it('answers E2BIG itself for a message larger than the device takes, and carries on', async () => {
+    const device = new FakeXenbusDevice(new XenstoreServer());
+    const xs = await XenstoreClient.connect({ transport: xenbusDeviceConnector('/dev/x', device) });
+    // '/big\0' and the value: 4080 bytes of payload fill the kernel's 4096-byte buffer.
+    const fits = xs.write('/big', Buffer.alloc(4075, 0x61));
+    const tooBig = xs.write('/big', Buffer.alloc(4076, 0x62));
+    const after = xs.write('/after', 'x');
+    await fits;
+    expect((await rejection(tooBig)).code).toBe('E2BIG');
+    await after;
+    expect((await xs.read('/big')).length).toBe(4075);
+    await xs.close();
     expect(device.violations).toEqual([]);
   });
 

@@ -119,6 +119,24 @@ function openDevice(path: string, io: DeviceIo, handlers: TransportHandlers): Pr
   });
 }
 
+/**
+ * Largest message the device takes: the kernel collects a message, header included, in a
+ * `XENSTORE_PAYLOAD_MAX`-byte buffer, so payloads are limited to 4080 bytes; more is EINVAL from
+ * write(2), which would end the connection.
+ */
+const DEVICE_MESSAGE_MAX = PAYLOAD_MAX;
+
+/** The E2BIG reply xenstored would give, for a request too large for the device. */
+function tooBigReply(request: Uint8Array): Buffer {
+  const view = Buffer.from(request.buffer, request.byteOffset, request.length);
+  return encodeMessage({
+    type: MessageType.ERROR,
+    reqId: view.readUInt32LE(4),
+    txId: view.readUInt32LE(8),
+    payload: Buffer.from('E2BIG\0', 'latin1'),
+  });
+}
+
 /** A wake-up request nobody waits for; its reply only serves to end the blocked read. */
 const wakeUp = encodeMessage(
   encodeRequest({ op: 'GET_DOMAIN_PATH', domid: 0 }, { reqId: 0xffffffff, txId: 0 }),
@@ -137,6 +155,8 @@ class DeviceStream implements ByteStream {
   readonly #header = Buffer.alloc(HEADER_SIZE);
   #headerBytes = 0;
   #bodyLeft = 0;
+  /** Replies made here, delivered where the incoming stream is between messages. */
+  readonly #localReplies: Buffer[] = [];
   #reading = false;
   #closing = false;
   #wokenUp = false;
@@ -178,6 +198,7 @@ class DeviceStream implements ByteStream {
     if (this.#scanForReplies(chunk) && !this.#writing && !this.#awaitingReply) this.#writeNext();
     this.#readNext();
     this.#handlers.onData(chunk);
+    this.#deliverLocalReplies();
   };
 
   readonly #onWritten = (error: Error | null): void => {
@@ -225,8 +246,23 @@ class DeviceStream implements ByteStream {
   }
 
   #writeNext(): void {
-    const next = this.#writes.shift();
-    if (next !== undefined) this.#writeRaw(next);
+    for (let next = this.#writes.shift(); next !== undefined; next = this.#writes.shift()) {
+      if (next.length <= DEVICE_MESSAGE_MAX) {
+        this.#writeRaw(next);
+        return;
+      }
+      // Answered here, as it never reaches xenstored; later on, never inside the caller's send.
+      this.#localReplies.push(tooBigReply(next));
+      queueMicrotask(() => this.#deliverLocalReplies());
+    }
+  }
+
+  #deliverLocalReplies(): void {
+    if (this.#headerBytes > 0 || this.#bodyLeft > 0) return;
+    for (let reply = this.#localReplies.shift(); reply; reply = this.#localReplies.shift()) {
+      if (this.#closing) return;
+      this.#handlers.onData(reply);
+    }
   }
 
   #writeRaw(bytes: Uint8Array): void {
