@@ -134,6 +134,14 @@ export const TRANSACTION_VIEW_SCRIPT: Script = [
   inTx(1, { op: 'DIRECTORY', path: '/d/b/a1' }),
   inTx(1, { op: 'READ', path: '/d/b/a0' }),
   inTx(1, { op: 'TRANSACTION_END', commit: true }),
+  // A node created and removed again inside the transaction: no permissions to judge its commit
+  // event by, so no watcher gets it, dom0 included; the one for /d/m shows the commit's events.
+  dom0({ op: 'WATCH', path: '/d', token: 'n' }),
+  { conn: 1, tx: 'none', request: { op: 'TRANSACTION_START' } },
+  inTx(1, { op: 'WRITE', path: '/d/n', value: 'x' }),
+  inTx(1, { op: 'RM', path: '/d/n' }),
+  inTx(1, { op: 'WRITE', path: '/d/m', value: 'x' }),
+  inTx(1, { op: 'TRANSACTION_END', commit: true }),
 ];
 
 /**

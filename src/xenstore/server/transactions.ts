@@ -151,7 +151,12 @@ export class Transaction implements NodeAccess {
         if (touch.local) this.store.put(path, touch.local);
         else if (touch.local === null) this.store.remove(path);
       }
-      if (touch.fire) events.push({ path, mode: touch.fire, perms: touch.originalPerms });
+      // A node that neither existed when first touched nor exists now (created and removed
+      // again) has no permissions to judge its event by, and C's watch_permitted then denies it
+      // to every watcher, dom0 included.
+      if (touch.fire && (touch.originalPerms || touch.local)) {
+        events.push({ path, mode: touch.fire, perms: touch.originalPerms });
+      }
     }
     return events;
   }
