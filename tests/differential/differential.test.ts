@@ -4,6 +4,7 @@ import {
   DOMAIN_EVENTS_SCRIPT,
   GUEST_QUOTA_SCRIPT,
   GUEST_REFUSED_IN_TRANSACTION_SCRIPT,
+  GUEST_TRANSACTION_NODES_RM_SCRIPT,
   LARGE_DIRECTORY_SCRIPT,
   TRANSACTION_ANCESTOR_SCRIPT,
   TRANSACTION_VIEW_SCRIPT,
@@ -66,6 +67,10 @@ describe.skipIf(!xenInstall)('in-memory xenstored against C xenstored 4.17', () 
 
   it('records the same nodes for a guest refused inside a transaction', async () => {
     await expectSameBehaviour(real, mock, GUEST_REFUSED_IN_TRANSACTION_SCRIPT, GUEST_CONNECTIONS);
+  });
+
+  it('stops removing a directory at the transaction node limit alike', async () => {
+    await expectSameBehaviour(real, mock, GUEST_TRANSACTION_NODES_RM_SCRIPT, GUEST_CONNECTIONS);
   });
 
   it('enforces the per-domain limits of a guest at the same requests', async () => {

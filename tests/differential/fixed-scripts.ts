@@ -205,3 +205,28 @@ export const GUEST_REFUSED_IN_TRANSACTION_SCRIPT: Script = [
     guest({ op: 'TRANSACTION_END', commit: true }, { started: 0 }),
   ]),
 ];
+
+/**
+ * A guest's transaction at its limit of touched nodes (1024) removing a directory: C's walk stops
+ * at the child it can no longer read, with EIO, the children before it already removed; the
+ * commit then fails. Runs on the connections of `GUEST_CONNECTIONS`.
+ */
+export const GUEST_TRANSACTION_NODES_RM_SCRIPT: Script = [
+  dom0({
+    op: 'INTRODUCE',
+    domid: GUEST_CONNECTION_DOMID,
+    port: guestPort(GUEST_CONNECTION_DOMID),
+  }),
+  dom0({ op: 'MKDIR', path: home }),
+  dom0({ op: 'SET_PERMS', path: home, perms: [{ access: 'n', domid: GUEST_CONNECTION_DOMID }] }),
+  guest({ op: 'WRITE', path: 't/a', value: 'x' }),
+  guest({ op: 'WRITE', path: 't/b', value: 'x' }),
+  guest({ op: 'TRANSACTION_START' }),
+  guest({ op: 'DIRECTORY', path: 't/a' }, { started: 0 }),
+  guest({ op: 'READ', path: 't' }, { started: 0 }),
+  // Each missing node and, once, the home directory: 1024 touched with t and t/a.
+  ...times(1021, (i) => guest({ op: 'READ', path: `m${i}` }, { started: 0 })),
+  guest({ op: 'RM', path: 't' }, { started: 0 }),
+  guest({ op: 'DIRECTORY', path: 't' }, { started: 0 }),
+  guest({ op: 'TRANSACTION_END', commit: true }, { started: 0 }),
+];

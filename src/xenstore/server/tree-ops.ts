@@ -173,16 +173,15 @@ export function removeNode(scope: Scope, path: string): void {
 
 // C's walk (walk_node_tree with delnode_sub on exit): children first, each node's watches fired
 // while its permissions are known, each removed child unlinked from its parent's copy
-// (rm_from_parent). A listed child missing to a transaction stops the walk with EIO; what was
-// removed so far stays removed, and the parents it was removed from list only the rest.
+// (rm_from_parent). A child that cannot be read stops the walk with EIO, whether it is listed
+// but missing to a transaction or over the transaction's node quota; what was removed so far
+// stays removed, and the parents it was removed from list only the rest.
 function removeTree(scope: Scope, path: string, node: Node, top: boolean): void {
   const children = node.children;
   for (let i = 0; i < children.length; i++) {
     const childPath = joinPath(path, children[i]!);
-    const child = scope.access.get(childPath);
     try {
-      if (!child) throw new XenstoreError('EIO', 'listed child missing', 'RM', childPath);
-      removeTree(scope, childPath, child, false);
+      removeTree(scope, childPath, walkRead(scope, childPath), false);
     } catch (err) {
       if (i > 0) {
         node.children = children.slice(i);
@@ -193,6 +192,18 @@ function removeTree(scope: Scope, path: string, node: Node, top: boolean): void 
   }
   scope.access.remove(path);
   scope.fire({ path, mode: top ? 'tree' : 'exact', perms: node.perms }, node);
+}
+
+// A read inside C's walk: any failure is WALK_TREE_ERROR_STOP, which rm_node answers with EIO.
+function walkRead(scope: Scope, path: string): Node {
+  let node: Node | undefined;
+  try {
+    node = scope.access.get(path);
+  } catch {
+    node = undefined;
+  }
+  if (!node) throw new XenstoreError('EIO', 'node walk stopped', 'RM', path);
+  return node;
 }
 
 /**
