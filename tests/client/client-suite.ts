@@ -293,11 +293,18 @@ export function describeClientSuite(backend: Backend): void {
         await Promise.all(
           clients.map(async (client) => {
             for (let i = 0; i < 500; i++) {
-              // Default retry policy: 32 attempts is far more than 8 contenders ever need.
-              await client.transaction(async (tx) => {
-                const n = Number(await tx.readString(path));
-                await tx.write(path, String(n + 1));
-              });
+              // What is checked is atomicity, not the default retry policy. Its back-off ceiling
+              // (100 ms) is below one attempt's four round trips on a slow machine (Xen's Dom0
+              // under emulation), where jitter then no longer spreads 8 contenders: roughly, each
+              // attempt wins 1 time in 8, and (7/8)^32 ≈ 1.4% of 4,000 transactions would exhaust
+              // 32 attempts. A wider ceiling spreads them again; the bound stays.
+              await client.transaction(
+                async (tx) => {
+                  const n = Number(await tx.readString(path));
+                  await tx.write(path, String(n + 1));
+                },
+                { maxAttempts: 200, maxBackoff: 500 },
+              );
             }
           }),
         );
