@@ -89,9 +89,13 @@ function countRealDevice(change: 1 | -1): void {
  * WATCH_EVENT) that arrives after a write frees the device for the next one.
  *
  * Closing: `close(2)` does not wake a read blocked in another thread, and reusing a descriptor
- * number that a stale read still holds would be worse. So `close()` first writes a harmless
- * GET_DOMAIN_PATH request whose reply wakes the read, and releases the descriptor only once the
- * read has returned. If the kernel never answers, the descriptor and the thread stay taken.
+ * number that a stale read still holds would be worse. So `close()` lets the reply to an
+ * unanswered request wake the read or, with none outstanding, writes a harmless GET_DOMAIN_PATH
+ * request whose reply does, and releases the descriptor only once the read has returned. If the
+ * kernel never answers, the descriptor and the thread stay taken.
+ *
+ * A message over 4096 bytes, header included, which the device refuses with EINVAL, is answered
+ * here with the E2BIG error xenstored would give.
  *
  * Never point this at `/proc/xen/xenbus` unless you must: that legacy file is known to deadlock.
  */
