@@ -85,20 +85,6 @@ function probeReportIn(text: string): ProbeReport {
   return JSON.parse(line.slice('XEN_LANE_PROBE '.length)) as ProbeReport;
 }
 
-/**
- * Steps allowed to differ between Xen 4.17 with libxl and the in-memory xenstored's guest socket.
- * They are the permission reads of the seed tree: libxl makes a guest's home and `name` dom0's with
- * read access for the guest (`n0 r<domid>`) and `data` the guest's own (`n<domid>`). guestTree()
- * now seeds the same permissions, so these should agree; they stay tolerated until a lane run shows
- * they do. Anything differing outside this list fails the comparison.
- */
-const KNOWN_SEED_DIFFERENCES = new Set([
-  'get-perms home',
-  'get-perms relative name',
-  'get-perms relative data',
-  'get-perms data/probe',
-]);
-
 describe('xen lane scripts', () => {
   it('all parse', async () => {
     const scripts = readdirSync(laneDir)
@@ -232,7 +218,7 @@ describe.skipIf(!bootLane)('Xen 4.17 under QEMU: Dom0 and a PV DomU', () => {
       if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
-    it('answers like Xen 4.17, but for the known seed differences', async () => {
+    it('answers every step as Xen 4.17 with libxl does', async () => {
       const real = probeReportIn(run.commandOutput);
       dir = mkdtempSync(join(tmpdir(), 'xen-lane-probe-'));
       const served = await serve({
@@ -259,11 +245,10 @@ describe.skipIf(!bootLane)('Xen 4.17 under QEMU: Dom0 and a PV DomU', () => {
             `Xen's ${JSON.stringify(theirs.get(d.step))}`,
         );
       }
-      const unexpected = differences.filter((d) => !KNOWN_SEED_DIFFERENCES.has(d.step));
-      expect(unexpected).toEqual([]);
       console.log(
         `xen-lane: in-memory xenstored matched Xen on ${ours.steps.length - differences.length} of ${ours.steps.length} guest probe steps`,
       );
+      expect(differences).toEqual([]);
     });
   });
 });
