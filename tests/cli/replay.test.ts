@@ -27,12 +27,8 @@ async function serveMock(...flags: string[]): Promise<string> {
   return socket;
 }
 
-/** Runs `commands` through a recording proxy in front of `target`; returns the trace path. */
-async function record(
-  target: string,
-  commands: readonly string[][],
-  run: (args: string[], socket: string) => Promise<CliResult>,
-): Promise<string> {
+/** Starts a recording proxy in front of `target`, listening on its own socket. */
+async function startProxy(target: string) {
   const listen = join(dir, 'proxy.sock');
   const trace = join(dir, 'trace.jsonl');
   const proxy = startXenwire([
@@ -46,6 +42,16 @@ async function record(
     '--quiet',
   ]);
   await proxy.stdout.waitFor(/proxy listening/);
+  return { listen, trace, proxy };
+}
+
+/** Runs `commands` through a recording proxy in front of `target`; returns the trace path. */
+async function record(
+  target: string,
+  commands: readonly string[][],
+  run: (args: string[], socket: string) => Promise<CliResult>,
+): Promise<string> {
+  const { listen, trace, proxy } = await startProxy(target);
   for (const args of commands) await run(args, listen);
   expect(await proxy.stop()).toBe(0);
   return trace;
@@ -108,20 +114,7 @@ describe('xenwire replay', () => {
   });
 
   it('compares watch events across connections, and reports a changed one', async () => {
-    const target = await serveMock();
-    const listen = join(dir, 'proxy.sock');
-    const trace = join(dir, 'trace.jsonl');
-    const proxy = startXenwire([
-      'proxy',
-      '--listen',
-      listen,
-      '--to',
-      target,
-      '--trace',
-      trace,
-      '--quiet',
-    ]);
-    await proxy.stdout.waitFor(/proxy listening/);
+    const { listen, trace, proxy } = await startProxy(await serveMock());
     // One connection watches while another writes: the event crosses connections.
     const watcher = startXenwire(['watch', '-n', '2', '/w'], {
       ...process.env,
