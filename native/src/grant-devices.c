@@ -19,6 +19,15 @@ static bool get_fd(napi_env env, napi_value value, int *fd) {
   return true;
 }
 
+/* The (fd, index, count) arguments that gntdev unmap and gntalloc dealloc both take. */
+static bool index_count_args(napi_env env, napi_callback_info info, int *fd, uint64_t *index,
+                             uint64_t *count) {
+  napi_value argv[3];
+  return xw_args(env, info, 3, argv) && get_fd(env, argv[0], fd) &&
+         xw_arg_uint(env, argv[1], MAX_INDEX, "index", index) &&
+         xw_arg_uint(env, argv[2], MAX_GRANTS, "count", count);
+}
+
 /* gntdevMapGrantRefs(fd, domid, refs): maps grants of one domain; returns the mmap offset. */
 static napi_value js_gntdev_map(napi_env env, napi_callback_info info) {
   napi_value argv[3];
@@ -60,14 +69,9 @@ static napi_value js_gntdev_map(napi_env env, napi_callback_info info) {
 
 /* gntdevUnmapGrantRef(fd, index, count). */
 static napi_value js_gntdev_unmap(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
   int fd;
   uint64_t index, count;
-  if (!xw_args(env, info, 3, argv) || !get_fd(env, argv[0], &fd) ||
-      !xw_arg_uint(env, argv[1], MAX_INDEX, "index", &index) ||
-      !xw_arg_uint(env, argv[2], MAX_GRANTS, "count", &count)) {
-    return NULL;
-  }
+  if (!index_count_args(env, info, &fd, &index, &count)) return NULL;
   struct xw_gntdev_unmap_grant_ref arg = {.index = index, .count = (uint32_t)count};
   if (ioctl(fd, XW_IOCTL_GNTDEV_UNMAP_GRANT_REF, &arg) < 0) {
     return xw_throw_errno(env, errno, "IOCTL_GNTDEV_UNMAP_GRANT_REF");
@@ -132,14 +136,9 @@ static napi_value js_gntalloc_alloc(napi_env env, napi_callback_info info) {
 
 /* gntallocDeallocGref(fd, index, count). */
 static napi_value js_gntalloc_dealloc(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
   int fd;
   uint64_t index, count;
-  if (!xw_args(env, info, 3, argv) || !get_fd(env, argv[0], &fd) ||
-      !xw_arg_uint(env, argv[1], MAX_INDEX, "index", &index) ||
-      !xw_arg_uint(env, argv[2], MAX_GRANTS, "count", &count)) {
-    return NULL;
-  }
+  if (!index_count_args(env, info, &fd, &index, &count)) return NULL;
   struct xw_gntalloc_dealloc_gref arg = {.index = index, .count = (uint32_t)count};
   if (ioctl(fd, XW_IOCTL_GNTALLOC_DEALLOC_GREF, &arg) < 0) {
     return xw_throw_errno(env, errno, "IOCTL_GNTALLOC_DEALLOC_GREF");
