@@ -1,7 +1,8 @@
 // The Xen lane from the host. `npm test` runs the fast part only (the lane's scripts parse, the
 // library function validates its input); `npm run test:xen` (XEN_LANE_BOOT=1) boots Xen 4.17
 // under QEMU once and checks what Dom0 and a PV DomU reported, then asks the in-memory xenstored
-// the same questions the DomU asked the real one. CI runs it as its own step after `npm test`.
+// the same questions the DomU asked the real one. `npm test` runs that as its own step after the
+// main suite (xen-lane/when-available.sh), so the boot has the machine to itself.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -122,8 +123,8 @@ describe('xen lane scripts', () => {
 
 if (!bootLane) {
   console.warn(
-    '\n*** Xen lane NOT booted by `npm test`: `npm run test:xen` boots Xen 4.17 under QEMU ' +
-      '(CI runs it as its own step after `npm test`).\n',
+    '\n*** Xen lane not booted in this vitest run: `npm run test:xen` boots Xen 4.17 under QEMU ' +
+      '(`npm test` runs it as its last step when QEMU is installed).\n',
   );
 }
 
