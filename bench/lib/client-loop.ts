@@ -1,5 +1,6 @@
 import { XenstoreClient } from '../../src/xenstore/client.ts';
 import { XenstoreError } from '../../src/xenstore/errors.ts';
+import { XenstorePool } from '../../src/xenstore/pool.ts';
 import type { TransportConnector } from '../../src/xenstore/transport/transport.ts';
 import type { Sample } from './types.ts';
 import type { XsLoopRun } from './xs-loop.ts';
@@ -31,6 +32,26 @@ export async function runClientLoop(
     return { rate: ops / seconds };
   } finally {
     await client.close();
+  }
+}
+
+/**
+ * The `read` workload through a {@link XenstorePool} of `connections` connections, `inFlight`
+ * reads in flight across them.
+ */
+export async function runPoolReadLoop(
+  socketPath: string,
+  run: ClientLoopRun & { readonly connections: number },
+): Promise<Sample> {
+  const pool = await XenstorePool.connect({ socketPath, size: run.connections });
+  try {
+    const path = `${run.base}/value`;
+    await pool.write(path, Buffer.alloc(run.size, 'v'));
+    const seconds = await timed(() => pipelined(run.ops, run.inFlight ?? 1, () => pool.read(path)));
+    await pool.rm(run.base);
+    return { rate: run.ops / seconds };
+  } finally {
+    await pool.close();
   }
 }
 

@@ -57,6 +57,7 @@ export {
   parsePermission,
   parsePermissions,
 } from './permissions.ts';
+export { XenstorePool, type XenstorePoolOptions } from './pool.ts';
 export {
   booleanPayload,
   type DirectoryPart,

@@ -33,6 +33,15 @@ export abstract class NodeOperations {
     options: RequestOptions | undefined,
   ): Promise<ReplyValue<R['op']>>;
 
+  /** Lets a subclass that fronts other clients (a pool) send through one of them. */
+  protected static exchangeThrough<R extends Request>(
+    through: NodeOperations,
+    request: R,
+    options: RequestOptions | undefined,
+  ): Promise<ReplyValue<R['op']>> {
+    return through.exchange(request, options);
+  }
+
   /** Sends a request naming a node path, after checking the path locally. */
   protected pathRequest<R extends Request & { path: string }>(
     request: R,
