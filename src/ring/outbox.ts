@@ -20,6 +20,7 @@ export class ByteRingOutbox {
    */
   readonly #queue: Uint8Array[] = [];
   #sent = 0;
+  #queuedBytes = 0;
 
   constructor(private readonly end: ByteRingEnd) {}
 
@@ -30,6 +31,7 @@ export class ByteRingOutbox {
    */
   push(bytes: Uint8Array): boolean {
     this.#queue.push(bytes);
+    this.#queuedBytes += bytes.length;
     return this.#queue.length - this.#sent === 1;
   }
 
@@ -42,6 +44,7 @@ export class ByteRingOutbox {
     while (this.#sent < queue.length) {
       const head = queue[this.#sent]!;
       const written = this.end.write(head);
+      this.#queuedBytes -= written;
       if (written < head.length) {
         // Full: the peer notifies once it has read, and the owner flushes again.
         if (written > 0) queue[this.#sent] = head.subarray(written);
@@ -53,9 +56,15 @@ export class ByteRingOutbox {
     return true;
   }
 
+  /** Bytes queued and not yet written to the ring. */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
   /** Drops everything queued, e.g. when the connection it was for goes away. */
   clear(): void {
     this.#queue.length = 0;
     this.#sent = 0;
+    this.#queuedBytes = 0;
   }
 }

@@ -40,7 +40,9 @@ describe('byte ring outbox', () => {
     const tail = fillPattern(new Uint8Array(50), 9);
     outbox.push(big);
     outbox.push(tail);
+    expect(outbox.queuedBytes).toBe(big.length + tail.length);
     expect(outbox.flush()).toBe(false);
+    expect(outbox.queuedBytes).toBe(100 + tail.length);
     expect(notes.server).toBe(1); // the ring's own rule: the server may wait for these bytes
     const first = drain(server);
     expect(first).toEqual(big.subarray(0, XENSTORE_RING_SIZE));
@@ -57,6 +59,7 @@ describe('byte ring outbox', () => {
     outbox.flush();
     drain(server);
     outbox.clear();
+    expect(outbox.queuedBytes).toBe(0);
     expect(outbox.flush()).toBe(true);
     expect(server.readable()).toBe(0);
     expect(outbox.push(new Uint8Array([5]))).toBe(true);

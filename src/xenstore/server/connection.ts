@@ -1,4 +1,4 @@
-import { MessageType, PAYLOAD_MAX } from '../constants.ts';
+import { HEADER_SIZE, MessageType, PAYLOAD_MAX } from '../constants.ts';
 import { XenstoreError } from '../errors.ts';
 import { MessageFramer } from '../framer.ts';
 import { domainPath } from '../paths.ts';
@@ -15,6 +15,13 @@ export interface ConnectOptions {
   readonly onMessage: (message: Message) => void;
   /** Called once when the connection ends, with the reason if it was not closed by `close()`. */
   readonly onClose?: (reason?: Error) => void;
+  /**
+   * Bytes handed to `onMessage` that the peer has not taken yet (a socket's unsent bytes, a
+   * ring's queued output). An unprivileged connection whose backlog would exceed its domain's
+   * memory quota loses further watch events, as C xenstored drops them, so a guest that never
+   * reads cannot make the server queue without bound. Without it nothing is dropped.
+   */
+  readonly backlog?: () => number;
 }
 
 /**
@@ -47,6 +54,8 @@ export interface ConnectionHost {
   targetOf(domid: number): number | undefined;
   /** See `Identity.honours`. */
   honours(domid: number, generation: number): boolean;
+  /** The memory quota of `domid`, in bytes. */
+  memoryQuota(domid: number): number;
 }
 
 /** The server's state for one connection. */
@@ -62,6 +71,8 @@ export class ServerConnection implements XenstoreConnection, WatchSubscriber {
   /** Messages waiting for delivery. */
   outbox: Message[] = [];
   readonly #queuedEvents = new Set<string>();
+  /** Watch events dropped because the peer was not reading (see `ConnectOptions.backlog`). */
+  droppedEvents = 0;
   closed = false;
   #nextTransactionId = 1;
   #framer: MessageFramer | undefined;
@@ -73,6 +84,7 @@ export class ServerConnection implements XenstoreConnection, WatchSubscriber {
     readonly onMessage: (message: Message) => void,
     readonly onClose: ((reason?: Error) => void) | undefined,
     readonly host: ConnectionHost,
+    readonly backlog?: () => number,
   ) {
     this.home = `${domainPath(domid)}/`;
   }
@@ -117,9 +129,22 @@ export class ServerConnection implements XenstoreConnection, WatchSubscriber {
     const payload = joinStrings([path, token]);
     // An event that cannot be framed is dropped rather than breaking the client's stream.
     if (payload.length > PAYLOAD_MAX) return;
+    if (this.#overQuota(HEADER_SIZE + payload.length)) {
+      this.droppedEvents++;
+      return;
+    }
     if (!special) this.#queuedEvents.add(key);
     this.outbox.push({ type: MessageType.WATCH_EVENT, reqId: 0, txId: 0, payload });
     this.host.pending(this);
+  }
+
+  // C's send_event checks the domain's memory quota; only the output waiting for the peer is
+  // counted here, which is what grows when a guest stops reading.
+  #overQuota(bytes: number): boolean {
+    if (this.privileged || this.backlog === undefined) return false;
+    let waiting = this.backlog() + bytes;
+    for (const message of this.outbox) waiting += HEADER_SIZE + message.payload.length;
+    return waiting > this.host.memoryQuota(this.domid);
   }
 
   /** Takes the queued messages for delivery. */

@@ -48,6 +48,7 @@ export async function listen(server: XenstoreServer, options: ListenOptions): Pr
         else socket.write(bytes);
       },
       onClose: () => socket.destroy(),
+      backlog: () => socket.writableLength,
     });
     socket.on('data', (chunk) => {
       batching = true;

@@ -19,7 +19,10 @@ export interface Quotas {
   outstanding: number;
   /** Nodes one transaction may touch (ENOSPC). */
   transactionNodes: number;
-  /** Memory a domain may use, in bytes. Reported, not enforced (nothing here accounts memory). */
+  /**
+   * Memory a domain may use, in bytes. Only output the domain has not read counts: a watch
+   * event that would take it over is dropped (see `ConnectOptions.backlog`).
+   */
   memory: number;
   /** Memory use above which C only logs a warning. Reported, not enforced. */
   softMemory: number;

@@ -15,6 +15,7 @@ export interface RingDomainHost {
   connect(handlers: {
     onMessage: (message: Message) => void;
     onClose: (reason?: Error) => void;
+    backlog: () => number;
   }): XenstoreConnection;
   /** Wakes the guest through the domain's event channel. */
   notify(): void;
@@ -140,6 +141,7 @@ export class RingDomain {
         // not frame): the ring is no longer served until the guest reconnects.
         if (this.#connection === connection) this.#forget();
       },
+      backlog: () => this.#outbox.queuedBytes,
     });
     this.#connection = connection;
   }

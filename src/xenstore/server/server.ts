@@ -169,6 +169,7 @@ export class XenstoreServer {
         const domain = this.domains.get(domid);
         return domain !== undefined && domain.generation <= generation;
       },
+      memoryQuota: (domid) => this.quotas.limit(domid, 'memory'),
     };
     if (options.seed) this.#restore(options.seed);
   }
@@ -227,6 +228,7 @@ export class XenstoreServer {
       options.onMessage,
       options.onClose,
       this.#host,
+      options.backlog,
     );
     conn.scope = new RequestScope(conn, this.store, this.#context, undefined);
     this.#connections.add(conn);
