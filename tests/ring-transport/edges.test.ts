@@ -153,6 +153,24 @@ describe('ring transport and ring server edges', () => {
     expect(await again.getDomainPath(DOMID)).toBe(`/local/domain/${DOMID}`);
   });
 
+  it('re-binds the event channel when a served domain is introduced again, as after resume', async () => {
+    introduce(XenstoreFeature.RECONNECTION);
+    const before = await connect();
+    expect(await before.getDomainPath(DOMID)).toBe(`/local/domain/${DOMID}`);
+    await before.close();
+    // A resumed guest comes back with a new channel; the toolstack introduces it again.
+    const grantRef = server.domains.get(DOMID)!.gfn;
+    const oldPort = port;
+    port = guestEvents.bindUnboundPort(0);
+    server.introduceDomain(DOMID, grantRef, port);
+    expect(hv.status(DOMID, port).state).toBe('interdomain');
+    // xenstored let go of the old channel: the guest's end of it is unbound again.
+    expect(hv.status(DOMID, oldPort).state).toBe('unbound');
+    const after = await connect();
+    expect(await after.getDomainPath(DOMID)).toBe(`/local/domain/${DOMID}`);
+    expect(rings.domids).toEqual([DOMID]);
+  });
+
   /** xenstored's end of the guest's channel. */
   function remotePort(): number {
     const status = hv.status(DOMID, port);

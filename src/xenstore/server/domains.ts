@@ -29,6 +29,7 @@ export type DomainListener = (domain: Domain) => void;
 export class DomainTable {
   readonly #domains = new Map<number, Domain>();
   readonly #introduced = new Set<DomainListener>();
+  readonly #rebound = new Set<DomainListener>();
   readonly #released = new Set<DomainListener>();
 
   /** `clock` gives the store's current generation, stamped on each new domain. */
@@ -46,15 +47,16 @@ export class DomainTable {
   }
 
   /**
-   * Records a domain. Returns true when it is new (listeners are told). For a domain already
-   * introduced only the port is updated and false is returned: C re-binds the event channel then,
-   * whatever the port, and ignores the gfn. Listeners are not told.
+   * Records a domain. Returns true when it is new (introduction listeners are told). For a
+   * domain already introduced only the port is updated, re-bind listeners are told and false is
+   * returned: C re-binds the event channel then, whatever the port (a resumed guest's new
+   * channel), and ignores the gfn.
    */
   introduce(domid: number, gfn: bigint, port: number): boolean {
     const known = this.#domains.get(domid);
     if (known && !known.implicit) {
-      // C ignores the gfn here and only re-binds the event channel.
       known.port = port;
+      for (const listener of this.#rebound) listener(known);
       return false;
     }
     const domain: Domain = {
@@ -119,6 +121,12 @@ export class DomainTable {
   onIntroduce(listener: DomainListener): () => void {
     this.#introduced.add(listener);
     return () => this.#introduced.delete(listener);
+  }
+
+  /** Subscribes to re-introductions (a new event channel); returns the unsubscribe function. */
+  onRebind(listener: DomainListener): () => void {
+    this.#rebound.add(listener);
+    return () => this.#rebound.delete(listener);
   }
 
   /** Subscribes to releases; returns the unsubscribe function. */

@@ -39,7 +39,8 @@ export interface RingServerOptions {
 interface Served {
   readonly domain: Domain;
   readonly ring: RingDomain;
-  readonly port: number;
+  /** The local port of the domain's channel; INTRODUCE again re-binds it. */
+  readonly channel: { port: number };
   readonly page: Uint8Array;
 }
 
@@ -70,6 +71,7 @@ export class XenstoreRingServer {
     eventChannel.on('pending', this.#onPending);
     this.#unsubscribe = [
       server.domains.onIntroduce((domain) => this.#attach(domain)),
+      server.domains.onRebind((domain) => this.#rebind(domain)),
       server.domains.onRelease((domain) => this.#detach(domain.domid)),
     ];
     for (const domain of server.domains.all()) {
@@ -118,18 +120,18 @@ export class XenstoreRingServer {
     try {
       page = mapper.map(domid, domain.gfn);
       port = eventChannel.bindInterdomain(domid, domain.port);
-      const bound = port;
       const server = this.#server;
+      const channel = { port };
       const ring = new RingDomain(
         domid,
         page,
         this.#options.features ?? XenstoreFeature.RECONNECTION | XenstoreFeature.ERROR,
         {
           connect: (handlers) => server.connect({ domid, ...handlers }),
-          notify: () => eventChannel.notify(bound),
+          notify: () => eventChannel.notify(channel.port),
         },
       );
-      const served = { domain, ring, port, page };
+      const served = { domain, ring, channel, page };
       this.#byDomain.set(domid, served);
       this.#byPort.set(port, served);
       // INTRODUCE is still being answered: look at the ring once it is done.
@@ -141,13 +143,32 @@ export class XenstoreRingServer {
     }
   }
 
+  /** INTRODUCE of a served domain: its ring stays, its event channel is bound afresh. */
+  #rebind(domain: Domain): void {
+    const served = this.#byDomain.get(domain.domid);
+    if (!served) return;
+    this.#byPort.delete(served.channel.port);
+    this.#unbind(served.channel.port);
+    try {
+      served.channel.port = this.#options.eventChannel.bindInterdomain(domain.domid, domain.port);
+    } catch (error) {
+      // C serves the ring without a channel then (port 0); here it stops being served.
+      this.#byDomain.delete(domain.domid);
+      served.ring.stop();
+      this.#options.onError?.(domain.domid, error as Error);
+      return;
+    }
+    this.#byPort.set(served.channel.port, served);
+    queueMicrotask(() => served.ring.service());
+  }
+
   #detach(domid: number): void {
     const served = this.#byDomain.get(domid);
     if (!served) return;
     this.#byDomain.delete(domid);
-    this.#byPort.delete(served.port);
+    this.#byPort.delete(served.channel.port);
     served.ring.stop();
-    this.#unbind(served.port);
+    this.#unbind(served.channel.port);
     try {
       this.#options.mapper.unmap(domid, served.domain.gfn, served.page);
     } catch {
