@@ -32,7 +32,7 @@ const peerScript = fileURLToPath(new URL('./grant-peer.ts', import.meta.url));
 const DOM0 = 0;
 const STREAM_BYTES = 8 * 1024 * 1024;
 /** ring.h requests sent one at a time (each waits for its response), then pipelined. */
-const PING_PONGS = 500;
+const PING_PONGS = 200;
 const PIPELINED = 20_000;
 
 interface Peer {
