@@ -151,7 +151,7 @@ describe.skipIf(!bootLane)('Xen 4.17 under QEMU: Dom0 and a PV DomU', () => {
     expect(run.output).toMatch(/xen-lane\[dom0\]: control plane up .*xen_version=4\.17/);
     expect(run.output).toMatch(/@@xen-lane:command-end status=\d+@@/);
     console.log(
-      `xen-lane: whole lane (boot, suites, DomU) took ${Math.round(run.durationMs / 1000)} s`,
+      `xen-lane: whole lane (boot, suites, DomUs) took ${Math.round(run.durationMs / 1000)} s`,
     );
   });
 
@@ -211,6 +211,27 @@ describe.skipIf(!bootLane)('Xen 4.17 under QEMU: Dom0 and a PV DomU', () => {
     expect(answer.get('read outside transaction')).toBe('ENOENT');
     expect(answer.get('read after commit')).toBe('1');
     expect(answer.get('conflict')).toBe('EAGAIN');
+  });
+
+  it('streams over the vchan driver pair between a PV DomU and Dom0, and cleans up after a destroyed DomU', () => {
+    // The console ends lines with "\r\r\n".
+    const lines = run.commandOutput.split('\n').map((l) => l.trimEnd());
+    // The parts pass only if each side's SHA-256 of what it received matches what the other
+    // sent, and if the backend, after the destroy, unmapped the ring, unbound its port and
+    // wrote Closed.
+    expect(lines).toContain("xen-lane[dom0]: part 'xenbus vchan' passed");
+    expect(lines.some((l) => /\+[\d.]+ s part 'stream' passed$/.test(l))).toBe(true);
+    expect(lines.some((l) => /\+[\d.]+ s part 'destroy' passed$/.test(l))).toBe(true);
+    const figures = lines.filter((l) => l.startsWith('xen-lane: vchan '));
+    for (const line of figures) console.log(line);
+    expect(figures).toEqual([
+      expect.stringMatching(
+        /10 MiB each way at once: Dom0 → DomU [\d.]+ MiB\/s .*, DomU → Dom0 [\d.]+ MiB\/s/,
+      ),
+      expect.stringMatching(
+        /closed [\d.]+ s after xl destroy began .*: (ESRCH|ECONNRESET), ring unmapped, port unbound, state Closed$/,
+      ),
+    ]);
   });
 
   describe('the in-memory xenstored, asked what the DomU asked Xen', () => {
