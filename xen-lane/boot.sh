@@ -38,8 +38,9 @@ set +e
 # -cpu max needs smap=0 smep=0 (else Dom0 faults at its first instructions). Without XSAVE: with
 # it (QEMU 7.2's TCG), Dom0's processes crash as soon as a DomU shares the CPUs (V8 segfaults or
 # hits its own CHECKs, glibc finds its heap corrupted, and so does the DomU's node), with or
-# without AVX, and with thread=single too; without XSAVE Xen saves guests' FPU state with FXSAVE
-# and both stay intact. qemu64 works too but drops the other features. XEN_LANE_CPU and
+# without AVX or XSAVEOPT, and with thread=single too; without XSAVE Xen saves guests' FPU state
+# with FXSAVE and both stay intact (tests/xen/xenbus/README.md has what was tried). qemu64 works
+# too but drops the other features. XEN_LANE_CPU and
 # XEN_LANE_XEN_ARGS (appended to Xen's command line) are for trying other configurations.
 # Xen's noreboot turns a Dom0 power-off into a halt, hence the outer timeout.
 timeout --foreground -k 10 "$timeout_s" qemu-system-x86_64 \
