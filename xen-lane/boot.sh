@@ -29,22 +29,24 @@ mkdir -p "$run_dir"
 printf '%s\n' "$1" >"$run_dir/command.sh"
 
 xen_args="smap=0 smep=0 console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2"
-xen_args+=" noreboot loglvl=warning guest_loglvl=warning ${XEN_LANE_XEN_ARGS:-}"
+xen_args+=" spec-ctrl=eager-fpu noreboot loglvl=warning guest_loglvl=warning ${XEN_LANE_XEN_ARGS:-}"
 dom0_args="console=hvc0 quiet loglevel=3 xenlane.repo=$repo xenlane.run=$run_id"
 
 echo "xen-lane: booting Xen 4.17 (Debian), Dom0 kernel $(cat "$cache/kernel-release"); run $run_id" >&2
 started=$(date +%s)
 set +e
-# -cpu max needs smap=0 smep=0 (else Dom0 faults at its first instructions). Without XSAVE: with
-# it (QEMU 7.2's TCG), Dom0's processes crash as soon as a DomU shares the CPUs (V8 segfaults or
-# hits its own CHECKs, glibc finds its heap corrupted, and so does the DomU's node), with or
-# without AVX or XSAVEOPT, and with thread=single too; without XSAVE Xen saves guests' FPU state
-# with FXSAVE and both stay intact (tests/xen/xenbus/README.md has what was tried). qemu64 works
-# too but drops the other features. XEN_LANE_CPU and
-# XEN_LANE_XEN_ARGS (appended to Xen's command line) are for trying other configurations.
-# Xen's noreboot turns a Dom0 power-off into a halt, hence the outer timeout.
+# -cpu max needs smap=0 smep=0 (else Dom0 faults at its first instructions). Xen's noreboot turns a
+# Dom0 power-off into a halt, hence the outer timeout.
+# spec-ctrl=eager-fpu: QEMU's TCG raises #NM for FXSAVE/FXRSTOR but not for XSAVE/XRSTOR/XSAVEOPT
+# when CR0.TS is set. Xen's default for an AMD CPU (which -cpu max is here) is to switch FPU state
+# lazily: it sets TS when another vCPU had the FPU and restores on #NM, so a guest kernel's own
+# XSAVE in its context switch saved another vCPU's registers, and Dom0's and DomU's processes
+# crashed (V8 segfaults and CHECKs, glibc heap corruption) whenever a DomU shared the CPUs. Eager
+# switching never leaves TS set. (-cpu max,-xsave or qemu64 work too, by making kernels use FXSAVE;
+# tests/xen/xenbus/README.md has what was tried.) XEN_LANE_CPU and XEN_LANE_XEN_ARGS (appended to
+# Xen's command line) are for trying other configurations.
 timeout --foreground -k 10 "$timeout_s" qemu-system-x86_64 \
-  -machine pc -cpu "${XEN_LANE_CPU:-max,-xsave}" -smp 2 -m 2048 -nographic -no-reboot \
+  -machine pc -cpu "${XEN_LANE_CPU:-max}" -smp 2 -m 2048 -nographic -no-reboot \
   -accel tcg,thread=multi \
   -device isa-debug-exit,iobase=0xf4,iosize=4 \
   -virtfs "local,path=/,mount_tag=host,security_model=none,multidevs=remap,readonly=on" \
