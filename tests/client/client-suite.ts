@@ -291,34 +291,38 @@ export function describeClientSuite(backend: Backend): void {
       expect(await xs.transaction(async (tx) => tx.readString(path))).toBe('0');
     });
 
-    it('counts to exactly 4,000 with 8 connections × 500 transactional increments', async () => {
-      const path = fresh();
-      await xs.write(path, '0');
-      const clients = await Promise.all(Array.from({ length: 8 }, () => connect()));
-      try {
-        await Promise.all(
-          clients.map(async (client) => {
-            for (let i = 0; i < 500; i++) {
-              // What is checked is atomicity, not the default retry policy. Its back-off ceiling
-              // (100 ms) is below one attempt's four round trips on a slow machine (Xen's Dom0
-              // under emulation), where jitter then no longer spreads 8 contenders: roughly, each
-              // attempt wins 1 time in 8, and (7/8)^32 ≈ 1.4% of 4,000 transactions would exhaust
-              // 32 attempts. A wider ceiling spreads them again; the bound stays.
-              await client.transaction(
-                async (tx) => {
-                  const n = Number(await tx.readString(path));
-                  await tx.write(path, String(n + 1));
-                },
-                { maxAttempts: 200, maxBackoff: 500 },
-              );
-            }
-          }),
-        );
-      } finally {
-        await Promise.all(clients.map((client) => client.close()));
-      }
-      expect(await xs.readString(path)).toBe('4000');
-    }, 80_000 * SLOWDOWN);
+    it(
+      'counts to exactly 4,000 with 8 connections × 500 transactional increments',
+      async () => {
+        const path = fresh();
+        await xs.write(path, '0');
+        const clients = await Promise.all(Array.from({ length: 8 }, () => connect()));
+        try {
+          await Promise.all(
+            clients.map(async (client) => {
+              for (let i = 0; i < 500; i++) {
+                // What is checked is atomicity, not the default retry policy. Its back-off ceiling
+                // (100 ms) is below one attempt's four round trips on a slow machine (Xen's Dom0
+                // under emulation), where jitter then no longer spreads 8 contenders: roughly, each
+                // attempt wins 1 time in 8, and (7/8)^32 ≈ 1.4% of 4,000 transactions would exhaust
+                // 32 attempts. A wider ceiling spreads them again; the bound stays.
+                await client.transaction(
+                  async (tx) => {
+                    const n = Number(await tx.readString(path));
+                    await tx.write(path, String(n + 1));
+                  },
+                  { maxAttempts: 200, maxBackoff: 500 },
+                );
+              }
+            }),
+          );
+        } finally {
+          await Promise.all(clients.map((client) => client.close()));
+        }
+        expect(await xs.readString(path)).toBe('4000');
+      },
+      80_000 * SLOWDOWN,
+    );
 
     it('rejects pending requests with ECONNRESET and ends watches when closed', async () => {
       const client = await connect();
