@@ -20,6 +20,7 @@ export {
 export { isXenbusError, XenbusError, type XenbusErrorCode } from './errors.ts';
 export { type FrontendConnectOptions, type FrontendOptions, XenbusFrontend } from './frontend.ts';
 export { type DeviceId, type DevicePaths, devicePaths } from './paths.ts';
+export type { Peer, StateDecision } from './peer-follower.ts';
 export type { DevicePlatform, SharedPages } from './platform.ts';
 export { simulatedPlatform } from './simulated-platform.ts';
 export { parseXenbusState, XenbusState, xenbusStateName } from './state.ts';

@@ -27,6 +27,7 @@ export interface Grant {
  * at map time; the returned view itself cannot be made read-only in JavaScript.
  */
 export class SimulatedGrantTable {
+  /** @internal Built by the hypervisor (`hv.grants`), over its shared state. */
   constructor(private readonly state: SharedState) {}
 
   /**

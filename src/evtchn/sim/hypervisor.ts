@@ -74,7 +74,8 @@ export class SimulatedHypervisor {
   }
 
   /**
-   * Attaches to a host created in another thread from its {@link buffer}.
+   * Attaches to a host created in another thread from its
+   * {@link SimulatedHypervisor.buffer | buffer}.
    * @throws EvtchnError `EINVAL` for a foreign buffer, `ENOSYS` if the host sleeps on native
    *   futexes and the addon cannot load here
    */

@@ -29,8 +29,8 @@ type Waiter = {
  * `'close'`).
  *
  * Each firing goes to exactly one consumer: a pending `next()` of an iterator, else the `'event'`
- * listeners, else the queue, which is handed to whichever comes first. The queue is bounded (see
- * {@link WatchQueue}): once full, firings for paths already queued are absorbed, then the oldest
+ * listeners, else the queue, which is handed to whichever comes first. The queue is bounded (the
+ * client's `watchQueueCapacity`, or the watch's `queueCapacity`): once full, firings for paths already queued are absorbed, then the oldest
  * are dropped and the next event delivered carries `overflowed: true`.
  *
  * The server fires every new watch once for its own path: expect that registration event first.

@@ -8,7 +8,7 @@ export { dom0Tree, guestTree } from './dom0-tree.ts';
 export type { Domain, DomainListener, DomainTable } from './domains.ts';
 export type { Listener, ListenOptions } from './listen.ts';
 export type { DumpedDomain, DumpedNode, StoreDump } from './persistence.ts';
-export { DEFAULT_QUOTAS, QUOTA_NAMES, type Quotas } from './quota.ts';
+export { DEFAULT_QUOTAS, QUOTA_NAMES, type Quotas, type QuotaTable } from './quota.ts';
 export { pageFileMapper } from './ring-page-file.ts';
 export { type PageMapper, type RingServerOptions, XenstoreRingServer } from './ring-server.ts';
 export { type Served, type ServeOptions, serve } from './serve.ts';

@@ -107,6 +107,7 @@ const NEWER_THAN_4_17 = new Set<number>([
  * returns, in order, and never re-entrantly (see {@link XenstoreConnection}).
  */
 export class XenstoreServer {
+  /** @internal The tree itself; clients see it through connections. */
   readonly store: Store;
   readonly domains = new DomainTable(() => this.store.generation);
   readonly quotas: QuotaTable;
