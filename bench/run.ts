@@ -7,6 +7,7 @@
  *   npm run bench -- xenstore.seq ring     # only pairs whose id starts with one of these
  *   npm run bench -- --quick               # smoke run: small workloads, numbers meaningless
  *   npm run bench -- --pairs 9             # more A/B pairs for a tighter median
+ *   npm run bench -- --cpu 0 xenstore.seq  # everything on CPU 0: no cross-CPU wake-ups
  *
  * For each pair: setup, `unavailable()` (a SKIPPED row when it gives a reason), one untimed
  * warm-up per side, then baseline and candidate alternately; teardown always. Prints the table
@@ -14,6 +15,7 @@
  * the ratios), also copied to `latest.json` and `latest.svg`. Exits 1 when a pair failed (threw),
  * not when a goal is missed.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
@@ -39,6 +41,20 @@ async function main(argv: readonly string[]): Promise<number> {
   if (args.help) {
     process.stdout.write(USAGE);
     return 0;
+  }
+  // Node cannot set its own affinity: run again under taskset, which every child inherits.
+  if (args.cpu !== undefined && process.env.XENWIRE_BENCH_CPU !== String(args.cpu)) {
+    const script = fileURLToPath(import.meta.url);
+    const pinned = spawnSync(
+      'taskset',
+      ['-c', String(args.cpu), process.execPath, ...process.execArgv, script, ...argv],
+      { stdio: 'inherit', env: { ...process.env, XENWIRE_BENCH_CPU: String(args.cpu) } },
+    );
+    if (pinned.error) {
+      process.stderr.write(`--cpu ${args.cpu}: cannot run taskset: ${pinned.error.message}\n`);
+      return 2;
+    }
+    return pinned.status ?? 1;
   }
   const log = (line: string): void => {
     process.stderr.write(`${line}\n`);
@@ -87,11 +103,12 @@ async function main(argv: readonly string[]): Promise<number> {
     loadAverage: { start: loadAtStart, end: loadAtEnd },
     quick: args.quick,
     pairs: args.pairs,
+    cpu: args.cpu ?? null,
     filters: args.filters,
     results: outcomes,
   };
   const chart = renderChart(outcomes, {
-    subtitle: `${startedAt.toISOString()} · ${machine} · median of ${args.pairs} A/B pairs · load ${loadAtStart?.toFixed(1)}→${loadAtEnd?.toFixed(1)}${args.quick ? ' · QUICK (smoke run)' : ''}`,
+    subtitle: `${startedAt.toISOString()} · ${machine} · median of ${args.pairs} A/B pairs${args.cpu === undefined ? '' : ` · on CPU ${args.cpu}`} · load ${loadAtStart?.toFixed(1)}→${loadAtEnd?.toFixed(1)}${args.quick ? ' · QUICK (smoke run)' : ''}`,
   });
   await mkdir(resultsDirectory, { recursive: true });
   const written: string[] = [];

@@ -16,6 +16,15 @@ describe('parseArgs', () => {
     expect(parseArgs(['--pairs=9']).pairs).toBe(9);
   });
 
+  it('reads --cpu in both spellings, and leaves it unset by default', () => {
+    expect(parseArgs(['--cpu', '0']).cpu).toBe(0);
+    expect(parseArgs(['--cpu=1', 'ring']).cpu).toBe(1);
+    expect('cpu' in parseArgs([])).toBe(false);
+    expect(() => parseArgs(['--cpu'])).toThrow(/CPU number/);
+    expect(() => parseArgs(['--cpu', '-1'])).toThrow(/CPU number/);
+    expect(() => parseArgs(['--cpu='])).toThrow(/CPU number/);
+  });
+
   it('rejects unknown options and bad pair counts', () => {
     expect(() => parseArgs(['--fast'])).toThrow(/unknown option/);
     expect(() => parseArgs(['--pairs', '0'])).toThrow(/positive integer/);
