@@ -171,6 +171,35 @@ describe('ring transport and ring server edges', () => {
     expect(rings.domids).toEqual([DOMID]);
   });
 
+  it('stops serving a domain introduced again with a channel it cannot bind, and says why', () => {
+    const errors: [number, Error][] = [];
+    const unmapped: number[] = [];
+    const mapper = grantPageMapper(hv);
+    rings = new XenstoreRingServer(server, {
+      mapper: {
+        map: (domid, gfn) => mapper.map(domid, gfn),
+        unmap: (domid, gfn, mapped) => {
+          unmapped.push(domid);
+          mapper.unmap(domid, gfn, mapped);
+        },
+      },
+      eventChannel: hv.openEventChannel(0),
+      onError: (domid, error) => errors.push([domid, error]),
+    });
+    hv.createDomain(DOMID);
+    const grant = hv.grants.grantAccess(DOMID, 0);
+    guestEvents = hv.openEventChannel(DOMID);
+    port = guestEvents.bindUnboundPort(0);
+    server.introduceDomain(DOMID, grant.ref, port);
+    expect(rings.domids).toEqual([DOMID]);
+    // No such port of the guest's: the bind fails.
+    server.introduceDomain(DOMID, grant.ref, 999);
+    expect(rings.domids).toEqual([]);
+    expect(unmapped).toEqual([DOMID]);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]![0]).toBe(DOMID);
+  });
+
   /** xenstored's end of the guest's channel. */
   function remotePort(): number {
     const status = hv.status(DOMID, port);

@@ -154,7 +154,7 @@ export class XenstoreRingServer {
     } catch (error) {
       // C serves the ring without a channel then (port 0); here it stops being served.
       this.#byDomain.delete(domain.domid);
-      served.ring.stop();
+      this.#stopServing(served);
       this.#options.onError?.(domain.domid, error as Error);
       return;
     }
@@ -167,10 +167,15 @@ export class XenstoreRingServer {
     if (!served) return;
     this.#byDomain.delete(domid);
     this.#byPort.delete(served.channel.port);
-    served.ring.stop();
     this.#unbind(served.channel.port);
+    this.#stopServing(served);
+  }
+
+  /** Stops the ring and gives its page back. */
+  #stopServing(served: Served): void {
+    served.ring.stop();
     try {
-      this.#options.mapper.unmap(domid, served.domain.gfn, served.page);
+      this.#options.mapper.unmap(served.domain.domid, served.domain.gfn, served.page);
     } catch {
       // A destroyed domain's grants are already revoked: nothing left to give back.
     }
