@@ -226,7 +226,7 @@ describe.skipIf(!bootLane)('Xen 4.17 under QEMU: Dom0 and a PV DomU', () => {
     for (const line of figures) console.log(line);
     expect(figures).toEqual([
       expect.stringMatching(
-        /10 MiB each way at once: Dom0 → DomU [\d.]+ MiB\/s .*, DomU → Dom0 [\d.]+ MiB\/s/,
+        /10 MiB each way at once: Dom0 -> DomU [\d.]+ MiB\/s .*, DomU -> Dom0 [\d.]+ MiB\/s/,
       ),
       expect.stringMatching(
         /closed [\d.]+ s after xl destroy began .*: (ESRCH|ECONNRESET), ring unmapped, port unbound, state Closed$/,
