@@ -71,8 +71,6 @@ export class ServerConnection implements XenstoreConnection, WatchSubscriber {
   /** Messages waiting for delivery. */
   outbox: Message[] = [];
   readonly #queuedEvents = new Set<string>();
-  /** Watch events dropped because the peer was not reading (see `ConnectOptions.backlog`). */
-  droppedEvents = 0;
   closed = false;
   #nextTransactionId = 1;
   #framer: MessageFramer | undefined;
@@ -129,10 +127,7 @@ export class ServerConnection implements XenstoreConnection, WatchSubscriber {
     const payload = joinStrings([path, token]);
     // An event that cannot be framed is dropped rather than breaking the client's stream.
     if (payload.length > PAYLOAD_MAX) return;
-    if (this.#overQuota(HEADER_SIZE + payload.length)) {
-      this.droppedEvents++;
-      return;
-    }
+    if (this.#overQuota(HEADER_SIZE + payload.length)) return;
     if (!special) this.#queuedEvents.add(key);
     this.outbox.push({ type: MessageType.WATCH_EVENT, reqId: 0, txId: 0, payload });
     this.host.pending(this);
