@@ -12,6 +12,11 @@ export interface ClientLoopRun extends XsLoopRun {
    * reply, as libxenstore does). Only `read` and `write` may pipeline.
    */
   readonly inFlight?: number;
+  /**
+   * Connections of a {@link XenstorePool} the requests are spread over (default: one plain
+   * client). Only `read` runs over a pool.
+   */
+  readonly connections?: number;
 }
 
 /**
@@ -24,6 +29,7 @@ export async function runClientLoop(
   run: ClientLoopRun,
   transport?: TransportConnector,
 ): Promise<Sample> {
+  if (run.connections !== undefined) return runPoolReadLoop(socketPath, run, run.connections);
   const client = await XenstoreClient.connect(transport ? { transport } : { socketPath });
   try {
     const seconds = await timedWorkload(client, socketPath, run);
@@ -35,15 +41,14 @@ export async function runClientLoop(
   }
 }
 
-/**
- * The `read` workload through a {@link XenstorePool} of `connections` connections, `inFlight`
- * reads in flight across them.
- */
-export async function runPoolReadLoop(
+/** The `read` workload through a pool, `inFlight` reads in flight across its connections. */
+async function runPoolReadLoop(
   socketPath: string,
-  run: ClientLoopRun & { readonly connections: number },
+  run: ClientLoopRun,
+  connections: number,
 ): Promise<Sample> {
-  const pool = await XenstorePool.connect({ socketPath, size: run.connections });
+  if (run.workload !== 'read') throw new RangeError(`${run.workload} does not run over a pool`);
+  const pool = await XenstorePool.connect({ socketPath, size: connections });
   try {
     const path = `${run.base}/value`;
     await pool.write(path, Buffer.alloc(run.size, 'v'));
