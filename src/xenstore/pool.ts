@@ -47,8 +47,6 @@ const READ_ONLY: ReadonlySet<Request['op']> = new Set([
  */
 export class XenstorePool extends NodeOperations implements AsyncDisposable {
   readonly #members: readonly XenstoreClient[];
-  /** Requests (and transactions) each member carries now. */
-  readonly #load: number[];
   /** The member carrying unfinished changes; -1 when none is. */
   #pinned = -1;
   #changes = 0;
@@ -57,7 +55,6 @@ export class XenstorePool extends NodeOperations implements AsyncDisposable {
   private constructor(members: XenstoreClient[]) {
     super();
     this.#members = members;
-    this.#load = members.map(() => 0);
   }
 
   /**
@@ -124,35 +121,32 @@ export class XenstorePool extends NodeOperations implements AsyncDisposable {
 
   #carry<T>(changes: boolean, send: (member: XenstoreClient) => Promise<T>): Promise<T> {
     const index = this.#pinned >= 0 ? this.#pinned : this.#leastLoaded();
-    if (changes) {
-      this.#pinned = index;
-      this.#changes++;
-    }
-    this.#load[index]!++;
-    const settle = (): void => {
-      this.#load[index]!--;
-      if (changes && --this.#changes === 0) this.#pinned = -1;
-    };
     let sent: Promise<T>;
     try {
       sent = send(this.#members[index]!);
     } catch (error) {
-      settle();
       return Promise.reject(error);
     }
-    sent.then(settle, settle);
+    if (changes) {
+      this.#pinned = index;
+      this.#changes++;
+      const settle = (): void => {
+        if (--this.#changes === 0) this.#pinned = -1;
+      };
+      sent.then(settle, settle);
+    }
     return sent;
   }
 
   /** The member with the fewest requests waiting, taking turns among equals. */
   #leastLoaded(): number {
-    const load = this.#load;
+    const members = this.#members;
     const start = this.#next;
-    this.#next = (start + 1) % load.length;
+    this.#next = (start + 1) % members.length;
     let best = start;
-    for (let k = 1; k < load.length; k++) {
-      const i = (start + k) % load.length;
-      if (load[i]! < load[best]!) best = i;
+    for (let k = 1; k < members.length; k++) {
+      const i = (start + k) % members.length;
+      if (members[i]!.pendingRequests < members[best]!.pendingRequests) best = i;
     }
     return best;
   }
