@@ -120,6 +120,20 @@ static void *byte_consumer(void *arg) {
 static bench_front_ring_t front;
 static bench_back_ring_t back;
 
+/* Consumes every waiting response, checking they come in order; returns how many. */
+static uint64_t take_responses(uint64_t *received) {
+  uint64_t taken = 0;
+  while (RING_HAS_UNCONSUMED_RESPONSES(&front)) {
+    struct msg rsp;
+    RING_COPY_RESPONSE(&front, front.rsp_cons, &rsp);
+    if (rsp.seq != (uint32_t)*received) { fprintf(stderr, "out of order\n"); exit(1); }
+    front.rsp_cons++;
+    (*received)++;
+    taken++;
+  }
+  return taken;
+}
+
 static void *frontend(void *arg) {
   (void)arg;
   uint64_t sent = 0, received = 0;
@@ -140,14 +154,8 @@ static void *frontend(void *arg) {
       RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&front, notify);
       if (notify) ring_bell(1, 0);
     }
-    while (RING_HAS_UNCONSUMED_RESPONSES(&front)) {
-      struct msg rsp;
-      RING_COPY_RESPONSE(&front, front.rsp_cons, &rsp);
-      if (rsp.seq != (uint32_t)received) { fprintf(stderr, "out of order\n"); exit(1); }
-      front.rsp_cons++;
-      received++;
-      progress++;
-    }
+    uint64_t taken = take_responses(&received);
+    progress += (int)taken;
     if (stopped && received == sent) break;
     int work;
     if (!progress) {
@@ -206,13 +214,7 @@ static void one_thread(void) {
       back.rsp_prod_pvt++;
     }
     RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&back, notify);
-    while (RING_HAS_UNCONSUMED_RESPONSES(&front)) {
-      struct msg rsp;
-      RING_COPY_RESPONSE(&front, front.rsp_cons, &rsp);
-      if (rsp.seq != (uint32_t)received) { fprintf(stderr, "out of order\n"); exit(1); }
-      front.rsp_cons++;
-      received++;
-    }
+    take_responses(&received);
   }
   (void)notify;
   total = (int64_t)received;
