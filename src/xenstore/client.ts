@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { debuglog } from 'node:util';
+import { type BusyPoll, BusyPoller } from '../event-loop/busy-poller.ts';
 import { emitDetached } from './client/emit-detached.ts';
 import { frameRequest } from './client/frame.ts';
 import { asBuffer, NodeOperations, type RequestOptions } from './client/node-operations.ts';
@@ -55,6 +56,14 @@ export interface XenstoreClientOptions {
    * with `ECONNRESET`; requests made while reconnecting wait for the new connection.
    */
   readonly reconnect?: boolean | ReconnectOptions;
+  /**
+   * What the client does while replies are outstanding: keep the event loop turning (spin) or
+   * sleep until the server's reply wakes it. Default `'adaptive'`: whichever this process has
+   * measured to be quicker, re-measured now and then. Spinning pays off when the server runs on
+   * another CPU (a round trip can take half the time) and is avoided when both share one; it
+   * never lasts more than 0.1 ms without a reply. `false` never spins; `true` always does.
+   */
+  readonly busyPoll?: BusyPoll;
 }
 
 /** Options of {@link XenstoreClient.watch}. */
@@ -114,6 +123,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
   readonly #reconnect: Required<ReconnectOptions> | undefined;
   readonly #events = new EventEmitter<XenstoreClientEvents>();
   readonly #requests: RequestTable;
+  readonly #poller: BusyPoller;
   readonly #watches = new Map<string, Watch>();
   /** Tokens being unwatched: their late firings are expected and dropped quietly. */
   readonly #retiring = new Set<string>();
@@ -137,6 +147,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
       options.transport ??
       (options.socketPath ? socketConnector(options.socketPath) : defaultConnector());
     this.#requests = new RequestTable(options.timeout ?? DEFAULT_TIMEOUT);
+    this.#poller = new BusyPoller(options.busyPoll ?? 'adaptive', () => this.#requests.waiting);
     this.#queueCapacity = options.watchQueueCapacity ?? DEFAULT_QUEUE_CAPACITY;
     const reconnect = options.reconnect === true ? {} : options.reconnect || undefined;
     this.#reconnect = reconnect && {
@@ -450,6 +461,8 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
       );
     }
     const pending = this.#requests.add(reqId, op, requestPath(request), options, undo);
+    // Before the transmit: an in-process server answers inside it.
+    this.#poller.expect();
     this.#transmit(message);
     return pending.promise as Promise<ReplyValue<R['op']>>;
   }
@@ -488,6 +501,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
       this.#onLateReply(pending, message);
       return;
     }
+    this.#poller.arrived();
     if (message.type === MessageType.ERROR) {
       pending.reject(decodeError(message.payload, pending.op, pending.path));
       return;

@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 
+export type { BusyPoll } from '../event-loop/busy-poller.ts';
 export type { NodeOperations, RequestOptions } from './client/node-operations.ts';
 export { Transaction, type TransactionOptions } from './client/transaction.ts';
 export { Watch, type WatchEvents, type XenstoreWatchEvent } from './client/watch.ts';
