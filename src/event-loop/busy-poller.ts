@@ -2,13 +2,14 @@ import { SpinPolicy } from './spin-policy.ts';
 
 /**
  * How a waiter spends the time until its peer answers:
- * - `'adaptive'`: spin or sleep, whichever has been measured cheaper (see {@link SpinPolicy});
+ * - `'adaptive'`: spin or sleep, whichever this process has measured quicker, measured again
+ *   every few thousand answers;
  * - `true`: always spin first;
  * - `false`: always sleep in the kernel, the way plain Node I/O does.
  *
  * Spinning keeps the event loop turning (`setImmediate`) instead of blocking in `epoll_wait`,
  * so timers and other I/O still run. It only lasts while answers are outstanding, and gives up
- * after {@link SPIN_BUDGET_MS} without progress.
+ * after 0.1 ms without an answer.
  */
 export type BusyPoll = boolean | 'adaptive';
 
