@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { debuglog } from 'node:util';
-import { type BusyPoll, BusyPoller } from '../event-loop/busy-poller.ts';
+import { type BusyPoll, busyWaiter, type Waiter } from '../event-loop/busy-poller.ts';
 import { emitDetached } from './client/emit-detached.ts';
 import { frameRequest } from './client/frame.ts';
 import { asBuffer, NodeOperations, type RequestOptions } from './client/node-operations.ts';
@@ -123,7 +123,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
   readonly #reconnect: Required<ReconnectOptions> | undefined;
   readonly #events = new EventEmitter<XenstoreClientEvents>();
   readonly #requests: RequestTable;
-  readonly #poller: BusyPoller;
+  readonly #poller: Waiter;
   readonly #watches = new Map<string, Watch>();
   /** Tokens being unwatched: their late firings are expected and dropped quietly. */
   readonly #retiring = new Set<string>();
@@ -147,7 +147,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
       options.transport ??
       (options.socketPath ? socketConnector(options.socketPath) : defaultConnector());
     this.#requests = new RequestTable(options.timeout ?? DEFAULT_TIMEOUT);
-    this.#poller = new BusyPoller(options.busyPoll ?? 'adaptive', () => this.#requests.waiting);
+    this.#poller = busyWaiter(options.busyPoll ?? 'adaptive', () => this.#requests.waiting);
     this.#queueCapacity = options.watchQueueCapacity ?? DEFAULT_QUEUE_CAPACITY;
     const reconnect = options.reconnect === true ? {} : options.reconnect || undefined;
     this.#reconnect = reconnect && {

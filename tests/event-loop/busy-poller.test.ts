@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { BusyPoller, SPIN_BUDGET_MS } from '../../src/event-loop/busy-poller.ts';
+import { LoopSpinner, SPIN_BUDGET_MS } from '../../src/event-loop/busy-poller.ts';
 
 /** Immediates queued in this process right now. */
 const immediates = () => process.getActiveResourcesInfo().filter((r) => r === 'Immediate').length;
@@ -16,17 +16,17 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-/** A poller whose `outstanding` callback counts how often it is consulted. */
-function observed(mode: boolean | 'adaptive') {
+/** A waiter on a fresh loop spinner, whose `outstanding` callback counts its consultations. */
+function observed(mode: boolean | 'adaptive', loop = new LoopSpinner()) {
   const state = { outstanding: 0, consulted: 0 };
-  const poller = new BusyPoller(mode, () => {
+  const poller = loop.waiter(mode, () => {
     state.consulted++;
     return state.outstanding;
   });
   return { state, poller };
 }
 
-describe('BusyPoller', () => {
+describe('LoopSpinner', () => {
   it('keeps the loop turning while an answer is outstanding, until the budget runs out', async () => {
     const { state, poller } = observed(true);
     state.outstanding = 1;
@@ -95,7 +95,8 @@ describe('BusyPoller', () => {
   });
 
   it('when adaptive, spins first, then sleeps once sleeping has measured clearly quicker', async () => {
-    const { state, poller } = observed('adaptive');
+    const loop = new LoopSpinner();
+    const { state, poller } = observed('adaptive', loop);
     const exchange = async (gap: number) => {
       state.outstanding = 1;
       poller.expect();
@@ -114,6 +115,45 @@ describe('BusyPoller', () => {
     state.outstanding = 1;
     poller.expect();
     expect(immediates()).toBe(0);
+    // The choice belongs to the loop: another waiter on it sleeps too, unless told to spin.
+    const other = observed('adaptive', loop);
+    other.state.outstanding = 1;
+    other.poller.expect();
+    expect(immediates()).toBe(0);
+    const eager = observed(true, loop);
+    eager.state.outstanding = 1;
+    eager.poller.expect();
+    expect(immediates()).toBe(1);
     state.outstanding = 0;
+    other.state.outstanding = 0;
+    eager.state.outstanding = 0;
+    await turn();
+    expect(immediates()).toBe(0);
+  });
+
+  it('measures gaps between answers to any of its waiters', async () => {
+    const loop = new LoopSpinner();
+    const a = observed('adaptive', loop);
+    const b = observed('adaptive', loop);
+    a.state.outstanding = 1;
+    a.poller.expect();
+    b.state.outstanding = 1;
+    b.poller.expect();
+    // Answers alternate between the two, 0.01 ms apart while spinning and 0.05 ms apart while
+    // sleeping: spinning is clearly quicker and stays on.
+    for (let i = 0; i < 128; i++) {
+      now += i < 64 ? 0.01 : 0.05;
+      const [answered, next] = i % 2 === 0 ? [a, b] : [b, a];
+      answered.state.outstanding = 0;
+      answered.poller.arrived();
+      answered.state.outstanding = 1;
+      answered.poller.expect();
+      expect(next.state.outstanding).toBe(1);
+    }
+    expect(immediates()).toBe(1);
+    a.state.outstanding = 0;
+    b.state.outstanding = 0;
+    await turn();
+    expect(immediates()).toBe(0);
   });
 });

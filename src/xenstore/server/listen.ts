@@ -1,6 +1,6 @@
 import { lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
-import { type BusyPoll, BusyPoller } from '../../event-loop/busy-poller.ts';
+import { type BusyPoll, busyWaiter } from '../../event-loop/busy-poller.ts';
 import { encodeMessage } from '../wire.ts';
 import type { XenstoreServer } from './server.ts';
 
@@ -37,7 +37,7 @@ export async function listen(server: XenstoreServer, options: ListenOptions): Pr
   const sockets = new Set<net.Socket>();
   // Clients answered since they last sent anything: their next request is what a spin awaits.
   const answered = new Set<net.Socket>();
-  const poller = new BusyPoller(options.busyPoll ?? 'adaptive', () => answered.size);
+  const poller = busyWaiter(options.busyPoll ?? 'adaptive', () => answered.size);
   // A guest socket speaks for a live domain: known from now on, refused once released.
   if (domid !== 0) server.domains.assume(domid);
   const netServer = net.createServer((socket) => {
