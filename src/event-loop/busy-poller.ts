@@ -25,20 +25,24 @@ export interface Waiter {
 }
 
 /**
- * Spins one thread's event loop while any of its waiters expects answers, when that is cheaper
- * than sleeping. There is one per thread ({@link busyWaiter}) because spinning is a property of
- * the loop, not of a connection: with several clients in a process, one decision measured over
- * all their answers is right where per-client decisions would each see the others' spinning.
+ * Spins one thread's event loop while it awaits a single answer, when that is cheaper than
+ * sleeping. There is one per thread ({@link busyWaiter}) because spinning is a property of the
+ * loop, not of a connection: with several clients in a process, one decision measured over all
+ * of them is right where per-client decisions would each see the others' spinning.
  *
- * The cost measured is the gap between answers while any are awaited (see {@link SpinPolicy}).
+ * Adaptive waiters spin only while exactly one answer is awaited in the whole thread: a
+ * one-at-a-time conversation, where the wake-up is most of a round trip's cost. With several
+ * awaited, answers arrive together and one wake-up serves them all, while a spinner would take
+ * CPU time from the peers that are producing them. The policy is fed the same one-at-a-time
+ * waits it decides for (see {@link SpinPolicy}).
  */
 export class LoopSpinner {
   readonly #policy = new SpinPolicy();
   /** Waiters that may have answers outstanding; ones found with none are dropped. */
   readonly #active = new Set<LoopWaiter>();
   readonly #turn = (): void => this.#spinTurn();
-  /** Since when the current gap between answers has lasted. */
-  #gapStart = 0;
+  /** Since when the current wait for an answer has lasted. */
+  #waitStart = 0;
   #lastProgress = 0;
   #scheduled = false;
 
@@ -47,46 +51,65 @@ export class LoopSpinner {
     return mode === false ? IDLE_WAITER : new LoopWaiter(this, mode === true, outstanding);
   }
 
+  /** Its waiter's report of a request sent (see {@link Waiter.expect}). */
   expected(waiter: LoopWaiter): void {
-    const now = performance.now();
-    if (waiter.outstanding() === 1) {
-      // The waiter was idle (its earlier requests answered or given up): a new wait may begin.
-      this.#active.delete(waiter);
-      if (this.#active.size === 0) this.#gapStart = now;
-    }
+    // Its earlier requests answered or given up, the waiter may be listed from before.
+    if (waiter.outstanding() === 1) this.#active.delete(waiter);
+    const idle = this.#awaited() === 0;
     this.#active.add(waiter);
-    this.#lastProgress = now;
+    if (idle && this.#policy.measuring) this.#waitStart = performance.now();
+    this.#progress();
+  }
+
+  /** A waiter's report of an answer (see {@link Waiter.arrived}). */
+  answered(): void {
+    // The clock is read only for a measurement or a spin: reading it can be slow (26 us in a
+    // Dom0 under emulation, where it is a system call), and a loop that has settled on
+    // sleeping then pays nothing per answer.
+    const awaited = this.#awaited();
+    if (!this.#policy.measuring) {
+      if (awaited === 0) this.#policy.record(0);
+    } else if (awaited === 0) {
+      this.#policy.record(performance.now() - this.#waitStart);
+    } else if (awaited === 1) {
+      // The one answer left is awaited alone from now on.
+      this.#waitStart = performance.now();
+    }
+    this.#progress();
+  }
+
+  /** Something came or went: a wanted spin has its budget from now. */
+  #progress(): void {
+    if (!this.#wantsSpin()) return;
+    this.#lastProgress = performance.now();
     this.#schedule();
   }
 
-  answered(waiter: LoopWaiter): void {
-    const now = performance.now();
-    this.#policy.record(now - this.#gapStart);
-    this.#gapStart = now;
-    this.#lastProgress = now;
-    if (waiter.outstanding() === 0) this.#active.delete(waiter);
-    this.#schedule();
+  /** Answers awaited by all waiters; drops the waiters that await none. */
+  #awaited(): number {
+    let total = 0;
+    for (const waiter of this.#active) {
+      const outstanding = waiter.outstanding();
+      if (outstanding === 0) this.#active.delete(waiter);
+      total += outstanding;
+    }
+    return total;
   }
 
   #wantsSpin(): boolean {
-    let any = false;
-    for (const waiter of this.#active) {
-      if (waiter.outstanding() === 0) this.#active.delete(waiter);
-      else if (waiter.always) return true;
-      else any = true;
-    }
-    return any && this.#policy.spinning;
+    for (const waiter of this.#active) if (waiter.always && waiter.outstanding() > 0) return true;
+    return this.#policy.spinning && this.#awaited() === 1;
   }
 
   #schedule(): void {
-    if (this.#scheduled || !this.#wantsSpin()) return;
+    if (this.#scheduled) return;
     this.#scheduled = true;
     setImmediate(this.#turn);
   }
 
   #spinTurn(): void {
     this.#scheduled = false;
-    if (performance.now() - this.#lastProgress > SPIN_BUDGET_MS) return;
+    if (performance.now() - this.#lastProgress > SPIN_BUDGET_MS || !this.#wantsSpin()) return;
     this.#schedule();
   }
 }
@@ -103,7 +126,7 @@ class LoopWaiter implements Waiter {
   }
 
   arrived(): void {
-    this.loop.answered(this);
+    this.loop.answered();
   }
 }
 

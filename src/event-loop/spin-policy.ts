@@ -11,16 +11,15 @@ type Phase = 'probe-spin' | 'probe-sleep' | 'follow';
  * at any time, so the policy keeps measuring: it tries each way for a short probe, follows the
  * cheaper one for a long stretch, and probes again.
  *
- * The cost of a way is its mean gap: the time from a request (or the previous answer) to the
- * next answer while answers are awaited, so pipelined and one-at-a-time waits compare alike.
- * Spinning also burns CPU the peer or other processes could use, so it must win clearly.
+ * The cost of a way is its mean wait: the time from a request to its answer. Spinning also
+ * burns CPU the peer or other processes could use, so it must win clearly.
  */
 export class SpinPolicy {
   /** Answers each probe lasts. */
   static readonly PROBE = 64;
   /** Answers the cheaper way is followed for between two rounds of probes. */
   static readonly STRETCH = 4096;
-  /** Spinning is chosen only when its mean gap is at most this share of sleeping's. */
+  /** Spinning is chosen only when its mean wait is at most this share of sleeping's. */
   static readonly MARGIN = 0.9;
 
   #phase: Phase = 'probe-spin';
@@ -34,9 +33,14 @@ export class SpinPolicy {
     return this.#spin;
   }
 
-  /** Records one answer that came `gap` milliseconds after the wait for it began. */
-  record(gap: number): void {
-    this.#waited += gap;
+  /** Whether answers' waits are being measured; while not, {@link record} ignores the time. */
+  get measuring(): boolean {
+    return this.#phase !== 'follow';
+  }
+
+  /** Records one answer that came `wait` milliseconds after its request. */
+  record(wait: number): void {
+    this.#waited += wait;
     this.#answers++;
     switch (this.#phase) {
       case 'probe-spin':

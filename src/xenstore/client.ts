@@ -57,11 +57,12 @@ export interface XenstoreClientOptions {
    */
   readonly reconnect?: boolean | ReconnectOptions;
   /**
-   * What the client does while replies are outstanding: keep the event loop turning (spin) or
-   * sleep until the server's reply wakes it. Default `'adaptive'`: whichever this process has
-   * measured to be quicker, re-measured now and then. Spinning pays off when the server runs on
-   * another CPU (a round trip can take half the time) and is avoided when both share one; it
-   * never lasts more than 0.1 ms without a reply. `false` never spins; `true` always does.
+   * What the client does while a reply is outstanding: keep the event loop turning (spin) or
+   * sleep until the server's reply wakes it. Default `'adaptive'`: whichever this thread has
+   * measured to be quicker, re-measured now and then, and only while a single reply is awaited
+   * in the thread. Spinning pays off when the server runs on another CPU (a round trip can take
+   * half the time) and is avoided when both share one; it never lasts more than 0.1 ms without
+   * a reply. `false` never spins; `true` spins whenever replies are awaited.
    */
   readonly busyPoll?: BusyPoll;
 }

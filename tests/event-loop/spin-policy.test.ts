@@ -22,6 +22,7 @@ describe('SpinPolicy', () => {
           policy.record(gap);
         }
         expect(policy.spinning).toBe(mean(spun) <= SpinPolicy.MARGIN * mean(slept));
+        expect(policy.measuring).toBe(false);
       }),
     );
   });
@@ -34,6 +35,7 @@ describe('SpinPolicy', () => {
       expect(policy.spinning).toBe(true);
       policy.record(100);
     }
+    expect(policy.measuring).toBe(true);
     // A new round: spinning first, now measured slower than sleeping, so sleeping is followed.
     for (let i = 0; i < SpinPolicy.PROBE; i++) policy.record(5);
     expect(policy.spinning).toBe(false);

@@ -35,9 +35,8 @@ export async function listen(server: XenstoreServer, options: ListenOptions): Pr
   const domid = options.domid ?? 0;
   removeStaleSocket(path);
   const sockets = new Set<net.Socket>();
-  // Clients answered since they last sent anything: their next request is what a spin awaits.
-  const answered = new Set<net.Socket>();
-  const poller = busyWaiter(options.busyPoll ?? 'adaptive', () => answered.size);
+  const answered = new AnsweredClients();
+  const poller = busyWaiter(options.busyPoll ?? 'adaptive', () => answered.expected());
   // A guest socket speaks for a live domain: known from now on, refused once released.
   if (domid !== 0) server.domains.assume(domid);
   const netServer = net.createServer((socket) => {
@@ -74,10 +73,7 @@ export async function listen(server: XenstoreServer, options: ListenOptions): Pr
         // so its replies cannot pile up without bound (C stops reading such a client too).
         if (out.length > 0) {
           if (!socket.write(out)) socket.pause();
-          else if (!answered.has(socket)) {
-            answered.add(socket);
-            poller.expect();
-          }
+          else if (answered.add(socket)) poller.expect();
         }
       }
     });
@@ -107,6 +103,44 @@ export async function listen(server: XenstoreServer, options: ListenOptions): Pr
         });
       }),
   };
+}
+
+/** How long after its reply a client's next request is still expected. */
+const NEXT_REQUEST_EXPECTED_MS = 1;
+
+/**
+ * Clients answered lately and silent since: the next request of one of them is what a spin
+ * awaits. One that stays silent longer than {@link NEXT_REQUEST_EXPECTED_MS} (a watcher, a tool
+ * between commands) is no longer expected, so it cannot keep the server spinning.
+ */
+class AnsweredClients {
+  /** Reply times, oldest first. */
+  readonly #since = new Map<net.Socket, number>();
+
+  /** Notes a reply to `socket`; true if it was not expected already. */
+  add(socket: net.Socket): boolean {
+    const known = this.#since.delete(socket);
+    this.#since.set(socket, performance.now());
+    return !known;
+  }
+
+  /** Forgets `socket`; true if its request was expected. */
+  delete(socket: net.Socket): boolean {
+    const cutoff = performance.now() - NEXT_REQUEST_EXPECTED_MS;
+    const since = this.#since.get(socket);
+    this.#since.delete(socket);
+    return since !== undefined && since >= cutoff;
+  }
+
+  /** Clients whose next request is expected. */
+  expected(): number {
+    const cutoff = performance.now() - NEXT_REQUEST_EXPECTED_MS;
+    for (const [socket, since] of this.#since) {
+      if (since >= cutoff) break;
+      this.#since.delete(socket);
+    }
+    return this.#since.size;
+  }
 }
 
 function removeStaleSocket(path: string): void {
