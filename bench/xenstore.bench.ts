@@ -20,6 +20,7 @@
  *   DIRECTORY_PART listing of its 100,000-child node by the TS client vs libxenstore, both
  *   against the in-memory xenstored.
  */
+import type { BusyPoll } from '../src/event-loop/busy-poller.ts';
 import { runClientLoop } from './lib/client-loop.ts';
 import type { RealDaemon } from './lib/daemons.ts';
 import { LARGE_STORE, type LargeStoreShape, WIDE_NODE } from './lib/large-store.ts';
@@ -46,6 +47,8 @@ interface ClientPair {
   readonly inFlight?: number;
   /** Connections of a `XenstorePool` carrying the requests (default: one plain client). */
   readonly connections?: number;
+  /** The client's `busyPoll`, when the pair is about it. */
+  readonly busyPoll?: BusyPoll;
   readonly goal?: BenchPair['goal'];
 }
 
@@ -73,12 +76,15 @@ function clientVsC(spec: ClientPair): BenchPair {
         ? `xenwire pool ×${spec.inFlight ?? 1}/${spec.connections}`
         : spec.inFlight
           ? `${TS_CLIENT} ×${spec.inFlight}`
-          : TS_CLIENT,
+          : spec.busyPoll === false
+            ? `${TS_CLIENT}, never spinning`
+            : TS_CLIENT,
       run: (options) =>
         runClientLoop(fixture.realDaemon.socketPath, {
           ...run(options, 'ts'),
           ...(spec.inFlight ? { inFlight: spec.inFlight } : {}),
           ...(spec.connections ? { connections: spec.connections } : {}),
+          ...(spec.busyPoll === undefined ? {} : { busyPoll: spec.busyPoll }),
         }),
     },
   };
@@ -118,6 +124,16 @@ const sequential: ClientPair[] = [
     ops: 20_000,
     size: 2000,
     goal: parity,
+  },
+  {
+    // What the default's adaptive spinning is worth: the same reads with a client that always
+    // sleeps until the reply wakes it, as plain Node I/O does.
+    id: 'xenstore.seq.read-sleeping',
+    title: 'READ, 16-byte value, one at a time, client with busyPoll: false',
+    workload: 'read',
+    ops: 20_000,
+    size: 16,
+    busyPoll: false,
   },
   {
     id: 'xenstore.seq.directory',

@@ -1,3 +1,4 @@
+import type { BusyPoll } from '../../src/event-loop/busy-poller.ts';
 import { XenstoreClient } from '../../src/xenstore/client.ts';
 import { XenstoreError } from '../../src/xenstore/errors.ts';
 import { XenstorePool } from '../../src/xenstore/pool.ts';
@@ -17,6 +18,8 @@ export interface ClientLoopRun extends XsLoopRun {
    * client). Only `read` runs over a pool.
    */
   readonly connections?: number;
+  /** The client's `busyPoll` (default: the client's own default). */
+  readonly busyPoll?: BusyPoll;
 }
 
 /**
@@ -30,7 +33,10 @@ export async function runClientLoop(
   transport?: TransportConnector,
 ): Promise<Sample> {
   if (run.connections !== undefined) return runPoolReadLoop(socketPath, run, run.connections);
-  const client = await XenstoreClient.connect(transport ? { transport } : { socketPath });
+  const client = await XenstoreClient.connect({
+    ...(transport ? { transport } : { socketPath }),
+    ...(run.busyPoll === undefined ? {} : { busyPoll: run.busyPoll }),
+  });
   try {
     const seconds = await timedWorkload(client, socketPath, run);
     if (run.workload !== 'list') await client.rm(run.base);
