@@ -35,8 +35,10 @@ export async function listen(server: XenstoreServer, options: ListenOptions): Pr
   const domid = options.domid ?? 0;
   removeStaleSocket(path);
   const sockets = new Set<net.Socket>();
-  const answered = new AnsweredClients();
-  const poller = busyWaiter(options.busyPoll ?? 'adaptive', () => answered.expected());
+  const busyPoll = options.busyPoll ?? 'adaptive';
+  // Not tracked at all when never spinning: tracking reads the clock per request.
+  const answered = busyPoll === false ? undefined : new AnsweredClients();
+  const poller = busyWaiter(busyPoll, () => answered?.expected() ?? 0);
   // A guest socket speaks for a live domain: known from now on, refused once released.
   if (domid !== 0) server.domains.assume(domid);
   const netServer = net.createServer((socket) => {
@@ -61,7 +63,7 @@ export async function listen(server: XenstoreServer, options: ListenOptions): Pr
       backlog: () => socket.writableLength,
     });
     socket.on('data', (chunk) => {
-      if (answered.delete(socket)) poller.arrived();
+      if (answered?.delete(socket)) poller.arrived();
       batching = true;
       try {
         conn.receiveBytes(chunk);
@@ -73,14 +75,14 @@ export async function listen(server: XenstoreServer, options: ListenOptions): Pr
         // so its replies cannot pile up without bound (C stops reading such a client too).
         if (out.length > 0) {
           if (!socket.write(out)) socket.pause();
-          else if (answered.add(socket)) poller.expect();
+          else if (answered?.add(socket)) poller.expect();
         }
       }
     });
     socket.on('drain', () => socket.resume());
     socket.on('close', () => {
       sockets.delete(socket);
-      answered.delete(socket);
+      answered?.delete(socket);
       conn.close();
     });
     socket.on('error', () => socket.destroy());
