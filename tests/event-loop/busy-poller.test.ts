@@ -5,6 +5,11 @@ import { LoopSpinner, SPIN_BUDGET_MS } from '../../src/event-loop/busy-poller.ts
 /** Immediates queued in this process right now. */
 const immediates = () => process.getActiveResourcesInfo().filter((r) => r === 'Immediate').length;
 const turn = () => new Promise((resolve) => setImmediate(resolve));
+/** Two turns of the loop: a spin that is to stop has stopped by then. */
+const settle = async () => {
+  await turn();
+  await turn();
+};
 
 /** The poller's clock, moved by hand so that the budget runs out exactly when a test says. */
 let now = 0;
@@ -37,8 +42,7 @@ describe('LoopSpinner', () => {
     expect(state.consulted - start).toBeGreaterThanOrEqual(9);
     expect(immediates()).toBe(1);
     now += SPIN_BUDGET_MS * 1.01;
-    await turn();
-    await turn();
+    await settle();
     expect(immediates()).toBe(0);
     const turns = state.consulted;
     await sleep(5);
@@ -53,8 +57,7 @@ describe('LoopSpinner', () => {
     state.outstanding = 1;
     poller.arrived();
     now += SPIN_BUDGET_MS * 0.9;
-    await turn();
-    await turn();
+    await settle();
     expect(immediates()).toBe(1);
     state.outstanding = 0;
   });
@@ -64,8 +67,7 @@ describe('LoopSpinner', () => {
     state.outstanding = 2;
     poller.expect();
     now += SPIN_BUDGET_MS * 2;
-    await turn();
-    await turn();
+    await settle();
     expect(immediates()).toBe(0);
     state.outstanding = 1;
     poller.arrived();
@@ -79,8 +81,7 @@ describe('LoopSpinner', () => {
     poller.expect();
     state.outstanding = 0;
     poller.arrived();
-    await turn();
-    await turn();
+    await settle();
     expect(immediates()).toBe(0);
   });
 
@@ -140,8 +141,7 @@ describe('LoopSpinner', () => {
     expect(immediates()).toBe(1);
     b.state.outstanding = 1;
     b.poller.expect();
-    await turn();
-    await turn();
+    await settle();
     expect(immediates()).toBe(0);
     // b's answer leaves one awaited again: a one-at-a-time wait, worth a spin.
     b.state.outstanding = 0;
@@ -150,8 +150,7 @@ describe('LoopSpinner', () => {
     // Two awaited by one pipelining waiter count as two.
     a.state.outstanding = 2;
     a.poller.expect();
-    await turn();
-    await turn();
+    await settle();
     expect(immediates()).toBe(0);
     a.state.outstanding = 0;
   });
