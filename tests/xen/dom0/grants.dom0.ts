@@ -69,6 +69,12 @@ function startPeer(args: (string | number)[]): Peer {
   return { child, lines, firstLine, done, stderr };
 }
 
+/** Waits for the peer to exit 0 (its stderr otherwise) and returns its last line, a JSON report. */
+async function finalReport<T>(peer: Peer): Promise<T> {
+  expect(await peer.done, peer.stderr.join('')).toBe(0);
+  return JSON.parse(peer.lines.at(-1) ?? '{}') as T;
+}
+
 /**
  * `work`, failed at once with the peer's stderr if the peer dies first: otherwise this end would
  * sit in an event wait until it times out, and the reason would be lost.
@@ -202,14 +208,13 @@ describe.skipIf(skipDeviceSuites)('grant pages between two processes in a real D
       expect(await alongside(peer, peer.firstLine)).toBe('ready');
 
       await alongside(peer, produce(ring, events, stream));
-      expect(await peer.done, peer.stderr.join('')).toBe(0);
-      const report = JSON.parse(peer.lines.at(-1) ?? '{}') as {
+      const report = await finalReport<{
         received: number;
         mismatches: number;
         seconds: number;
         notified: number;
         woken: number;
-      };
+      }>(peer);
       expect(report).toMatchObject({ received: STREAM_BYTES, mismatches: 0 });
       const { seconds } = report;
       console.log(
@@ -244,13 +249,12 @@ describe.skipIf(skipDeviceSuites)('grant pages between two processes in a real D
         peer,
         exchange(front, events, PING_PONGS, PIPELINED, front.size),
       );
-      expect(await peer.done, peer.stderr.join('')).toBe(0);
-      const report = JSON.parse(peer.lines.at(-1) ?? '{}') as {
+      const report = await finalReport<{
         handled: number;
         mismatches: number;
         notified: number;
         woken: number;
-      };
+      }>(peer);
       expect(report).toMatchObject({ handled: total, mismatches: 0 });
       expect(serial).toMatchObject({ answered: PING_PONGS, mismatches: 0 });
       expect(batched).toMatchObject({ answered: PIPELINED, mismatches: 0 });
