@@ -45,6 +45,8 @@ export class LoopSpinner {
   #waitStart = 0;
   #lastProgress = 0;
   #scheduled = false;
+  /** Whether a waiter that always spins awaited answers at the last count. */
+  #eagerWaiting = false;
 
   /** A waiter for this loop; `outstanding` says how many answers it still awaits. */
   waiter(mode: BusyPoll, outstanding: () => number): Waiter {
@@ -53,12 +55,17 @@ export class LoopSpinner {
 
   /** Its waiter's report of a request sent (see {@link Waiter.expect}). */
   expected(waiter: LoopWaiter): void {
+    const outstanding = waiter.outstanding();
     // Its earlier requests answered or given up, the waiter may be listed from before.
-    if (waiter.outstanding() === 1) this.#active.delete(waiter);
-    const idle = this.#awaited() === 0;
-    this.#active.add(waiter);
-    if (idle && this.#policy.measuring) this.#waitStart = performance.now();
-    this.#progress();
+    if (outstanding === 1) this.#active.delete(waiter);
+    const listed = this.#active.has(waiter);
+    const before = this.#awaited();
+    if (!listed) {
+      this.#active.add(waiter);
+      this.#eagerWaiting ||= waiter.always;
+    }
+    if (before === 0 && this.#policy.measuring) this.#waitStart = performance.now();
+    this.#progress(listed ? before : before + outstanding);
   }
 
   /** A waiter's report of an answer (see {@link Waiter.arrived}). */
@@ -75,30 +82,35 @@ export class LoopSpinner {
       // The one answer left is awaited alone from now on.
       this.#waitStart = performance.now();
     }
-    this.#progress();
+    this.#progress(awaited);
   }
 
-  /** Something came or went: a wanted spin has its budget from now. */
-  #progress(): void {
-    if (!this.#wantsSpin()) return;
+  /** Something came or went, leaving `awaited` answers: a wanted spin has its budget from now. */
+  #progress(awaited: number): void {
+    if (!this.#wantsSpin(awaited)) return;
     this.#lastProgress = performance.now();
     this.#schedule();
   }
 
-  /** Answers awaited by all waiters; drops the waiters that await none. */
+  /**
+   * Answers awaited by all waiters, in one walk that also drops the waiters awaiting none and
+   * notes whether a waiter that always spins still awaits any.
+   */
   #awaited(): number {
     let total = 0;
+    let eager = false;
     for (const waiter of this.#active) {
       const outstanding = waiter.outstanding();
       if (outstanding === 0) this.#active.delete(waiter);
+      else eager ||= waiter.always;
       total += outstanding;
     }
+    this.#eagerWaiting = eager;
     return total;
   }
 
-  #wantsSpin(): boolean {
-    for (const waiter of this.#active) if (waiter.always && waiter.outstanding() > 0) return true;
-    return this.#policy.spinning && this.#awaited() === 1;
+  #wantsSpin(awaited: number): boolean {
+    return this.#eagerWaiting || (this.#policy.spinning && awaited === 1);
   }
 
   #schedule(): void {
@@ -109,8 +121,8 @@ export class LoopSpinner {
 
   #spinTurn(): void {
     this.#scheduled = false;
-    if (performance.now() - this.#lastProgress > SPIN_BUDGET_MS || !this.#wantsSpin()) return;
-    this.#schedule();
+    if (performance.now() - this.#lastProgress > SPIN_BUDGET_MS) return;
+    if (this.#wantsSpin(this.#awaited())) this.#schedule();
   }
 }
 
