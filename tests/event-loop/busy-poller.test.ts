@@ -21,21 +21,34 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-/** A waiter on a fresh loop spinner, whose `outstanding` callback counts its consultations. */
+/**
+ * A waiter on a fresh loop spinner, whose `outstanding` callback counts its consultations.
+ * `sent(n)` and `answered(n)` report a request or an answer that leaves `n` outstanding.
+ */
 function observed(mode: boolean | 'adaptive', loop = new LoopSpinner()) {
   const state = { outstanding: 0, consulted: 0 };
   const poller = loop.waiter(mode, () => {
     state.consulted++;
     return state.outstanding;
   });
-  return { state, poller };
+  return {
+    state,
+    poller,
+    sent(outstanding: number) {
+      state.outstanding = outstanding;
+      poller.expect();
+    },
+    answered(outstanding: number) {
+      state.outstanding = outstanding;
+      poller.arrived();
+    },
+  };
 }
 
 describe('LoopSpinner', () => {
   it('keeps the loop turning while an answer is outstanding, until the budget runs out', async () => {
-    const { state, poller } = observed(true);
-    state.outstanding = 1;
-    poller.expect();
+    const { state, sent } = observed(true);
+    sent(1);
     const start = state.consulted;
     for (let i = 0; i < 10; i++) await turn();
     // One consultation per turn of the loop, with no answer in between.
@@ -50,12 +63,10 @@ describe('LoopSpinner', () => {
   });
 
   it('counts the budget from the latest answer', async () => {
-    const { state, poller } = observed(true);
-    state.outstanding = 2;
-    poller.expect();
+    const { state, sent, answered } = observed(true);
+    sent(2);
     now += SPIN_BUDGET_MS * 0.9;
-    state.outstanding = 1;
-    poller.arrived();
+    answered(1);
     now += SPIN_BUDGET_MS * 0.9;
     await settle();
     expect(immediates()).toBe(1);
@@ -63,32 +74,27 @@ describe('LoopSpinner', () => {
   });
 
   it('starts a fresh spin when an answer comes after it gave up', async () => {
-    const { state, poller } = observed(true);
-    state.outstanding = 2;
-    poller.expect();
+    const { state, sent, answered } = observed(true);
+    sent(2);
     now += SPIN_BUDGET_MS * 2;
     await settle();
     expect(immediates()).toBe(0);
-    state.outstanding = 1;
-    poller.arrived();
+    answered(1);
     expect(immediates()).toBe(1);
     state.outstanding = 0;
   });
 
   it('stops as soon as nothing is outstanding', async () => {
-    const { state, poller } = observed(true);
-    state.outstanding = 1;
-    poller.expect();
-    state.outstanding = 0;
-    poller.arrived();
+    const { sent, answered } = observed(true);
+    sent(1);
+    answered(0);
     await settle();
     expect(immediates()).toBe(0);
   });
 
   it('never spins when told not to', async () => {
-    const { state, poller } = observed(false);
-    state.outstanding = 1;
-    poller.expect();
+    const { state, poller, sent } = observed(false);
+    sent(1);
     poller.arrived();
     expect(immediates()).toBe(0);
     await sleep(5);
@@ -97,33 +103,26 @@ describe('LoopSpinner', () => {
 
   it('when adaptive, spins first, then sleeps once sleeping has measured clearly quicker', async () => {
     const loop = new LoopSpinner();
-    const { state, poller } = observed('adaptive', loop);
+    const { state, sent, answered } = observed('adaptive', loop);
     const exchange = async (gap: number) => {
-      state.outstanding = 1;
-      poller.expect();
+      sent(1);
       now += gap;
-      state.outstanding = 0;
-      poller.arrived();
+      answered(0);
       await turn();
     };
-    state.outstanding = 1;
-    poller.expect();
+    sent(1);
     expect(immediates()).toBe(1);
-    state.outstanding = 0;
-    poller.arrived();
+    answered(0);
     for (let i = 1; i < 64; i++) await exchange(0.05);
     for (let i = 0; i < 64; i++) await exchange(0.01);
-    state.outstanding = 1;
-    poller.expect();
+    sent(1);
     expect(immediates()).toBe(0);
     // The choice belongs to the loop: another waiter on it sleeps too, unless told to spin.
     const other = observed('adaptive', loop);
-    other.state.outstanding = 1;
-    other.poller.expect();
+    other.sent(1);
     expect(immediates()).toBe(0);
     const eager = observed(true, loop);
-    eager.state.outstanding = 1;
-    eager.poller.expect();
+    eager.sent(1);
     expect(immediates()).toBe(1);
     state.outstanding = 0;
     other.state.outstanding = 0;
@@ -136,20 +135,16 @@ describe('LoopSpinner', () => {
     const loop = new LoopSpinner();
     const a = observed('adaptive', loop);
     const b = observed('adaptive', loop);
-    a.state.outstanding = 1;
-    a.poller.expect();
+    a.sent(1);
     expect(immediates()).toBe(1);
-    b.state.outstanding = 1;
-    b.poller.expect();
+    b.sent(1);
     await settle();
     expect(immediates()).toBe(0);
     // b's answer leaves one awaited again: a one-at-a-time wait, worth a spin.
-    b.state.outstanding = 0;
-    b.poller.arrived();
+    b.answered(0);
     expect(immediates()).toBe(1);
     // Two awaited by one pipelining waiter count as two.
-    a.state.outstanding = 2;
-    a.poller.expect();
+    a.sent(2);
     await settle();
     expect(immediates()).toBe(0);
     a.state.outstanding = 0;
