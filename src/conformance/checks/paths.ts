@@ -1,5 +1,5 @@
 import { joinStrings, MessageType } from '../../xenstore/index.ts';
-import { type Check, type CheckSpec, checks } from '../check.ts';
+import { type Check, CheckFailure, type CheckSpec, checks } from '../check.ts';
 import { expectEqual } from '../connection.ts';
 import type { CheckContext } from '../context.ts';
 import { core, doc } from './sources.ts';
@@ -23,7 +23,7 @@ function forbiddenCharacter(label: string, character: string): [string, CheckSpe
   return [
     `char-${label}-einval`,
     {
-      rule: `A path holding ${label === 'non-ascii' ? 'a non-ASCII byte' : `'${character}'`} is EINVAL`,
+      rule: `A path holding ${label === 'non-ascii' ? 'a non-ASCII byte' : JSON.stringify(character)} is EINVAL`,
       level: 'documented',
       sources: CHARACTERS,
       async run(t) {
@@ -134,7 +134,7 @@ export const pathChecks: Check[] = checks('paths', {
       await conn.read('/');
       const children = await conn.directory('/');
       if (!children.includes('xenwire-conformance')) {
-        throw new Error(`DIRECTORY / lacks the scratch node: ${JSON.stringify(children)}`);
+        throw new CheckFailure(`DIRECTORY / lacks the scratch node: ${JSON.stringify(children)}`);
       }
     },
   },

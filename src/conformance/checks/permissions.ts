@@ -29,10 +29,15 @@ async function guarded(t: CheckContext, perms: (domid: number) => string[]): Pro
 }
 
 /** A guest's READ of a node with `perms` succeeds, or fails with `code`. */
-function guestRead(rule: string, perms: (domid: number) => string[], code?: string): CheckSpec {
+function guestRead(
+  rule: string,
+  perms: (domid: number) => string[],
+  code?: string,
+  level: CheckSpec['level'] = 'documented',
+): CheckSpec {
   return {
     rule,
-    level: 'documented',
+    level,
     needs: ['guests'],
     sources: ACCESS,
     async run(t) {
@@ -263,6 +268,7 @@ export const permissionChecks: Check[] = checks('permissions', {
     'The first entry naming the guest counts: n then r is no access',
     (g) => ['r0', `n${g}`, `r${g}`],
     'EACCES',
+    'c-4.17',
   ),
   'guest-write-read-only-eacces': guestWrite(
     'An r entry does not let the guest WRITE',
