@@ -133,6 +133,16 @@ export class CheckContext {
     return { domid, home, conn: await this.connectGuest(domid) };
   }
 
+  /**
+   * Introduces `domid` again once it was released or died, as a new domain with the same id (a
+   * fresh ring or socket), and connects as it.
+   */
+  async reintroduce(domid: number): Promise<CheckConnection> {
+    if (!this.#guests.has(domid)) throw new CheckFailure(`domain ${domid} was never reserved`);
+    await this.introduce(domid, await this.#requireGuests().prepare(domid));
+    return this.connectGuest(domid);
+  }
+
   /** Makes guest `domid` die as its hypervisor reports it (needs the `domain-death` capability). */
   async destroy(domid: number): Promise<void> {
     const destroy = this.#requireGuests().destroy;

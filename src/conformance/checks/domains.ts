@@ -2,6 +2,7 @@ import { DOMID_SELF, joinStrings, MessageType, toText } from '../../xenstore/ind
 import { type Check, CheckFailure, type CheckSpec, checks } from '../check.ts';
 import { type CheckConnection, expectEqual } from '../connection.ts';
 import type { CheckContext } from '../context.ts';
+import { awaitGone, isIntroduced } from './domain-state.ts';
 import { doc, domainCode, xsa } from './sources.ts';
 
 const PATH = [doc('GET_DOMAIN_PATH'), domainCode('do_get_domain_path')];
@@ -17,19 +18,6 @@ const TARGET = [
 
 /** A domid no test host runs. */
 const ABSENT_DOMID = 31_000;
-
-async function isIntroduced(conn: CheckConnection, domid: number): Promise<string> {
-  return toText(await conn.ok({ op: 'IS_DOMAIN_INTRODUCED', domid }));
-}
-
-/** IS_DOMAIN_INTRODUCED, asked until it says `F` or the reply timeout passes. */
-async function awaitGone(conn: CheckConnection, domid: number): Promise<void> {
-  const deadline = Date.now() + conn.timeoutMs;
-  while ((await isIntroduced(conn, domid)) !== 'F\0') {
-    if (Date.now() > deadline) throw new CheckFailure(`domain ${domid} is still introduced`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** A dom0 request with a raw payload that must fail with `code`. */
 function refused(

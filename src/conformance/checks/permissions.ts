@@ -2,6 +2,7 @@ import { joinStrings, MessageType } from '../../xenstore/index.ts';
 import { type Check, type CheckSpec, checks } from '../check.ts';
 import { type CheckConnection, expectEqual } from '../connection.ts';
 import type { CheckContext, Guest } from '../context.ts';
+import { awaitGone } from './domain-state.ts';
 import { core, doc, domainCode, xsa } from './sources.ts';
 
 const ACCESS = [core('perm_for_conn'), doc('GET_PERMS, SET_PERMS')];
@@ -86,6 +87,36 @@ function privilegedOnly(
         payload(guest.domid),
         'EACCES',
       );
+    },
+  };
+}
+
+/**
+ * A guest may read a node, dies, and a new domain with its domid is introduced: the old entry
+ * must not let the new domain in. `writeBetween` writes an unrelated node before the new domain
+ * comes (as a toolstack always does in practice).
+ */
+function staleEntries(rule: string, writeBetween: boolean): CheckSpec {
+  return {
+    rule,
+    level: 'c-4.17',
+    needs: ['guests', 'domain-death'],
+    sources: [
+      domainCode('domain_adjust_node_perms'),
+      domainCode('chk_domain_generation'),
+      xsa(322),
+    ],
+    async run(t) {
+      const guest = await t.guest({ home: false });
+      const admin = await t.admin();
+      await admin.write(t.path('n'), 'old');
+      await admin.setPerms(t.path('n'), ['n0', `r${guest.domid}`]);
+      expectEqual(await guest.conn.read(t.path('n')), 'old', 'the value the old domain read');
+      await t.destroy(guest.domid);
+      await awaitGone(admin, guest.domid);
+      if (writeBetween) await admin.write(t.path('unrelated'), '');
+      const reborn = await t.reintroduce(guest.domid);
+      await reborn.fails({ op: 'READ', path: t.path('n') }, 'EACCES');
     },
   };
 }
@@ -182,6 +213,31 @@ export const permissionChecks: Check[] = checks('permissions', {
       await admin.setPerms(t.base, ['n0', `r${guest.domid}`, 'b6']);
       await admin.ok({ op: 'RELEASE', domid: guest.domid });
       expectEqual(await admin.getPerms(t.base), ['n0', `r${guest.domid}`, 'b6'], 'the permissions');
+    },
+  },
+  'new-domain-ignores-stale-entries': staleEntries(
+    'A new domain reusing the domid of a dead one gets nothing from entries for the old one',
+    true,
+  ),
+  'new-domain-ignores-stale-entries-at-once': staleEntries(
+    'Entries for a dead domain are void for its successor even when nothing was written between',
+    false,
+  ),
+  'entry-renewed-for-new-domain': {
+    rule: 'Entries written after a domid was reused apply to the new domain',
+    level: 'c-4.17',
+    needs: ['guests', 'domain-death'],
+    sources: [domainCode('domain_adjust_node_perms'), xsa(322)],
+    async run(t) {
+      const guest = await t.guest({ home: false });
+      const admin = await t.admin();
+      await admin.write(t.path('n'), 'v');
+      await admin.setPerms(t.path('n'), ['n0', `r${guest.domid}`]);
+      await t.destroy(guest.domid);
+      await awaitGone(admin, guest.domid);
+      const reborn = await t.reintroduce(guest.domid);
+      await admin.setPerms(t.path('n'), ['n0', `r${guest.domid}`]);
+      expectEqual(await reborn.read(t.path('n')), 'v', 'the value the new domain read');
     },
   },
   'entry-for-released-domain-accepted': {
