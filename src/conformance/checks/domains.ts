@@ -1,6 +1,6 @@
 import { DOMID_SELF, joinStrings, MessageType, toText } from '../../xenstore/index.ts';
-import { type Check, CheckFailure, type CheckSpec, checks } from '../check.ts';
-import { type CheckConnection, expectEqual } from '../connection.ts';
+import { type Check, type CheckSpec, checks, type Level } from '../check.ts';
+import { expectEqual } from '../connection.ts';
 import type { CheckContext } from '../context.ts';
 import { awaitGone, isIntroduced } from './domain-state.ts';
 import { doc, domainCode, xsa } from './sources.ts';
@@ -38,12 +38,45 @@ function refused(
   };
 }
 
-/** A controller and a target guest, the target reserved first (so released last). */
-async function controllerAndTarget(t: CheckContext) {
+/**
+ * A controller and a target guest (the target reserved first, so released last) and a node
+ * `${base}/n` with the permissions `perms(target, controller)`. With `setTarget`, SET_TARGET
+ * has been sent.
+ */
+async function targeting(
+  t: CheckContext,
+  perms: (target: number, controller: number) => string[],
+  setTarget = true,
+) {
   const target = await t.guest({ home: false });
   const controller = await t.guest({ home: false });
-  return { target, controller };
+  const admin = await t.admin();
+  const path = t.path('n');
+  await admin.write(path, 'v');
+  await admin.setPerms(path, perms(target.domid, controller.domid));
+  const set = () => admin.ok({ op: 'SET_TARGET', domid: controller.domid, target: target.domid });
+  if (setTarget) await set();
+  return { target, controller, path, set };
 }
+
+/** GET_DOMAIN_PATH payloads, the domid C reads from each, and what that shows. */
+const ATOI_CASES: readonly [
+  name: string,
+  text: string,
+  domid: number,
+  how: string,
+  level?: Level,
+][] = [
+  ['normalised', '007', 7, '007 gives 7 (the domid is normalised)', 'documented'],
+  ['text', 'abc', 0, 'text counts as 0'],
+  ['trailing-text', '7x', 7, 'trailing text is ignored'],
+  ['leading-space', ' 12', 12, 'leading blanks are skipped'],
+  ['plus-sign', '+5', 5, 'a plus sign is accepted'],
+  ['negative', '-1', 4_294_967_295, '-1 prints as an unsigned 32-bit number'],
+  ['wraps', '4294967297', 1, 'numbers wrap at 32 bits'],
+  ['hex-is-zero', '0x10', 0, 'hex is not understood: 0x10 reads as 0'],
+  ['above-16-bits', '65536', 65_536, 'domids above 16 bits are not refused'],
+];
 
 export const domainChecks: Check[] = checks('domains', {
   'get-domain-path': {
@@ -64,40 +97,12 @@ export const domainChecks: Check[] = checks('domains', {
       );
     },
   },
-  'get-domain-path-normalised': {
-    rule: 'GET_DOMAIN_PATH normalises the domid: 007 gives /local/domain/7',
-    level: 'documented',
-    sources: PATH,
-    async run(t) {
-      const reply = await (await t.dom0()).rawOk(MessageType.GET_DOMAIN_PATH, '007\0');
-      expectEqual(toText(reply), '/local/domain/7\0', 'the path');
-    },
-  },
-  'get-domain-path-text': {
-    rule: 'GET_DOMAIN_PATH reads the domid with atoi: text counts as 0',
-    level: 'c-4.17',
-    sources: PATH,
-    async run(t) {
-      const reply = await (await t.dom0()).rawOk(MessageType.GET_DOMAIN_PATH, 'abc\0');
-      expectEqual(toText(reply), '/local/domain/0\0', 'the path');
-    },
-  },
   ...Object.fromEntries(
-    (
-      [
-        ['trailing-text', '7x', 7, 'trailing text is ignored'],
-        ['leading-space', ' 12', 12, 'leading blanks are skipped'],
-        ['plus-sign', '+5', 5, 'a plus sign is accepted'],
-        ['negative', '-1', 4_294_967_295, '-1 prints as an unsigned 32-bit number'],
-        ['wraps', '4294967297', 1, 'numbers wrap at 32 bits'],
-        ['hex-is-zero', '0x10', 0, 'hex is not understood: 0x10 reads as 0'],
-        ['above-16-bits', '65536', 65_536, 'domids above 16 bits are not refused'],
-      ] as const
-    ).map(([name, text, domid, how]): [string, CheckSpec] => [
+    ATOI_CASES.map(([name, text, domid, how, level = 'c-4.17']): [string, CheckSpec] => [
       `get-domain-path-${name}`,
       {
         rule: `GET_DOMAIN_PATH reads its domid with atoi: ${how}`,
-        level: 'c-4.17',
+        level,
         sources: PATH,
         async run(t) {
           const reply = await (await t.dom0()).rawOk(MessageType.GET_DOMAIN_PATH, `${text}\0`);
@@ -366,14 +371,11 @@ export const domainChecks: Check[] = checks('domains', {
     needs: ['guests'],
     sources: TARGET,
     async run(t) {
-      const { target, controller } = await controllerAndTarget(t);
-      const admin = await t.admin();
-      await admin.write(t.path('n'), 'v');
-      await admin.setPerms(t.path('n'), [`n${target.domid}`]);
-      await controller.conn.fails({ op: 'READ', path: t.path('n') }, 'EACCES');
-      await admin.ok({ op: 'SET_TARGET', domid: controller.domid, target: target.domid });
-      expectEqual(await controller.conn.read(t.path('n')), 'v', 'the value the controller read');
-      await controller.conn.write(t.path('n'), 'w');
+      const { controller, path, set } = await targeting(t, (target) => [`n${target}`], false);
+      await controller.conn.fails({ op: 'READ', path }, 'EACCES');
+      await set();
+      expectEqual(await controller.conn.read(path), 'v', 'the value the controller read');
+      await controller.conn.write(path, 'w');
     },
   },
   'set-target-inherits-entries': {
@@ -382,16 +384,9 @@ export const domainChecks: Check[] = checks('domains', {
     needs: ['guests'],
     sources: TARGET,
     async run(t) {
-      const { target, controller } = await controllerAndTarget(t);
-      const admin = await t.admin();
-      await admin.write(t.path('n'), 'v');
-      await admin.setPerms(t.path('n'), ['n0', `r${target.domid}`]);
-      await admin.ok({ op: 'SET_TARGET', domid: controller.domid, target: target.domid });
-      expectEqual(await controller.conn.read(t.path('n')), 'v', 'the value the controller read');
-      await controller.conn.fails(
-        { op: 'WRITE', path: t.path('n'), value: Buffer.from('w') },
-        'EACCES',
-      );
+      const { controller, path } = await targeting(t, (target) => ['n0', `r${target}`]);
+      expectEqual(await controller.conn.read(path), 'v', 'the value the controller read');
+      await controller.conn.fails({ op: 'WRITE', path, value: Buffer.from('w') }, 'EACCES');
     },
   },
   'set-target-one-way': {
@@ -400,12 +395,8 @@ export const domainChecks: Check[] = checks('domains', {
     needs: ['guests'],
     sources: TARGET,
     async run(t) {
-      const { target, controller } = await controllerAndTarget(t);
-      const admin = await t.admin();
-      await admin.write(t.path('n'), 'v');
-      await admin.setPerms(t.path('n'), [`n${controller.domid}`]);
-      await admin.ok({ op: 'SET_TARGET', domid: controller.domid, target: target.domid });
-      await target.conn.fails({ op: 'READ', path: t.path('n') }, 'EACCES');
+      const { target, path } = await targeting(t, (_, controller) => [`n${controller}`]);
+      await target.conn.fails({ op: 'READ', path }, 'EACCES');
     },
   },
   'set-target-unknown-enoent': refused(

@@ -69,6 +69,30 @@ function guestWrite(rule: string, perms: (domid: number) => string[], code?: str
   };
 }
 
+/**
+ * A guest's `op` on the guarded node (with `suffix` appended to its path) fails with `code`, the
+ * node having the permissions `perms(guest domid)`.
+ */
+function guestRefused(
+  rule: string,
+  sources: string[],
+  perms: (domid: number) => string[],
+  [op, suffix]: ['READ' | 'RM' | 'DIRECTORY' | 'GET_PERMS' | 'MKDIR', string],
+  code: string,
+  level: CheckSpec['level'] = 'c-4.17',
+): CheckSpec {
+  return {
+    rule,
+    level,
+    needs: ['guests'],
+    sources,
+    async run(t) {
+      const { guest, path } = await guarded(t, perms);
+      await guest.conn.fails({ op, path: `${path}${suffix}` }, code);
+    },
+  };
+}
+
 /** A privileged-only request from a guest: EACCES. */
 function privilegedOnly(
   op: string,
@@ -337,36 +361,27 @@ export const permissionChecks: Check[] = checks('permissions', {
   'guest-write-owner': guestWrite('The owner writes its node whatever the letter', (g) => [
     `r${g}`,
   ]),
-  'guest-missing-readable-parent-enoent': {
-    rule: 'A missing node under a parent the guest may read is ENOENT',
-    level: 'c-4.17',
-    needs: ['guests'],
-    sources: HIDING,
-    async run(t) {
-      const { guest, path } = await guarded(t, (g) => ['n0', `r${g}`]);
-      await guest.conn.fails({ op: 'READ', path: `${path}/missing` }, 'ENOENT');
-    },
-  },
-  'guest-missing-hidden-parent-eacces': {
-    rule: 'A missing node under a parent the guest may not read is EACCES, not ENOENT',
-    level: 'c-4.17',
-    needs: ['guests'],
-    sources: HIDING,
-    async run(t) {
-      const { guest, path } = await guarded(t, () => ['n0']);
-      await guest.conn.fails({ op: 'READ', path: `${path}/missing` }, 'EACCES');
-    },
-  },
-  'guest-missing-nearest-ancestor': {
-    rule: 'For a missing node the nearest existing ancestor decides: readable gives ENOENT',
-    level: 'c-4.17',
-    needs: ['guests'],
-    sources: HIDING,
-    async run(t) {
-      const { guest, path } = await guarded(t, (g) => ['n0', `r${g}`]);
-      await guest.conn.fails({ op: 'READ', path: `${path}/gone/deeper` }, 'ENOENT');
-    },
-  },
+  'guest-missing-readable-parent-enoent': guestRefused(
+    'A missing node under a parent the guest may read is ENOENT',
+    HIDING,
+    (g) => ['n0', `r${g}`],
+    ['READ', '/missing'],
+    'ENOENT',
+  ),
+  'guest-missing-hidden-parent-eacces': guestRefused(
+    'A missing node under a parent the guest may not read is EACCES, not ENOENT',
+    HIDING,
+    () => ['n0'],
+    ['READ', '/missing'],
+    'EACCES',
+  ),
+  'guest-missing-nearest-ancestor': guestRefused(
+    'For a missing node the nearest existing ancestor decides: readable gives ENOENT',
+    HIDING,
+    (g) => ['n0', `r${g}`],
+    ['READ', '/gone/deeper'],
+    'ENOENT',
+  ),
   'guest-existing-hidden-eacces': {
     rule: 'An existing node the guest may not read is EACCES even under a readable parent',
     level: 'c-4.17',
@@ -450,36 +465,29 @@ export const permissionChecks: Check[] = checks('permissions', {
       await guest.conn.ok({ op: 'RM', path: `${path}/missing` });
     },
   },
-  'guest-rm-missing-readonly-parent-eacces': {
-    rule: 'RM of a missing node under a parent the guest may only read is EACCES',
-    level: 'c-4.17',
-    needs: ['guests'],
-    sources: [core('do_rm'), ...HIDING],
-    async run(t) {
-      const { guest, path } = await guarded(t, (g) => ['n0', `r${g}`]);
-      await guest.conn.fails({ op: 'RM', path: `${path}/missing` }, 'EACCES');
-    },
-  },
-  'guest-directory-needs-read': {
-    rule: 'DIRECTORY needs read access',
-    level: 'documented',
-    needs: ['guests'],
-    sources: [core('send_directory'), ...ACCESS],
-    async run(t) {
-      const { guest, path } = await guarded(t, (g) => ['n0', `w${g}`]);
-      await guest.conn.fails({ op: 'DIRECTORY', path }, 'EACCES');
-    },
-  },
-  'guest-get-perms-needs-read': {
-    rule: 'GET_PERMS needs read access',
-    level: 'documented',
-    needs: ['guests'],
-    sources: [core('do_get_perms'), ...ACCESS],
-    async run(t) {
-      const { guest, path } = await guarded(t, (g) => ['n0', `w${g}`]);
-      await guest.conn.fails({ op: 'GET_PERMS', path }, 'EACCES');
-    },
-  },
+  'guest-rm-missing-readonly-parent-eacces': guestRefused(
+    'RM of a missing node under a parent the guest may only read is EACCES',
+    [core('do_rm'), ...HIDING],
+    (g) => ['n0', `r${g}`],
+    ['RM', '/missing'],
+    'EACCES',
+  ),
+  'guest-directory-needs-read': guestRefused(
+    'DIRECTORY needs read access',
+    [core('send_directory'), ...ACCESS],
+    (g) => ['n0', `w${g}`],
+    ['DIRECTORY', ''],
+    'EACCES',
+    'documented',
+  ),
+  'guest-get-perms-needs-read': guestRefused(
+    'GET_PERMS needs read access',
+    [core('do_get_perms'), ...ACCESS],
+    (g) => ['n0', `w${g}`],
+    ['GET_PERMS', ''],
+    'EACCES',
+    'documented',
+  ),
   'guest-get-perms-readable': {
     rule: 'A guest that may read a node gets its whole permission list',
     level: 'documented',
@@ -490,16 +498,13 @@ export const permissionChecks: Check[] = checks('permissions', {
       expectEqual(await guest.conn.getPerms(path), ['n0', `r${guest.domid}`, 'w5'], 'the list');
     },
   },
-  'guest-mkdir-existing-unwritable-eacces': {
-    rule: 'MKDIR by a guest of an existing node it may not write is EACCES',
-    level: 'c-4.17',
-    needs: ['guests'],
-    sources: [core('do_mkdir')],
-    async run(t) {
-      const { guest, path } = await guarded(t, (g) => ['n0', `r${g}`]);
-      await guest.conn.fails({ op: 'MKDIR', path }, 'EACCES');
-    },
-  },
+  'guest-mkdir-existing-unwritable-eacces': guestRefused(
+    'MKDIR by a guest of an existing node it may not write is EACCES',
+    [core('do_mkdir')],
+    (g) => ['n0', `r${g}`],
+    ['MKDIR', ''],
+    'EACCES',
+  ),
   'guest-set-perms-needs-owner': {
     rule: 'SET_PERMS needs ownership: write access alone is EACCES',
     level: 'c-4.17',

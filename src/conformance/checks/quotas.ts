@@ -1,6 +1,7 @@
 import { type Message, MessageType, type Request, toText } from '../../xenstore/index.ts';
 import { type Check, checks } from '../check.ts';
 import { type CheckConnection, describeMessage, expectEqual } from '../connection.ts';
+import type { CheckContext, Guest } from '../context.ts';
 import { core, domainCode, transactionCode, watchCode } from './sources.ts';
 
 /** C 4.17's defaults (`xenstored_core.c`): what the checks expect of a guest. */
@@ -40,11 +41,14 @@ function tally(replies: readonly Message[]): {
  */
 const SPREAD = 40;
 
-/** `count` WRITEs creating nodes spread over `d0` … `d39` (which must exist), relative paths. */
-function creations(count: number): Request[] {
+/**
+ * `count` WRITEs creating nodes spread over `d0` … `d39` below `prefix` (relative paths without
+ * one): the guests' checks create those directories first, dom0's leave them to the WRITEs.
+ */
+function creations(count: number, prefix = ''): Request[] {
   return Array.from({ length: count }, (_, i) => ({
     op: 'WRITE' as const,
-    path: `d${i % SPREAD}/n${i}`,
+    path: `${prefix}d${i % SPREAD}/n${i}`,
     value: Buffer.alloc(0),
   }));
 }
@@ -55,6 +59,20 @@ async function spread(conn: CheckConnection): Promise<void> {
     Array.from({ length: SPREAD }, (_, i) => ({ op: 'MKDIR' as const, path: `d${i}` })),
   );
   expectEqual(tally(replies), { succeeded: SPREAD, uniform: true }, 'creating the directories');
+}
+
+/** A guest that owns as many nodes as it may: creating `extra` is ENOSPC. */
+async function atNodeQuota(t: CheckContext): Promise<Guest> {
+  const guest = await t.guest();
+  await spread(guest.conn);
+  await guest.conn.pipeline(creations(NODES_PER_DOMAIN));
+  await guest.conn.fails({ op: 'WRITE', path: 'extra', value: Buffer.alloc(0) }, 'ENOSPC');
+  return guest;
+}
+
+/** `count` WATCHes of `path` with the tokens `t0`, `t1`, … */
+function watchRequests(path: string, count: number): Request[] {
+  return Array.from({ length: count }, (_, i) => ({ op: 'WATCH' as const, path, token: `t${i}` }));
 }
 
 /** Starts `count` transactions at once. */
@@ -86,10 +104,7 @@ export const quotaChecks: Check[] = checks('quotas', {
     needs: ['guests'],
     sources: NODES,
     async run(t) {
-      const guest = await t.guest();
-      await spread(guest.conn);
-      await guest.conn.pipeline(creations(NODES_PER_DOMAIN));
-      await guest.conn.fails({ op: 'WRITE', path: 'extra', value: Buffer.alloc(0) }, 'ENOSPC');
+      const guest = await atNodeQuota(t);
       await guest.conn.rm('d0/n0');
       await guest.conn.write('extra', '');
     },
@@ -100,9 +115,7 @@ export const quotaChecks: Check[] = checks('quotas', {
     needs: ['guests'],
     sources: NODES,
     async run(t) {
-      const guest = await t.guest();
-      await spread(guest.conn);
-      await guest.conn.pipeline(creations(NODES_PER_DOMAIN));
+      const guest = await atNodeQuota(t);
       await guest.conn.fails({ op: 'WRITE', path: 'extra/deep', value: Buffer.alloc(0) }, 'ENOSPC');
       await (await t.admin()).fails({ op: 'READ', path: `${guest.home}/extra` }, 'ENOENT');
     },
@@ -113,13 +126,7 @@ export const quotaChecks: Check[] = checks('quotas', {
     sources: NODES,
     async run(t) {
       const conn = await t.dom0();
-      const replies = await conn.pipeline(
-        Array.from({ length: NODES_PER_DOMAIN + 50 }, (_, i) => ({
-          op: 'WRITE' as const,
-          path: t.path(`d${i % SPREAD}`, `n${i}`),
-          value: Buffer.alloc(0),
-        })),
-      );
+      const replies = await conn.pipeline(creations(NODES_PER_DOMAIN + 50, `${t.base}/`));
       expectEqual(
         tally(replies),
         { succeeded: NODES_PER_DOMAIN + 50, uniform: true },
@@ -134,13 +141,7 @@ export const quotaChecks: Check[] = checks('quotas', {
     sources: WATCHES,
     async run(t) {
       const guest = await t.guest({ home: false });
-      const replies = await guest.conn.pipeline(
-        Array.from({ length: WATCHES_PER_DOMAIN + 5 }, (_, i) => ({
-          op: 'WATCH' as const,
-          path: t.base,
-          token: `t${i}`,
-        })),
-      );
+      const replies = await guest.conn.pipeline(watchRequests(t.base, WATCHES_PER_DOMAIN + 5));
       expectEqual(
         tally(replies),
         { succeeded: WATCHES_PER_DOMAIN + 1, error: 'E2BIG', uniform: true },
@@ -155,13 +156,7 @@ export const quotaChecks: Check[] = checks('quotas', {
     sources: WATCHES,
     async run(t) {
       const guest = await t.guest({ home: false });
-      await guest.conn.pipeline(
-        Array.from({ length: WATCHES_PER_DOMAIN + 1 }, (_, i) => ({
-          op: 'WATCH' as const,
-          path: t.base,
-          token: `t${i}`,
-        })),
-      );
+      await guest.conn.pipeline(watchRequests(t.base, WATCHES_PER_DOMAIN + 1));
       await guest.conn.fails({ op: 'WATCH', path: t.base, token: 'extra' }, 'E2BIG');
       await guest.conn.unwatch(t.base, 't0');
       await guest.conn.ok({ op: 'WATCH', path: t.base, token: 'extra' });
@@ -173,13 +168,7 @@ export const quotaChecks: Check[] = checks('quotas', {
     sources: WATCHES,
     async run(t) {
       const conn = await t.dom0();
-      const replies = await conn.pipeline(
-        Array.from({ length: WATCHES_PER_DOMAIN + 20 }, (_, i) => ({
-          op: 'WATCH' as const,
-          path: t.base,
-          token: `t${i}`,
-        })),
-      );
+      const replies = await conn.pipeline(watchRequests(t.base, WATCHES_PER_DOMAIN + 20));
       expectEqual(
         tally(replies),
         { succeeded: WATCHES_PER_DOMAIN + 20, uniform: true },

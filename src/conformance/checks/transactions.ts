@@ -1,5 +1,5 @@
 import { MessageType, toText } from '../../xenstore/index.ts';
-import { type Check, CheckFailure, checks } from '../check.ts';
+import { type Check, CheckFailure, type CheckSpec, checks } from '../check.ts';
 import { type CheckConnection, describeMessage, expectEqual, expectError } from '../connection.ts';
 import type { CheckContext } from '../context.ts';
 import { core, doc, transactionCode } from './sources.ts';
@@ -29,6 +29,65 @@ async function pair(
   const inside = await t.dom0();
   const tx = await inside.start();
   return [inside, tx, outside];
+}
+
+/** A new connection and a transaction started on it. */
+async function started(t: CheckContext): Promise<[CheckConnection, number]> {
+  const conn = await t.dom0();
+  return [conn, await conn.start()];
+}
+
+/** What a conflict check does: a transaction, a change outside it, and what must follow. */
+interface Conflict {
+  /** Nodes written (with these values) before the transaction starts. */
+  readonly before?: Readonly<Record<string, string>>;
+  /** The transaction's requests. */
+  inside(conn: CheckConnection, tx: number, t: CheckContext): Promise<unknown>;
+  /** The change made outside before the commit. */
+  outside(conn: CheckConnection, t: CheckContext): Promise<unknown>;
+  /** Checked once the commit failed with EAGAIN. */
+  after?(
+    inside: CheckConnection,
+    tx: number,
+    outside: CheckConnection,
+    t: CheckContext,
+  ): Promise<unknown>;
+}
+
+/** The commit must fail with EAGAIN after `conflict`'s steps. */
+function conflicting(
+  rule: string,
+  level: CheckSpec['level'],
+  sources: string[],
+  conflict: Conflict,
+): CheckSpec {
+  return {
+    rule,
+    level,
+    sources,
+    async run(t) {
+      const [inside, tx, outside] = await pair(t, conflict.before);
+      await conflict.inside(inside, tx, t);
+      await conflict.outside(outside, t);
+      await expectConflict(inside, tx);
+      await conflict.after?.(inside, tx, outside, t);
+    },
+  };
+}
+
+/** Two connections, each with a transaction started after `names` were written (empty). */
+async function twoTransactions(
+  t: CheckContext,
+  names: string[],
+): Promise<[[CheckConnection, number], [CheckConnection, number]]> {
+  const admin = await t.admin();
+  for (const name of names) await admin.write(t.path(...name.split('/')), '0');
+  const one = await t.dom0();
+  const two = await t.dom0();
+  return [
+    [one, await one.start()],
+    [two, await two.start()],
+  ];
 }
 
 export const transactionChecks: Check[] = checks('transactions', {
@@ -69,8 +128,7 @@ export const transactionChecks: Check[] = checks('transactions', {
     level: 'c-4.17',
     sources: [doc('TRANSACTION_START (non-0 tx_id is not legal)'), ...START],
     async run(t) {
-      const conn = await t.dom0();
-      const tx = await conn.start();
+      const [conn, tx] = await started(t);
       await conn.fails({ op: 'TRANSACTION_START' }, 'EBUSY', tx);
     },
   },
@@ -120,8 +178,7 @@ export const transactionChecks: Check[] = checks('transactions', {
     level: 'c-4.17',
     sources: END,
     async run(t) {
-      const conn = await t.dom0();
-      const tx = await conn.start();
+      const [conn, tx] = await started(t);
       await conn.write(t.path('x'), '1', tx);
       await conn.rawFails(MessageType.TRANSACTION_END, 'X\0', 'EINVAL', tx);
       await conn.commit(tx);
@@ -143,8 +200,7 @@ export const transactionChecks: Check[] = checks('transactions', {
     level: 'c-4.17',
     sources: ISOLATION,
     async run(t) {
-      const conn = await t.dom0();
-      const tx = await conn.start();
+      const [conn, tx] = await started(t);
       await conn.write(t.path('x'), 'new', tx);
       await conn.fails({ op: 'READ', path: t.path('x') }, 'ENOENT');
     },
@@ -154,8 +210,7 @@ export const transactionChecks: Check[] = checks('transactions', {
     level: 'documented',
     sources: ISOLATION,
     async run(t) {
-      const conn = await t.dom0();
-      const tx = await conn.start();
+      const [conn, tx] = await started(t);
       await conn.write(t.path('x'), 'mine', tx);
       expectEqual(await conn.read(t.path('x'), tx), 'mine', 'the value inside');
     },
@@ -165,8 +220,7 @@ export const transactionChecks: Check[] = checks('transactions', {
     level: 'documented',
     sources: ISOLATION,
     async run(t) {
-      const conn = await t.dom0();
-      const tx = await conn.start();
+      const [conn, tx] = await started(t);
       await conn.write(t.path('a'), '', tx);
       expectEqual(await conn.directory(t.base, tx), ['a'], 'the children inside');
       expectEqual(await conn.directory(t.base), [], 'the children outside');
@@ -223,8 +277,7 @@ export const transactionChecks: Check[] = checks('transactions', {
     level: 'documented',
     sources: END,
     async run(t) {
-      const conn = await t.dom0();
-      const tx = await conn.start();
+      const [conn, tx] = await started(t);
       await conn.commit(tx);
       await conn.fails({ op: 'READ', path: t.base }, 'ENOENT', tx);
     },
@@ -234,84 +287,82 @@ export const transactionChecks: Check[] = checks('transactions', {
     level: 'documented',
     sources: END,
     async run(t) {
-      const conn = await t.dom0();
-      const tx = await conn.start();
+      const [conn, tx] = await started(t);
       await conn.ok({ op: 'TRANSACTION_END', commit: false }, tx);
       await conn.fails({ op: 'TRANSACTION_END', commit: false }, 'ENOENT', tx);
     },
   },
-  'id-gone-after-eagain': {
-    rule: 'After a commit failing with EAGAIN the tx_id names no transaction',
-    level: 'documented',
-    sources: END,
-    async run(t) {
-      const [inside, tx, outside] = await pair(t, { x: '0' });
-      await inside.write(t.path('x'), 'a', tx);
-      await outside.write(t.path('x'), 'b');
-      await expectConflict(inside, tx);
-      await inside.fails({ op: 'READ', path: t.base }, 'ENOENT', tx);
+  'id-gone-after-eagain': conflicting(
+    'After a commit failing with EAGAIN the tx_id names no transaction',
+    'documented',
+    END,
+    {
+      before: { x: '0' },
+      inside: (conn, tx, t) => conn.write(t.path('x'), 'a', tx),
+      outside: (conn, t) => conn.write(t.path('x'), 'b'),
+      after: (inside, tx, _, t) => inside.fails({ op: 'READ', path: t.base }, 'ENOENT', tx),
     },
-  },
-  'conflict-write-write': {
-    rule: 'A node written inside and then outside makes the commit fail with EAGAIN',
-    level: 'documented',
-    sources: CONFLICTS,
-    async run(t) {
-      const [inside, tx, outside] = await pair(t, { x: '0' });
-      await inside.write(t.path('x'), 'inside', tx);
-      await outside.write(t.path('x'), 'outside');
-      await expectConflict(inside, tx);
-      expectEqual(await outside.read(t.path('x')), 'outside', 'the value after EAGAIN');
+  ),
+  'conflict-write-write': conflicting(
+    'A node written inside and then outside makes the commit fail with EAGAIN',
+    'documented',
+    CONFLICTS,
+    {
+      before: { x: '0' },
+      inside: (conn, tx, t) => conn.write(t.path('x'), 'inside', tx),
+      outside: (conn, t) => conn.write(t.path('x'), 'outside'),
+      after: async (_, __, outside, t) =>
+        expectEqual(await outside.read(t.path('x')), 'outside', 'the value after EAGAIN'),
     },
-  },
-  'conflict-read-write': {
-    rule: 'A node read inside and then written outside makes the commit fail with EAGAIN',
-    level: 'documented',
-    sources: CONFLICTS,
-    async run(t) {
-      const [inside, tx, outside] = await pair(t, { x: '0' });
-      await inside.read(t.path('x'), tx);
-      await inside.write(t.path('y'), 'derived', tx);
-      await outside.write(t.path('x'), '1');
-      await expectConflict(inside, tx);
-      await outside.fails({ op: 'READ', path: t.path('y') }, 'ENOENT');
+  ),
+  'conflict-read-write': conflicting(
+    'A node read inside and then written outside makes the commit fail with EAGAIN',
+    'documented',
+    CONFLICTS,
+    {
+      before: { x: '0' },
+      async inside(conn, tx, t) {
+        await conn.read(t.path('x'), tx);
+        await conn.write(t.path('y'), 'derived', tx);
+      },
+      outside: (conn, t) => conn.write(t.path('x'), '1'),
+      after: (_, __, outside, t) => outside.fails({ op: 'READ', path: t.path('y') }, 'ENOENT'),
     },
-  },
-  'conflict-new-sibling': {
-    rule: 'A child created outside under a parent the transaction extended conflicts',
-    level: 'c-4.17',
-    sources: CONFLICTS,
-    async run(t) {
-      const [inside, tx, outside] = await pair(t);
-      await inside.write(t.path('a'), '1', tx);
-      await outside.write(t.path('b'), '2');
-      await expectConflict(inside, tx);
+  ),
+  'conflict-new-sibling': conflicting(
+    'A child created outside under a parent the transaction extended conflicts',
+    'c-4.17',
+    CONFLICTS,
+    {
+      inside: (conn, tx, t) => conn.write(t.path('a'), '1', tx),
+      outside: (conn, t) => conn.write(t.path('b'), '2'),
     },
-  },
-  'conflict-deleted-read-node': {
-    rule: 'A node read inside and deleted outside makes the commit fail with EAGAIN',
-    level: 'documented',
-    sources: CONFLICTS,
-    async run(t) {
-      const [inside, tx, outside] = await pair(t, { x: '0' });
-      await inside.read(t.path('x'), tx);
-      await inside.write(t.path('y'), '1', tx);
-      await outside.rm(t.path('x'));
-      await expectConflict(inside, tx);
+  ),
+  'conflict-deleted-read-node': conflicting(
+    'A node read inside and deleted outside makes the commit fail with EAGAIN',
+    'documented',
+    CONFLICTS,
+    {
+      before: { x: '0' },
+      async inside(conn, tx, t) {
+        await conn.read(t.path('x'), tx);
+        await conn.write(t.path('y'), '1', tx);
+      },
+      outside: (conn, t) => conn.rm(t.path('x')),
     },
-  },
-  'conflict-created-missing-node': {
-    rule: 'A node found missing inside and created outside makes the commit fail with EAGAIN',
-    level: 'documented',
-    sources: CONFLICTS,
-    async run(t) {
-      const [inside, tx, outside] = await pair(t);
-      await inside.fails({ op: 'READ', path: t.path('x') }, 'ENOENT', tx);
-      await inside.write(t.path('y'), '1', tx);
-      await outside.write(t.path('x'), 'appeared');
-      await expectConflict(inside, tx);
+  ),
+  'conflict-created-missing-node': conflicting(
+    'A node found missing inside and created outside makes the commit fail with EAGAIN',
+    'documented',
+    CONFLICTS,
+    {
+      async inside(conn, tx, t) {
+        await conn.fails({ op: 'READ', path: t.path('x') }, 'ENOENT', tx);
+        await conn.write(t.path('y'), '1', tx);
+      },
+      outside: (conn, t) => conn.write(t.path('x'), 'appeared'),
     },
-  },
+  ),
   'disjoint-both-commit': {
     rule: 'Transactions touching disjoint nodes both commit',
     level: 'c-4.17',
@@ -320,13 +371,7 @@ export const transactionChecks: Check[] = checks('transactions', {
       transactionCode('check_transaction'),
     ],
     async run(t) {
-      const admin = await t.admin();
-      await admin.write(t.path('a', 'x'), '0');
-      await admin.write(t.path('b', 'x'), '0');
-      const one = await t.dom0();
-      const two = await t.dom0();
-      const tx1 = await one.start();
-      const tx2 = await two.start();
+      const [[one, tx1], [two, tx2]] = await twoTransactions(t, ['a/x', 'b/x']);
       await one.write(t.path('a', 'x'), '1', tx1);
       await two.write(t.path('b', 'x'), '2', tx2);
       await one.commit(tx1);
@@ -338,32 +383,28 @@ export const transactionChecks: Check[] = checks('transactions', {
     level: 'documented',
     sources: CONFLICTS,
     async run(t) {
-      const admin = await t.admin();
-      await admin.write(t.path('x'), '0');
-      const one = await t.dom0();
-      const two = await t.dom0();
-      const tx1 = await one.start();
-      const tx2 = await two.start();
+      const [[one, tx1], [two, tx2]] = await twoTransactions(t, ['x']);
       await one.write(t.path('x'), '1', tx1);
       await two.write(t.path('x'), '2', tx2);
       await one.commit(tx1);
       await expectConflict(two, tx2);
-      expectEqual(await admin.read(t.path('x')), '1', 'the value');
+      expectEqual(await one.read(t.path('x')), '1', 'the value');
     },
   },
-  'eagain-discards': {
-    rule: 'A commit failing with EAGAIN applies none of the changes',
-    level: 'documented',
-    sources: CONFLICTS,
-    async run(t) {
-      const [inside, tx, outside] = await pair(t, { x: '0' });
-      await inside.write(t.path('x'), 'in', tx);
-      await inside.write(t.path('other'), 'in', tx);
-      await outside.write(t.path('x'), 'out');
-      await expectConflict(inside, tx);
-      await outside.fails({ op: 'READ', path: t.path('other') }, 'ENOENT');
+  'eagain-discards': conflicting(
+    'A commit failing with EAGAIN applies none of the changes',
+    'documented',
+    CONFLICTS,
+    {
+      before: { x: '0' },
+      async inside(conn, tx, t) {
+        await conn.write(t.path('x'), 'in', tx);
+        await conn.write(t.path('other'), 'in', tx);
+      },
+      outside: (conn, t) => conn.write(t.path('x'), 'out'),
+      after: (_, __, outside, t) => outside.fails({ op: 'READ', path: t.path('other') }, 'ENOENT'),
     },
-  },
+  ),
   'not-a-snapshot': {
     rule: 'C 4.17 copies a node on first touch: one first read after an outside change shows it',
     level: 'c-4.17',
@@ -402,8 +443,7 @@ export const transactionChecks: Check[] = checks('transactions', {
     async run(t) {
       const watching = await t.dom0();
       await watching.watch(t.base, 'tok');
-      const conn = await t.dom0();
-      const tx = await conn.start();
+      const [conn, tx] = await started(t);
       await conn.write(t.path('x'), '1', tx);
       await watching.expectEvents([], 'the events before commit');
       await conn.commit(tx);
@@ -417,8 +457,7 @@ export const transactionChecks: Check[] = checks('transactions', {
     async run(t) {
       const watching = await t.dom0();
       await watching.watch(t.base, 'tok');
-      const conn = await t.dom0();
-      const tx = await conn.start();
+      const [conn, tx] = await started(t);
       await conn.write(t.path('x'), '1', tx);
       await conn.ok({ op: 'TRANSACTION_END', commit: false }, tx);
       await watching.expectEvents([]);
@@ -433,8 +472,7 @@ export const transactionChecks: Check[] = checks('transactions', {
       await admin.write(t.path('x'), '0');
       const watching = await t.dom0();
       await watching.watch(t.path('mine'), 'tok');
-      const conn = await t.dom0();
-      const tx = await conn.start();
+      const [conn, tx] = await started(t);
       await conn.read(t.path('x'), tx);
       await conn.write(t.path('mine'), '1', tx);
       await admin.write(t.path('x'), '1');
@@ -449,8 +487,7 @@ export const transactionChecks: Check[] = checks('transactions', {
     async run(t) {
       const watching = await t.dom0();
       await watching.watch(t.base, 'tok');
-      const conn = await t.dom0();
-      const tx = await conn.start();
+      const [conn, tx] = await started(t);
       for (const name of ['m', 'c', 'x']) await conn.write(t.path(name), '1', tx);
       await conn.commit(tx);
       await watching.expectEvents(['m', 'c', 'x'].map((name) => [t.path(name), 'tok']));
@@ -499,8 +536,7 @@ export const transactionChecks: Check[] = checks('transactions', {
     level: 'c-4.17',
     sources: [transactionCode('conn_delete_all_transactions')],
     async run(t) {
-      const conn = await t.dom0();
-      const tx = await conn.start();
+      const [conn, tx] = await started(t);
       await conn.write(t.path('x'), 'lost', tx);
       conn.close();
       const other = await t.dom0();
@@ -521,8 +557,7 @@ export const transactionChecks: Check[] = checks('transactions', {
     level: 'documented',
     sources: [doc('introduction (identical type, req_id and tx_id)')],
     async run(t) {
-      const conn = await t.dom0();
-      const tx = await conn.start();
+      const [conn, tx] = await started(t);
       const reply = await conn.end(tx, true);
       if (reply.type !== MessageType.TRANSACTION_END || reply.txId !== tx) {
         throw new CheckFailure(

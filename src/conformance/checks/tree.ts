@@ -1,31 +1,30 @@
-import { type Check, checks } from '../check.ts';
+import { type Check, type CheckSpec, checks } from '../check.ts';
 import { expectEqual } from '../connection.ts';
 import { core, doc } from './sources.ts';
 
 const NODES = [doc('paths (every node has a value and children)')];
 
+/** WRITEs `values` (latin1 text) to one node in turn; READ must give back the last. */
+function roundTrip(rule: string, sources: string[], values: string[]): CheckSpec {
+  return {
+    rule,
+    level: 'documented',
+    sources,
+    async run(t) {
+      const conn = await t.dom0();
+      for (const value of values) await conn.write(t.path('a'), value);
+      expectEqual(await conn.read(t.path('a')), values.at(-1), 'the value read back');
+    },
+  };
+}
+
 export const treeChecks: Check[] = checks('tree', {
-  'write-then-read': {
-    rule: 'READ returns what WRITE stored',
-    level: 'documented',
-    sources: [doc('READ, WRITE')],
-    async run(t) {
-      const conn = await t.dom0();
-      await conn.write(t.path('a'), 'hello');
-      expectEqual(await conn.read(t.path('a')), 'hello', 'the value');
-    },
-  },
-  'write-replaces': {
-    rule: 'A second WRITE replaces the value (a shorter one leaves no tail)',
-    level: 'documented',
-    sources: [doc('READ, WRITE')],
-    async run(t) {
-      const conn = await t.dom0();
-      await conn.write(t.path('a'), 'longer value');
-      await conn.write(t.path('a'), 'short');
-      expectEqual(await conn.read(t.path('a')), 'short', 'the value');
-    },
-  },
+  'write-then-read': roundTrip('READ returns what WRITE stored', [doc('READ, WRITE')], ['hello']),
+  'write-replaces': roundTrip(
+    'A second WRITE replaces the value (a shorter one leaves no tail)',
+    [doc('READ, WRITE')],
+    ['longer value', 'short'],
+  ),
   'write-creates-parents': {
     rule: 'WRITE creates missing parents with empty values',
     level: 'documented',
@@ -41,38 +40,21 @@ export const treeChecks: Check[] = checks('tree', {
       expectEqual(await conn.directory(t.path('p')), ['q'], 'the children of the first parent');
     },
   },
-  'empty-value': {
-    rule: 'An empty value is stored and read back as an empty payload',
-    level: 'documented',
-    sources: [doc('READ (<value|>)')],
-    async run(t) {
-      const conn = await t.dom0();
-      await conn.write(t.path('a'), 'x');
-      await conn.write(t.path('a'), '');
-      expectEqual(await conn.read(t.path('a')), '', 'the value');
-    },
-  },
-  'value-with-nuls': {
-    rule: 'Values are binary: nul bytes inside and at the end survive',
-    level: 'documented',
-    sources: [doc('READ, WRITE (<value|>: binary data)')],
-    async run(t) {
-      const conn = await t.dom0();
-      await conn.write(t.path('a'), 'a\0b\0\0');
-      expectEqual(await conn.read(t.path('a')), 'a\0b\0\0', 'the value');
-    },
-  },
-  'value-all-bytes': {
-    rule: 'Every byte value 0-255 round-trips through WRITE and READ',
-    level: 'documented',
-    sources: [doc('READ, WRITE (<value|>: binary data)')],
-    async run(t) {
-      const conn = await t.dom0();
-      const value = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
-      await conn.write(t.path('a'), value);
-      expectEqual(await conn.read(t.path('a')), value.toString('latin1'), 'the value');
-    },
-  },
+  'empty-value': roundTrip(
+    'An empty value is stored and read back as an empty payload',
+    [doc('READ (<value|>)')],
+    ['x', ''],
+  ),
+  'value-with-nuls': roundTrip(
+    'Values are binary: nul bytes inside and at the end survive',
+    [doc('READ, WRITE (<value|>: binary data)')],
+    ['a\0b\0\0'],
+  ),
+  'value-all-bytes': roundTrip(
+    'Every byte value 0-255 round-trips through WRITE and READ',
+    [doc('READ, WRITE (<value|>: binary data)')],
+    [String.fromCharCode(...Array.from({ length: 256 }, (_, i) => i))],
+  ),
   'read-adds-no-nul': {
     rule: 'The READ reply is the value alone, without a trailing nul',
     level: 'documented',
