@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { mapFile, SocketEventChannel, unmap } from '../evtchn/index.ts';
+import { isNativeAvailable, mapFile, SocketEventChannel, unmap } from '../evtchn/index.ts';
 import { ringConnector, socketConnector, type TransportConnector } from '../xenstore/index.ts';
 
 /** What dom0's INTRODUCE names for a guest: its ring's frame and its event-channel port. */
@@ -90,6 +90,19 @@ interface RingGuest {
  * sockets, `mmap`). Domain death is the shim's: the page file goes and VIRQ_DOM_EXC is raised.
  */
 export function ringGuests(dir: string): GuestDomains {
+  if (!existsSync(join(dir, 'evtchn.sock'))) {
+    throw Object.assign(new Error(`${dir} is no shim directory: it has no evtchn.sock`), {
+      code: 'EINVAL',
+    });
+  }
+  if (!isNativeAvailable()) {
+    throw Object.assign(
+      new Error('guest rings need the native addon (node scripts/build-native.mjs)'),
+      {
+        code: 'ENOSYS',
+      },
+    );
+  }
   const ports = new PortPool();
   const guests = new Map<number, RingGuest>();
   const pagePath = (domid: number) => join(dir, `dom${domid}.page`);

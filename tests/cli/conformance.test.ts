@@ -84,6 +84,7 @@ describe('xenwire conformance', () => {
     [['--guest-domids', '1,0,2'], /--guest-domids takes guest domids/],
     [['--guest-socket-template', '/tmp/no-placeholder.sock'], /lacks \{domid\}/],
     [['--bogus'], /Unknown option '--bogus'/],
+    [['--guest-ring', '/tmp'], /\/tmp is no shim directory/],
   ])('refuses %j', async (args, message) => {
     const { status, stderr } = await run(args);
     expect(stderr).toMatch(message);

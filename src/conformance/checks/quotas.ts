@@ -177,7 +177,7 @@ export const quotaChecks: Check[] = checks('quotas', {
     },
   },
   'transactions-per-domain': {
-    rule: `A guest may open ${TRANSACTIONS_PER_DOMAIN + 1} transactions at once; one more is ENOSPC`,
+    rule: `A guest may open ${TRANSACTIONS_PER_DOMAIN} transactions and one more (the quota is checked before counting); the next is ENOSPC`,
     level: 'c-4.17',
     needs: ['guests'],
     sources: TRANSACTIONS,
