@@ -1,12 +1,14 @@
 /**
  * `xenwire`: Xen's control-plane protocols for Node.js.
  *
- * Each area has its own entry point — `xenwire/xenstore`, `xenwire/ring`, `xenwire/evtchn` — and
+ * Each area has its own entry point — `xenwire/xenstore`, `xenwire/ring`, `xenwire/evtchn`,
+ * `xenwire/device` — and
  * is also reachable here as a namespace. The xenstore client and server, which most programs
  * start with, are exported by name as well.
  *
  * @packageDocumentation
  */
+export * as device from './device/index.ts';
 export * as evtchn from './evtchn/index.ts';
 export * as ring from './ring/index.ts';
 export * as xenstore from './xenstore/index.ts';
