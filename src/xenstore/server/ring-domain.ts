@@ -1,6 +1,6 @@
 import { ByteRingOutbox } from '../../ring/outbox.ts';
 import {
-  XenstoreConnection as RingConnectionState,
+  XenstoreConnectionState,
   XenstoreErrorIndicator,
   XenstoreRing,
 } from '../../ring/xenstore.ts';
@@ -74,7 +74,7 @@ export class RingDomain {
     if (this.#stopped) return;
     const ring = this.#ring;
     try {
-      if (ring.connection === RingConnectionState.RECONNECT) this.#reconnect();
+      if (ring.connection === XenstoreConnectionState.RECONNECT) this.#reconnect();
       if (this.#connection === undefined) return;
       // A guest that does not read its replies is not read either, so it cannot make us queue
       // without bound.
