@@ -22,18 +22,23 @@ export {
   ERRNO,
   HEADER_SIZE,
   isWireErrorName,
-  MessageType,
-  type MessageTypeName,
-  messageTypeName,
   PAYLOAD_MAX,
   REL_PATH_MAX,
-  REMOVED_RESTRICT_TYPE,
-  TYPE_COUNT,
   WIRE_ERRORS,
   type WireErrorName,
 } from './constants.ts';
 export { isXenstoreError, XenstoreError, type XenstoreErrorCode } from './errors.ts';
 export { MessageFramer } from './framer.ts';
+export {
+  MESSAGES,
+  type MessageRow,
+  MessageType,
+  type MessageTypeName,
+  messageTypeName,
+  REMOVED_RESTRICT_TYPE,
+  type RequestName,
+  TYPE_COUNT,
+} from './messages.ts';
 export {
   assertValidPath,
   assertValidWatchPath,
@@ -61,7 +66,6 @@ export {
 export { XenstorePool, type XenstorePoolOptions } from './pool.ts';
 export {
   booleanPayload,
-  type DirectoryPart,
   decodeError,
   decodeReply,
   decodeWatchEvent,
@@ -70,18 +74,20 @@ export {
   listPayload,
   permissionsPayload,
   type ReplyValue,
-  type ReplyValues,
   replyMessage,
   stringPayload,
   type WatchEvent,
   watchEventMessage,
 } from './replies.ts';
+export type { DirectoryPart, ReplyShape } from './reply-shapes.ts';
+export type { RequestShape } from './request-shapes.ts';
 export {
   decodeRequest,
   encodeRequest,
   encodeRequestPayload,
   type Request,
   type RequestIds,
+  type RequestOf,
   type RequestOp,
   requestPath,
 } from './requests.ts';
@@ -100,7 +106,6 @@ export {
 export { type RingTransportOptions, ringConnector } from './transport/ring.ts';
 export { socketConnector } from './transport/socket.ts';
 export type {
-  OutgoingMessage,
   Transport,
   TransportConnector,
   TransportHandlers,
@@ -117,5 +122,6 @@ export {
   encodeMessage,
   type Header,
   type Message,
+  type OutgoingMessage,
   writeHeader,
 } from './wire.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MessageType } from '../../src/xenstore/constants.ts';
+import { MessageType } from '../../src/xenstore/messages.ts';
 import { decodeReply, decodeWatchEvent } from '../../src/xenstore/replies.ts';
 import { encodeRequest } from '../../src/xenstore/requests.ts';
 import { XenstoreServer } from '../../src/xenstore/server/index.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MessageType } from '../../src/xenstore/constants.ts';
+import { MessageType } from '../../src/xenstore/messages.ts';
 import { type Domain, XenstoreServer } from '../../src/xenstore/server/index.ts';
 import { Recorder, renderReply, scriptPayload } from './script.ts';
 

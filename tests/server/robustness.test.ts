@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MessageType } from '../../src/xenstore/constants.ts';
+import { MessageType } from '../../src/xenstore/messages.ts';
 import { XenstoreServer } from '../../src/xenstore/server/index.ts';
 import type { Message } from '../../src/xenstore/wire.ts';
 

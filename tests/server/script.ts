@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { MessageType, messageTypeName } from '../../src/xenstore/constants.ts';
+import { MessageType, messageTypeName } from '../../src/xenstore/messages.ts';
 import { decodeWatchEvent } from '../../src/xenstore/replies.ts';
 import type { ServerOptions } from '../../src/xenstore/server/index.ts';
 import { XenstoreServer } from '../../src/xenstore/server/index.ts';

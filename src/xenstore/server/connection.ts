@@ -1,6 +1,7 @@
-import { HEADER_SIZE, MessageType, PAYLOAD_MAX } from '../constants.ts';
+import { HEADER_SIZE, PAYLOAD_MAX } from '../constants.ts';
 import { XenstoreError } from '../errors.ts';
 import { MessageFramer } from '../framer.ts';
+import { MessageType } from '../messages.ts';
 import { domainPath } from '../paths.ts';
 import { joinStrings } from '../payload.ts';
 import type { Message } from '../wire.ts';

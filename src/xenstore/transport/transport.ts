@@ -1,12 +1,4 @@
-import type { Message } from '../wire.ts';
-
-/**
- * A message on its way out. `frame`, when present, already holds its wire bytes (header and
- * payload): byte transports write it as is instead of encoding the message again.
- */
-export interface OutgoingMessage extends Message {
-  readonly frame?: Uint8Array;
-}
+import type { Message, OutgoingMessage } from '../wire.ts';
 
 /** What a transport reports to its owner. */
 export interface TransportHandlers {

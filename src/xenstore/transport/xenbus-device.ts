@@ -1,6 +1,7 @@
 import { close, open, read, writeSync } from 'node:fs';
-import { HEADER_SIZE, MessageType, PAYLOAD_MAX } from '../constants.ts';
+import { HEADER_SIZE, PAYLOAD_MAX } from '../constants.ts';
 import { XenstoreError } from '../errors.ts';
+import { MessageType } from '../messages.ts';
 import { encodeRequest } from '../requests.ts';
 import { encodeMessage } from '../wire.ts';
 import { type ByteStream, type ByteStreamHandlers, framedTransport } from './byte-stream.ts';
