@@ -1,5 +1,8 @@
 /**
- * `xenwire/xenstore`: the xenstore wire protocol.
+ * `xenwire/xenstore`: the xenstore wire protocol — the client (pipelined, over every transport),
+ * its pool, the codec (header, framer, the table of message types, requests, replies, payloads,
+ * paths, permissions), errors, and the client ends of the transports. The in-memory server and
+ * the server ends of the transports are `xenwire/xenstore/server`.
  *
  * @packageDocumentation
  */
@@ -18,7 +21,6 @@ export {
 } from './client.ts';
 export {
   ABS_PATH_MAX,
-  DOMID_SELF,
   ERRNO,
   HEADER_SIZE,
   isWireErrorName,
@@ -65,17 +67,12 @@ export {
 } from './permissions.ts';
 export { XenstorePool, type XenstorePoolOptions } from './pool.ts';
 export {
-  booleanPayload,
   decodeError,
   decodeReply,
   decodeWatchEvent,
-  directoryPartPayload,
   errorMessage,
-  listPayload,
-  permissionsPayload,
   type ReplyValue,
   replyMessage,
-  stringPayload,
   type WatchEvent,
   watchEventMessage,
 } from './replies.ts';
@@ -91,18 +88,13 @@ export {
   type RequestOp,
   requestPath,
 } from './requests.ts';
-export * from './server/index.ts';
 export {
   type ByteStream,
   type ByteStreamHandlers,
   framedTransport,
 } from './transport/byte-stream.ts';
 export { defaultConnector, defaultSocketPath } from './transport/default.ts';
-export {
-  type InProcessConnection,
-  type InProcessServer,
-  inProcessConnector,
-} from './transport/in-process.ts';
+export { type InProcessServer, inProcessConnector } from './transport/in-process.ts';
 export { type RingTransportOptions, ringConnector } from './transport/ring.ts';
 export { socketConnector } from './transport/socket.ts';
 export type {

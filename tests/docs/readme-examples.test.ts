@@ -24,7 +24,7 @@ function examples(file: string): { name: string; code: string }[] {
 }
 
 function pointAtSources(code: string): string {
-  return code.replace(/from '(xenwire(?:\/[a-z]+)?)'/g, (_m, spec: string) => {
+  return code.replace(/from '(xenwire(?:\/[a-z]+)*)'/g, (_m, spec: string) => {
     const area = spec === 'xenwire' ? '' : spec.slice('xenwire/'.length);
     return `from '${join(root, 'src', area, 'index.ts')}'`;
   });

@@ -1,17 +1,30 @@
 /**
- * `xenwire/xenstore` server side: an in-memory xenstored, in-process or on unix sockets.
+ * `xenwire/xenstore/server`: an in-memory xenstored with C 4.17's semantics, and the server ends
+ * of the transports that serve it — unix sockets ({@link socketListener}), ring pages
+ * ({@link XenstoreRingServer}) — put together by {@link serve}. In-process clients connect with
+ * `inProcessConnector` of `xenwire/xenstore`.
  *
  * @packageDocumentation
  */
-export type { ConnectOptions, XenstoreConnection } from './connection.ts';
+export { type Served, type ServeOptions, serve } from '../serve.ts';
+export { pageFileMapper } from '../transport/ring-page-file.ts';
+export {
+  type PageMapper,
+  type RingServerOptions,
+  XenstoreRingServer,
+} from '../transport/ring-server.ts';
+export { type Listener, type ListenOptions, socketListener } from '../transport/socket-listener.ts';
+export type {
+  ConnectOptions,
+  DomainDirectory,
+  ServedDomain,
+  ServerConnectOptions,
+  XenstoreConnection,
+  XenstoreService,
+} from '../transport/transport.ts';
 export { dom0Tree, guestTree } from './dom0-tree.ts';
-export type { Domain, DomainListener, DomainTable } from './domains.ts';
-export type { Listener, ListenOptions } from './listen.ts';
 export type { DumpedDomain, DumpedNode, StoreDump } from './persistence.ts';
-export { DEFAULT_QUOTAS, QUOTA_NAMES, type Quotas, type QuotaTable } from './quota.ts';
-export { pageFileMapper } from './ring-page-file.ts';
-export { type PageMapper, type RingServerOptions, XenstoreRingServer } from './ring-server.ts';
-export { type Served, type ServeOptions, serve } from './serve.ts';
-export { type ServerConnectOptions, type ServerOptions, XenstoreServer } from './server.ts';
+export { DEFAULT_QUOTAS, QUOTA_NAMES, type Quotas } from './quota.ts';
+export { type ServerOptions, XenstoreServer } from './server.ts';
 export type { TraceRecord, TraceSink } from './trace.ts';
 export type { ConflictPolicy } from './transactions.ts';

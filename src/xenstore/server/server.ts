@@ -7,18 +7,17 @@ import { OK_PAYLOAD } from '../payload.ts';
 import { parsePermissions } from '../permissions.ts';
 import { booleanPayload, errorMessage, replyMessage, stringPayload } from '../replies.ts';
 import { decodeRequest, type Request, type RequestOf, type RequestOp } from '../requests.ts';
+import type {
+  ServerConnectOptions,
+  XenstoreConnection,
+  XenstoreService,
+} from '../transport/transport.ts';
 import type { Message } from '../wire.ts';
-import {
-  type ConnectionHost,
-  type ConnectOptions,
-  ServerConnection,
-  type XenstoreConnection,
-} from './connection.ts';
+import { type ConnectionHost, ServerConnection } from './connection.ts';
 import { type ControlHost, control } from './control.ts';
 import { DomainTable } from './domains.ts';
 import { EventDispatcher, INTRODUCE_DOMAIN, RELEASE_DOMAIN } from './events.ts';
 import { CommitFaults } from './fault.ts';
-import { type Listener, type ListenOptions, listen } from './listen.ts';
 import type { NodePermissions } from './node.ts';
 import { allows, Perm } from './permissions.ts';
 import { dumpNodes, loadNodes, type StoreDump } from './persistence.ts';
@@ -57,15 +56,6 @@ export interface ServerOptions {
   readonly features?: number;
 }
 
-/** Options of {@link XenstoreServer.connect}, plus privilege for socket listeners. */
-export interface ServerConnectOptions extends ConnectOptions {
-  /**
-   * Force privilege. Unix-socket connections of the dom0 socket are privileged whatever their
-   * domid, as in C; by default only dom0 and `privilegedDomid` are.
-   */
-  readonly privileged?: boolean;
-}
-
 /**
  * Serves one request of type `Op` on `conn`, inside transaction `tx` if the request names one;
  * returns the reply payload or throws the error to answer.
@@ -87,10 +77,12 @@ type Handlers = { readonly [Op in RequestOp]: Handler<Op> };
  * Requests are served synchronously: replies and watch events are delivered before `send`
  * returns, in order, and never re-entrantly (see {@link XenstoreConnection}).
  */
-export class XenstoreServer {
+export class XenstoreServer implements XenstoreService {
   /** @internal The tree itself; clients see it through connections. */
   readonly store: Store;
+  /** @internal The domains the store knows; transports see them as a `DomainDirectory`. */
   readonly domains = new DomainTable(() => this.store.generation);
+  /** @internal Quota limits and per-domain overrides. */
   readonly quotas: QuotaTable;
   readonly #watches = new WatchIndex();
   readonly #registry: WatchRegistry;
@@ -215,11 +207,6 @@ export class XenstoreServer {
     conn.scope = new RequestScope(conn, this.store, this.#context, undefined);
     this.#connections.add(conn);
     return conn;
-  }
-
-  /** Serves this store on a unix socket (see {@link ListenOptions}). */
-  listen(options: ListenOptions): Promise<Listener> {
-    return listen(this, options);
   }
 
   /** How many connections are open. */

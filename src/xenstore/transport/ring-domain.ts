@@ -6,7 +6,7 @@ import {
 } from '../../ring/xenstore.ts';
 import { MessageFramer } from '../framer.ts';
 import { encodeMessage, type Message } from '../wire.ts';
-import type { XenstoreConnection } from './connection.ts';
+import type { XenstoreConnection } from './transport.ts';
 
 /** What a served ring needs from the server and the event channel. */
 export interface RingDomainHost {
