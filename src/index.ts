@@ -14,5 +14,5 @@ export * as evtchn from './evtchn/index.ts';
 export * as ring from './ring/index.ts';
 export * as xenstore from './xenstore/index.ts';
 export { isXenstoreError, XenstoreClient, XenstoreError } from './xenstore/index.ts';
-export * as xenstoreServer from './xenstore/server/index.ts';
-export { XenstoreServer } from './xenstore/server/index.ts';
+export * as xenstoreServer from './xenstore/server.ts';
+export { XenstoreServer } from './xenstore/server.ts';

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { XenstoreClient } from '../xenstore/client.ts';
-import { dom0Tree, socketListener, XenstoreServer } from '../xenstore/server/index.ts';
+import { dom0Tree, socketListener, XenstoreServer } from '../xenstore/server.ts';
 
 /** Where a command's requests go. */
 export interface TargetOptions {

@@ -101,25 +101,23 @@ export const MESSAGES = {
 /** The name of a request type, e.g. `'READ'`. */
 export type RequestName = keyof typeof MESSAGES;
 
-/** The types that are no request: the server's messages to clients, and the reserved number. */
-const NON_REQUESTS = {
-  /** Server to client only. */
-  WATCH_EVENT: 15,
-  /** Server to client only. */
-  ERROR: 16,
-  /** Guaranteed never to name a message. */
-  INVALID: 0xffff,
-} as const;
-
-/** Message type numbers (`enum xsd_sockmsg_type`), derived from {@link MESSAGES}. */
-export const MessageType: {
-  readonly [K in RequestName]: (typeof MESSAGES)[K]['type'];
-} & typeof NON_REQUESTS = Object.freeze({
+/**
+ * Message type numbers (`enum xsd_sockmsg_type`): those of the requests of {@link MESSAGES}, plus
+ * the two the server sends to clients only (WATCH_EVENT 15, ERROR 16) and INVALID (0xffff), which
+ * is guaranteed never to name a message.
+ */
+export const MessageType: { readonly [K in RequestName]: (typeof MESSAGES)[K]['type'] } & {
+  readonly WATCH_EVENT: 15;
+  readonly ERROR: 16;
+  readonly INVALID: 0xffff;
+} = Object.freeze({
   ...(Object.fromEntries(Object.entries(MESSAGES).map(([name, row]) => [name, row.type])) as {
     readonly [K in RequestName]: (typeof MESSAGES)[K]['type'];
   }),
-  ...NON_REQUESTS,
-});
+  WATCH_EVENT: 15,
+  ERROR: 16,
+  INVALID: 0xffff,
+} as const);
 
 /** Name of a message type, e.g. `'READ'`. */
 export type MessageTypeName = keyof typeof MessageType;

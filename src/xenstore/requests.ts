@@ -13,12 +13,10 @@ import { type OutgoingMessage, writeHeader } from './wire.ts';
 /** The operation names a client may send. */
 export type RequestOp = RequestName;
 
-/** The fields a request of type `Op` carries, by its row's request shape. */
-type FieldsOf<Op extends RequestOp> =
-  (typeof MESSAGES)[Op]['request'] extends RequestShape<infer Fields> ? Fields : never;
-
-/** A request of type `Op`. */
-export type RequestOf<Op extends RequestOp> = { readonly op: Op } & FieldsOf<Op>;
+/** A request of type `Op`: its name, and the fields its row's request shape carries. */
+export type RequestOf<Op extends RequestOp> = {
+  readonly op: Op;
+} & ((typeof MESSAGES)[Op]['request'] extends RequestShape<infer Fields> ? Fields : never);
 
 /** Every request a client can send. */
 export type Request = { [Op in RequestOp]: RequestOf<Op> }[RequestOp];

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { PAYLOAD_MAX } from '../../src/xenstore/constants.ts';
 import { MessageType, messageTypeName } from '../../src/xenstore/messages.ts';
 import { decodeReply } from '../../src/xenstore/replies.ts';
-import { type Listener, socketListener, XenstoreServer } from '../../src/xenstore/server/index.ts';
+import { type Listener, socketListener, XenstoreServer } from '../../src/xenstore/server.ts';
 import { type Message, writeHeader } from '../../src/xenstore/wire.ts';
 import { GuestRingConnection } from '../support/guest-ring-connection.ts';
 import { RawConnection } from '../support/raw-connection.ts';

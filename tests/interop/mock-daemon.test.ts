@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { socketListener, XenstoreServer } from '../../src/xenstore/server/index.ts';
+import { socketListener, XenstoreServer } from '../../src/xenstore/server.ts';
 import { describeClientInterop } from './client-interop-suite.ts';
 
 describeClientInterop('the in-memory xenstored', async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MessageType } from '../../src/xenstore/messages.ts';
 import { decodeReply, decodeWatchEvent } from '../../src/xenstore/replies.ts';
 import { encodeRequest } from '../../src/xenstore/requests.ts';
-import { XenstoreServer } from '../../src/xenstore/server/index.ts';
+import { XenstoreServer } from '../../src/xenstore/server.ts';
 import type { Message } from '../../src/xenstore/wire.ts';
 import { Recorder, renderReply, scriptPayload } from './script.ts';
 

@@ -7,7 +7,7 @@ import { HEADER_SIZE } from '../../src/xenstore/constants.ts';
 import { MessageFramer } from '../../src/xenstore/framer.ts';
 import { MessageType } from '../../src/xenstore/messages.ts';
 import { joinStrings } from '../../src/xenstore/payload.ts';
-import { socketListener, XenstoreServer } from '../../src/xenstore/server/index.ts';
+import { socketListener, XenstoreServer } from '../../src/xenstore/server.ts';
 import { encodeMessage, type Message } from '../../src/xenstore/wire.ts';
 
 const GUEST = 5;

@@ -11,7 +11,7 @@ import {
   socketListener,
   type TraceRecord,
   XenstoreServer,
-} from '../../src/xenstore/server/index.ts';
+} from '../../src/xenstore/server.ts';
 import { encodeMessage, type Message } from '../../src/xenstore/wire.ts';
 import { Recorder, renderReply, scriptPayload } from './script.ts';
 

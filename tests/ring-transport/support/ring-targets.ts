@@ -9,7 +9,7 @@ import {
   pageFileMapper,
   XenstoreRingServer,
   XenstoreServer,
-} from '../../../src/xenstore/server/index.ts';
+} from '../../../src/xenstore/server.ts';
 import { inProcessConnector } from '../../../src/xenstore/transport/in-process.ts';
 import {
   startRealXenstored,
