@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isNativeAvailable, mapFile, SocketEventChannel, unmap } from '../evtchn/index.ts';
+import { isNativeAvailable, mapFile, unmap } from '../device/index.ts';
+import { SocketEventChannel } from '../evtchn/index.ts';
 import { ringConnector, socketConnector, type TransportConnector } from '../xenstore/index.ts';
 
 /** What dom0's INTRODUCE names for a guest: its ring's frame and its event-channel port. */
@@ -132,7 +133,8 @@ export function ringGuests(dir: string): GuestDomains {
       return (handlers) => {
         const ring = guest(domid);
         ring.page ??= mapFile(pagePath(domid), { length: PAGE_SIZE });
-        return ringConnector({ page: new Uint8Array(ring.page), eventChannel, port })(handlers);
+        const page = new Uint8Array(ring.page);
+        return ringConnector({ page, eventChannel, port })(handlers);
       };
     },
     async destroy(domid) {

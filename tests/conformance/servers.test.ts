@@ -19,8 +19,8 @@ import {
   runConformance,
   socketTemplateGuests,
 } from '../../src/conformance/index.ts';
-import { type Served, serve, socketConnector } from '../../src/xenstore/index.ts';
-import { nativeAddonReady } from '../evtchn/support/requirements.ts';
+import { socketConnector } from '../../src/xenstore/index.ts';
+import { type Served, serve } from '../../src/xenstore/server.ts';
 import {
   type DaemonFlavour,
   oxenstoredAvailable,
@@ -28,6 +28,7 @@ import {
   startRealXenstored,
   xenInstall,
 } from '../support/real-xenstored.ts';
+import { nativeAddonReady } from '../support/requirements.ts';
 import {
   type MatrixRow,
   readmeMatrix,

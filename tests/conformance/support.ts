@@ -2,7 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ConformanceTarget, socketTemplateGuests } from '../../src/conformance/index.ts';
-import { type Served, serve, socketConnector } from '../../src/xenstore/index.ts';
+import { socketConnector } from '../../src/xenstore/index.ts';
+import { type Served, serve } from '../../src/xenstore/server.ts';
 
 /** The in-memory xenstored in 4.17 mode on sockets, guests 1-3 on their own sockets. */
 export interface MockServer {

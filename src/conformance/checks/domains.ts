@@ -1,4 +1,5 @@
-import { DOMID_SELF, joinStrings, MessageType, toText } from '../../xenstore/index.ts';
+import { DOMID_SELF } from '../../evtchn/index.ts';
+import { joinStrings, MessageType, toText } from '../../xenstore/index.ts';
 import { type Check, type CheckSpec, checks, type Level } from '../check.ts';
 import { expectEqual } from '../connection.ts';
 import type { CheckContext } from '../context.ts';
