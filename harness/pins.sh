@@ -5,7 +5,8 @@
 #   pins.sh host SET         check (or install, at the pinned version) the host tools of SET
 #   pins.sh fetch SET DIR    download SET's packages into DIR and verify them
 #   pins.sh digest SET       a hash of SET's pins (caches keep it to notice a changed pin)
-# Functions print errors prefixed "pins:" and return non-zero; the scripts run with `set -e`.
+# Functions print errors prefixed "pins:" and return non-zero; the scripts run with `set -e`, so a
+# failing command inside a function ends the script at once: pins_fail only prints.
 
 pins_file="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/pins"
 pins_lists_refreshed=0
@@ -13,7 +14,6 @@ pins_lists_refreshed=0
 pins_fail() {
   local line
   for line in "$@"; do echo "pins: $line" >&2; done
-  return 1
 }
 
 # pins_rows SET: "PACKAGE VERSION CHECK" for every pin of SET; fails for an unknown set.
@@ -72,6 +72,7 @@ pins_verify() {
     "  fetched  $actual" \
     "  The file was deleted. Either the mirror served other bytes than Debian's signed lists" \
     "  name, or $pins_file is wrong. Nothing from it was unpacked."
+  return 1
 }
 
 # pins_fetch SET DIR: afterwards DIR holds exactly SET's packages, each at its pinned version
@@ -92,7 +93,8 @@ pins_fetch() {
     if ! (cd "$dir" && apt-get download "${pinned[@]}" >/dev/null 2>&1); then
       pins_refresh_lists_once
       for pkg in "${pinned[@]}"; do
-        apt-cache show "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+        # (apt-cache show succeeds, printing nothing, for a known package at an unknown version.)
+        [[ "$(apt-cache show "$pkg" 2>/dev/null)" == *Package:* ]] || missing+=("$pkg")
       done
       if ((${#missing[@]})); then
         pins_fail "not in Debian's package lists (after apt-get update): ${missing[*]} (set $set)"

@@ -3,7 +3,15 @@
 // well-formed, bash reads it as Node does, the fetch scripts take every version from it and call
 // apt nowhere else, and a wrong sha256 or a too-old host tool fails loudly.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,9 +48,9 @@ const DEBIAN_VERSION = /^(\d+:)?\d[A-Za-z0-9.+~-]*$/;
 const version = (set: string, pkg: string) =>
   pins.find((pin) => pin.set === set && pin.pkg === pkg)?.version;
 
-/** Runs bash with harness/pins.sh sourced. */
+/** Runs bash with harness/pins.sh sourced, under `set -euo pipefail` as the fetch scripts are. */
 function pinsBash(script: string, env: Record<string, string> = {}) {
-  return spawnSync('bash', ['-c', `. "${pinsScript}"; ${script}`], {
+  return spawnSync('bash', ['-c', `set -euo pipefail; . "${pinsScript}"; ${script}`], {
     encoding: 'utf8',
     env: { ...process.env, ...env },
   });
@@ -196,6 +204,79 @@ describe('harness/pins.sh', () => {
   const dir = mkdtempSync(join(tmpdir(), 'xenwire-pins-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+  /**
+   * pins_fetch with apt replaced by stubs on PATH: `apt-get download` writes each PKG=VERSION's
+   * file with the bytes in $STUB_BYTES (or fails when $STUB_MISSING names it, as apt does for a
+   * version its lists lack), `apt-get update` counts itself, `apt-cache show` knows what is not
+   * missing.
+   */
+  function fetchWithStubs(
+    set: string,
+    pinsText: string,
+    stub: { bytes: string; missing?: string },
+  ) {
+    const bin = join(dir, 'bin');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(
+      join(bin, 'apt-get'),
+      `#!/bin/bash
+if [[ $1 == update ]]; then echo >>"${dir}/updates"; exit 0; fi
+shift
+for p in "$@"; do [[ $p == "$STUB_MISSING" ]] && { echo "E: Version not found" >&2; exit 100; }; done
+for p in "$@"; do v="\${p#*=}"; printf %s "$STUB_BYTES" >"\${p%%=*}_\${v//:/%3a}_all.deb"; done
+`,
+      { mode: 0o755 },
+    );
+    writeFileSync(
+      join(bin, 'apt-cache'),
+      `#!/bin/bash\n[[ $2 == "$STUB_MISSING" ]] || echo "Package: \${2%%=*}"\n`,
+      { mode: 0o755 },
+    );
+    const pinsCopy = join(dir, 'stub-pins');
+    writeFileSync(pinsCopy, pinsText);
+    rmSync(join(dir, 'updates'), { force: true });
+    const result = pinsBash(`pins_file=${pinsCopy}; pins_fetch ${set} "${join(dir, 'debs')}"`, {
+      PATH: `${bin}:${process.env.PATH}`,
+      STUB_BYTES: stub.bytes,
+      STUB_MISSING: stub.missing ?? '',
+    });
+    const updates = existsSync(join(dir, 'updates'))
+      ? readFileSync(join(dir, 'updates'), 'utf8').length
+      : 0;
+    return { ...result, updates, debs: readdirSync(join(dir, 'debs')).sort() };
+  }
+
+  it('fetches by exact version, verifies, and keeps only the set in the cache', () => {
+    const bytes = 'package bytes';
+    const sum = spawnSync('sha256sum', { input: bytes, encoding: 'utf8' }).stdout.split(' ')[0];
+    mkdirSync(join(dir, 'debs'), { recursive: true });
+    writeFileSync(join(dir, 'debs/old_0.9_all.deb'), 'a version no longer pinned');
+    const ok = fetchWithStubs('s', `s a 1:1.0-1 sha256:${sum}\ns b 2.0 sha256:${sum}\n`, { bytes });
+    expect(ok.stderr).toContain('pins: downloading a=1:1.0-1 b=2.0');
+    expect(ok.status).toBe(0);
+    expect(ok.debs).toEqual(['a_1%3a1.0-1_all.deb', 'b_2.0_all.deb']);
+    expect(ok.updates).toBe(0);
+  });
+
+  it('refreshes the lists once for a missing version, then names it and how to upgrade', () => {
+    const missing = fetchWithStubs('s', `s a 1.0 sha256:${'0'.repeat(64)}\n`, {
+      bytes: 'x',
+      missing: 'a=1.0',
+    });
+    expect(missing.status).not.toBe(0);
+    expect(missing.updates).toBe(1);
+    expect(missing.stderr).toContain("not in Debian's package lists (after apt-get update): a=1.0");
+    expect(missing.stderr).toContain('To upgrade');
+    expect(missing.stderr).toContain('CI=true bash .ci/run');
+  });
+
+  it('fails loudly on a downloaded file with another sha256, and deletes it', () => {
+    const wrong = fetchWithStubs('s', `s c 3.0 sha256:${'0'.repeat(64)}\n`, { bytes: 'tampered' });
+    expect(wrong.status).not.toBe(0);
+    expect(wrong.stderr).toContain('SHA256 MISMATCH: c_3.0_all.deb');
+    expect(wrong.debs).not.toContain('c_3.0_all.deb');
+  });
+
   it('keeps a file whose sha256 matches and deletes one that does not, loudly', () => {
     const deb = join(dir, 'pkg_1.0_all.deb');
     writeFileSync(deb, 'the bytes Debian signed\n');
@@ -232,6 +313,7 @@ describe('harness/pins.sh', () => {
       expect(old.stderr).toContain(
         `host tools too old: bash ${installed} (at least 99.0 is needed)`,
       );
+      expect(old.stderr).toContain('upgrade them (the version CI installs is pinned in');
       writeFileSync(pins, 'host coreutils 1.0-1 min:1.0\n');
       expect(pinsBash(`pins_file=${pins}; pins_host host`).status).toBe(0);
     },
