@@ -3,14 +3,11 @@
 # `xen`), build the shim, and give DIR (default a new temp dir) a fresh dom0 ring page and port.
 # Sets root, libs, shim and dir (absolute). Exits 3 when the packages cannot be had.
 prepare_shim_dir() {
-  local set_name=xen opt OPTIND=1
-  while getopts 's:' opt; do
-    case $opt in
-      s) set_name=$OPTARG ;;
-      *) exit 2 ;;
-    esac
-  done
-  shift $((OPTIND - 1))
+  local set_name=xen
+  if [[ ${1:-} == -s ]]; then
+    set_name="${2:?-s needs a set of harness/pins}"
+    shift 2
+  fi
   root="$("$here/fetch-packages.sh" "$set_name")" || exit 3
   shim="$("$here/shim/build.sh")"
   libs="$root/usr/lib/x86_64-linux-gnu"
