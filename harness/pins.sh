@@ -1,10 +1,8 @@
 #!/usr/bin/env bash
 # Reads harness/pins, the one list of pinned external inputs, and fetches or checks them.
-# Sourced by the fetch scripts; also a command:
-#   pins.sh table            the pinned versions, for CI's log
-#   pins.sh host SET         check (or install, at the pinned version) the host tools of SET
-#   pins.sh fetch SET DIR    download SET's packages into DIR and verify them
-#   pins.sh digest SET       a hash of SET's pins (caches keep it to notice a changed pin)
+# Sourced by the fetch scripts; also a command, for CI:
+#   pins.sh table      the pinned versions, for the log
+#   pins.sh host SET   check (or install, at the pinned version) the host tools of SET
 # Functions print errors prefixed "pins:" and return non-zero; the scripts run with `set -e`, so a
 # failing command inside a function ends the script at once: pins_fail only prints.
 
@@ -24,14 +22,7 @@ pins_rows() {
   echo "$rows"
 }
 
-# pins_version SET PACKAGE: the pinned version.
-pins_version() {
-  local version
-  version="$(awk -v set="$1" -v pkg="$2" '$1 == set && $2 == pkg { print $3 }' "$pins_file")"
-  [[ -n $version ]] || { pins_fail "no pin of $2 in set '$1' ($pins_file)"; return 1; }
-  echo "$version"
-}
-
+# pins_digest SET: a hash of SET's pins, which a cache keeps to notice a changed pin.
 pins_digest() {
   local rows
   rows="$(pins_rows "$1")" || return 1
@@ -165,10 +156,8 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
   case "${1:-}" in
     table) pins_table ;;
     host) pins_host "$2" ;;
-    fetch) pins_fetch "$2" "$3" ;;
-    digest) pins_digest "$2" ;;
     *)
-      echo "usage: $0 table | host SET | fetch SET DIR | digest SET" >&2
+      echo "usage: $0 table | host SET" >&2
       exit 2
       ;;
   esac

@@ -42,7 +42,7 @@ export class ReferenceCrashError extends Error {
  * How long the reference may take over one script before it counts as having stopped answering.
  * A script takes well under a second; the margin is for a machine busy with other work.
  */
-export const SCRIPT_DEADLINE_MS = 30_000;
+const SCRIPT_DEADLINE_MS = 30_000;
 
 /** How long a fresh connection waits for the reference's answer after a script. */
 const PROBE_DEADLINE_MS = 5_000;
@@ -58,12 +58,17 @@ export async function runOnReference(
   kinds: readonly ConnectionKind[] = DOM0_CONNECTIONS,
   deadlineMs = SCRIPT_DEADLINE_MS,
 ): Promise<StepObservation[]> {
-  const outcome = await settleWithin(runScript(reference, script, kinds), deadlineMs);
+  const giveUp = new AbortController();
+  const outcome = await settleWithin(
+    runScript(reference, script, kinds, giveUp.signal),
+    deadlineMs,
+  );
   const failure =
     'timedOut' in outcome
       ? `it did not finish the script within ${deadlineMs} ms`
       : await reference.failure(PROBE_DEADLINE_MS);
   if (failure !== undefined) {
+    giveUp.abort();
     await reference.restart();
     throw new ReferenceCrashError(reference.name, failure, script);
   }

@@ -266,12 +266,14 @@ function oversizeHeader(): Buffer {
 /**
  * Runs `script` on `target` from a clean state and returns what every connection received after
  * each step. Steps run one at a time and every connection is synchronised after each, so the
- * observation is deterministic for a deterministic server.
+ * observation is deterministic for a deterministic server. Once `signal` is aborted no further
+ * step starts (a script given up on must not reach the server that replaces a hung one).
  */
 export async function runScript(
   target: DifferentialTarget,
   script: Script,
   kinds: readonly ConnectionKind[] = DOM0_CONNECTIONS,
+  signal?: AbortSignal,
 ): Promise<StepObservation[]> {
   await resetTarget(target);
   // Opened on first use: a guest's connection can only exist once the script introduced it.
@@ -288,6 +290,7 @@ export async function runScript(
   const generations = new Map<string, string>();
   try {
     for (const [index, step] of script.entries()) {
+      signal?.throwIfAborted();
       const conn = await open(step.conn);
       if ('oversize' in step) {
         if (!(conn instanceof RawConnection)) throw new Error('oversize needs a socket connection');
