@@ -6,6 +6,13 @@
  *
  * @packageDocumentation
  */
+export {
+  type FaultRecord,
+  type FaultSpec,
+  FaultSpecError,
+  type InjectRule,
+  parseFaultSpec,
+} from './faults/index.ts';
 export { type Served, type ServeOptions, serve } from './serve.ts';
 export { dom0Tree, guestTree } from './server/dom0-tree.ts';
 export type { DumpedDomain, DumpedNode, StoreDump } from './server/persistence.ts';

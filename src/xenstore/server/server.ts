@@ -1,6 +1,9 @@
 import { XenstoreFeature } from '../../ring/index.ts';
 import { DOMID_SELF, isWireErrorName, PAYLOAD_MAX, type WireErrorName } from '../constants.ts';
 import { XenstoreError } from '../errors.ts';
+import { FaultInjector } from '../faults/injector.ts';
+import { type FaultPlan, type FaultSpec, injectsFaults, parseFaultSpec } from '../faults/plan.ts';
+import { SeededRandom } from '../faults/random.ts';
 import { messageRow, requestEntry } from '../messages.ts';
 import { assertValidPath, domainPath, isSpecialPath, resolvePath } from '../paths.ts';
 import { OK_PAYLOAD } from '../payload.ts';
@@ -17,7 +20,6 @@ import { type ConnectionHost, ServerConnection } from './connection.ts';
 import { type ControlHost, control } from './control.ts';
 import { DomainTable } from './domains.ts';
 import { EventDispatcher, INTRODUCE_DOMAIN, RELEASE_DOMAIN } from './events.ts';
-import { CommitFaults } from './fault.ts';
 import type { NodePermissions } from './node.ts';
 import { allows, Perm } from './permissions.ts';
 import { dumpNodes, loadNodes, type StoreDump } from './persistence.ts';
@@ -44,8 +46,15 @@ export interface ServerOptions {
   readonly conflicts?: ConflictPolicy;
   /** Fail this fraction (0..1) of otherwise successful commits with EAGAIN. */
   readonly commitFailureRate?: number;
-  /** Seed of the commit failure choice (reproducible runs). */
+  /** Seed of the commit failure choice, and of `faults` unless it names its own (reproducible runs). */
   readonly faultSeed?: number;
+  /**
+   * Faults to inject into every connection, per operation and path (error replies instead of
+   * answers), delays, stalls, split writes (on byte media), dropped or reset connections,
+   * duplicated or reordered watch events; each is traced. Throws a `FaultSpecError` (EINVAL)
+   * when the spec is bad.
+   */
+  readonly faults?: FaultSpec;
   /** Initial content, added to the fresh tree (`/`, `/tool`, `/tool/xenstored`). */
   readonly seed?: StoreDump;
   /** Records every message received and sent. */
@@ -93,7 +102,9 @@ export class XenstoreServer implements XenstoreService {
   readonly #events: EventDispatcher;
   readonly #context: ScopeContext;
   readonly #connections = new Set<ServerConnection>();
-  readonly #faults: CommitFaults;
+  readonly #commitFaults: SeededRandom;
+  readonly #commitFailureRate: number;
+  readonly #faultPlan: FaultPlan | undefined;
   readonly #trace: ReturnType<typeof tracer> | undefined;
   readonly #policy: ConflictPolicy;
   readonly #legacy: boolean;
@@ -128,7 +139,12 @@ export class XenstoreServer implements XenstoreService {
     };
     this.#events = new EventDispatcher(this.store, this.#watches, this.#special);
     this.#context = { quotas: this.quotas, domains: this.domains, events: this.#events };
-    this.#faults = new CommitFaults(options.commitFailureRate ?? 0, options.faultSeed ?? 1);
+    this.#commitFaults = new SeededRandom(options.faultSeed ?? 1);
+    this.#commitFailureRate = options.commitFailureRate ?? 0;
+    const plan =
+      options.faults &&
+      parseFaultSpec({ seed: options.faultSeed, ...stripUndefined(options.faults) });
+    this.#faultPlan = plan && injectsFaults(plan) ? plan : undefined;
     this.#trace = options.trace ? tracer(options.trace) : undefined;
     this.#policy = options.conflicts ?? 'generation';
     this.#legacy = options.version === '4.17';
@@ -195,18 +211,38 @@ export class XenstoreServer implements XenstoreService {
       this.#ringOrder.set(domid, this.#nextConnectionId++);
     }
     const privileged = options.privileged ?? (domid === 0 || domid === this.#privilegedDomid);
+    const plan = this.#faultPlan;
+    let injector: FaultInjector | undefined;
     const conn = new ServerConnection(
       this.#nextConnectionId++,
       domid,
       privileged,
-      options.onMessage,
-      options.onClose,
+      plan ? (message) => injector!.fromServer(message) : options.onMessage,
+      plan
+        ? (reason) => {
+            injector!.detach();
+            options.onClose?.(reason);
+          }
+        : options.onClose,
       this.#host,
       options.backlog,
     );
     conn.scope = new RequestScope(conn, this.store, this.#context, undefined);
     this.#connections.add(conn);
-    return conn;
+    if (!plan) return conn;
+    injector = new FaultInjector(plan, conn.id, {
+      toServer: (message) => conn.send(message),
+      toClient: options.onMessage,
+      ...(options.writeBytes && { toClientBytes: options.writeBytes }),
+      close: () => conn.close(),
+      record: (fault) => this.#trace?.fault(conn, fault),
+    });
+    return {
+      id: conn.id,
+      domid,
+      send: (message) => injector.fromClient(message),
+      close: () => conn.close(),
+    };
   }
 
   /** How many connections are open. */
@@ -283,7 +319,7 @@ export class XenstoreServer implements XenstoreService {
         this.#pending.delete(conn);
         for (const message of conn.takeOutput()) {
           if (conn.closed) break;
-          this.#trace?.('out', conn, message);
+          this.#trace?.message('out', conn, message);
           try {
             conn.onMessage(message);
           } catch (err) {
@@ -295,7 +331,7 @@ export class XenstoreServer implements XenstoreService {
   }
 
   #process(conn: ServerConnection, message: Message): void {
-    this.#trace?.('in', conn, message);
+    this.#trace?.message('in', conn, message);
     let reply: Message;
     try {
       reply = replyMessage(message.type, message, this.#handle(conn, message));
@@ -508,7 +544,7 @@ export class XenstoreServer implements XenstoreService {
         }
       }
     }
-    if (!tx.canCommit() || this.#faults.failNext()) {
+    if (!tx.canCommit() || this.#commitFaults.chance(this.#commitFailureRate)) {
       throw new XenstoreError('EAGAIN', 'transaction conflict');
     }
     for (const event of tx.policy === 'coalesce' ? this.#replay(tx) : tx.commitCopies()) {
@@ -629,6 +665,11 @@ export class XenstoreServer implements XenstoreService {
       // The connection is gone either way; a throwing callback must not stop the server.
     }
   }
+}
+
+/** `spec` without the keys it leaves undefined, so they do not hide defaults spread before it. */
+function stripUndefined<T extends object>(spec: T): T {
+  return Object.fromEntries(Object.entries(spec).filter(([, v]) => v !== undefined)) as T;
 }
 
 /** RELEASE and RESUME refuse domain 0. */

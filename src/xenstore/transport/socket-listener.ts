@@ -62,6 +62,10 @@ export async function socketListener(
     const batch: Uint8Array[] = [];
     let batching = false;
     let conn: XenstoreConnection | undefined;
+    const write = (frame: Uint8Array) => {
+      if (batching) batch.push(frame);
+      else socket.write(frame);
+    };
     const transport = framedTransport(
       { onMessage: (message) => conn?.send(message), onClose: () => conn?.close() },
       (bytes) => {
@@ -90,13 +94,7 @@ export async function socketListener(
           bytes.onClose();
         });
         socket.on('error', () => socket.destroy());
-        return {
-          write: (frame) => {
-            if (batching) batch.push(frame);
-            else socket.write(frame);
-          },
-          close: () => socket.destroy(),
-        };
+        return { write, close: () => socket.destroy() };
       },
     );
     conn = server.connect({
@@ -105,6 +103,7 @@ export async function socketListener(
       onMessage: (message) => transport.send(message),
       onClose: () => socket.destroy(),
       backlog: () => socket.writableLength,
+      writeBytes: write,
     });
   });
   await new Promise<void>((resolve, reject) => {

@@ -53,6 +53,11 @@ export interface ConnectOptions {
    * reads cannot make the server queue without bound. Without it nothing is dropped.
    */
   readonly backlog?: () => number;
+  /**
+   * Writes bytes to the peer as they are, in order with `onMessage`'s, on byte media: what fault
+   * injection needs to split a message into several writes or tear one in half.
+   */
+  readonly writeBytes?: (bytes: Uint8Array) => void;
 }
 
 /** {@link ConnectOptions}, plus privilege for socket listeners. */
