@@ -36,10 +36,12 @@ Drop-in xenstore tools (same options, output and exit status as Xen 4.17's xenst
 
 Protocol tools:
   serve [--socket PATH] [--seed FILE] [--guest-domains 1,2 --guest-socket-dir DIR]
-        [--trace FILE] [--eagain-rate R] [--fault-seed N] [--xen-version 4.17]
+        [--trace FILE] [--eagain-rate R] [--xen-version 4.17] [faults]
                                   run the in-memory xenstored
-  proxy --listen PATH --to PATH [--trace FILE.jsonl] [--log FILE] [--quiet]
+  proxy --listen PATH --to PATH [--trace FILE.jsonl] [--log FILE] [--quiet] [faults]
                                   decode and record all traffic to a xenstored
+        faults: --delay, --split, --drop-after, --reset-after, --inject, --duplicate-events,
+        --reorder-events, --stall, --fault-seed (see \`${PROGRAM} proxy --help\`)
   replay TRACE.jsonl [--to PATH]  replay a proxy trace, report differing replies
   tree [PATH] [--watch] [--color] [--count N]
                                   print a subtree, redrawn as it changes

@@ -1,3 +1,4 @@
+import type { FaultPlan, FaultRecord } from '../xenstore/faults/index.ts';
 import {
   decodeReply,
   decodeRequest,
@@ -69,6 +70,23 @@ export type TraceRecord =
       readonly dir: Direction;
       readonly bytes: string;
     }
+  | {
+      /** The first record of a faulty proxy's trace: its faults, seed included. */
+      readonly kind: 'faults';
+      readonly seq: number;
+      readonly time: string;
+      readonly conn: 0;
+      readonly plan: FaultPlan;
+    }
+  | ({
+      /** A fault applied to connection `conn`. */
+      readonly kind: 'fault';
+      readonly seq: number;
+      readonly time: string;
+      readonly conn: number;
+      /** For a fault on a request: the `seq` of that request's message record. */
+      readonly message?: number;
+    } & FaultRecord)
   | {
       readonly kind: 'error';
       readonly seq: number;
@@ -184,6 +202,18 @@ export function formatLogLine(record: TraceRecord): string {
       return `${head} ${record.dir === 'client-to-server' ? '→' : '←'} ${Buffer.from(record.bytes, 'base64').length} unframed bytes forwarded`;
     case 'error':
       return `${head} error: ${record.error}`;
+    case 'faults':
+      return `${record.time} faults seeded with ${record.plan.seed}: ${JSON.stringify(record.plan)}`;
+    case 'fault': {
+      const detail = [
+        record.error,
+        record.sent && `(${record.sent} sent)`,
+        record.ms !== undefined && `${record.ms} ms`,
+        record.chunks && `chunks ${record.chunks.join('+')}`,
+        record.path,
+      ].filter(Boolean);
+      return `${head} fault ${record.fault} ${record.dir === 'client-to-server' ? '→' : '←'} ${record.type} req ${record.reqId} #${record.n}${detail.length > 0 ? ` ${detail.join(' ')}` : ''}`;
+    }
     case 'message': {
       const arrow = record.dir === 'client-to-server' ? '→' : '←';
       const parts = [`${head} ${arrow} ${record.type}`];

@@ -1,4 +1,6 @@
+import { FaultSpecError, parseFaultSpec } from '../../xenstore/faults/index.ts';
 import { serve } from '../../xenstore/server.ts';
+import { FAULT_OPTIONS, FAULT_USAGE, faultSpecOf } from '../fault-options.ts';
 import { type CliIo, Diagnostics } from '../io.ts';
 import { parseToolArgs } from '../tool-args.ts';
 
@@ -9,20 +11,21 @@ const options = {
   'guest-socket-dir': { type: 'string' },
   trace: { type: 'string' },
   'eagain-rate': { type: 'string' },
-  'fault-seed': { type: 'string' },
+  ...FAULT_OPTIONS,
   'xen-version': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 const usage = `Usage: xenwire serve [--socket PATH] [--seed FILE] [--guest-domains 1,2]
        [--guest-socket-dir DIR] [--trace FILE] [--eagain-rate R] [--fault-seed N]
-       [--xen-version 4.17|current]
+       [--xen-version 4.17|current] [faults...]
 
 Runs the in-memory xenstored on a unix socket (default ./xenstored.sock) until interrupted, then
 removes its sockets. The store starts as a fresh C xenstored's (/, /tool, /tool/xenstored)
 unless --seed names a JSON store dump. --eagain-rate fails that fraction of transaction commits
 with EAGAIN. Prints "listening on PATH" once it answers.
-`;
+
+${FAULT_USAGE}`;
 
 function parseRate(diag: Diagnostics, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -48,6 +51,16 @@ export async function runServe(args: readonly string[], io: CliIo): Promise<numb
     ?.split(',')
     .filter(Boolean)
     .map((text) => parseInteger(diag, '--guest-domains', text));
+  let faults = faultSpecOf(values);
+  if (faults) {
+    try {
+      // Parsed here to refuse a bad spec before serving, and to print the seed it runs with.
+      faults = { ...faults, seed: parseFaultSpec(faults).seed };
+    } catch (error) {
+      if (error instanceof FaultSpecError) return diag.errx(error.message, 2);
+      throw error;
+    }
+  }
   const served = await serve({
     socketPath: values.socket,
     ...(values.seed ? { seedFile: values.seed } : { seed: { nodes: [] } }),
@@ -60,8 +73,10 @@ export async function runServe(args: readonly string[], io: CliIo): Promise<numb
         ? undefined
         : parseInteger(diag, '--fault-seed', values['fault-seed']),
     version,
+    ...(faults && { faults }),
   });
   io.stdout.write(`listening on ${served.socketPath}\n`);
+  if (faults) io.stdout.write(`faults seeded with ${faults.seed}\n`);
   for (const [domid, path] of served.guestSockets) io.stdout.write(`domain ${domid} on ${path}\n`);
   await new Promise<void>((resolve) => {
     if (io.signal?.aborted) resolve();
