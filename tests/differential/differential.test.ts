@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkDifferential, expectSameBehaviour } from '../../src/conformance/fuzz/differential.ts';
 import { type XenInstall, xenInstall } from '../support/real-xenstored.ts';
 import {
   DOMAIN_EVENTS_SCRIPT,
@@ -9,7 +10,6 @@ import {
   TRANSACTION_ANCESTOR_SCRIPT,
   TRANSACTION_VIEW_SCRIPT,
 } from './fixed-scripts.ts';
-import { checkDifferential, expectSameBehaviour } from './property.ts';
 import {
   type DifferentialTarget,
   GUEST_CONNECTIONS,

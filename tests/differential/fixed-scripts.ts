@@ -1,4 +1,4 @@
-import type { Script, ScriptRequest, Step, TxRef } from './script.ts';
+import type { Script, ScriptRequest, Step, TxRef } from '../../src/conformance/fuzz/script.ts';
 import { GUEST_CONNECTION_DOMID, guestPort } from './targets.ts';
 
 /**

@@ -1,6 +1,6 @@
-import { MessageType } from '../../src/xenstore/messages.ts';
+import { MessageType } from '../../xenstore/messages.ts';
+import { GUEST_DOMIDS } from './run-script.ts';
 import type { Step } from './script.ts';
-import { GUEST_DOMIDS } from './targets.ts';
 
 /**
  * The only behaviours in which the in-memory server may differ from C xenstored 4.17: documented

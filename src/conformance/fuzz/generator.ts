@@ -1,8 +1,8 @@
 import fc from 'fast-check';
-import type { Access, Permission } from '../../src/xenstore/permissions.ts';
+import type { Access, Permission } from '../../xenstore/permissions.ts';
 import { isKnownDifference } from './known-differences.ts';
+import { GUEST_CONNECTION_DOMID, GUEST_DOMIDS, guestPort } from './run-script.ts';
 import { CONNECTIONS, type Script, type ScriptRequest, type Step, type TxRef } from './script.ts';
-import { GUEST_CONNECTION_DOMID, GUEST_DOMIDS, guestPort } from './targets.ts';
 
 /**
  * Random scripts for differential testing: small path and token pools so that requests collide
