@@ -138,3 +138,28 @@ describe('xenwire proxy with faults', () => {
     expect(both.status).toBe(2);
   });
 });
+
+describe('xenwire serve with faults', () => {
+  it('injects them into its clients and prints the seed', async () => {
+    const socket = join(dir, 'served.sock');
+    const server = startXenwire([
+      'serve',
+      ...['--socket', socket, '--inject', 'WRITE:/vm/*:EACCES', '--fault-seed', '12'],
+    ]);
+    await server.stdout.waitFor(/faults seeded with 12/);
+    const xs = await XenstoreClient.connect({ socketPath: socket });
+    try {
+      await expect(xs.write('/vm/a', 'x')).rejects.toMatchObject({ code: 'EACCES' });
+      await xs.write('/other', 'x');
+    } finally {
+      await xs.close();
+      await server.stop();
+    }
+  });
+
+  it('refuses a bad fault with status 2', async () => {
+    const bad = await xenwire(['serve', '--socket', join(dir, 's.sock'), '--split', '0']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('fault split: not an integer of at least 1: "0"');
+  });
+});

@@ -125,7 +125,8 @@ export function parseFaultSpec(spec: FaultSpec): FaultPlan {
 function integer(option: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   const value = Number(text);
   if (!/^\d+$/.test(text.trim()) || value < min || value > max) {
-    throw new FaultSpecError(option, text, `not an integer in ${min}..${max}`);
+    const bounds = max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `in ${min}..${max}`;
+    throw new FaultSpecError(option, text, `not an integer ${bounds}`);
   }
   return value;
 }
