@@ -1,55 +1,17 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { lstatSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { XenstoreClient } from '../../src/xenstore/client.ts';
 import { type RealXenstored, startRealXenstored, xenInstall } from '../support/real-xenstored.ts';
-
-const repo = fileURLToPath(new URL('../../', import.meta.url));
-
-/** What a server process printed and how it ended. */
-interface Exited {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** A server started as a user starts it, in the repository. */
-function start(command: string, args: string[]): { child: ChildProcess; exited: Promise<Exited> } {
-  const child = spawn(command, args, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk) => {
-    stdout += chunk;
-  });
-  child.stderr!.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  const exited = new Promise<Exited>((resolve) =>
-    child.on('close', (status) => resolve({ status, stdout, stderr })),
-  );
-  return { child, exited };
-}
+import { type Started, startInMemoryDaemon, startProcess } from '../support/server-process.ts';
 
 /** `npm start` (the in-memory xenstored) on `socket`. */
-const npmStart = (socket: string) => start('npm', ['start', '--silent', '--', '--socket', socket]);
+const npmStart = (socket: string) =>
+  startProcess('npm', ['start', '--silent', '--', '--socket', socket]);
 /** `xenwire serve` on `socket`. */
 const xenwireServe = (socket: string) =>
-  start(process.execPath, ['bin/xenwire.mjs', 'serve', '--socket', socket]);
-
-/** Resolves once `child` printed `pattern` on stdout. */
-function printed(child: ChildProcess, pattern: RegExp): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    child.stdout!.on('data', (chunk) => {
-      seen += chunk;
-      if (pattern.test(seen)) resolve();
-    });
-    child.once('close', () => reject(new Error(`exited before printing ${pattern}`)));
-  });
-}
+  startProcess(process.execPath, ['bin/xenwire.mjs', 'serve', '--socket', socket]);
 
 function inode(path: string): number {
   return lstatSync(path).ino;
@@ -81,13 +43,12 @@ async function expectRefusedBeside(socket: string, canary: string, value: string
 describe('a second server on a live socket', () => {
   let dir: string;
   let socket: string;
-  let first: ReturnType<typeof start>;
+  let first: Started;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'xenwire-live-'));
     socket = join(dir, 'xenstored.sock');
-    first = start(process.execPath, ['--import', 'tsx', 'src/main.ts', '--socket', socket]);
-    await printed(first.child, /XENSTORED_PATH=/);
+    first = await startInMemoryDaemon(socket);
   }, 30_000);
   afterAll(() => {
     if (first.child.exitCode === null) first.child.kill('SIGKILL');
