@@ -1,5 +1,6 @@
 import {
   lstatSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -101,6 +102,16 @@ describe('the socket file of a listener', () => {
     })();
     await listeners.at(-1)!.close();
     expect(lstatSync(path, { throwIfNoEntry: false })).toBeUndefined();
+  });
+
+  it(`takes a ${SOCKET_PATH_MAX}-byte path whose directory leaves room for a 2-byte name`, async () => {
+    const deep = join(dir, 'd'.repeat(SOCKET_PATH_MAX - dir.length - 4));
+    mkdirSync(deep);
+    const path = join(deep, 'xs');
+    expect(Buffer.byteLength(path)).toBe(SOCKET_PATH_MAX);
+    await listen(new XenstoreServer(), path);
+    expect(readdirSync(deep)).toEqual(['xs']);
+    expect(await answers(path, '/')).toBe('');
   });
 
   it(`takes a path of ${SOCKET_PATH_MAX} bytes and refuses one byte more with ENAMETOOLONG`, async () => {

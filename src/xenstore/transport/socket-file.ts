@@ -93,6 +93,14 @@ async function clearStaleSocket(path: string): Promise<void> {
   if (sameFile(found, lstatSync(path, { throwIfNoEntry: false }))) unlinkQuietly(path);
 }
 
+/** What a connect's failure says about the socket file. */
+const PROBE_ANSWERS: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'refused',
+  ENOENT: 'gone',
+  // The listen backlog is full: someone listens.
+  EAGAIN: 'answered',
+};
+
 /** Connects to `path` and hangs up: `answered`, `refused` (stale), `gone`, or the errno name. */
 function probe(path: string): Promise<string> {
   return new Promise((resolve) => {
@@ -103,17 +111,8 @@ function probe(path: string): Promise<string> {
     });
     socket.once('error', (error: NodeJS.ErrnoException) => {
       socket.destroy();
-      // EAGAIN: the listen backlog is full, so someone listens.
       const code = error.code ?? error.message;
-      resolve(
-        code === 'ECONNREFUSED'
-          ? 'refused'
-          : code === 'ENOENT'
-            ? 'gone'
-            : code === 'EAGAIN'
-              ? 'answered'
-              : code,
-      );
+      resolve(PROBE_ANSWERS[code] ?? code);
     });
   });
 }
@@ -127,7 +126,8 @@ const ATTEMPTS = 5;
  */
 async function listenOnFreshName(server: net.Server, path: string): Promise<string> {
   const directory = dirname(path);
-  const room = SOCKET_PATH_MAX - Buffer.byteLength(join(directory, '.'));
+  // Bytes left for the name after the directory and its separator.
+  const room = SOCKET_PATH_MAX - Buffer.byteLength(directory) - 1;
   for (let attempt = 1; ; attempt++) {
     const random = randomBytes(12).toString('hex');
     const name = join(directory, room >= 8 ? `.${random}`.slice(0, room) : random.slice(0, room));
