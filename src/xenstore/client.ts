@@ -115,7 +115,9 @@ type State = 'open' | 'reconnecting' | 'closed';
  * ```
  *
  * Every call rejects with a {@link XenstoreError} whose `code` is the server's error name (e.g.
- * `ENOENT`) or one of `ETIMEDOUT`, `ABORT_ERR`, `ECONNRESET`, `EPROTO`. Set
+ * `ENOENT`) or one of `ETIMEDOUT`, `ABORT_ERR`, `ECONNRESET` (the connection was lost),
+ * `EPROTO` (the server broke the protocol: a reply of the wrong type, `tx_id` or shape, or a
+ * frame that closed the connection). Set
  * `NODE_DEBUG=xenwire` to trace every message.
  */
 export class XenstoreClient extends NodeOperations implements AsyncDisposable {
@@ -158,7 +160,11 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     };
   }
 
-  /** Opens a connection; rejects with `ECONNRESET` when the server cannot be reached. */
+  /**
+   * Opens a connection; when the server cannot be reached, rejects with the reason as its
+   * `code`: `ENOENT` (no socket or device there), `ECONNREFUSED` (nothing listens on the socket),
+   * `EACCES` (not allowed), `ENAMETOOLONG` (a socket path over 107 bytes).
+   */
   static async connect(options: XenstoreClientOptions = {}): Promise<XenstoreClient> {
     const client = new XenstoreClient(options);
     await client.#open();
@@ -461,7 +467,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
         ),
       );
     }
-    const pending = this.#requests.add(reqId, op, requestPath(request), options, undo);
+    const pending = this.#requests.add(reqId, op, txId, requestPath(request), options, undo);
     // Before the transmit: an in-process server answers inside it.
     this.#poller.expect();
     this.#transmit(message);
@@ -496,6 +502,18 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
           `dropped a reply (type ${message.type}) to unknown req_id ${message.reqId}`,
         ),
       );
+      return;
+    }
+    if (message.txId !== pending.txId) {
+      // Not the answer to this request: what the server did is unknown, so nothing is undone.
+      const error = new XenstoreError(
+        'EPROTO',
+        `${pending.op} answered with tx_id ${message.txId} instead of ${pending.txId}`,
+        pending.op,
+        pending.path,
+      );
+      if (pending.abandoned) this.#diagnose(error);
+      else pending.reject(error);
       return;
     }
     if (pending.abandoned) {
@@ -539,7 +557,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
   #sendUnanswered(request: Request, txId: number): void {
     if (this.#state === 'closed') return;
     const reqId = this.#requests.nextId();
-    this.#requests.addUnanswered(reqId, request.op, requestPath(request));
+    this.#requests.addUnanswered(reqId, request.op, txId, requestPath(request));
     this.#transmit(encodeRequest(request, { reqId, txId }));
   }
 
@@ -599,9 +617,15 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     const transport = this.#transport;
     this.#transport = undefined;
     transport?.close();
+    // A server that broke the framing (or a ring's rules) is EPROTO; any other end, ECONNRESET.
+    const broken = isXenstoreError(reason, 'EPROTO');
     const error = new XenstoreError(
-      'ECONNRESET',
-      reason ? `connection lost: ${reason.message}` : 'connection closed by the server',
+      broken ? 'EPROTO' : 'ECONNRESET',
+      broken
+        ? `connection closed: the server broke the protocol: ${reason.message}`
+        : reason
+          ? `connection lost: ${reason.message}`
+          : 'connection closed by the server',
       undefined,
       undefined,
       { cause: reason },
@@ -668,10 +692,20 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     this.#backlog.length = 0;
     this.#requests.failAll(
       (request) =>
-        new XenstoreError('ECONNRESET', error.message, request.op, request.path, { cause: error }),
+        new XenstoreError(error.code, error.message, request.op, request.path, { cause: error }),
     );
     for (const tx of [...this.#transactions]) {
-      tx.lose(new XenstoreError('ECONNRESET', `transaction ${tx.id} lost with the connection`));
+      tx.lose(
+        new XenstoreError(
+          error.code,
+          `transaction ${tx.id} lost with the connection`,
+          undefined,
+          undefined,
+          {
+            cause: error,
+          },
+        ),
+      );
     }
     if (!final && this.#state !== 'closed') return;
     const userClosed = this.#lifetime.signal.aborted;

@@ -47,7 +47,7 @@ export const MESSAGES = {
   GET_PERMS: { type: 3, readOnly: true, request: request.path, reply: reply.permissions },
   WATCH: { type: 4, noTransaction: true, request: request.watch, reply: reply.ok },
   UNWATCH: { type: 5, noTransaction: true, request: request.pathToken, reply: reply.ok },
-  TRANSACTION_START: { type: 6, request: request.reserved, reply: reply.decimal },
+  TRANSACTION_START: { type: 6, request: request.reserved, reply: reply.transactionId },
   TRANSACTION_END: { type: 7, request: request.commit, reply: reply.ok },
   INTRODUCE: { type: 8, privileged: true, request: request.introduce, reply: reply.ok },
   RELEASE: { type: 9, privileged: true, request: request.domid, reply: reply.ok },

@@ -1,12 +1,16 @@
-import { lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { type BusyPoll, busyWaiter } from '../../event-loop/busy-poller.ts';
 import { framedTransport } from './byte-stream.ts';
+import { claimSocketFile } from './socket-file.ts';
 import type { XenstoreConnection, XenstoreService } from './transport.ts';
 
 /** Where and as whom a unix-socket listener serves. */
 export interface ListenOptions {
-  /** The socket file (`XENSTORED_PATH` for the C tools). A stale socket there is replaced. */
+  /**
+   * The socket file (`XENSTORED_PATH` for the C tools), at most 107 bytes. A socket file there
+   * on which nothing answers is replaced; one on which a server answers is left alone (the
+   * listener fails with `EADDRINUSE`).
+   */
   readonly path: string;
   /**
    * The domain every connection speaks for. Default 0: privileged, like C xenstored's socket. A
@@ -25,13 +29,18 @@ export interface ListenOptions {
 /** A listening socket. */
 export interface Listener {
   readonly path: string;
-  /** Stops listening, drops this listener's connections and removes the socket file. */
+  /**
+   * Stops listening, drops this listener's connections and removes the socket file if it is
+   * still the one this listener created.
+   */
   close(): Promise<void>;
 }
 
 /**
  * The server end of unix sockets: serves `server` on the socket `options.path`, each connection
- * framed as the client end frames it; resolves once it accepts connections.
+ * framed as the client end frames it; resolves once it accepts connections. Never takes over a
+ * live socket: rejects with `EADDRINUSE` when a server answers on the path, `ENAMETOOLONG` when
+ * the path does not fit a unix socket address.
  *
  * ```ts
  * const listener = await socketListener(server, { path: '/tmp/xs.sock' }); // dom0, privileged
@@ -43,7 +52,6 @@ export async function socketListener(
 ): Promise<Listener> {
   const { path } = options;
   const domid = options.domid ?? 0;
-  removeStaleSocket(path);
   const sockets = new Set<net.Socket>();
   const busyPoll = options.busyPoll ?? 'adaptive';
   // Not tracked at all when never spinning: tracking reads the clock per request.
@@ -107,20 +115,14 @@ export async function socketListener(
       backlog: () => socket.writableLength,
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    netServer.once('error', reject);
-    netServer.listen(path, () => {
-      netServer.off('error', reject);
-      resolve();
-    });
-  });
+  const socketFile = await claimSocketFile(netServer, path);
   return {
     path,
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
         netServer.close(() => {
-          removeStaleSocket(path);
+          socketFile.release();
           resolve();
         });
       }),
@@ -162,13 +164,5 @@ class AnsweredClients {
       this.#since.delete(socket);
     }
     return this.#since.size;
-  }
-}
-
-function removeStaleSocket(path: string): void {
-  try {
-    if (lstatSync(path).isSocket()) unlinkSync(path);
-  } catch {
-    // Nothing there.
   }
 }
