@@ -572,9 +572,26 @@ export class XenstoreServer implements XenstoreService {
     const maxNodes = conn.privileged
       ? Number.POSITIVE_INFINITY
       : this.quotas.limit(conn.domid, 'transactionNodes');
-    const tx = new Transaction(id, this.store, maxNodes, this.#policy);
+    const domid = conn.domid;
+    const charge = conn.privileged
+      ? undefined
+      : (delta: number) => {
+          if (this.#transactionMemory(domid) + delta >= this.quotas.limit(domid, 'memory')) {
+            throw new XenstoreError('EIO', 'memory quota reached by transaction data');
+          }
+        };
+    const tx = new Transaction(id, this.store, maxNodes, this.#policy, charge);
     conn.transactions.set(id, new RequestScope(conn, tx, this.#context, tx));
     return stringPayload(String(id));
+  }
+
+  // What a guest's open transactions hold: C counts it against the domain's memory quota.
+  #transactionMemory(domid: number): number {
+    let bytes = 0;
+    for (const conn of this.#byDomain.get(domid) ?? []) {
+      for (const scope of conn.transactions.values()) bytes += scope.transaction?.memory ?? 0;
+    }
+    return bytes;
   }
 
   #openTransactions(domid: number): number {
