@@ -98,7 +98,12 @@ describe('fair service', () => {
       dom0.send({ ...request(MessageType.WRITE, [`/t/n${i}`, 'v']), txId: tx });
     }
     log.length = 0;
-    dom0.send({ type: MessageType.TRANSACTION_END, reqId: 2, txId: tx, payload: joinStrings(['T']) });
+    dom0.send({
+      type: MessageType.TRANSACTION_END,
+      reqId: 2,
+      txId: tx,
+      payload: joinStrings(['T']),
+    });
     // The commit's reply is out at once; the watcher's 1,000 events only in part.
     expect(replies('dom0').map((r) => r.message.reqId)).toEqual([2]);
     const first = log.filter((r) => r.conn === 'watcher').length;

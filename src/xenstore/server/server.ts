@@ -270,7 +270,11 @@ export class XenstoreServer implements XenstoreService {
       this.#queue.push([conn, message]);
       return;
     }
-    // Not through #serve: a closure per request is measurable on the hot path.
+    this.#serveNow(conn, message);
+  }
+
+  // Not through #serve: a closure per request is measurable on the hot path.
+  #serveNow(conn: ServerConnection, message: Message): void {
     this.#busy = true;
     try {
       this.#process(conn, message);
@@ -299,13 +303,7 @@ export class XenstoreServer implements XenstoreService {
     }
     conn.servedTurn = turns.turn;
     turns.endTurnSoon();
-    this.#busy = true;
-    try {
-      this.#process(conn, message);
-      this.#flush();
-    } finally {
-      this.#busy = false;
-    }
+    this.#serveNow(conn, message);
   }
 
   // One turn of C's main loop: held output goes out, then each ready connection gets one request
