@@ -28,6 +28,7 @@ import { type TraceSink, tracer } from './trace.ts';
 import { type ConflictPolicy, Transaction } from './transactions.ts';
 import { removeNode, storedPermissions } from './tree-ops.ts';
 import { applyTreeRequest, type TreeRequest } from './tree-requests.ts';
+import { Turns } from './turns.ts';
 import { WatchRegistry } from './watch-registry.ts';
 import { WatchIndex } from './watches.ts';
 
@@ -108,6 +109,9 @@ export class XenstoreServer implements XenstoreService {
   #queue: [ServerConnection, Message][] = [];
   #busy = false;
   readonly #pending = new Set<ServerConnection>();
+  readonly #turns = new Turns<ServerConnection>(() => this.#pass());
+  // Unprivileged connections by domain: their unread output is held against the domain's quota.
+  readonly #byDomain = new Map<number, Set<ServerConnection>>();
   // Set by WATCH: the registration event follows the reply.
   #afterReply: (() => void) | undefined;
 
@@ -203,9 +207,16 @@ export class XenstoreServer implements XenstoreService {
       options.onClose,
       this.#host,
       options.backlog,
+      options.fair,
+      options.onDrained,
     );
     conn.scope = new RequestScope(conn, this.store, this.#context, undefined);
     this.#connections.add(conn);
+    if (!privileged) {
+      const same = this.#byDomain.get(domid);
+      if (same) same.add(conn);
+      else this.#byDomain.set(domid, new Set([conn]));
+    }
     return conn;
   }
 
@@ -251,11 +262,19 @@ export class XenstoreServer implements XenstoreService {
   }
 
   #request(conn: ServerConnection, message: Message): void {
+    if (conn.fair) {
+      this.#offer(conn, message);
+      return;
+    }
     if (this.#busy) {
       this.#queue.push([conn, message]);
       return;
     }
-    // Not through #serve: a closure per request is measurable on the hot path.
+    this.#serveNow(conn, message);
+  }
+
+  // Not through #serve: a closure per request is measurable on the hot path.
+  #serveNow(conn: ServerConnection, message: Message): void {
     this.#busy = true;
     try {
       this.#process(conn, message);
@@ -265,23 +284,94 @@ export class XenstoreServer implements XenstoreService {
     }
   }
 
+  // A fair connection's request: served now if it is the connection's first in this turn and
+  // nothing of it waits, else in a later pass.
+  #offer(conn: ServerConnection, message: Message): void {
+    const turns = this.#turns;
+    if (
+      this.#busy ||
+      conn.queued > 0 ||
+      conn.servedTurn === turns.turn ||
+      conn.outbox.length > 0 ||
+      turns.blocked.has(conn) ||
+      this.#outputOverLimit(conn)
+    ) {
+      conn.enqueue(message);
+      if (!turns.blocked.has(conn)) turns.ready.add(conn);
+      turns.schedulePass();
+      return;
+    }
+    conn.servedTurn = turns.turn;
+    turns.endTurnSoon();
+    this.#serveNow(conn, message);
+  }
+
+  // One turn of C's main loop: held output goes out, then each ready connection gets one request
+  // served, unless its peer has too much output unread.
+  #pass(): void {
+    const turns = this.#turns;
+    this.#busy = true;
+    try {
+      this.#flush();
+      for (const conn of [...turns.ready]) {
+        if (conn.closed) {
+          turns.forget(conn);
+          continue;
+        }
+        // Its output from an earlier request is still going out: no new request until it has.
+        if (conn.outbox.length > 0) continue;
+        if (this.#outputOverLimit(conn)) {
+          turns.block(conn);
+          continue;
+        }
+        const message = conn.dequeue();
+        if (conn.queued === 0) turns.ready.delete(conn);
+        if (message === undefined) continue;
+        conn.servedTurn = turns.turn;
+        this.#process(conn, message);
+        this.#flush();
+        if (conn.queued === 0 && !conn.closed) conn.onDrained?.();
+      }
+    } finally {
+      this.#busy = false;
+    }
+    if (turns.ready.size > 0 || this.#pending.size > 0) turns.schedulePass();
+  }
+
+  // The output a fair connection's peer has not read: for a guest, all its connections' together
+  // against its memory quota (C counts queued output there and stops reading a guest at it).
+  #outputOverLimit(conn: ServerConnection): boolean {
+    if (conn.backlog === undefined) return false;
+    if (conn.privileged) return conn.backlog() >= this.quotas.global.memory;
+    let unread = 0;
+    for (const other of this.#byDomain.get(conn.domid) ?? []) unread += other.backlog?.() ?? 0;
+    return unread >= this.quotas.limit(conn.domid, 'memory');
+  }
+
   // Delivers output, then serves requests that arrived meanwhile, in order.
   #flush(): void {
     this.#deliver();
-    if (this.#queue.length === 0) return;
-    for (let i = 0; i < this.#queue.length; i++) {
-      const [conn, message] = this.#queue[i]!;
-      if (!conn.closed) this.#process(conn, message);
-      this.#deliver();
+    if (this.#queue.length > 0) {
+      for (let i = 0; i < this.#queue.length; i++) {
+        const [conn, message] = this.#queue[i]!;
+        if (!conn.closed) this.#process(conn, message);
+        this.#deliver();
+      }
+      this.#queue = [];
     }
-    this.#queue = [];
+    // Output held back for a fair connection goes out in the next pass.
+    if (this.#pending.size > 0) this.#turns.schedulePass();
   }
 
+  // Everything queued for ordinary connections; for fair ones, at most OUTPUT_PER_TURN messages
+  // per turn, the rest held for the next.
   #deliver(): void {
+    const held: ServerConnection[] = [];
     while (this.#pending.size > 0) {
       for (const conn of this.#pending) {
         this.#pending.delete(conn);
-        for (const message of conn.takeOutput()) {
+        const limit = conn.fair ? OUTPUT_PER_TURN : Number.POSITIVE_INFINITY;
+        for (const message of conn.takeOutput(limit)) {
           if (conn.closed) break;
           this.#trace?.('out', conn, message);
           try {
@@ -290,8 +380,10 @@ export class XenstoreServer implements XenstoreService {
             this.#disconnect(conn, err instanceof Error ? err : new Error(String(err)));
           }
         }
+        if (conn.outbox.length > 0 && !conn.closed) held.push(conn);
       }
     }
+    for (const conn of held) this.#pending.add(conn);
   }
 
   #process(conn: ServerConnection, message: Message): void {
@@ -478,9 +570,26 @@ export class XenstoreServer implements XenstoreService {
     const maxNodes = conn.privileged
       ? Number.POSITIVE_INFINITY
       : this.quotas.limit(conn.domid, 'transactionNodes');
-    const tx = new Transaction(id, this.store, maxNodes, this.#policy);
+    const domid = conn.domid;
+    const charge = conn.privileged
+      ? undefined
+      : (delta: number) => {
+          if (this.#transactionMemory(domid) + delta >= this.quotas.limit(domid, 'memory')) {
+            throw new XenstoreError('EIO', 'memory quota reached by transaction data');
+          }
+        };
+    const tx = new Transaction(id, this.store, maxNodes, this.#policy, charge);
     conn.transactions.set(id, new RequestScope(conn, tx, this.#context, tx));
     return stringPayload(String(id));
+  }
+
+  // What a guest's open transactions hold: C counts it against the domain's memory quota.
+  #transactionMemory(domid: number): number {
+    let bytes = 0;
+    for (const conn of this.#byDomain.get(domid) ?? []) {
+      for (const scope of conn.transactions.values()) bytes += scope.transaction?.memory ?? 0;
+    }
+    return bytes;
   }
 
   #openTransactions(domid: number): number {
@@ -619,7 +728,11 @@ export class XenstoreServer implements XenstoreService {
     if (conn.closed) return;
     conn.closed = true;
     this.#connections.delete(conn);
+    this.#byDomain.get(conn.domid)?.delete(conn);
+    if (this.#byDomain.get(conn.domid)?.size === 0) this.#byDomain.delete(conn.domid);
     this.#pending.delete(conn);
+    this.#turns.forget(conn);
+    conn.dropInbox();
     this.#registry.removeAll(conn);
     conn.transactions.clear();
     conn.takeOutput();
@@ -630,6 +743,12 @@ export class XenstoreServer implements XenstoreService {
     }
   }
 }
+
+/**
+ * Messages a fair connection is handed per turn: a request that fans out to many events for one
+ * connection (a commit under many watches) does not hold the others while they go out.
+ */
+const OUTPUT_PER_TURN = 128;
 
 /** RELEASE and RESUME refuse domain 0. */
 function guestDomid(domid: number): number {

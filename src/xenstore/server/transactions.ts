@@ -1,6 +1,16 @@
 import { XenstoreError } from '../errors.ts';
-import { copyNode, NO_GENERATION, type Node, type NodePermissions, ownerOf } from './node.ts';
+import {
+  copyNode,
+  NO_GENERATION,
+  type Node,
+  type NodePermissions,
+  ownerOf,
+  recordSize,
+} from './node.ts';
 import type { NodeAccess, Store } from './store.ts';
+
+/** Bytes C adds to a transaction's record key in front of the path. */
+const TX_KEY_PREFIX = 3;
 
 /** How a queued watch event matches watches (see `WatchIndex.matching`). */
 export type FireMode = 'tree' | 'exact';
@@ -53,6 +63,9 @@ export class Transaction implements NodeAccess {
   readonly replayLog: ((redo: Transaction) => void)[] = [];
   /** Set while a request that only reads is being served (coalescing checks only those). */
   clientRead = false;
+  /** Bytes of the changed copies this transaction holds, as C accounts them (see {@link put}). */
+  memory = 0;
+  readonly #memoryOf = new Map<string, number>();
 
   constructor(
     readonly id: number,
@@ -60,6 +73,11 @@ export class Transaction implements NodeAccess {
     /** Nodes this transaction may touch (the quota; Infinity for privileged connections). */
     readonly maxNodes: number,
     readonly policy: ConflictPolicy,
+    /**
+     * Called before a changed copy makes the transaction hold `delta` more bytes; throws when its
+     * domain may not hold them.
+     */
+    readonly charge: (delta: number) => void = () => {},
   ) {}
 
   /**
@@ -92,6 +110,13 @@ export class Transaction implements NodeAccess {
 
   put(path: string, node: Node): void {
     const touch = this.#touch(path);
+    // C writes a changed copy as a record keyed by the path behind the transaction's generation
+    // and counts both against the domain's memory.
+    const bytes = recordSize(node) + path.length + TX_KEY_PREFIX;
+    const delta = bytes - (this.#memoryOf.get(path) ?? 0);
+    if (delta > 0) this.charge(delta);
+    this.#memoryOf.set(path, bytes);
+    this.memory += delta;
     const before = touch.local ?? undefined;
     if (before !== node) {
       if (before) this.#count(ownerOf(before), -1);
@@ -107,6 +132,8 @@ export class Transaction implements NodeAccess {
 
   remove(path: string): void {
     const touch = this.#touch(path);
+    this.memory -= this.#memoryOf.get(path) ?? 0;
+    this.#memoryOf.delete(path);
     if (touch.local) this.#count(ownerOf(touch.local), -1);
     touch.local = null;
     touch.modified = true;

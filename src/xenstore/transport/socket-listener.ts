@@ -24,7 +24,16 @@ export interface ListenOptions {
    * more than 0.1 ms without a request. `false` never spins; `true` always does.
    */
   readonly busyPoll?: BusyPoll;
+  /**
+   * Connections open at once; more are refused (closed as soon as accepted). A real guest has
+   * one ring, so a guest socket (a `domid` other than 0) takes {@link GUEST_CONNECTIONS} unless
+   * told otherwise; the dom0 socket is not limited unless told.
+   */
+  readonly maxConnections?: number;
 }
+
+/** Connections a guest socket accepts at once by default. */
+export const GUEST_CONNECTIONS = 16;
 
 /** A listening socket. */
 export interface Listener {
@@ -65,10 +74,16 @@ export async function socketListener(
       return;
     }
     sockets.add(socket);
-    // Replies to one chunk of requests leave in one write; events for other connections
-    // (outside this chunk's handling) are written at once. One array serves every chunk.
+    // Replies to one chunk of requests leave in one write; output made outside this chunk's
+    // handling (events caused by other connections, requests served in later turns) is corked
+    // until the current callback returns. One array serves every chunk.
     const batch: Uint8Array[] = [];
     let batching = false;
+    let corked = false;
+    const uncork = (): void => {
+      corked = false;
+      socket.uncork();
+    };
     let conn: XenstoreConnection | undefined;
     const transport = framedTransport(
       { onMessage: (message) => conn?.send(message), onClose: () => conn?.close() },
@@ -82,16 +97,12 @@ export async function socketListener(
             batching = false;
             const out = batch.length === 1 ? batch[0]! : Buffer.concat(batch);
             batch.length = 0;
-            // A client that sends without reading its replies is not read from until it
-            // catches up, so its replies cannot pile up without bound (C stops reading such a
-            // client too).
-            if (out.length > 0) {
-              if (!socket.write(out)) socket.pause();
-              else if (answered?.add(socket)) poller.expect();
-            }
+            if (out.length > 0 && socket.write(out) && answered?.add(socket)) poller.expect();
           }
+          // Requests wait for their turn in the daemon (all the more when this client does not
+          // read its replies): nothing more is read until they are served.
+          if (conn !== undefined && conn.queued > 0) socket.pause();
         });
-        socket.on('drain', () => socket.resume());
         socket.on('close', () => {
           sockets.delete(socket);
           answered?.delete(socket);
@@ -100,8 +111,16 @@ export async function socketListener(
         socket.on('error', () => socket.destroy());
         return {
           write: (frame) => {
-            if (batching) batch.push(frame);
-            else socket.write(frame);
+            if (batching) {
+              batch.push(frame);
+              return;
+            }
+            if (!corked) {
+              corked = true;
+              socket.cork();
+              process.nextTick(uncork);
+            }
+            socket.write(frame);
           },
           close: () => socket.destroy(),
         };
@@ -113,8 +132,12 @@ export async function socketListener(
       onMessage: (message) => transport.send(message),
       onClose: () => socket.destroy(),
       backlog: () => socket.writableLength,
+      fair: true,
+      onDrained: () => socket.resume(),
     });
   });
+  const maxConnections = options.maxConnections ?? (domid === 0 ? undefined : GUEST_CONNECTIONS);
+  if (maxConnections !== undefined) netServer.maxConnections = maxConnections;
   const socketFile = await claimSocketFile(netServer, path);
   return {
     path,
