@@ -1,27 +1,27 @@
 /**
  * Child process serving the in-memory xenstored on a unix socket, for workloads that drive it
- * from outside (the C client, or TS clients in the parent).
+ * from outside (the C loop, or the TypeScript client in processes of their own).
  *
- *   mock-xenstored-process.ts SOCKET [NODES WIDE_CHILDREN]
+ *   mock-xenstored-process.ts SOCKET [OPTIONS]
  *
- * With NODES, the store is first loaded with the large store (see `large-store.ts`). Prints
- * `{"socketPath": …}` once listening; SIGTERM, or the end of stdin, closes the socket and exits.
+ * OPTIONS is {@link MockOptions} as JSON: with `large`, the store is first loaded with the large
+ * store (see `large-store.ts`); `busyPoll` is the listener's. Prints `{"socketPath": …}` once
+ * listening; SIGTERM, or the end of stdin, closes the socket and exits.
  */
-import { XenstoreServer } from '../../src/xenstore/server/server.ts';
+import { XenstoreServer } from '../../src/xenstore/index.ts';
+import type { MockOptions } from './daemons.ts';
 import { largeStoreNodes } from './large-store.ts';
 
-const [socketPath, nodes, wideChildren] = process.argv.slice(2);
-if (!socketPath) throw new Error('usage: mock-xenstored-process.ts SOCKET [NODES WIDE_CHILDREN]');
+const [socketPath, json] = process.argv.slice(2);
+if (!socketPath) throw new Error('usage: mock-xenstored-process.ts SOCKET [OPTIONS]');
+const options = (json ? JSON.parse(json) : {}) as MockOptions;
 const server = new XenstoreServer(
-  nodes
-    ? {
-        seed: {
-          nodes: largeStoreNodes({ nodes: Number(nodes), wideChildren: Number(wideChildren) }),
-        },
-      }
-    : {},
+  options.large ? { seed: { nodes: largeStoreNodes(options.large) } } : {},
 );
-const listener = await server.listen({ path: socketPath });
+const listener = await server.listen({
+  path: socketPath,
+  ...(options.busyPoll === undefined ? {} : { busyPoll: options.busyPoll }),
+});
 const shutdown = (): void => {
   void listener.close().then(() => process.exit(0));
 };
