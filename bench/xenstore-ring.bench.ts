@@ -13,7 +13,7 @@
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isNativeAvailable } from '../src/evtchn/index.ts';
+import { isNativeAvailable } from '../src/device/index.ts';
 import { compileC } from './lib/c-program.ts';
 import { type RingTarget, runClientLoop } from './lib/client-loop.ts';
 import type { ClientLoopRun } from './lib/client-workloads.ts';

@@ -9,7 +9,8 @@
  * The rate is b's own timing of its rounds.
  */
 import { Worker } from 'node:worker_threads';
-import { isNativeAvailable, SimulatedHypervisor } from '../../src/evtchn/index.ts';
+import { isNativeAvailable } from '../../src/device/index.ts';
+import { SimulatedHypervisor } from '../../src/evtchn/index.ts';
 import type { PingPongReport, PingPongSetup } from '../../tests/evtchn/support/ping-pong-worker.ts';
 import { measureWhenTold } from '../lib/measured-child.ts';
 

@@ -6,7 +6,8 @@
  * JOB is a {@link ClientLoopJob} as JSON. Connects, warms up and sets up, then runs the loop
  * through the bench's handshake (`measured-child.ts`), then cleans up.
  */
-import { mapFile, SocketEventChannel, unmap } from '../../src/evtchn/index.ts';
+import { mapFile, unmap } from '../../src/device/index.ts';
+import { SocketEventChannel } from '../../src/evtchn/index.ts';
 import { ringConnector, type TransportConnector } from '../../src/xenstore/index.ts';
 import type { ClientLoopJob } from './client-loop.ts';
 import { prepareClientLoop } from './client-workloads.ts';

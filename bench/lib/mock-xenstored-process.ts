@@ -8,7 +8,7 @@
  * store (see `large-store.ts`); `busyPoll` is the listener's. Prints `{"socketPath": …}` once
  * listening; SIGTERM, or the end of stdin, closes the socket and exits.
  */
-import { XenstoreServer } from '../../src/xenstore/index.ts';
+import { socketListener, XenstoreServer } from '../../src/xenstore/server.ts';
 import type { MockOptions } from './daemons.ts';
 import { largeStoreNodes } from './large-store.ts';
 
@@ -18,7 +18,7 @@ const options = (json ? JSON.parse(json) : {}) as MockOptions;
 const server = new XenstoreServer(
   options.large ? { seed: { nodes: largeStoreNodes(options.large) } } : {},
 );
-const listener = await server.listen({
+const listener = await socketListener(server, {
   path: socketPath,
   ...(options.busyPoll === undefined ? {} : { busyPoll: options.busyPoll }),
 });

@@ -11,7 +11,7 @@
  * process measures itself and is alone in its run, so it needs no handshake with the bench.
  */
 
-import { type DumpedNode, XenstoreServer } from '../../src/xenstore/index.ts';
+import { type DumpedNode, XenstoreServer } from '../../src/xenstore/server.ts';
 import { largeStoreNodes } from './large-store.ts';
 import type { Sample } from './types.ts';
 
