@@ -12,6 +12,12 @@ export interface XenstoreDaemon {
   readonly socketPath: string;
   /** Its process, whose CPU time and memory the bench reads. */
   readonly pid: number;
+  /**
+   * Has a garbage-collected daemon collect everything it no longer holds, so that its resident
+   * memory is what it holds; resolves to the bytes of heap then in use (absent for the C
+   * daemons, which free as they go).
+   */
+  readonly collectGarbage?: () => Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -59,7 +65,12 @@ export async function startMockXenstored(options: MockOptions = {}): Promise<Xen
   };
   try {
     const { socketPath } = await firstJsonLine<{ socketPath: string }>(child);
-    return { socketPath, pid: child.pid!, stop };
+    const collectGarbage = async (): Promise<number> => {
+      const collected = firstJsonLine<{ heapUsed: number }>(child);
+      child.stdin!.write('gc\n');
+      return (await collected).heapUsed;
+    };
+    return { socketPath, pid: child.pid!, collectGarbage, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -156,7 +156,7 @@ export const GOALS: readonly Goal[] = [
   ),
   {
     id: 'memory.per-node',
-    statement: 'the same 100,000-node tree: memory per node ≤ C xenstored’s',
+    statement: 'the same 50,000-node tree: memory per node ≤ C xenstored’s',
     pairs: ['xenstore.large.memory'],
     judge: ([p]) => {
       const mine = p!.candidate.extra['bytesPerNode'];

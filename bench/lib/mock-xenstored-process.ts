@@ -26,6 +26,27 @@ const shutdown = (): void => {
   void listener.close().then(() => process.exit(0));
 };
 process.once('SIGTERM', shutdown);
-// The parent holds our stdin open; its end means the parent is gone.
-process.stdin.once('end', shutdown).resume();
+// The parent holds our stdin open; its end means the parent is gone. A `gc` line asks for a full
+// garbage collection before the parent reads our resident memory; the heap then in use is the
+// answer on stdout.
+process.stdin.once('end', shutdown);
+process.stdin.setEncoding('utf8').on('data', (text: string) => {
+  for (const line of text.split('\n')) {
+    if (line !== 'gc') continue;
+    collectGarbage();
+    const { heapUsed } = process.memoryUsage();
+    process.stdout.write(`${JSON.stringify({ collected: true, heapUsed })}\n`);
+  }
+});
 process.stdout.write(`${JSON.stringify({ socketPath })}\n`);
+
+/** Full collections until the heap stops shrinking (one leaves what finalisers released). */
+function collectGarbage(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('the in-memory xenstored needs --expose-gc to collect on request');
+  let used = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 5 && process.memoryUsage().heapUsed < used; i++) {
+    used = process.memoryUsage().heapUsed;
+    gc();
+  }
+}

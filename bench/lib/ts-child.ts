@@ -29,7 +29,7 @@ export function spawnTs(script: string, args: readonly string[]): ChildProcess {
   });
 }
 
-/** The first line the child prints, parsed as JSON; rejects if it exits first. */
+/** The next line the child prints (its first, at start), parsed as JSON; rejects if it exits first. */
 export function firstJsonLine<T>(child: ChildProcess): Promise<T> {
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
