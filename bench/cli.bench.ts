@@ -58,7 +58,7 @@ function build(options: RunOptions): Promise<Built> {
   return built;
 }
 
-const calls = (options: RunOptions): number => (options.quick ? 3 : 20);
+const calls = (options: RunOptions): number => (options.quick ? 3 : 8);
 
 async function timedCalls(
   options: RunOptions,

@@ -1,5 +1,6 @@
 import { type Condition, parseConditions, pinned, UNPINNED } from './conditions.ts';
 import { FLOOR_PAIR } from './floor.ts';
+import { GOALS } from './goals.ts';
 import type { BenchPair } from './types.ts';
 
 /** Command-line options of `npm run bench`. */
@@ -8,7 +9,10 @@ export interface BenchArgs {
   readonly quick: boolean;
   /** Timed A/B pairs per benchmark pair, in each condition. */
   readonly pairs: number;
-  /** Id prefixes to run (e.g. `xenstore.seq`); empty means all. */
+  /**
+   * Id prefixes to run (e.g. `xenstore.seq`), or whole ids when they end in `$`; empty means
+   * all.
+   */
   readonly filters: readonly string[];
   /** The conditions to measure in, one after the other (default: unpinned only). */
   readonly conditions: readonly Condition[];
@@ -21,7 +25,7 @@ export const DEFAULT_PAIRS = 5;
 /** Timed pairs of a quick run: two, so that both orders of a pair still run. */
 export const QUICK_PAIRS = 2;
 
-export const USAGE = `usage: npm run bench -- [--quick] [--pairs N] [--conditions LIST | --cpu N] [id-prefix ...]
+export const USAGE = `usage: npm run bench -- [--quick] [--pairs N] [--conditions LIST | --cpu N] [--goals] [id-prefix ...]
 
   --quick            smaller workloads, ${QUICK_PAIRS} pairs, no warm-up runs: a smoke run, numbers
                      not meaningful
@@ -32,8 +36,10 @@ export const USAGE = `usage: npm run bench -- [--quick] [--pairs N] [--condition
                        cpuN      every process of the bench pinned to CPU N: no cross-CPU wake-ups
                        all       unpinned,hog,cpu0
   --cpu N            the same as --conditions cpuN
-  id-prefix          run only pairs whose id starts with one of these, e.g. xenstore.seq (the
-                     floor pair runs too whenever a selected pair is measured against it)
+  --goals            run the pairs the goals are judged on (and no others unless named)
+  id-prefix          run only pairs whose id starts with one of these, e.g. xenstore.seq, or is
+                     exactly one that ends in $, e.g. 'xenstore.seq.read$' (the floor pair runs
+                     too whenever a selected pair is measured against it)
 `;
 
 /** Parses the runner's arguments; throws a message fit for the user on bad input. */
@@ -52,6 +58,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     const value = (name: string): string | undefined =>
       arg === name ? argv[++i] : arg.slice(name.length + 1);
     if (arg === '--quick') quick = true;
+    else if (arg === '--goals') filters.push(...goalPairs());
     else if (arg === '--help' || arg === '-h') help = true;
     else if (arg === '--pairs' || arg.startsWith('--pairs=')) {
       const given = value('--pairs');
@@ -84,7 +91,17 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
 
 /** Whether a pair id is selected by the filters (every id when there are none). */
 export function selected(id: string, filters: readonly string[]): boolean {
-  return filters.length === 0 || filters.some((prefix) => id.startsWith(prefix));
+  return (
+    filters.length === 0 ||
+    filters.some((filter) =>
+      filter.endsWith('$') ? id === filter.slice(0, -1) : id.startsWith(filter),
+    )
+  );
+}
+
+/** Filters selecting exactly the pairs the goals rest on. */
+function goalPairs(): string[] {
+  return [...new Set(GOALS.flatMap((goal) => goal.pairs))].map((id) => `${id}$`);
 }
 
 /**

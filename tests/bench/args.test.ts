@@ -6,6 +6,7 @@ import {
   QUICK_PAIRS,
   selected,
 } from '../../bench/lib/args.ts';
+import { GOALS } from '../../bench/lib/goals.ts';
 import type { BenchPair } from '../../bench/lib/types.ts';
 
 describe('parseArgs', () => {
@@ -95,5 +96,28 @@ describe('selected', () => {
     expect(selected('xenstore.seq.read', [])).toBe(true);
     expect(selected('xenstore.seq.read', ['ring', 'xenstore.seq'])).toBe(true);
     expect(selected('xenstore.tx.empty', ['xenstore.seq'])).toBe(false);
+  });
+
+  it('matches a whole id only when the filter ends in $', () => {
+    expect(selected('xenstore.seq.read', ['xenstore.seq.read$'])).toBe(true);
+    expect(selected('xenstore.seq.read-2000', ['xenstore.seq.read$'])).toBe(false);
+    expect(selected('xenstore.seq.read-2000', ['xenstore.seq.read'])).toBe(true);
+  });
+});
+
+describe('--goals', () => {
+  it('selects exactly the pairs every goal is judged on', () => {
+    const filters = parseArgs(['--goals']).filters;
+    for (const goal of GOALS) {
+      for (const id of goal.pairs) expect(selected(id, filters)).toBe(true);
+    }
+    expect(selected('xenstore.seq.read-2000', filters)).toBe(false);
+    expect(selected('xenstore.pipeline.64', filters)).toBe(false);
+  });
+
+  it('adds to the pairs named beside it', () => {
+    const filters = parseArgs(['--goals', 'xenstore.pipeline']).filters;
+    expect(selected('xenstore.pipeline.64', filters)).toBe(true);
+    expect(selected('xenstore.seq.read', filters)).toBe(true);
   });
 });
