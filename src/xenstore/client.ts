@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { debuglog } from 'node:util';
 import { type BusyPoll, busyWaiter, type Waiter } from '../event-loop/busy-poller.ts';
 import { emitDetached } from './client/emit-detached.ts';
-import { asBuffer, NodeOperations, type RequestOptions } from './client/node-operations.ts';
+import { NodeOperations, type RequestOptions } from './client/node-operations.ts';
 import { abortError, type PendingRequest, RequestTable } from './client/request-table.ts';
 import {
   runTransaction,
@@ -57,12 +57,14 @@ export interface XenstoreClientOptions {
    */
   readonly reconnect?: boolean | ReconnectOptions;
   /**
-   * What the client does while a reply is outstanding: keep the event loop turning (spin) or
-   * sleep until the server's reply wakes it. Default `'adaptive'`: whichever this thread has
-   * measured to be quicker, re-measured now and then, and only while a single reply is awaited
-   * in the thread. Spinning pays off when the server runs on another CPU (a round trip can take
-   * half the time) and is avoided when both share one; it never lasts more than 0.1 ms without
-   * a reply. `false` never spins; `true` spins whenever replies are awaited.
+   * What the client does while a reply is outstanding: sleep until the server's reply wakes it,
+   * or keep the event loop turning (spin). Default `false`: never spin, which costs the least
+   * CPU per request wherever spinning is not quicker, and always when the machine has other work
+   * (a Dom0 whose vCPUs guests share). `'adaptive'` follows whichever this thread has measured
+   * quicker, re-measured now and then, and only while a single reply is awaited in the thread:
+   * worth it for one-at-a-time requests when the server runs on another, otherwise idle CPU,
+   * where a round trip can take half the time at about a third more CPU per request. `true`
+   * spins whenever replies are awaited. A spin never lasts more than 0.1 ms without a reply.
    */
   readonly busyPoll?: BusyPoll;
 }
@@ -150,7 +152,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
       options.transport ??
       (options.socketPath ? socketConnector(options.socketPath) : defaultConnector());
     this.#requests = new RequestTable(options.timeout ?? DEFAULT_TIMEOUT);
-    this.#poller = busyWaiter(options.busyPoll ?? 'adaptive', () => this.#requests.waiting);
+    this.#poller = busyWaiter(options.busyPoll ?? false, () => this.#requests.waiting);
     this.#queueCapacity = options.watchQueueCapacity ?? DEFAULT_QUEUE_CAPACITY;
     const reconnect = options.reconnect === true ? {} : options.reconnect || undefined;
     this.#reconnect = reconnect && {
@@ -370,7 +372,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
    */
   async control(args: readonly (string | Uint8Array)[], options?: RequestOptions): Promise<Buffer> {
     if (args.length === 0) throw new XenstoreError('EINVAL', 'CONTROL needs a command', 'CONTROL');
-    return asBuffer(await this.#request({ op: 'CONTROL', args }, 0, options));
+    return this.#request({ op: 'CONTROL', args }, 0, options);
   }
 
   /** The server's features, or a domain's (servers without GET_FEATURE answer ENOSYS). */
@@ -457,11 +459,11 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     }
     const reqId = this.#requests.nextId();
     const message = encodeRequest(request, { reqId, txId });
-    if (message.payload.length > PAYLOAD_MAX) {
+    if (message.payloadLength > PAYLOAD_MAX) {
       return Promise.reject(
         new XenstoreError(
           'E2BIG',
-          `${op} payload of ${message.payload.length} bytes exceeds ${PAYLOAD_MAX}`,
+          `${op} payload of ${message.payloadLength} bytes exceeds ${PAYLOAD_MAX}`,
           op,
           requestPath(request),
         ),

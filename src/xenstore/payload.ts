@@ -11,12 +11,16 @@ export function toBytes(value: string | Uint8Array): Uint8Array {
   return typeof value === 'string' ? encoder.encode(value) : value;
 }
 
+/** The same bytes as a Buffer, without copying (received payloads already are Buffers). */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return bytes instanceof Buffer
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+}
+
 /** Bytes as text (latin1, so that every byte maps to one character and nothing is lost). */
 export function toText(bytes: Uint8Array): string {
-  // Received payloads are Buffers already: no view to make on the hot path.
-  const buffer =
-    bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-  return buffer.toString('latin1');
+  return asBuffer(bytes).toString('latin1');
 }
 
 /**

@@ -1,5 +1,5 @@
 import { XenstoreError } from './errors.ts';
-import { splitStrings, toText } from './payload.ts';
+import { asBuffer, splitStrings, toText } from './payload.ts';
 import { type Permission, parsePermission } from './permissions.ts';
 
 /**
@@ -49,8 +49,8 @@ function uint32(payload: Uint8Array, op: string): number {
   return value >= 0 && value <= 0xffffffff ? value : malformed(op);
 }
 
-/** The payload itself: READ's value, CONTROL's implementation-specific answer. */
-export const bytes: ReplyShape<Uint8Array> = { decode: (payload) => payload };
+/** The payload itself, as a Buffer view: READ's value, CONTROL's implementation-specific answer. */
+export const bytes: ReplyShape<Buffer> = { decode: (payload) => asBuffer(payload) };
 
 /** Nul-terminated names (DIRECTORY). */
 export const names: ReplyShape<string[]> = { decode: childNames };

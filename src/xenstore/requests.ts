@@ -2,7 +2,7 @@ import { HEADER_SIZE } from './constants.ts';
 import { XenstoreError } from './errors.ts';
 import { MESSAGES, MessageType, type RequestName, requestEntry } from './messages.ts';
 import type { RequestShape } from './request-shapes.ts';
-import { type OutgoingMessage, writeHeader } from './wire.ts';
+import { FramedMessage, writeHeader } from './wire.ts';
 
 /**
  * Requests as data, derived from the table of {@link MESSAGES}: `encodeRequest` turns one into
@@ -38,14 +38,13 @@ export function encodeRequestPayload(request: Request): Buffer {
 
 /**
  * Builds a whole request message. Its `frame` holds the wire bytes, header included, in one
- * buffer, and its `payload` is a view into it, so that byte transports send it without another
- * copy.
+ * buffer, so that byte transports send it without another copy; its `payload` is a view into it.
  */
-export function encodeRequest(request: Request, ids: RequestIds): OutgoingMessage {
+export function encodeRequest(request: Request, ids: RequestIds): FramedMessage {
   const frame = shapeOf(request).encode(request, HEADER_SIZE);
   const type = MessageType[request.op];
   writeHeader(frame, { type, reqId: ids.reqId, txId: ids.txId, len: frame.length - HEADER_SIZE });
-  return { type, reqId: ids.reqId, txId: ids.txId, payload: frame.subarray(HEADER_SIZE), frame };
+  return new FramedMessage(type, ids.reqId, ids.txId, frame);
 }
 
 /** The path a request names, if it names one. */

@@ -11,6 +11,12 @@ import {
 import { decodeMessage, encodeMessage, type Message } from '../../src/xenstore/wire.ts';
 import { request } from './arbitraries.ts';
 
+/** Characters of every UTF-8 length, the one-byte and Latin-1 ranges well represented. */
+const pathUnit = fc.oneof(
+  fc.integer({ min: 0, max: 0x3ff }).map((code) => String.fromCharCode(code)),
+  fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }),
+);
+
 const hex = (m: Message) => encodeMessage(m).toString('hex');
 const raw = (type: number, payload: string): Message => ({
   type,
@@ -169,6 +175,21 @@ describe('request encoding', () => {
         expect(back.reqId).toBe(ids.reqId);
         expect(back.txId).toBe(ids.txId);
         expect(normalise(decodeRequest(back))).toEqual(normalise(req));
+      }),
+    );
+  });
+  it('writes any path as UTF-8 then a nul, whatever its characters', () => {
+    // Valid paths are ASCII and take a shortcut; anything else (a server's own trees, a caller
+    // bypassing validation) must come out as the UTF-8 encoder would write it.
+    fc.assert(
+      fc.property(fc.string({ unit: pathUnit, maxLength: 40 }), fc.uint8Array(), (path, value) => {
+        const utf8 = Buffer.from(path, 'utf8');
+        expect(encodeRequestPayload({ op: 'READ', path })).toEqual(
+          Buffer.concat([utf8, Buffer.of(0)]),
+        );
+        expect(encodeRequestPayload({ op: 'WRITE', path, value })).toEqual(
+          Buffer.concat([utf8, Buffer.of(0), value]),
+        );
       }),
     );
   });

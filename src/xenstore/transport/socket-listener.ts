@@ -18,10 +18,11 @@ export interface ListenOptions {
    */
   readonly domid?: number;
   /**
-   * What the server does between answering a client and that client's next request: keep the
-   * event loop turning (spin) or sleep until the request wakes it. Default `'adaptive'`: the
-   * quicker of the two as measured (see `XenstoreClientOptions.busyPoll`); a spin never lasts
-   * more than 0.1 ms without a request. `false` never spins; `true` always does.
+   * What the server does between answering a client and that client's next request: sleep until
+   * the request wakes it, or keep the event loop turning (spin). Default `false`: never spin, the
+   * least CPU per request. `'adaptive'`: the quicker of the two as measured (see
+   * `XenstoreClientOptions.busyPoll` for when that pays); `true` always spins. A spin never
+   * lasts more than 0.1 ms without a request.
    */
   readonly busyPoll?: BusyPoll;
   /**
@@ -62,7 +63,7 @@ export async function socketListener(
   const { path } = options;
   const domid = options.domid ?? 0;
   const sockets = new Set<net.Socket>();
-  const busyPoll = options.busyPoll ?? 'adaptive';
+  const busyPoll = options.busyPoll ?? false;
   // Not tracked at all when never spinning: tracking reads the clock per request.
   const answered = busyPoll === false ? undefined : new AnsweredClients();
   const poller = busyWaiter(busyPoll, () => answered?.expected() ?? 0);
