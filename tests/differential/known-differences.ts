@@ -1,8 +1,22 @@
 import { MessageType } from '../../src/xenstore/constants.ts';
 import { parsePermission } from '../../src/xenstore/permissions.ts';
 import { cAtoi, cStrings } from './c-reading.ts';
-import { CONNECTIONS, type Step, stepPayloadText, stepType } from './script.ts';
-import { GUEST_DOMIDS } from './targets.ts';
+import {
+  CONNECTIONS,
+  type Script,
+  type ScriptRequest,
+  type Step,
+  stepPayloadText,
+  stepType,
+} from './script.ts';
+import {
+  type ConnectionKind,
+  DOM0_CONNECTIONS,
+  GUEST_CONNECTIONS,
+  GUEST_DOMIDS,
+  guestPort,
+  type StepObservation,
+} from './targets.ts';
 
 /**
  * The only behaviours in which the in-memory server may differ from C xenstored 4.17: documented
@@ -10,11 +24,35 @@ import { GUEST_DOMIDS } from './targets.ts';
  * that one of these matches, so any difference it finds is a real divergence.
  */
 export interface KnownDifference {
+  /** A name for it. */
+  readonly title: string;
   /** What C 4.17 does wrong, and what it should do. */
   readonly description: string;
   /** True for a step that would expose it, sent after `context.earlier`. */
   matches(step: Step, context: StepContext): boolean;
+  /** A script that shows it, so that a test notices when C no longer does it. */
+  readonly reproduction: Reproduction;
 }
+
+/** A script whose last step the two servers answer differently because of a known difference. */
+export interface Reproduction {
+  readonly script: Script;
+  readonly connections: readonly ConnectionKind[];
+  /** What the last step brings on C xenstored 4.17. */
+  readonly c: StepObservation;
+  /** What it brings on the in-memory server: what C should do. */
+  readonly mock: StepObservation;
+}
+
+const dom0 = (request: ScriptRequest): Step => ({ conn: 0, tx: 'none', request });
+/** The connection of guest 1 in {@link GUEST_CONNECTIONS}. */
+const GUEST_1 = CONNECTIONS;
+const guest1 = (request: ScriptRequest): Step => ({ conn: GUEST_1, tx: 'none', request });
+const introduce = (domid: number) => dom0({ op: 'INTRODUCE', domid, port: guestPort(domid) });
+/** One reply on the acting connection of a script on dom0's three connections. */
+const dom0Reply = (reply: string): StepObservation => [[reply], [], []];
+/** One reply on guest 1's connection of a script on {@link GUEST_CONNECTIONS}. */
+const guest1Reply = (reply: string): StepObservation => [[], [], [], [reply], []];
 
 /** Where a step stands in its script. */
 export interface StepContext {
@@ -74,6 +112,7 @@ function certainWrite(step: Step): boolean {
 
 export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
   {
+    title: 'a stale errno for a malformed single-path request',
     description:
       'READ, DIRECTORY, GET_PERMS, MKDIR and RM with a payload that is not exactly one ' +
       'nul-terminated string answer a stale errno (and abort the daemon when it is 0) instead ' +
@@ -82,8 +121,18 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
       const s = sent(step);
       return s !== undefined && SINGLE_PATH_TYPES.has(s.type) && !/^[^\0]*\0$/.test(s.payload);
     },
+    reproduction: {
+      script: [
+        dom0({ op: 'READ', path: '/d/missing' }),
+        { conn: 0, tx: 'none', raw: { type: MessageType.READ, payload: '/d' } },
+      ],
+      connections: DOM0_CONNECTIONS,
+      c: dom0Reply('ERROR req=2 tx=0 "ENOENT\\u0000"'),
+      mock: dom0Reply('ERROR req=2 tx=0 "EINVAL\\u0000"'),
+    },
   },
   {
+    title: 'a stale errno for SET_PERMS on another special path',
     description:
       'SET_PERMS on a special path other than @introduceDomain and @releaseDomain answers a ' +
       'stale errno (and can abort the daemon) instead of EINVAL.',
@@ -97,8 +146,18 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
         !SPECIAL_WITH_PERMISSIONS.has(path)
       );
     },
+    reproduction: {
+      script: [
+        dom0({ op: 'READ', path: '/d/missing' }),
+        dom0({ op: 'SET_PERMS', path: '@other', perms: [{ access: 'n', domid: 0 }] }),
+      ],
+      connections: DOM0_CONNECTIONS,
+      c: dom0Reply('ERROR req=2 tx=0 "ENOENT\\u0000"'),
+      mock: dom0Reply('ERROR req=2 tx=0 "EINVAL\\u0000"'),
+    },
   },
   {
+    title: 'a root owned by a released guest',
     description:
       'SET_PERMS giving the root node a guest owner: once that domain is released, C cannot ' +
       'remove the root as it removes other nodes the domain owned, and from then on answers ' +
@@ -110,8 +169,20 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
       const owner = s.strings[1] === undefined ? undefined : permissionDomid(s.strings[1]);
       return owner !== undefined && owner !== 0;
     },
+    reproduction: {
+      script: [
+        introduce(1),
+        dom0({ op: 'SET_PERMS', path: '/', perms: [{ access: 'n', domid: 1 }] }),
+        dom0({ op: 'RELEASE', domid: 1 }),
+        dom0({ op: 'READ', path: '/tool' }),
+      ],
+      connections: DOM0_CONNECTIONS,
+      c: dom0Reply('ERROR req=4 tx=0 "EACCES\\u0000"'),
+      mock: dom0Reply('READ req=4 tx=0 ""'),
+    },
   },
   {
+    title: 'a released target kept by its controller',
     description:
       "SET_TARGET makes the controller hold a reference to its target's connection, so a " +
       'later RELEASE of the target answers OK but leaves it introduced (IS_DOMAIN_INTRODUCED ' +
@@ -125,8 +196,21 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
         isGuest(cAtoi(s.strings[1]!) >>> 0)
       );
     },
+    reproduction: {
+      script: [
+        introduce(1),
+        introduce(2),
+        dom0({ op: 'SET_TARGET', domid: 2, target: 1 }),
+        dom0({ op: 'RELEASE', domid: 1 }),
+        dom0({ op: 'IS_DOMAIN_INTRODUCED', domid: 1 }),
+      ],
+      connections: DOM0_CONNECTIONS,
+      c: dom0Reply('IS_DOMAIN_INTRODUCED req=5 tx=0 "T\\u0000"'),
+      mock: dom0Reply('IS_DOMAIN_INTRODUCED req=5 tx=0 "F\\u0000"'),
+    },
   },
   {
+    title: 'a stale errno for a guest refused SET_PERMS on a special path',
     description:
       'SET_PERMS on @introduceDomain or @releaseDomain by a guest without owner rights on it ' +
       'answers a stale errno (ENOENT in practice) instead of the EACCES the permission check ' +
@@ -140,36 +224,73 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
         SPECIAL_WITH_PERMISSIONS.has(s.strings[0] ?? '')
       );
     },
+    reproduction: {
+      script: [
+        introduce(1),
+        guest1({ op: 'SET_PERMS', path: '@introduceDomain', perms: [{ access: 'n', domid: 1 }] }),
+      ],
+      connections: GUEST_CONNECTIONS,
+      c: guest1Reply('ERROR req=2 tx=0 "ENOENT\\u0000"'),
+      mock: guest1Reply('ERROR req=2 tx=0 "EACCES\\u0000"'),
+    },
   },
   {
+    title: 'a negative event channel accepted',
     description:
       'INTRODUCE with an event channel that atoi reads as negative (`-3`, or 2147483648 and ' +
-      'above, which wrap) answers OK: the `port <= 0` check is made on the unsigned ' +
-      'evtchn_port_t. It should be EINVAL, as for event channel 0, which the in-memory server ' +
-      'answers.',
+      'above, which wrap) passes the `port <= 0` check, made on the unsigned evtchn_port_t. ' +
+      'For a domain not yet introduced the hypervisor then refuses the channel (EINVAL), but ' +
+      'introducing a known domain again answers OK, the domain left without a channel. C ' +
+      'should answer EINVAL in both cases, as for event channel 0; the in-memory server does.',
     matches: (step) => {
       const s = sent(step);
       return s?.type === MessageType.INTRODUCE && s.strings.length >= 3 && cAtoi(s.strings[2]!) < 0;
     },
+    reproduction: {
+      script: [introduce(1), dom0({ op: 'INTRODUCE', domid: 1, port: '-3' })],
+      connections: DOM0_CONNECTIONS,
+      c: dom0Reply('INTRODUCE req=2 tx=0 "OK\\u0000"'),
+      mock: dom0Reply('ERROR req=2 tx=0 "EINVAL\\u0000"'),
+    },
   },
   {
+    title: 'domids from 2^31 printed signed and cut short',
     description:
       'GET_PERMS prints each domid as a signed int into a 12-byte buffer, so an entry for a ' +
-      'domid of 2^31 and above prints negative, and from 3000000000 down to 2^31 (-1294967296 ' +
-      'to -2147483648) loses its last digit: `b2147483648` reads back as `b-214748364`. The ' +
+      'domid of 2^31 and above prints negative, and from 2^31 to 3294967296 (-2147483648 to ' +
+      '-1000000000) loses its last digit: `b2147483648` reads back as `b-214748364`. The ' +
       'in-memory server prints the whole signed number (`b-2147483648`), as C does for every ' +
-      'domid that fits; C should print it unsigned, as it parsed it.',
+      'domid that fits; C should print the unsigned number it parsed.',
     matches: (step) => {
       const s = sent(step);
       if (s?.type !== MessageType.SET_PERMS) return false;
       return s.strings.slice(1).some((text) => (permissionDomid(text) ?? 0) <= -1_000_000_000);
     },
+    reproduction: {
+      script: [
+        dom0({ op: 'WRITE', path: '/d', value: '' }),
+        dom0({
+          op: 'SET_PERMS',
+          path: '/d',
+          perms: [
+            { access: 'n', domid: 0 },
+            { access: 'b', domid: 2147483648 },
+            { access: 'r', domid: 4294967295 },
+          ],
+        }),
+        dom0({ op: 'GET_PERMS', path: '/d' }),
+      ],
+      connections: DOM0_CONNECTIONS,
+      c: dom0Reply('GET_PERMS req=3 tx=0 "n0\\u0000b-214748364\\u0000r-1\\u0000"'),
+      mock: dom0Reply('GET_PERMS req=3 tx=0 "n0\\u0000b-2147483648\\u0000r-1\\u0000"'),
+    },
   },
   {
+    title: "a domain introduced right after its release inheriting the newest node's entries",
     description:
       'A domain introduced again right after its release, with no node written in between, ' +
-      'takes the generation count of the newest node (C stamps the domain with the current ' +
-      'count; a write stamps the node with the count after incrementing it). Permission ' +
+      'takes the generation count of the newest node (C stamps a new domain with the current ' +
+      'count, and a write stamps its node with the count after incrementing it). Permission ' +
       'entries for the domain on that node, which lapsed with the old domain, count again for ' +
       'the new one. C should stamp a new domain with a count above every existing node (as ' +
       'the in-memory server does), so that no entry written before it counts.',
@@ -181,6 +302,26 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
         if (sent(before)?.type === MessageType.RELEASE) return true;
       }
       return false;
+    },
+    reproduction: {
+      script: [
+        introduce(1),
+        dom0({ op: 'WRITE', path: '/local/domain/1/a', value: 'v' }),
+        dom0({
+          op: 'SET_PERMS',
+          path: '/local/domain/1',
+          perms: [
+            { access: 'n', domid: 0 },
+            { access: 'r', domid: 1 },
+          ],
+        }),
+        dom0({ op: 'RELEASE', domid: 1 }),
+        introduce(1),
+        guest1({ op: 'DIRECTORY', path: '/local/domain/1' }),
+      ],
+      connections: GUEST_CONNECTIONS,
+      c: guest1Reply('DIRECTORY req=6 tx=0 "a\\u0000"'),
+      mock: guest1Reply('ERROR req=6 tx=0 "EACCES\\u0000"'),
     },
   },
 ];
