@@ -38,6 +38,16 @@ export function joinStrings(items: readonly (string | Uint8Array)[]): Buffer {
 }
 
 /**
+ * Each item followed by a nul, for text that holds bytes (decoded with {@link toText}): every
+ * character becomes the one byte it stands for, so what a peer sent goes back unchanged.
+ */
+export function joinByteStrings(items: readonly string[]): Buffer {
+  let text = '';
+  for (const item of items) text += `${item}\0`;
+  return Buffer.from(text, 'latin1');
+}
+
+/**
  * Splits a payload of nul-terminated strings. Returns `undefined` when the payload does not end
  * with a nul (a trailing unterminated part is a grammar error everywhere it can occur).
  */

@@ -2,7 +2,7 @@ import { HEADER_SIZE, MessageType, PAYLOAD_MAX } from '../constants.ts';
 import { XenstoreError } from '../errors.ts';
 import { MessageFramer } from '../framer.ts';
 import { domainPath } from '../paths.ts';
-import { joinStrings } from '../payload.ts';
+import { joinByteStrings } from '../payload.ts';
 import type { Message } from '../wire.ts';
 import type { RequestScope } from './scope.ts';
 import type { Watch, WatchSubscriber } from './watches.ts';
@@ -124,7 +124,8 @@ export class ServerConnection implements XenstoreConnection, WatchSubscriber {
     const key = `${path}\0${token}`;
     const special = path.charCodeAt(0) === 0x40;
     if (!special && this.#queuedEvents.has(key)) return;
-    const payload = joinStrings([path, token]);
+    // Tokens and `@` paths are the bytes the client sent, whatever they are.
+    const payload = joinByteStrings([path, token]);
     // An event that cannot be framed is dropped rather than breaking the client's stream.
     if (payload.length > PAYLOAD_MAX) return;
     if (this.#overQuota(HEADER_SIZE + payload.length)) return;
