@@ -1,5 +1,6 @@
 import { MessageType, type MessageTypeName, messageTypeName } from './constants.ts';
 import { XenstoreError } from './errors.ts';
+import { atoi, atou } from './numbers.ts';
 import { indexOfNul, joinStrings, splitStrings, toText } from './payload.ts';
 import { formatPermission, type Permission, parsePermissions } from './permissions.ts';
 import type { Message } from './wire.ts';
@@ -145,7 +146,8 @@ const singleDomid = new Set<MessageTypeName>([
  * server-to-client WATCH_EVENT and ERROR).
  *
  * Only the grammar is checked here; path validity, permissions and domain existence are the
- * server's business.
+ * server's business. Numbers are read with C's `atoi` into 32 bits (see `numbers.ts`): domids
+ * and offsets unsigned, the event channel signed.
  */
 export function decodeRequest(message: Message): Request {
   const name = requestOpOf(message.type);
@@ -159,7 +161,7 @@ export function decodeRequest(message: Message): Request {
   if (singleDomid.has(name)) {
     const strings = splitStrings(payload);
     if (strings?.length !== 1) bad(name, 'expected one nul-terminated domid');
-    return { op: name as 'RELEASE', domid: atoi(strings![0]!) };
+    return { op: name as 'RELEASE', domid: atou(strings![0]!) };
   }
   switch (name) {
     case 'WRITE': {
@@ -174,13 +176,8 @@ export function decodeRequest(message: Message): Request {
     case 'DIRECTORY_PART': {
       const strings = splitStrings(payload);
       if (strings?.length !== 2) bad(name, 'expected path and offset');
-      // C reads the offset with atoi: text is 0, and a negative offset is past every list's end.
-      const offset = atoi(strings![1]!);
-      return {
-        op: 'DIRECTORY_PART',
-        path: strings![0]!,
-        offset: offset < 0 ? Number.MAX_SAFE_INTEGER : offset,
-      };
+      // An offset atoi reads as negative is past the end of every list.
+      return { op: 'DIRECTORY_PART', path: strings![0]!, offset: atou(strings![1]!) };
     }
     case 'SET_PERMS': {
       const strings = splitStrings(payload);
@@ -200,9 +197,9 @@ export function decodeRequest(message: Message): Request {
       const [path, token, depthText] = strings as [string, string, string?];
       if (name === 'UNWATCH') return { op: 'UNWATCH', path, token };
       if (depthText === undefined) return { op: 'WATCH', path, token };
-      const depth = parseDecimal(depthText);
-      if (depth === undefined) bad(name, 'depth is not a number');
-      return { op: 'WATCH', path, token, depth: depth! };
+      const depth = atoi(depthText);
+      if (depth < 0) bad(name, 'depth is negative');
+      return { op: 'WATCH', path, token, depth };
     }
     case 'TRANSACTION_START':
       return { op: 'TRANSACTION_START' };
@@ -216,7 +213,8 @@ export function decodeRequest(message: Message): Request {
       if (!strings || strings.length < 3) bad(name, 'expected domid, gfn and event channel');
       return {
         op: 'INTRODUCE',
-        domid: atoi(strings![0]!),
+        domid: atou(strings![0]!),
+        // Not a number C reads (it ignores the gfn): kept as sent, for dumps.
         gfn: BigInt(/^\s*([+-]?\d+)/.exec(strings![1]!)?.[1] ?? 0),
         port: atoi(strings![2]!),
       };
@@ -226,8 +224,8 @@ export function decodeRequest(message: Message): Request {
       if (strings?.length !== 2) bad(name, 'expected domid and target');
       return {
         op: 'SET_TARGET',
-        domid: atoi(strings![0]!),
-        target: atoi(strings![1]!),
+        domid: atou(strings![0]!),
+        target: atou(strings![1]!),
       };
     }
     case 'RESET_WATCHES':
@@ -242,37 +240,28 @@ export function decodeRequest(message: Message): Request {
       if (!strings || strings.length > 1) bad(name, 'expected at most a domid');
       return strings!.length === 0
         ? { op: 'GET_FEATURE' }
-        : { op: 'GET_FEATURE', domid: atoi(strings![0]!) };
+        : { op: 'GET_FEATURE', domid: atou(strings![0]!) };
     }
     case 'SET_FEATURE': {
       const strings = splitStrings(payload);
       if (strings?.length !== 2) bad(name, 'expected domid and value');
-      const value = parseDecimal(strings![1]!);
-      if (value === undefined) bad(name, 'value is not a number');
-      return { op: 'SET_FEATURE', domid: atoi(strings![0]!), value: value! };
+      return { op: 'SET_FEATURE', domid: atou(strings![0]!), value: atou(strings![1]!) };
     }
     case 'GET_QUOTA': {
       const strings = splitStrings(payload);
       if (!strings || strings.length > 2) bad(name, 'expected at most domid and quota name');
       if (strings!.length === 0) return { op: 'GET_QUOTA' };
       if (strings!.length === 1) return { op: 'GET_QUOTA', quota: strings![0]! };
-      return { op: 'GET_QUOTA', domid: atoi(strings![0]!), quota: strings![1]! };
+      return { op: 'GET_QUOTA', domid: atou(strings![0]!), quota: strings![1]! };
     }
     case 'SET_QUOTA': {
       const strings = splitStrings(payload);
       if (!strings || strings.length < 2 || strings.length > 3)
         bad(name, 'expected quota and value');
-      const valueText = strings![strings!.length - 1]!;
-      const value = parseDecimal(valueText);
-      if (value === undefined) bad(name, 'value is not a number');
+      const value = atou(strings![strings!.length - 1]!);
       return strings!.length === 2
-        ? { op: 'SET_QUOTA', quota: strings![0]!, value: value! }
-        : {
-            op: 'SET_QUOTA',
-            domid: atoi(strings![0]!),
-            quota: strings![1]!,
-            value: value!,
-          };
+        ? { op: 'SET_QUOTA', quota: strings![0]!, value }
+        : { op: 'SET_QUOTA', domid: atou(strings![0]!), quota: strings![1]!, value };
     }
     default:
       throw new XenstoreError('ENOSYS', `type ${message.type} is not a request`);
@@ -290,18 +279,4 @@ function requestOpOf(type: number): RequestOp {
     throw new XenstoreError('ENOSYS', `type ${type} is not a request`);
   }
   return name;
-}
-
-/** Decimal digits only. */
-function parseDecimal(text: string): number | undefined {
-  return /^\d{1,10}$/.test(text) ? Number(text) : undefined;
-}
-
-/**
- * A number as xenstored reads domids and ports: with C's `atoi`, so leading digits count, `007` is
- * 7 and text without digits is 0. The server decides what a 0 or an unknown domain means.
- */
-function atoi(text: string): number {
-  const match = /^\s*([+-]?\d+)/.exec(text);
-  return match ? Number(match[1]) : 0;
 }

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { MessageType } from '../../src/xenstore/constants.ts';
+import { atoi } from '../../src/xenstore/numbers.ts';
 import type { Access, Permission } from '../../src/xenstore/permissions.ts';
-import { cAtoi } from './c-reading.ts';
 import { isKnownDifference } from './known-differences.ts';
 import {
   CONNECTIONS,
@@ -101,7 +101,7 @@ const introducedDomid = fc.oneof(
 const portOf = fc
   .record({ style: fc.constantFrom('plain', 'plain', 'plain', 'text', 'odd'), pick: fc.nat(6) })
   .map(({ style, pick }) => (domid: NumberText): NumberText => {
-    const port = guestPort(cAtoi(String(domid)));
+    const port = guestPort(atoi(String(domid)));
     if (style === 'plain') return port;
     const texts = style === 'text' ? textsOf(port) : [0, '0x65', '-3', '4294967295'];
     return texts[pick % texts.length]!;

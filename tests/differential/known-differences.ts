@@ -1,6 +1,7 @@
 import { MessageType } from '../../src/xenstore/constants.ts';
 import { parsePermission } from '../../src/xenstore/permissions.ts';
-import { cAtoi, cStrings } from './c-reading.ts';
+import { atoi } from '../../src/xenstore/numbers.ts';
+import { cStrings } from './c-reading.ts';
 import {
   CONNECTIONS,
   type Script,
@@ -193,7 +194,7 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
       return (
         s?.type === MessageType.SET_TARGET &&
         s.strings.length >= 2 &&
-        isGuest(cAtoi(s.strings[1]!) >>> 0)
+        isGuest(atoi(s.strings[1]!) >>> 0)
       );
     },
     reproduction: {
@@ -244,7 +245,7 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
       'should answer EINVAL in both cases, as for event channel 0; the in-memory server does.',
     matches: (step) => {
       const s = sent(step);
-      return s?.type === MessageType.INTRODUCE && s.strings.length >= 3 && cAtoi(s.strings[2]!) < 0;
+      return s?.type === MessageType.INTRODUCE && s.strings.length >= 3 && atoi(s.strings[2]!) < 0;
     },
     reproduction: {
       script: [introduce(1), dom0({ op: 'INTRODUCE', domid: 1, port: '-3' })],

@@ -47,6 +47,27 @@ const NON_UTF8_TOKENS: Script = [
   dom0({ op: 'WRITE', path: '/local/domain/1/data/c', value: 'v' }),
 ];
 
+/** Every number as C's atoi reads it into 32 bits: wrapped, signed, with junk, or none. */
+const ATOI_NUMBERS: Script = [
+  introduce(1),
+  dom0({ op: 'IS_DOMAIN_INTRODUCED', domid: '4294967297' }),
+  dom0({ op: 'IS_DOMAIN_INTRODUCED', domid: '-4294967295' }),
+  dom0({ op: 'IS_DOMAIN_INTRODUCED', domid: '4295000048' }),
+  dom0({ op: 'GET_DOMAIN_PATH', domid: '99999999999999999999' }),
+  dom0({ op: 'DIRECTORY_PART', path: '/', offset: '4294967296' }),
+  dom0({ op: 'DIRECTORY_PART', path: '/', offset: '-1' }),
+  dom0({ op: 'CONTROL', args: ['quota', 'abc'] }),
+  dom0({ op: 'CONTROL', args: ['quota', '4294967297'] }),
+  dom0({ op: 'CONTROL', args: ['quota', 'set', 'nodes', '1000abc'] }),
+  dom0({ op: 'CONTROL', args: ['quota', 'set', 'nodes', '4294968296'] }),
+  dom0({ op: 'CONTROL', args: ['quota', 'set', 'nodes', '0'] }),
+  dom0({ op: 'CONTROL', args: ['quota-soft', 'set', 'memory', '2097152kB'] }),
+  dom0({ op: 'INTRODUCE', domid: '4294967297', port: '-4294967195' }),
+  dom0({ op: 'RESUME', domid: ' +1x' }),
+  dom0({ op: 'RELEASE', domid: '4294967297' }),
+  dom0({ op: 'IS_DOMAIN_INTRODUCED', domid: 1 }),
+];
+
 describe.skipIf(!xenInstall)('divergences the random scripts found', () => {
   let real: DifferentialTarget;
   let mock: DifferentialTarget;
@@ -62,5 +83,9 @@ describe.skipIf(!xenInstall)('divergences the random scripts found', () => {
 
   it('sends tokens and @ paths back byte for byte', async () => {
     await expectSameBehaviour(real, mock, NON_UTF8_TOKENS, GUEST_CONNECTIONS);
+  });
+
+  it('reads every number as atoi does, into 32 bits', async () => {
+    await expectSameBehaviour(real, mock, ATOI_NUMBERS, GUEST_CONNECTIONS);
   });
 });

@@ -175,7 +175,7 @@ describe('request decoding rejects what the grammar forbids', () => {
     ['SET_PERMS with no domid', MessageType.SET_PERMS, '/a\0r\0'],
     ['SET_PERMS with trailing junk', MessageType.SET_PERMS, '/a\0r1x\0'],
     ['WATCH with one string', MessageType.WATCH, '/a\0'],
-    ['WATCH with a non-numeric depth', MessageType.WATCH, '/a\0t\0x\0'],
+    ['WATCH with a negative depth', MessageType.WATCH, '/a\0t\0-1\0'],
     ['UNWATCH with three strings', MessageType.UNWATCH, '/a\0t\0x\0'],
     ['TRANSACTION_END other than T/F', MessageType.TRANSACTION_END, 'X\0'],
     ['TRANSACTION_END unterminated', MessageType.TRANSACTION_END, 'T'],

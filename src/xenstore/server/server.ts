@@ -391,8 +391,7 @@ export class XenstoreServer {
         conn.transactions.clear();
         return OK_PAYLOAD;
       case 'GET_DOMAIN_PATH':
-        // C reads the domid with atoi and prints it unsigned.
-        return stringPayload(domainPath(request.domid >>> 0));
+        return stringPayload(domainPath(request.domid));
       case 'IS_DOMAIN_INTRODUCED':
         return booleanPayload(
           request.domid === DOMID_SELF || this.domains.isIntroduced(request.domid),
