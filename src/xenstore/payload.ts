@@ -58,6 +58,15 @@ export function splitStrings(payload: Uint8Array): string[] | undefined {
   return toText(payload.subarray(0, payload.length - 1)).split('\0');
 }
 
+/**
+ * The nul-terminated strings of a request payload, as C xenstored reads them (`get_strings`):
+ * bytes after the last nul belong to no string and are ignored.
+ */
+export function requestStrings(payload: Uint8Array): string[] {
+  const last = payload.lastIndexOf(NUL);
+  return last < 0 ? [] : toText(payload.subarray(0, last)).split('\0');
+}
+
 /** Index of the first nul at or after `from`, or -1. */
 export function indexOfNul(payload: Uint8Array, from = 0): number {
   return payload.indexOf(NUL, from);

@@ -1,7 +1,7 @@
 import { MessageType, type MessageTypeName, messageTypeName } from './constants.ts';
 import { XenstoreError } from './errors.ts';
 import { atoi, atou } from './numbers.ts';
-import { indexOfNul, joinStrings, splitStrings, toText } from './payload.ts';
+import { indexOfNul, joinStrings, requestStrings, splitStrings, toText } from './payload.ts';
 import { formatPermission, type Permission, parsePermissions } from './permissions.ts';
 import type { Message } from './wire.ts';
 
@@ -146,8 +146,11 @@ const singleDomid = new Set<MessageTypeName>([
  * server-to-client WATCH_EVENT and ERROR).
  *
  * Only the grammar is checked here; path validity, permissions and domain existence are the
- * server's business. Numbers are read with C's `atoi` into 32 bits (see `numbers.ts`): domids
- * and offsets unsigned, the event channel signed.
+ * server's business. The grammar is C xenstored's: requests of one string (paths, domids,
+ * TRANSACTION_END) must be exactly that string; the others are read as the nul-terminated strings
+ * they start with, bytes after the last nul ignored, and need at least as many strings as they
+ * use (WATCH, UNWATCH and DIRECTORY_PART exactly as many). Numbers are read with C's `atoi` into
+ * 32 bits (see `numbers.ts`): domids and offsets unsigned, the event channel signed.
  */
 export function decodeRequest(message: Message): Request {
   const name = requestOpOf(message.type);
@@ -174,26 +177,25 @@ export function decodeRequest(message: Message): Request {
       };
     }
     case 'DIRECTORY_PART': {
-      const strings = splitStrings(payload);
-      if (strings?.length !== 2) bad(name, 'expected path and offset');
+      const strings = requestStrings(payload);
+      if (strings.length !== 2) bad(name, 'expected path and offset');
       // An offset atoi reads as negative is past the end of every list.
-      return { op: 'DIRECTORY_PART', path: strings![0]!, offset: atou(strings![1]!) };
+      return { op: 'DIRECTORY_PART', path: strings[0]!, offset: atou(strings[1]!) };
     }
     case 'SET_PERMS': {
-      const strings = splitStrings(payload);
-      if (!strings || strings.length < 2) bad(name, 'expected path and at least one permission');
+      const strings = requestStrings(payload);
+      if (strings.length < 2) bad(name, 'expected path and at least one permission');
       return {
         op: 'SET_PERMS',
-        path: strings![0]!,
-        perms: parsePermissions(strings!.slice(1)),
+        path: strings[0]!,
+        perms: parsePermissions(strings.slice(1)),
       };
     }
     case 'WATCH':
     case 'UNWATCH': {
-      const strings = splitStrings(payload);
+      const strings = requestStrings(payload);
       const max = name === 'WATCH' ? 3 : 2;
-      if (!strings || strings.length < 2 || strings.length > max)
-        bad(name, 'expected path and token');
+      if (strings.length < 2 || strings.length > max) bad(name, 'expected path and token');
       const [path, token, depthText] = strings as [string, string, string?];
       if (name === 'UNWATCH') return { op: 'UNWATCH', path, token };
       if (depthText === undefined) return { op: 'WATCH', path, token };
@@ -209,59 +211,54 @@ export function decodeRequest(message: Message): Request {
       return { op: 'TRANSACTION_END', commit: text === 'T\0' };
     }
     case 'INTRODUCE': {
-      const strings = splitStrings(payload);
-      if (!strings || strings.length < 3) bad(name, 'expected domid, gfn and event channel');
+      const strings = requestStrings(payload);
+      if (strings.length < 3) bad(name, 'expected domid, gfn and event channel');
       return {
         op: 'INTRODUCE',
-        domid: atou(strings![0]!),
+        domid: atou(strings[0]!),
         // Not a number C reads (it ignores the gfn): kept as sent, for dumps.
-        gfn: BigInt(/^\s*([+-]?\d+)/.exec(strings![1]!)?.[1] ?? 0),
-        port: atoi(strings![2]!),
+        gfn: BigInt(/^\s*([+-]?\d+)/.exec(strings[1]!)?.[1] ?? 0),
+        port: atoi(strings[2]!),
       };
     }
     case 'SET_TARGET': {
-      const strings = splitStrings(payload);
-      if (strings?.length !== 2) bad(name, 'expected domid and target');
-      return {
-        op: 'SET_TARGET',
-        domid: atou(strings![0]!),
-        target: atou(strings![1]!),
-      };
+      const strings = requestStrings(payload);
+      if (strings.length < 2) bad(name, 'expected domid and target');
+      return { op: 'SET_TARGET', domid: atou(strings[0]!), target: atou(strings[1]!) };
     }
     case 'RESET_WATCHES':
       return { op: 'RESET_WATCHES' };
     case 'CONTROL': {
-      const strings = splitStrings(payload);
-      if (!strings || strings.length === 0) bad(name, 'expected a command');
-      return { op: 'CONTROL', args: strings! };
+      const strings = requestStrings(payload);
+      if (strings.length === 0) bad(name, 'expected a command');
+      return { op: 'CONTROL', args: strings };
     }
     case 'GET_FEATURE': {
-      const strings = splitStrings(payload);
-      if (!strings || strings.length > 1) bad(name, 'expected at most a domid');
-      return strings!.length === 0
+      const strings = requestStrings(payload);
+      if (strings.length > 1) bad(name, 'expected at most a domid');
+      return strings.length === 0
         ? { op: 'GET_FEATURE' }
-        : { op: 'GET_FEATURE', domid: atou(strings![0]!) };
+        : { op: 'GET_FEATURE', domid: atou(strings[0]!) };
     }
     case 'SET_FEATURE': {
-      const strings = splitStrings(payload);
-      if (strings?.length !== 2) bad(name, 'expected domid and value');
-      return { op: 'SET_FEATURE', domid: atou(strings![0]!), value: atou(strings![1]!) };
+      const strings = requestStrings(payload);
+      if (strings.length !== 2) bad(name, 'expected domid and value');
+      return { op: 'SET_FEATURE', domid: atou(strings[0]!), value: atou(strings[1]!) };
     }
     case 'GET_QUOTA': {
-      const strings = splitStrings(payload);
-      if (!strings || strings.length > 2) bad(name, 'expected at most domid and quota name');
-      if (strings!.length === 0) return { op: 'GET_QUOTA' };
-      if (strings!.length === 1) return { op: 'GET_QUOTA', quota: strings![0]! };
-      return { op: 'GET_QUOTA', domid: atou(strings![0]!), quota: strings![1]! };
+      const strings = requestStrings(payload);
+      if (strings.length > 2) bad(name, 'expected at most domid and quota name');
+      if (strings.length === 0) return { op: 'GET_QUOTA' };
+      if (strings.length === 1) return { op: 'GET_QUOTA', quota: strings[0]! };
+      return { op: 'GET_QUOTA', domid: atou(strings[0]!), quota: strings[1]! };
     }
     case 'SET_QUOTA': {
-      const strings = splitStrings(payload);
-      if (!strings || strings.length < 2 || strings.length > 3)
-        bad(name, 'expected quota and value');
-      const value = atou(strings![strings!.length - 1]!);
-      return strings!.length === 2
-        ? { op: 'SET_QUOTA', quota: strings![0]!, value }
-        : { op: 'SET_QUOTA', domid: atou(strings![0]!), quota: strings![1]!, value };
+      const strings = requestStrings(payload);
+      if (strings.length < 2 || strings.length > 3) bad(name, 'expected quota and value');
+      const value = atou(strings[strings.length - 1]!);
+      return strings.length === 2
+        ? { op: 'SET_QUOTA', quota: strings[0]!, value }
+        : { op: 'SET_QUOTA', domid: atou(strings[0]!), quota: strings[1]!, value };
     }
     default:
       throw new XenstoreError('ENOSYS', `type ${message.type} is not a request`);

@@ -1,7 +1,7 @@
 import { MessageType } from '../../src/xenstore/constants.ts';
 import { parsePermission } from '../../src/xenstore/permissions.ts';
 import { atoi } from '../../src/xenstore/numbers.ts';
-import { cStrings } from './c-reading.ts';
+import { requestStrings } from '../../src/xenstore/payload.ts';
 import {
   CONNECTIONS,
   type Script,
@@ -63,7 +63,7 @@ export interface StepContext {
   readonly earlier: readonly Step[];
 }
 
-/** A request step as C reads it: header type and nul-terminated strings. */
+/** A request step as C reads it: header type, payload (latin1) and nul-terminated strings. */
 interface Sent {
   readonly type: number;
   readonly payload: string;
@@ -73,7 +73,11 @@ interface Sent {
 function sent(step: Step): Sent | undefined {
   if ('oversize' in step) return undefined;
   const payload = stepPayloadText(step);
-  return { type: stepType(step), payload, strings: cStrings(payload) };
+  return {
+    type: stepType(step),
+    payload,
+    strings: requestStrings(Buffer.from(payload, 'latin1')),
+  };
 }
 
 /** The domid of a permission entry as C reads it (`strtol`), or undefined if C refuses it. */

@@ -68,6 +68,32 @@ const ATOI_NUMBERS: Script = [
   dom0({ op: 'IS_DOMAIN_INTRODUCED', domid: 1 }),
 ];
 
+/**
+ * Requests read as the nul-terminated strings they start with: extra and empty strings and bytes
+ * after the last nul are ignored where C ignores them (SET_TARGET, INTRODUCE, WATCH, SET_PERMS,
+ * DIRECTORY_PART, CONTROL) and refused where it counts them.
+ */
+const EXTRA_STRINGS: Script = [
+  introduce(1),
+  raw(19, '7\0 1\0 7\0 1\0'),
+  raw(19, '7\0 \0 1\0'),
+  raw(19, '7\0 1\0junk'),
+  raw(19, '7\0junk'),
+  raw(8, '1\0 0\0 101\0 extra\0'),
+  raw(8, '1\0 0\0 101\0junk'),
+  raw(4, '/d\0t\0junk'),
+  raw(4, '/d\0t\0x\0'),
+  raw(5, '/d\0t\0junk'),
+  raw(14, '/\0n0\0junk'),
+  raw(22, '/\0 0\0junk'),
+  raw(22, '/\0 0\0\0'),
+  raw(0, 'quota\0\0junk'),
+  raw(0, 'check\0junk'),
+  raw(0, 'check\0x\0'),
+  raw(0, 'log\0on\0x\0'),
+  raw(10, '1\0junk'),
+];
+
 describe.skipIf(!xenInstall)('divergences the random scripts found', () => {
   let real: DifferentialTarget;
   let mock: DifferentialTarget;
@@ -87,5 +113,9 @@ describe.skipIf(!xenInstall)('divergences the random scripts found', () => {
 
   it('reads every number as atoi does, into 32 bits', async () => {
     await expectSameBehaviour(real, mock, ATOI_NUMBERS, GUEST_CONNECTIONS);
+  });
+
+  it('reads the strings of a request as C does', async () => {
+    await expectSameBehaviour(real, mock, EXTRA_STRINGS, GUEST_CONNECTIONS);
   });
 });

@@ -50,9 +50,10 @@ export function control(host: ControlHost, args: readonly (string | Uint8Array)[
   const [command, ...rest] = args.map((arg) => (typeof arg === 'string' ? arg : ''));
   switch (command) {
     case 'check':
+      if (rest.length !== 0) break;
       return OK_PAYLOAD;
     case 'log':
-      if (rest[0] !== 'on' && rest[0] !== 'off') break;
+      if (rest.length !== 1 || (rest[0] !== 'on' && rest[0] !== 'off')) break;
       return OK_PAYLOAD;
     case 'print':
       if (rest.length !== 1) break;
