@@ -94,6 +94,13 @@ const EXTRA_STRINGS: Script = [
   raw(10, '1\0junk'),
 ];
 
+/** CONTROL `quota 0`: C counts no watches or transactions of dom0's socket connections. */
+const DOM0_QUOTA: Script = [
+  dom0({ op: 'WATCH', path: '/d', token: 't' }),
+  dom0({ op: 'TRANSACTION_START' }),
+  dom0({ op: 'CONTROL', args: ['quota', '0'] }),
+];
+
 describe.skipIf(!xenInstall)('divergences the random scripts found', () => {
   let real: DifferentialTarget;
   let mock: DifferentialTarget;
@@ -117,5 +124,9 @@ describe.skipIf(!xenInstall)('divergences the random scripts found', () => {
 
   it('reads the strings of a request as C does', async () => {
     await expectSameBehaviour(real, mock, EXTRA_STRINGS, GUEST_CONNECTIONS);
+  });
+
+  it("counts dom0's watches and transactions as C does", async () => {
+    await expectSameBehaviour(real, mock, DOM0_QUOTA, GUEST_CONNECTIONS);
   });
 });

@@ -144,12 +144,14 @@ export class XenstoreServer {
     this.#registry = new WatchRegistry(this.#watches, this.quotas);
     this.#controlHost = {
       quotas: this.quotas,
+      // C counts a domain's watches and transactions on its ring connection; dom0's connections
+      // here are socket-like, which C counts for no domain.
       usage: (domid) =>
         this.domains.isIntroduced(domid)
           ? {
               nodes: this.store.owned(domid),
-              watches: this.#registry.count(domid),
-              transactions: this.#openTransactions(domid),
+              watches: domid === 0 ? 0 : this.#registry.count(domid),
+              transactions: domid === 0 ? 0 : this.#openTransactions(domid),
             }
           : undefined,
     };
