@@ -101,6 +101,62 @@ const DOM0_QUOTA: Script = [
   dom0({ op: 'CONTROL', args: ['quota', '0'] }),
 ];
 
+/**
+ * A released guest's permission entries stay void for a new domain with its domid, also once the
+ * node is written again, inherited or removed, and on @introduceDomain and @releaseDomain.
+ */
+const LAPSED_ENTRIES: Script = [
+  introduce(1),
+  introduce(2),
+  dom0({ op: 'WRITE', path: '/local/domain/1/name', value: 'old' }),
+  dom0({
+    op: 'SET_PERMS',
+    path: '/local/domain/1/name',
+    perms: [
+      { access: 'n', domid: 0 },
+      { access: 'r', domid: 1 },
+    ],
+  }),
+  dom0({ op: 'WRITE', path: '/d/shared', value: '' }),
+  dom0({
+    op: 'SET_PERMS',
+    path: '/d/shared',
+    perms: [
+      { access: 'r', domid: 0 },
+      { access: 'n', domid: 1 },
+    ],
+  }),
+  dom0({ op: 'WRITE', path: '/local/domain/2/control', value: '' }),
+  dom0({
+    op: 'SET_PERMS',
+    path: '/local/domain/2/control',
+    perms: [
+      { access: 'n', domid: 0 },
+      { access: 'r', domid: 2 },
+    ],
+  }),
+  dom0({
+    op: 'SET_PERMS',
+    path: '@releaseDomain',
+    perms: [
+      { access: 'n', domid: 0 },
+      { access: 'r', domid: 2 },
+    ],
+  }),
+  guest(1, { op: 'READ', path: 'name' }),
+  ...reintroduce(1),
+  ...reintroduce(2),
+  guest(1, { op: 'READ', path: 'name' }),
+  dom0({ op: 'WRITE', path: '/local/domain/1/name', value: 'new' }),
+  guest(1, { op: 'READ', path: 'name' }),
+  guest(1, { op: 'WATCH', path: '/d/shared/c', token: 'w' }),
+  dom0({ op: 'WRITE', path: '/d/shared/c', value: '' }),
+  guest(2, { op: 'WATCH', path: 'control', token: 'w' }),
+  guest(2, { op: 'WATCH', path: '@releaseDomain', token: 'w' }),
+  dom0({ op: 'RM', path: '/local/domain/2/control' }),
+  dom0({ op: 'RELEASE', domid: 1 }),
+];
+
 describe.skipIf(!xenInstall)('divergences the random scripts found', () => {
   let real: DifferentialTarget;
   let mock: DifferentialTarget;
@@ -128,5 +184,9 @@ describe.skipIf(!xenInstall)('divergences the random scripts found', () => {
 
   it("counts dom0's watches and transactions as C does", async () => {
     await expectSameBehaviour(real, mock, DOM0_QUOTA, GUEST_CONNECTIONS);
+  });
+
+  it("keeps a released guest's permission entries void for the next domain", async () => {
+    await expectSameBehaviour(real, mock, LAPSED_ENTRIES, GUEST_CONNECTIONS);
   });
 });

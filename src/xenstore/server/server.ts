@@ -22,7 +22,12 @@ import {
 } from './connection.ts';
 import { type ControlHost, control } from './control.ts';
 import { DomainTable } from './domains.ts';
-import { EventDispatcher, INTRODUCE_DOMAIN, RELEASE_DOMAIN } from './events.ts';
+import {
+  EventDispatcher,
+  INTRODUCE_DOMAIN,
+  RELEASE_DOMAIN,
+  type SpecialPermissions,
+} from './events.ts';
 import { CommitFaults } from './fault.ts';
 import { type Listener, type ListenOptions, listen } from './listen.ts';
 import type { NodePermissions } from './node.ts';
@@ -113,9 +118,9 @@ export class XenstoreServer {
   readonly quotas: QuotaTable;
   readonly #watches = new WatchIndex();
   readonly #registry: WatchRegistry;
-  readonly #special = new Map<string, NodePermissions>([
-    [INTRODUCE_DOMAIN, DOM0_ONLY],
-    [RELEASE_DOMAIN, DOM0_ONLY],
+  readonly #special = new Map<string, SpecialPermissions>([
+    [INTRODUCE_DOMAIN, { perms: DOM0_ONLY, generation: 0 }],
+    [RELEASE_DOMAIN, { perms: DOM0_ONLY, generation: 0 }],
   ]);
   readonly #events: EventDispatcher;
   readonly #context: ScopeContext;
@@ -189,7 +194,10 @@ export class XenstoreServer {
       .filter((d) => d.domid !== 0 && !d.implicit)
       .map((d) => ({ domid: d.domid, gfn: String(d.gfn), port: d.port }));
     const specialPermissions = Object.fromEntries(
-      [...this.#special].map(([path, perms]) => [path, perms.map((p) => `${p.access}${p.domid}`)]),
+      [...this.#special].map(([path, { perms }]) => [
+        path,
+        perms.map((p) => `${p.access}${p.domid}`),
+      ]),
     );
     return {
       format: 'xenwire-store',
@@ -208,7 +216,9 @@ export class XenstoreServer {
     }
     loadNodes(this.store, seed.nodes);
     for (const [path, texts] of Object.entries(seed.specialPermissions ?? {})) {
-      if (this.#special.has(path)) this.#special.set(path, parsePermissions(texts));
+      if (this.#special.has(path)) {
+        this.#special.set(path, { perms: parsePermissions(texts), generation: this.store.tick() });
+      }
     }
   }
 
@@ -489,8 +499,10 @@ export class XenstoreServer {
   #setSpecialPermissions(conn: ServerConnection, path: string, perms: NodePermissions): Uint8Array {
     const current = this.#special.get(path);
     if (!current) throw new XenstoreError('EINVAL', 'not a special path with permissions');
-    if (!allows(conn, current, Perm.WRITE | Perm.OWNER)) throw new XenstoreError('EACCES');
-    this.#special.set(path, perms);
+    if (!allows(conn, current.perms, Perm.WRITE | Perm.OWNER, current.generation)) {
+      throw new XenstoreError('EACCES');
+    }
+    this.#special.set(path, { perms, generation: this.store.tick() });
     return OK_PAYLOAD;
   }
 
@@ -507,7 +519,7 @@ export class XenstoreServer {
     const maxNodes = conn.privileged
       ? Number.POSITIVE_INFINITY
       : this.quotas.limit(conn.domid, 'transactionNodes');
-    const tx = new Transaction(id, this.store, maxNodes, this.#policy);
+    const tx = new Transaction(id, this.store, maxNodes, this.#policy, this.#host);
     conn.transactions.set(id, new RequestScope(conn, tx, this.#context, tx));
     return stringPayload(String(id));
   }
@@ -548,7 +560,7 @@ export class XenstoreServer {
 
   // Coalescing commit: the transaction's changes are redone on the current store, atomically.
   #replay(tx: Transaction) {
-    const redo = new Transaction(0, this.store, Number.POSITIVE_INFINITY, 'generation');
+    const redo = new Transaction(0, this.store, Number.POSITIVE_INFINITY, 'generation', this.#host);
     try {
       for (const change of tx.replayLog) change(redo);
     } catch {
@@ -623,7 +635,12 @@ export class XenstoreServer {
   #removeOwnedNodes(domid: number): void {
     if (this.store.owned(domid) === 0) return;
     const dom0 = new RequestScope(
-      { domid: 0, privileged: true, target: undefined, honours: () => true },
+      {
+        domid: 0,
+        privileged: true,
+        target: undefined,
+        honours: (domid, generation) => this.#host.honours(domid, generation),
+      },
       this.store,
       this.#context,
       undefined,

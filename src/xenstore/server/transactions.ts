@@ -1,5 +1,6 @@
 import { XenstoreError } from '../errors.ts';
 import { copyNode, NO_GENERATION, type Node, type NodePermissions, ownerOf } from './node.ts';
+import { type Identity, settledPermissions } from './permissions.ts';
 import type { NodeAccess, Store } from './store.ts';
 
 /** How a queued watch event matches watches (see `WatchIndex.matching`). */
@@ -60,6 +61,8 @@ export class Transaction implements NodeAccess {
     /** Nodes this transaction may touch (the quota; Infinity for privileged connections). */
     readonly maxNodes: number,
     readonly policy: ConflictPolicy,
+    /** Judges which permission entries still count (see `Identity.honours`). */
+    readonly domains: Pick<Identity, 'honours'>,
   ) {}
 
   /**
@@ -83,7 +86,7 @@ export class Transaction implements NodeAccess {
       checkGeneration: this.policy === 'generation' || this.clientRead,
       generation: global ? global.generation : NO_GENERATION,
       local,
-      originalPerms: global?.perms,
+      originalPerms: global && settledPermissions(this.domains, global.perms, global.generation),
       modified: false,
       fire: undefined,
     });

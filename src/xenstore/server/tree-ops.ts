@@ -8,7 +8,14 @@ import {
   newNode,
   recordSize,
 } from './node.ts';
-import { allows, type Identity, inheritPermissions, Perm, permFor } from './permissions.ts';
+import {
+  allows,
+  type Identity,
+  inheritPermissions,
+  Perm,
+  permFor,
+  settledPermissions,
+} from './permissions.ts';
 import type { Quotas } from './quota.ts';
 import type { NodeAccess } from './store.ts';
 import type { PendingEvent } from './transactions.ts';
@@ -89,6 +96,7 @@ export function writeNode(scope: Scope, path: string, value: Uint8Array): void {
       throw new XenstoreError('ENOSPC', 'node too large', 'WRITE', path);
     }
     node.value = value;
+    keepLapsed(scope, node);
     scope.access.put(path, node);
   } else {
     node = createNode(scope, path, value);
@@ -117,7 +125,8 @@ function createNode(scope: Scope, path: string, value: Uint8Array): Node {
     anchorPath = parentPath(anchorPath);
     anchor = access.get(anchorPath);
   }
-  const perms = inheritPermissions(anchor.perms, who);
+  const anchorPerms = readPermissions(scope, anchor);
+  const perms = inheritPermissions(anchorPerms, who);
   const created: Node[] = [];
   for (let i = missing.length - 1; i >= 0; i--) {
     const node = newNode(i === 0 ? value : EMPTY_VALUE, perms);
@@ -139,6 +148,7 @@ function createNode(scope: Scope, path: string, value: Uint8Array): Node {
     }
   }
   addChild(anchor, firstName);
+  anchor.perms = anchorPerms;
   access.put(anchorPath, anchor);
   for (let i = 0; i < created.length; i++) {
     access.put(missing[missing.length - 1 - i]!, created[i]!);
@@ -168,7 +178,22 @@ export function removeNode(scope: Scope, path: string): void {
   const at = parent.children.indexOf(baseName(path));
   if (at < 0) throw new XenstoreError('EIO', 'parent does not list the node', 'RM', path);
   parent.children.splice(at, 1);
+  keepLapsed(scope, parent);
   scope.access.put(parentName, parent);
+}
+
+/**
+ * Marks the entries of `node` that no longer count (at its current generation) as void for good,
+ * before the node is written back with a new generation: C writes back the permissions it read,
+ * and reading marks lapsed entries (see {@link settledPermissions}).
+ */
+function keepLapsed(scope: Scope, node: Node): void {
+  node.perms = readPermissions(scope, node);
+}
+
+/** The permissions of `node` as C reads them, lapsed entries marked. */
+function readPermissions(scope: Scope, node: Node): NodePermissions {
+  return settledPermissions(scope.who, node.perms, node.generation);
 }
 
 // C's walk (walk_node_tree with delnode_sub on exit): children first, each node's watches fired
@@ -185,13 +210,14 @@ function removeTree(scope: Scope, path: string, node: Node, top: boolean): void 
     } catch (err) {
       if (i > 0) {
         node.children = children.slice(i);
+        keepLapsed(scope, node);
         scope.access.put(path, node);
       }
       throw err;
     }
   }
   scope.access.remove(path);
-  scope.fire({ path, mode: top ? 'tree' : 'exact', perms: node.perms }, node);
+  scope.fire({ path, mode: top ? 'tree' : 'exact', perms: readPermissions(scope, node) }, node);
 }
 
 // A read inside C's walk: any failure is WALK_TREE_ERROR_STOP, which rm_node answers with EIO.
@@ -227,7 +253,7 @@ export function setNodePermissions(scope: Scope, path: string, stored: NodePermi
     throw new XenstoreError('ENOSPC', 'node too large', 'SET_PERMS', path);
   }
   scope.access.put(path, changed);
-  scope.fire({ path, mode: 'tree', perms: node.perms }, changed);
+  scope.fire({ path, mode: 'tree', perms: readPermissions(scope, node) }, changed);
 }
 
 /**
