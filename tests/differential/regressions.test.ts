@@ -157,6 +157,28 @@ const LAPSED_ENTRIES: Script = [
   dom0({ op: 'RELEASE', domid: 1 }),
 ];
 
+/**
+ * A commit judges who may see each node's event against the store as committed so far, in the
+ * order the nodes were first touched: a child written before its parent's permissions change is
+ * judged by the old ones.
+ */
+const COMMIT_NODE_BY_NODE: Script = [
+  introduce(1),
+  introduce(2),
+  dom0({ op: 'WRITE', path: '/local/domain/1/data', value: '' }),
+  dom0({ op: 'SET_PERMS', path: '/local/domain/1/data', perms: [{ access: 'n', domid: 1 }] }),
+  guest(2, { op: 'WATCH', path: '/local/domain/1/data', token: 'w' }),
+  guest(1, { op: 'TRANSACTION_START' }),
+  guest(1, { op: 'WRITE', path: 'data/c', value: 'v' }, { started: 0 }),
+  guest(1, { op: 'SET_PERMS', path: 'data', perms: [{ access: 'r', domid: 1 }] }, { started: 0 }),
+  guest(1, { op: 'TRANSACTION_END', commit: true }, { started: 0 }),
+  dom0({ op: 'SET_PERMS', path: '/local/domain/1/data', perms: [{ access: 'n', domid: 1 }] }),
+  guest(1, { op: 'TRANSACTION_START' }),
+  guest(1, { op: 'SET_PERMS', path: 'data', perms: [{ access: 'r', domid: 1 }] }, { started: 0 }),
+  guest(1, { op: 'WRITE', path: 'data/d', value: 'v' }, { started: 0 }),
+  guest(1, { op: 'TRANSACTION_END', commit: true }, { started: 0 }),
+];
+
 describe.skipIf(!xenInstall)('divergences the random scripts found', () => {
   let real: DifferentialTarget;
   let mock: DifferentialTarget;
@@ -188,5 +210,9 @@ describe.skipIf(!xenInstall)('divergences the random scripts found', () => {
 
   it("keeps a released guest's permission entries void for the next domain", async () => {
     await expectSameBehaviour(real, mock, LAPSED_ENTRIES, GUEST_CONNECTIONS);
+  });
+
+  it('judges commit events node by node', async () => {
+    await expectSameBehaviour(real, mock, COMMIT_NODE_BY_NODE, GUEST_CONNECTIONS);
   });
 });

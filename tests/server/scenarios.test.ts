@@ -167,6 +167,24 @@ const permissions: Record<string, string[]> = {
     'd settarget 6 99 -> ENOENT',
     'd settarget 99 5 -> ENOENT',
   ],
+  "a commit judges each node's event on the store as committed so far, first touched first": [
+    'd write /local/domain/5/data v -> OK',
+    'd setperms /local/domain/5/data n5 -> OK',
+    'h watch /local/domain/5/data w -> OK',
+    'h events -> /local/domain/5/data w',
+    'g start -> 1',
+    'g write@1 data/c v -> OK',
+    'g setperms@1 data r5 -> OK',
+    'g commit@1 -> OK',
+    'h events -> /local/domain/5/data w',
+    'd setperms /local/domain/5/data n5 -> OK',
+    'h events -> /local/domain/5/data w',
+    'g start -> 2',
+    'g setperms@2 data r5 -> OK',
+    'g write@2 data/d v -> OK',
+    'g commit@2 -> OK',
+    'h events -> /local/domain/5/data w; /local/domain/5/data/d w',
+  ],
 };
 
 const watches: Record<string, string[]> = {

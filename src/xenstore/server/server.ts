@@ -552,21 +552,19 @@ export class XenstoreServer {
     if (!tx.canCommit() || this.#faults.failNext()) {
       throw new XenstoreError('EAGAIN', 'transaction conflict');
     }
-    for (const event of tx.policy === 'coalesce' ? this.#replay(tx) : tx.commitCopies()) {
-      this.#events.fire(event);
-    }
+    (tx.policy === 'coalesce' ? this.#replay(tx) : tx).commit((event) => this.#events.fire(event));
     return OK_PAYLOAD;
   }
 
   // Coalescing commit: the transaction's changes are redone on the current store, atomically.
-  #replay(tx: Transaction) {
+  #replay(tx: Transaction): Transaction {
     const redo = new Transaction(0, this.store, Number.POSITIVE_INFINITY, 'generation', this.#host);
     try {
       for (const change of tx.replayLog) change(redo);
     } catch {
       throw new XenstoreError('EAGAIN', 'transaction no longer applies');
     }
-    return redo.commitCopies();
+    return redo;
   }
 
   #introduce(domid: number, gfn: bigint, port: number): void {

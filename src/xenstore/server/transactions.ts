@@ -144,11 +144,12 @@ export class Transaction implements NodeAccess {
   }
 
   /**
-   * Writes the transaction's changes to the store (after {@link canCommit}) and returns its held
-   * events in the order their nodes were first touched.
+   * Writes the transaction's changes to the store (after {@link canCommit}) node by node, in the
+   * order the nodes were first touched, and hands each node's held event to `fire` as soon as
+   * that node is written: as in C, who may see it is judged on the store as committed so far
+   * (a node's later-touched parent still has its old permissions).
    */
-  commitCopies(): PendingEvent[] {
-    const events: PendingEvent[] = [];
+  commit(fire: (event: PendingEvent) => void): void {
     for (const [path, touch] of this.#touched) {
       if (touch.modified) {
         if (touch.local) this.store.put(path, touch.local);
@@ -158,10 +159,9 @@ export class Transaction implements NodeAccess {
       // again) has no permissions to judge its event by, and C's watch_permitted then denies it
       // to every watcher, dom0 included.
       if (touch.fire && (touch.originalPerms || touch.local)) {
-        events.push({ path, mode: touch.fire, perms: touch.originalPerms });
+        fire({ path, mode: touch.fire, perms: touch.originalPerms });
       }
     }
-    return events;
   }
 
   #touch(path: string): Touch {
