@@ -2,20 +2,13 @@ import { MessageType } from '../../src/xenstore/constants.ts';
 import { parsePermission } from '../../src/xenstore/permissions.ts';
 import { atoi } from '../../src/xenstore/numbers.ts';
 import { requestStrings } from '../../src/xenstore/payload.ts';
-import {
-  CONNECTIONS,
-  type Script,
-  type ScriptRequest,
-  type Step,
-  stepPayloadText,
-  stepType,
-} from './script.ts';
+import { dom0, introduce, onGuest, perms } from './fixed-scripts.ts';
+import { CONNECTIONS, type Script, type Step, stepPayloadText, stepType } from './script.ts';
 import {
   type ConnectionKind,
   DOM0_CONNECTIONS,
   GUEST_CONNECTIONS,
   GUEST_DOMIDS,
-  guestPort,
   type StepObservation,
 } from './targets.ts';
 
@@ -45,14 +38,9 @@ export interface Reproduction {
   readonly mock: StepObservation;
 }
 
-const dom0 = (request: ScriptRequest): Step => ({ conn: 0, tx: 'none', request });
-/** The connection of guest 1 in {@link GUEST_CONNECTIONS}. */
-const GUEST_1 = CONNECTIONS;
-const guest1 = (request: ScriptRequest): Step => ({ conn: GUEST_1, tx: 'none', request });
-const introduce = (domid: number) => dom0({ op: 'INTRODUCE', domid, port: guestPort(domid) });
 /** One reply on the acting connection of a script on dom0's three connections. */
 const dom0Reply = (reply: string): StepObservation => [[reply], [], []];
-/** One reply on guest 1's connection of a script on {@link GUEST_CONNECTIONS}. */
+/** One reply on guest 1's connection of a script on `GUEST_CONNECTIONS`. */
 const guest1Reply = (reply: string): StepObservation => [[], [], [], [reply], []];
 
 /** Where a step stands in its script. */
@@ -154,7 +142,7 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
     reproduction: {
       script: [
         dom0({ op: 'READ', path: '/d/missing' }),
-        dom0({ op: 'SET_PERMS', path: '@other', perms: [{ access: 'n', domid: 0 }] }),
+        dom0({ op: 'SET_PERMS', path: '@other', perms: perms('n0') }),
       ],
       connections: DOM0_CONNECTIONS,
       c: dom0Reply('ERROR req=2 tx=0 "ENOENT\\u0000"'),
@@ -177,7 +165,7 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
     reproduction: {
       script: [
         introduce(1),
-        dom0({ op: 'SET_PERMS', path: '/', perms: [{ access: 'n', domid: 1 }] }),
+        dom0({ op: 'SET_PERMS', path: '/', perms: perms('n1') }),
         dom0({ op: 'RELEASE', domid: 1 }),
         dom0({ op: 'READ', path: '/tool' }),
       ],
@@ -232,7 +220,7 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
     reproduction: {
       script: [
         introduce(1),
-        guest1({ op: 'SET_PERMS', path: '@introduceDomain', perms: [{ access: 'n', domid: 1 }] }),
+        onGuest(1, { op: 'SET_PERMS', path: '@introduceDomain', perms: perms('n1') }),
       ],
       connections: GUEST_CONNECTIONS,
       c: guest1Reply('ERROR req=2 tx=0 "ENOENT\\u0000"'),
@@ -277,11 +265,7 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
         dom0({
           op: 'SET_PERMS',
           path: '/d',
-          perms: [
-            { access: 'n', domid: 0 },
-            { access: 'b', domid: 2147483648 },
-            { access: 'r', domid: 4294967295 },
-          ],
+          perms: perms('n0', 'b2147483648', 'r4294967295'),
         }),
         dom0({ op: 'GET_PERMS', path: '/d' }),
       ],
@@ -315,14 +299,11 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
         dom0({
           op: 'SET_PERMS',
           path: '/local/domain/1',
-          perms: [
-            { access: 'n', domid: 0 },
-            { access: 'r', domid: 1 },
-          ],
+          perms: perms('n0', 'r1'),
         }),
         dom0({ op: 'RELEASE', domid: 1 }),
         introduce(1),
-        guest1({ op: 'DIRECTORY', path: '/local/domain/1' }),
+        onGuest(1, { op: 'DIRECTORY', path: '/local/domain/1' }),
       ],
       connections: GUEST_CONNECTIONS,
       c: guest1Reply('DIRECTORY req=6 tx=0 "a\\u0000"'),
