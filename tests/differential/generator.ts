@@ -11,6 +11,7 @@ import {
   type Step,
   type TxRef,
 } from './script.ts';
+import { dom0, introduce, onGuest } from './fixed-scripts.ts';
 import { CONNECTED_GUEST_DOMIDS, GUEST_DOMIDS, guestPort } from './targets.ts';
 
 /**
@@ -106,7 +107,7 @@ const portOf = fc
     const texts = style === 'text' ? textsOf(port) : [0, '0x65', '-3', '4294967295'];
     return texts[pick % texts.length]!;
   });
-const introduce = fc
+const introduceRequest = fc
   .record({ domid: introducedDomid, port: portOf })
   .map(({ domid, port }): ScriptRequest => ({ op: 'INTRODUCE', domid, port: port(domid) }));
 
@@ -173,7 +174,7 @@ const request: fc.Arbitrary<ScriptRequest> = fc.oneof(
   },
   { weight: 3, arbitrary: fc.constant({ op: 'TRANSACTION_START' as const }) },
   { weight: 1, arbitrary: fc.constant({ op: 'RESET_WATCHES' as const }) },
-  { weight: 3, arbitrary: introduce },
+  { weight: 3, arbitrary: introduceRequest },
   {
     weight: 2,
     arbitrary: fc.record({
@@ -307,10 +308,14 @@ function stepArbitrary(connections: number): fc.Arbitrary<Step> {
   );
 }
 
-const dom0 = (request: ScriptRequest): Step => ({ conn: 0, tx: 'none', request });
 const connectedGuest = fc.constantFrom(...CONNECTED_GUEST_DOMIDS);
-/** The script connection of a connected guest (they follow the dom0 connections). */
-const guestConnection = fc.constantFrom(...CONNECTED_GUEST_DOMIDS.map((_, i) => CONNECTIONS + i));
+/** The guests' own subtrees, by absolute path (the same for every connection). */
+const guestArea = fc.constantFrom(
+  '/local/domain/1/r',
+  '/local/domain/1/r/a',
+  '/local/domain/2/r',
+  '/local/domain/2/r/a',
+);
 const guestPermission: fc.Arbitrary<Permission> = fc.record({
   access: fc.constantFrom<Access>('r', 'b', 'n'),
   domid: fc.constantFrom(0, ...CONNECTED_GUEST_DOMIDS),
@@ -318,20 +323,36 @@ const guestPermission: fc.Arbitrary<Permission> = fc.record({
 
 /**
  * A guest released and introduced again, a node written in between (right after a release C
- * hands the new domain the newest node's entries; see the known differences).
+ * hands the new domain the newest node's entries; see the known differences), then a node of a
+ * guest area changed by dom0 (written, given a child, or removed); with `guests`, the new domain
+ * watches the node first and reads it after. Every step judges the old domain's entries anew.
  */
-const lifecycle = fc
-  .record({ domid: connectedGuest, between: fc.constantFrom('/d', '/d/a') })
-  .map(({ domid, between }): Step[] => [
-    dom0({ op: 'RELEASE', domid }),
-    dom0({ op: 'WRITE', path: between, value: '' }),
-    dom0({ op: 'INTRODUCE', domid, port: guestPort(domid) }),
-  ]);
+const lifecycle = (guests: boolean) =>
+  fc
+    .record({
+      domid: connectedGuest,
+      between: fc.constantFrom('/d', '/d/a'),
+      path: guestArea,
+      change: fc.constantFrom('write', 'child', 'remove', 'none'),
+      watch: fc.boolean(),
+      read: fc.boolean(),
+      token,
+    })
+    .map(({ domid, between, path, change, watch, read, token }): Step[] => [
+      dom0({ op: 'RELEASE', domid }),
+      dom0({ op: 'WRITE', path: between, value: '' }),
+      introduce(domid),
+      ...(guests && watch ? [onGuest(domid, { op: 'WATCH', path, token })] : []),
+      ...(change === 'write' ? [dom0({ op: 'WRITE', path, value: 'v' })] : []),
+      ...(change === 'child' ? [dom0({ op: 'WRITE', path: `${path}/c`, value: '' })] : []),
+      ...(change === 'remove' ? [dom0({ op: 'RM', path })] : []),
+      ...(guests && read ? [onGuest(domid, { op: 'READ', path })] : []),
+    ]);
 
 /** Dom0 writes a node in a guest's area and gives guests rights on it. */
 const grant = fc
   .record({
-    path: fc.constantFrom(...guestAreaPaths),
+    path: guestArea,
     perms: fc.array(guestPermission, { minLength: 1, maxLength: 3 }),
     value,
   })
@@ -343,7 +364,7 @@ const grant = fc
 /** A guest's transaction changing nodes and their permissions in its home, ended. */
 const guestTransaction = fc
   .record({
-    conn: guestConnection,
+    domid: connectedGuest,
     changes: fc.array(
       fc.oneof(
         fc.record({ op: fc.constant('WRITE' as const), path: fc.constantFrom('r', 'r/a'), value }),
@@ -358,18 +379,57 @@ const guestTransaction = fc
     ),
     commit: fc.constantFrom(true, true, true, false),
   })
-  .map(({ conn, changes, commit }): Step[] => [
-    { conn, tx: 'none', request: { op: 'TRANSACTION_START' } },
-    ...changes.map((request): Step => ({ conn, tx: { started: 0 }, request })),
-    { conn, tx: { started: 0 }, request: { op: 'TRANSACTION_END', commit } },
+  .map(({ domid, changes, commit }): Step[] => [
+    onGuest(domid, { op: 'TRANSACTION_START' }),
+    ...changes.map((request) => onGuest(domid, request, { started: 0 })),
+    onGuest(domid, { op: 'TRANSACTION_END', commit }, { started: 0 }),
   ]);
 
-/** A guest watching a guest area. */
+/**
+ * A guest's transaction changing a node of its own and its child, and their permissions, while
+ * the other guest watches one of them: whether the watcher sees each commit event depends on the
+ * permissions at the moment that node is committed.
+ */
+const watchedTransaction = fc
+  .record({
+    owner: connectedGuest,
+    access: fc.constantFrom<Access>('n', 'r', 'b'),
+    watchChild: fc.boolean(),
+    token,
+    changes: fc.array(
+      fc.record({
+        op: fc.constantFrom('WRITE', 'SET_PERMS', 'RM'),
+        child: fc.boolean(),
+        access: fc.constantFrom<Access>('n', 'r', 'b'),
+      }),
+      { minLength: 1, maxLength: 3 },
+    ),
+    commit: fc.constantFrom(true, true, true, false),
+  })
+  .map(({ owner, access, watchChild, token, changes, commit }): Step[] => {
+    const other = owner === 1 ? 2 : 1;
+    const home = `/local/domain/${owner}/r`;
+    const own = (access: Access) => [{ access, domid: owner }];
+    const change = ({ op, child, access }: (typeof changes)[number]): ScriptRequest => {
+      const path = child ? 'r/a' : 'r';
+      if (op === 'WRITE') return { op, path, value: '' };
+      if (op === 'SET_PERMS') return { op, path, perms: own(access) };
+      return { op: 'RM', path };
+    };
+    return [
+      dom0({ op: 'WRITE', path: home, value: '' }),
+      dom0({ op: 'SET_PERMS', path: home, perms: own(access) }),
+      onGuest(other, { op: 'WATCH', path: watchChild ? `${home}/a` : home, token }),
+      onGuest(owner, { op: 'TRANSACTION_START' }),
+      ...changes.map((each) => onGuest(owner, change(each), { started: 0 })),
+      onGuest(owner, { op: 'TRANSACTION_END', commit }, { started: 0 }),
+    ];
+  });
+
+/** A guest watching a guest area, its own or the other guest's. */
 const guestWatch = fc
-  .record({ conn: guestConnection, path: fc.constantFrom(...guestAreaPaths), token })
-  .map(({ conn, path, token }): Step[] => [
-    { conn, tx: 'none', request: { op: 'WATCH', path, token } },
-  ]);
+  .record({ domid: connectedGuest, path: guestArea, token })
+  .map(({ domid, path, token }): Step[] => [onGuest(domid, { op: 'WATCH', path, token })]);
 
 /** Drops each step that would expose a known C bug, judged after the steps kept before it. */
 function withoutKnownDifferences(script: Script): Script {
@@ -390,7 +450,9 @@ function withoutKnownDifferences(script: Script): Script {
  */
 export function scriptArbitrary(maxLength: number, guest = false): fc.Arbitrary<Script> {
   const connections = CONNECTIONS + (guest ? CONNECTED_GUEST_DOMIDS.length : 0);
-  const episodes = guest ? [lifecycle, grant, guestTransaction, guestWatch] : [lifecycle, grant];
+  const episodes = guest
+    ? [lifecycle(true), grant, guestTransaction, watchedTransaction, guestWatch]
+    : [lifecycle(false), grant];
   const piece = fc.oneof(
     { weight: 6 * episodes.length, arbitrary: stepArbitrary(connections).map((s) => [s]) },
     ...episodes.map((arbitrary) => ({ weight: 1, arbitrary })),
