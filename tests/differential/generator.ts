@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { MessageType } from '../../src/xenstore/constants.ts';
 import { atoi } from '../../src/xenstore/numbers.ts';
 import type { Access, Permission } from '../../src/xenstore/permissions.ts';
+import { dom0, introduce, onGuest } from './fixed-scripts.ts';
 import { isKnownDifference } from './known-differences.ts';
 import {
   CONNECTIONS,
@@ -11,7 +12,6 @@ import {
   type Step,
   type TxRef,
 } from './script.ts';
-import { dom0, introduce, onGuest } from './fixed-scripts.ts';
 import { CONNECTED_GUEST_DOMIDS, GUEST_DOMIDS, guestPort } from './targets.ts';
 
 /**

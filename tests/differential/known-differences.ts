@@ -1,7 +1,7 @@
 import { MessageType } from '../../src/xenstore/constants.ts';
-import { parsePermission } from '../../src/xenstore/permissions.ts';
 import { atoi } from '../../src/xenstore/numbers.ts';
 import { requestStrings } from '../../src/xenstore/payload.ts';
+import { parsePermission } from '../../src/xenstore/permissions.ts';
 import { dom0, introduce, onGuest, perms } from './fixed-scripts.ts';
 import { CONNECTIONS, type Script, type Step, stepPayloadText, stepType } from './script.ts';
 import {
