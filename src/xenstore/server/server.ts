@@ -10,7 +10,6 @@ import {
 import { XenstoreError } from '../errors.ts';
 import { assertValidPath, domainPath, isSpecialPath, resolvePath } from '../paths.ts';
 import { OK_PAYLOAD } from '../payload.ts';
-import { parsePermissions } from '../permissions.ts';
 import { booleanPayload, errorMessage, replyMessage, stringPayload } from '../replies.ts';
 import { decodeRequest } from '../requests.ts';
 import type { Message } from '../wire.ts';
@@ -31,8 +30,14 @@ import {
 import { CommitFaults } from './fault.ts';
 import { type Listener, type ListenOptions, listen } from './listen.ts';
 import type { NodePermissions } from './node.ts';
-import { allows, Perm } from './permissions.ts';
-import { dumpNodes, loadNodes, type StoreDump } from './persistence.ts';
+import { allows, Perm, settledPermissions } from './permissions.ts';
+import {
+  dumpNodes,
+  dumpPermissions,
+  loadNodes,
+  loadPermissions,
+  type StoreDump,
+} from './persistence.ts';
 import { QUOTA_NAMES, type Quotas, QuotaTable, quotaKey } from './quota.ts';
 import { RequestScope, type ScopeContext } from './scope.ts';
 import { DOM0_ONLY, Store } from './store.ts';
@@ -193,18 +198,26 @@ export class XenstoreServer {
     const domains = [...this.domains.all()]
       .filter((d) => d.domid !== 0 && !d.implicit)
       .map((d) => ({ domid: d.domid, gfn: String(d.gfn), port: d.port }));
-    const specialPermissions = Object.fromEntries(
-      [...this.#special].map(([path, { perms }]) => [
-        path,
-        perms.map((p) => `${p.access}${p.domid}`),
-      ]),
+    const specials = [...this.#special].map(
+      ([path, { perms, generation }]) =>
+        [path, dumpPermissions(settledPermissions(this.#host, perms, generation))] as const,
     );
+    const specialIgnored = specials.filter(([, dumped]) => dumped.ignored);
     return {
       format: 'xenwire-store',
       version: 1,
-      nodes: dumpNodes(this.store),
+      nodes: dumpNodes(this.store, (node) =>
+        settledPermissions(this.#host, node.perms, node.generation),
+      ),
       domains,
-      specialPermissions,
+      specialPermissions: Object.fromEntries(specials.map(([path, { perms }]) => [path, perms])),
+      ...(specialIgnored.length > 0
+        ? {
+            specialIgnored: Object.fromEntries(
+              specialIgnored.map(([path, { ignored }]) => [path, ignored!]),
+            ),
+          }
+        : {}),
     };
   }
 
@@ -217,7 +230,8 @@ export class XenstoreServer {
     loadNodes(this.store, seed.nodes);
     for (const [path, texts] of Object.entries(seed.specialPermissions ?? {})) {
       if (this.#special.has(path)) {
-        this.#special.set(path, { perms: parsePermissions(texts), generation: this.store.tick() });
+        const perms = loadPermissions(texts, seed.specialIgnored?.[path]);
+        this.#special.set(path, { perms, generation: this.store.tick() });
       }
     }
   }
