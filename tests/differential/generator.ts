@@ -130,13 +130,22 @@ const controlArgs = fc.constantFrom(
     'quota',
     d,
   ]),
-  // Only the default value or refusals, so that no quota outlives its script.
-  ...['1000', '1000abc', ' 1000', '4294968296', '0', '-1', 'x'].map((n) => [
+  // Values as atoi reads them, and small quotas the guests then run into (each script starts
+  // from the defaults). Not the memory, outstanding-request and path quotas, which the in-memory
+  // server does not enforce as C does.
+  ...['1000', '1000abc', ' 1000', '4294968296', '0', '-1', 'x', '2', '3'].map((n) => [
     'quota',
     'set',
     'nodes',
     n,
   ]),
+  ...[
+    ['watches', '1'],
+    ['transactions', '1'],
+    ['permissions', '2'],
+    ['node-size', '100'],
+    ['transaction-nodes', '3'],
+  ].map((setting) => ['quota', 'set', ...setting]),
   ['quota', 'set', 'nodes'],
   ['quota-soft', 'set', 'memory', '2097152kB'],
 );

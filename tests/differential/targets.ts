@@ -331,7 +331,26 @@ function isInvalidError(reply: Message): boolean {
   );
 }
 
-/** Brings a target back to its starting state: no guests, default permissions, no scratch nodes. */
+/** CONTROL commands setting every quota back to C 4.17's default. */
+const QUOTA_DEFAULTS = [
+  ...Object.entries({
+    nodes: 1000,
+    watches: 128,
+    transactions: 10,
+    outstanding: 20,
+    'transaction-nodes': 1024,
+    memory: 2621440,
+    'node-size': 2048,
+    'path-max': 2048,
+    permissions: 5,
+  }).map(([name, value]) => ['quota', 'set', name, String(value)]),
+  ['quota-soft', 'set', 'memory', '2097152'],
+];
+
+/**
+ * Brings a target back to its starting state: no guests, default permissions and quotas, no
+ * scratch nodes.
+ */
 async function resetTarget(target: DifferentialTarget): Promise<void> {
   const admin = await RawConnection.open(target.socketPath);
   const requests: Step[] = [
@@ -344,6 +363,9 @@ async function resetTarget(target: DifferentialTarget): Promise<void> {
         tx: 'none',
         request: { op: 'SET_PERMS', path, perms: [{ access: 'n', domid: 0 }] },
       }),
+    ),
+    ...QUOTA_DEFAULTS.map(
+      (args): Step => ({ conn: 0, tx: 'none', request: { op: 'CONTROL', args } }),
     ),
     ...SCRATCH_PATHS.map((path): Step => ({ conn: 0, tx: 'none', request: { op: 'RM', path } })),
   ];
