@@ -12,6 +12,7 @@ import {
   LAPSED_ENTRIES_SCRIPT,
   LARGE_DIRECTORY_SCRIPT,
   NON_UTF8_TOKENS_SCRIPT,
+  REFUSED_CREATION_SCRIPT,
   TRANSACTION_ANCESTOR_SCRIPT,
   TRANSACTION_VIEW_SCRIPT,
 } from './fixed-scripts.ts';
@@ -91,6 +92,7 @@ describe.skipIf(!xenInstall)('in-memory xenstored against C xenstored 4.17', () 
     ["counts dom0's watches and transactions as C does", DOM0_QUOTA_SCRIPT],
     ["keeps a released guest's permission entries void for the next domain", LAPSED_ENTRIES_SCRIPT],
     ['judges commit events node by node', COMMIT_NODE_BY_NODE_SCRIPT],
+    ['re-checks the node quota after a refused creation', REFUSED_CREATION_SCRIPT],
   ])('%s', async (_name, script) => {
     await expectSameBehaviour(real, mock, script, GUEST_CONNECTIONS);
   });

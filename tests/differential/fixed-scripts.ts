@@ -296,6 +296,25 @@ export const EXTRA_STRINGS_SCRIPT: Script = [
   raw(10, '1\0junk'),
 ];
 
+/**
+ * A guest's transaction whose node creation the node quota refused: C marks the transaction as
+ * creating nodes all the same, so its commit re-checks the quota and fails, here because it also
+ * changed a node's permissions (which counts the owner's nodes again).
+ */
+export const REFUSED_CREATION_SCRIPT: Script = [
+  dom0({ op: 'CONTROL', args: ['quota', 'set', 'nodes', '2'] }),
+  introduce(1),
+  dom0({ op: 'WRITE', path: '/local/domain/1/r', value: '' }),
+  dom0({ op: 'SET_PERMS', path: '/local/domain/1/r', perms: perms('n1') }),
+  onGuest(1, { op: 'WRITE', path: 'r/a', value: '' }),
+  ...[true, false].flatMap((create): Step[] => [
+    onGuest(1, { op: 'TRANSACTION_START' }),
+    onGuest(1, { op: 'SET_PERMS', path: 'r', perms: perms('r1') }, { started: 0 }),
+    ...(create ? [onGuest(1, { op: 'WRITE', path: 'r/b', value: '' }, { started: 0 })] : []),
+    onGuest(1, { op: 'TRANSACTION_END', commit: true }, { started: 0 }),
+  ]),
+];
+
 /** CONTROL `quota 0`: C counts no watches or transactions of dom0's socket connections. */
 export const DOM0_QUOTA_SCRIPT: Script = [
   dom0({ op: 'WATCH', path: '/d', token: 't' }),

@@ -522,6 +522,19 @@ const quotas: Record<string, string[]> = {
     'g commit@3 -> ENOMEM',
     'g read a -> 1',
   ],
+  'a creation the node quota refused still has the commit re-check the quota': [
+    'd setquota nodes 2 -> OK',
+    'd mkdir /local/domain/5 -> OK',
+    'd setperms /local/domain/5 n5 -> OK',
+    'g write a 1 -> OK',
+    'g start -> 1',
+    'g setperms@1 a n5 -> OK',
+    'g write@1 b 1 -> ENOSPC',
+    'g commit@1 -> ENOSPC',
+    'g start -> 2',
+    'g setperms@2 a n5 -> OK',
+    'g commit@2 -> OK',
+  ],
 };
 
 for (const [title, table, conns] of [

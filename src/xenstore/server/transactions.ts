@@ -70,7 +70,10 @@ export class Transaction implements NodeAccess {
    * answers the commit with ENOMEM.
    */
   failed = false;
-  /** True once the transaction created a node (C then re-checks node quotas at commit). */
+  /**
+   * True once a request of the transaction set out to create a node, even if a quota then
+   * refused it (C's `ta_node_created`): the commit re-checks node quotas.
+   */
   created = false;
 
   get(path: string): Node | undefined {
@@ -98,7 +101,6 @@ export class Transaction implements NodeAccess {
     const before = touch.local ?? undefined;
     if (before !== node) {
       if (before) this.#count(ownerOf(before), -1);
-      else this.created = true;
       this.#count(ownerOf(node), 1);
     }
     // Changed copies get a new generation at once, as in C, so DIRECTORY_PART inside the

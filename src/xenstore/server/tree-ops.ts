@@ -38,6 +38,8 @@ export interface Scope {
    * quota hit): C cannot undo that inside a transaction and fails its commit.
    */
   writeFailed(): void;
+  /** Called when a request sets out to create nodes, before their quotas are checked. */
+  creating(): void;
 }
 
 /**
@@ -125,6 +127,7 @@ function createNode(scope: Scope, path: string, value: Uint8Array): Node {
     anchorPath = parentPath(anchorPath);
     anchor = access.get(anchorPath);
   }
+  scope.creating();
   const anchorPerms = readPermissions(scope, anchor);
   const perms = inheritPermissions(anchorPerms, who);
   const created: Node[] = [];
