@@ -315,6 +315,15 @@ export const REFUSED_CREATION_SCRIPT: Script = [
   ]),
 ];
 
+/** The transaction node quota as it is when a node is touched, not when the transaction began. */
+export const TRANSACTION_NODES_LATER_SCRIPT: Script = [
+  introduce(2),
+  onGuest(2, { op: 'TRANSACTION_START' }),
+  dom0({ op: 'CONTROL', args: ['quota', 'set', 'transaction-nodes', '3'] }),
+  onGuest(2, { op: 'SET_PERMS', path: 'r', perms: perms('r0') }, { started: 0 }),
+  onGuest(2, { op: 'TRANSACTION_END', commit: true }, { started: 0 }),
+];
+
 /** CONTROL `quota 0`: C counts no watches or transactions of dom0's socket connections. */
 export const DOM0_QUOTA_SCRIPT: Script = [
   dom0({ op: 'WATCH', path: '/d', token: 't' }),

@@ -522,6 +522,15 @@ const quotas: Record<string, string[]> = {
     'g commit@3 -> ENOMEM',
     'g read a -> 1',
   ],
+  'the transaction node quota applies as it is now, not as it was at the start': [
+    'd mkdir /local/domain/5 -> OK',
+    'd setperms /local/domain/5 n5 -> OK',
+    'g start -> 1',
+    'g read@1 a -> ENOENT',
+    'd setquota transaction-nodes 2 -> OK',
+    'g read@1 b -> ENOSPC',
+    'g commit@1 -> ENOMEM',
+  ],
   'a creation the node quota refused still has the commit re-check the quota': [
     'd setquota nodes 2 -> OK',
     'd mkdir /local/domain/5 -> OK',

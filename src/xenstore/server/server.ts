@@ -531,8 +531,8 @@ export class XenstoreServer {
     }
     const id = conn.nextTransactionId();
     const maxNodes = conn.privileged
-      ? Number.POSITIVE_INFINITY
-      : this.quotas.limit(conn.domid, 'transactionNodes');
+      ? () => Number.POSITIVE_INFINITY
+      : () => this.quotas.limit(conn.domid, 'transactionNodes');
     const tx = new Transaction(id, this.store, maxNodes, this.#policy, this.#host);
     conn.transactions.set(id, new RequestScope(conn, tx, this.#context, tx));
     return stringPayload(String(id));
@@ -572,7 +572,13 @@ export class XenstoreServer {
 
   // Coalescing commit: the transaction's changes are redone on the current store, atomically.
   #replay(tx: Transaction): Transaction {
-    const redo = new Transaction(0, this.store, Number.POSITIVE_INFINITY, 'generation', this.#host);
+    const redo = new Transaction(
+      0,
+      this.store,
+      () => Number.POSITIVE_INFINITY,
+      'generation',
+      this.#host,
+    );
     try {
       for (const change of tx.replayLog) change(redo);
     } catch {

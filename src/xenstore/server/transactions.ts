@@ -58,8 +58,11 @@ export class Transaction implements NodeAccess {
   constructor(
     readonly id: number,
     readonly store: Store,
-    /** Nodes this transaction may touch (the quota; Infinity for privileged connections). */
-    readonly maxNodes: number,
+    /**
+     * Nodes this transaction may touch: the quota as it is now, which may change while the
+     * transaction is open (Infinity for privileged connections).
+     */
+    readonly maxNodes: () => number,
     readonly policy: ConflictPolicy,
     /** Judges which permission entries still count (see `Identity.honours`). */
     readonly domains: Pick<Identity, 'honours'>,
@@ -80,7 +83,7 @@ export class Transaction implements NodeAccess {
     const touch = this.#touched.get(path);
     if (touch) return touch.local ?? undefined;
     const global = this.store.get(path);
-    if (this.#touched.size >= this.maxNodes) {
+    if (this.#touched.size >= this.maxNodes()) {
       this.failed = true;
       throw new XenstoreError('ENOSPC', 'too many nodes in transaction');
     }
