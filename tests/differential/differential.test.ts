@@ -13,8 +13,8 @@ import {
   LARGE_DIRECTORY_SCRIPT,
   NON_UTF8_TOKENS_SCRIPT,
   REFUSED_CREATION_SCRIPT,
-  TRANSACTION_NODES_LATER_SCRIPT,
   TRANSACTION_ANCESTOR_SCRIPT,
+  TRANSACTION_NODES_LATER_SCRIPT,
   TRANSACTION_VIEW_SCRIPT,
 } from './fixed-scripts.ts';
 import { checkDifferential, expectSameBehaviour } from './property.ts';
