@@ -14,6 +14,7 @@ import {
   NON_UTF8_TOKENS_SCRIPT,
   REFUSED_CREATION_SCRIPT,
   TRANSACTION_ANCESTOR_SCRIPT,
+  TRANSACTION_NODE_QUOTA_SCRIPT,
   TRANSACTION_NODES_LATER_SCRIPT,
   TRANSACTION_VIEW_SCRIPT,
 } from './fixed-scripts.ts';
@@ -95,6 +96,7 @@ describe.skipIf(!xenInstall)('in-memory xenstored against C xenstored 4.17', () 
     ['judges commit events node by node', COMMIT_NODE_BY_NODE_SCRIPT],
     ['re-checks the node quota after a refused creation', REFUSED_CREATION_SCRIPT],
     ['applies the transaction node quota as it is now', TRANSACTION_NODES_LATER_SCRIPT],
+    ['counts a transaction against committed nodes only', TRANSACTION_NODE_QUOTA_SCRIPT],
   ])('%s', async (_name, script) => {
     await expectSameBehaviour(real, mock, script, GUEST_CONNECTIONS);
   });

@@ -315,6 +315,29 @@ export const REFUSED_CREATION_SCRIPT: Script = [
   ]),
 ];
 
+/**
+ * The node quota inside a transaction: each new node is checked against the nodes committed only
+ * (any number fits in one request while they are under the quota, none once they reach it, a
+ * removal in the transaction frees no room), and the commit checks the sum.
+ */
+export const TRANSACTION_NODE_QUOTA_SCRIPT: Script = [
+  dom0({ op: 'CONTROL', args: ['quota', 'set', 'nodes', '3'] }),
+  introduce(1),
+  dom0({ op: 'MKDIR', path: '/local/domain/1' }),
+  dom0({ op: 'SET_PERMS', path: '/local/domain/1', perms: perms('n1') }),
+  onGuest(1, { op: 'WRITE', path: 'x/y/z', value: '' }),
+  ...[['x/y/z/w', 'v'], ['a']].flatMap((paths): Step[] => [
+    onGuest(1, { op: 'TRANSACTION_START' }),
+    ...paths.map((path) => onGuest(1, { op: 'WRITE', path, value: '' }, { started: 0 })),
+    onGuest(1, { op: 'TRANSACTION_END', commit: true }, { started: 0 }),
+  ]),
+  onGuest(1, { op: 'WRITE', path: 'a', value: '' }),
+  onGuest(1, { op: 'TRANSACTION_START' }),
+  onGuest(1, { op: 'RM', path: 'a' }, { started: 0 }),
+  onGuest(1, { op: 'WRITE', path: 'b', value: '' }, { started: 0 }),
+  onGuest(1, { op: 'TRANSACTION_END', commit: true }, { started: 0 }),
+];
+
 /** The transaction node quota as it is when a node is touched, not when the transaction began. */
 export const TRANSACTION_NODES_LATER_SCRIPT: Script = [
   introduce(2),

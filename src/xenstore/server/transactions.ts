@@ -120,8 +120,12 @@ export class Transaction implements NodeAccess {
     touch.modified = true;
   }
 
-  owned(domid: number): number {
-    return this.store.owned(domid) + (this.#ownedDelta.get(domid) ?? 0);
+  /**
+   * Inside a transaction C checks each new node against the committed count only: nodes the
+   * transaction created or removed, this request's included, count at commit.
+   */
+  refusesNodes(domid: number, _count: number, limit: number): boolean {
+    return this.store.owned(domid) >= limit;
   }
 
   /** The change in node counts per domain this transaction would make. */

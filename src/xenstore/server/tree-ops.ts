@@ -138,7 +138,7 @@ function createNode(scope: Scope, path: string, value: Uint8Array): Node {
   }
   const firstName = baseName(missing[missing.length - 1]!);
   if (!who.privileged) {
-    if (access.owned(who.domid) + created.length > scope.limit('nodes')) {
+    if (access.refusesNodes(who.domid, created.length, scope.limit('nodes'))) {
       throw new XenstoreError('ENOSPC', 'node quota reached', undefined, path);
     }
     const maxSize = scope.limit('nodeSize');
