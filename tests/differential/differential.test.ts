@@ -12,6 +12,7 @@ import {
   LAPSED_ENTRIES_SCRIPT,
   LARGE_DIRECTORY_SCRIPT,
   NON_UTF8_TOKENS_SCRIPT,
+  PERMISSION_COUNT_SCRIPT,
   REFUSED_CREATION_SCRIPT,
   TRANSACTION_ANCESTOR_SCRIPT,
   TRANSACTION_NODE_QUOTA_SCRIPT,
@@ -97,6 +98,7 @@ describe.skipIf(!xenInstall)('in-memory xenstored against C xenstored 4.17', () 
     ['re-checks the node quota after a refused creation', REFUSED_CREATION_SCRIPT],
     ['applies the transaction node quota as it is now', TRANSACTION_NODES_LATER_SCRIPT],
     ['counts a transaction against committed nodes only', TRANSACTION_NODE_QUOTA_SCRIPT],
+    ['counts permission entries before parsing them', PERMISSION_COUNT_SCRIPT],
   ])('%s', async (_name, script) => {
     await expectSameBehaviour(real, mock, script, GUEST_CONNECTIONS);
   });

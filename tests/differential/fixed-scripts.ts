@@ -338,6 +338,15 @@ export const TRANSACTION_NODE_QUOTA_SCRIPT: Script = [
   onGuest(1, { op: 'TRANSACTION_END', commit: true }, { started: 0 }),
 ];
 
+/** SET_PERMS by a guest: the entries are counted against the quota before they are parsed. */
+export const PERMISSION_COUNT_SCRIPT: Script = [
+  dom0({ op: 'CONTROL', args: ['quota', 'set', 'permissions', '2'] }),
+  introduce(1),
+  ...['/local/domain/1/r\0n0\0\0\0', '/local/domain/1/r\0x0\0'].map(
+    (payload): Step => ({ conn: 3, tx: 'none', raw: { type: 14, payload } }),
+  ),
+];
+
 /** The transaction node quota as it is when a node is touched, not when the transaction began. */
 export const TRANSACTION_NODES_LATER_SCRIPT: Script = [
   introduce(2),

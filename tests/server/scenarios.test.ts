@@ -494,6 +494,7 @@ const quotas: Record<string, string[]> = {
     'g write c 1 -> ENOSPC',
     'g write a 01234567890123456789012345678901234567890123456789012345678901234567890123456789 -> ENOSPC',
     'g setperms a n5 r0 r1 -> ENOSPC',
+    'g setperms a n5 x0 "" -> ENOSPC',
     'g setperms a n5 r0 -> OK',
     'g watch /x 1 -> OK',
     'g watch /y 2 -> OK',

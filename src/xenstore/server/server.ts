@@ -9,7 +9,7 @@ import {
 } from '../constants.ts';
 import { XenstoreError } from '../errors.ts';
 import { assertValidPath, domainPath, isSpecialPath, resolvePath } from '../paths.ts';
-import { OK_PAYLOAD } from '../payload.ts';
+import { OK_PAYLOAD, requestStrings } from '../payload.ts';
 import { booleanPayload, errorMessage, replyMessage, stringPayload } from '../replies.ts';
 import { decodeRequest } from '../requests.ts';
 import type { Message } from '../wire.ts';
@@ -43,7 +43,7 @@ import { RequestScope, type ScopeContext } from './scope.ts';
 import { DOM0_ONLY, Store } from './store.ts';
 import { type TraceSink, tracer } from './trace.ts';
 import { type ConflictPolicy, Transaction } from './transactions.ts';
-import { removeNode, storedPermissions } from './tree-ops.ts';
+import { checkPermissionCount, removeNode, storedPermissions } from './tree-ops.ts';
 import { applyTreeRequest, type TreeRequest } from './tree-requests.ts';
 import { WatchRegistry } from './watch-registry.ts';
 import { WatchIndex } from './watches.ts';
@@ -387,6 +387,9 @@ export class XenstoreServer {
     if (message.txId !== 0 && !NO_TRANSACTION.has(type)) {
       tx = conn.transactions.get(message.txId);
       if (!tx) throw new XenstoreError('ENOENT', `no transaction ${message.txId}`);
+    }
+    if (type === MessageType.SET_PERMS) {
+      checkPermissionCount(tx ?? conn.scope, requestStrings(message.payload).length - 1);
     }
     const request = decodeRequest(message);
     switch (request.op) {

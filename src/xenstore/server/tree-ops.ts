@@ -260,14 +260,21 @@ export function setNodePermissions(scope: Scope, path: string, stored: NodePermi
 }
 
 /**
- * A permission list as SET_PERMS stores it, checked as C does before even looking at the path: at
- * most the permission quota for guests (ENOSPC), an owner that exists (ENOENT). Entries for other
+ * SET_PERMS's entry count against the permission quota (ENOSPC for a guest over it), which C
+ * checks before it even parses the entries.
+ */
+export function checkPermissionCount(scope: Scope, count: number): void {
+  if (!scope.who.privileged && count > scope.limit('permissions')) {
+    throw new XenstoreError('ENOSPC', 'too many permission entries', 'SET_PERMS');
+  }
+}
+
+/**
+ * A permission list as SET_PERMS stores it, checked as C does before even looking at the path: an
+ * owner that exists (ENOENT). Entries for other
  * domains that do not exist are kept but marked ignored for good.
  */
 export function storedPermissions(scope: Scope, perms: NodePermissions): NodePermissions {
-  if (!scope.who.privileged && perms.length > scope.limit('permissions')) {
-    throw new XenstoreError('ENOSPC', 'too many permission entries', 'SET_PERMS');
-  }
   const owner = perms[0]!.domid;
   if (!scope.domainExists(owner)) {
     throw new XenstoreError('ENOENT', `owner domain ${owner} does not exist`, 'SET_PERMS');
