@@ -18,9 +18,12 @@ describe.skipIf(!xenInstall)('known differences with C xenstored 4.17', () => {
     await mock?.stop();
   });
 
-  it.each(KNOWN_DIFFERENCES.map((difference) => [difference.title, difference] as const))(
+  const reproduced = KNOWN_DIFFERENCES.flatMap(({ title, reproduction, matches }) =>
+    reproduction ? [[title, reproduction, matches] as const] : [],
+  );
+  it.each(reproduced)(
     '%s',
-    async (_title, { reproduction, matches }) => {
+    async (_title, reproduction, matches) => {
       const { script, connections, c, mock: expected } = reproduction;
       // Some of these bugs leave the daemon unusable: each gets its own.
       const real = await realTarget(xenInstall as XenInstall);
