@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { MessageType } from '../../src/xenstore/constants.ts';
+import { MessageType } from '../../src/xenstore/messages.ts';
 import { atoi } from '../../src/xenstore/numbers.ts';
 import type { Access, Permission } from '../../src/xenstore/permissions.ts';
 import { dom0, introduce, onGuest } from './fixed-scripts.ts';

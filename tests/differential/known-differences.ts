@@ -1,4 +1,4 @@
-import { MessageType } from '../../src/xenstore/constants.ts';
+import { MessageType } from '../../src/xenstore/messages.ts';
 import { atoi } from '../../src/xenstore/numbers.ts';
 import { requestStrings } from '../../src/xenstore/payload.ts';
 import { parsePermission } from '../../src/xenstore/permissions.ts';
