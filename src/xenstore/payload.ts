@@ -45,6 +45,16 @@ export function joinStrings(items: readonly (string | Uint8Array)[], headroom = 
 }
 
 /**
+ * Each item followed by a nul, for text that holds bytes (decoded with {@link toText}): every
+ * character becomes the one byte it stands for, so what a peer sent goes back unchanged.
+ */
+export function joinByteStrings(items: readonly string[]): Buffer {
+  let text = '';
+  for (const item of items) text += `${item}\0`;
+  return Buffer.from(text, 'latin1');
+}
+
+/**
  * Splits a payload of nul-terminated strings. Returns `undefined` when the payload does not end
  * with a nul (a trailing unterminated part is a grammar error everywhere it can occur).
  */
@@ -53,6 +63,15 @@ export function splitStrings(payload: Uint8Array): string[] | undefined {
   if (payload[payload.length - 1] !== NUL) return undefined;
   // One decode and one native split beat walking the bytes in JavaScript by an order of magnitude.
   return toText(payload.subarray(0, payload.length - 1)).split('\0');
+}
+
+/**
+ * The nul-terminated strings of a request payload, as C xenstored reads them (`get_strings`):
+ * bytes after the last nul belong to no string and are ignored.
+ */
+export function requestStrings(payload: Uint8Array): string[] {
+  const last = payload.lastIndexOf(NUL);
+  return last < 0 ? [] : toText(payload.subarray(0, last)).split('\0');
 }
 
 /** Index of the first nul at or after `from`, or -1. */

@@ -58,7 +58,11 @@ export function requestPath(request: Request): string | undefined {
  * server-to-client WATCH_EVENT and ERROR).
  *
  * Only the grammar is checked here; path validity, permissions and domain existence are the
- * server's business.
+ * server's business. The grammar is C xenstored's: requests of one string (paths, domids,
+ * TRANSACTION_END) must be exactly that string; the others are read as the nul-terminated strings
+ * they start with, bytes after the last nul ignored, and need at least as many strings as they
+ * use (WATCH, UNWATCH and DIRECTORY_PART exactly as many). Numbers are read with C's `atoi` into
+ * 32 bits (see `numbers.ts`): domids and offsets unsigned, the event channel signed.
  */
 export function decodeRequest(message: {
   readonly type: number;

@@ -1,7 +1,7 @@
 import { HEADER_SIZE, PAYLOAD_MAX } from '../constants.ts';
 import { MessageType } from '../messages.ts';
 import { domainPath } from '../paths.ts';
-import { joinStrings } from '../payload.ts';
+import { joinByteStrings } from '../payload.ts';
 import type { XenstoreConnection } from '../transport/transport.ts';
 import type { Message } from '../wire.ts';
 import type { RequestScope } from './scope.ts';
@@ -109,7 +109,8 @@ export class ServerConnection implements XenstoreConnection, WatchSubscriber {
     const key = `${path}\0${token}`;
     const special = path.charCodeAt(0) === 0x40;
     if (!special && this.#queuedEvents.has(key)) return;
-    const payload = joinStrings([path, token]);
+    // Tokens and `@` paths are the bytes the client sent, whatever they are.
+    const payload = joinByteStrings([path, token]);
     // An event that cannot be framed is dropped rather than breaking the client's stream.
     if (payload.length > PAYLOAD_MAX) return;
     if (this.#overQuota(HEADER_SIZE + payload.length)) return;

@@ -3,8 +3,7 @@ import { DOMID_SELF, isWireErrorName, PAYLOAD_MAX, type WireErrorName } from '..
 import { XenstoreError } from '../errors.ts';
 import { messageRow, requestEntry } from '../messages.ts';
 import { assertValidPath, domainPath, isSpecialPath, resolvePath } from '../paths.ts';
-import { OK_PAYLOAD } from '../payload.ts';
-import { parsePermissions } from '../permissions.ts';
+import { OK_PAYLOAD, requestStrings } from '../payload.ts';
 import { booleanPayload, errorMessage, replyMessage, stringPayload } from '../replies.ts';
 import { decodeRequest, type Request, type RequestOf, type RequestOp } from '../requests.ts';
 import type {
@@ -16,17 +15,28 @@ import type { Message } from '../wire.ts';
 import { type ConnectionHost, ServerConnection } from './connection.ts';
 import { type ControlHost, control } from './control.ts';
 import { DomainTable } from './domains.ts';
-import { EventDispatcher, INTRODUCE_DOMAIN, RELEASE_DOMAIN } from './events.ts';
+import {
+  EventDispatcher,
+  INTRODUCE_DOMAIN,
+  RELEASE_DOMAIN,
+  type SpecialPermissions,
+} from './events.ts';
 import { CommitFaults } from './fault.ts';
 import type { NodePermissions } from './node.ts';
-import { allows, Perm } from './permissions.ts';
-import { dumpNodes, loadNodes, type StoreDump } from './persistence.ts';
+import { allows, Perm, settledPermissions } from './permissions.ts';
+import {
+  dumpNodes,
+  dumpPermissions,
+  loadNodes,
+  loadPermissions,
+  type StoreDump,
+} from './persistence.ts';
 import { QUOTA_NAMES, type Quotas, QuotaTable, quotaKey } from './quota.ts';
 import { RequestScope, type ScopeContext } from './scope.ts';
 import { DOM0_ONLY, Store } from './store.ts';
 import { type TraceSink, tracer } from './trace.ts';
 import { type ConflictPolicy, Transaction } from './transactions.ts';
-import { removeNode, storedPermissions } from './tree-ops.ts';
+import { checkPermissionCount, removeNode, storedPermissions } from './tree-ops.ts';
 import { applyTreeRequest, type TreeRequest } from './tree-requests.ts';
 import { Turns } from './turns.ts';
 import { WatchRegistry } from './watch-registry.ts';
@@ -87,9 +97,9 @@ export class XenstoreServer implements XenstoreService {
   readonly quotas: QuotaTable;
   readonly #watches = new WatchIndex();
   readonly #registry: WatchRegistry;
-  readonly #special = new Map<string, NodePermissions>([
-    [INTRODUCE_DOMAIN, DOM0_ONLY],
-    [RELEASE_DOMAIN, DOM0_ONLY],
+  readonly #special = new Map<string, SpecialPermissions>([
+    [INTRODUCE_DOMAIN, { perms: DOM0_ONLY, generation: 0 }],
+    [RELEASE_DOMAIN, { perms: DOM0_ONLY, generation: 0 }],
   ]);
   readonly #events: EventDispatcher;
   readonly #context: ScopeContext;
@@ -121,12 +131,14 @@ export class XenstoreServer implements XenstoreService {
     this.#registry = new WatchRegistry(this.#watches, this.quotas);
     this.#controlHost = {
       quotas: this.quotas,
+      // C counts a domain's watches and transactions on its ring connection; dom0's connections
+      // here are socket-like, which C counts for no domain.
       usage: (domid) =>
         this.domains.isIntroduced(domid)
           ? {
               nodes: this.store.owned(domid),
-              watches: this.#registry.count(domid),
-              transactions: this.#openTransactions(domid),
+              watches: domid === 0 ? 0 : this.#registry.count(domid),
+              transactions: domid === 0 ? 0 : this.#openTransactions(domid),
             }
           : undefined,
     };
@@ -163,15 +175,26 @@ export class XenstoreServer implements XenstoreService {
     const domains = [...this.domains.all()]
       .filter((d) => d.domid !== 0 && !d.implicit)
       .map((d) => ({ domid: d.domid, gfn: String(d.gfn), port: d.port }));
-    const specialPermissions = Object.fromEntries(
-      [...this.#special].map(([path, perms]) => [path, perms.map((p) => `${p.access}${p.domid}`)]),
+    const specials = [...this.#special].map(
+      ([path, { perms, generation }]) =>
+        [path, dumpPermissions(settledPermissions(this.#host, perms, generation))] as const,
     );
+    const specialIgnored = specials.filter(([, dumped]) => dumped.ignored);
     return {
       format: 'xenwire-store',
       version: 1,
-      nodes: dumpNodes(this.store),
+      nodes: dumpNodes(this.store, (node) =>
+        settledPermissions(this.#host, node.perms, node.generation),
+      ),
       domains,
-      specialPermissions,
+      specialPermissions: Object.fromEntries(specials.map(([path, { perms }]) => [path, perms])),
+      ...(specialIgnored.length > 0
+        ? {
+            specialIgnored: Object.fromEntries(
+              specialIgnored.map(([path, { ignored }]) => [path, ignored!]),
+            ),
+          }
+        : {}),
     };
   }
 
@@ -183,7 +206,10 @@ export class XenstoreServer implements XenstoreService {
     }
     loadNodes(this.store, seed.nodes);
     for (const [path, texts] of Object.entries(seed.specialPermissions ?? {})) {
-      if (this.#special.has(path)) this.#special.set(path, parsePermissions(texts));
+      if (this.#special.has(path)) {
+        const perms = loadPermissions(texts, seed.specialIgnored?.[path]);
+        this.#special.set(path, { perms, generation: this.store.tick() });
+      }
     }
   }
 
@@ -418,6 +444,9 @@ export class XenstoreServer implements XenstoreService {
       tx = conn.transactions.get(message.txId);
       if (!tx) throw new XenstoreError('ENOENT', `no transaction ${message.txId}`);
     }
+    if (entry.name === 'SET_PERMS') {
+      checkPermissionCount(tx ?? conn.scope, requestStrings(message.payload).length - 1);
+    }
     const request = decodeRequest(message);
     const handler = this.#handlers[request.op] as (
       conn: ServerConnection,
@@ -453,8 +482,7 @@ export class XenstoreServer implements XenstoreService {
       conn.transactions.clear();
       return OK_PAYLOAD;
     },
-    // C reads the domid with atoi and prints it unsigned.
-    GET_DOMAIN_PATH: (_conn, _tx, request) => stringPayload(domainPath(request.domid >>> 0)),
+    GET_DOMAIN_PATH: (_conn, _tx, request) => stringPayload(domainPath(request.domid)),
     IS_DOMAIN_INTRODUCED: (_conn, _tx, request) =>
       booleanPayload(request.domid === DOMID_SELF || this.domains.isIntroduced(request.domid)),
     INTRODUCE: (_conn, _tx, request) => {
@@ -552,8 +580,10 @@ export class XenstoreServer implements XenstoreService {
   #setSpecialPermissions(conn: ServerConnection, path: string, perms: NodePermissions): Uint8Array {
     const current = this.#special.get(path);
     if (!current) throw new XenstoreError('EINVAL', 'not a special path with permissions');
-    if (!allows(conn, current, Perm.WRITE | Perm.OWNER)) throw new XenstoreError('EACCES');
-    this.#special.set(path, perms);
+    if (!allows(conn, current.perms, Perm.WRITE | Perm.OWNER, current.generation)) {
+      throw new XenstoreError('EACCES');
+    }
+    this.#special.set(path, { perms, generation: this.store.tick() });
     return OK_PAYLOAD;
   }
 
@@ -568,8 +598,8 @@ export class XenstoreServer implements XenstoreService {
     }
     const id = conn.nextTransactionId();
     const maxNodes = conn.privileged
-      ? Number.POSITIVE_INFINITY
-      : this.quotas.limit(conn.domid, 'transactionNodes');
+      ? () => Number.POSITIVE_INFINITY
+      : () => this.quotas.limit(conn.domid, 'transactionNodes');
     const domid = conn.domid;
     const charge = conn.privileged
       ? undefined
@@ -578,7 +608,7 @@ export class XenstoreServer implements XenstoreService {
             throw new XenstoreError('EIO', 'memory quota reached by transaction data');
           }
         };
-    const tx = new Transaction(id, this.store, maxNodes, this.#policy, charge);
+    const tx = new Transaction(id, this.store, maxNodes, this.#policy, this.#host, charge);
     conn.transactions.set(id, new RequestScope(conn, tx, this.#context, tx));
     return stringPayload(String(id));
   }
@@ -620,21 +650,25 @@ export class XenstoreServer implements XenstoreService {
     if (!tx.canCommit() || this.#faults.failNext()) {
       throw new XenstoreError('EAGAIN', 'transaction conflict');
     }
-    for (const event of tx.policy === 'coalesce' ? this.#replay(tx) : tx.commitCopies()) {
-      this.#events.fire(event);
-    }
+    (tx.policy === 'coalesce' ? this.#replay(tx) : tx).commit((event) => this.#events.fire(event));
     return OK_PAYLOAD;
   }
 
   // Coalescing commit: the transaction's changes are redone on the current store, atomically.
-  #replay(tx: Transaction) {
-    const redo = new Transaction(0, this.store, Number.POSITIVE_INFINITY, 'generation');
+  #replay(tx: Transaction): Transaction {
+    const redo = new Transaction(
+      0,
+      this.store,
+      () => Number.POSITIVE_INFINITY,
+      'generation',
+      this.#host,
+    );
     try {
       for (const change of tx.replayLog) change(redo);
     } catch {
       throw new XenstoreError('EAGAIN', 'transaction no longer applies');
     }
-    return redo.commitCopies();
+    return redo;
   }
 
   #introduce(domid: number, gfn: bigint, port: number): void {
@@ -703,7 +737,12 @@ export class XenstoreServer implements XenstoreService {
   #removeOwnedNodes(domid: number): void {
     if (this.store.owned(domid) === 0) return;
     const dom0 = new RequestScope(
-      { domid: 0, privileged: true, target: undefined, honours: () => true },
+      {
+        domid: 0,
+        privileged: true,
+        target: undefined,
+        honours: (domid, generation) => this.#host.honours(domid, generation),
+      },
       this.store,
       this.#context,
       undefined,
