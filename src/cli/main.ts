@@ -7,6 +7,7 @@
 import { realpathSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runConformanceCommand } from './commands/conformance.ts';
 import { runControl } from './commands/control.ts';
 import { runProxy } from './commands/proxy.ts';
 import { runReplay } from './commands/replay.ts';
@@ -96,6 +97,8 @@ async function dispatch(args: readonly string[], io: CliIo, programPath: string)
       return runReplay(rest, io);
     case 'tree':
       return runTree(rest, io);
+    case 'conformance':
+      return runConformanceCommand(rest, io);
     default:
       if (isToolMode(command)) {
         return runTool(command, rest, { program: PROGRAM, argv0: PROGRAM, modeArgument: true }, io);
