@@ -18,6 +18,17 @@ import { type ControlHost, control } from './control.ts';
 import { DomainTable } from './domains.ts';
 import { EventDispatcher, INTRODUCE_DOMAIN, RELEASE_DOMAIN } from './events.ts';
 import { CommitFaults } from './fault.ts';
+import {
+  type DumpStreamOptions,
+  dumpStream,
+  type MigrationHost,
+  parkedConnection,
+  type RestoredConnection,
+  restoredConnections,
+  restoreStream,
+  type StreamEndpoint,
+} from './migration.ts';
+import type { GlobalRecord } from './migration-stream.ts';
 import type { NodePermissions } from './node.ts';
 import { allows, Perm } from './permissions.ts';
 import { dumpNodes, loadNodes, type StoreDump } from './persistence.ts';
@@ -110,6 +121,9 @@ export class XenstoreServer implements XenstoreService {
   readonly #pending = new Set<ServerConnection>();
   // Set by WATCH: the registration event follows the reply.
   #afterReply: (() => void) | undefined;
+  // Connections that came from a migration stream, and the stream's GLOBAL record.
+  readonly #endpoints = new Map<ServerConnection, StreamEndpoint>();
+  #streamGlobal: GlobalRecord | undefined;
 
   constructor(options: ServerOptions = {}) {
     this.store = Store.initial();
@@ -184,25 +198,131 @@ export class XenstoreServer implements XenstoreService {
   }
 
   /**
+   * A server holding the state of a migration stream (Xen's format, as C xenstored 4.17 writes it
+   * for live update): nodes with permissions, special-path permissions, domains, watches and
+   * open transactions. The stream's connections wait, with their watches and transactions, until
+   * resumed: a guest's ring by the next `connect` for that domain, any one by
+   * {@link XenstoreServer.resumeConnection}. A malformed stream is a `MigrationStreamError`
+   * (EINVAL or EPROTO, with the byte offset).
+   */
+  static fromMigrationStream(stream: Uint8Array, options: ServerOptions = {}): XenstoreServer {
+    const server = new XenstoreServer(options);
+    restoreStream(server.#migrationHost(), stream);
+    return server;
+  }
+
+  /**
+   * The server's state as a migration stream that {@link XenstoreServer.fromMigrationStream} (or
+   * C xenstored's live update) reads back. In-process connections of dom0 are written as sockets
+   * without a file descriptor, guests' as their domain's ring.
+   */
+  dumpMigrationStream(options: DumpStreamOptions = {}): Uint8Array {
+    return dumpStream(this.#migrationHost(), options);
+  }
+
+  /** Connections of the loaded migration stream that no transport has resumed yet. */
+  restoredConnections(): RestoredConnection[] {
+    return restoredConnections(this.#migrationHost());
+  }
+
+  /**
+   * Takes over connection `connId` of the loaded migration stream: its watches and transactions
+   * carry on, the output it had pending (and any that arrived since) is delivered first, and a
+   * whole request it had read but not served is served. ENOENT when no such connection waits.
+   */
+  resumeConnection(
+    connId: number,
+    handlers: Pick<ServerConnectOptions, 'onMessage' | 'onClose'>,
+  ): XenstoreConnection {
+    return this.#resume(parkedConnection(this.#migrationHost(), connId), handlers);
+  }
+
+  #resume(
+    conn: ServerConnection,
+    handlers: Pick<ServerConnectOptions, 'onMessage' | 'onClose'>,
+  ): ServerConnection {
+    const endpoint = this.#endpoints.get(conn)!;
+    const pending = endpoint.takeOutput();
+    const request = endpoint.takeInput();
+    endpoint.handler = handlers.onMessage;
+    endpoint.closer = handlers.onClose;
+    this.#serve(() => {
+      for (const message of pending) conn.queueReply(message);
+    });
+    if (request) conn.send(request);
+    return conn;
+  }
+
+  #migrationHost(): MigrationHost {
+    const server = this;
+    return {
+      store: this.store,
+      domains: this.domains,
+      special: this.#special,
+      registry: this.#registry,
+      connections: () => this.#connections,
+      endpoint: (conn) => this.#endpoints.get(conn),
+      park: (domid, endpoint) => {
+        const conn = this.#open(
+          domid,
+          domid === 0 || domid === this.#privilegedDomid,
+          (message) => endpoint.deliver(message),
+          (reason) => endpoint.closer?.(reason),
+        );
+        this.#endpoints.set(conn, endpoint);
+        if (domid !== 0 && endpoint.kind === 'ring' && !this.#ringOrder.has(domid)) {
+          this.#ringOrder.set(domid, conn.id);
+        }
+        return conn;
+      },
+      startTransaction: (conn, txId) => this.#newTransaction(conn, txId),
+      get global() {
+        return server.#streamGlobal;
+      },
+      set global(record) {
+        server.#streamGlobal = record;
+      },
+    };
+  }
+
+  /**
    * Opens an in-process connection speaking for `domid` (default 0). A guest domain not yet
    * introduced is introduced implicitly (no `@introduceDomain` event), since only live domains
-   * connect to a real xenstored.
+   * connect to a real xenstored. A guest whose ring came from a migration stream gets that
+   * connection back, watches and transactions included.
    */
   connect(options: ServerConnectOptions): XenstoreConnection {
     const domid = options.domid ?? 0;
+    if (domid !== 0) {
+      for (const [conn, endpoint] of this.#endpoints) {
+        if (conn.domid === domid && endpoint.kind === 'ring' && !endpoint.resumed) {
+          return this.#resume(conn, options);
+        }
+      }
+    }
     if (!this.domains.isIntroduced(domid)) {
       this.domains.assume(domid);
       this.#ringOrder.set(domid, this.#nextConnectionId++);
     }
     const privileged = options.privileged ?? (domid === 0 || domid === this.#privilegedDomid);
+    return this.#open(domid, privileged, options.onMessage, options.onClose, options.backlog);
+  }
+
+  #open(
+    domid: number,
+    privileged: boolean,
+    onMessage: (message: Message) => void,
+    onClose: ((reason?: Error) => void) | undefined,
+    backlog?: () => number,
+  ): ServerConnection {
     const conn = new ServerConnection(
       this.#nextConnectionId++,
       domid,
       privileged,
-      options.onMessage,
-      options.onClose,
+      onMessage,
+      onClose,
       this.#host,
-      options.backlog,
+      backlog,
     );
     conn.scope = new RequestScope(conn, this.store, this.#context, undefined);
     this.#connections.add(conn);
@@ -474,13 +594,16 @@ export class XenstoreServer implements XenstoreService {
     ) {
       throw new XenstoreError('ENOSPC', 'transaction quota reached');
     }
-    const id = conn.nextTransactionId();
+    return stringPayload(String(this.#newTransaction(conn, conn.nextTransactionId()).id));
+  }
+
+  #newTransaction(conn: ServerConnection, id: number): Transaction {
     const maxNodes = conn.privileged
       ? Number.POSITIVE_INFINITY
       : this.quotas.limit(conn.domid, 'transactionNodes');
     const tx = new Transaction(id, this.store, maxNodes, this.#policy);
     conn.transactions.set(id, new RequestScope(conn, tx, this.#context, tx));
-    return stringPayload(String(id));
+    return tx;
   }
 
   #openTransactions(domid: number): number {
@@ -619,6 +742,7 @@ export class XenstoreServer implements XenstoreService {
     if (conn.closed) return;
     conn.closed = true;
     this.#connections.delete(conn);
+    this.#endpoints.delete(conn);
     this.#pending.delete(conn);
     this.#registry.removeAll(conn);
     conn.transactions.clear();

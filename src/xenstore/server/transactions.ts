@@ -1,4 +1,5 @@
 import { XenstoreError } from '../errors.ts';
+import { baseName, parentPath } from '../paths.ts';
 import { copyNode, NO_GENERATION, type Node, type NodePermissions, ownerOf } from './node.ts';
 import type { NodeAccess, Store } from './store.ts';
 
@@ -28,6 +29,13 @@ interface Touch {
   modified: boolean;
   /** The watch event to fire at commit, if any. */
   fire: FireMode | undefined;
+}
+
+/** A touched node as a migration stream records it. */
+export interface TransactionTouch {
+  /** The transaction's copy; `null` when deleted in it, `undefined` when missing when touched. */
+  readonly local: Node | null | undefined;
+  readonly modified: boolean;
 }
 
 /** How conflicts are detected at commit. */
@@ -159,6 +167,57 @@ export class Transaction implements NodeAccess {
       }
     }
     return events;
+  }
+
+  /** Every node touched, in the order first touched. */
+  *touches(): IterableIterator<[string, TransactionTouch]> {
+    for (const [path, { local, modified }] of this.#touched) yield [path, { local, modified }];
+  }
+
+  /**
+   * Records a node as a migration stream describes it: touched when the stream was written, with
+   * the global node as it is now as the version to check at commit. A changed node fires its
+   * watches at commit (a deleted one its subtree's). Child lists are left to
+   * {@link rebuildChildLists}, since a stream does not carry them.
+   */
+  restoreTouch(path: string, local: Node | null | undefined, modified: boolean): void {
+    if (this.#touched.has(path)) throw new XenstoreError('EEXIST', `${path} touched twice`);
+    const global = this.store.get(path);
+    if (modified) {
+      if (global) this.#count(ownerOf(global), -1);
+      else if (local) this.created = true;
+      if (local) this.#count(ownerOf(local), 1);
+    }
+    if (local) local.generation = modified ? this.store.tick() : (global?.generation ?? 0);
+    this.#touched.set(path, {
+      checkGeneration: true,
+      generation: global ? global.generation : NO_GENERATION,
+      local,
+      originalPerms: global?.perms,
+      modified,
+      fire: modified ? (local === null ? 'tree' : 'exact') : undefined,
+    });
+  }
+
+  /**
+   * Gives every restored copy the child list it has in this transaction: the global node's,
+   * without the children deleted here, with those created here in the order touched.
+   */
+  rebuildChildLists(): void {
+    for (const [path, touch] of this.#touched) {
+      if (!touch.local) continue;
+      const global = this.store.get(path);
+      touch.local.children = global ? global.children.slice() : [];
+    }
+    for (const [path, touch] of this.#touched) {
+      if (path === '/') continue;
+      const parent = this.#touched.get(parentPath(path))?.local;
+      if (!parent) continue;
+      const name = baseName(path);
+      const at = parent.children.indexOf(name);
+      if (touch.local && at < 0) parent.children.push(name);
+      else if (!touch.local && at >= 0) parent.children.splice(at, 1);
+    }
   }
 
   #touch(path: string): Touch {
