@@ -329,7 +329,7 @@ class FieldReader {
   }
   bytes(offset: number, length: number, what: string): Uint8Array {
     this.need(offset, length, what);
-    return Uint8Array.prototype.slice.call(this.buf, offset, offset + length);
+    return new Uint8Array(this.buf.subarray(offset, offset + length));
   }
   /** A NUL-terminated string of `length` bytes including the NUL. */
   cString(offset: number, length: number, what: string): string {

@@ -323,7 +323,7 @@ export function restoreStream(host: MigrationHost, bytes: Uint8Array): void {
     }
   });
   if (!host.store.get('/')) throw new MigrationStreamError('EINVAL', bytes.length, 'no root node');
-  for (const tx of txs.values()) tx.rebuildChildLists();
+  for (const tx of txs.values()) tx.settleRestored();
 }
 
 function decodeWithOffsets(bytes: Uint8Array): { records: MigrationRecord[]; offsets: number[] } {
@@ -354,7 +354,9 @@ function restoreConnection(host: MigrationHost, record: ConnectionRecord): Serve
     // C's introduce_domain for a restored ring: no @introduceDomain (nobody watches yet).
     host.domains.introduce(domid, 0n, record.port);
   }
-  if (record.targetDomid !== DOMID_INVALID && domid !== 0) {
+  // C 4.17 links the target's connection, which a domain restored later does not have yet: the
+  // target is then lost (the old daemon had it). Done alike, so a loaded stream behaves the same.
+  if (record.targetDomid !== DOMID_INVALID && domid !== 0 && host.domains.get(record.targetDomid)) {
     host.domains.get(domid)!.target = record.targetDomid;
   }
   return host.park(domid, endpoint);

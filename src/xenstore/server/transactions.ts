@@ -176,9 +176,8 @@ export class Transaction implements NodeAccess {
 
   /**
    * Records a node as a migration stream describes it: touched when the stream was written, with
-   * the global node as it is now as the version to check at commit. A changed node fires its
-   * watches at commit (a deleted one its subtree's). Child lists are left to
-   * {@link rebuildChildLists}, since a stream does not carry them.
+   * the global node as it is now as the version to check at commit. Child lists and events are
+   * left to {@link settleRestored}, once every node is in.
    */
   restoreTouch(path: string, local: Node | null | undefined, modified: boolean): void {
     if (this.#touched.has(path)) throw new XenstoreError('EEXIST', `${path} touched twice`);
@@ -195,28 +194,46 @@ export class Transaction implements NodeAccess {
       local,
       originalPerms: global?.perms,
       modified,
-      fire: modified ? (local === null ? 'tree' : 'exact') : undefined,
+      fire: undefined,
     });
   }
 
   /**
-   * Gives every restored copy the child list it has in this transaction: the global node's,
-   * without the children deleted here, with those created here in the order touched.
+   * Completes restored touches, which a stream describes without child lists or watch events.
+   * Each copy gets the global node's children, without those deleted here, plus those created
+   * here in the order touched. Events are guessed as C queues them: a deleted node fires as the
+   * top of a removal unless its parent went too (then only its own watches), a changed node fires
+   * unless it changed only because a child came or went (so a node written and then given a
+   * child fires nothing).
    */
-  rebuildChildLists(): void {
+  settleRestored(): void {
+    const childChanged = new Set<string>();
     for (const [path, touch] of this.#touched) {
-      if (!touch.local) continue;
-      const global = this.store.get(path);
-      touch.local.children = global ? global.children.slice() : [];
+      if (touch.local) {
+        const global = this.store.get(path);
+        touch.local.children = global ? global.children.slice() : [];
+      }
     }
     for (const [path, touch] of this.#touched) {
       if (path === '/') continue;
-      const parent = this.#touched.get(parentPath(path))?.local;
+      const parentName = parentPath(path);
+      const parent = this.#touched.get(parentName)?.local;
       if (!parent) continue;
       const name = baseName(path);
       const at = parent.children.indexOf(name);
       if (touch.local && at < 0) parent.children.push(name);
       else if (!touch.local && at >= 0) parent.children.splice(at, 1);
+      else continue;
+      childChanged.add(parentName);
+    }
+    for (const [path, touch] of this.#touched) {
+      if (!touch.modified) continue;
+      if (touch.local === null) {
+        const parent = this.#touched.get(parentPath(path));
+        touch.fire = parent && parent.local === null && path !== '/' ? 'exact' : 'tree';
+      } else {
+        touch.fire = childChanged.has(path) ? undefined : 'tree';
+      }
     }
   }
 
