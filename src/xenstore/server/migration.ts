@@ -400,6 +400,23 @@ function restoreTouch(tx: Transaction, record: NodeRecord, fail: (d: string) => 
   }
 }
 
+/**
+ * Live update in place: the state goes through a stream and back, the open connections staying
+ * attached (C keeps their file descriptors across the exec). What a dump cannot carry is lost as
+ * in C's live update: transactions restart their conflict checks from the restored state.
+ */
+export function restoreInPlace(host: MigrationHost, stream: Uint8Array): void {
+  const byId = new Map<number, ServerConnection>();
+  for (const [conn, id] of connectionIds(host)) byId.set(id, conn);
+  for (const conn of host.connections()) {
+    host.registry.removeAll(conn);
+    conn.transactions.clear();
+  }
+  const inPlace: MigrationHost = Object.create(host);
+  inPlace.park = (domid, endpoint) => byId.get(endpoint.connId) ?? host.park(domid, endpoint);
+  restoreStream(inPlace, stream);
+}
+
 /** The stream's connections nobody has resumed yet. */
 export function restoredConnections(host: MigrationHost): RestoredConnection[] {
   const out: RestoredConnection[] = [];

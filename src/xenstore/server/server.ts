@@ -1,3 +1,4 @@
+import { appendFileSync } from 'node:fs';
 import { XenstoreFeature } from '../../ring/index.ts';
 import { DOMID_SELF, isWireErrorName, PAYLOAD_MAX, type WireErrorName } from '../constants.ts';
 import { XenstoreError } from '../errors.ts';
@@ -25,11 +26,12 @@ import {
   parkedConnection,
   type RestoredConnection,
   restoredConnections,
+  restoreInPlace,
   restoreStream,
   type StreamEndpoint,
 } from './migration.ts';
 import type { GlobalRecord } from './migration-stream.ts';
-import type { NodePermissions } from './node.ts';
+import { type NodePermissions, ownerOf, recordSize } from './node.ts';
 import { allows, Perm } from './permissions.ts';
 import { dumpNodes, loadNodes, type StoreDump } from './persistence.ts';
 import { QUOTA_NAMES, type Quotas, QuotaTable, quotaKey } from './quota.ts';
@@ -105,7 +107,8 @@ export class XenstoreServer implements XenstoreService {
   readonly #context: ScopeContext;
   readonly #connections = new Set<ServerConnection>();
   readonly #faults: CommitFaults;
-  readonly #trace: ReturnType<typeof tracer> | undefined;
+  #trace: ReturnType<typeof tracer> | undefined;
+  #logFile: string | undefined;
   readonly #policy: ConflictPolicy;
   readonly #legacy: boolean;
   readonly #privilegedDomid: number;
@@ -129,17 +132,7 @@ export class XenstoreServer implements XenstoreService {
     this.store = Store.initial();
     this.quotas = new QuotaTable(options.quotas);
     this.#registry = new WatchRegistry(this.#watches, this.quotas);
-    this.#controlHost = {
-      quotas: this.quotas,
-      usage: (domid) =>
-        this.domains.isIntroduced(domid)
-          ? {
-              nodes: this.store.owned(domid),
-              watches: this.#registry.count(domid),
-              transactions: this.#openTransactions(domid),
-            }
-          : undefined,
-    };
+    this.#controlHost = this.#controlHostFor();
     this.#events = new EventDispatcher(this.store, this.#watches, this.#special);
     this.#context = { quotas: this.quotas, domains: this.domains, events: this.#events };
     this.#faults = new CommitFaults(options.commitFailureRate ?? 0, options.faultSeed ?? 1);
@@ -195,6 +188,79 @@ export class XenstoreServer implements XenstoreService {
     for (const [path, texts] of Object.entries(seed.specialPermissions ?? {})) {
       if (this.#special.has(path)) this.#special.set(path, parsePermissions(texts));
     }
+  }
+
+  // What CONTROL reads and does: usage figures as C counts them, log file, live update.
+  #controlHostFor(): ControlHost {
+    const server = this;
+    const connectionsOf = (domid: number) =>
+      [...this.#connections].filter((c) => c.domid === domid);
+    return {
+      quotas: this.quotas,
+      usage: (domid) => {
+        if (!this.domains.isIntroduced(domid)) return undefined;
+        let memory = 0;
+        for (const [path, node] of this.store.entries()) {
+          if (ownerOf(node) === domid) memory += recordSize(node) + path.length;
+        }
+        let outstanding = 0;
+        let watches = 0;
+        for (const conn of connectionsOf(domid)) {
+          for (const watch of conn.watches.values()) {
+            memory += watch.path.length + watch.token.length;
+          }
+          outstanding += conn.outbox.length + (this.#endpoints.get(conn)?.queued.length ?? 0);
+          // C counts the watches of a domain's ring; dom0's sockets have no domain.
+          if (domid !== 0 || this.#endpoints.get(conn)?.kind === 'ring')
+            watches += conn.watches.size;
+        }
+        return {
+          nodes: this.store.owned(domid),
+          watches,
+          transactions: this.#openTransactions(domid),
+          outstanding,
+          memory,
+        };
+      },
+      memoryReport: () => {
+        let bytes = 0;
+        for (const [path, node] of this.store.entries()) bytes += recordSize(node) + path.length;
+        let watches = 0;
+        for (const conn of this.#connections) watches += conn.watches.size;
+        return (
+          `memory report (${new Date().toISOString()}): ${this.store.size} nodes in ${bytes} bytes, ` +
+          `${this.#connections.size} connections, ${watches} watches, ` +
+          `${[...this.domains.all()].length} domains\n`
+        );
+      },
+      setLogFile: (path) => {
+        this.#logFile = path;
+        this.#trace = tracer({
+          write: (chunk: string) => appendFileSync(path, chunk),
+        });
+      },
+      get logFile() {
+        return server.#logFile;
+      },
+      openTransactions: () => {
+        const now = Date.now();
+        const out: [number, number][] = [];
+        for (const conn of this.#connections) {
+          let oldest = Number.POSITIVE_INFINITY;
+          for (const scope of conn.transactions.values()) {
+            oldest = Math.min(oldest, scope.transaction!.startedAt);
+          }
+          if (oldest !== Number.POSITIVE_INFINITY) {
+            out.push([conn.domid, Math.floor((now - oldest) / 1000)]);
+          }
+        }
+        return out;
+      },
+      liveUpdate: () => {
+        const host = this.#migrationHost();
+        restoreInPlace(host, dumpStream(host));
+      },
+    };
   }
 
   /**
@@ -506,7 +572,7 @@ export class XenstoreServer implements XenstoreService {
       this.domains.require(request.domid).target = request.target;
       return OK_PAYLOAD;
     },
-    CONTROL: (_conn, _tx, request) => control(this.#controlHost, request.args),
+    CONTROL: (conn, _tx, request) => control(this.#controlHost, conn.id, request.args),
     GET_FEATURE: (conn, _tx, request) => {
       // Open to all: without a domid, the asking domain's features (a privileged socket
       // connection gets the server's); naming a domain is privileged.

@@ -61,6 +61,8 @@ export class Transaction implements NodeAccess {
   readonly replayLog: ((redo: Transaction) => void)[] = [];
   /** Set while a request that only reads is being served (coalescing checks only those). */
   clientRead = false;
+  /** When the transaction started (ms since the epoch): live update reports long-running ones. */
+  readonly startedAt = Date.now();
 
   constructor(
     readonly id: number,
