@@ -12,18 +12,13 @@ import {
   type XenInstall,
   xenInstall,
 } from '../support/real-xenstored.ts';
+import { renderRaw, stringRequest } from '../support/string-request.ts';
 
 // CONTROL memreport, logfile, quota <domid> and live-update: the same requests to C xenstored
 // 4.17 and to the in-memory server, every reply compared.
 
-const msg = (type: number, parts: string[], txId = 0): Message => ({
-  type,
-  reqId: 3,
-  txId,
-  payload: Buffer.from(parts.map((p) => `${p}\0`).join(''), 'latin1'),
-});
-const render = (m: Message) =>
-  `${m.type === MessageType.ERROR ? 'ERR ' : ''}${Buffer.from(m.payload).toString('latin1')}`;
+const msg = stringRequest;
+const render = renderRaw;
 
 type Ask = (m: Message) => Promise<string>;
 

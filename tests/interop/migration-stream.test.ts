@@ -21,20 +21,15 @@ import {
   type XenInstall,
   xenInstall,
 } from '../support/real-xenstored.ts';
+import { renderRaw, stringRequest } from '../support/string-request.ts';
 
 // Fidelity of the migration stream against C xenstored 4.17: its live update writes the stream
 // to RUNDIR/state_dump and execs the binary named by `live-update -f`; a wrapper copies the file
 // before handing over to the real binary, which reads it back (`-U`).
 
-const msg = (type: number, parts: string[], txId = 0): Message => ({
-  type,
-  reqId: 7,
-  txId,
-  payload: Buffer.from(parts.map((p) => `${p}\0`).join(''), 'latin1'),
-});
+const msg = stringRequest;
 const text = (m: Message) => Buffer.from(m.payload).toString('latin1');
-const render = (m: Message) =>
-  `${m.type === MessageType.ERROR ? 'ERR ' : ''}${text(m).replace(/\0$/, '')}`;
+const render = (m: Message) => renderRaw(m).replace(/\0$/, '');
 
 type Ask = (message: Message) => Promise<Message>;
 

@@ -199,18 +199,21 @@ function u16(buf: Buffer, offset: number, value: number, le: boolean): void {
   else buf.writeUInt16BE(value & 0xffff, offset);
 }
 
+function words(first: number, second: number, le: boolean): Buffer {
+  const body = Buffer.alloc(8);
+  u32(body, 0, first, le);
+  u32(body, 4, second, le);
+  return body;
+}
+
 function cString(text: string): Buffer {
   return Buffer.concat([Buffer.from(text), Buffer.alloc(1)]);
 }
 
 function encodeBody(record: MigrationRecord, le: boolean): Buffer {
   switch (record.type) {
-    case 'global': {
-      const body = Buffer.alloc(8);
-      u32(body, 0, record.socketFd, le);
-      u32(body, 4, record.evtchnFd, le);
-      return body;
-    }
+    case 'global':
+      return words(record.socketFd, record.evtchnFd, le);
     case 'connection': {
       const body = Buffer.alloc(CONNECTION_FIXED);
       u32(body, 0, record.connId, le);
@@ -237,12 +240,8 @@ function encodeBody(record: MigrationRecord, le: boolean): Buffer {
       u16(body, 6, token.length, le);
       return Buffer.concat([body, path, token]);
     }
-    case 'transaction': {
-      const body = Buffer.alloc(8);
-      u32(body, 0, record.connId, le);
-      u32(body, 4, record.txId, le);
-      return body;
-    }
+    case 'transaction':
+      return words(record.connId, record.txId, le);
     case 'node': {
       const path = cString(record.path);
       const body = Buffer.alloc(NODE_FIXED + 4 * record.perms.length);
