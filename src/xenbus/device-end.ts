@@ -21,12 +21,21 @@ export interface DeviceEndOptions {
   readonly timeoutMs?: number;
 }
 
-/** The shared ring and event channel of a connected device, as seen from one end. */
-export interface DeviceConnection {
+/** One ring of a device and the event channel that signals it, as seen from one end. */
+export interface DeviceQueue {
   /** The ring pages (granted by the frontend, mapped by the backend). */
   readonly ring: SharedPages;
-  /** This end's port of the device's event channel. */
+  /** This end's port of the queue's event channel. */
   readonly port: number;
+}
+
+/** The shared rings and event channels of a connected device, as seen from one end. */
+export interface DeviceConnection extends DeviceQueue {
+  /**
+   * Every queue, in order; most devices have one, and {@link ring} and {@link port} are the
+   * first's. Multi-queue devices (blkif's `multi-queue-num-queues`) have one per `queue-N`.
+   */
+  readonly queues: readonly DeviceQueue[];
   /** The peer's domain. */
   readonly peerDomid: number;
 }
@@ -160,18 +169,7 @@ export abstract class DeviceEnd extends EventEmitter<DeviceEndEvents> {
     const connection = this.#connection;
     this.#connection = undefined;
     if (!connection) return problems;
-    const steps = [
-      () => this.platform.eventChannel.unbind(connection.port),
-      () => connection.ring.release(),
-    ];
-    for (const step of steps) {
-      try {
-        step();
-      } catch (error) {
-        problems.push((error as Error).message);
-      }
-    }
-    return problems;
+    return releaseQueues(this.platform, connection.queues);
   }
 
   /**
@@ -187,4 +185,25 @@ export abstract class DeviceEnd extends EventEmitter<DeviceEndEvents> {
       problems.push((error as Error).message);
     }
   }
+}
+
+/**
+ * Unbinds each queue's port and releases its ring, going on past failures; returns their
+ * messages.
+ */
+export function releaseQueues(platform: DevicePlatform, queues: readonly DeviceQueue[]): string[] {
+  const problems: string[] = [];
+  for (const queue of queues) {
+    for (const step of [
+      () => platform.eventChannel.unbind(queue.port),
+      () => queue.ring.release(),
+    ]) {
+      try {
+        step();
+      } catch (error) {
+        problems.push((error as Error).message);
+      }
+    }
+  }
+  return problems;
 }

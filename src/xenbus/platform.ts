@@ -21,8 +21,11 @@ export interface DevicePlatform {
   readonly eventChannel: EventChannel;
   /** Grants `count` fresh zeroed pages of this domain to `domid` (gntalloc). */
   grantPages(domid: number, count: number): SharedPages;
-  /** Maps grants `refs` of domain `domid` into this domain, writable (gntdev). */
-  mapGrants(domid: number, refs: readonly number[]): SharedPages;
+  /**
+   * Maps grants `refs` of domain `domid` into this domain (gntdev): writable, or read-only with
+   * `readonly` (which also maps grants the peer gave read-only).
+   */
+  mapGrants(domid: number, refs: readonly number[], options?: { readonly?: boolean }): SharedPages;
   /**
    * Whether `domid` still exists, asked when xenstore fires `@releaseDomain`. `undefined` when
    * this domain cannot tell (an unprivileged guest): the device then relies on the peer's nodes.

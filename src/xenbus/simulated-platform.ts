@@ -40,10 +40,10 @@ export function simulatedPlatform(hv: SimulatedHypervisor, domid: number): Devic
         release: releaseAll(refs, (ref) => hv.grants.endAccess(domid, ref)),
       };
     },
-    mapGrants(remote, refs): SharedPages {
+    mapGrants(remote, refs, options = {}): SharedPages {
       const pages: Uint8Array[] = [];
       try {
-        for (const ref of refs) pages.push(hv.grants.map(domid, remote, ref));
+        for (const ref of refs) pages.push(hv.grants.map(domid, remote, ref, options));
       } catch (error) {
         for (const ref of refs.slice(0, pages.length)) hv.grants.unmap(domid, remote, ref);
         throw error;
