@@ -68,7 +68,7 @@ export class GrantCache {
    */
   acquire(refs: readonly number[], readOnly: boolean): GrantLease {
     const missing = [...new Set(refs.filter((ref) => !this.#entries.has(ref)))];
-    const room = this.#makeRoom(missing.length);
+    const room = this.#makeRoom(missing.length, new Set(refs));
     const kept = missing.slice(0, room);
     const single = missing.slice(room);
     if (kept.length > 0) this.#keep(kept);
@@ -132,15 +132,24 @@ export class GrantCache {
     }
   }
 
-  /** Evicts unused entries, oldest first, until `wanted` fit; returns how many fit. */
-  #makeRoom(wanted: number): number {
+  /**
+   * Evicts entries neither in use nor `needed`, oldest first, until `wanted` fit; returns how
+   * many fit.
+   */
+  #makeRoom(wanted: number, needed: ReadonlySet<number>): number {
     if (wanted === 0) return 0;
     let over = this.#entries.size + wanted - this.#capacity;
     for (const [ref, entry] of this.#entries) {
       if (over <= 0) break;
-      if (entry.users > 0) continue;
+      if (entry.users > 0 || needed.has(ref)) continue;
       this.#entries.delete(ref);
-      if (--entry.batch.live === 0) entry.batch.pages.release();
+      if (--entry.batch.live === 0) {
+        try {
+          entry.batch.pages.release();
+        } catch {
+          // A dead domain's grants are gone with it; there is nothing left to unmap.
+        }
+      }
       over--;
     }
     return Math.max(0, Math.min(wanted, this.#capacity - this.#entries.size));

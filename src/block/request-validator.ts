@@ -135,6 +135,9 @@ export function checkRequest(request: BlkifRequest, limits: BackendLimits): Verd
   if (segmentCount > MAX_SEGMENTS_PER_REQUEST || (segmentCount === 0 && !flushing)) {
     return refuse(id, op, `${segmentCount} segments (1 to ${MAX_SEGMENTS_PER_REQUEST})`);
   }
+  if (request.segments.length !== segmentCount) {
+    return refuse(id, op, `${segmentCount} segments claimed, ${request.segments.length} given`);
+  }
   const plan: IoPlan = {
     kind: 'io',
     id,
