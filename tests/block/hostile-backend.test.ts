@@ -63,7 +63,7 @@ async function against(
       events.unmask(port);
       try {
         do {
-          for (let r: Uint8Array | undefined; (r = ring.takeRequest()); ) {
+          for (let r = ring.takeRequest(); r; r = ring.takeRequest()) {
             answer(decodeRequest(abi, r), ring);
           }
         } while (ring.finalCheckForRequests());

@@ -63,8 +63,9 @@ async function handFrontend(options: {
     if (p !== port) return;
     events.unmask(p);
     do {
-      for (let r: Uint8Array | undefined; (r = ring.takeResponse()); )
+      for (let r = ring.takeResponse(); r; r = ring.takeResponse()) {
         received.push(decodeResponse(r));
+      }
     } while (ring.finalCheckForResponses());
     wake();
   });
