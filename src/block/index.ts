@@ -71,3 +71,5 @@ export {
   type Refusal,
   type Verdict,
 } from './request-validator.ts';
+export { type BlockDeviceSpec, createBlockDevice } from './toolstack.ts';
+export { parseVirtualDevice, virtualDeviceName } from './vdev.ts';
