@@ -15,6 +15,11 @@ export interface BlockDeviceSpec {
    * claims; a userspace backend alongside it needs another, e.g. `vbd-xenwire`).
    */
   readonly backendType?: string;
+  /**
+   * The frontend's directory type (default `vbd`, which the guest's kernel `xen-blkfront`
+   * claims; a userspace frontend alongside it needs another).
+   */
+  readonly frontendType?: string;
   /** What the backend serves, for people and scripts reading the store (`params`). */
   readonly params?: string;
   readonly readOnly?: boolean;
@@ -36,8 +41,8 @@ export function createBlockDevice(
   return createDevice(
     client,
     {
-      type: VBD_DEVICE_TYPE,
-      backendType: spec.backendType,
+      type: spec.frontendType ?? VBD_DEVICE_TYPE,
+      backendType: spec.backendType ?? VBD_DEVICE_TYPE,
       frontendDomid: spec.frontendDomid,
       backendDomid: spec.backendDomid ?? 0,
       devid: spec.devid,

@@ -1,0 +1,200 @@
+/**
+ * The guest's side of the block parts, in a PV DomU on real Xen (bundled by build-domu.mjs; the
+ * image has node, e2fsprogs and the stock kernel's xen-blkfront). It follows the disks Dom0
+ * attaches, one after another, and reports each part's outcome in its home (`data/blk/<part>`,
+ * JSON) for Dom0 to judge:
+ *
+ * 1. `xenwire`: xvdb, served by `xenwire blkback` in Dom0, through Linux's blkfront: mkfs.ext4,
+ *    mount, files written, sync, umount, e2fsck, remount read-only, files read back and hashed;
+ *    then `dd` with 1 MiB requests, O_DIRECT, each way past the filesystem;
+ * 2. `kernel`: xvdc, the same image served by Dom0's xen-blkback (a loop device): the files read
+ *    back through the kernel's backend, then the same `dd`s, the baseline;
+ * 3. `front`: xenwire's blkfront in this Node process, on a disk Dom0's xen-blkback serves under
+ *    device/vbd-xenwire/51760 (Linux's blkfront claims only `vbd`): the whole disk read and
+ *    hashed, 4 MiB written, flushed, read back;
+ * 4. `kill`: xvdd, served by xenwire's blkback in Dom0: 64 KiB records written one after
+ *    another, each pair flushed (fdatasync) before `data/blk/acked` names the last one; Dom0
+ *    destroys the domain meanwhile.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  closeSync,
+  existsSync,
+  fdatasyncSync,
+  openSync,
+  readFileSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { openBlkfront } from '../../../src/block/index.ts';
+import { xenPlatform } from '../../../src/xenbus/index.ts';
+import { XenstoreClient, xenbusDeviceConnector } from '../../../src/xenstore/index.ts';
+import { RECORD_BYTES, record } from './pattern.ts';
+
+const MiB = 1024 * 1024;
+const say = (line: string) => console.log(`xen-lane-block[domu]: ${line}`);
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+function sh(command: string, args: string[]): string {
+  return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+async function waitForDisk(name: string, timeoutMs = 180_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(`/sys/block/${name}`)) {
+    if (Date.now() > deadline) throw new Error(`/dev/${name} did not appear`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  // devtmpfs makes the node; give udev-less busybox a moment if it lags.
+  for (let i = 0; i < 50 && !existsSync(`/dev/${name}`); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return `/dev/${name}`;
+}
+
+/** `dd` with 1 MiB requests, O_DIRECT, over `count` MiB from `at` MiB on: MB/s each way. */
+function ddRates(device: string, at: number, count: number) {
+  // busybox dd reports on stderr: "… bytes (…) copied, 2.100150 seconds, 30.5MB/s".
+  const seconds = (args: string) => {
+    const output = execFileSync('sh', ['-c', `dd ${args} bs=1M count=${count} 2>&1`], {
+      encoding: 'utf8',
+    });
+    const match = /copied, ([\d.]+) seconds/.exec(output);
+    if (!match) throw new Error(`dd ${args} said: ${output}`);
+    return Number(match[1]);
+  };
+  const write = seconds(`if=/dev/zero of=${device} seek=${at} oflag=direct`);
+  const read = seconds(`if=${device} of=/dev/null skip=${at} iflag=direct`);
+  return { writeMBs: (count * MiB) / 1e6 / write, readMBs: (count * MiB) / 1e6 / read };
+}
+
+const FILES = [
+  { name: 'small', bytes: 4096 + 123 },
+  { name: 'one-mib', bytes: MiB },
+  { name: 'three-mib', bytes: 3 * MiB + 4096 },
+];
+
+function hashFiles(dir: string) {
+  return Object.fromEntries(FILES.map((f) => [f.name, sha256(readFileSync(`${dir}/${f.name}`))]));
+}
+
+async function main(): Promise<void> {
+  const client = await XenstoreClient.connect({ transport: xenbusDeviceConnector() });
+  const report = (part: string, value: unknown) =>
+    client.write(`data/blk/${part}`, JSON.stringify(value));
+  try {
+    // 1. xenwire's blkback, Linux's blkfront.
+    const xvdb = await waitForDisk('xvdb');
+    say(`${xvdb} is here: ${readFileSync('/sys/block/xvdb/size', 'utf8').trim()} sectors`);
+    sh('mkfs.ext4', ['-F', '-q', xvdb, '32M']);
+    sh('mkdir', ['-p', '/mnt']);
+    sh('mount', ['-t', 'ext4', xvdb, '/mnt']);
+    const written: Record<string, string> = {};
+    for (const [i, f] of FILES.entries()) {
+      const data = record(100 + i, 0, f.bytes);
+      writeFileSync(`/mnt/${f.name}`, data);
+      written[f.name] = sha256(data);
+    }
+    sh('sync', []);
+    sh('umount', ['/mnt']);
+    // e2fsck's status: 0 clean; anything else is a damaged filesystem.
+    const fsck = sh('e2fsck', ['-f', '-n', xvdb]);
+    sh('mount', ['-t', 'ext4', '-o', 'ro', xvdb, '/mnt']);
+    const readBack = hashFiles('/mnt');
+    sh('umount', ['/mnt']);
+    const rates = ddRates(xvdb, 32, 64);
+    say(
+      `xvdb: files ${JSON.stringify(readBack) === JSON.stringify(written) ? 'match' : 'DIFFER'}, ${JSON.stringify(rates)}`,
+    );
+    await report('xenwire', {
+      written,
+      readBack,
+      fsck: fsck.split('\n').slice(-2).join(' '),
+      ...rates,
+    });
+
+    // 2. Dom0's xen-blkback on the same image: the files again, and the baseline.
+    const xvdc = await waitForDisk('xvdc');
+    sh('mount', ['-t', 'ext4', '-o', 'ro', xvdc, '/mnt']);
+    const viaKernel = hashFiles('/mnt');
+    sh('umount', ['/mnt']);
+    const baseline = ddRates(xvdc, 32, 64);
+    say(
+      `xvdc: files ${JSON.stringify(viaKernel) === JSON.stringify(written) ? 'match' : 'DIFFER'}, ${JSON.stringify(baseline)}`,
+    );
+    await report('kernel', { readBack: viaKernel, ...baseline });
+
+    // 3. xenwire's blkfront against Dom0's xen-blkback.
+    const platform = xenPlatform();
+    const front = await openBlkfront({
+      client,
+      platform,
+      type: 'vbd-xenwire',
+      devid: 51760,
+      timeoutMs: 180_000,
+      queues: 2,
+      maxRingPageOrder: 1,
+    });
+    say(`blkfront connected: ${JSON.stringify(front.info)}`);
+    const size = front.info.sectors * 512;
+    let started = performance.now();
+    const whole = new Uint8Array(size);
+    for (let at = 0; at < size; at += 4 * MiB) {
+      const parts = await Promise.all(
+        [0, 1, 2, 3].map((k) =>
+          front.read((at + k * MiB) / 512, Math.min(MiB, size - at - k * MiB)),
+        ),
+      );
+      for (const [k, part] of parts.entries()) whole.set(part, at + k * MiB);
+    }
+    const readMBs = size / 1e6 / ((performance.now() - started) / 1000);
+    const image = sha256(whole);
+    const data = new Uint8Array(4 * MiB);
+    for (let k = 0; k < 4; k++) data.set(record(7, k, MiB), k * MiB);
+    started = performance.now();
+    await Promise.all(
+      [0, 1, 2, 3].map((k) =>
+        front.write((4 * MiB + k * MiB) / 512, data.subarray(k * MiB, (k + 1) * MiB)),
+      ),
+    );
+    await front.flush();
+    const writeMBs = data.length / 1e6 / ((performance.now() - started) / 1000);
+    const again = await front.read((4 * MiB) / 512, 4 * MiB);
+    await front.close();
+    platform.close();
+    await report('front', {
+      info: front.info,
+      image,
+      written: sha256(data),
+      readBack: sha256(again),
+      readMBs,
+      writeMBs,
+    });
+    say('blkfront closed');
+
+    // 4. Records until Dom0 destroys this domain.
+    const xvdd = await waitForDisk('xvdd');
+    const fd = openSync(xvdd, 'r+');
+    for (let i = 0; i < 512; i++) {
+      writeSync(fd, record(1, i), 0, RECORD_BYTES, i * RECORD_BYTES);
+      if (i % 2 === 1) {
+        fdatasyncSync(fd);
+        await client.write('data/blk/acked', String(i));
+      }
+    }
+    closeSync(fd);
+    await report('kill', { finished: true });
+  } catch (error) {
+    say(`FAILED: ${(error as Error).stack ?? error}`);
+    await client.write('data/blk/error', String((error as Error).message)).catch(() => {});
+  }
+}
+
+main().then(
+  () => console.log('@@xen-lane:domu-status 0@@'),
+  (error: unknown) => {
+    say(String((error as Error).stack ?? error));
+    console.log('@@xen-lane:domu-status 1@@');
+  },
+);
