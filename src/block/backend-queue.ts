@@ -255,6 +255,7 @@ export class BackendQueue {
         await disk.write(plan.sector, buffers);
         stats.writes++;
         stats.bytesWritten += bytes;
+        if (plan.postflush) await disk.flush?.();
       } else {
         await disk.read(plan.sector, buffers);
         stats.reads++;

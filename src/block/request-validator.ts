@@ -52,6 +52,11 @@ export interface IoPlan {
   readonly write: boolean;
   /** Flush completed writes first (flush and barrier). */
   readonly preflush: boolean;
+  /**
+   * Flush this request's own data once written (a flush or barrier carrying data: Linux's
+   * blkfront sends a FUA write so, and a FUA write is durable when answered).
+   */
+  readonly postflush: boolean;
   /** Wait for every earlier request, and hold later ones until done (barrier). */
   readonly barrier: boolean;
   readonly sector: number;
@@ -118,6 +123,7 @@ export function checkRequest(request: BlkifRequest, limits: BackendLimits): Verd
       op,
       write: op === BlkifOp.write,
       preflush: false,
+      postflush: false,
       barrier: false,
       sector: request.sector,
       segments: [],
@@ -144,6 +150,7 @@ export function checkRequest(request: BlkifRequest, limits: BackendLimits): Verd
     op,
     write: op !== BlkifOp.read,
     preflush: flushing,
+    postflush: flushing && segmentCount > 0,
     barrier: op === BlkifOp.writeBarrier,
     sector: request.sector,
     segments: request.segments,

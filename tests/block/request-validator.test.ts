@@ -137,6 +137,23 @@ describe('the request validator, case by case (Linux blkback’s checks)', () =>
     }
   });
 
+  it('makes a flush or barrier carrying data (Linux’s FUA write) flush before and after', () => {
+    expect(checkRequest(rw(BlkifOp.flushDiskcache, 8), limits)).toMatchObject({
+      kind: 'io',
+      write: true,
+      preflush: true,
+      postflush: true,
+    });
+    expect(checkRequest(rw(BlkifOp.flushDiskcache, 0, []), limits)).toMatchObject({
+      preflush: true,
+      postflush: false,
+    });
+    expect(checkRequest(rw(BlkifOp.write, 8), limits)).toMatchObject({
+      preflush: false,
+      postflush: false,
+    });
+  });
+
   it('judges an indirect request’s segments once read', () => {
     const plan = checkRequest(indirect(BlkifOp.read, 3), limits) as IoPlan;
     expect(checkSegments(plan, [page(), page(), page(9, 0, 3)], limits)).toMatchObject({

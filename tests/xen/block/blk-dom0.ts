@@ -65,22 +65,23 @@ async function loopDevice(image: string): Promise<{ path: string; physical: stri
   return { path, physical };
 }
 
-/** Resolves with a part's report from the guest (`data/blk/<part>`), or fails with its error. */
+/** Resolves with a part's report from the guest (`data/blk/<part>`); fails with its error. */
 async function guestReport<T>(
   client: XenstoreClient,
   domid: number,
   part: string,
   timeoutMs: number,
 ): Promise<T> {
-  const dir = `/local/domain/${domid}/data/blk`;
+  const path = `/local/domain/${domid}/data/blk/${part}`;
   const watch = await client.watch(`/local/domain/${domid}/data`);
   const timer = setTimeout(() => void watch.close(), timeoutMs);
   try {
     for await (const _ of watch) {
-      const error = await client.readString(`${dir}/error`).catch(() => undefined);
-      if (error !== undefined) throw new Error(`the guest failed: ${error}`);
-      const value = await client.readString(`${dir}/${part}`).catch(() => undefined);
-      if (value !== undefined) return JSON.parse(value) as T;
+      const value = await client.readString(path).catch(() => undefined);
+      if (value === undefined) continue;
+      const report = JSON.parse(value) as T & { error?: string };
+      if (report.error !== undefined) throw new Error(`the guest failed: ${report.error}`);
+      return report;
     }
     throw new Error(`no '${part}' report from the guest in ${timeoutMs / 1000} s`);
   } finally {
@@ -307,12 +308,19 @@ try {
     step(`xvdd connected (${ports.length} queues); waiting for acknowledged flushes`);
     const ackedPath = `/local/domain/${domid}/data/blk/acked`;
     let acked = -1;
-    const watch = await client.watch(ackedPath);
+    const watch = await client.watch(`/local/domain/${domid}/data`);
+    const timer = setTimeout(() => void watch.close(), 180_000);
     for await (const _ of watch) {
       acked = Number(await client.readString(ackedPath).catch(() => '-1'));
       if (acked >= 15) break;
+      const report = await client
+        .readString(`/local/domain/${domid}/data/blk/kill`)
+        .catch(() => undefined);
+      if (report !== undefined) throw new Error(`the guest stopped writing: ${report}`);
     }
+    clearTimeout(timer);
     await watch.close();
+    check(acked >= 15, `16 records flushed in time (got ${acked + 1})`);
     const destroying = Date.now();
     step(`destroying domain ${domid} after record ${acked} was flushed`);
     const closed = backend.closed;

@@ -2,7 +2,7 @@
  * The guest's side of the block parts, in a PV DomU on real Xen (bundled by build-domu.mjs; the
  * image has node, e2fsprogs and the stock kernel's xen-blkfront). It follows the disks Dom0
  * attaches, one after another, and reports each part's outcome in its home (`data/blk/<part>`,
- * JSON) for Dom0 to judge:
+ * JSON, or `{ error }`; a part that fails does not stop the next) for Dom0 to judge:
  *
  * 1. `xenwire`: xvdb, served by `xenwire blkback` in Dom0, through Linux's blkfront: mkfs.ext4,
  *    mount, files written, sync, umount, e2fsck, remount read-only, files read back and hashed;
@@ -37,7 +37,16 @@ const say = (line: string) => console.log(`xen-lane-block[domu]: ${line}`);
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 function sh(command: string, args: string[]): string {
-  return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (error) {
+    const { status, stdout, stderr } = error as {
+      status?: number;
+      stdout?: string;
+      stderr?: string;
+    };
+    throw new Error(`${command} ${args.join(' ')} exited ${status}: ${stderr}${stdout}`);
+  }
 }
 
 async function waitForDisk(name: string, timeoutMs = 180_000): Promise<string> {
@@ -79,12 +88,23 @@ function hashFiles(dir: string) {
   return Object.fromEntries(FILES.map((f) => [f.name, sha256(readFileSync(`${dir}/${f.name}`))]));
 }
 
+/** One part: its report, or its error, under `data/blk/<part>`; the next part runs either way. */
+async function part(client: XenstoreClient, name: string, body: () => Promise<unknown>) {
+  let outcome: unknown;
+  try {
+    outcome = await body();
+  } catch (error) {
+    say(`${name} FAILED: ${(error as Error).stack ?? error}`);
+    outcome = { error: String((error as Error).message) };
+  }
+  await client.write(`data/blk/${name}`, JSON.stringify(outcome));
+}
+
 async function main(): Promise<void> {
   const client = await XenstoreClient.connect({ transport: xenbusDeviceConnector() });
-  const report = (part: string, value: unknown) =>
-    client.write(`data/blk/${part}`, JSON.stringify(value));
-  try {
-    // 1. xenwire's blkback, Linux's blkfront.
+
+  // 1. xenwire's blkback, Linux's blkfront.
+  await part(client, 'xenwire', async () => {
     const xvdb = await waitForDisk('xvdb');
     say(`${xvdb} is here: ${readFileSync('/sys/block/xvdb/size', 'utf8').trim()} sectors`);
     sh('mkfs.ext4', ['-F', '-q', xvdb, '32M']);
@@ -98,34 +118,29 @@ async function main(): Promise<void> {
     }
     sh('sync', []);
     sh('umount', ['/mnt']);
-    // e2fsck's status: 0 clean; anything else is a damaged filesystem.
+    // e2fsck exits 0 only for a clean filesystem (sh throws otherwise).
     const fsck = sh('e2fsck', ['-f', '-n', xvdb]);
     sh('mount', ['-t', 'ext4', '-o', 'ro', xvdb, '/mnt']);
     const readBack = hashFiles('/mnt');
     sh('umount', ['/mnt']);
     const rates = ddRates(xvdb, 32, 64);
-    say(
-      `xvdb: files ${JSON.stringify(readBack) === JSON.stringify(written) ? 'match' : 'DIFFER'}, ${JSON.stringify(rates)}`,
-    );
-    await report('xenwire', {
-      written,
-      readBack,
-      fsck: fsck.split('\n').slice(-2).join(' '),
-      ...rates,
-    });
+    say(`xvdb: ${JSON.stringify(rates)}`);
+    return { written, readBack, fsck: fsck.trim().split('\n').pop(), ...rates };
+  });
 
-    // 2. Dom0's xen-blkback on the same image: the files again, and the baseline.
+  // 2. Dom0's xen-blkback on the same image: the files again, and the baseline.
+  await part(client, 'kernel', async () => {
     const xvdc = await waitForDisk('xvdc');
     sh('mount', ['-t', 'ext4', '-o', 'ro', xvdc, '/mnt']);
-    const viaKernel = hashFiles('/mnt');
+    const readBack = hashFiles('/mnt');
     sh('umount', ['/mnt']);
-    const baseline = ddRates(xvdc, 32, 64);
-    say(
-      `xvdc: files ${JSON.stringify(viaKernel) === JSON.stringify(written) ? 'match' : 'DIFFER'}, ${JSON.stringify(baseline)}`,
-    );
-    await report('kernel', { readBack: viaKernel, ...baseline });
+    const rates = ddRates(xvdc, 32, 64);
+    say(`xvdc: ${JSON.stringify(rates)}`);
+    return { readBack, ...rates };
+  });
 
-    // 3. xenwire's blkfront against Dom0's xen-blkback.
+  // 3. xenwire's blkfront against Dom0's xen-blkback.
+  await part(client, 'front', async () => {
     const platform = xenPlatform();
     const front = await openBlkfront({
       client,
@@ -146,10 +161,9 @@ async function main(): Promise<void> {
           front.read((at + k * MiB) / 512, Math.min(MiB, size - at - k * MiB)),
         ),
       );
-      for (const [k, part] of parts.entries()) whole.set(part, at + k * MiB);
+      for (const [k, piece] of parts.entries()) whole.set(piece, at + k * MiB);
     }
     const readMBs = size / 1e6 / ((performance.now() - started) / 1000);
-    const image = sha256(whole);
     const data = new Uint8Array(4 * MiB);
     for (let k = 0; k < 4; k++) data.set(record(7, k, MiB), k * MiB);
     started = performance.now();
@@ -163,17 +177,19 @@ async function main(): Promise<void> {
     const again = await front.read((4 * MiB) / 512, 4 * MiB);
     await front.close();
     platform.close();
-    await report('front', {
+    say('blkfront closed');
+    return {
       info: front.info,
-      image,
+      image: sha256(whole),
       written: sha256(data),
       readBack: sha256(again),
       readMBs,
       writeMBs,
-    });
-    say('blkfront closed');
+    };
+  });
 
-    // 4. Records until Dom0 destroys this domain.
+  // 4. Records until Dom0 destroys this domain.
+  await part(client, 'kill', async () => {
     const xvdd = await waitForDisk('xvdd');
     const fd = openSync(xvdd, 'r+');
     for (let i = 0; i < 512; i++) {
@@ -184,11 +200,8 @@ async function main(): Promise<void> {
       }
     }
     closeSync(fd);
-    await report('kill', { finished: true });
-  } catch (error) {
-    say(`FAILED: ${(error as Error).stack ?? error}`);
-    await client.write('data/blk/error', String((error as Error).message)).catch(() => {});
-  }
+    return { finished: true };
+  });
 }
 
 main().then(

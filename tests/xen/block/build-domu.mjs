@@ -2,7 +2,7 @@
 // blk-guest.domu.ts bundled into one ES module (esbuild, which tsx brings), the native addon,
 // e2fsprogs' mke2fs and e2fsck with their libraries (busybox has neither), and domu-init as /init,
 // packed as a cpio archive appended to the lane's DomU image (the kernel unpacks both; later
-// entries win).
+// entries win). Also the xenwire command bundled for Dom0 (.cache/xen-lane/block/xenwire-cli.mjs).
 //   node tests/xen/block/build-domu.mjs             image at .cache/xen-lane/block/initramfs-domu-block.cpio
 //   node tests/xen/block/build-domu.mjs --bundle F  only the bundle, to F
 import { execFileSync } from 'node:child_process';
@@ -25,9 +25,9 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const cache = `${repo}.cache/xen-lane`;
 
-async function bundle(outfile) {
+async function bundle(outfile, entry = `${here}blk-guest.domu.ts`) {
   await build({
-    entryPoints: [`${here}blk-guest.domu.ts`],
+    entryPoints: [entry],
     outfile,
     bundle: true,
     platform: 'node',
@@ -60,6 +60,9 @@ const overlay = `${work}/overlay`;
 rmSync(overlay, { recursive: true, force: true });
 mkdirSync(`${overlay}/guest/block`, { recursive: true });
 await bundle(`${overlay}/guest/block/blk-guest.mjs`);
+// The xenwire command for Dom0, in one file: under emulation, node starts it in seconds, where
+// tsx would transform each of its modules first.
+await bundle(`${work}/xenwire-cli.mjs`, `${repo}src/cli/main.ts`);
 copyFileSync(addon, `${overlay}/guest/block/xenwire.node`);
 copyFileSync(`${here}domu-init`, `${overlay}/init`);
 execFileSync('chmod', ['755', `${overlay}/init`]);
