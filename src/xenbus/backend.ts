@@ -4,6 +4,7 @@ import {
   type DeviceEndOptions,
   type DeviceQueue,
   releaseQueues,
+  setUpQueues,
 } from './device-end.ts';
 import { XenbusError } from './errors.ts';
 import { parseNumberKey, readKey, readNumberKey } from './keys.ts';
@@ -46,6 +47,12 @@ export interface BackendConnectOptions {
   readonly maxRingPageOrder?: number;
   /** Most queues accepted in `multi-queue-num-queues` (default 1: multi-queue refused). */
   readonly maxQueues?: number;
+}
+
+/** Where a queue's keys are in the frontend's directory, and its ring's refs. */
+interface QueueLayout {
+  readonly dir: string;
+  readonly refs: number[];
 }
 
 /** Most ring pages a frontend may ask for by default (`ring-page-order` ≤ 8, as netback). */
@@ -166,7 +173,7 @@ export class XenbusBackend extends DeviceEnd {
    * Each queue's directory and ring refs: `ring-ref`, or `ring-page-order` and
    * `ring-ref0..N-1`, at the top or (with `multi-queue-num-queues`) under each `queue-<i>`.
    */
-  async #queueLayout(options: BackendConnectOptions): Promise<{ dir: string; refs: number[] }[]> {
+  async #queueLayout(options: BackendConnectOptions): Promise<QueueLayout[]> {
     const optional = (path: string) =>
       this.client
         .readString(path)
@@ -187,7 +194,7 @@ export class XenbusBackend extends DeviceEnd {
     if (order > maxOrder) {
       throw new XenbusError('EPROTO', `${orderPath} is ${order}, above ${maxOrder}`);
     }
-    const layout: { dir: string; refs: number[] }[] = [];
+    const layout: QueueLayout[] = [];
     for (let q = 0; q < count; q++) {
       const dir = count > 1 ? `${this.frontendPath}/queue-${q}` : this.frontendPath;
       const refs: number[] = [];
@@ -207,29 +214,15 @@ export class XenbusBackend extends DeviceEnd {
   }
 
   /** Maps every queue's ring and binds its port; all or nothing. */
-  async #attach(layout: readonly { dir: string; refs: number[] }[]): Promise<DeviceQueue[]> {
+  async #attach(layout: readonly QueueLayout[]): Promise<DeviceQueue[]> {
     const ports: number[] = [];
     for (const { dir } of layout)
       ports.push(await readNumberKey(this.client, `${dir}/event-channel`));
-    const queues: DeviceQueue[] = [];
-    try {
-      for (const [i, { refs }] of layout.entries()) {
-        const ring = this.platform.mapGrants(this.frontendDomid, refs);
-        try {
-          const port = this.platform.eventChannel.bindInterdomain(
-            this.frontendDomid,
-            ports[i] as number,
-          );
-          queues.push({ ring, port });
-        } catch (error) {
-          ring.release();
-          throw error;
-        }
-      }
-    } catch (error) {
-      releaseQueues(this.platform, queues);
-      throw error;
-    }
-    return queues;
+    return setUpQueues(
+      this.platform,
+      layout.length,
+      (i) => this.platform.mapGrants(this.frontendDomid, (layout[i] as QueueLayout).refs),
+      (i) => this.platform.eventChannel.bindInterdomain(this.frontendDomid, ports[i] as number),
+    );
   }
 }

@@ -188,6 +188,34 @@ export abstract class DeviceEnd extends EventEmitter<DeviceEndEvents> {
 }
 
 /**
+ * Sets up `count` queues, each its ring and then its port, all or nothing: on a failure what
+ * was set up is released and the error thrown.
+ */
+export function setUpQueues(
+  platform: DevicePlatform,
+  count: number,
+  ringOf: (index: number) => SharedPages,
+  portOf: (index: number) => number,
+): DeviceQueue[] {
+  const queues: DeviceQueue[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const ring = ringOf(i);
+      try {
+        queues.push({ ring, port: portOf(i) });
+      } catch (error) {
+        ring.release();
+        throw error;
+      }
+    }
+  } catch (error) {
+    releaseQueues(platform, queues);
+    throw error;
+  }
+  return queues;
+}
+
+/**
  * Unbinds each queue's port and releases its ring, going on past failures; returns their
  * messages.
  */

@@ -5,6 +5,7 @@ import {
   type DeviceEndOptions,
   type DeviceQueue,
   releaseQueues,
+  setUpQueues,
 } from './device-end.ts';
 import { XenbusError } from './errors.ts';
 import { readKey, readNumberKey } from './keys.ts';
@@ -133,7 +134,13 @@ export class XenbusFrontend extends DeviceEnd {
       checkLayout(layout);
     }
 
-    const queues = this.#allocate(layout.ringPages ?? 1, layout.queues ?? 1);
+    // Each queue: its ring granted, and a port offered to the backend.
+    const queues = setUpQueues(
+      this.platform,
+      layout.queues ?? 1,
+      () => this.platform.grantPages(this.backendDomid, layout.ringPages ?? 1),
+      () => this.platform.eventChannel.bindUnboundPort(this.backendDomid),
+    );
     const first = queues[0] as DeviceQueue;
     const connection: DeviceConnection = { ...first, queues, peerDomid: this.backendDomid };
     try {
@@ -153,29 +160,6 @@ export class XenbusFrontend extends DeviceEnd {
     }
     this.established(connection, (state) => state === XenbusState.Connected, options.onDisconnect);
     return connection;
-  }
-
-  /** Grants each queue's ring and offers the backend its port; all or nothing. */
-  #allocate(ringPages: number, count: number): DeviceQueue[] {
-    const queues: DeviceQueue[] = [];
-    try {
-      for (let i = 0; i < count; i++) {
-        const ring = this.platform.grantPages(this.backendDomid, ringPages);
-        try {
-          queues.push({
-            ring,
-            port: this.platform.eventChannel.bindUnboundPort(this.backendDomid),
-          });
-        } catch (error) {
-          ring.release();
-          throw error;
-        }
-      }
-    } catch (error) {
-      releaseQueues(this.platform, queues);
-      throw error;
-    }
-    return queues;
   }
 
   protected peerReleased(state: XenbusState | undefined): boolean {

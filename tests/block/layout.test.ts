@@ -13,6 +13,7 @@ import {
   encodeResponse,
   encodeSegments,
 } from '../../src/block/index.ts';
+import { anyId, rwRequests } from './support/arbitraries.ts';
 
 /**
  * The slot layouts against the numbers of Linux's blkback (`blkif_x86_{32,64}_request` in
@@ -119,24 +120,11 @@ const segment = fc.record({
   firstSect: fc.nat({ max: 255 }),
   lastSect: fc.nat({ max: 255 }),
 });
-const id = fc.bigInt({ min: 0n, max: 2n ** 64n - 1n });
+const id = anyId;
 const sector = fc.nat({ max: Number.MAX_SAFE_INTEGER });
 
 const request: fc.Arbitrary<BlkifRequest> = fc.oneof(
-  fc
-    .record({
-      op: fc.constantFrom(
-        BlkifOp.read,
-        BlkifOp.write,
-        BlkifOp.writeBarrier,
-        BlkifOp.flushDiskcache,
-      ),
-      id,
-      handle: fc.nat({ max: 0xffff }),
-      sector,
-      segments: fc.array(segment, { maxLength: 11 }),
-    })
-    .map((r) => ({ ...r, segmentCount: r.segments.length })),
+  rwRequests({ sector, segment, handle: fc.nat({ max: 0xffff }) }),
   fc.record({
     op: fc.constant(BlkifOp.discard),
     id,
