@@ -104,7 +104,7 @@ export class Blkback extends EventEmitter<BlkbackEvents> {
     });
     device.once('closed', (reason) => {
       this.#reason ??= reason && toBlockError(reason);
-      this.#disconnect();
+      this.disconnect();
       void (this.#settled ?? Promise.resolve()).then(() => {
         this.#markClosed(this.#reason);
         this.emit('closed', this.#reason);
@@ -151,8 +151,11 @@ export class Blkback extends EventEmitter<BlkbackEvents> {
     this.device.close().catch(() => {});
   }
 
-  /** Stops the queues; their pages are unmapped once what they carry out has finished. */
-  #disconnect(): void {
+  /**
+   * @internal the device is going: stops the queues before the rings go, and unmaps the data
+   * pages once what the queues carry out has finished
+   */
+  disconnect(): void {
     if (this.#settled) return;
     const queues = this.#queues;
     const grants = this.#grants;
@@ -190,6 +193,8 @@ export async function openBlkback(options: BlkbackOptions): Promise<Blkback> {
     | { connection: BlkbackConnection; queues: BackendQueue[]; grants: GrantCache[] }
     | undefined;
   const connection = await device.connect({
+    // Called before the rings are unmapped: no queue may touch them after.
+    onDisconnect: () => backend.disconnect(),
     maxQueues: limits.maxQueues,
     maxRingPageOrder: limits.maxRingPageOrder,
     connectedKeys: connectedKeys(disk, limits.persistent),
