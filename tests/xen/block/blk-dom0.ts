@@ -352,10 +352,12 @@ try {
     }
     const state = await client.readString(`${backend.device.path}/state`);
     check(state === String(XenbusState.Closed), `backend state Closed (got ${state})`);
-    // A domain whose grants are still mapped stays behind as a zombie.
+    // A domain whose pages are still mapped stays behind as a zombie, "(null)" in xl list.
+    const listed = async () =>
+      (await xl('list')).split('\n').some((line) => line.split(/\s+/)[1] === String(domid));
     let gone = false;
     for (let i = 0; i < 40 && !gone; i++) {
-      gone = !(await xl('list')).split('\n').some((line) => line.startsWith(`${name} `));
+      gone = !(await listed());
       if (!gone) await new Promise((resolve) => setTimeout(resolve, 500));
     }
     check(gone, 'the domain is gone (nothing of it left mapped)');
