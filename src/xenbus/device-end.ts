@@ -143,9 +143,7 @@ export abstract class DeviceEnd extends EventEmitter<DeviceEndEvents> {
       // Without a connection there is nothing the peer could still hold.
       if (this.#connection && reason?.code !== 'ESRCH') {
         // The backend must unmap before the frontend may end its grants: wait for the peer.
-        await this.awaitPeer((state) => this.peerReleased(state), 'peer closing').catch(
-          (error: Error) => problems.push(error.message),
-        );
+        await this.awaitPeerRelease().catch((error: Error) => problems.push(error.message));
       }
       problems.push(...this.#release());
       await this.#setStateQuietly(XenbusState.Closed, problems);
@@ -163,6 +161,14 @@ export abstract class DeviceEnd extends EventEmitter<DeviceEndEvents> {
   /** True once the peer has let go of the shared resources, so this end may release its own. */
   protected abstract peerReleased(state: XenbusState | undefined): boolean;
 
+  /**
+   * Waits, within the handshake's limit, until the peer has let go of what this end shares or
+   * maps, so that it may release its own: by default until {@link peerReleased} says so.
+   */
+  protected async awaitPeerRelease(): Promise<void> {
+    await this.awaitPeer((state) => this.peerReleased(state), 'peer closing');
+  }
+
   /** Frees the port and pages; collects failures rather than stopping at the first. */
   #release(): string[] {
     const problems: string[] = [];
@@ -178,12 +184,17 @@ export abstract class DeviceEnd extends EventEmitter<DeviceEndEvents> {
    */
   async #setStateQuietly(state: XenbusState, problems: string[]): Promise<void> {
     try {
-      await this.client.transaction(async (tx) => {
-        if (await tx.exists(this.path)) await tx.write(`${this.path}/state`, String(state));
-      });
+      await this.writeStateIfPresent(state);
     } catch (error) {
       problems.push((error as Error).message);
     }
+  }
+
+  /** Writes this end's state unless its directory is gone (see {@link close}). */
+  protected async writeStateIfPresent(state: XenbusState): Promise<void> {
+    await this.client.transaction(async (tx) => {
+      if (await tx.exists(this.path)) await tx.write(`${this.path}/state`, String(state));
+    });
   }
 }
 

@@ -166,6 +166,20 @@ export class XenbusFrontend extends DeviceEnd {
     return state === undefined || state === XenbusState.Closed;
   }
 
+  /**
+   * Linux's backends (blkback, netback) answer a frontend's Closing with their own Closing, and
+   * unmap and go Closed only once the frontend is Closed: so this end writes Closed once the
+   * backend is closing, and lets its grants go once the backend is Closed (or gone).
+   */
+  protected override async awaitPeerRelease(): Promise<void> {
+    await this.awaitPeer(
+      (state) => state === undefined || state >= XenbusState.Closing,
+      'backend closing',
+    );
+    await this.writeStateIfPresent(XenbusState.Closed);
+    await this.awaitPeer((state) => this.peerReleased(state), 'backend Closed');
+  }
+
   /** The backend's current state (absent: `undefined`). */
   backendState(): Promise<XenbusState | undefined> {
     return readState(this.client, `${this.backendPath}/state`);

@@ -162,6 +162,48 @@ describe('multi-queue devices', () => {
   });
 });
 
+describe('closing against a backend that unmaps only once the frontend is Closed', () => {
+  it('writes Closed after the backend’s Closing, and ends its grants after the backend’s Closed', async () => {
+    // Linux's blkback: the frontend's Closing gets Closing back; only the frontend's Closed
+    // makes it disconnect (unmap) and go Closed.
+    env = await deviceHost();
+    const paths = devicePaths(env.id);
+    const dom0 = env.host.dom0Client;
+    const fe = await frontend();
+    const connected = fe.connect();
+    await dom0.write(`${paths.backend}/state`, String(XenbusState.InitWait));
+    const watch = await dom0.watch(`${paths.frontend}/state`);
+    let mapped: ReturnType<typeof env.dom0.mapGrants> | undefined;
+    const seen: string[] = [];
+    const backendDone = (async () => {
+      for await (const _ of watch) {
+        const state = await dom0.readString(`${paths.frontend}/state`);
+        if (seen.at(-1) !== state) seen.push(state);
+        if (state === String(XenbusState.Initialised) && !mapped) {
+          const ref = Number(await dom0.readString(`${paths.frontend}/ring-ref`));
+          mapped = env.dom0.mapGrants(1, [ref]);
+          await dom0.write(`${paths.backend}/state`, String(XenbusState.Connected));
+        } else if (state === String(XenbusState.Closing)) {
+          await dom0.write(`${paths.backend}/state`, String(XenbusState.Closing));
+        } else if (state === String(XenbusState.Closed)) {
+          mapped?.release();
+          await dom0.write(`${paths.backend}/state`, String(XenbusState.Closed));
+          return;
+        }
+      }
+    })();
+    const connection = await connected;
+    // A close that had to give up waiting for the backend rejects (EBUSY).
+    await fe.close();
+    await backendDone;
+    await watch.close();
+    expect(seen.slice(-2)).toEqual([String(XenbusState.Closing), String(XenbusState.Closed)]);
+    expect(() => env.host.hypervisor.grants.map(0, 1, connection.ring.refs[0] as number)).toThrow(
+      /not granted/,
+    );
+  });
+});
+
 describe('a backend type of its own', () => {
   it('puts the backend under backend/<backendType> while the frontend keeps its type', async () => {
     env = await deviceHost({ guests: 1 });
