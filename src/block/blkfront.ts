@@ -231,6 +231,7 @@ export class Blkfront extends EventEmitter<BlkfrontEvents> {
   #halt(error: BlockError): void {
     this.#failure ??= error;
     for (const queue of this.#queues) queue.fail(this.#failure);
+    this.#pool.abort(this.#failure);
   }
 
   #track<T>(run: () => Promise<T>): Promise<T> {

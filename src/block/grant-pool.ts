@@ -99,13 +99,21 @@ export class GrantPool {
   }
 
   /**
+   * Fails waiting and later takers with `error`, keeping the grants (the backend may still use
+   * them until the device has closed).
+   */
+  abort(error: Error): void {
+    this.#closed ??= error;
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(this.#closed);
+    this.#free.length = 0;
+  }
+
+  /**
    * Fails waiting and later takers with `error` and ends every grant, going on past failures
    * (a grant the backend still maps cannot end); returns their messages.
    */
   close(error: Error): string[] {
-    this.#closed ??= error;
-    for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
-    this.#free.length = 0;
+    this.abort(error);
     const problems: string[] = [];
     for (const shared of this.#grants.splice(0)) {
       try {

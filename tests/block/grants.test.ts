@@ -173,6 +173,20 @@ describe('the frontend’s grant pool', () => {
     });
   });
 
+  it('fails takers at once when aborted, and ends its grants only when closed', async () => {
+    const device = granter();
+    const pool = new GrantPool(device.grant, 4, 4);
+    const held = await pool.take(4);
+    const waiting = pool.take(2);
+    pool.abort(new BlockError('EPROTO', 'bad backend'));
+    await expect(waiting).rejects.toMatchObject({ code: 'EPROTO' });
+    await expect(pool.take(1)).rejects.toMatchObject({ code: 'EPROTO' });
+    pool.give(held);
+    expect(device.ended).toEqual([]);
+    pool.close(new BlockError('ECONNRESET', 'closed'));
+    expect(device.ended).toHaveLength(4);
+  });
+
   it('makes do with what it got when the platform refuses more grants', async () => {
     const pool = new GrantPool(granter(6).grant, 100, 4);
     const held = await pool.take(4);
