@@ -10,7 +10,7 @@ import {
 } from '../xenbus/index.ts';
 import { BackendQueue, type BlkbackStats, emptyStats } from './backend-queue.ts';
 import { type BlockDisk, checkDisk } from './disk.ts';
-import { BlockError } from './errors.ts';
+import { BlockError, closeReason } from './errors.ts';
 import {
   connectedKeys,
   DEFAULT_TRANSPORT_LIMITS,
@@ -70,12 +70,6 @@ export interface BlkbackEvents {
 /** Linux's blkback keeps this many persistent grants per ring (`max_persistent_grants`). */
 const DEFAULT_MAX_PERSISTENT_GRANTS = 1056;
 
-function toBlockError(error: XenbusError | BlockError): BlockError {
-  if (error instanceof BlockError) return error;
-  const code = error.code === 'ESRCH' || error.code === 'EPROTO' ? error.code : 'ECONNRESET';
-  return new BlockError(code, error.message, { cause: error });
-}
-
 /**
  * A block device backend: serves a {@link BlockDisk} to a frontend in another domain, on the
  * xenbus device API. Made by {@link openBlkback}, connected.
@@ -103,7 +97,7 @@ export class Blkback extends EventEmitter<BlkbackEvents> {
       this.#markClosed = resolve;
     });
     device.once('closed', (reason) => {
-      this.#reason ??= reason && toBlockError(reason);
+      this.#reason ??= reason && closeReason(reason);
       this.disconnect();
       void (this.#settled ?? Promise.resolve()).then(() => {
         this.#markClosed(this.#reason);

@@ -17,7 +17,7 @@ import {
   SEGMENTS_PER_INDIRECT_PAGE,
 } from './constants.ts';
 import { checkRange } from './disk.ts';
-import { BlockError } from './errors.ts';
+import { BlockError, closeReason } from './errors.ts';
 import {
   type DiskDescription,
   frontendKeys,
@@ -71,11 +71,6 @@ export interface BlkfrontEvents {
   closed: [reason: BlockError | undefined];
 }
 
-function fromXenbus(reason: XenbusError | undefined): BlockError {
-  const code = reason?.code === 'ESRCH' || reason?.code === 'EPROTO' ? reason.code : 'ECONNRESET';
-  return new BlockError(code, reason?.message ?? 'the device closed', { cause: reason });
-}
-
 function statusError(status: number, what: string): BlockError {
   return status === BlkifStatus.notSupported
     ? new BlockError('EOPNOTSUPP', `the backend does not support ${what}`)
@@ -117,7 +112,7 @@ export class Blkfront extends EventEmitter<BlkfrontEvents> {
     this.#queues = queues;
     this.#pool = pool;
     device.once('closed', (reason) => {
-      if (reason) this.#reason ??= fromXenbus(reason);
+      if (reason) this.#reason ??= closeReason(reason);
       this.#halt(this.#reason ?? new BlockError('ECONNRESET', 'the device is closed'));
       // The backend has let go of the grants (or is gone): they can end now.
       this.#pool.close(this.#failure as BlockError);
@@ -220,7 +215,7 @@ export class Blkfront extends EventEmitter<BlkfrontEvents> {
 
   /** @internal the device is going away (the backend closed or died): fail what is in flight */
   disconnected(reason: XenbusError | undefined): void {
-    if (reason) this.#reason ??= fromXenbus(reason);
+    if (reason) this.#reason ??= closeReason(reason);
     this.#halt(this.#reason ?? new BlockError('ECONNRESET', 'the device was closed'));
   }
 
@@ -394,7 +389,7 @@ export async function openBlkfront(options: BlkfrontOptions): Promise<Blkfront> 
     pool.limit - indirectPagesFor(indirect),
   );
   device.off('closed', early);
-  if (closedEarly !== null) throw fromXenbus(closedEarly);
+  if (closedEarly !== null) throw closeReason(closedEarly);
   const queues = connection.queues.map((queue, i) => {
     return new FrontendQueue({
       abi,

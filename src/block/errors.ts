@@ -1,3 +1,5 @@
+import type { XenbusError } from '../xenbus/index.ts';
+
 /**
  * Why a block-device operation failed:
  *
@@ -32,6 +34,17 @@ export class BlockError extends Error {
   ) {
     super(`${code}: ${message}`, options);
   }
+}
+
+/**
+ * Why a block device closed, from the xenbus device's reason: the peer's domain gone (`ESRCH`),
+ * blkif broken (`EPROTO`), or anything else that closed it (`ECONNRESET`).
+ */
+export function closeReason(reason: XenbusError | BlockError | undefined): BlockError {
+  if (reason instanceof BlockError) return reason;
+  const code = reason?.code === 'ESRCH' || reason?.code === 'EPROTO' ? reason.code : 'ECONNRESET';
+  const message = reason?.message.replace(`${reason.code}: `, '') ?? 'the device closed';
+  return new BlockError(code, message, { cause: reason });
 }
 
 /** True when `error` is a {@link BlockError}, with `code` if given. */

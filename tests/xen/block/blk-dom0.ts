@@ -22,7 +22,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { createBlockDevice, FileDisk, openBlkback } from '../../../src/block/index.ts';
-import { XenbusState, xenPlatform } from '../../../src/xenbus/index.ts';
+import { removeDevice, XenbusState, xenPlatform } from '../../../src/xenbus/index.ts';
 import { XenstoreClient } from '../../../src/xenstore/index.ts';
 import { RECORD_BYTES, record } from './pattern.ts';
 
@@ -88,6 +88,53 @@ async function guestReport<T>(
     clearTimeout(timer);
     await watch.close();
   }
+}
+
+/**
+ * Takes a disk served by Dom0's xen-blkback away as libxl does: the backend offline and Closing,
+ * so that the guest's blkfront lets go and blkback unmaps and goes Closed; then both directories
+ * go, and the loop device.
+ */
+async function detach(
+  client: XenstoreClient,
+  domid: number,
+  devid: number,
+  frontendType: string,
+  loop: string,
+): Promise<void> {
+  const backend = `/local/domain/0/backend/vbd/${domid}/${devid}`;
+  const state = `${backend}/state`;
+  const closed = String(XenbusState.Closed);
+  await client.write(`${backend}/online`, '0');
+  if ((await client.readString(state).catch(() => closed)) !== closed) {
+    await client.write(state, String(XenbusState.Closing));
+  }
+  const watch = await client.watch(state);
+  const timer = setTimeout(() => void watch.close(), 60_000);
+  for await (const _ of watch) {
+    if ((await client.readString(state).catch(() => closed)) === closed) break;
+  }
+  clearTimeout(timer);
+  await watch.close();
+  await removeDevice(client, {
+    type: frontendType,
+    backendType: 'vbd',
+    frontendDomid: domid,
+    backendDomid: 0,
+    devid,
+  });
+  // blkback lets go of the loop device once its xenbus device is gone.
+  for (let i = 0; i < 20; i++) {
+    if (
+      await command('losetup', ['-d', loop]).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error(`${loop} stayed busy`);
 }
 
 /** `xenwire blkback` as a user runs it; resolves once it printed `serving`. */
@@ -165,7 +212,6 @@ writeFileSync(
 step('connecting to xenstored');
 const client = await XenstoreClient.connect();
 const platform = xenPlatform({ client });
-const loops: string[] = [];
 const results: Record<string, boolean> = {};
 let domid = -1;
 
@@ -196,31 +242,34 @@ try {
 
   await part('xenwire blkback, Linux blkfront', async () => {
     const cli = await startCommand(domid, images.a);
-    await xl('unpause', String(domid));
-    step('unpaused; waiting for the guest');
-    const connected = await cli.until(/connected: (.*)/, 240_000);
-    const report = await guestReport<
-      { written: Record<string, string>; readBack: Record<string, string>; fsck: string } & DdRates
-    >(client, domid, 'xenwire', 240_000);
-    written = report.written;
-    check(
-      JSON.stringify(report.readBack) === JSON.stringify(report.written),
-      'files read back as written',
-    );
-    cli.child.kill('SIGINT');
+    try {
+      await xl('unpause', String(domid));
+      step('unpaused; waiting for the guest');
+      const connected = await cli.until(/connected: (.*)/, 240_000);
+      const report = await guestReport<
+        { written: Record<string, string>; readBack: Record<string, string> } & DdRates
+      >(client, domid, 'xenwire', 240_000);
+      written = report.written;
+      check(
+        JSON.stringify(report.readBack) === JSON.stringify(report.written),
+        'files read back as written',
+      );
+      ours = report;
+      console.log(
+        `xen-lane: block xenwire blkback -> Linux xen-blkfront (${connected[1]}): ext4 made, ` +
+          `${Object.keys(report.written).length} files written, e2fsck clean, read back after remount, sha256 equal; ` +
+          `dd 1 MiB O_DIRECT: write ${report.writeMBs.toFixed(1)} MB/s, read ${report.readMBs.toFixed(1)} MB/s`,
+      );
+    } finally {
+      // Interrupted, the command closes the disk (the guest's blkfront lets go) and removes it.
+      if (cli.child.exitCode === null) cli.child.kill('SIGINT');
+    }
     check((await cli.exited) === 0, `xenwire blkback exits 0 (got ${cli.child.exitCode})`);
-    const stats = /closed \(.*?\): (.*)/.exec(cli.output())?.[1];
-    ours = report;
-    console.log(
-      `xen-lane: block xenwire blkback -> Linux xen-blkfront (${connected[1]}): ext4 made, ` +
-        `${Object.keys(report.written).length} files written, e2fsck clean, read back after remount, sha256 equal; ` +
-        `dd 1 MiB O_DIRECT: write ${report.writeMBs.toFixed(1)} MB/s, read ${report.readMBs.toFixed(1)} MB/s; served: ${stats}`,
-    );
+    step(`xenwire blkback ${/closed \(.*?\): .*/.exec(cli.output())?.[0]}`);
   });
 
   await part('Linux blkback, Linux blkfront', async () => {
     const loop = await loopDevice(images.a);
-    loops.push(loop.path);
     await createBlockDevice(client, {
       frontendDomid: domid,
       devid: 51744,
@@ -232,7 +281,7 @@ try {
       domid,
       'kernel',
       180_000,
-    );
+    ).finally(() => detach(client, domid, 51744, 'vbd', loop.path));
     check(
       JSON.stringify(report.readBack) === JSON.stringify(written),
       'the files written through xenwire read back through the kernel',
@@ -251,7 +300,6 @@ try {
 
   await part('xenwire blkfront, Linux blkback', async () => {
     const loop = await loopDevice(images.c);
-    loops.push(loop.path);
     await createBlockDevice(client, {
       frontendDomid: domid,
       frontendType: 'vbd-xenwire',
@@ -266,7 +314,9 @@ try {
       readMBs: number;
       writeMBs: number;
       info: { queues: number; ringPages: number; persistent: boolean; segmentsPerRequest: number };
-    }>(client, domid, 'front', 180_000);
+    }>(client, domid, 'front', 180_000).finally(() =>
+      detach(client, domid, 51760, 'vbd-xenwire', loop.path),
+    );
     check(report.image === sha256(original), 'the whole disk read by the guest is the image here');
     check(report.readBack === report.written, 'what the guest wrote reads back');
     const image = readFileSync(images.c);
@@ -394,9 +444,6 @@ try {
   if (domid >= 0) await xl('destroy', String(domid)).catch(() => {});
   const log = `/var/log/xen/console/guest-${name}.log`;
   if (existsSync(log)) console.log(readFileSync(log, 'utf8').replaceAll('\r', ''));
-  await client.rm('/local/domain/0/backend/vbd').catch(() => {});
-  await new Promise((resolve) => setTimeout(resolve, 1000));
-  for (const loop of loops) await command('losetup', ['-d', loop]).catch(() => {});
   platform.close();
   await client.close();
 }

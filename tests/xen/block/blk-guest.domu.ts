@@ -62,6 +62,23 @@ async function waitForDisk(name: string, timeoutMs = 180_000): Promise<string> {
   return `/dev/${name}`;
 }
 
+/** Resolves once `path` exists in xenstore (watch-driven). */
+async function waitForKey(
+  client: XenstoreClient,
+  path: string,
+  timeoutMs = 180_000,
+): Promise<void> {
+  const watch = await client.watch(path);
+  const timer = setTimeout(() => void watch.close(), timeoutMs);
+  try {
+    for await (const _ of watch) if (await client.exists(path)) return;
+    throw new Error(`${path} did not appear`);
+  } finally {
+    clearTimeout(timer);
+    await watch.close();
+  }
+}
+
 /** `dd` with 1 MiB requests, O_DIRECT, over `count` MiB from `at` MiB on: MB/s each way. */
 function ddRates(device: string, at: number, count: number) {
   // busybox dd reports on stderr: "… bytes (…) copied, 2.100150 seconds, 30.5MB/s".
@@ -139,8 +156,9 @@ async function main(): Promise<void> {
     return { readBack, ...rates };
   });
 
-  // 3. xenwire's blkfront against Dom0's xen-blkback.
+  // 3. xenwire's blkfront against Dom0's xen-blkback, once Dom0 has added the device.
   await part(client, 'front', async () => {
+    await waitForKey(client, 'device/vbd-xenwire/51760/backend-id');
     const platform = xenPlatform();
     const front = await openBlkfront({
       client,

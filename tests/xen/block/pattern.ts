@@ -8,8 +8,7 @@ export const RECORD_BYTES = 64 * 1024;
 
 /** Record `index` of stream `seed`: pseudo-random bytes, a different run for every page. */
 export function record(seed: number, index: number, bytes = RECORD_BYTES): Uint8Array {
-  const data = new Uint8Array(bytes);
-  const words = new Uint32Array(data.buffer);
+  const words = new Uint32Array(Math.ceil(bytes / 4));
   let x = (seed * 0x9e3779b1 + index * 0x85ebca6b + 1) >>> 0;
   for (let i = 0; i < words.length; i++) {
     x ^= x << 13;
@@ -17,5 +16,5 @@ export function record(seed: number, index: number, bytes = RECORD_BYTES): Uint8
     x ^= x << 5;
     words[i] = x >>> 0;
   }
-  return data;
+  return new Uint8Array(words.buffer, 0, bytes);
 }
