@@ -22,6 +22,8 @@ interface Entry {
   readonly batch: Batch;
   /** Leases using it now: never evicted while above 0. */
   users: number;
+  /** When it was last used (a count of acquisitions), for evicting the least recent. */
+  stamp: number;
 }
 
 /**
@@ -41,6 +43,8 @@ export class GrantCache {
   readonly #entries = new Map<number, Entry>();
   /** Pages mapped for single requests, not cached. */
   #leased = 0;
+  /** Acquisitions so far: the entries' clock. */
+  #clock = 0;
 
   /**
    * @param map - maps the frontend's refs
@@ -67,25 +71,30 @@ export class GrantCache {
    * @throws the platform's error when a ref cannot be mapped (nothing stays mapped then)
    */
   acquire(refs: readonly number[], readOnly: boolean): GrantLease {
-    const missing = [...new Set(refs.filter((ref) => !this.#entries.has(ref)))];
-    const room = this.#makeRoom(missing.length, new Set(refs));
-    const kept = missing.slice(0, room);
-    const single = missing.slice(room);
-    if (kept.length > 0) this.#keep(kept);
+    // The common case, with persistent grants: every ref is kept already.
+    let missing: number[] | undefined;
+    for (const ref of refs) if (!this.#entries.has(ref)) (missing ??= []).push(ref);
     let own: SharedPages | undefined;
+    let single: number[] = [];
     const ownPages = new Map<number, Uint8Array>();
-    if (single.length > 0) {
-      own = this.#map(single, { readonly: readOnly });
-      this.#leased += single.length;
-      for (const [i, ref] of single.entries()) ownPages.set(ref, own.pages[i] as Uint8Array);
+    if (missing) {
+      missing = [...new Set(missing)];
+      const room = this.#makeRoom(missing.length, new Set(refs));
+      const kept = missing.slice(0, room);
+      single = missing.slice(room);
+      if (kept.length > 0) this.#keep(kept);
+      if (single.length > 0) {
+        own = this.#map(single, { readonly: readOnly });
+        this.#leased += single.length;
+        for (const [i, ref] of single.entries()) ownPages.set(ref, own.pages[i] as Uint8Array);
+      }
     }
+    const stamp = ++this.#clock;
     const used: Entry[] = [];
     const pages = refs.map((ref) => {
       const entry = this.#entries.get(ref);
       if (!entry) return ownPages.get(ref) as Uint8Array;
-      // Most recently used last: the Map's order is the eviction order.
-      this.#entries.delete(ref);
-      this.#entries.set(ref, entry);
+      entry.stamp = stamp;
       entry.users++;
       used.push(entry);
       return entry.page;
@@ -128,29 +137,31 @@ export class GrantCache {
     const pages = this.#map(refs, {});
     const batch: Batch = { pages, live: refs.length };
     for (const [i, ref] of refs.entries()) {
-      this.#entries.set(ref, { page: pages.pages[i] as Uint8Array, batch, users: 0 });
+      this.#entries.set(ref, { page: pages.pages[i] as Uint8Array, batch, users: 0, stamp: 0 });
     }
   }
 
   /**
-   * Evicts entries neither in use nor `needed`, oldest first, until `wanted` fit; returns how
-   * many fit.
+   * Evicts entries neither in use nor `needed`, least recently used first, until `wanted` fit;
+   * returns how many fit. Only a cache that is full pays for the sort.
    */
   #makeRoom(wanted: number, needed: ReadonlySet<number>): number {
-    if (wanted === 0) return 0;
-    let over = this.#entries.size + wanted - this.#capacity;
-    for (const [ref, entry] of this.#entries) {
-      if (over <= 0) break;
-      if (entry.users > 0 || needed.has(ref)) continue;
-      this.#entries.delete(ref);
-      if (--entry.batch.live === 0) {
-        try {
-          entry.batch.pages.release();
-        } catch {
-          // A dead domain's grants are gone with it; there is nothing left to unmap.
+    const over = this.#entries.size + wanted - this.#capacity;
+    if (over > 0) {
+      const candidates = [...this.#entries]
+        .filter(([ref, entry]) => entry.users === 0 && !needed.has(ref))
+        .sort((a, b) => a[1].stamp - b[1].stamp)
+        .slice(0, over);
+      for (const [ref, entry] of candidates) {
+        this.#entries.delete(ref);
+        if (--entry.batch.live === 0) {
+          try {
+            entry.batch.pages.release();
+          } catch {
+            // A dead domain's grants are gone with it; there is nothing left to unmap.
+          }
         }
       }
-      over--;
     }
     return Math.max(0, Math.min(wanted, this.#capacity - this.#entries.size));
   }
