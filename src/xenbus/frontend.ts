@@ -126,21 +126,27 @@ export class XenbusFrontend extends DeviceEnd {
       return unexpectedState('backend', state, 'before InitWait');
     }, 'backend InitWait');
     let layout: RingLayout = options;
-    if (options.negotiate) {
-      const chosen = await options.negotiate((key) =>
-        this.client.readString(`${this.backendPath}/${key}`).catch(() => undefined),
+    let queues: DeviceQueue[];
+    try {
+      if (options.negotiate) {
+        const chosen = await options.negotiate((key) =>
+          this.client.readString(`${this.backendPath}/${key}`).catch(() => undefined),
+        );
+        layout = { ...options, ...chosen };
+        checkLayout(layout);
+      }
+      // Each queue: its ring granted, and a port offered to the backend.
+      queues = setUpQueues(
+        this.platform,
+        layout.queues ?? 1,
+        () => this.platform.grantPages(this.backendDomid, layout.ringPages ?? 1),
+        () => this.platform.eventChannel.bindUnboundPort(this.backendDomid),
       );
-      layout = { ...options, ...chosen };
-      checkLayout(layout);
+    } catch (error) {
+      // The backend's advertisement was unusable, or nothing could be granted: say so.
+      await this.setState(XenbusState.Closed).catch(() => {});
+      throw error;
     }
-
-    // Each queue: its ring granted, and a port offered to the backend.
-    const queues = setUpQueues(
-      this.platform,
-      layout.queues ?? 1,
-      () => this.platform.grantPages(this.backendDomid, layout.ringPages ?? 1),
-      () => this.platform.eventChannel.bindUnboundPort(this.backendDomid),
-    );
     const first = queues[0] as DeviceQueue;
     const connection: DeviceConnection = { ...first, queues, peerDomid: this.backendDomid };
     try {

@@ -11,7 +11,7 @@ import {
   openBlkfront,
 } from '../../src/block/index.ts';
 import type { BackRing } from '../../src/ring/index.ts';
-import { contiguousPages, XenbusBackend } from '../../src/xenbus/index.ts';
+import { contiguousPages, XenbusBackend, XenbusState } from '../../src/xenbus/index.ts';
 import { type BlockHost, blockHost } from './support/block-host.ts';
 
 /**
@@ -163,6 +163,26 @@ describe('blkfront against a hostile backend', () => {
     await expect(front.read(0, 512)).rejects.toMatchObject({ code: 'EIO' });
     expect(await front.read(0, 512)).toHaveLength(512);
     await front.close();
+  });
+
+  it('refuses a backend advertising a ring order that is not a number, and ends Closed', async () => {
+    env = await blockHost();
+    const device = await XenbusBackend.open({
+      client: env.host.dom0Client,
+      platform: env.dom0,
+      type: 'vbd',
+      frontendDomid: 1,
+      devid: env.id.devid,
+      advertise: { 'max-ring-page-order': 'four' },
+    });
+    const opening = openBlkfront({
+      client: env.host.guest(1).client,
+      platform: env.guest,
+      devid: env.id.devid,
+      timeoutMs: 5000,
+    });
+    await expect(opening).rejects.toMatchObject({ name: 'BlockError', code: 'EPROTO' });
+    expect(await device.frontendState()).toBe(XenbusState.Closed);
   });
 
   const badKeys: [string, Record<string, string>][] = [
