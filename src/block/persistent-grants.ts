@@ -73,7 +73,11 @@ export class GrantCache {
   acquire(refs: readonly number[], readOnly: boolean): GrantLease {
     // The common case, with persistent grants: every ref is kept already.
     let missing: number[] | undefined;
-    for (const ref of refs) if (!this.#entries.has(ref)) (missing ??= []).push(ref);
+    for (const ref of refs) {
+      if (this.#entries.has(ref)) continue;
+      missing ??= [];
+      missing.push(ref);
+    }
     let own: SharedPages | undefined;
     let single: number[] = [];
     const ownPages = new Map<number, Uint8Array>();
