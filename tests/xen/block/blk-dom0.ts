@@ -21,7 +21,12 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { createBlockDevice, FileDisk, openBlkback } from '../../../src/block/index.ts';
+import {
+  createBlockDevice,
+  FileDisk,
+  openBlkback,
+  parseVirtualDevice,
+} from '../../../src/block/index.ts';
 import { removeDevice, XenbusState, xenPlatform } from '../../../src/xenbus/index.ts';
 import { XenstoreClient } from '../../../src/xenstore/index.ts';
 import { RECORD_BYTES, record } from './pattern.ts';
@@ -272,7 +277,7 @@ try {
     const loop = await loopDevice(images.a);
     await createBlockDevice(client, {
       frontendDomid: domid,
-      devid: 51744,
+      devid: parseVirtualDevice('xvdc'),
       params: loop.path,
       backend: { 'physical-device': loop.physical },
     });
@@ -281,7 +286,7 @@ try {
       domid,
       'kernel',
       180_000,
-    ).finally(() => detach(client, domid, 51744, 'vbd', loop.path));
+    ).finally(() => detach(client, domid, parseVirtualDevice('xvdc'), 'vbd', loop.path));
     check(
       JSON.stringify(report.readBack) === JSON.stringify(written),
       'the files written through xenwire read back through the kernel',
@@ -337,7 +342,7 @@ try {
   });
 
   await part('kill mid-write', async () => {
-    const devid = 51776;
+    const devid = parseVirtualDevice('xvdd');
     await createBlockDevice(client, {
       frontendDomid: domid,
       devid,
