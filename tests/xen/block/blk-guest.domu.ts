@@ -167,6 +167,9 @@ async function main(): Promise<void> {
       timeoutMs: 180_000,
       queues: 2,
       maxRingPageOrder: 1,
+      // gntalloc lets the domain grant 1024 pages in all, rings included: three 1 MiB
+      // requests (257 pages each, with the indirect page) in flight.
+      maxGrants: 1000,
     });
     say(`blkfront connected: ${JSON.stringify(front.info)}`);
     const size = front.info.sectors * 512;
