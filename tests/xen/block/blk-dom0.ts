@@ -13,8 +13,9 @@
  *    domain must go away (no grant left mapped keeps it a zombie), and the image must hold every
  *    record up to the last acknowledged flush, and nothing torn after it.
  *
- * Run inside the lane's Dom0 session (XEN_LANE_CACHE, XEN_LANE_TOOLS, XEN_LANE_LIBS set):
- *   node --import tsx tests/xen/block/blk-dom0.ts
+ * Run inside the lane's Dom0 session (XEN_LANE_CACHE, XEN_LANE_TOOLS, XEN_LANE_LIBS set),
+ * bundled by build-domu.mjs (see README.md):
+ *   XENWIRE_NATIVE_ADDON=$PWD/native/build/Release/xenwire.node node .cache/xen-lane/block/blk-dom0.mjs
  * Prints `xen-lane: block …` lines; exits 0 when every part passed.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
@@ -27,6 +28,7 @@ import {
   openBlkback,
   parseVirtualDevice,
 } from '../../../src/block/index.ts';
+import { nativeAddonPath } from '../../../src/device/index.ts';
 import { removeDevice, XenbusState, xenPlatform } from '../../../src/xenbus/index.ts';
 import { XenstoreClient } from '../../../src/xenstore/index.ts';
 import { RECORD_BYTES, record } from './pattern.ts';
@@ -142,14 +144,14 @@ async function detach(
   throw new Error(`${loop} stayed busy`);
 }
 
-/** `xenwire blkback` as a user runs it; resolves once it printed `serving`. */
+/** Starts `xenwire blkback` as a user runs it; `until` waits for a line it prints. */
 async function startCommand(domid: number, image: string) {
+  // Bundled by build-domu.mjs: under emulation tsx would take half a minute transforming the
+  // command's modules before it serves anything.
   const child: ChildProcess = spawn(
     process.execPath,
     [
-      '--import',
-      'tsx',
-      'src/cli/main.ts',
+      `${cache}/block/xenwire-cli.mjs`,
       'blkback',
       '--domain',
       String(domid),
@@ -160,7 +162,10 @@ async function startCommand(domid: number, image: string) {
       '--timeout',
       '240',
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, XENWIRE_NATIVE_ADDON: nativeAddonPath() },
+    },
   );
   let out = '';
   const lines = (chunk: Buffer) => {
@@ -181,7 +186,6 @@ async function startCommand(domid: number, image: string) {
     }
     return pattern.exec(out) as RegExpExecArray;
   };
-  await until(/serving /, 120_000);
   return { child, exited, until, output: () => out };
 }
 
@@ -248,8 +252,11 @@ try {
   await part('xenwire blkback, Linux blkfront', async () => {
     const cli = await startCommand(domid, images.a);
     try {
+      // The guest boots while the command starts: its blkfront takes the disk whenever it
+      // appears, as it takes any disk added to a running guest.
       await xl('unpause', String(domid));
-      step('unpaused; waiting for the guest');
+      step('unpaused; waiting for the command and the guest');
+      await cli.until(/serving /, 120_000);
       const connected = await cli.until(/connected: (.*)/, 240_000);
       const report = await guestReport<
         { written: Record<string, string>; readBack: Record<string, string> } & DdRates

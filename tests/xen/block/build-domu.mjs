@@ -1,8 +1,9 @@
 // Builds the DomU image that runs the block parts, on the host, without touching the lane's own:
 // blk-guest.domu.ts bundled, the native addon, e2fsprogs' mke2fs and e2fsck with their libraries
-// (busybox has neither) and domu-init as /init, appended to the lane's DomU image. Also the
-// xenwire command bundled for Dom0 (.cache/xen-lane/block/xenwire-cli.mjs): under emulation node
-// starts it in seconds, where tsx would first transform each of its modules.
+// (busybox has neither) and domu-init as /init, appended to the lane's DomU image. Also Dom0's
+// side bundled (.cache/xen-lane/block/blk-dom0.mjs, and the xenwire command it runs,
+// xenwire-cli.mjs): under emulation node starts them in seconds, where tsx would first spend
+// minutes transforming each of their modules.
 //   node tests/xen/block/build-domu.mjs             image at .cache/xen-lane/block/initramfs-domu-block.cpio
 //   node tests/xen/block/build-domu.mjs --bundle F  only the guest's bundle, to F
 import { execFileSync } from 'node:child_process';
@@ -37,6 +38,7 @@ rmSync(overlay, { recursive: true, force: true });
 mkdirSync(`${overlay}/guest/block`, { recursive: true });
 await bundle(guest, `${overlay}/guest/block/blk-guest.mjs`);
 await bundle(`${repo}src/cli/main.ts`, `${work}/xenwire-cli.mjs`);
+await bundle(`${here}blk-dom0.ts`, `${work}/blk-dom0.mjs`);
 copyFileSync(addon, `${overlay}/guest/block/xenwire.node`);
 copyFileSync(`${here}domu-init`, `${overlay}/init`);
 execFileSync('chmod', ['755', `${overlay}/init`]);
