@@ -18,10 +18,9 @@
  *   XENWIRE_NATIVE_ADDON=$PWD/native/build/Release/xenwire.node node .cache/xen-lane/block/blk-dom0.mjs
  * Prints `xen-lane: block …` lines; exits 0 when every part passed.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { promisify } from 'node:util';
 import {
   createBlockDevice,
   FileDisk,
@@ -31,39 +30,16 @@ import {
 import { nativeAddonPath } from '../../../src/device/index.ts';
 import { removeDevice, XenbusState, xenPlatform } from '../../../src/xenbus/index.ts';
 import { XenstoreClient } from '../../../src/xenstore/index.ts';
+import { dom0Session } from '../support/dom0-session.ts';
 import { RECORD_BYTES, record } from './pattern.ts';
 
 const MiB = 1024 * 1024;
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run inside the Xen lane's Dom0 session`);
-  return value;
-};
-const cache = env('XEN_LANE_CACHE');
-const tools = env('XEN_LANE_TOOLS');
-const libs = env('XEN_LANE_LIBS');
-const run = promisify(execFile);
-const began = Date.now();
-const step = (what: string) =>
-  console.log(`xen-lane-block[dom0]: +${((Date.now() - began) / 1000).toFixed(1)} s ${what}`);
+const { cache, command, xl, step, createPausedGuest } = dom0Session('xen-lane-block');
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 function check(condition: boolean, what: string): void {
   if (!condition) throw new Error(`check failed: ${what}`);
 }
-
-async function command(file: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
-  try {
-    const { stdout } = await run(file, args, {
-      encoding: 'utf8',
-      env: { ...process.env, ...extraEnv },
-    });
-    return stdout.trim();
-  } catch (error) {
-    throw new Error(`${file} ${args.join(' ')}: ${(error as { stderr?: string }).stderr ?? error}`);
-  }
-}
-const xl = (...args: string[]) => command(`${tools}/xl`, args, { LD_LIBRARY_PATH: libs });
 
 /** A loop device over `image`, and its `physical-device` (hex major:minor, as hotplug writes). */
 async function loopDevice(image: string): Promise<{ path: string; physical: string }> {
@@ -200,24 +176,7 @@ writeFileSync(images.c, original);
 writeFileSync(images.d, '');
 truncateSync(images.d, 32 * MiB);
 
-const name = 'xen-lane-block';
-const cfg = `/run/xen-lane/${name}.cfg`;
-writeFileSync(
-  cfg,
-  [
-    `name = "${name}"`,
-    'type = "pv"',
-    `kernel = "${cache}/vmlinuz"`,
-    `ramdisk = "${cache}/block/initramfs-domu-block.cpio"`,
-    'extra = "console=hvc0 quiet loglevel=3"',
-    'memory = 512',
-    'vcpus = 2',
-    'on_poweroff = "destroy"',
-    'on_crash = "destroy"',
-    '',
-  ].join('\n'),
-);
-
+const guestName = 'xen-lane-block';
 step('connecting to xenstored');
 const client = await XenstoreClient.connect();
 const platform = xenPlatform({ client });
@@ -245,8 +204,11 @@ let ours: DdRates | undefined;
 let written: Record<string, string> = {};
 
 try {
-  await xl('create', '-p', cfg);
-  domid = Number(await xl('domid', name));
+  domid = await createPausedGuest({
+    name: guestName,
+    ramdisk: 'block/initramfs-domu-block.cpio',
+    vcpus: 2,
+  });
   step(`domain ${domid} created paused`);
 
   await part('xenwire blkback, Linux blkfront', async () => {
@@ -454,7 +416,7 @@ try {
   });
 } finally {
   if (domid >= 0) await xl('destroy', String(domid)).catch(() => {});
-  const log = `/var/log/xen/console/guest-${name}.log`;
+  const log = `/var/log/xen/console/guest-${guestName}.log`;
   if (existsSync(log)) console.log(readFileSync(log, 'utf8').replaceAll('\r', ''));
   platform.close();
   await client.close();
