@@ -11,7 +11,12 @@ import {
   openBlkfront,
 } from '../../src/block/index.ts';
 import type { BackRing } from '../../src/ring/index.ts';
-import { contiguousPages, XenbusBackend, XenbusState } from '../../src/xenbus/index.ts';
+import {
+  type BackendOptions,
+  contiguousPages,
+  XenbusBackend,
+  XenbusState,
+} from '../../src/xenbus/index.ts';
 import { type BlockHost, blockHost } from './support/block-host.ts';
 
 /**
@@ -35,6 +40,18 @@ const goodKeys = {
 
 type Answer = (request: BlkifRequest, ring: BackRing) => void;
 
+/** The xenbus end of a hand-written blkif backend in dom0, for the guest's device. */
+function handBackend(options: Partial<BackendOptions>) {
+  return XenbusBackend.open({
+    client: env.host.dom0Client,
+    platform: env.dom0,
+    type: 'vbd',
+    frontendDomid: 1,
+    devid: env.id.devid,
+    ...options,
+  });
+}
+
 /** Connects a blkfront to a hand backend answering each request with `answer`. */
 async function against(
   answer: Answer,
@@ -42,14 +59,7 @@ async function against(
   requestTimeoutMs = 5000,
 ): Promise<{ front: Blkfront; ring: BackRing; kick: () => void }> {
   const backend = (async () => {
-    const device = await XenbusBackend.open({
-      client: env.host.dom0Client,
-      platform: env.dom0,
-      type: 'vbd',
-      frontendDomid: 1,
-      devid: env.id.devid,
-      timeoutMs: 5000,
-    });
+    const device = await handBackend({ timeoutMs: 5000 });
     const connection = await device.connect({ connectedKeys: keys });
     const area = contiguousPages(connection.ring);
     const ring = abi.ring.attachBack(area.buffer, {
@@ -167,14 +177,7 @@ describe('blkfront against a hostile backend', () => {
 
   it('refuses a backend advertising a ring order that is not a number, and ends Closed', async () => {
     env = await blockHost();
-    const device = await XenbusBackend.open({
-      client: env.host.dom0Client,
-      platform: env.dom0,
-      type: 'vbd',
-      frontendDomid: 1,
-      devid: env.id.devid,
-      advertise: { 'max-ring-page-order': 'four' },
-    });
+    const device = await handBackend({ advertise: { 'max-ring-page-order': 'four' } });
     const opening = openBlkfront({
       client: env.host.guest(1).client,
       platform: env.guest,
