@@ -134,13 +134,29 @@ export class Blkfront extends EventEmitter<BlkfrontEvents> {
     return this.#track(async () => {
       this.#checkRange(sector, length);
       const data = new Uint8Array(length);
-      await Promise.all(
-        this.#chunks(sector, length).map(({ sector: at, offset, bytes }) =>
-          this.#transfer(BlkifOp.read, at, data.subarray(offset, offset + bytes)),
-        ),
-      );
+      await this.#readChunks(sector, data);
       return data;
     });
+  }
+
+  /**
+   * Reads `target.byteLength` bytes from sector `sector` on into `target`, as `pread` does: no
+   * buffer allocated per read (what a program reading a lot wants).
+   * @throws BlockError as {@link read}; `target` may then hold part of the data
+   */
+  readInto(sector: number, target: Uint8Array): Promise<void> {
+    return this.#track(async () => {
+      this.#checkRange(sector, target.byteLength);
+      await this.#readChunks(sector, target);
+    });
+  }
+
+  async #readChunks(sector: number, target: Uint8Array): Promise<void> {
+    await Promise.all(
+      this.#chunks(sector, target.byteLength).map(({ sector: at, offset, bytes }) =>
+        this.#transfer(BlkifOp.read, at, target.subarray(offset, offset + bytes)),
+      ),
+    );
   }
 
   /**
