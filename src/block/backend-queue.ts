@@ -7,9 +7,9 @@ import {
   type BlkifAbi,
   type BlkifResponse,
   type BlkifSegment,
-  decodeRequest,
+  decodeBlkifRequest,
   decodeSegments,
-  encodeResponse,
+  encodeBlkifResponse,
 } from './layout.ts';
 import type { GrantCache, GrantLease } from './persistent-grants.ts';
 import {
@@ -18,7 +18,7 @@ import {
   checkSegments,
   type DiscardPlan,
   type IoPlan,
-  type Verdict,
+  type RequestVerdict,
 } from './request-validator.ts';
 
 /** What a backend did, summed over its queues. */
@@ -136,7 +136,7 @@ export class BackendQueue {
             const n = ring.takeRequests(scratch);
             if (n === 0) break;
             for (let i = 0; i < n; i++) {
-              const request = decodeRequest(abi, scratch.subarray(i * ring.entrySize));
+              const request = decodeBlkifRequest(abi, scratch.subarray(i * ring.entrySize));
               this.#dispatch(checkRequest(request, this.#o.limits));
             }
           }
@@ -156,7 +156,7 @@ export class BackendQueue {
     }
   }
 
-  #dispatch(verdict: Verdict): void {
+  #dispatch(verdict: RequestVerdict): void {
     if (verdict.kind === 'refuse') {
       this.#respond(verdict);
       return;
@@ -288,7 +288,7 @@ export class BackendQueue {
     else if (response.status === BlkifStatus.notSupported) stats.notSupported++;
     else stats.errors++;
     if (this.#stopped) return;
-    encodeResponse(response, ring.nextResponse());
+    encodeBlkifResponse(response, ring.nextResponse());
     // Responses finishing together go out with one index store and at most one notification.
     if (this.#pushQueued) return;
     this.#pushQueued = true;

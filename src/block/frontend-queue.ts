@@ -1,7 +1,12 @@
 import type { EventChannel } from '../evtchn/index.ts';
 import { type FrontRing, RingIndexError } from '../ring/index.ts';
 import { BlockError } from './errors.ts';
-import { type BlkifAbi, type BlkifRequest, decodeResponse, encodeRequest } from './layout.ts';
+import {
+  type BlkifAbi,
+  type BlkifRequest,
+  decodeBlkifResponse,
+  encodeBlkifRequest,
+} from './layout.ts';
 
 /** What a queue is given. */
 export interface FrontendQueueOptions {
@@ -69,7 +74,7 @@ export class FrontendQueue {
     if (this.#failure) throw this.#failure;
     const id = this.#freeIds.pop() as number;
     const { ring } = this.#o;
-    encodeRequest(this.#o.abi, build(BigInt(id)), ring.nextRequest());
+    encodeBlkifRequest(this.#o.abi, build(BigInt(id)), ring.nextRequest());
     const status = new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#o.onFatal(
@@ -128,7 +133,7 @@ export class FrontendQueue {
     const { ring } = this.#o;
     do {
       while (!this.#failure && ring.takeResponse(this.#response)) {
-        const response = decodeResponse(this.#response);
+        const response = decodeBlkifResponse(this.#response);
         const id = response.id < BigInt(ring.size) ? Number(response.id) : -1;
         const pending = this.#pending.get(id);
         if (!pending) {

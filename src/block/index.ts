@@ -53,11 +53,11 @@ export {
   type BlkifResponse,
   type BlkifRwRequest,
   type BlkifSegment,
-  decodeRequest,
-  decodeResponse,
+  decodeBlkifRequest,
+  decodeBlkifResponse,
   decodeSegments,
-  encodeRequest,
-  encodeResponse,
+  encodeBlkifRequest,
+  encodeBlkifResponse,
   encodeSegments,
   RESPONSE_SIZE,
 } from './layout.ts';
@@ -69,7 +69,7 @@ export {
   type DiscardPlan,
   type IoPlan,
   type Refusal,
-  type Verdict,
+  type RequestVerdict,
 } from './request-validator.ts';
 export { type BlockDeviceSpec, createBlockDevice } from './toolstack.ts';
 export { parseVirtualDevice, virtualDeviceName } from './vdev.ts';

@@ -209,7 +209,7 @@ export function encodeSegments(
  * segments or indirect refs than fit: a frontend's `nr_segments` is kept as sent for the
  * validator to judge, as Linux's blkback does (`blkif_get_x86_*_req`).
  */
-export function decodeRequest(abi: BlkifAbi, bytes: Uint8Array): BlkifRequest {
+export function decodeBlkifRequest(abi: BlkifAbi, bytes: Uint8Array): BlkifRequest {
   const v = view(bytes);
   const o = abi.offsets;
   const op = v.getUint8(0);
@@ -262,7 +262,7 @@ export function decodeRequest(abi: BlkifAbi, bytes: Uint8Array): BlkifRequest {
 }
 
 /** Writes a request into a slot (`abi.requestSize` bytes), unused bytes zeroed. */
-export function encodeRequest(abi: BlkifAbi, request: BlkifRequest, bytes: Uint8Array): void {
+export function encodeBlkifRequest(abi: BlkifAbi, request: BlkifRequest, bytes: Uint8Array): void {
   const v = view(bytes);
   const o = abi.offsets;
   bytes.fill(0, 0, abi.requestSize);
@@ -289,13 +289,13 @@ export function encodeRequest(abi: BlkifAbi, request: BlkifRequest, bytes: Uint8
 }
 
 /** Decodes a response copied out of the ring. */
-export function decodeResponse(bytes: Uint8Array): BlkifResponse {
+export function decodeBlkifResponse(bytes: Uint8Array): BlkifResponse {
   const v = view(bytes);
   return { id: v.getBigUint64(0, true), op: v.getUint8(8), status: v.getInt16(10, true) };
 }
 
 /** Writes a response into a slot, its padding zeroed. */
-export function encodeResponse(response: BlkifResponse, bytes: Uint8Array): void {
+export function encodeBlkifResponse(response: BlkifResponse, bytes: Uint8Array): void {
   const v = view(bytes);
   bytes.fill(0, 0, RESPONSE_SIZE);
   v.setBigUint64(0, response.id, true);

@@ -78,7 +78,7 @@ export interface DiscardPlan {
 }
 
 /** What to do with a request. */
-export type Verdict = Refusal | IoPlan | DiscardPlan;
+export type RequestVerdict = Refusal | IoPlan | DiscardPlan;
 
 function refuse(
   id: bigint,
@@ -104,7 +104,7 @@ function aligned(limits: BackendLimits, sectors: number): boolean {
  * slot get their whole verdict; an indirect one gets an {@link IoPlan} with `indirect` set,
  * whose segments {@link checkSegments} judges once read from its pages.
  */
-export function checkRequest(request: BlkifRequest, limits: BackendLimits): Verdict {
+export function checkRequest(request: BlkifRequest, limits: BackendLimits): RequestVerdict {
   const { id } = request;
   if ('count' in request) return checkDiscard(request, limits);
   if ('indirectRefs' in request) {

@@ -6,8 +6,8 @@ import {
   BlkifOp,
   type BlkifRequest,
   BlkifStatus,
-  decodeRequest,
-  encodeResponse,
+  decodeBlkifRequest,
+  encodeBlkifResponse,
   openBlkfront,
 } from '../../src/block/index.ts';
 import type { BackRing } from '../../src/ring/index.ts';
@@ -74,7 +74,7 @@ async function against(
       try {
         do {
           for (let r = ring.takeRequest(); r; r = ring.takeRequest()) {
-            answer(decodeRequest(abi, r), ring);
+            answer(decodeBlkifRequest(abi, r), ring);
           }
         } while (ring.finalCheckForRequests());
       } catch {
@@ -98,7 +98,7 @@ async function against(
 }
 
 const respond = (ring: BackRing, id: bigint, op: number, status = 0) =>
-  encodeResponse({ id, op, status }, ring.nextResponse());
+  encodeBlkifResponse({ id, op, status }, ring.nextResponse());
 
 describe('blkfront against a hostile backend', () => {
   const cases: [string, Answer][] = [
@@ -133,7 +133,7 @@ describe('blkfront against a hostile backend', () => {
     const closed = once(front, 'closed');
     // Forge a second response to the same (now finished) request, past what was consumed.
     const slot = ring.slot(ring.rspProdPvt);
-    encodeResponse({ id: seen!.id, op: BlkifOp.read, status: 0 }, slot);
+    encodeBlkifResponse({ id: seen!.id, op: BlkifOp.read, status: 0 }, slot);
     const header = new Uint32Array(slot.buffer, ring.slot(0).byteOffset - 64, 4);
     Atomics.store(header, 2, ring.rspProdPvt + 1);
     kick();

@@ -8,8 +8,8 @@ import {
   type BlkifRequest,
   type BlkifResponse,
   BlkifStatus,
-  decodeResponse,
-  encodeRequest,
+  decodeBlkifResponse,
+  encodeBlkifRequest,
   encodeSegments,
   MemoryDisk,
   openBlkback,
@@ -64,7 +64,7 @@ async function handFrontend(options: {
     events.unmask(p);
     do {
       for (let r = ring.takeResponse(); r; r = ring.takeResponse()) {
-        received.push(decodeResponse(r));
+        received.push(decodeBlkifResponse(r));
       }
     } while (ring.finalCheckForResponses());
     wake();
@@ -92,7 +92,7 @@ async function handFrontend(options: {
       for (const request of requests) {
         const slot = ring.nextRequest();
         if (request instanceof Uint8Array) slot.set(request.subarray(0, slot.length));
-        else encodeRequest(abi, request, slot);
+        else encodeBlkifRequest(abi, request, slot);
       }
       if (ring.pushRequests()) events.notify(port);
     },

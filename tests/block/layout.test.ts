@@ -6,11 +6,11 @@ import {
   type BlkifAbi,
   BlkifOp,
   type BlkifRequest,
-  decodeRequest,
-  decodeResponse,
+  decodeBlkifRequest,
+  decodeBlkifResponse,
   decodeSegments,
-  encodeRequest,
-  encodeResponse,
+  encodeBlkifRequest,
+  encodeBlkifResponse,
   encodeSegments,
 } from '../../src/block/index.ts';
 import { anyId, rwRequests } from './support/arbitraries.ts';
@@ -25,7 +25,7 @@ const x32 = BLKIF_ABIS['x86_32-abi'];
 
 function bytesOf(abi: BlkifAbi, request: BlkifRequest): Uint8Array {
   const slot = new Uint8Array(abi.ring.entrySize);
-  encodeRequest(abi, request, slot);
+  encodeBlkifRequest(abi, request, slot);
   return slot;
 }
 
@@ -109,9 +109,9 @@ describe('blkif slot layouts', () => {
 
   it('put a response’s id at 0, operation at 8, status at 10', () => {
     const slot = new Uint8Array(16).fill(0xff);
-    encodeResponse({ id: 0x0102030405060708n, op: 6, status: -2 }, slot);
+    encodeBlkifResponse({ id: 0x0102030405060708n, op: 6, status: -2 }, slot);
     expect([...slot]).toEqual([8, 7, 6, 5, 4, 3, 2, 1, 6, 0, 0xfe, 0xff, 0, 0, 0, 0]);
-    expect(decodeResponse(slot)).toEqual({ id: 0x0102030405060708n, op: 6, status: -2 });
+    expect(decodeBlkifResponse(slot)).toEqual({ id: 0x0102030405060708n, op: 6, status: -2 });
   });
 });
 
@@ -156,7 +156,7 @@ describe('blkif codec', () => {
   it('decodes what it encodes, in both ABIs', () => {
     fc.assert(
       fc.property(fc.constantFrom(x64, x32), request, (abi, r) => {
-        expect(decodeRequest(abi, bytesOf(abi, r))).toEqual(r);
+        expect(decodeBlkifRequest(abi, bytesOf(abi, r))).toEqual(r);
       }),
     );
   });
@@ -171,7 +171,7 @@ describe('blkif codec', () => {
       segments: Array.from({ length: 11 }, (_, i) => ({ ref: i, firstSect: 0, lastSect: 7 })),
     });
     slot[1] = 200;
-    const decoded = decodeRequest(x64, slot);
+    const decoded = decodeBlkifRequest(x64, slot);
     expect(decoded).toMatchObject({ segmentCount: 200 });
     expect('segments' in decoded && decoded.segments).toHaveLength(11);
   });
@@ -179,7 +179,7 @@ describe('blkif codec', () => {
   it('gives sectors beyond 2^53 as numbers larger than any disk', () => {
     const slot = new Uint8Array(112);
     new DataView(slot.buffer).setBigUint64(16, 2n ** 64n - 1n, true);
-    const decoded = decodeRequest(x64, slot) as { sector: number };
+    const decoded = decodeBlkifRequest(x64, slot) as { sector: number };
     expect(decoded.sector).toBeGreaterThan(Number.MAX_SAFE_INTEGER);
   });
 
