@@ -7,6 +7,7 @@
 import { realpathSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runBlkback } from './commands/blkback.ts';
 import { runConformanceCommand } from './commands/conformance.ts';
 import { runControl } from './commands/control.ts';
 import { runProxy } from './commands/proxy.ts';
@@ -45,6 +46,10 @@ Protocol tools:
   snapshot --to FILE [--mock]     a daemon's store as a xenstore migration stream
   tree [PATH] [--watch] [--color] [--count N]
                                   print a subtree, redrawn as it changes
+
+Devices:
+  blkback --domain N --image FILE [--read-only] [--devid xvdb]
+                                  serve a disk image to a guest (blkif backend)
 `;
 
 /** Runs one command line (without the program name); resolves to the exit status. */
@@ -103,6 +108,8 @@ async function dispatch(args: readonly string[], io: CliIo, programPath: string)
       return runTree(rest, io);
     case 'conformance':
       return runConformanceCommand(rest, io);
+    case 'blkback':
+      return runBlkback(rest, io);
     default:
       if (isToolMode(command)) {
         return runTool(command, rest, { program: PROGRAM, argv0: PROGRAM, modeArgument: true }, io);
@@ -114,7 +121,7 @@ async function dispatch(args: readonly string[], io: CliIo, programPath: string)
 
 // The commands that shut down cleanly when interrupted (closing sockets, flushing traces). The
 // drop-in tools are killed by the signal, as the C tools are.
-const INTERRUPTIBLE = new Set(['serve', 'proxy', 'tree']);
+const INTERRUPTIBLE = new Set(['serve', 'proxy', 'tree', 'blkback']);
 
 /** Runs `main` as this process: real streams; SIGINT/SIGTERM stop the interruptible commands. */
 export async function runAsProcess(): Promise<void> {
