@@ -15,7 +15,7 @@ import {
   type RunInXenResult,
   runInXen,
   XenLaneError,
-} from '../src/testing/xen-lane.ts';
+} from './support/xen-lane.ts';
 import { serve } from '../src/xenstore/server/serve.ts';
 
 const execFileAsync = promisify(execFile);
