@@ -2,7 +2,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { XenstoreClient } from '../xenstore/client.ts';
-import { dom0Tree, XenstoreServer } from '../xenstore/server/index.ts';
 
 /** Where a command's requests go. */
 export interface TargetOptions {
@@ -37,8 +36,15 @@ export async function openTarget(options: TargetOptions): Promise<Target> {
   return { client, close: () => client.close() };
 }
 
-/** A fresh in-memory xenstored on a private socket, so the client talks to it as to a daemon. */
+/**
+ * A fresh in-memory xenstored on a private socket, so the client talks to it as to a daemon.
+ * The server's code is loaded only here: a call on the daemon does not pay for it.
+ */
 async function openMock(): Promise<Target> {
+  const [{ XenstoreServer }, { dom0Tree }] = await Promise.all([
+    import('../xenstore/server/server.ts'),
+    import('../xenstore/server/dom0-tree.ts'),
+  ]);
   const dir = await mkdtemp(join(tmpdir(), 'xenwire-mock-'));
   const server = new XenstoreServer({ seed: { nodes: dom0Tree() } });
   const listener = await server.listen({ path: join(dir, 'xenstored.sock') });

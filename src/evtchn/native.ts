@@ -85,8 +85,8 @@ let loaded: XenwireNative | undefined;
 
 /**
  * Loads the native addon (once per thread).
- * @throws EvtchnError `ENOSYS` when the addon was not built (no compiler at install time); run
- *   `node scripts/build-native.mjs` to build it
+ * @throws EvtchnError `ENOSYS` when the addon was not built (no compiler at install time); its
+ *   message says how to build it
  */
 export function loadNative(): XenwireNative {
   if (loaded) return loaded;
@@ -96,7 +96,9 @@ export function loadNative(): XenwireNative {
   } catch (error) {
     throw new EvtchnError(
       'ENOSYS',
-      `native addon not built or not loadable (${path}); build it with \`node scripts/build-native.mjs\``,
+      `native addon not built or not loadable (${path}): build it with \`npm rebuild xenwire\` ` +
+        'from your project (needs a C compiler, make and python3; in a checkout of xenwire: ' +
+        '`npm run build:native`); `xenwire doctor` shows what works',
       { cause: error },
     );
   }

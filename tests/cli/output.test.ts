@@ -57,10 +57,12 @@ describe('xenwire output', () => {
     expect(lines(result.stdout)).toEqual([{ path: '/j', watch: '/j' }]);
   });
 
-  it('--json is refused where the C tool has no output to change', async () => {
-    expect((await xenwire(['write', '--json', '/j/x', '1'], socket)).stderr).toMatch(
-      /^xenwire: Usage/,
-    );
+  it('--json is refused where the C tool has no output to change, with a JSON error', async () => {
+    const refused = await xenwire(['write', '--json', '/j/x', '1'], socket);
+    expect(refused.status).toBe(1);
+    expect(lines(refused.stderr)).toEqual([
+      { error: 'Usage: xenwire write [-h] [-s] [-R] key value [...]', code: 'EINVAL' },
+    ]);
   });
 
   async function ls(stdout: Capture, stderr: Capture) {
