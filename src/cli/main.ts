@@ -1,12 +1,10 @@
-#!/usr/bin/env node
 /**
  * `xenwire`: drop-in replacements for Xen 4.17's xenstore tools and xenwire's own tools, each a
  * subcommand registered in `registry.ts`. Invoked through a link named `xenstore-<mode>`, it
  * behaves as that tool.
  */
-import { readFileSync, realpathSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command, CommandEntry, Invocation } from './command.ts';
 import { CliExit, type CliIo, Diagnostics, USAGE_ERROR, wantsJson } from './io.ts';
 import { dropInCommands, toolCommands } from './registry.ts';
@@ -170,15 +168,3 @@ export async function runAsProcess(): Promise<void> {
 function linkedAs(script: string | undefined): string | undefined {
   return script && basename(script).startsWith('xenstore-') ? script : undefined;
 }
-
-function isEntryPoint(): boolean {
-  const script = process.argv[1];
-  if (!script) return false;
-  try {
-    return realpathSync(script) === fileURLToPath(import.meta.url);
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) await runAsProcess();

@@ -81,6 +81,12 @@ export function nativeAddonPath(): string {
   );
 }
 
+/** How a user builds the addon, from a project that depends on xenwire or from a checkout. */
+export const NATIVE_BUILD_HINT =
+  'build it from your project with `npm rebuild xenwire` (needs a C compiler, make and python3, ' +
+  'and npm allowed to run its install script: `npm install-scripts approve xenwire`); in a ' +
+  'checkout of xenwire, `npm run build:native`';
+
 let loaded: XenwireNative | undefined;
 
 /**
@@ -96,9 +102,8 @@ export function loadNative(): XenwireNative {
   } catch (error) {
     throw new EvtchnError(
       'ENOSYS',
-      `native addon not built or not loadable (${path}): build it with \`npm rebuild xenwire\` ` +
-        'from your project (needs a C compiler, make and python3; in a checkout of xenwire: ' +
-        '`npm run build:native`); `xenwire doctor` shows what works',
+      `native addon not built or not loadable (${path}): ${NATIVE_BUILD_HINT}. ` +
+        '`xenwire doctor` shows what works here',
       { cause: error },
     );
   }

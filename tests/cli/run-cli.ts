@@ -115,10 +115,10 @@ function runProgram(
 }
 
 /** The launcher, which runs dist/ when a build left one there, else the sources. */
-export const launcher = fileURLToPath(new URL('../../bin/xenwire.mjs', import.meta.url));
+export const launcher = fileURLToPath(new URL('../../bin/xenwire.cjs', import.meta.url));
 
-/** The program's entry module, for processes that must run the current sources. */
-export const entry = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+/** The program's entry script, for processes that must run the current sources. */
+export const entry = fileURLToPath(new URL('../../src/cli/run.ts', import.meta.url));
 
 /** `node` arguments running the sources of the program at `script` (the entry, or a link to it). */
 export function sourceCommand(script = entry): string[] {

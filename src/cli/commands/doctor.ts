@@ -1,5 +1,10 @@
 import { closeSync, constants, openSync, statSync } from 'node:fs';
-import { isNativeAvailable, loadNative, nativeAddonPath } from '../../evtchn/native.ts';
+import {
+  isNativeAvailable,
+  loadNative,
+  NATIVE_BUILD_HINT,
+  nativeAddonPath,
+} from '../../evtchn/native.ts';
 import { XenstoreClient } from '../../xenstore/client.ts';
 import { defaultSocketPath } from '../../xenstore/transport/default.ts';
 import { socketConnector } from '../../xenstore/transport/socket.ts';
@@ -40,10 +45,6 @@ interface Check {
 
 /** The devices xenwire uses: xenstore's, event channels', grant mapping's and sharing's. */
 const DEVICES = [XENBUS_DEVICE_PATH, '/dev/xen/evtchn', '/dev/xen/gntdev', '/dev/xen/gntalloc'];
-
-const BUILD_HINT =
-  'build it from your project with `npm rebuild xenwire` (needs a C compiler, make and ' +
-  'python3; in a checkout of xenwire: `npm run build:native`)';
 
 function versionAtLeast(major: number, minor: number): boolean {
   const [have = 0, haveMinor = 0] = process.versions.node.split('.').map(Number);
@@ -91,7 +92,7 @@ function checkAddon(onXen: boolean): Check {
     name: 'native addon',
     status: onXen ? 'fail' : 'unavailable',
     detail: `${path}: ${reason}; mapping pages, /dev/xen/evtchn and gntdev/gntalloc need it`,
-    hint: BUILD_HINT,
+    hint: NATIVE_BUILD_HINT,
   };
 }
 
