@@ -9,7 +9,7 @@
  * skips that cost, which is a good part of a short call's run time. The sources' `import()` calls
  * become `require()`, and `import.meta.url` the bundle's own file URL. Run by `npm run build`.
  */
-import { readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -49,10 +49,13 @@ const lazyModules = {
   },
 };
 
-rmSync(outdir, { recursive: true, force: true });
+// Built beside and swapped in, so that a `xenwire` running meanwhile finds a whole bundle.
+const building = `${outdir}.${process.pid}`;
+const previous = `${outdir}.${process.pid}.old`;
+rmSync(building, { recursive: true, force: true });
 await build({
   entryPoints: { main: join(cliDir, 'main.ts'), ...Object.fromEntries(lazy) },
-  outdir,
+  outdir: building,
   outExtension: { '.js': '.cjs' },
   bundle: true,
   format: 'cjs',
@@ -71,3 +74,6 @@ await build({
   minify: true,
   logLevel: 'warning',
 });
+if (existsSync(outdir)) renameSync(outdir, previous);
+renameSync(building, outdir);
+rmSync(previous, { recursive: true, force: true });

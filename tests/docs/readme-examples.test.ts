@@ -96,7 +96,11 @@ describe('documentation examples run', () => {
     expect(documents).toContain('README.md');
     const documented = new Set(all.map((example) => example.document));
     expect([...documented]).toEqual(
-      expect.arrayContaining(['README.md', 'src/xenbus/README.md', 'src/xenstore/server/README.md']),
+      expect.arrayContaining([
+        'README.md',
+        'src/xenbus/README.md',
+        'src/xenstore/server/README.md',
+      ]),
     );
   });
 
