@@ -1,10 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sourceCommand, startXenwire, xenwire } from './run-cli.ts';
+import { serveInTempDir, sourceCommand, type TempServer, xenwire } from './run-cli.ts';
 
 interface Report {
   ok: boolean;
@@ -21,21 +19,14 @@ function check(report: Report, name: string) {
 }
 
 describe('xenwire doctor', () => {
-  let dir: string;
+  let server: TempServer;
   let socket: string;
-  let stop: () => Promise<number>;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'xenwire-doctor-'));
-    socket = join(dir, 'xenstored.sock');
-    const served = startXenwire(['serve', '--socket', socket, '--dom0-tree']);
-    stop = served.stop;
-    await served.stdout.waitFor(/listening on/);
+    server = await serveInTempDir('doctor', '--dom0-tree');
+    socket = server.socket;
   });
-  afterAll(async () => {
-    await stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => server.stop());
 
   it('reports the daemon it finds and its answer, and exits 0 when nothing needed is missing', async () => {
     const result = await xenwire(['doctor', '--json'], socket);
@@ -56,7 +47,7 @@ describe('xenwire doctor', () => {
   });
 
   it('fails without a daemon, saying how to get one, in text and in JSON', async () => {
-    const missing = join(dir, 'nothing.sock');
+    const missing = join(server.dir, 'nothing.sock');
     const text = await xenwire(['doctor'], missing);
     expect(text.status).toBe(1);
     expect(text.stdout).toMatch(/^FAIL +xenstored +none found/m);

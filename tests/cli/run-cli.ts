@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CliIo, OutputStream } from '../../src/cli/io.ts';
 import { main } from '../../src/cli/main.ts';
@@ -64,6 +67,30 @@ export function startXenwire(args: string[], env: NodeJS.ProcessEnv = process.en
     async stop(): Promise<number> {
       controller.abort();
       return status;
+    },
+  };
+}
+
+/** An in-process `xenwire serve` on a socket in a fresh directory. */
+export interface TempServer {
+  readonly dir: string;
+  readonly socket: string;
+  /** Interrupts the server and removes the directory. */
+  stop(): Promise<void>;
+}
+
+/** Starts `xenwire serve --socket … flags…` in a new temporary directory named after `name`. */
+export async function serveInTempDir(name: string, ...flags: string[]): Promise<TempServer> {
+  const dir = await mkdtemp(join(tmpdir(), `xenwire-${name}-`));
+  const socket = join(dir, 'xenstored.sock');
+  const served = startXenwire(['serve', '--socket', socket, ...flags]);
+  await served.stdout.waitFor(/listening on/);
+  return {
+    dir,
+    socket,
+    async stop() {
+      await served.stop();
+      await rm(dir, { recursive: true, force: true });
     },
   };
 }
