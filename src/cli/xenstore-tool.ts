@@ -91,9 +91,9 @@ const longOptions: readonly LongOption[] = [
   { name: MOCK_OPTION, letter: MOCK_OPTION, hasArg: false },
 ];
 
-const MOCK_HELP = `  --mock      use an embedded in-memory xenstored with a Domain-0 tree, not the daemon
-  -s          accepted and ignored, as by the C tool
-  -h          print the usage message and exit 1, as the C tool does
+const COMMON_OPTIONS_HELP = `  --mock        use an embedded in-memory xenstored with a Domain-0 tree, not the daemon
+  -s            accepted and ignored, as by the C tool
+  -h            print the usage message and exit 1, as the C tool does
 `;
 
 /** The `Command` of one drop-in mode. */
@@ -132,7 +132,7 @@ async function runTool(
     switch (option.letter) {
       case HELP_OPTION:
         if (!invocation.modeArgument) usage();
-        io.stdout.write(`${usageLine}\n\n${spec.description}\n${MOCK_HELP}`);
+        io.stdout.write(`${usageLine}\n\n${spec.description}\n${COMMON_OPTIONS_HELP}`);
         return 0;
       case 'h':
         usage();

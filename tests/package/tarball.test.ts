@@ -162,6 +162,23 @@ describe('the npm package', () => {
     expect(required.stdout).toBe(imported.stdout);
   });
 
+  it('says which Node require() needs where require() of ES modules is missing', () => {
+    for (const [subpath, target] of Object.entries(manifest.exports)) {
+      if (typeof target === 'string') continue;
+      const shim = readFileSync(join(installed, target.require!), 'utf8');
+      // What an older Node does: refuse to require() an ES module.
+      const refuse = () => {
+        throw Object.assign(new Error('require() of ES Module'), { code: 'ERR_REQUIRE_ESM' });
+      };
+      const load = new Function('module', 'require', 'process', shim);
+      const specifier = posix.join(manifest.name, subpath);
+      expect(() => load({}, refuse, { version: 'v20.11.0' })).toThrow(
+        `require('${specifier}') needs Node.js 20.19 or later (22.12 or later on Node 22), ` +
+          `which load ES modules with require(); this is Node v20.11.0. Use import('${specifier}') instead.`,
+      );
+    }
+  });
+
   it('runs the xenwire command from the project', async () => {
     const xenwire = join(project, 'node_modules', '.bin', 'xenwire');
     const env = { ...process.env, XENSTORED_PATH: join(work, 'none.sock') };

@@ -8,8 +8,8 @@ export const command = dropInCommand({
   mode: 'read',
   usage: '[-h] [-p] [-s] [-R] key [...]',
   description: `Prints the value of each key on a line of its own, with \\t, \\n, \\\\ and other bytes
-escaped as \\ooo or \\xhh. Several keys are read in one transaction; nothing is printed when one
-of them cannot be read (exit status 1).
+escaped as \\ooo or \\xhh. Several keys are read in one transaction. A key that cannot be read
+ends the command with status 1, after the values of the keys before it.
   -p, --prefix  print "key: value"
   -R, --raw     print the values as they are, without escaping or newline
   --json        one JSON line per key: {"path", "value"}, or {"path", "base64"} for bytes
