@@ -6,8 +6,9 @@
 const { existsSync } = require('node:fs');
 const { join } = require('node:path');
 
-// Node 22's on-disk cache of compiled code spares each call most of the parsing (Node 20 has none).
-require('node:module').enableCompileCache?.();
+// Node 22's on-disk cache of compiled code spares each call most of the parsing. Node 20 has
+// none, and there loading node:module would only cost time.
+if (Number(process.versions.node.split('.')[0]) >= 22) require('node:module').enableCompileCache();
 
 const bundle = join(__dirname, '..', 'dist', 'cli', 'main.cjs');
 if (existsSync(bundle)) {

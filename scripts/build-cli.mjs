@@ -7,7 +7,8 @@
  *
  * CommonJS, because Node 20 sets up its ES module loader only for ES modules: a CommonJS program
  * skips that cost, which is a good part of a short call's run time. The sources' `import()` calls
- * become `require()`, and `import.meta.url` the bundle's own file URL. Run by `npm run build`.
+ * become `require()`, and `import.meta.url` the bundle's own file URL (scripts/import-meta-url.mjs).
+ * Run by `npm run build`.
  */
 import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -62,10 +63,8 @@ await build({
   platform: 'node',
   target: 'node20',
   supported: { 'dynamic-import': false },
-  define: { 'import.meta.url': 'import_meta_url' },
-  banner: {
-    js: "'use strict';\nconst import_meta_url = require('node:url').pathToFileURL(__filename).href;",
-  },
+  define: { 'import.meta.url': 'importMeta.url' },
+  inject: [join(root, 'scripts', 'import-meta-url.mjs')],
   plugins: [lazyModules],
   // The sources ship in src/, which the maps name.
   sourcemap: 'linked',
