@@ -19,11 +19,22 @@ export interface CliIo {
   readonly signal?: AbortSignal;
 }
 
+// Marks a CliExit by a registered symbol rather than by its class: each bundled command of the
+// built program carries its own copy of this module, so `instanceof` fails across bundles.
+const CLI_EXIT = Symbol.for('xenwire.cli.exit');
+
 /** Thrown to end a command with an exit status once its message has been written. */
 export class CliExit extends Error {
+  readonly [CLI_EXIT] = true;
+
   constructor(readonly status: number) {
     super(`exit ${status}`);
   }
+}
+
+/** True for a {@link CliExit}, whichever copy of this module threw it. */
+export function isCliExit(error: unknown): error is CliExit {
+  return typeof error === 'object' && error !== null && CLI_EXIT in error;
 }
 
 /** What a failure was about, for `--json` error records. */

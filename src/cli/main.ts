@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Command, CommandEntry, Invocation } from './command.ts';
-import { CliExit, type CliIo, Diagnostics, USAGE_ERROR, wantsJson } from './io.ts';
+import { type CliIo, Diagnostics, isCliExit, USAGE_ERROR, wantsJson } from './io.ts';
 import { dropInCommands, toolCommands } from './registry.ts';
 
 const PROGRAM = 'xenwire';
@@ -70,7 +70,7 @@ export async function main(
   try {
     return await dispatch(args, io, programPath, hooks, diag);
   } catch (error) {
-    if (error instanceof CliExit) return error.status;
+    if (isCliExit(error)) return error.status;
     const code = (error as { code?: unknown }).code;
     diag.warnx((error as Error).message, { code: typeof code === 'string' ? code : 'EIO' });
     return 1;

@@ -187,6 +187,21 @@ describe('the npm package', () => {
     );
     const read = await run(xenwire, ['--mock', 'read', '/local/domain/0/name'], { env });
     expect(read.stdout).toBe('Domain-0\n');
+    // Failures end each bundled command with its status and message, as from the sources.
+    const failed = (args: string[]) =>
+      run(xenwire, args, { env }).then(
+        () => ({ code: 0, stderr: '' }),
+        (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
+      );
+    expect(await failed(['read'])).toEqual({
+      code: 1,
+      stderr: 'xenwire: Usage: xenwire read [-h] [-p] [-s] [-R] key [...]\n',
+    });
+    expect(await failed(['--json', 'read', '/x'])).toEqual({
+      code: 1,
+      stderr: '{"error":"xs_open: No such file or directory","code":"ENOENT"}\n',
+    });
+    expect(await failed(['serve', '--bogus'])).toMatchObject({ code: 2 });
     const doctor = await run(xenwire, ['doctor', '--json'], { env }).catch((error) => error);
     const report = JSON.parse(doctor.stdout) as { checks: { name: string; hint?: string }[] };
     const addon = report.checks.find((check) => check.name === 'native addon');
