@@ -7,7 +7,7 @@
  *
  * CommonJS, because Node 20 sets up its ES module loader only for ES modules: a CommonJS program
  * skips that cost, which is a good part of a short call's run time. The sources' `import()` calls
- * become `require()`, and `import.meta.url` the bundle's own file URL (scripts/import-meta-url.mjs).
+ * become `require()`, and `import.meta.url` the bundle's own file URL (src/cli/import-meta-url.mjs).
  * Run by `npm run build`.
  */
 import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
@@ -64,7 +64,7 @@ await build({
   target: 'node20',
   supported: { 'dynamic-import': false },
   define: { 'import.meta.url': 'importMeta.url' },
-  inject: [join(root, 'scripts', 'import-meta-url.mjs')],
+  inject: [join(cliDir, 'import-meta-url.mjs')],
   plugins: [lazyModules],
   // The sources ship in src/, which the maps name.
   sourcemap: 'linked',
