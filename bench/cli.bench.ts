@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { Listener } from '../src/xenstore/server/listen.ts';
 import { XenstoreServer } from '../src/xenstore/server/server.ts';
+import { type Listener, socketListener } from '../src/xenstore/transport/socket-listener.ts';
 import type { BenchPair, RunOptions, Sample } from './lib/types.ts';
 
 const run = promisify(execFile);
@@ -52,7 +52,10 @@ export const pairs: BenchPair[] = [
       server = new XenstoreServer({ seed: { nodes: [{ path: '/bench/key', value: 'one' }] } });
       // A daemon that sleeps between requests, as C xenstored does: a spinning one would take a
       // CPU from the process being timed.
-      listener = await server.listen({ path: join(dir, 'xenstored.sock'), busyPoll: false });
+      listener = await socketListener(server, {
+        path: join(dir, 'xenstored.sock'),
+        busyPoll: false,
+      });
       env = { ...process.env, XENSTORED_PATH: join(dir, 'xenstored.sock') };
     },
     async teardown() {

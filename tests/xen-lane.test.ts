@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serve } from '../src/xenstore/server/serve.ts';
+import { serve } from '../src/xenstore/serve.ts';
 import {
   commandOutputOf,
   type RunInXenResult,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { XenstoreClient } from '../xenstore/client.ts';
 import { dom0Tree } from '../xenstore/server/dom0-tree.ts';
 import { XenstoreServer } from '../xenstore/server/server.ts';
+import { socketListener } from '../xenstore/transport/socket-listener.ts';
 import type { Target } from './target.ts';
 
 /**
@@ -13,7 +14,7 @@ import type { Target } from './target.ts';
 export async function openMock(): Promise<Target> {
   const dir = await mkdtemp(join(tmpdir(), 'xenwire-mock-'));
   const server = new XenstoreServer({ seed: { nodes: dom0Tree() } });
-  const listener = await server.listen({ path: join(dir, 'xenstored.sock') });
+  const listener = await socketListener(server, { path: join(dir, 'xenstored.sock') });
   const client = await XenstoreClient.connect({ socketPath: join(dir, 'xenstored.sock') });
   return {
     client,

@@ -1,4 +1,4 @@
-import { MessageType, messageTypeName } from '../xenstore/constants.ts';
+import { MessageType, messageTypeName } from '../xenstore/messages.ts';
 import { toText } from '../xenstore/payload.ts';
 import { formatPermission } from '../xenstore/permissions.ts';
 import { decodeReply, decodeWatchEvent } from '../xenstore/replies.ts';

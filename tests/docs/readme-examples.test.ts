@@ -59,10 +59,12 @@ function examples(document: string): Example[] {
   }));
 }
 
+/** Points each `xenwire…` import at the source its `exports` entry is built from. */
 function pointAtSources(code: string): string {
-  return code.replace(/from '(xenwire(?:\/[a-z/]+)?)'/g, (whole, specifier: string) => {
+  return code.replace(/from '(xenwire(?:\/[a-z/]+)?)'/g, (_whole, specifier: string) => {
     const source = sources.get(specifier);
-    return source ? `from '${source}'` : whole;
+    if (!source) throw new Error(`${specifier} is no entry point of the package`);
+    return `from '${source}'`;
   });
 }
 

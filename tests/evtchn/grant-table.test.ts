@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FIRST_FREE_GRANT_REF, PAGE_SIZE, SimulatedHypervisor } from '../../src/evtchn/index.ts';
+import { FIRST_FREE_GRANT_REF, SimulatedHypervisor } from '../../src/evtchn/index.ts';
+import { XEN_PAGE_SIZE } from '../../src/ring/index.ts';
 import { code } from './support/error-code.ts';
 
 describe('SimulatedGrantTable', () => {
@@ -9,7 +10,7 @@ describe('SimulatedGrantTable', () => {
     const back = hv.createDomain();
     const grant = hv.grants.grantAccess(front, back);
     expect(grant.ref).toBe(FIRST_FREE_GRANT_REF);
-    expect(grant.page.byteLength).toBe(PAGE_SIZE);
+    expect(grant.page.byteLength).toBe(XEN_PAGE_SIZE);
     grant.page[100] = 42;
     const mapped = hv.grants.map(back, front, grant.ref);
     expect(mapped[100]).toBe(42);

@@ -4,7 +4,7 @@ import {
   loadNative,
   NATIVE_BUILD_HINT,
   nativeAddonPath,
-} from '../../evtchn/native.ts';
+} from '../../device/native.ts';
 import { XenstoreClient } from '../../xenstore/client.ts';
 import { defaultSocketPath } from '../../xenstore/transport/default.ts';
 import { socketConnector } from '../../xenstore/transport/socket.ts';

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { MessageType } from '../../xenstore/constants.ts';
+import { MessageType } from '../../xenstore/messages.ts';
 import { toText } from '../../xenstore/payload.ts';
 import type { WatchEvent } from '../../xenstore/replies.ts';
 import type { Message } from '../../xenstore/wire.ts';

@@ -1,6 +1,6 @@
 import { dirname } from 'node:path';
+import { serve } from '../../xenstore/serve.ts';
 import { dom0Tree } from '../../xenstore/server/dom0-tree.ts';
-import { serve } from '../../xenstore/server/serve.ts';
 import type { Command } from '../command.ts';
 import { type CliIo, Diagnostics, USAGE_ERROR, wantsJson } from '../io.ts';
 import { parseToolArgs } from '../tool-args.ts';
