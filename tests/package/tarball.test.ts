@@ -141,7 +141,7 @@ describe('the npm package', () => {
     const { stdout } = await node([
       '--input-type=module',
       '-e',
-      `import { mapFile } from 'xenwire/evtchn';
+      `import { mapFile } from 'xenwire/device';
        try { mapFile('/etc/hostname', { length: 1 }); } catch (e) { console.log(e.code, e.message); }`,
     ]);
     expect(stdout).toMatch(/^ENOSYS .*`npm rebuild xenwire`/);
@@ -264,8 +264,8 @@ describe('the npm package', () => {
     writeFileSync(
       join(dir, 'require.cts'),
       `import assert = require('node:assert/strict');
-const { XenstoreServer } = require('xenwire/xenstore');
-const server: import('xenwire/xenstore').XenstoreServer = new XenstoreServer();
+const { XenstoreServer } = require('xenwire/xenstore/server');
+const server: import('xenwire/xenstore/server').XenstoreServer = new XenstoreServer();
 assert.ok(server);
 `,
     );

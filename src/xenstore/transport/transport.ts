@@ -93,6 +93,8 @@ export interface ServedDomain {
 /** The domains the daemon knows, and their comings and goings. */
 export interface DomainDirectory {
   isIntroduced(domid: number): boolean;
+  /** The domain with this domid, introduced or assumed; `undefined` when unknown. */
+  get(domid: number): ServedDomain | undefined;
   /** Records a domain a connection speaks for without INTRODUCE. */
   assume(domid: number): void;
   /** Every known domain, dom0 first. */
