@@ -1,5 +1,6 @@
 import { NodeOperations, type RequestOptions } from './client/node-operations.ts';
 import type { Transaction, TransactionOptions } from './client/transaction.ts';
+import { type WaitCondition, type WaitOptions, waitUntil } from './client/wait.ts';
 import type { Watch } from './client/watch.ts';
 import { type WatchOptions, XenstoreClient, type XenstoreClientOptions } from './client.ts';
 import { XenstoreError } from './errors.ts';
@@ -94,6 +95,15 @@ export class XenstorePool extends NodeOperations implements AsyncDisposable {
   /** Registers a watch on one member; see {@link XenstoreClient.watch}. */
   watch(path: string, options?: WatchOptions): Promise<Watch> {
     return this.#carry(false, (member) => member.watch(path, options));
+  }
+
+  /** Resolves once `condition` holds for the node at `path`; see {@link XenstoreClient.wait}. */
+  wait(
+    path: string,
+    condition?: WaitCondition,
+    options?: WaitOptions,
+  ): Promise<Buffer | undefined> {
+    return waitUntil(this, path, condition, options);
   }
 
   /**

@@ -115,7 +115,8 @@ function openDevice(path: string, io: DeviceIo, handlers: TransportHandlers): Pr
       if (error) {
         const code = (error as NodeJS.ErrnoException).code ?? error.message;
         reject(
-          new XenstoreError('ECONNRESET', `cannot open ${path}: ${code}`, undefined, undefined, {
+          new XenstoreError('ECONNRESET', {
+            message: `cannot open ${path}: ${code}`,
             cause: error,
           }),
         );
