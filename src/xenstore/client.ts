@@ -102,6 +102,7 @@ export interface XenstoreClientEvents {
   diagnostic: [XenstoreError];
   /** The connection dropped and a reconnect is under way. */
   disconnect: [Error];
+  /** The connection is back: watches registered again, open transactions lost. */
   reconnect: [ReconnectInfo];
   /** The client is closed for good: by `close()` (no error) or a connection that could not be kept. */
   close: [Error | undefined];
@@ -446,6 +447,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     this.#teardown(new XenstoreError('ECONNRESET', 'client closed'), true);
   }
 
+  /** Closes the client (`await using`). */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

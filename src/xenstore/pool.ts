@@ -119,6 +119,7 @@ export class XenstorePool extends NodeOperations implements AsyncDisposable {
     await Promise.all(this.#members.map((member) => member.close()));
   }
 
+  /** Closes the pool (`await using`). */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -15,9 +15,13 @@ export interface Header {
 
 /** A whole message: header fields plus the payload bytes. */
 export interface Message {
+  /** The message type (see {@link MessageType}). */
   readonly type: number;
+  /** `req_id`: chosen by the client, echoed by the reply; 0 in a watch event. */
   readonly reqId: number;
+  /** `tx_id`: the transaction, 0 for none. */
   readonly txId: number;
+  /** The payload, at most {@link PAYLOAD_MAX} bytes. */
   readonly payload: Uint8Array;
 }
 
@@ -26,6 +30,7 @@ export interface Message {
  * payload): byte transports write it as is instead of encoding the message again.
  */
 export interface OutgoingMessage extends Message {
+  /** The whole message as wire bytes, when already encoded. */
   readonly frame?: Uint8Array;
 }
 

@@ -24,6 +24,7 @@ export interface ListenOptions {
 
 /** A listening socket. */
 export interface Listener {
+  /** The socket file. */
   readonly path: string;
   /** Stops listening, drops this listener's connections and removes the socket file. */
   close(): Promise<void>;
