@@ -11,7 +11,7 @@ import {
   type TransactionCarrier,
   type TransactionOptions,
 } from './client/transaction.ts';
-import { type WaitCondition, type WaitOptions, waitUntil } from './client/wait.ts';
+import { type WaitCondition, waitUntil, type XenstoreWaitOptions } from './client/wait.ts';
 import { Watch } from './client/watch.ts';
 import { PAYLOAD_MAX } from './constants.ts';
 import { isXenstoreError, XenstoreError } from './errors.ts';
@@ -279,7 +279,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
   wait(
     path: string,
     condition?: WaitCondition,
-    options?: WaitOptions,
+    options?: XenstoreWaitOptions,
   ): Promise<Buffer | undefined> {
     return waitUntil(this, path, condition, options);
   }

@@ -10,7 +10,7 @@
 export type { BusyPoll } from '../event-loop/busy-poller.ts';
 export type { NodeOperations, ReadOptions, RequestOptions } from './client/node-operations.ts';
 export { Transaction, type TransactionOptions } from './client/transaction.ts';
-export type { WaitCondition, WaitOptions } from './client/wait.ts';
+export type { WaitCondition, XenstoreWaitOptions } from './client/wait.ts';
 export type { WalkEntry } from './client/walk.ts';
 export { Watch, type WatchEvents, type XenstoreWatchEvent } from './client/watch.ts';
 export {

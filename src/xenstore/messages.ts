@@ -162,8 +162,8 @@ export type MessageTypeName = keyof typeof MessageType;
 /** The number of `XS_RESTRICT`, removed from the protocol: servers answer ENOSYS. */
 export const REMOVED_RESTRICT_TYPE = 20;
 
-/** One past the highest defined type (`XS_TYPE_COUNT`). */
-export const TYPE_COUNT = 27;
+/** One past the highest defined type (`XS_TYPE_COUNT`), 27 for the types of Xen 4.17's header. */
+export const TYPE_COUNT: number = Math.max(...Object.values(MESSAGES).map((row) => row.type)) + 1;
 
 const typeNames = new Map<number, MessageTypeName>(
   (Object.entries(MessageType) as [MessageTypeName, number][]).map(([name, n]) => [n, name]),

@@ -1,6 +1,6 @@
 import { NodeOperations, type RequestOptions } from './client/node-operations.ts';
 import type { Transaction, TransactionOptions } from './client/transaction.ts';
-import { type WaitCondition, type WaitOptions, waitUntil } from './client/wait.ts';
+import { type WaitCondition, waitUntil, type XenstoreWaitOptions } from './client/wait.ts';
 import type { Watch } from './client/watch.ts';
 import { type WatchOptions, XenstoreClient, type XenstoreClientOptions } from './client.ts';
 import { XenstoreError } from './errors.ts';
@@ -101,7 +101,7 @@ export class XenstorePool extends NodeOperations implements AsyncDisposable {
   wait(
     path: string,
     condition?: WaitCondition,
-    options?: WaitOptions,
+    options?: XenstoreWaitOptions,
   ): Promise<Buffer | undefined> {
     return waitUntil(this, path, condition, options);
   }

@@ -9,7 +9,7 @@ import type { Watch } from './watch.ts';
 export type WaitCondition = string | ((value: Buffer | undefined) => boolean);
 
 /** Options of `wait()`. */
-export interface WaitOptions extends RequestOptions {
+export interface XenstoreWaitOptions extends RequestOptions {
   /**
    * Aborting ends the wait with `ABORT_ERR`; `AbortSignal.timeout(ms)` bounds it. (`timeout`
    * bounds each request the wait makes, not the wait.)
@@ -38,7 +38,7 @@ export async function waitUntil(
   source: WaitSource,
   path: string,
   condition: WaitCondition = exists,
-  options: WaitOptions | undefined,
+  options: XenstoreWaitOptions | undefined,
 ): Promise<Buffer | undefined> {
   const holds =
     typeof condition === 'string'
