@@ -17,7 +17,11 @@ import { build } from 'esbuild';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cliDir = join(root, 'src', 'cli');
-const outdir = join(root, 'dist', 'cli');
+// `--outdir DIR` builds elsewhere (the bench builds a copy); package.json and bin/ go beside
+// DIR's parent for it to run, as in the package.
+const outdirArgument = process.argv.indexOf('--outdir');
+const outdir =
+  outdirArgument > 0 ? resolve(process.argv[outdirArgument + 1]) : join(root, 'dist', 'cli');
 
 /**
  * The modules loaded on demand, each bundled on its own, by bundle name. Every bundle sits in

@@ -31,4 +31,8 @@ export const toolCommands: Readonly<Record<string, CommandEntry>> = {
   ),
   tree: entry('print a subtree, redrawn as it changes', () => import('./commands/tree.ts')),
   doctor: entry('show what works on this machine', () => import('./commands/doctor.ts')),
+  conformance: entry(
+    "check a xenstored against the protocol's rules",
+    () => import('./commands/conformance.ts'),
+  ),
 };

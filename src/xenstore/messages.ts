@@ -60,7 +60,7 @@ export const MESSAGES = {
   /** Removes a watch, by path and token. */
   UNWATCH: row({ type: 5, noTransaction: true, request: request.pathToken, reply: reply.ok }),
   /** Opens a transaction; the reply is its id. */
-  TRANSACTION_START: row({ type: 6, request: request.reserved, reply: reply.decimal }),
+  TRANSACTION_START: row({ type: 6, request: request.reserved, reply: reply.transactionId }),
   /** Commits (`T`) or aborts (`F`) a transaction. */
   TRANSACTION_END: row({ type: 7, request: request.commit, reply: reply.ok }),
   /** Tells the daemon about a domain's ring page and event channel. */

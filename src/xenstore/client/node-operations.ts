@@ -77,7 +77,7 @@ export abstract class NodeOperations {
   read<D>(path: string, options: ReadOptions<D>): Promise<Buffer | D>;
   async read<D>(path: string, options?: RequestOptions | ReadOptions<D>): Promise<Buffer | D> {
     try {
-      return asBuffer(await this.pathRequest({ op: 'READ', path }, options));
+      return await this.pathRequest({ op: 'READ', path }, options);
     } catch (error) {
       if (options && 'default' in options && isXenstoreError(error, 'ENOENT')) {
         return options.default;
@@ -175,9 +175,4 @@ export abstract class NodeOperations {
       throw error;
     }
   }
-}
-
-/** The same bytes as a Buffer, without copying (socket payloads already are Buffers). */
-export function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
 }

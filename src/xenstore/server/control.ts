@@ -1,4 +1,5 @@
 import { XenstoreError } from '../errors.ts';
+import { atoi, atou } from '../numbers.ts';
 import { OK_PAYLOAD } from '../payload.ts';
 import { stringPayload } from '../replies.ts';
 import type { Quotas, QuotaTable } from './quota.ts';
@@ -17,8 +18,10 @@ export interface ControlHost {
   usage(domid: number): DomainUsage | undefined;
 }
 
+type QuotaLines = readonly (readonly [string, keyof Quotas, string])[];
+
 // The settable quotas of `quota set`, with C's names and descriptions, in C's order.
-const quotaLines: readonly [string, keyof Quotas, string][] = [
+const quotaLines: QuotaLines = [
   ['nodes', 'nodes', 'Nodes per domain'],
   ['watches', 'watches', 'Watches per domain'],
   ['transactions', 'transactions', 'Transactions per domain'],
@@ -28,6 +31,10 @@ const quotaLines: readonly [string, keyof Quotas, string][] = [
   ['node-size', 'nodeSize', 'Max. size of a node'],
   ['path-max', 'pathMax', 'Max. length of a node path'],
   ['permissions', 'permissions', 'Max. number of permissions per node'],
+];
+
+const softQuotaLines: QuotaLines = [
+  ['memory', 'softMemory', 'Total Xenstore memory per domain (warning level)'],
 ];
 
 const HELP =
@@ -43,9 +50,10 @@ export function control(host: ControlHost, args: readonly (string | Uint8Array)[
   const [command, ...rest] = args.map((arg) => (typeof arg === 'string' ? arg : ''));
   switch (command) {
     case 'check':
+      if (rest.length !== 0) break;
       return OK_PAYLOAD;
     case 'log':
-      if (rest[0] !== 'on' && rest[0] !== 'off') break;
+      if (rest.length !== 1 || (rest[0] !== 'on' && rest[0] !== 'off')) break;
       return OK_PAYLOAD;
     case 'print':
       if (rest.length !== 1) break;
@@ -54,44 +62,39 @@ export function control(host: ControlHost, args: readonly (string | Uint8Array)[
       if (rest.length !== 0) break;
       return stringPayload(HELP);
     case 'quota':
-      return quota(host, rest);
+      if (rest.length === 1 && rest[0] !== 'set') return domainQuota(host, atou(rest[0]!));
+      return quotaSettings(host, quotaLines, rest);
     case 'quota-soft':
-      if (rest.length !== 0) break;
-      return stringPayload(
-        `Quota settings:\n${quotaLine('memory', host.quotas.global.softMemory, 'Total Xenstore memory per domain (warning level)')}`,
-      );
+      return quotaSettings(host, softQuotaLines, rest);
   }
   throw new XenstoreError('EINVAL', `control command not understood: ${args.join(' ')}`);
 }
 
-function quota(host: ControlHost, args: readonly string[]): Uint8Array {
+// `quota` or `quota-soft`: without arguments the settings; `set <name> <value>` changes one, the
+// value read with atoi and at least 1.
+function quotaSettings(host: ControlHost, lines: QuotaLines, args: readonly string[]): Uint8Array {
   if (args.length === 0) {
-    const lines = quotaLines.map(([name, key, description]) =>
+    const shown = lines.map(([name, key, description]) =>
       quotaLine(name, host.quotas.global[key], description),
     );
-    return stringPayload(`Quota settings:\n${lines.join('')}`);
+    return stringPayload(`Quota settings:\n${shown.join('')}`);
   }
-  if (args[0] === 'set' && args.length === 3) {
-    const key = quotaLines.find(([name]) => name === args[1])?.[1];
-    const value = /^\d+$/.test(args[2]!) ? Number(args[2]) : Number.NaN;
-    if (!key || !Number.isSafeInteger(value)) {
-      throw new XenstoreError('EINVAL', 'quota set <name> <value>');
-    }
-    host.quotas.global[key] = value;
-    return OK_PAYLOAD;
-  }
-  if (args.length === 1 && /^\d+$/.test(args[0]!)) {
-    const domid = Number(args[0]);
-    const usage = host.usage(domid);
-    if (!usage) throw new XenstoreError('ENOENT', `no domain ${domid}`);
-    const row = (name: string, value: number) =>
-      `${name.padEnd(16)}: ${String(value).padStart(8)}\n`;
-    return stringPayload(
-      `Domain ${domid}:\n${row('nodes', usage.nodes)}${row('watches', usage.watches)}` +
-        `${row('transactions', usage.transactions)}${row('outstanding', 0)}${row('memory', 0)}`,
-    );
-  }
-  throw new XenstoreError('EINVAL', 'quota [set <name> <value>|<domid>]');
+  const key =
+    args.length === 3 && args[0] === 'set' ? lines.find(([name]) => name === args[1]) : undefined;
+  const value = key ? atoi(args[2]!) : 0;
+  if (!key || value < 1) throw new XenstoreError('EINVAL', 'quota set <name> <value>');
+  host.quotas.global[key[1]] = value;
+  return OK_PAYLOAD;
+}
+
+function domainQuota(host: ControlHost, domid: number): Uint8Array {
+  const usage = host.usage(domid);
+  if (!usage) throw new XenstoreError('ENOENT', `no domain ${domid}`);
+  const row = (name: string, value: number) => `${name.padEnd(16)}: ${String(value).padStart(8)}\n`;
+  return stringPayload(
+    `Domain ${domid}:\n${row('nodes', usage.nodes)}${row('watches', usage.watches)}` +
+      `${row('transactions', usage.transactions)}${row('outstanding', 0)}${row('memory', 0)}`,
+  );
 }
 
 function quotaLine(name: string, value: number, description: string): string {

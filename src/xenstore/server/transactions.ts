@@ -1,6 +1,17 @@
 import { XenstoreError } from '../errors.ts';
-import { copyNode, NO_GENERATION, type Node, type NodePermissions, ownerOf } from './node.ts';
+import {
+  copyNode,
+  NO_GENERATION,
+  type Node,
+  type NodePermissions,
+  ownerOf,
+  recordSize,
+} from './node.ts';
+import { type Identity, settledPermissions } from './permissions.ts';
 import type { NodeAccess, Store } from './store.ts';
+
+/** Bytes C adds to a transaction's record key in front of the path. */
+const TX_KEY_PREFIX = 3;
 
 /** How a queued watch event matches watches (see `WatchIndex.matching`). */
 export type FireMode = 'tree' | 'exact';
@@ -53,13 +64,26 @@ export class Transaction implements NodeAccess {
   readonly replayLog: ((redo: Transaction) => void)[] = [];
   /** Set while a request that only reads is being served (coalescing checks only those). */
   clientRead = false;
+  /** Bytes of the changed copies this transaction holds, as C accounts them (see {@link put}). */
+  memory = 0;
+  readonly #memoryOf = new Map<string, number>();
 
   constructor(
     readonly id: number,
     readonly store: Store,
-    /** Nodes this transaction may touch (the quota; Infinity for privileged connections). */
-    readonly maxNodes: number,
+    /**
+     * Nodes this transaction may touch: the quota as it is now, which may change while the
+     * transaction is open (Infinity for privileged connections).
+     */
+    readonly maxNodes: () => number,
     readonly policy: ConflictPolicy,
+    /** Judges which permission entries still count (see `Identity.honours`). */
+    readonly domains: Pick<Identity, 'honours'>,
+    /**
+     * Called before a changed copy makes the transaction hold `delta` more bytes; throws when its
+     * domain may not hold them.
+     */
+    readonly charge: (delta: number) => void = () => {},
   ) {}
 
   /**
@@ -67,14 +91,17 @@ export class Transaction implements NodeAccess {
    * answers the commit with ENOMEM.
    */
   failed = false;
-  /** True once the transaction created a node (C then re-checks node quotas at commit). */
+  /**
+   * True once a request of the transaction set out to create a node, even if a quota then
+   * refused it (C's `ta_node_created`): the commit re-checks node quotas.
+   */
   created = false;
 
   get(path: string): Node | undefined {
     const touch = this.#touched.get(path);
     if (touch) return touch.local ?? undefined;
     const global = this.store.get(path);
-    if (this.#touched.size >= this.maxNodes) {
+    if (this.#touched.size >= this.maxNodes()) {
       this.failed = true;
       throw new XenstoreError('ENOSPC', 'too many nodes in transaction');
     }
@@ -83,7 +110,7 @@ export class Transaction implements NodeAccess {
       checkGeneration: this.policy === 'generation' || this.clientRead,
       generation: global ? global.generation : NO_GENERATION,
       local,
-      originalPerms: global?.perms,
+      originalPerms: global && settledPermissions(this.domains, global.perms, global.generation),
       modified: false,
       fire: undefined,
     });
@@ -92,10 +119,16 @@ export class Transaction implements NodeAccess {
 
   put(path: string, node: Node): void {
     const touch = this.#touch(path);
+    // C writes a changed copy as a record keyed by the path behind the transaction's generation
+    // and counts both against the domain's memory.
+    const bytes = recordSize(node) + path.length + TX_KEY_PREFIX;
+    const delta = bytes - (this.#memoryOf.get(path) ?? 0);
+    if (delta > 0) this.charge(delta);
+    this.#memoryOf.set(path, bytes);
+    this.memory += delta;
     const before = touch.local ?? undefined;
     if (before !== node) {
       if (before) this.#count(ownerOf(before), -1);
-      else this.created = true;
       this.#count(ownerOf(node), 1);
     }
     // Changed copies get a new generation at once, as in C, so DIRECTORY_PART inside the
@@ -107,13 +140,19 @@ export class Transaction implements NodeAccess {
 
   remove(path: string): void {
     const touch = this.#touch(path);
+    this.memory -= this.#memoryOf.get(path) ?? 0;
+    this.#memoryOf.delete(path);
     if (touch.local) this.#count(ownerOf(touch.local), -1);
     touch.local = null;
     touch.modified = true;
   }
 
-  owned(domid: number): number {
-    return this.store.owned(domid) + (this.#ownedDelta.get(domid) ?? 0);
+  /**
+   * Inside a transaction C checks each new node against the committed count only: nodes the
+   * transaction created or removed, this request's included, count at commit.
+   */
+  refusesNodes(domid: number, _count: number, limit: number): boolean {
+    return this.store.owned(domid) >= limit;
   }
 
   /** The change in node counts per domain this transaction would make. */
@@ -141,11 +180,12 @@ export class Transaction implements NodeAccess {
   }
 
   /**
-   * Writes the transaction's changes to the store (after {@link canCommit}) and returns its held
-   * events in the order their nodes were first touched.
+   * Writes the transaction's changes to the store (after {@link canCommit}) node by node, in the
+   * order the nodes were first touched, and hands each node's held event to `fire` as soon as
+   * that node is written: as in C, who may see it is judged on the store as committed so far
+   * (a node's later-touched parent still has its old permissions).
    */
-  commitCopies(): PendingEvent[] {
-    const events: PendingEvent[] = [];
+  commit(fire: (event: PendingEvent) => void): void {
     for (const [path, touch] of this.#touched) {
       if (touch.modified) {
         if (touch.local) this.store.put(path, touch.local);
@@ -155,10 +195,9 @@ export class Transaction implements NodeAccess {
       // again) has no permissions to judge its event by, and C's watch_permitted then denies it
       // to every watcher, dom0 included.
       if (touch.fire && (touch.originalPerms || touch.local)) {
-        events.push({ path, mode: touch.fire, perms: touch.originalPerms });
+        fire({ path, mode: touch.fire, perms: touch.originalPerms });
       }
     }
-    return events;
   }
 
   #touch(path: string): Touch {
