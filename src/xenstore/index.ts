@@ -119,6 +119,7 @@ export {
   decodeHeader,
   decodeMessage,
   encodeMessage,
+  type FramedMessage,
   type Header,
   type Message,
   type OutgoingMessage,
