@@ -30,6 +30,10 @@ export const toolCommands: Readonly<Record<string, CommandEntry>> = {
     () => import('./commands/replay.ts'),
   ),
   tree: entry('print a subtree, redrawn as it changes', () => import('./commands/tree.ts')),
+  snapshot: entry(
+    "write a daemon's store as a xenstore migration stream",
+    () => import('./commands/snapshot.ts'),
+  ),
   doctor: entry('show what works on this machine', () => import('./commands/doctor.ts')),
   conformance: entry(
     "check a xenstored against the protocol's rules",

@@ -446,7 +446,7 @@ const control: Record<string, string[]> = {
     'c control print -> EINVAL',
     'c control bogus -> EINVAL',
     'c control quota set nodes 7 -> OK',
-    'c control quota 0 -> Domain 0:\nnodes           :        3\nwatches         :        0\ntransactions    :        0\noutstanding     :        0\nmemory          :        0\n',
+    'c control quota 0 -> Domain 0:\nnodes           :        3\nwatches         :        0\ntransactions    :        0\noutstanding     :        0\nmemory          :      132\n',
     'c control quota 77 -> ENOENT',
     'c control quota-soft -> Quota settings:\nmemory           :  2097152 Total Xenstore memory per domain (warning level)\n',
     'c control help x -> EINVAL',

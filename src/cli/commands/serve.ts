@@ -9,6 +9,7 @@ const options = {
   socket: { type: 'string', default: 'xenstored.sock' },
   'dom0-tree': { type: 'boolean' },
   seed: { type: 'string' },
+  load: { type: 'string' },
   'guest-domains': { type: 'string' },
   'guest-socket-dir': { type: 'string' },
   trace: { type: 'string' },
@@ -31,7 +32,8 @@ const renamed = {
   version: 'xen-version',
 } as const;
 
-const usage = `Usage: xenwire serve [--socket PATH] [--dom0-tree | --seed FILE] [--guest-domains 1,2]
+const usage = `Usage: xenwire serve [--socket PATH] [--dom0-tree | --seed FILE | --load STREAM]
+       [--guest-domains 1,2]
        [--guest-socket-dir DIR] [--trace FILE] [--eagain-rate R] [--fault-seed N]
        [--xen-version 4.17|current] [--conflicts generation|coalesce]
 
@@ -40,7 +42,9 @@ Runs the in-memory xenstored on a unix socket until interrupted, then removes it
   --socket PATH            the Domain-0 (privileged) socket; default ./xenstored.sock
   --dom0-tree              start with a freshly booted host's Domain-0 tree (npm start does)
   --seed FILE              start with a JSON store dump (XenstoreServer.dump())
-                           Without either, the store is a fresh C xenstored's: /tool/xenstored.
+  --load STREAM            start with a xenstore migration stream (\`xenwire snapshot\`, or C
+                           xenstored's live-update state)
+                           Without any, the store is a fresh C xenstored's: /tool/xenstored.
   --guest-domains 1,2      create and introduce these guest domains, each with a socket
                            dom<N>.sock on which every connection is that domain
   --guest-socket-dir DIR   where the guest sockets go; default the --socket's directory
@@ -87,8 +91,17 @@ async function runServe(args: readonly string[], io: CliIo): Promise<number> {
   if (conflicts !== undefined && conflicts !== 'generation' && conflicts !== 'coalesce') {
     return diag.errx(`--conflicts is generation or coalesce, not ${conflicts}`, USAGE_ERROR, 2);
   }
-  if (values.seed !== undefined && values['dom0-tree']) {
-    return diag.errx('--seed and --dom0-tree each give the whole tree: give one', USAGE_ERROR, 2);
+  const starts = [
+    values['dom0-tree'] && '--dom0-tree',
+    values.seed && '--seed',
+    values.load && '--load',
+  ];
+  if (starts.filter(Boolean).length > 1) {
+    return diag.errx(
+      `${starts.filter(Boolean).join(' and ')} each give the whole tree: give one`,
+      USAGE_ERROR,
+      2,
+    );
   }
   const guestDomains = values['guest-domains']
     ?.split(',')
@@ -103,6 +116,7 @@ async function runServe(args: readonly string[], io: CliIo): Promise<number> {
     ...(values.seed
       ? { seedFile: values.seed }
       : { seed: { nodes: values['dom0-tree'] ? dom0Tree() : [] } }),
+    ...(values.load ? { migrationStreamFile: values.load } : {}),
     guestDomains,
     guestSocketDir: values['guest-socket-dir'] ?? dirname(values.socket),
     trace: values.trace,

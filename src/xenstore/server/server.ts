@@ -1,3 +1,4 @@
+import { appendFileSync } from 'node:fs';
 import { XenstoreFeature } from '../../ring/index.ts';
 import { DOMID_SELF, isWireErrorName, PAYLOAD_MAX, type WireErrorName } from '../constants.ts';
 import { XenstoreError } from '../errors.ts';
@@ -23,7 +24,19 @@ import {
   type SpecialPermissions,
 } from './events.ts';
 import { CommitFaults } from './fault.ts';
-import type { NodePermissions } from './node.ts';
+import {
+  type DumpStreamOptions,
+  dumpStream,
+  type MigrationHost,
+  parkedConnection,
+  type RestoredConnection,
+  restoredConnections,
+  restoreInPlace,
+  restoreStream,
+  type StreamEndpoint,
+} from './migration.ts';
+import type { GlobalRecord } from './migration-stream.ts';
+import { type NodePermissions, ownerOf, recordSize } from './node.ts';
 import { allows, Perm, settledPermissions } from './permissions.ts';
 import {
   dumpNodes,
@@ -105,7 +118,8 @@ export class XenstoreServer implements XenstoreService {
   readonly #context: ScopeContext;
   readonly #connections = new Set<ServerConnection>();
   readonly #faults: CommitFaults;
-  readonly #trace: ReturnType<typeof tracer> | undefined;
+  #trace: ReturnType<typeof tracer> | undefined;
+  #logFile: string | undefined;
   readonly #policy: ConflictPolicy;
   readonly #legacy: boolean;
   readonly #privilegedDomid: number;
@@ -124,24 +138,15 @@ export class XenstoreServer implements XenstoreService {
   readonly #byDomain = new Map<number, Set<ServerConnection>>();
   // Set by WATCH: the registration event follows the reply.
   #afterReply: (() => void) | undefined;
+  // Connections that came from a migration stream, and the stream's GLOBAL record.
+  readonly #endpoints = new Map<ServerConnection, StreamEndpoint>();
+  #streamGlobal: GlobalRecord | undefined;
 
   constructor(options: ServerOptions = {}) {
     this.store = Store.initial();
     this.quotas = new QuotaTable(options.quotas);
     this.#registry = new WatchRegistry(this.#watches, this.quotas);
-    this.#controlHost = {
-      quotas: this.quotas,
-      // C counts a domain's watches and transactions on its ring connection; dom0's connections
-      // here are socket-like, which C counts for no domain.
-      usage: (domid) =>
-        this.#domains.isIntroduced(domid)
-          ? {
-              nodes: this.store.owned(domid),
-              watches: domid === 0 ? 0 : this.#registry.count(domid),
-              transactions: domid === 0 ? 0 : this.#openTransactions(domid),
-            }
-          : undefined,
-    };
+    this.#controlHost = this.#controlHostFor();
     this.#events = new EventDispatcher(this.store, this.#watches, this.#special);
     this.#context = { quotas: this.quotas, domains: this.#domains, events: this.#events };
     this.#faults = new CommitFaults(options.commitFailureRate ?? 0, options.faultSeed ?? 1);
@@ -213,28 +218,208 @@ export class XenstoreServer implements XenstoreService {
     }
   }
 
+  // What CONTROL reads and does: usage figures as C counts them, log file, live update.
+  #controlHostFor(): ControlHost {
+    const server = this;
+    const connectionsOf = (domid: number) =>
+      [...this.#connections].filter((c) => c.domid === domid);
+    return {
+      quotas: this.quotas,
+      usage: (domid) => {
+        if (!this.#domains.isIntroduced(domid)) return undefined;
+        let memory = 0;
+        for (const [path, node] of this.store.entries()) {
+          if (ownerOf(node) === domid) memory += recordSize(node) + path.length;
+        }
+        let outstanding = 0;
+        let watches = 0;
+        for (const conn of connectionsOf(domid)) {
+          for (const watch of conn.watches.values()) {
+            memory += watch.path.length + watch.token.length;
+          }
+          outstanding += conn.outbox.length + (this.#endpoints.get(conn)?.queued.length ?? 0);
+          // C counts the watches of a domain's ring; dom0's sockets have no domain.
+          if (domid !== 0 || this.#endpoints.get(conn)?.kind === 'ring')
+            watches += conn.watches.size;
+        }
+        return {
+          nodes: this.store.owned(domid),
+          watches,
+          // As C, dom0's socket-like connections hold no transactions of a domain.
+          transactions: domid === 0 ? 0 : this.#openTransactions(domid),
+          outstanding,
+          memory,
+        };
+      },
+      memoryReport: () => {
+        let bytes = 0;
+        for (const [path, node] of this.store.entries()) bytes += recordSize(node) + path.length;
+        let watches = 0;
+        for (const conn of this.#connections) watches += conn.watches.size;
+        return (
+          `memory report (${new Date().toISOString()}): ${this.store.size} nodes in ${bytes} bytes, ` +
+          `${this.#connections.size} connections, ${watches} watches, ` +
+          `${[...this.#domains.all()].length} domains\n`
+        );
+      },
+      setLogFile: (path) => {
+        this.#logFile = path;
+        this.#trace = tracer({
+          write: (chunk: string) => appendFileSync(path, chunk),
+        });
+      },
+      get logFile() {
+        return server.#logFile;
+      },
+      openTransactions: () => {
+        const now = Date.now();
+        const out: [number, number][] = [];
+        for (const conn of this.#connections) {
+          let oldest = Number.POSITIVE_INFINITY;
+          for (const scope of conn.transactions.values()) {
+            oldest = Math.min(oldest, scope.transaction!.startedAt);
+          }
+          if (oldest !== Number.POSITIVE_INFINITY) {
+            out.push([conn.domid, Math.floor((now - oldest) / 1000)]);
+          }
+        }
+        return out;
+      },
+      liveUpdate: () => {
+        const host = this.#migrationHost();
+        restoreInPlace(host, dumpStream(host));
+      },
+    };
+  }
+
+  /**
+   * A server holding the state of a migration stream (Xen's format, as C xenstored 4.17 writes it
+   * for live update): nodes with permissions, special-path permissions, domains, watches and
+   * open transactions. The stream's connections wait, with their watches and transactions, until
+   * resumed: a guest's ring by the next `connect` for that domain, any one by
+   * {@link XenstoreServer.resumeConnection}. A malformed stream is a `MigrationStreamError`
+   * (EINVAL or EPROTO, with the byte offset).
+   */
+  static fromMigrationStream(stream: Uint8Array, options: ServerOptions = {}): XenstoreServer {
+    const server = new XenstoreServer(options);
+    restoreStream(server.#migrationHost(), stream);
+    return server;
+  }
+
+  /**
+   * The server's state as a migration stream that {@link XenstoreServer.fromMigrationStream} (or
+   * C xenstored's live update) reads back. In-process connections of dom0 are written as sockets
+   * without a file descriptor, guests' as their domain's ring.
+   */
+  dumpMigrationStream(options: DumpStreamOptions = {}): Uint8Array {
+    return dumpStream(this.#migrationHost(), options);
+  }
+
+  /** Connections of the loaded migration stream that no transport has resumed yet. */
+  restoredConnections(): RestoredConnection[] {
+    return restoredConnections(this.#migrationHost());
+  }
+
+  /**
+   * Takes over connection `connId` of the loaded migration stream: its watches and transactions
+   * carry on, the output it had pending (and any that arrived since) is delivered first, and a
+   * whole request it had read but not served is served. ENOENT when no such connection waits.
+   */
+  resumeConnection(
+    connId: number,
+    handlers: Pick<ServerConnectOptions, 'onMessage' | 'onClose'>,
+  ): XenstoreConnection {
+    return this.#resume(parkedConnection(this.#migrationHost(), connId), handlers);
+  }
+
+  #resume(
+    conn: ServerConnection,
+    handlers: Pick<ServerConnectOptions, 'onMessage' | 'onClose'>,
+  ): ServerConnection {
+    const endpoint = this.#endpoints.get(conn)!;
+    const pending = endpoint.takeOutput();
+    const request = endpoint.takeInput();
+    endpoint.handler = handlers.onMessage;
+    endpoint.closer = handlers.onClose;
+    this.#serve(() => {
+      for (const message of pending) conn.queueReply(message);
+    });
+    if (request) conn.send(request);
+    return conn;
+  }
+
+  #migrationHost(): MigrationHost {
+    const server = this;
+    return {
+      store: this.store,
+      domains: this.#domains,
+      special: this.#special,
+      registry: this.#registry,
+      connections: () => this.#connections,
+      endpoint: (conn) => this.#endpoints.get(conn),
+      park: (domid, endpoint) => {
+        const conn = this.#open(
+          domid,
+          domid === 0 || domid === this.#privilegedDomid,
+          (message) => endpoint.deliver(message),
+          (reason) => endpoint.closer?.(reason),
+        );
+        this.#endpoints.set(conn, endpoint);
+        if (domid !== 0 && endpoint.kind === 'ring' && !this.#ringOrder.has(domid)) {
+          this.#ringOrder.set(domid, conn.id);
+        }
+        return conn;
+      },
+      startTransaction: (conn, txId) => this.#newTransaction(conn, txId),
+      get global() {
+        return server.#streamGlobal;
+      },
+      set global(record) {
+        server.#streamGlobal = record;
+      },
+    };
+  }
+
   /**
    * Opens an in-process connection speaking for `domid` (default 0). A guest domain not yet
    * introduced is introduced implicitly (no `@introduceDomain` event), since only live domains
-   * connect to a real xenstored.
+   * connect to a real xenstored. A guest whose ring came from a migration stream gets that
+   * connection back, watches and transactions included.
    */
   connect(options: ServerConnectOptions): XenstoreConnection {
     const domid = options.domid ?? 0;
+    if (domid !== 0) {
+      for (const [conn, endpoint] of this.#endpoints) {
+        if (conn.domid === domid && endpoint.kind === 'ring' && !endpoint.resumed) {
+          return this.#resume(conn, options);
+        }
+      }
+    }
     if (!this.#domains.isIntroduced(domid)) {
       this.#domains.assume(domid);
       this.#ringOrder.set(domid, this.#nextConnectionId++);
     }
     const privileged = options.privileged ?? (domid === 0 || domid === this.#privilegedDomid);
+    return this.#open(domid, privileged, options.onMessage, options.onClose, options);
+  }
+
+  #open(
+    domid: number,
+    privileged: boolean,
+    onMessage: (message: Message) => void,
+    onClose: ((reason?: Error) => void) | undefined,
+    io: Pick<ServerConnectOptions, 'backlog' | 'fair' | 'onDrained'> = {},
+  ): ServerConnection {
     const conn = new ServerConnection(
       this.#nextConnectionId++,
       domid,
       privileged,
-      options.onMessage,
-      options.onClose,
+      onMessage,
+      onClose,
       this.#host,
-      options.backlog,
-      options.fair,
-      options.onDrained,
+      io.backlog,
+      io.fair,
+      io.onDrained,
     );
     conn.scope = new RequestScope(conn, this.store, this.#context, undefined);
     this.#connections.add(conn);
@@ -511,7 +696,7 @@ export class XenstoreServer implements XenstoreService {
       this.#domains.require(request.domid).target = request.target;
       return OK_PAYLOAD;
     },
-    CONTROL: (_conn, _tx, request) => control(this.#controlHost, request.args),
+    CONTROL: (conn, _tx, request) => control(this.#controlHost, conn.id, request.args),
     GET_FEATURE: (conn, _tx, request) => {
       // Open to all: without a domid, the asking domain's features (a privileged socket
       // connection gets the server's); naming a domain is privileged.
@@ -601,7 +786,10 @@ export class XenstoreServer implements XenstoreService {
     ) {
       throw new XenstoreError('ENOSPC', 'transaction quota reached');
     }
-    const id = conn.nextTransactionId();
+    return stringPayload(String(this.#newTransaction(conn, conn.nextTransactionId()).id));
+  }
+
+  #newTransaction(conn: ServerConnection, id: number): Transaction {
     const maxNodes = conn.privileged
       ? () => Number.POSITIVE_INFINITY
       : () => this.quotas.limit(conn.domid, 'transactionNodes');
@@ -615,7 +803,7 @@ export class XenstoreServer implements XenstoreService {
         };
     const tx = new Transaction(id, this.store, maxNodes, this.#policy, this.#host, charge);
     conn.transactions.set(id, new RequestScope(conn, tx, this.#context, tx));
-    return stringPayload(String(id));
+    return tx;
   }
 
   // What a guest's open transactions hold: C counts it against the domain's memory quota.
@@ -774,6 +962,7 @@ export class XenstoreServer implements XenstoreService {
     this.#connections.delete(conn);
     this.#byDomain.get(conn.domid)?.delete(conn);
     if (this.#byDomain.get(conn.domid)?.size === 0) this.#byDomain.delete(conn.domid);
+    this.#endpoints.delete(conn);
     this.#pending.delete(conn);
     this.#turns.forget(conn);
     conn.dropInbox();

@@ -1,4 +1,5 @@
 import { XenstoreError } from '../errors.ts';
+import { baseName, parentPath } from '../paths.ts';
 import {
   copyNode,
   NO_GENERATION,
@@ -41,6 +42,13 @@ interface Touch {
   fire: FireMode | undefined;
 }
 
+/** A touched node as a migration stream records it. */
+export interface TransactionTouch {
+  /** The transaction's copy; `null` when deleted in it, `undefined` when missing when touched. */
+  readonly local: Node | null | undefined;
+  readonly modified: boolean;
+}
+
 /** How conflicts are detected at commit. */
 export type ConflictPolicy =
   /** C xenstored 4.17: every node touched, read or written, must be unchanged. */
@@ -67,6 +75,8 @@ export class Transaction implements NodeAccess {
   /** Bytes of the changed copies this transaction holds, as C accounts them (see {@link put}). */
   memory = 0;
   readonly #memoryOf = new Map<string, number>();
+  /** When the transaction started (ms since the epoch): live update reports long-running ones. */
+  readonly startedAt = Date.now();
 
   constructor(
     readonly id: number,
@@ -196,6 +206,74 @@ export class Transaction implements NodeAccess {
       // to every watcher, dom0 included.
       if (touch.fire && (touch.originalPerms || touch.local)) {
         fire({ path, mode: touch.fire, perms: touch.originalPerms });
+      }
+    }
+  }
+
+  /** Every node touched, in the order first touched. */
+  *touches(): IterableIterator<[string, TransactionTouch]> {
+    for (const [path, { local, modified }] of this.#touched) yield [path, { local, modified }];
+  }
+
+  /**
+   * Records a node as a migration stream describes it: touched when the stream was written, with
+   * the global node as it is now as the version to check at commit. Child lists and events are
+   * left to {@link settleRestored}, once every node is in.
+   */
+  restoreTouch(path: string, local: Node | null | undefined, modified: boolean): void {
+    if (this.#touched.has(path)) throw new XenstoreError('EEXIST', `${path} touched twice`);
+    const global = this.store.get(path);
+    if (modified) {
+      if (global) this.#count(ownerOf(global), -1);
+      else if (local) this.created = true;
+      if (local) this.#count(ownerOf(local), 1);
+    }
+    if (local) local.generation = modified ? this.store.tick() : (global?.generation ?? 0);
+    this.#touched.set(path, {
+      checkGeneration: true,
+      generation: global ? global.generation : NO_GENERATION,
+      local,
+      originalPerms: global?.perms,
+      modified,
+      fire: undefined,
+    });
+  }
+
+  /**
+   * Completes restored touches, which a stream describes without child lists or watch events.
+   * Each copy gets the global node's children, without those deleted here, plus those created
+   * here in the order touched. Events are guessed as C queues them: a deleted node fires as the
+   * top of a removal unless its parent went too (then only its own watches), a changed node fires
+   * unless it changed only because a child came or went (so a node written and then given a
+   * child fires nothing).
+   */
+  settleRestored(): void {
+    const childChanged = new Set<string>();
+    for (const [path, touch] of this.#touched) {
+      if (touch.local) {
+        const global = this.store.get(path);
+        touch.local.children = global ? global.children.slice() : [];
+      }
+    }
+    for (const [path, touch] of this.#touched) {
+      if (path === '/') continue;
+      const parentName = parentPath(path);
+      const parent = this.#touched.get(parentName)?.local;
+      if (!parent) continue;
+      const name = baseName(path);
+      const at = parent.children.indexOf(name);
+      if (touch.local && at < 0) parent.children.push(name);
+      else if (!touch.local && at >= 0) parent.children.splice(at, 1);
+      else continue;
+      childChanged.add(parentName);
+    }
+    for (const [path, touch] of this.#touched) {
+      if (!touch.modified) continue;
+      if (touch.local === null) {
+        const parent = this.#touched.get(parentPath(path));
+        touch.fire = parent && parent.local === null && path !== '/' ? 'exact' : 'tree';
+      } else {
+        touch.fire = childChanged.has(path) ? undefined : 'tree';
       }
     }
   }
