@@ -79,6 +79,8 @@ export function describeClientSuite(backend: Backend): void {
       expect((await rejection(xs.watch(fresh(), { depth: -1 }))).code).toBe('EINVAL');
       expect((await rejection(xs.control([]))).code).toBe('EINVAL');
       expect((await rejection(xs.setPermissions(fresh(), []))).code).toBe('EINVAL');
+      const owner = [{ access: 'n', domid: 0 }] as const;
+      expect((await rejection(xs.setPermissions('@other', owner))).code).toBe('EINVAL');
       const tooBig = await rejection(xs.write(fresh(), Buffer.alloc(5000)));
       expect(tooBig.code).toBe('E2BIG');
       expect(xs.pendingRequests).toBe(0);

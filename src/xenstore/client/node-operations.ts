@@ -137,7 +137,10 @@ export abstract class NodeOperations {
     return this.pathRequest({ op: 'GET_PERMS', path }, options);
   }
 
-  /** Replaces a node's permission list. */
+  /**
+   * Replaces a node's permission list. `@introduceDomain` and `@releaseDomain` take one too: it
+   * says which domains receive their watch events (by default dom0 only).
+   */
   setPermissions(
     path: string,
     perms: readonly Permission[],
@@ -147,6 +150,10 @@ export abstract class NodeOperations {
       return Promise.reject(
         new XenstoreError('EINVAL', 'a permission list needs an owner', 'SET_PERMS', path),
       );
+    }
+    // C filters the events of these two special paths by their permissions, set so.
+    if (path === '@introduceDomain' || path === '@releaseDomain') {
+      return this.exchange({ op: 'SET_PERMS', path, perms }, options);
     }
     return this.pathRequest({ op: 'SET_PERMS', path, perms }, options);
   }
