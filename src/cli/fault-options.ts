@@ -1,4 +1,4 @@
-import type { FaultSpec } from '../xenstore/faults/index.ts';
+import type { FaultSpec } from '../xenstore/faults/plan.ts';
 
 /** The fault options `xenwire proxy` and `xenwire serve` share (parseArgs table). */
 export const FAULT_OPTIONS = {

@@ -16,12 +16,18 @@ export {
   DeviceEnd,
   type DeviceEndEvents,
   type DeviceEndOptions,
+  type DeviceQueue,
 } from './device-end.ts';
 export { isXenbusError, XenbusError, type XenbusErrorCode } from './errors.ts';
-export { type FrontendConnectOptions, type FrontendOptions, XenbusFrontend } from './frontend.ts';
+export {
+  type FrontendConnectOptions,
+  type FrontendOptions,
+  type RingLayout,
+  XenbusFrontend,
+} from './frontend.ts';
 export { type DeviceId, type DevicePaths, devicePaths } from './paths.ts';
 export type { Peer, StateDecision } from './peer-follower.ts';
-export type { DevicePlatform, SharedPages } from './platform.ts';
+export { contiguousPages, type DevicePlatform, type SharedPages } from './platform.ts';
 export { simulatedPlatform } from './simulated-platform.ts';
 export { parseXenbusState, XenbusState, xenbusStateName } from './state.ts';
 export { createDevice, type DeviceKeys, removeDevice } from './toolstack.ts';

@@ -1,4 +1,5 @@
 import type { EventChannel } from '../evtchn/index.ts';
+import { XenbusError } from './errors.ts';
 
 /** Pages shared with or from another domain, and how to give them back. */
 export interface SharedPages {
@@ -21,8 +22,11 @@ export interface DevicePlatform {
   readonly eventChannel: EventChannel;
   /** Grants `count` fresh zeroed pages of this domain to `domid` (gntalloc). */
   grantPages(domid: number, count: number): SharedPages;
-  /** Maps grants `refs` of domain `domid` into this domain, writable (gntdev). */
-  mapGrants(domid: number, refs: readonly number[]): SharedPages;
+  /**
+   * Maps grants `refs` of domain `domid` into this domain (gntdev): writable, or read-only with
+   * `readonly` (which also maps grants the peer gave read-only).
+   */
+  mapGrants(domid: number, refs: readonly number[], options?: { readonly?: boolean }): SharedPages;
   /**
    * Whether `domid` still exists, asked when xenstore fires `@releaseDomain`. `undefined` when
    * this domain cannot tell (an unprivileged guest): the device then relies on the peer's nodes.
@@ -30,4 +34,26 @@ export interface DevicePlatform {
   domainAlive(domid: number): Promise<boolean | undefined>;
   /** Closes the event-channel handle and grant devices. */
   close(): void;
+}
+
+/**
+ * The pages as one view, for rings that span several (a multi-page ring's slots straddle page
+ * boundaries). Real grant devices map a request's pages contiguously; on the simulated host,
+ * pages granted together are adjacent, and a peer's refs that are not give no such view.
+ * @throws XenbusError `EPROTO` when the pages are not one stretch of memory
+ */
+export function contiguousPages(shared: SharedPages): Uint8Array {
+  const [first] = shared.pages;
+  if (!first) throw new XenbusError('EPROTO', 'no pages');
+  let end = first.byteOffset;
+  for (const page of shared.pages) {
+    if (page.buffer !== first.buffer || page.byteOffset !== end) {
+      throw new XenbusError(
+        'EPROTO',
+        `refs ${shared.refs.join(', ')} are not one stretch of memory`,
+      );
+    }
+    end += page.byteLength;
+  }
+  return new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset);
 }

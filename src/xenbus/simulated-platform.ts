@@ -26,13 +26,8 @@ export function simulatedPlatform(hv: SimulatedHypervisor, domid: number): Devic
     domid,
     eventChannel,
     grantPages(remote, count): SharedPages {
-      const grants = [];
-      try {
-        for (let i = 0; i < count; i++) grants.push(hv.grants.grantAccess(domid, remote));
-      } catch (error) {
-        for (const grant of grants) hv.grants.endAccess(domid, grant.ref);
-        throw error;
-      }
+      // Consecutive refs, so that a multi-page ring is one stretch of memory at both ends.
+      const grants = hv.grants.grantRange(domid, remote, count);
       const refs = grants.map((grant) => grant.ref);
       return {
         pages: grants.map((grant) => grant.page),
@@ -40,10 +35,10 @@ export function simulatedPlatform(hv: SimulatedHypervisor, domid: number): Devic
         release: releaseAll(refs, (ref) => hv.grants.endAccess(domid, ref)),
       };
     },
-    mapGrants(remote, refs): SharedPages {
+    mapGrants(remote, refs, options = {}): SharedPages {
       const pages: Uint8Array[] = [];
       try {
-        for (const ref of refs) pages.push(hv.grants.map(domid, remote, ref));
+        for (const ref of refs) pages.push(hv.grants.map(domid, remote, ref, options));
       } catch (error) {
         for (const ref of refs.slice(0, pages.length)) hv.grants.unmap(domid, remote, ref);
         throw error;

@@ -39,9 +39,9 @@ export function xenPlatform(options: XenPlatformOptions = {}): DevicePlatform {
       sharer ??= GrantSharer.open(options.gntallocPath);
       return pagesOf(sharer.share(domid, count));
     },
-    mapGrants(domid, refs) {
+    mapGrants(domid, refs, access = {}) {
       mapper ??= GrantMapper.open(options.gntdevPath);
-      return pagesOf(mapper.map(domid, refs));
+      return pagesOf(mapper.map(domid, refs, { writable: !access.readonly }));
     },
     async domainAlive(domid) {
       if (!options.client) return undefined;

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { debuglog } from 'node:util';
 import { type BusyPoll, busyWaiter, type Waiter } from '../event-loop/busy-poller.ts';
 import { emitDetached } from './client/emit-detached.ts';
-import { asBuffer, NodeOperations, type RequestOptions } from './client/node-operations.ts';
+import { NodeOperations, type RequestOptions } from './client/node-operations.ts';
 import { abortError, type PendingRequest, RequestTable } from './client/request-table.ts';
 import {
   runTransaction,
@@ -11,13 +11,14 @@ import {
   type TransactionCarrier,
   type TransactionOptions,
 } from './client/transaction.ts';
+import { type WaitCondition, waitUntil, type XenstoreWaitOptions } from './client/wait.ts';
 import { Watch } from './client/watch.ts';
 import { PAYLOAD_MAX } from './constants.ts';
 import { isXenstoreError, XenstoreError } from './errors.ts';
 import { MessageType, messageTypeName } from './messages.ts';
 import { assertValidWatchPath } from './paths.ts';
 import { decodeError, decodeReply, decodeWatchEvent, type ReplyValue } from './replies.ts';
-import { encodeRequest, type Request, requestPath } from './requests.ts';
+import { encodeRequest, type Request, type RequestOp, requestPath } from './requests.ts';
 import { defaultConnector } from './transport/default.ts';
 import { socketConnector } from './transport/socket.ts';
 import type { Transport, TransportConnector } from './transport/transport.ts';
@@ -57,14 +58,23 @@ export interface XenstoreClientOptions {
    */
   readonly reconnect?: boolean | ReconnectOptions;
   /**
-   * What the client does while a reply is outstanding: keep the event loop turning (spin) or
-   * sleep until the server's reply wakes it. Default `'adaptive'`: whichever this thread has
-   * measured to be quicker, re-measured now and then, and only while a single reply is awaited
-   * in the thread. Spinning pays off when the server runs on another CPU (a round trip can take
-   * half the time) and is avoided when both share one; it never lasts more than 0.1 ms without
-   * a reply. `false` never spins; `true` spins whenever replies are awaited.
+   * What the client does while a reply is outstanding: sleep until the server's reply wakes it,
+   * or keep the event loop turning (spin). Default `false`: never spin, which costs the least
+   * CPU per request wherever spinning is not quicker, and always when the machine has other work
+   * (a Dom0 whose vCPUs guests share). `'adaptive'` follows whichever this thread has measured
+   * quicker, re-measured now and then, and only while a single reply is awaited in the thread:
+   * worth it for one-at-a-time requests when the server runs on another, otherwise idle CPU,
+   * where a round trip can take half the time at about a third more CPU per request. `true`
+   * spins whenever replies are awaited. A spin never lasts more than 0.1 ms without a reply.
    */
   readonly busyPoll?: BusyPoll;
+  /**
+   * Refuse every request that would change the daemon's state (write, mkdir, rm, set
+   * permissions, domain, feature, quota and control commands) with `EROFS`, before it is sent:
+   * what libxenstore's `XS_OPEN_READONLY` once promised, which xenstored no longer enforces (its
+   * read-only socket is gone). Reads, watches and transactions (that can then only read) work.
+   */
+  readonly readOnly?: boolean;
 }
 
 /** Options of {@link XenstoreClient.watch}. */
@@ -94,6 +104,7 @@ export interface XenstoreClientEvents {
   diagnostic: [XenstoreError];
   /** The connection dropped and a reconnect is under way. */
   disconnect: [Error];
+  /** The connection is back: watches registered again, open transactions lost. */
   reconnect: [ReconnectInfo];
   /** The client is closed for good: by `close()` (no error) or a connection that could not be kept. */
   close: [Error | undefined];
@@ -115,11 +126,14 @@ type State = 'open' | 'reconnecting' | 'closed';
  * ```
  *
  * Every call rejects with a {@link XenstoreError} whose `code` is the server's error name (e.g.
- * `ENOENT`) or one of `ETIMEDOUT`, `ABORT_ERR`, `ECONNRESET`, `EPROTO`. Set
+ * `ENOENT`) or one of `ETIMEDOUT`, `ABORT_ERR`, `ECONNRESET` (the connection was lost),
+ * `EPROTO` (the server broke the protocol: a reply of the wrong type, `tx_id` or shape, or a
+ * frame that closed the connection). Set
  * `NODE_DEBUG=xenwire` to trace every message.
  */
 export class XenstoreClient extends NodeOperations implements AsyncDisposable {
   readonly #connector: TransportConnector;
+  readonly #readOnly: boolean;
   readonly #queueCapacity: number;
   readonly #reconnect: Required<ReconnectOptions> | undefined;
   readonly #events = new EventEmitter<XenstoreClientEvents>();
@@ -148,8 +162,9 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
       options.transport ??
       (options.socketPath ? socketConnector(options.socketPath) : defaultConnector());
     this.#requests = new RequestTable(options.timeout ?? DEFAULT_TIMEOUT);
-    this.#poller = busyWaiter(options.busyPoll ?? 'adaptive', () => this.#requests.waiting);
+    this.#poller = busyWaiter(options.busyPoll ?? false, () => this.#requests.waiting);
     this.#queueCapacity = options.watchQueueCapacity ?? DEFAULT_QUEUE_CAPACITY;
+    this.#readOnly = options.readOnly ?? false;
     const reconnect = options.reconnect === true ? {} : options.reconnect || undefined;
     this.#reconnect = reconnect && {
       maxAttempts: reconnect.maxAttempts ?? 10,
@@ -158,7 +173,11 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     };
   }
 
-  /** Opens a connection; rejects with `ECONNRESET` when the server cannot be reached. */
+  /**
+   * Opens a connection; when the server cannot be reached, rejects with the reason as its
+   * `code`: `ENOENT` (no socket or device there), `ECONNREFUSED` (nothing listens on the socket),
+   * `EACCES` (not allowed), `ENAMETOOLONG` (a socket path over 107 bytes).
+   */
   static async connect(options: XenstoreClientOptions = {}): Promise<XenstoreClient> {
     const client = new XenstoreClient(options);
     await client.#open();
@@ -250,6 +269,27 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
       watch.once('close', () => signal.removeEventListener('abort', stop));
     }
     return watch;
+  }
+
+  /**
+   * Resolves once `condition` holds for the node at `path`: by default once it exists; given a
+   * string, once it holds that value; given a function, once it returns true for the value
+   * (`undefined` while the node does not exist). Resolves with that value. The node is watched
+   * and re-read after each change (ocaml-xenstore's `wait`); `signal` ends the wait with
+   * `ABORT_ERR`.
+   *
+   * ```ts
+   * await xs.wait('/local/domain/0/backend/vbd/5/51712/state', '4', {
+   *   signal: AbortSignal.timeout(10_000),
+   * });
+   * ```
+   */
+  wait(
+    path: string,
+    condition?: WaitCondition,
+    options?: XenstoreWaitOptions,
+  ): Promise<Buffer | undefined> {
+    return waitUntil(this, path, condition, options);
   }
 
   /**
@@ -360,11 +400,13 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
 
   /**
    * An implementation-specific command (CONTROL, formerly DEBUG), e.g. `['log', 'on']` or
-   * `['quota']`; the answer is returned as bytes.
+   * `['quota']`; the answer is returned as bytes, without the NUL the C daemon ends it with
+   * (`OK`, not `OK\0`).
    */
   async control(args: readonly (string | Uint8Array)[], options?: RequestOptions): Promise<Buffer> {
     if (args.length === 0) throw new XenstoreError('EINVAL', 'CONTROL needs a command', 'CONTROL');
-    return asBuffer(await this.#request({ op: 'CONTROL', args }, 0, options));
+    const answer = await this.#request({ op: 'CONTROL', args }, 0, options);
+    return answer.at(-1) === 0 ? answer.subarray(0, -1) : answer;
   }
 
   /** The server's features, or a domain's (servers without GET_FEATURE answer ENOSYS). */
@@ -413,6 +455,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     this.#teardown(new XenstoreError('ECONNRESET', 'client closed'), true);
   }
 
+  /** Closes the client (`await using`). */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
@@ -445,23 +488,32 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
         new XenstoreError('ECONNRESET', 'client is closed', op, requestPath(request)),
       );
     }
+    if (this.#readOnly && CHANGES_STATE.has(op)) {
+      return Promise.reject(
+        new XenstoreError('EROFS', {
+          message: `${op} refused: the client is read-only`,
+          op,
+          path: requestPath(request),
+        }),
+      );
+    }
     const signal = options?.signal;
     if (signal?.aborted) {
       return Promise.reject(abortError(op, requestPath(request), signal.reason));
     }
     const reqId = this.#requests.nextId();
     const message = encodeRequest(request, { reqId, txId });
-    if (message.payload.length > PAYLOAD_MAX) {
+    if (message.payloadLength > PAYLOAD_MAX) {
       return Promise.reject(
         new XenstoreError(
           'E2BIG',
-          `${op} payload of ${message.payload.length} bytes exceeds ${PAYLOAD_MAX}`,
+          `${op} payload of ${message.payloadLength} bytes exceeds ${PAYLOAD_MAX}`,
           op,
           requestPath(request),
         ),
       );
     }
-    const pending = this.#requests.add(reqId, op, requestPath(request), options, undo);
+    const pending = this.#requests.add(reqId, op, txId, requestPath(request), options, undo);
     // Before the transmit: an in-process server answers inside it.
     this.#poller.expect();
     this.#transmit(message);
@@ -496,6 +548,18 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
           `dropped a reply (type ${message.type}) to unknown req_id ${message.reqId}`,
         ),
       );
+      return;
+    }
+    if (message.txId !== pending.txId) {
+      // Not the answer to this request: what the server did is unknown, so nothing is undone.
+      const error = new XenstoreError(
+        'EPROTO',
+        `${pending.op} answered with tx_id ${message.txId} instead of ${pending.txId}`,
+        pending.op,
+        pending.path,
+      );
+      if (pending.abandoned) this.#diagnose(error);
+      else pending.reject(error);
       return;
     }
     if (pending.abandoned) {
@@ -539,7 +603,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
   #sendUnanswered(request: Request, txId: number): void {
     if (this.#state === 'closed') return;
     const reqId = this.#requests.nextId();
-    this.#requests.addUnanswered(reqId, request.op, requestPath(request));
+    this.#requests.addUnanswered(reqId, request.op, txId, requestPath(request));
     this.#transmit(encodeRequest(request, { reqId, txId }));
   }
 
@@ -599,13 +663,16 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     const transport = this.#transport;
     this.#transport = undefined;
     transport?.close();
-    const error = new XenstoreError(
-      'ECONNRESET',
-      reason ? `connection lost: ${reason.message}` : 'connection closed by the server',
-      undefined,
-      undefined,
-      { cause: reason },
-    );
+    // A server that broke the framing (or a ring's rules) is EPROTO; any other end, ECONNRESET.
+    const broken = isXenstoreError(reason, 'EPROTO');
+    const error = new XenstoreError(broken ? 'EPROTO' : 'ECONNRESET', {
+      message: broken
+        ? `connection closed: the server broke the protocol: ${reason.message}`
+        : reason
+          ? `connection lost: ${reason.message}`
+          : 'connection closed by the server',
+      cause: reason,
+    });
     trace('connection lost: %s', error.message);
     if (this.#reconnect === undefined) {
       this.#state = 'closed';
@@ -668,10 +735,20 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     this.#backlog.length = 0;
     this.#requests.failAll(
       (request) =>
-        new XenstoreError('ECONNRESET', error.message, request.op, request.path, { cause: error }),
+        new XenstoreError(error.code, error.message, request.op, request.path, { cause: error }),
     );
     for (const tx of [...this.#transactions]) {
-      tx.lose(new XenstoreError('ECONNRESET', `transaction ${tx.id} lost with the connection`));
+      tx.lose(
+        new XenstoreError(
+          error.code,
+          `transaction ${tx.id} lost with the connection`,
+          undefined,
+          undefined,
+          {
+            cause: error,
+          },
+        ),
+      );
     }
     if (!final && this.#state !== 'closed') return;
     const userClosed = this.#lifetime.signal.aborted;
@@ -680,6 +757,21 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     emitDetached(this.#events, 'close', userClosed ? undefined : error);
   }
 }
+
+/** The requests a read-only client refuses: each can change the daemon's state. */
+const CHANGES_STATE: ReadonlySet<RequestOp> = new Set<RequestOp>([
+  'WRITE',
+  'MKDIR',
+  'RM',
+  'SET_PERMS',
+  'INTRODUCE',
+  'RELEASE',
+  'RESUME',
+  'SET_TARGET',
+  'SET_FEATURE',
+  'SET_QUOTA',
+  'CONTROL',
+]);
 
 /** Largest value of each numeric request field; domain ids are 16 bits. */
 const numberLimits: Readonly<Record<string, number>> = {

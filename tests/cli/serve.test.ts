@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { XenstoreClient } from '../../src/xenstore/client.ts';
 import { startRealXenstored, type XenInstall, xenInstall } from '../support/real-xenstored.ts';
@@ -159,6 +160,46 @@ describe('xenwire serve', () => {
   });
 });
 
+describe('npm start', () => {
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const npmStart = ['npm', 'start', '--silent', '--prefix', root, '--'];
+
+  it('is xenwire serve with the Domain-0 tree: the same help and the same first lines', async () => {
+    const help = await run(npmStart, ['--help'], {});
+    const serveHelp = await xenwire(['serve', '--help']);
+    expect(serveHelp).toMatchObject({ status: 0, stderr: '' });
+    expect(help).toEqual(serveHelp);
+
+    const socket = join(dir, 'xenstored.sock');
+    // Its own process group, so that the interrupt reaches the server under npm and tsx.
+    const child = spawn(npmStart[0]!, [...npmStart.slice(1), '--socket', socket, '--guests', '4'], {
+      cwd: dir,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    const stdout = new Capture();
+    const stderr = new Capture();
+    child.stdout!.on('data', (chunk: Buffer) => stdout.write(chunk));
+    child.stderr!.on('data', (chunk: Buffer) => stderr.write(chunk));
+    // Closed once every process of the group has let go of the pipes.
+    const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+    await stdout.waitFor(/domain 4 on/);
+    expect(stdout.text).toBe(`listening on ${socket}\ndomain 4 on ${join(dir, 'dom4.sock')}\n`);
+    expect(stderr.text).toBe('xenwire serve: --guests is deprecated: use --guest-domains\n');
+    expect(await xenwire(['read', '/local/domain/0/name'], socket)).toEqual({
+      status: 0,
+      stdout: 'Domain-0\n',
+      stderr: '',
+    });
+    expect((await xenwire(['read', 'name'], join(dir, 'dom4.sock'))).stdout).toBe('guest4\n');
+    process.kill(-child.pid!, 'SIGINT');
+    await closed;
+    expect(stderr.text).toMatch(/xenwire serve: stopped\n$/);
+    expect(existsSync(socket)).toBe(false);
+  });
+});
+
 describe('the xenwire program', () => {
   it('runs from a link named xenstore-<mode> as that tool', async () => {
     const socket = join(dir, 'xenstored.sock');
@@ -187,10 +228,10 @@ describe('the xenwire program', () => {
       stdout: 'Domain-0\n',
       stderr: '',
     });
-    // xenwire's own options come after the mode, like the C tool's.
-    expect(await run([process.execPath, launcher], ['--mock', 'read', '/vm'], {})).toMatchObject({
-      status: 1,
-    });
+    // xenwire's own options may also come before the mode.
+    expect(
+      await run([process.execPath, launcher], ['--mock', 'read', '/local/domain/0/domid'], {}),
+    ).toEqual({ status: 0, stdout: '0\n', stderr: '' });
   });
 
   it('ends quietly when its reader goes away, as SIGPIPE ends the C tools', async () => {
@@ -214,5 +255,59 @@ describe('the xenwire program', () => {
     expect(result).toEqual({ stdout: '141\n', stderr: '' });
     served.child.kill('SIGINT');
     expect(await served.exited).toBe(0);
+  });
+});
+
+describe('xenwire snapshot and serve --load', () => {
+  it.skipIf(xenInstall === undefined)(
+    "replays a C daemon's store in the mock: same tree and permissions",
+    async () => {
+      const install = xenInstall as XenInstall;
+      const daemon = await startRealXenstored(install);
+      const stream = join(dir, 'host.xsm');
+      try {
+        const c = daemon.socketPath;
+        await xenstoreC(install, ['write', '/vm/1/name', 'guest', '/vm/1/bytes', 'a b'], c);
+        await xenstoreC(install, ['chmod', '/vm/1', 'n0', 'r3'], c);
+        await daemon.createGuest(3, 33);
+        await xenwire(['control', 'print', 'x'], c);
+        const client = await XenstoreClient.connect({ socketPath: c });
+        await client.introduceDomain(3, 3, 33);
+        await client.close();
+        const taken = await xenwire(['snapshot', '--to', stream], c);
+        expect(taken).toMatchObject({
+          status: 0,
+          stdout: expect.stringMatching(/^\d+ nodes written/),
+        });
+        const original = await xenstoreC(install, ['ls', '-fp'], c);
+        const socket = join(dir, 'loaded.sock');
+        const served = await launch(
+          ['serve', '--socket', socket, '--load', stream],
+          /listening on/,
+        );
+        expect((await xenstoreC(install, ['ls', '-fp'], socket)).stdout).toBe(original.stdout);
+        const loaded = await XenstoreClient.connect({ socketPath: socket });
+        expect(await loaded.isDomainIntroduced(3)).toBe(true);
+        await loaded.close();
+        served.child.kill('SIGINT');
+        expect(await served.exited).toBe(0);
+      } finally {
+        await daemon.stop();
+      }
+    },
+    60_000,
+  );
+
+  it('refuses a file that is no migration stream, naming the offset', async () => {
+    const file = join(dir, 'bad.xsm');
+    await writeFile(file, 'xenstore\0\0\0\x02');
+    const [node, ...nodeArgs] = sourceCommand();
+    const result = await run(
+      [node!, ...nodeArgs],
+      ['serve', '--socket', join(dir, 's'), '--load', file],
+      {},
+    );
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/migration stream, offset 0/);
   });
 });

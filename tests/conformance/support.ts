@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ConformanceTarget, socketTemplateGuests } from '../../src/conformance/index.ts';
 import { socketConnector } from '../../src/xenstore/index.ts';
-import { type Served, serve } from '../../src/xenstore/server.ts';
+import { type Served, type ServeOptions, serve } from '../../src/xenstore/server.ts';
 
 /** The in-memory xenstored in 4.17 mode on sockets, guests 1-3 on their own sockets. */
 export interface MockServer {
@@ -13,7 +13,7 @@ export interface MockServer {
   stop(): Promise<void>;
 }
 
-export async function startMock(): Promise<MockServer> {
+export async function startMock(options: Pick<ServeOptions, 'quotas'> = {}): Promise<MockServer> {
   const dir = await mkdtemp(join(tmpdir(), 'xenwire-conformance-'));
   const served = await serve({
     socketPath: join(dir, 'socket'),
@@ -21,6 +21,7 @@ export async function startMock(): Promise<MockServer> {
     guestDomains: [1, 2, 3],
     guestSocketDir: dir,
     version: '4.17',
+    ...options,
   });
   return {
     served,

@@ -3,13 +3,15 @@ import { mkdtemp, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  askIntroduced,
   barrier,
+  changesDomains,
   type DifferentialTarget,
+  GUEST_DOMIDS,
   probe,
   type ReferenceTarget,
   settleWithin,
 } from '../../src/conformance/fuzz/run-script.ts';
-import type { Step } from '../../src/conformance/fuzz/script.ts';
 import { MessageType } from '../../src/xenstore/messages.ts';
 import { type Listener, socketListener, XenstoreServer } from '../../src/xenstore/server.ts';
 import { GuestRingConnection } from '../support/guest-ring-connection.ts';
@@ -32,10 +34,8 @@ export * from '../../src/conformance/fuzz/run-script.ts';
 export async function realTarget(install: XenInstall): Promise<ReferenceTarget> {
   let daemon: RealXenstored;
   let waker: RawConnection;
-  const introduced = new Set<number>();
   const start = async () => {
     daemon = await startRealXenstored(install);
-    introduced.clear();
     // Any request on the socket makes the daemon run its loop, which services the rings too.
     // Opened up front: C's event order can depend on the order connections were opened in.
     waker = await RawConnection.open(daemon.socketPath);
@@ -45,6 +45,7 @@ export async function realTarget(install: XenInstall): Promise<ReferenceTarget> 
   const wake = async () => {
     await waker.exchange(barrier);
   };
+  const isIntroduced = (domid: number) => askIntroduced(waker, domid);
   return {
     name: install.set === 'xen' ? 'C xenstored' : `C xenstored (${install.set})`,
     get socketPath() {
@@ -53,19 +54,19 @@ export async function realTarget(install: XenInstall): Promise<ReferenceTarget> 
     async openGuest(domid) {
       return new GuestRingConnection(page(domid), wake);
     },
+    isIntroduced,
+    // Which domain an INTRODUCE names is the daemon's reading of its payload: every guest that
+    // is not introduced exists for the step, and afterwards only those introduced remain.
     async beforeStep(step) {
-      const domid = introduceDomid(step);
-      if (domid !== undefined && !existsSync(page(domid))) await daemon.createGuest(domid, 0);
+      if (changesDomains(step) !== MessageType.INTRODUCE) return;
+      for (const domid of GUEST_DOMIDS) {
+        if (!existsSync(page(domid))) await daemon.createGuest(domid, 0);
+      }
     },
-    async afterStep(step, reply) {
-      if (!('request' in step) || reply === undefined) return;
-      const { request } = step;
-      const ok = reply.type !== MessageType.ERROR;
-      if (request.op === 'INTRODUCE' && ok) introduced.add(request.domid);
-      if (request.op === 'RELEASE' && ok) introduced.delete(request.domid);
-      if (request.op === 'INTRODUCE' || request.op === 'RELEASE') {
-        const domid = request.domid;
-        if (!introduced.has(domid) && existsSync(page(domid))) await unlink(page(domid));
+    async afterStep(step) {
+      if (changesDomains(step) === undefined) return;
+      for (const domid of GUEST_DOMIDS) {
+        if (existsSync(page(domid)) && !(await isIntroduced(domid))) await unlink(page(domid));
       }
     },
     async failure(deadlineMs) {
@@ -96,10 +97,6 @@ export async function realTarget(install: XenInstall): Promise<ReferenceTarget> 
 /** How much of a dead daemon's log a failure quotes. */
 const LOG_TAIL = 200;
 
-function introduceDomid(step: Step): number | undefined {
-  return 'request' in step && step.request.op === 'INTRODUCE' ? step.request.domid : undefined;
-}
-
 /** The in-memory xenstored in 4.17 mode, on a unix socket in this process. */
 export async function mockTarget(): Promise<DifferentialTarget> {
   const dir = await mkdtemp(join(tmpdir(), 'xenwire-diff-'));
@@ -116,6 +113,9 @@ export async function mockTarget(): Promise<DifferentialTarget> {
         guestListeners.set(domid, guest);
       }
       return RawConnection.open(guest.path);
+    },
+    async isIntroduced(domid) {
+      return server.domains.isIntroduced(domid);
     },
     async beforeStep() {},
     async afterStep() {},

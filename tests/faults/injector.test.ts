@@ -69,8 +69,8 @@ async function run(plan: FaultPlan, steps: readonly Step[], messagesOnly = false
 }
 
 const request = (r: Request, reqId: number, txId = 0): Message => {
-  const { frame: _frame, ...message } = encodeRequest(r, { reqId, txId });
-  return message;
+  const { type, payload } = encodeRequest(r, { reqId, txId });
+  return { type, reqId, txId, payload };
 };
 const reply = (type: number, reqId: number, text: string): Message => ({
   type,

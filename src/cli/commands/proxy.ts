@@ -1,16 +1,19 @@
 import { createWriteStream, rmSync, type WriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { FaultInjector } from '../../xenstore/faults/injector.ts';
 import {
-  FaultInjector,
   type FaultPlan,
   FaultSpecError,
   injectsFaults,
   parseFaultSpec,
-} from '../../xenstore/faults/index.ts';
-import { encodeMessage, type Message, MessageFramer } from '../../xenstore/index.ts';
+} from '../../xenstore/faults/plan.ts';
+import { MessageFramer } from '../../xenstore/framer.ts';
+import { encodeMessage, type Message } from '../../xenstore/wire.ts';
+import type { Command } from '../command.ts';
 import { FAULT_OPTIONS, FAULT_USAGE, faultSpecOf } from '../fault-options.ts';
-import { type CliIo, Diagnostics, type OutputStream } from '../io.ts';
+import { type CliIo, Diagnostics, type OutputStream, USAGE_ERROR, wantsJson } from '../io.ts';
+import { errorCode } from '../target.ts';
 import { parseToolArgs } from '../tool-args.ts';
 import {
   type ByteCounts,
@@ -264,16 +267,19 @@ function listenOn(server: Server, path: string): Promise<void> {
 }
 
 /** `xenwire proxy`: a transparent, recording proxy in front of a xenstored. */
-export async function runProxy(args: readonly string[], io: CliIo): Promise<number> {
-  const diag = new Diagnostics(io, 'xenwire proxy');
+async function runProxy(args: readonly string[], io: CliIo): Promise<number> {
+  const diag = new Diagnostics(io, 'xenwire proxy', wantsJson(args));
   const { values } = parseToolArgs(args, options, usage, io, diag);
-  if (!values.listen || !values.to) return diag.errx(`--listen and --to are required\n${usage}`, 2);
+  if (!values.listen || !values.to)
+    return diag.errx(`--listen and --to are required\n${usage}`, USAGE_ERROR, 2);
   let faults: FaultPlan | undefined;
   try {
     faults = await chooseFaults(values);
   } catch (error) {
-    if (error instanceof FaultSpecError || isSystemError(error)) {
-      return diag.errx((error as Error).message, 2);
+    if (error instanceof FaultSpecError) return diag.errx(error.message, USAGE_ERROR, 2);
+    if (isSystemError(error)) {
+      const path = values['faults-from'];
+      return diag.errx((error as Error).message, { code: errorCode(error), path }, 2);
     }
     throw error;
   }
@@ -291,7 +297,10 @@ export async function runProxy(args: readonly string[], io: CliIo): Promise<numb
   try {
     await listenOn(server, values.listen);
   } catch (error) {
-    return diag.errx(`cannot listen on ${values.listen}: ${(error as Error).message}`);
+    return diag.errx(`cannot listen on ${values.listen}: ${(error as Error).message}`, {
+      code: errorCode(error),
+      path: values.listen,
+    });
   }
   io.stdout.write(`proxy listening on ${values.listen}, forwarding to ${values.to}\n`);
   if (faults) io.stdout.write(`faults seeded with ${faults.seed}\n`);
@@ -330,3 +339,5 @@ async function chooseFaults(
 function isSystemError(error: unknown): boolean {
   return typeof (error as NodeJS.ErrnoException)?.syscall === 'string';
 }
+
+export const command: Command = { run: runProxy, interruptible: true };

@@ -3,17 +3,31 @@ import { MessageType, messageTypeName } from '../../xenstore/messages.ts';
 import { decodeReply } from '../../xenstore/replies.ts';
 import { type Message, writeHeader } from '../../xenstore/wire.ts';
 import { RawConnection } from './raw-connection.ts';
-import { BOGUS_TX_ID, CONNECTIONS, type Script, type Step, stepMessage } from './script.ts';
+import {
+  BOGUS_TX_ID,
+  CONNECTIONS,
+  type Script,
+  type Step,
+  stepMessage,
+  stepType,
+} from './script.ts';
 
 /** Domains a script may introduce, and the event-channel port each is introduced with. */
 export const GUEST_DOMIDS = [1, 2, 3] as const;
 export const guestPort = (domid: number) => 100 + domid;
 
-/** The guest domain the guest scripts connect as. */
+/** The guest domain the fixed guest scripts connect as. */
 export const GUEST_CONNECTION_DOMID = 1;
 
-/** The subtrees scripts write to; reset removes them. */
-export const SCRATCH_PATHS = ['/d', '/local/domain/0/r', '/local/domain/1'] as const;
+/** The guest domains the random guest scripts connect as, and release and introduce again. */
+export const CONNECTED_GUEST_DOMIDS = [GUEST_CONNECTION_DOMID, 2] as const;
+
+/**
+ * The subtrees scripts write to; reset removes them. Removed last, so that the newest node is
+ * the root, whose permissions reset has just made `n0`: C stamps a domain introduced next with
+ * the newest node's generation (see the known differences), which must then grant it nothing.
+ */
+export const SCRATCH_PATHS = ['/d', '/local'] as const;
 
 /**
  * What each connection received because of one step: every message up to a barrier request sent
@@ -36,10 +50,10 @@ export type ConnectionKind = 'dom0' | { guest: number };
 /** The connections of the random scripts: all dom0. */
 export const DOM0_CONNECTIONS: readonly ConnectionKind[] = Array(CONNECTIONS).fill('dom0');
 
-/** The dom0 connections plus one for guest {@link GUEST_CONNECTION_DOMID}. */
+/** The dom0 connections plus one for each of {@link CONNECTED_GUEST_DOMIDS}. */
 export const GUEST_CONNECTIONS: readonly ConnectionKind[] = [
   ...DOM0_CONNECTIONS,
-  { guest: GUEST_CONNECTION_DOMID },
+  ...CONNECTED_GUEST_DOMIDS.map((guest) => ({ guest })),
 ];
 
 /** A server under differential test. */
@@ -48,6 +62,8 @@ export interface DifferentialTarget {
   readonly socketPath: string;
   /** A connection speaking for guest `domid`, which must have been introduced. */
   openGuest(domid: number): Promise<WireConnection>;
+  /** Whether the server holds `domid` as introduced (asked outside the script's connections). */
+  isIntroduced(domid: number): Promise<boolean>;
   /** Called before a step is sent (the real daemon needs a page file for INTRODUCE). */
   beforeStep(step: Step): Promise<void>;
   /** Called with the step's reply. */
@@ -69,6 +85,24 @@ export interface ReferenceTarget extends DifferentialTarget {
   restart(): Promise<void>;
   /** False for a server that cannot be restarted: a crash is then reported unshrunk. */
   readonly restartable?: false;
+}
+
+/** Asks the server on `conn` whether `domid` is introduced (IS_DOMAIN_INTRODUCED). */
+export async function askIntroduced(conn: RawConnection, domid: number): Promise<boolean> {
+  const { reply } = await conn.exchange({
+    type: MessageType.IS_DOMAIN_INTRODUCED,
+    reqId: 0,
+    txId: 0,
+    payload: Buffer.from(`${domid}\0`),
+  });
+  return Buffer.from(reply.payload).toString('latin1') === 'T\0';
+}
+
+/** INTRODUCE or RELEASE when `step` sends one of them (well-formed or not), else undefined. */
+export function changesDomains(step: Step): number | undefined {
+  if ('oversize' in step) return undefined;
+  const type = stepType(step);
+  return type === MessageType.INTRODUCE || type === MessageType.RELEASE ? type : undefined;
 }
 
 /** Opens a connection and waits for the answer to one request. */
@@ -115,10 +149,15 @@ export const barrier: Message = {
 /**
  * A message as exact, readable text: type name, header ids, payload as a JSON latin1 string.
  * DIRECTORY_PART generations are opaque to clients (only their equality matters), so each is
- * replaced by its order of first appearance in the script run, `gen#0`, `gen#1`, ...
+ * replaced by its order of first appearance in the script run, `gen#0`, `gen#1`, ... The memory
+ * figure of CONTROL `quota <domid>` is C's own allocation accounting, which no other server can
+ * reproduce, so it is left out.
  */
 function describeMessage(message: Message, generations: Map<string, string>): string {
   let payload = Buffer.from(message.payload).toString('latin1');
+  if (message.type === MessageType.CONTROL && payload.startsWith('Domain ')) {
+    payload = payload.replace(/^(memory +:) +\d+$/m, '$1 (bytes)');
+  }
   if (message.type === MessageType.DIRECTORY_PART) {
     const nul = payload.indexOf('\0');
     const generation = payload.slice(0, nul);
@@ -176,9 +215,19 @@ export async function runScript(
   const started: number[][] = kinds.map(() => []);
   const observations: StepObservation[] = [];
   const generations = new Map<string, string>();
+  // Guests introduced now, by this server's account: only their connections may be used.
+  const present = new Set<number>();
+  const absent = (i: number) => {
+    const kind = kinds[i]!;
+    return kind !== 'dom0' && !present.has(kind.guest);
+  };
   try {
     for (const [index, step] of script.entries()) {
       signal?.throwIfAborted();
+      if (absent(step.conn)) {
+        observations.push(kinds.map((_, i) => (i === step.conn ? 'closed' : [])));
+        continue;
+      }
       const conn = await open(step.conn);
       if ('oversize' in step) {
         if (!(conn instanceof RawConnection)) throw new Error('oversize needs a socket connection');
@@ -205,8 +254,25 @@ export async function runScript(
       // other connection are queued ahead of their barriers.
       const received: (Message[] | 'closed')[] = [];
       received[step.conn] = await untilBarrier(conn, []);
+      if (changesDomains(step) !== undefined) {
+        // A released guest's connection is gone (a ring nobody serves would never answer); it
+        // is opened afresh once the guest is introduced again.
+        for (const domid of new Set(
+          kinds.flatMap((kind) => (kind === 'dom0' ? [] : [kind.guest])),
+        )) {
+          if (await target.isIntroduced(domid)) present.add(domid);
+          else present.delete(domid);
+        }
+        for (const [i, each] of conns.entries()) {
+          if (!each || !absent(i)) continue;
+          each.close();
+          conns[i] = undefined;
+          started[i] = [];
+          received[i] = 'closed';
+        }
+      }
       for (const [i, each] of conns.entries()) {
-        if (i !== step.conn) received[i] = each ? await untilBarrier(each, []) : [];
+        received[i] ??= each ? await untilBarrier(each, []) : [];
       }
       observations.push(
         received.map((messages) =>
@@ -254,6 +320,14 @@ export function socketTarget(name: string, socketPath: string): ReferenceTarget 
         code: 'ENOSYS',
       });
     },
+    async isIntroduced(domid) {
+      const conn = await RawConnection.open(socketPath);
+      try {
+        return await askIntroduced(conn, domid);
+      } finally {
+        conn.close();
+      }
+    },
     async beforeStep() {},
     async afterStep() {},
     async failure(deadlineMs) {
@@ -268,7 +342,26 @@ export function socketTarget(name: string, socketPath: string): ReferenceTarget 
   };
 }
 
-/** Brings a target back to its starting state: no guests, default permissions, no scratch nodes. */
+/** CONTROL commands setting every quota back to C 4.17's default. */
+const QUOTA_DEFAULTS = [
+  ...Object.entries({
+    nodes: 1000,
+    watches: 128,
+    transactions: 10,
+    outstanding: 20,
+    'transaction-nodes': 1024,
+    memory: 2621440,
+    'node-size': 2048,
+    'path-max': 2048,
+    permissions: 5,
+  }).map(([name, value]) => ['quota', 'set', name, String(value)]),
+  ['quota-soft', 'set', 'memory', '2097152'],
+];
+
+/**
+ * Brings a target back to its starting state: no guests, default permissions and quotas, no
+ * scratch nodes.
+ */
 async function resetTarget(target: DifferentialTarget): Promise<void> {
   const admin = await RawConnection.open(target.socketPath);
   const requests: Step[] = [
@@ -281,6 +374,9 @@ async function resetTarget(target: DifferentialTarget): Promise<void> {
         tx: 'none',
         request: { op: 'SET_PERMS', path, perms: [{ access: 'n', domid: 0 }] },
       }),
+    ),
+    ...QUOTA_DEFAULTS.map(
+      (args): Step => ({ conn: 0, tx: 'none', request: { op: 'CONTROL', args } }),
     ),
     ...SCRATCH_PATHS.map((path): Step => ({ conn: 0, tx: 'none', request: { op: 'RM', path } })),
   ];

@@ -15,6 +15,7 @@ export interface ByteStream {
 export interface ByteStreamHandlers {
   /** Bytes in arrival order, chunked arbitrarily; the stream must not reuse a chunk afterwards. */
   onData(chunk: Uint8Array): void;
+  /** The stream ended: `reason` when it failed, nothing when it closed cleanly. */
   onClose(reason?: Error): void;
 }
 
@@ -55,10 +56,14 @@ export function framedTransport(
       }
     },
     onClose(reason) {
-      // A stream cut inside a message loses that message: say so rather than end quietly.
+      // A stream cut inside a message loses that message: say so rather than end quietly. The
+      // peer broke no rule (it may have died mid-write), so this is a lost connection.
       const cut =
         reason === undefined && framer.buffered > 0
-          ? new XenstoreError('EPROTO', `connection closed ${framer.buffered} bytes into a message`)
+          ? new XenstoreError(
+              'ECONNRESET',
+              `connection closed ${framer.buffered} bytes into a message`,
+            )
           : reason;
       finish(cut);
     },

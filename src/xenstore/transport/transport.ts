@@ -54,6 +54,18 @@ export interface ConnectOptions {
    */
   readonly backlog?: () => number;
   /**
+   * Serve this connection as C xenstored serves its connections: one request per turn of the
+   * daemon's loop, in turn with the other fair connections, its output handed on a bounded amount
+   * per turn, and no request served while its unread output (`backlog`; for a guest, all its
+   * connections' together) has reached the memory quota. Requests then wait in the daemon:
+   * `queued` counts them, and a transport stops reading while any wait, until `onDrained`. For
+   * media that carry many requests at once from a peer that may be hostile (sockets, rings);
+   * without it every request is served as it is sent.
+   */
+  readonly fair?: boolean;
+  /** A fair connection's waiting requests have all been served: its transport may read again. */
+  readonly onDrained?: () => void;
+  /**
    * Writes bytes to the peer as they are, in order with `onMessage`'s, on byte media: what fault
    * injection needs to split a message into several writes or tear one in half.
    */
@@ -70,22 +82,27 @@ export interface ServerConnectOptions extends ConnectOptions {
 }
 
 /**
- * The daemon's end of one peer. Replies and events are delivered synchronously and in order
- * through `onMessage`, but never re-entrantly: a `send` made from inside `onMessage` is queued and
- * answered once the current delivery returns, still before the outermost `send` returns.
+ * The daemon's end of one peer. Replies and events are delivered in order through `onMessage`,
+ * never re-entrantly: a `send` made from inside `onMessage` is queued and answered once the
+ * current delivery returns. Unless the connection is fair, that is still before the outermost
+ * `send` returns: everything is delivered synchronously.
  */
 export interface XenstoreConnection {
   /** Server-wide connection number (trace records name it). */
   readonly id: number;
+  /** The domain the connection speaks for. */
   readonly domid: number;
   /** Sends one request. */
   send(message: Message): void;
+  /** Requests sent and not served yet (only a fair connection has any; see `ConnectOptions.fair`). */
+  readonly queued: number;
   /** Ends the connection: its watches and open transactions are discarded. */
   close(): void;
 }
 
 /** A domain the daemon knows: where a ring server finds its page and event channel. */
 export interface ServedDomain {
+  /** The domain's id. */
   readonly domid: number;
   /** Guest frame number of the ring page, as INTRODUCE sent it. */
   readonly gfn: bigint;
@@ -97,7 +114,10 @@ export interface ServedDomain {
 
 /** The domains the daemon knows, and their comings and goings. */
 export interface DomainDirectory {
+  /** Whether the domain was introduced (and not released since). */
   isIntroduced(domid: number): boolean;
+  /** The domain with this domid, introduced or assumed; `undefined` when unknown. */
+  get(domid: number): ServedDomain | undefined;
   /** Records a domain a connection speaks for without INTRODUCE. */
   assume(domid: number): void;
   /** Every known domain, dom0 first. */
@@ -114,6 +134,7 @@ export interface DomainDirectory {
 export interface XenstoreService {
   /** Opens a connection speaking for a domain; see {@link ServerConnectOptions}. */
   connect(options: ServerConnectOptions): XenstoreConnection;
+  /** The domains the daemon knows. */
   readonly domains: DomainDirectory;
   /** RELEASE from outside the protocol: the domain died. */
   releaseDomain(domid: number): void;

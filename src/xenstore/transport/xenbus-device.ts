@@ -6,6 +6,7 @@ import { MessageType } from '../messages.ts';
 import { joinStrings } from '../payload.ts';
 import { encodeRequest } from '../requests.ts';
 import { encodeMessage, type Message, type OutgoingMessage } from '../wire.ts';
+import { connectFailure } from './connect-failure.ts';
 import type { Transport, TransportConnector, TransportHandlers } from './transport.ts';
 
 /** The xenbus character device of a Linux guest or dom0 (`xenbus_dev_frontend`). */
@@ -16,13 +17,17 @@ export const XENBUS_DEVICE_PATH = '/dev/xen/xenbus';
  * substitute a fake device.
  */
 export interface DeviceIo {
+  /** Opens the device for reading and writing, as `fs.open(path, 'r+')`. */
   open(path: string, callback: (error: Error | null, fd: number) => void): void;
+  /** Reads what the device has, as `fs.read`; blocks until it has something. */
   read(
     fd: number,
     buffer: Uint8Array,
     callback: (error: Error | null, bytes: number) => void,
   ): void;
+  /** Writes whole messages, as `fs.write`. */
   write(fd: number, buffer: Uint8Array, callback: (error: Error | null) => void): void;
+  /** Closes the device, waking a blocked read. */
   close(fd: number, callback: (error: Error | null) => void): void;
 }
 
@@ -113,12 +118,7 @@ function openDevice(path: string, io: DeviceIo, handlers: TransportHandlers): Pr
   return new Promise((resolve, reject) => {
     io.open(path, (error, fd) => {
       if (error) {
-        const code = (error as NodeJS.ErrnoException).code ?? error.message;
-        reject(
-          new XenstoreError('ECONNRESET', `cannot open ${path}: ${code}`, undefined, undefined, {
-            cause: error,
-          }),
-        );
+        reject(connectFailure(path, error));
         return;
       }
       resolve(new DeviceTransport(io, fd, handlers));

@@ -1,5 +1,5 @@
-import { defaultSocketPath } from '../../xenstore/index.ts';
-import type { CliIo, Diagnostics } from '../io.ts';
+import { defaultSocketPath } from '../xenstore/index.ts';
+import { type CliIo, type Diagnostics, USAGE_ERROR } from './io.ts';
 
 /** The options of `xenwire conformance --fuzz`. */
 export interface FuzzValues {
@@ -15,8 +15,9 @@ on the reference (--against) and then on the server under test (--socket), the r
 events compared byte for byte; the first difference is shrunk to a short script. A server that
 stops answering a fresh connection, or takes over --timeout ms (default 30000) for a script,
 counts as crashed. --runs N (default 1000), --seed S (printed; repeat a run with it),
---max-steps M (default 25). Both servers must start alike (e.g. two fresh daemons); the scripts
-write below /d and /local/domain/0/r and introduce domains 1-3.
+--max-steps M (default 25). Both servers must start alike (e.g. two fresh daemons): before each
+script, /d and /local are removed and every quota is set back to C 4.17's default; the scripts
+introduce and release domains 1-3.
 Exit status: 0 no finding, 1 a divergence, 3 the reference crashed, 4 the server under test
 crashed, 2 bad usage.
 `;
@@ -29,11 +30,11 @@ export async function runConformanceFuzz(
   io: CliIo,
   diag: Diagnostics,
 ): Promise<number> {
-  if (!values.against) return diag.errx('--fuzz needs --against REF_SOCKET', 2);
+  if (!values.against) return diag.errx('--fuzz needs --against REF_SOCKET', USAGE_ERROR, 2);
   const count = (name: string, text: string | undefined, fallback: number) => {
     if (text === undefined) return fallback;
     if (!/^\d+$/.test(text) || Number(text) === 0) {
-      return diag.errx(`${name} takes a positive integer, not ${text}`, 2);
+      return diag.errx(`${name} takes a positive integer, not ${text}`, USAGE_ERROR, 2);
     }
     return Number(text);
   };
@@ -44,13 +45,15 @@ export async function runConformanceFuzz(
     values.seed === undefined
       ? Math.floor(Math.random() * 2 ** 31)
       : count('--seed', values.seed, 0);
-  // fast-check generates and shrinks the scripts; it is loaded only for this mode.
-  let fuzz: typeof import('../../conformance/fuzz/index.ts');
+  // fast-check generates and shrinks the scripts; it is loaded only for this mode (the bundled
+  // command carries it; from the sources it is a development dependency).
+  let fuzz: typeof import('../conformance/fuzz/index.ts');
   try {
-    fuzz = await import('../../conformance/fuzz/index.ts');
+    fuzz = await import('../conformance/fuzz/index.ts');
   } catch (error) {
     return diag.errx(
       `--fuzz needs the fast-check package (npm install fast-check): ${(error as Error).message}`,
+      { code: 'ENOSYS' },
       2,
     );
   }
@@ -59,7 +62,8 @@ export async function runConformanceFuzz(
   const candidate = fuzz.socketTarget(`server under test (${socket})`, socket);
   for (const target of [reference, candidate]) {
     const down = await target.failure(5000);
-    if (down) return diag.errx(`cannot reach the ${target.name}: ${down}`, 2);
+    if (down)
+      return diag.errx(`cannot reach the ${target.name}: ${down}`, { path: target.socketPath }, 2);
   }
   io.stdout.write(`fuzzing ${runs} scripts, seed ${seed}\n`);
   const finding = await fuzz.checkDifferential(reference, candidate, {
