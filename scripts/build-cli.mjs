@@ -35,7 +35,7 @@ const lazy = new Map([
     join(cliDir, 'commands', name),
   ]),
   ['mock-target', join(cliDir, 'mock-target.ts')],
-  // `conformance --fuzz`, with fast-check in it.
+  // `conformance --fuzz`; it needs fast-check, a development dependency, so that stays outside.
   ['conformance-fuzz', join(root, 'src', 'conformance', 'fuzz', 'index.ts')],
 ]);
 const bundleOf = new Map([...lazy].map(([name, source]) => [source, name]));
@@ -73,6 +73,7 @@ await build({
   define: { 'import.meta.url': 'importMeta.url' },
   inject: [join(cliDir, 'import-meta-url.mjs')],
   plugins: [lazyModules],
+  external: ['fast-check'],
   // The sources ship in src/, which the maps name.
   sourcemap: 'linked',
   sourcesContent: false,

@@ -45,14 +45,13 @@ export async function runConformanceFuzz(
     values.seed === undefined
       ? Math.floor(Math.random() * 2 ** 31)
       : count('--seed', values.seed, 0);
-  // fast-check generates and shrinks the scripts; it is loaded only for this mode (the bundled
-  // command carries it; from the sources it is a development dependency).
+  // fast-check generates and shrinks the scripts; it is loaded only for this mode.
   let fuzz: typeof import('../conformance/fuzz/index.ts');
   try {
     fuzz = await import('../conformance/fuzz/index.ts');
   } catch (error) {
     return diag.errx(
-      `--fuzz needs the fast-check package (npm install fast-check): ${(error as Error).message}`,
+      `--fuzz needs the fast-check package (npm install fast-check): ${(error as Error).message.split('\n')[0]}`,
       { code: 'ENOSYS' },
       2,
     );
