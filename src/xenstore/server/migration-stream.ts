@@ -25,8 +25,11 @@ export const DOMID_INVALID = 0x7ff4;
 
 /** The sockets and event-channel handle a live-updated C daemon keeps (file descriptors, or -1). */
 export interface GlobalRecord {
+  /** Tells the records apart. */
   readonly type: 'global';
+  /** The daemon's listening unix socket, inherited across the live update. */
   readonly socketFd: number;
+  /** The daemon's open `/dev/xen/evtchn`, inherited so bound ports survive. */
   readonly evtchnFd: number;
 }
 
@@ -42,39 +45,57 @@ export interface PendingData {
 
 /** A connection: a domain's ring, or a socket (live update only). */
 export type ConnectionRecord = {
+  /** Tells the records apart. */
   readonly type: 'connection';
   /** Non-zero; watch, transaction and node records refer to it. */
   readonly connId: number;
 } & PendingData &
   (
     | {
+        /** A domain's shared ring page. */
         readonly kind: 'ring';
+        /** The domain the ring belongs to. */
         readonly domid: number;
-        /** The domain this one controls (SET_TARGET), or {@link DOMID_INVALID}. */
+        /** The domain this one controls (SET_TARGET), or `DOMID_INVALID` (0x7ff4). */
         readonly targetDomid: number;
+        /** The server's local event-channel port bound to the domain's. */
         readonly port: number;
       }
-    | { readonly kind: 'socket'; readonly fd: number }
+    | {
+        /** A unix-socket client of the daemon. */
+        readonly kind: 'socket';
+        /** The accepted socket's file descriptor, inherited across the live update. */
+        readonly fd: number;
+      }
   );
 
 /** A watch of the connection `connId`; `path` as the client gave it (relative paths stay so). */
 export interface WatchRecord {
+  /** Tells the records apart. */
   readonly type: 'watch';
+  /** The connection that set the watch. */
   readonly connId: number;
+  /** The watched path (or `@introduceDomain`, `@releaseDomain`). */
   readonly path: string;
+  /** The client's token, sent back with each event. */
   readonly token: string;
 }
 
 /** An open transaction of the connection `connId`. */
 export interface TransactionRecord {
+  /** Tells the records apart. */
   readonly type: 'transaction';
+  /** The connection the transaction belongs to. */
   readonly connId: number;
+  /** The transaction's id as the client knows it; node records of the transaction carry it. */
   readonly txId: number;
 }
 
 /** One permission entry of a node record. */
 export interface StreamPermission {
+  /** `r`, `w`, `b` (both) or `n` (none); the first entry's is everyone else's access. */
   readonly access: Access;
+  /** The domain the entry is for; the first entry's is the node's owner. */
   readonly domid: number;
   /** `XS_STATE_NODE_PERM_IGNORE`: the domain did not exist when the entry was set. */
   readonly ignored: boolean;
@@ -89,19 +110,29 @@ export const NodeAccess = { READ: 1, WRITTEN: 2 } as const;
  * Special paths (`@introduceDomain`, `@releaseDomain`) carry only permissions.
  */
 export interface NodeRecord {
+  /** Tells the records apart. */
   readonly type: 'node';
+  /** 0 for the committed tree, else the connection whose transaction this view belongs to. */
   readonly connId: number;
+  /** The transaction's id (0 for the committed tree). */
   readonly txId: number;
+  /** In a transaction, `ta_access` bits: 1 the node was read, 2 written (0 outside one). */
   readonly access: number;
+  /** Absolute path of the node. */
   readonly path: string;
+  /** The node's value, as bytes. */
   readonly value: Uint8Array;
+  /** The node's permissions, owner first; empty for a node missing in a transaction. */
   readonly perms: readonly StreamPermission[];
 }
 
 /** A record of a type this format does not define; kept as bytes (C skips them). */
 export interface UnknownRecord {
+  /** Tells the records apart. */
   readonly type: 'unknown';
+  /** The record's type number as found in the stream. */
   readonly typeCode: number;
+  /** The record's body without its padding, so it can be written back unchanged. */
   readonly body: Uint8Array;
 }
 
@@ -116,7 +147,9 @@ export type MigrationRecord =
 
 /** A whole stream: its byte order and its records in order (END excluded). */
 export interface MigrationStream {
+  /** The writer's byte order, which every field after the preamble uses. */
   readonly bigEndian: boolean;
+  /** The records in the order written; the END record is implied, not listed. */
   readonly records: readonly MigrationRecord[];
 }
 
@@ -128,6 +161,7 @@ export interface MigrationStream {
 export class MigrationStreamError extends XenstoreError {
   constructor(
     code: 'EINVAL' | 'EPROTO',
+    /** Byte offset in the stream of the field or record at fault. */
     readonly offset: number,
     detail: string,
   ) {
