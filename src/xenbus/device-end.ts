@@ -13,7 +13,7 @@ export interface DeviceEndOptions {
   /** This domain's xenstore connection. */
   readonly client: XenstoreClient;
   /**
-   * How rings are shared and signalled: {@link xenPlatform} on a real Xen host, a simulated
+   * How rings are shared and signalled: `xenPlatform()` on a real Xen host, a simulated
    * host's platform in tests.
    */
   readonly platform: DevicePlatform;
