@@ -23,7 +23,10 @@ export const RecordType = {
 /** `DOMID_INVALID`: the `tdomid` of a ring connection without SET_TARGET. */
 export const DOMID_INVALID = 0x7ff4;
 
-/** The sockets and event-channel handle a live-updated C daemon keeps (file descriptors, or -1). */
+/**
+ * The sockets and event-channel handle a live-updated C daemon keeps (file descriptors, or -1).
+ * @category Migration
+ */
 export interface GlobalRecord {
   /** Tells the records apart. */
   readonly type: 'global';
@@ -33,7 +36,10 @@ export interface GlobalRecord {
   readonly evtchnFd: number;
 }
 
-/** Bytes a connection had read but not served, or queued but not sent. */
+/**
+ * Bytes a connection had read but not served, or queued but not sent.
+ * @category Migration
+ */
 export interface PendingData {
   /** Start of a request not yet complete (at most a header and part of its payload). */
   readonly input: Uint8Array;
@@ -43,7 +49,10 @@ export interface PendingData {
   readonly output: Uint8Array;
 }
 
-/** A connection: a domain's ring, or a socket (live update only). */
+/**
+ * A connection: a domain's ring, or a socket (live update only).
+ * @category Migration
+ */
 export type ConnectionRecord = {
   /** Tells the records apart. */
   readonly type: 'connection';
@@ -69,7 +78,10 @@ export type ConnectionRecord = {
       }
   );
 
-/** A watch of the connection `connId`; `path` as the client gave it (relative paths stay so). */
+/**
+ * A watch of the connection `connId`; `path` as the client gave it (relative paths stay so).
+ * @category Migration
+ */
 export interface WatchRecord {
   /** Tells the records apart. */
   readonly type: 'watch';
@@ -81,7 +93,10 @@ export interface WatchRecord {
   readonly token: string;
 }
 
-/** An open transaction of the connection `connId`. */
+/**
+ * An open transaction of the connection `connId`.
+ * @category Migration
+ */
 export interface TransactionRecord {
   /** Tells the records apart. */
   readonly type: 'transaction';
@@ -91,7 +106,10 @@ export interface TransactionRecord {
   readonly txId: number;
 }
 
-/** One permission entry of a node record. */
+/**
+ * One permission entry of a node record.
+ * @category Migration
+ */
 export interface StreamPermission {
   /** `r`, `w`, `b` (both) or `n` (none); the first entry's is everyone else's access. */
   readonly access: Access;
@@ -108,6 +126,7 @@ export const NodeAccess = { READ: 1, WRITTEN: 2 } as const;
  * A node: committed (`connId` 0), or a transaction's view of it. In a transaction, no
  * permissions means the node is missing there (deleted by it when `access` has no READ bit).
  * Special paths (`@introduceDomain`, `@releaseDomain`) carry only permissions.
+ * @category Migration
  */
 export interface NodeRecord {
   /** Tells the records apart. */
@@ -126,7 +145,10 @@ export interface NodeRecord {
   readonly perms: readonly StreamPermission[];
 }
 
-/** A record of a type this format does not define; kept as bytes (C skips them). */
+/**
+ * A record of a type this format does not define; kept as bytes (C skips them).
+ * @category Migration
+ */
 export interface UnknownRecord {
   /** Tells the records apart. */
   readonly type: 'unknown';
@@ -136,7 +158,10 @@ export interface UnknownRecord {
   readonly body: Uint8Array;
 }
 
-/** Any record but END, which the codec adds and removes itself. */
+/**
+ * Any record but END, which the codec adds and removes itself.
+ * @category Migration
+ */
 export type MigrationRecord =
   | GlobalRecord
   | ConnectionRecord
@@ -145,7 +170,10 @@ export type MigrationRecord =
   | NodeRecord
   | UnknownRecord;
 
-/** A whole stream: its byte order and its records in order (END excluded). */
+/**
+ * A whole stream: its byte order and its records in order (END excluded).
+ * @category Migration
+ */
 export interface MigrationStream {
   /** The writer's byte order, which every field after the preamble uses. */
   readonly bigEndian: boolean;
@@ -157,6 +185,7 @@ export interface MigrationStream {
  * A stream that cannot be read: `code` is EINVAL for a malformed field, EPROTO for a stream that
  * is not a xenstore stream of a version this reader knows, and `offset` is the byte where the
  * problem lies.
+ * @category Migration
  */
 export class MigrationStreamError extends XenstoreError {
   constructor(
@@ -182,7 +211,10 @@ function align8(n: number): number {
   return (n + 7) & ~7;
 }
 
-/** Encodes `stream` byte for byte as C xenstored writes it (END appended). */
+/**
+ * Encodes `stream` byte for byte as C xenstored writes it (END appended).
+ * @category Migration
+ */
 export function encodeMigrationStream(stream: MigrationStream): Uint8Array {
   const le = !stream.bigEndian;
   const parts: Buffer[] = [];
@@ -302,6 +334,7 @@ function encodeBody(record: MigrationRecord, le: boolean): Buffer {
  * Reads a stream. Every length is checked against the bytes that hold it, so a truncated or
  * corrupted stream is a {@link MigrationStreamError} naming the offset, never a crash or a
  * partial result. Bytes after END are ignored, as C ignores them.
+ * @category Migration
  */
 export function decodeMigrationStream(bytes: Uint8Array): MigrationStream {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);

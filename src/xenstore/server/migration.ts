@@ -22,7 +22,10 @@ import type { Store } from './store.ts';
 import type { Transaction, TransactionTouch } from './transactions.ts';
 import type { WatchRegistry } from './watch-registry.ts';
 
-/** Options of `server.dumpMigrationStream()`. */
+/**
+ * Options of `server.dumpMigrationStream()`.
+ * @category Migration
+ */
 export interface DumpStreamOptions {
   /**
    * The GLOBAL record's file descriptors. Default: those of the stream the server was loaded
@@ -38,7 +41,10 @@ export interface DumpStreamOptions {
   readonly bigEndian?: boolean;
 }
 
-/** A connection a migration stream brought in, not yet resumed by a transport. */
+/**
+ * A connection a migration stream brought in, not yet resumed by a transport.
+ * @category Migration
+ */
 export interface RestoredConnection {
   /** The stream's connection id; name it to `resumeConnection`. */
   readonly connId: number;
