@@ -40,11 +40,13 @@ export class VchanStream extends Duplex {
     events.on('pending', this.#onPending);
   }
 
+  /** @internal `stream.Duplex`'s hook, called by Node: use `read()` or `'data'`. */
   override _read(): void {
     this.#wantRead = true;
     this.#pump();
   }
 
+  /** @internal `stream.Duplex`'s hook, called by Node: use `write()`. */
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error) => void): void {
     if (this.#detached) {
       done(new XenbusError('ECONNRESET', 'vchan: the device is disconnected'));
@@ -54,11 +56,13 @@ export class VchanStream extends Duplex {
     this.#pump();
   }
 
+  /** @internal `stream.Duplex`'s hook, called by Node on `end()`. */
   override _final(done: (error?: Error) => void): void {
     if (!this.#detached) this.#vchan.close();
     done();
   }
 
+  /** @internal `stream.Duplex`'s hook, called by Node on `destroy()`. */
   override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
     this.#events.off('pending', this.#onPending);
     if (!this.#detached) {

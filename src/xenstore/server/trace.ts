@@ -3,7 +3,10 @@ import { messageTypeName } from '../messages.ts';
 import { toText } from '../payload.ts';
 import type { Message } from '../wire.ts';
 
-/** One traced message, or one fault injected into a connection. */
+/**
+ * One traced message, or one fault injected into a connection.
+ * @category Server
+ */
 export interface TraceRecord {
   /** ISO timestamp. */
   readonly time: string;
@@ -28,7 +31,10 @@ export interface TraceRecord {
   readonly fault?: FaultRecord;
 }
 
-/** Where trace records go: a callback, or a writable stream that receives JSON lines. */
+/**
+ * Where trace records go: a callback, or a writable stream that receives JSON lines.
+ * @category Server
+ */
 export type TraceSink =
   | ((record: TraceRecord) => void)
   | {
