@@ -7,6 +7,9 @@
  * @packageDocumentation
  */
 export {
+  type FaultDirection,
+  type FaultPlan,
+  type FaultRange,
   type FaultRecord,
   type FaultSpec,
   FaultSpecError,

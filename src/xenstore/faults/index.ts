@@ -11,12 +11,12 @@ export {
 } from './injector.ts';
 export {
   type FaultPlan,
+  type FaultRange,
   type FaultSpec,
   FaultSpecError,
   type InjectRule,
   injectsFaults,
   parseFaultSpec,
-  type Range,
   ruleMatches,
 } from './plan.ts';
 export { deriveSeed, SeededRandom } from './random.ts';

@@ -5,10 +5,16 @@ import { encodeMessage, type Message } from '../wire.ts';
 import { type FaultPlan, type InjectRule, ruleMatches } from './plan.ts';
 import { deriveSeed, SeededRandom } from './random.ts';
 
-/** Which way a message went, as the proxy's trace says it. */
+/**
+ * Which way a message went, as the proxy's trace says it.
+ * @category Server
+ */
 export type FaultDirection = 'client-to-server' | 'server-to-client';
 
-/** One fault as applied: what the trace records so that the run can be replayed. */
+/**
+ * One fault as applied: what the trace records so that the run can be replayed.
+ * @category Server
+ */
 export interface FaultRecord {
   /**
    * `inject`: answered with `error` instead of forwarded; `drop`: the connection closed instead of
@@ -25,15 +31,21 @@ export interface FaultRecord {
     | 'split'
     | 'duplicate'
     | 'reorder';
+  /** Which way the message the fault hit was going. */
   readonly dir: FaultDirection;
   /** The message's number on its connection and direction, from 1 (to the client: as delivered). */
   readonly n: number;
-  /** Its type name (or number), req_id and transaction id. */
+  /** Its type name (or number, for a type without one). */
   readonly type: string;
+  /** Its `req_id`. */
   readonly reqId: number;
+  /** Its `tx_id`. */
   readonly txId: number;
+  /** For `delay` and `stall`: how long the message was held, in ms. */
   readonly ms?: number;
+  /** For `split`: the sizes of the writes the message went out in, in order. */
   readonly chunks?: readonly number[];
+  /** For `inject`: the errno name the client was answered with. */
   readonly error?: string;
   /** The `inject` rule that fired, as written. */
   readonly rule?: string;

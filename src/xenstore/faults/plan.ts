@@ -5,6 +5,7 @@ import { MESSAGES, type RequestName } from '../messages.ts';
  * What faults to inject into a connection, as options say it: the form `xenwire proxy`,
  * `xenwire serve` and `ServerOptions.faults` share. Numbers may be given as text, ranges as
  * `MIN-MAX`. {@link parseFaultSpec} turns it into a {@link FaultPlan}.
+ * @category Server
  */
 export interface FaultSpec {
   /** Seed of every random choice (an unsigned 32-bit integer). Default: one drawn at random. */
@@ -30,13 +31,21 @@ export interface FaultSpec {
   readonly stall?: string;
 }
 
-/** An inclusive range of integers; `min === max` for a fixed value. */
-export interface Range {
+/**
+ * An inclusive range of integers; `min === max` for a fixed value.
+ * @category Server
+ */
+export interface FaultRange {
+  /** The smallest value drawn. */
   readonly min: number;
+  /** The largest value drawn. */
   readonly max: number;
 }
 
-/** One `--inject` rule. */
+/**
+ * One `--inject` rule.
+ * @category Server
+ */
 export interface InjectRule {
   /** The rule as written. */
   readonly text: string;
@@ -48,29 +57,57 @@ export interface InjectRule {
    * alone matches every request, those without a path included.
    */
   readonly path: string;
+  /** The errno name the matching requests are answered with. */
   readonly error: WireErrorName;
   /** Probability (0..1) that a matching request gets the error. */
   readonly rate: number;
 }
 
-/** A parsed, checked {@link FaultSpec}. */
+/**
+ * A parsed, checked {@link FaultSpec}.
+ * @category Server
+ */
 export interface FaultPlan {
+  /** Seed of every random choice: the same plan on the same traffic applies the same faults. */
   readonly seed: number;
-  readonly delay?: Range;
-  readonly split?: Range;
-  readonly disconnect?: { readonly after: Range; readonly mode: 'drop' | 'reset' };
+  /** Delay of every message to the client, in ms. */
+  readonly delay?: FaultRange;
+  /** Sizes of the chunks every message to the client is written in. */
+  readonly split?: FaultRange;
+  /** When and how the connection ends (`dropAfter` or `resetAfter`). */
+  readonly disconnect?: {
+    /** How many requests are forwarded first. */
+    readonly after: FaultRange;
+    /** `drop`: close instead of forwarding the next; `reset`: forward it, tear its reply. */
+    readonly mode: 'drop' | 'reset';
+  };
+  /** The error rules, in the order they are tried. */
   readonly inject: readonly InjectRule[];
+  /** Fraction of watch events delivered twice. */
   readonly duplicateEvents: number;
+  /** Fraction of watch events held back until the next one. */
   readonly reorderEvents: number;
-  readonly stall?: { readonly rate: number; readonly ms: number };
+  /** Replies held, with all after them. */
+  readonly stall?: {
+    /** The fraction of replies held (0..1). */
+    readonly rate: number;
+    /** How long each is held, in ms. */
+    readonly ms: number;
+  };
 }
 
-/** A fault spec that cannot be parsed; `option` names the option, `part` the offending text. */
+/**
+ * A fault spec that cannot be parsed; `option` names the option, `part` the offending text.
+ * @category Errors
+ */
 export class FaultSpecError extends Error {
+  /** Always `EINVAL`: the spec is malformed. */
   readonly code = 'EINVAL';
 
   constructor(
+    /** The option at fault, as {@link FaultSpec} names it. */
     readonly option: string,
+    /** The text it could not parse. */
     readonly part: string,
     why: string,
   ) {
@@ -95,6 +132,7 @@ export function injectsFaults(plan: FaultPlan): boolean {
 /**
  * Parses and checks `spec`; throws a {@link FaultSpecError} naming the bad option and part. The
  * seed, when not given, is drawn at random: the plan records it so the run can be repeated.
+ * @category Server
  */
 export function parseFaultSpec(spec: FaultSpec): FaultPlan {
   if (spec.dropAfter !== undefined && spec.resetAfter !== undefined) {
@@ -131,7 +169,7 @@ function integer(option: string, text: string, min: number, max = Number.MAX_SAF
   return value;
 }
 
-function range(option: string, given: number | string, min: number): Range {
+function range(option: string, given: number | string, min: number): FaultRange {
   const text = String(given);
   const parts = text.split('-');
   if (!/^\d+(-\d+)?$/.test(text)) throw new FaultSpecError(option, text, 'not N or MIN-MAX');
