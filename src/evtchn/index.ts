@@ -7,7 +7,12 @@ export { DOMID_FIRST_RESERVED, DOMID_SELF, NR_VIRQS } from './arguments.ts';
 export { DeviceEventChannel, EVTCHN_DEVICE } from './device-event-channel.ts';
 export { EvtchnError, type EvtchnErrorCode } from './errors.ts';
 export { EventChannel, type EventChannelEvents } from './event-channel.ts';
-export { GrantMapper, type GrantMapping, GrantSharer } from './grant-devices.ts';
+export {
+  GrantMapper,
+  type GrantMapping,
+  GrantSharer,
+  type UnmapNotify,
+} from './grant-devices.ts';
 export { type MapOptions, mapFd, mapFile, unmap } from './mapping.ts';
 export {
   type FdWatch,
@@ -20,6 +25,8 @@ export {
 } from './native.ts';
 export {
   FIRST_FREE_GRANT_REF,
+  GNTTAB_RESERVED_CONSOLE,
+  GNTTAB_RESERVED_XENSTORE,
   type Grant,
   type GrantOptions,
   SimulatedGrantTable,

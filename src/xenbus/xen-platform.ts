@@ -39,13 +39,13 @@ export function xenPlatform(options: XenPlatformOptions = {}): DevicePlatform {
   let mapper: GrantMapper | undefined;
   return {
     eventChannel,
-    grantPages(domid, count) {
+    grantPages(domid, count, sharing = {}) {
       sharer ??= GrantSharer.open(options.gntallocPath);
-      return pagesOf(sharer.share(domid, count));
+      return pagesOf(sharer.share(domid, count, sharing));
     },
-    mapGrants(domid, refs) {
+    mapGrants(domid, refs, sharing = {}) {
       mapper ??= GrantMapper.open(options.gntdevPath);
-      return pagesOf(mapper.map(domid, refs));
+      return pagesOf(mapper.map(domid, refs, sharing));
     },
     async domainAlive(domid) {
       if (!options.client) return undefined;
