@@ -92,4 +92,19 @@ describe('SimulatedGrantTable', () => {
     hv.grants.unmap(back, front, grant.ref);
     expect(hv.grants.grantAccess(front, back).ref).toBe(grant.ref);
   });
+
+  it('grants a run of consecutive references, contiguous in memory, past holes', () => {
+    const hv = SimulatedHypervisor.create({ grantsPerDomain: 16 });
+    const front = hv.createDomain();
+    const back = hv.createDomain();
+    const [a, b, c] = [0, 1, 2].map(() => hv.grants.grantAccess(front, back));
+    hv.grants.endAccess(front, b!.ref); // a one-page hole between a and c
+    const run = hv.grants.grantRun(front, back, 3);
+    expect(run.map((grant) => grant.ref)).toEqual([c!.ref + 1, c!.ref + 2, c!.ref + 3]);
+    expect(run[1]!.page.byteOffset).toBe(run[0]!.page.byteOffset + PAGE_SIZE);
+    expect(hv.grants.grantAccess(front, back).ref).toBe(b!.ref);
+    expect(a!.ref).toBe(FIRST_FREE_GRANT_REF);
+    expect(code(() => hv.grants.grantRun(front, back, 3))).toBe('ENOSPC');
+    expect(code(() => hv.grants.grantRun(front, back, 0))).toBe('EINVAL');
+  });
 });

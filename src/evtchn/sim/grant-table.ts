@@ -43,17 +43,41 @@ export class SimulatedGrantTable {
    * @throws `ESRCH` unknown domain, `EINVAL` bad grantee, `ENOSPC` table full
    */
   grantAccess(domid: number, granteeDomid: number, options: GrantOptions = {}): Grant {
+    return this.grantRun(domid, granteeDomid, 1, options)[0] as Grant;
+  }
+
+  /**
+   * Grants `count` fresh zeroed pages of `domid` to `granteeDomid` under consecutive references,
+   * so that their memory is contiguous for the granter and for a domain mapping them all, as
+   * one gntalloc allocation of several pages is.
+   * @throws `ESRCH` unknown domain, `EINVAL` bad grantee or count, `ENOSPC` no such run free
+   */
+  grantRun(
+    domid: number,
+    granteeDomid: number,
+    count: number,
+    options: GrantOptions = {},
+  ): Grant[] {
     const s = this.state;
     checkDomid(granteeDomid, 'grantAccess');
+    if (!Number.isInteger(count) || count < 1) {
+      throw new EvtchnError('EINVAL', `grantAccess: cannot grant ${count} pages`);
+    }
     return s.locked(() => {
       const slot = s.requireSlot(domid, 'grantAccess');
+      let run = 0;
       for (let ref = FIRST_FREE_GRANT_REF; ref < s.limits.grantsPerDomain; ref++) {
-        if (s.grant(slot, ref).flags & GrantFlag.inUse) continue;
+        run = s.grant(slot, ref).flags & GrantFlag.inUse ? 0 : run + 1;
+        if (run < count) continue;
         const flags = GrantFlag.inUse | (options.readonly ? GrantFlag.readonly : 0);
-        s.setGrant(slot, ref, flags, granteeDomid, 0);
-        const page = s.page(slot, ref);
-        page.fill(0);
-        return { ref, page };
+        const grants: Grant[] = [];
+        for (let r = ref - count + 1; r <= ref; r++) {
+          s.setGrant(slot, r, flags, granteeDomid, 0);
+          const page = s.page(slot, r);
+          page.fill(0);
+          grants.push({ ref: r, page });
+        }
+        return grants;
       }
       throw new EvtchnError('ENOSPC', 'grantAccess: grant table full');
     });
