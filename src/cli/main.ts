@@ -7,6 +7,7 @@
 import { realpathSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runConsole } from './commands/console.ts';
 import { runControl } from './commands/control.ts';
 import { runProxy } from './commands/proxy.ts';
 import { runReplay } from './commands/replay.ts';
@@ -42,6 +43,7 @@ Protocol tools:
   replay TRACE.jsonl [--to PATH]  replay a proxy trace, report differing replies
   tree [PATH] [--watch] [--color] [--count N]
                                   print a subtree, redrawn as it changes
+  console DOMID                   a guest's PV console, as its backend (Ctrl-] detaches)
 `;
 
 /** Runs one command line (without the program name); resolves to the exit status. */
@@ -96,6 +98,8 @@ async function dispatch(args: readonly string[], io: CliIo, programPath: string)
       return runReplay(rest, io);
     case 'tree':
       return runTree(rest, io);
+    case 'console':
+      return runConsole(rest, io);
     default:
       if (isToolMode(command)) {
         return runTool(command, rest, { program: PROGRAM, argv0: PROGRAM, modeArgument: true }, io);
@@ -107,7 +111,7 @@ async function dispatch(args: readonly string[], io: CliIo, programPath: string)
 
 // The commands that shut down cleanly when interrupted (closing sockets, flushing traces). The
 // drop-in tools are killed by the signal, as the C tools are.
-const INTERRUPTIBLE = new Set(['serve', 'proxy', 'tree']);
+const INTERRUPTIBLE = new Set(['serve', 'proxy', 'tree', 'console']);
 
 /** Runs `main` as this process: real streams; SIGINT/SIGTERM stop the interruptible commands. */
 export async function runAsProcess(): Promise<void> {

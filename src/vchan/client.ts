@@ -1,9 +1,8 @@
 import type { DuplexOptions } from 'node:stream';
 import { readVchanGrants, Vchan, VchanOffset } from '../ring/index.ts';
-import type { DevicePlatform } from '../xenbus/index.ts';
+import { type DevicePlatform, watchDomainDeath } from '../xenbus/index.ts';
 import type { XenstoreClient } from '../xenstore/index.ts';
 import { dataArea } from './data-area.ts';
-import { watchDomainDeath } from './domain-watch.ts';
 import { VchanError } from './errors.ts';
 import { checkDomid } from './paths.ts';
 import { Teardown } from './teardown.ts';

@@ -17,6 +17,7 @@ export {
   type DeviceEndEvents,
   type DeviceEndOptions,
 } from './device-end.ts';
+export { watchDomainDeath } from './domain-watch.ts';
 export { isXenbusError, XenbusError, type XenbusErrorCode } from './errors.ts';
 export { type FrontendConnectOptions, type FrontendOptions, XenbusFrontend } from './frontend.ts';
 export { type DeviceId, type DevicePaths, devicePaths } from './paths.ts';

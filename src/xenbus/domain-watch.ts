@@ -1,11 +1,11 @@
-import type { DevicePlatform } from '../xenbus/index.ts';
 import type { XenstoreClient } from '../xenstore/index.ts';
+import type { DevicePlatform } from './platform.ts';
 
 /**
  * Calls `onGone` once `domid` is gone: each `@releaseDomain` (and the watch's first firing)
  * asks the platform, which answers only where this domain may know (dom0, the simulation).
- * libxenvchan has nothing like it: an end whose peer's whole domain dies, rather than its
- * process, would wait for ever. Resolves with the function that stops watching.
+ * For ends whose peer may die with its whole domain, which then runs none of its own clean-up.
+ * Resolves with the function that stops watching.
  */
 export async function watchDomainDeath(
   client: XenstoreClient,

@@ -1,0 +1,23 @@
+/**
+ * Why attaching to or using a guest's console failed:
+ *
+ * - `EINVAL`: a bad domain id;
+ * - `ENOENT`: the domain has no console (no `console/port` in its xenstore home);
+ * - `EPROTO`: its console nodes are malformed;
+ * - `EBUSY`: another backend (usually xenconsoled) holds the console's event channel;
+ * - `EPIPE`: input written after the domain went away.
+ */
+export type ConsoleErrorCode = 'EINVAL' | 'ENOENT' | 'EPROTO' | 'EBUSY' | 'EPIPE';
+
+/** Failure of a console backend. */
+export class ConsoleError extends Error {
+  override readonly name = 'ConsoleError';
+
+  constructor(
+    readonly code: ConsoleErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${code}: ${message}`, options);
+  }
+}
