@@ -4,7 +4,8 @@
 #   1. the lane's device suites (tests/xen/dom0/*.dom0.ts) and those listed in dom0-extra-tests;
 #   2. a PV DomU's probe (domu-run.sh);
 #   3. the vchan driver pair between Dom0 and PV DomUs (tests/xen/xenbus/vchan-backend.dom0.ts);
-#   4. the library's client suite on the socket, then on the device (tests/xen/dom0/*.client.ts).
+#   4. libxenvchan against Xen's C library and a guest's console (tests/xen/vchan/, one DomU);
+#   5. the library's client suite on the socket, then on the device (tests/xen/dom0/*.client.ts).
 # Vitest's JSON reports go to .cache/xen-lane/ for the host to judge (tests/xen-lane.test.ts).
 {
 set -uo pipefail
@@ -66,6 +67,13 @@ timeout -k 10 "$(capped "${XEN_LANE_VCHAN_TIMEOUT:-300}")" \
   node --import tsx tests/xen/xenbus/vchan-backend.dom0.ts
 part "xenbus vchan" $?
 echo "xen-lane[dom0]: xenbus vchan took $(($(date +%s) - started)) s"
+
+# One DomU: its console through xenwire's backend, then libxenvchan pairs with Xen's C library
+# (10 MiB each way, three pairs): about 2 minutes on an idle host.
+started=$(date +%s)
+timeout -k 10 "$(capped "${XEN_LANE_LIBXENVCHAN_TIMEOUT:-300}")" bash tests/xen/vchan/run-in-dom0.sh
+part "libxenvchan and console" $?
+echo "xen-lane[dom0]: libxenvchan and console took $(($(date +%s) - started)) s"
 
 # One vitest run each: a hang on one transport must not hide the other's results. The device run
 # is the shortest because it is known to hang (known-failures.txt).

@@ -8,4 +8,4 @@
  */
 export { ConsoleStream } from './console-stream.ts';
 export { ConsoleError, type ConsoleErrorCode } from './errors.ts';
-export { type ConsoleOptions, openConsole } from './open-console.ts';
+export { type ConsoleOptions, openConsole, XENWIRE_CONSOLE_TTY } from './open-console.ts';

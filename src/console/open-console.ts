@@ -14,27 +14,61 @@ export interface ConsoleOptions {
   readonly platform: DevicePlatform;
   /** The guest whose console to serve. */
   readonly domid: number;
+  /**
+   * How long to wait for the toolstack to write the console's nodes (default 0: fail at once
+   * with `ENOENT`). Attaching while `xl create` runs needs it: libxl writes them after it has
+   * introduced the domain.
+   */
+  readonly timeoutMs?: number;
   /** Options of the `Duplex`. */
   readonly stream?: DuplexOptions;
 }
 
-async function consolePort(client: XenstoreClient, domid: number): Promise<number> {
-  const path = `${await client.getDomainPath(domid)}/console/port`;
+/** What `console/tty` says while xenwire serves the console (xenconsoled writes its pty's path). */
+export const XENWIRE_CONSOLE_TTY = 'xenwire';
+
+async function readPort(client: XenstoreClient, path: string): Promise<number | undefined> {
   let text: string;
   try {
     text = await client.readString(path);
   } catch (error) {
-    if (isXenstoreError(error, 'ENOENT')) {
-      throw new ConsoleError('ENOENT', `domain ${domid} has no console (${path})`, {
-        cause: error,
-      });
-    }
+    if (isXenstoreError(error, 'ENOENT')) return undefined;
     throw error;
   }
   if (!/^\d+$/.test(text) || Number(text) === 0) {
     throw new ConsoleError('EPROTO', `${path} is ${JSON.stringify(text)}, not a port`);
   }
   return Number(text);
+}
+
+/** The console's port, once the toolstack has written it (watching for it up to `timeoutMs`). */
+async function consolePort(
+  client: XenstoreClient,
+  dir: string,
+  domid: number,
+  timeoutMs: number,
+): Promise<number> {
+  const path = `${dir}/port`;
+  const absent = () => new ConsoleError('ENOENT', `domain ${domid} has no console (${path})`);
+  if (timeoutMs <= 0) return (await readPort(client, path)) ?? Promise.reject(absent());
+  const watch = await client.watch(path);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    void watch.close();
+  }, timeoutMs);
+  try {
+    for await (const _ of watch) {
+      const port = await readPort(client, path);
+      if (port !== undefined) return port;
+    }
+    throw timedOut
+      ? new ConsoleError('ETIMEDOUT', `domain ${domid} got no console within ${timeoutMs} ms`)
+      : absent();
+  } finally {
+    clearTimeout(timer);
+    await watch.close();
+  }
 }
 
 /**
@@ -45,10 +79,13 @@ async function consolePort(client: XenstoreClient, domid: number): Promise<numbe
  * not use), and returns the stream: the guest's output to read, input for it to write.
  *
  * Only one backend can hold a console's event channel: while xenconsoled serves the domain this
- * fails with `EBUSY`. The stream ends when the domain goes away (`@releaseDomain`, confirmed by
- * the platform); destroying it unbinds the port and unmaps the page, so that another backend
- * can attach.
- * @throws ConsoleError `ENOENT` no console, `EPROTO` a malformed port, `EBUSY` already served;
+ * fails with `EBUSY`. Attached, it writes {@link XENWIRE_CONSOLE_TTY} to an empty `console/tty`,
+ * where xenconsoled writes its pty: libxl waits for that node before `xl create` returns. The
+ * stream ends when the domain goes away (`@releaseDomain`, confirmed by the platform);
+ * destroying it unbinds the port, unmaps the page and empties `tty` again, so that another
+ * backend can attach.
+ * @throws ConsoleError `ENOENT` no console (`ETIMEDOUT` after waiting), `EPROTO` a malformed
+ *   port, `EBUSY` already served;
  *   the platform's `EvtchnError` when the page cannot be mapped
  */
 export async function openConsole(options: ConsoleOptions): Promise<ConsoleStream> {
@@ -56,7 +93,8 @@ export async function openConsole(options: ConsoleOptions): Promise<ConsoleStrea
   if (!Number.isInteger(domid) || domid <= 0 || domid >= 0x7ff0) {
     throw new ConsoleError('EINVAL', `${String(domid)} is not a guest's domain id`);
   }
-  const remotePort = await consolePort(client, domid);
+  const dir = `${await client.getDomainPath(domid)}/console`;
+  const remotePort = await consolePort(client, dir, domid, options.timeoutMs ?? 0);
   const events = platform.eventChannel;
   let port: number;
   try {
@@ -73,6 +111,7 @@ export async function openConsole(options: ConsoleOptions): Promise<ConsoleStrea
   }
   let stopWatch: (() => Promise<void>) | undefined;
   let pages: ReturnType<DevicePlatform['mapGrants']> | undefined;
+  let announced = false;
   const release = async (): Promise<void> => {
     await stopWatch?.();
     try {
@@ -80,6 +119,7 @@ export async function openConsole(options: ConsoleOptions): Promise<ConsoleStrea
     } finally {
       events.unbind(port);
     }
+    if (announced) await clearTty(client, `${dir}/tty`);
   };
   try {
     pages = platform.mapGrants(domid, [GNTTAB_RESERVED_CONSOLE]);
@@ -92,10 +132,30 @@ export async function openConsole(options: ConsoleOptions): Promise<ConsoleStrea
     ring.setConnection(XenconsConnection.CONNECTED);
     let stream: ConsoleStream | undefined;
     stopWatch = await watchDomainDeath(client, platform, domid, () => stream?.hangUp());
+    announced = await announceTty(client, `${dir}/tty`);
     stream = new ConsoleStream(ring, events, port, release, options.stream);
     return stream;
   } catch (error) {
     await release().catch(() => {});
     throw error;
   }
+}
+
+/** Writes our name to an empty `tty`, as a served console has it; true if written. */
+function announceTty(client: XenstoreClient, path: string): Promise<boolean> {
+  return client.transaction(async (tx) => {
+    const current = await tx.readString(path).catch(() => '');
+    if (current !== '') return false;
+    await tx.write(path, XENWIRE_CONSOLE_TTY);
+    return true;
+  });
+}
+
+/** Empties `tty` again if it still names us (the domain's nodes may be gone already). */
+async function clearTty(client: XenstoreClient, path: string): Promise<void> {
+  await client
+    .transaction(async (tx) => {
+      if ((await tx.readString(path)) === XENWIRE_CONSOLE_TTY) await tx.write(path, '');
+    })
+    .catch(() => {});
 }

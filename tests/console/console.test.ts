@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openConsole } from '../../src/console/index.ts';
+import { openConsole, XENWIRE_CONSOLE_TTY } from '../../src/console/index.ts';
 import { createSimulatedHost, type SimulatedHost } from '../../src/host/index.ts';
 import { XenconsOffset } from '../../src/ring/index.ts';
 import { type DevicePlatform, simulatedPlatform } from '../../src/xenbus/index.ts';
@@ -163,6 +163,38 @@ describe('openConsole', () => {
       }),
       { numRuns: 30 },
     );
+    backend.destroy();
+  });
+
+  it('says it serves the console in console/tty, as libxl waits for, and empties it on detach', async () => {
+    const tty = '/local/domain/1/console/tty';
+    const backend = await openConsole({ client: host.dom0Client, platform: dom0(), domid: 1 });
+    expect(await host.dom0Client.readString(tty)).toBe(XENWIRE_CONSOLE_TTY);
+    backend.destroy();
+    await once(backend, 'close');
+    expect(await host.dom0Client.readString(tty)).toBe('');
+    // A tty another backend wrote is left alone.
+    await host.dom0Client.write(tty, '/dev/pts/3');
+    const second = await openConsole({ client: host.dom0Client, platform: dom0(), domid: 1 });
+    second.destroy();
+    await once(second, 'close');
+    expect(await host.dom0Client.readString(tty)).toBe('/dev/pts/3');
+  });
+
+  it('waits for the toolstack to write the console (timeoutMs), or gives up (ETIMEDOUT)', async () => {
+    const client = host.dom0Client;
+    const bare = host.hypervisor.createDomain();
+    await expect(
+      openConsole({ client, platform: dom0(), domid: bare, timeoutMs: 50 }),
+    ).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+    // The toolstack's steps for the bare domain, while a backend waits for its console.
+    const attaching = openConsole({ client, platform: dom0(), domid: bare, timeoutMs: 10_000 });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    host.hypervisor.grants.seed(bare, 0, 0);
+    const port = host.hypervisor.allocUnbound(bare, 0);
+    await client.write(`/local/domain/${bare}/console/port`, String(port));
+    const backend = await attaching;
+    expect(backend.destroyed).toBe(false);
     backend.destroy();
   });
 });

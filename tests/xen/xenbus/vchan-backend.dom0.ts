@@ -12,10 +12,8 @@
  *   node --import tsx tests/xen/xenbus/vchan-backend.dom0.ts
  * Exits 0 when both parts pass.
  */
-import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { promisify } from 'node:util';
+import { existsSync, readFileSync } from 'node:fs';
 import {
   createDevice,
   openVchanBackend,
@@ -24,57 +22,23 @@ import {
 } from '../../../src/xenbus/index.ts';
 import { XenstoreClient } from '../../../src/xenstore/index.ts';
 import { type Digest, receiveAll, sendRandom } from '../../xenbus/support/streams.ts';
+import { createPausedGuest, laneEnv, xl } from '../support/lane-dom0.ts';
 
 const MB = 1024 * 1024;
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run inside the Xen lane's Dom0 session`);
-  return value;
-};
-const run = promisify(execFile);
 const began = Date.now();
 /** Progress on the console, so that a run that dies shows how far it got. */
 function step(what: string): void {
   console.log(`xenbus-vchan[dom0]: +${((Date.now() - began) / 1000).toFixed(1)} s ${what}`);
 }
-const cache = env('XEN_LANE_CACHE');
-const tools = env('XEN_LANE_TOOLS');
-const libs = env('XEN_LANE_LIBS');
-
-/** Runs xl without blocking: the backend must go on serving events while xl works. */
-async function xl(...args: string[]): Promise<string> {
-  try {
-    const { stdout } = await run(`${tools}/xl`, args, {
-      encoding: 'utf8',
-      env: { ...process.env, LD_LIBRARY_PATH: libs },
-    });
-    return stdout.trim();
-  } catch (error) {
-    throw new Error(`xl ${args.join(' ')}: ${(error as { stderr?: string }).stderr ?? error}`);
-  }
-}
+const cache = laneEnv('XEN_LANE_CACHE');
 
 /** Creates a paused PV guest that will run the frontend and send `bytes`. */
-async function createGuest(name: string, bytes: number): Promise<number> {
-  mkdirSync('/run/xen-lane', { recursive: true });
-  const cfg = `/run/xen-lane/${name}.cfg`;
-  writeFileSync(
-    cfg,
-    [
-      `name = "${name}"`,
-      'type = "pv"',
-      `kernel = "${cache}/vmlinuz"`,
-      `ramdisk = "${cache}/xenbus/initramfs-domu-xenbus.cpio"`,
-      `extra = "console=hvc0 quiet loglevel=3 xenwire.bytes=${bytes}"`,
-      'memory = 512',
-      'vcpus = 1',
-      'on_poweroff = "destroy"',
-      'on_crash = "destroy"',
-      '',
-    ].join('\n'),
+function createGuest(name: string, bytes: number): Promise<number> {
+  return createPausedGuest(
+    name,
+    `${cache}/xenbus/initramfs-domu-xenbus.cpio`,
+    `xenwire.bytes=${bytes}`,
   );
-  await xl('create', '-p', cfg);
-  return Number(await xl('domid', name));
 }
 
 /** Resolves with a node's value once it exists (watch-driven). */

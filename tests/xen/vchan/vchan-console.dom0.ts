@@ -1,0 +1,239 @@
+/**
+ * libxenvchan and the PV console on real Xen, in one PV DomU life cycle, from Dom0:
+ *
+ * 1. the DomU (build-domu.mjs's image) is created paused; xenwire's console backend attaches to
+ *    its console (xenconsoled is stopped by run-in-dom0.sh: one backend per console); the DomU
+ *    is unpaused, its /init prints a marker and runs a shell on hvc0;
+ * 2. console: the marker is read, a command is typed whose answer only a shell gives
+ *    (`echo console-echo-$((6*7))` → `console-echo-42`);
+ * 3. libxenvchan, 10 MiB each way at once per pair, Dom0 the server, the DomU's client started
+ *    from its shell: xenwire's server ↔ Xen's `vchan-socket-proxy` client, Xen's server ↔
+ *    xenwire's client, and Xen's on both ends (the baseline); the hashes each side saw must match
+ *    what the other sent; prints MiB/s per direction and xenwire/C ratios;
+ * 4. `poweroff -f` on the console: the console must end with the domain.
+ *
+ * Run inside the lane's Dom0 session, through run-in-dom0.sh. Exits 0 when every step passes.
+ */
+import { once } from 'node:events';
+import { openConsole } from '../../../src/console/index.ts';
+import { openVchanServer, vchanPath } from '../../../src/vchan/index.ts';
+import { xenPlatform } from '../../../src/xenbus/index.ts';
+import { XenstoreClient } from '../../../src/xenstore/index.ts';
+import { guestConfig, laneEnv, xl } from '../support/lane-dom0.ts';
+import { type CTools, startCPeer } from './c-peer.ts';
+import { ConsoleShell } from './console-shell.ts';
+import { type Digest, type Received, receive, sendRandom } from './transfer.ts';
+
+const MB = 1024 * 1024;
+const BYTES = Number(process.env.XEN_LANE_VCHAN_BYTES ?? 10 * MB);
+const began = Date.now();
+function step(what: string): void {
+  console.log(`vchan[dom0]: +${((Date.now() - began) / 1000).toFixed(1)} s ${what}`);
+}
+function check(condition: boolean, what: string): void {
+  if (!condition) throw new Error(`check failed: ${what}`);
+}
+
+const cache = laneEnv('XEN_LANE_CACHE');
+const cTools: CTools = {
+  proxy: `${laneEnv('XEN_LANE_TOOLS')}/vchan-socket-proxy`,
+  libraryPath: laneEnv('XEN_LANE_LIBS'),
+};
+
+type Kind = 'xenwire' | 'c';
+interface PairResult {
+  readonly name: string;
+  /** MiB/s as timed by each receiver. */
+  readonly toDomU: number;
+  readonly toDom0: number;
+}
+
+/** What the DomU's peer reports. */
+interface DomUReport {
+  readonly sent: Digest;
+  readonly received: Received;
+}
+
+/** Dom0's server end of one pair: its transfer, and how it closes. */
+interface Dom0End {
+  readonly sent: Promise<Digest>;
+  readonly received: Promise<Received>;
+  close(): Promise<void>;
+}
+
+async function xenwireServer(
+  client: XenstoreClient,
+  domid: number,
+  path: string,
+): Promise<Dom0End> {
+  // Ring sizes as the C server picks them for vchan-socket-proxy (0, 0: 1 KiB in, 2 KiB out), so
+  // that every pair moves data through the same rings.
+  const stream = await openVchanServer({ client, platform, peerDomid: domid, path });
+  const closed = once(stream, 'close');
+  return {
+    sent: sendRandom(stream, BYTES),
+    received: receive(stream, BYTES),
+    async close() {
+      stream.end();
+      stream.resume();
+      await closed;
+    },
+  };
+}
+
+function cServer(domid: number, path: string): Dom0End {
+  const peer = startCPeer(cTools, 'server', domid, path, BYTES);
+  return {
+    sent: peer.sent,
+    received: peer.received,
+    async close() {
+      peer.close();
+      const status = await peer.exited;
+      check(status === 0, `vchan-socket-proxy server exited ${status}: ${peer.stderr()}`);
+    },
+  };
+}
+
+const rate = (seconds: number): number => BYTES / MB / seconds;
+
+/** The domid of the domain named `name`, once xenstored has it (watching `@introduceDomain`). */
+async function domainNamed(client: XenstoreClient, name: string): Promise<number> {
+  const watch = await client.watch('@introduceDomain');
+  try {
+    for await (const _ of watch) {
+      for (const id of await client.directory('/local/domain')) {
+        const found = await client.readString(`/local/domain/${id}/name`).catch(() => '');
+        if (found === name) return Number(id);
+      }
+    }
+    throw new Error(`the watch for domain ${name} ended`);
+  } finally {
+    await watch.close();
+  }
+}
+
+async function runPair(
+  shell: ConsoleShell,
+  client: XenstoreClient,
+  domid: number,
+  port: number,
+  dom0: Kind,
+  domu: Kind,
+): Promise<PairResult> {
+  const name = `${dom0 === 'c' ? 'C' : 'xenwire'} server in Dom0 + ${domu === 'c' ? 'C' : 'xenwire'} client in DomU`;
+  step(`pair '${name}'`);
+  const path = vchanPath(0, domid, port);
+  const end = dom0 === 'xenwire' ? await xenwireServer(client, domid, path) : cServer(domid, path);
+  const from = shell.text.length;
+  shell.type(`node peer.mjs ${domu}-client 0 ${path} ${BYTES}`);
+  const done = new AbortController();
+  const failed = shell
+    .waitFor(/@@vchan-failed (.*?)@@/, 600_000, from, done.signal)
+    .then((match) => {
+      throw new Error(`the DomU's ${domu} client failed: ${match[1]}`);
+    });
+  // Once this pair is over, its watch for a failure ends quietly.
+  failed.catch(() => {});
+  try {
+    const [sent, received] = await Promise.race([Promise.all([end.sent, end.received]), failed]);
+    // Close only once the DomU has everything too: a libxenvchan close ends both directions.
+    await Promise.race([shell.waitFor(/@@vchan-received (\d+)@@/, 240_000, from), failed]);
+    await end.close();
+    const reportLine = await Promise.race([
+      shell.waitFor(/@@vchan-result (\{.*?\})@@/, 60_000, from),
+      failed,
+    ]);
+    const report = JSON.parse(reportLine[1] as string) as DomUReport;
+    check(
+      received.bytes === BYTES && received.sha256 === report.sent.sha256,
+      `${name}: DomU -> Dom0 data`,
+    );
+    check(
+      report.received.bytes === BYTES && report.received.sha256 === sent.sha256,
+      `${name}: Dom0 -> DomU data`,
+    );
+    const result = { name, toDomU: rate(report.received.seconds), toDom0: rate(received.seconds) };
+    step(
+      `pair '${name}' passed: Dom0 -> DomU ${result.toDomU.toFixed(2)} MiB/s, ` +
+        `DomU -> Dom0 ${result.toDom0.toFixed(2)} MiB/s, hashes equal`,
+    );
+    return result;
+  } finally {
+    done.abort();
+  }
+}
+
+step('connecting to xenstored');
+const client = await XenstoreClient.connect();
+const platform = xenPlatform({ client });
+let domid: number | undefined;
+let status = 1;
+try {
+  step('creating the DomU, paused');
+  const name = 'xenwire-vchan';
+  const created = xl('create', '-p', guestConfig(name, `${cache}/vchan/initramfs-domu-vchan.cpio`));
+  created.catch(() => {});
+  // libxl waits for a backend to write console/tty before `xl create` returns: attach meanwhile.
+  domid = await Promise.race([domainNamed(client, name), created.then(() => -1)]);
+  if (domid < 0) domid = Number(await xl('domid', name));
+  step(`domain ${domid}: attaching xenwire's console backend`);
+  const guestConsole = await openConsole({ client, platform, domid, timeoutMs: 120_000 });
+  await created;
+  const consoleEnded = once(guestConsole, 'end');
+  const shell = new ConsoleShell(guestConsole, (line) => console.log(`domu| ${line}`));
+  await xl('unpause', String(domid));
+  const unpaused = Date.now();
+  step('unpaused; waiting for the marker on the console');
+  await shell.waitFor(/@@xenwire-lane:console-marker@@/, 240_000);
+  const markerAfter = (Date.now() - unpaused) / 1000;
+  const typed = Date.now();
+  shell.type('echo console-echo-$((6*7))');
+  await shell.waitFor(/console-echo-42/, 60_000);
+  console.log(
+    `xen-lane: console: marker read ${markerAfter.toFixed(1)} s after unpause; typed ` +
+      `'echo console-echo-$((6*7))', the guest's shell answered console-echo-42 in ` +
+      `${((Date.now() - typed) / 1000).toFixed(1)} s`,
+  );
+
+  const xenwireToC = await runPair(shell, client, domid, 1, 'xenwire', 'c');
+  const cPair = await runPair(shell, client, domid, 2, 'c', 'c');
+  const cToXenwire = await runPair(shell, client, domid, 3, 'c', 'xenwire');
+  const mib = (value: number) => `${value.toFixed(2)} MiB/s`;
+  const ratio = (ours: number, theirs: number) => `${(ours / theirs).toFixed(2)}x`;
+  // ASCII only: the host parses these lines from the emulated serial console.
+  console.log(
+    `xen-lane: libxenvchan ${BYTES / MB} MiB each way at once, Dom0 server, rings 2048 B ` +
+      `(Dom0 -> DomU) and 1024 B (DomU -> Dom0), hashes equal in every pair`,
+  );
+  for (const pair of [xenwireToC, cToXenwire, cPair]) {
+    const vsC = pair === cPair ? ' (baseline)' : '';
+    const ratios =
+      pair === cPair
+        ? ''
+        : `; xenwire/C ratio Dom0 -> DomU ${ratio(pair.toDomU, cPair.toDomU)}, ` +
+          `DomU -> Dom0 ${ratio(pair.toDom0, cPair.toDom0)}`;
+    console.log(
+      `xen-lane: libxenvchan ${pair.name}${vsC}: Dom0 -> DomU ${mib(pair.toDomU)}, ` +
+        `DomU -> Dom0 ${mib(pair.toDom0)}${ratios}`,
+    );
+  }
+
+  step('powering the DomU off through its console');
+  shell.type('poweroff -f');
+  await Promise.race([
+    consoleEnded,
+    new Promise((_, reject) =>
+      setTimeout(() => reject(new Error('the console did not end')), 60_000),
+    ),
+  ]);
+  console.log('xen-lane: console: ended with the domain (poweroff typed on the console)');
+  domid = undefined;
+  status = 0;
+} catch (error) {
+  step(`FAILED: ${(error as Error).stack ?? error}`);
+} finally {
+  if (domid !== undefined) await xl('destroy', String(domid)).catch(() => {});
+  platform.close();
+  await client.close();
+}
+process.exit(status);
