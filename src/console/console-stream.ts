@@ -13,7 +13,6 @@ import { ConsoleError } from './errors.ts';
  * side (no more input) leaves the output flowing.
  */
 export class ConsoleStream extends RingDuplex {
-  readonly #ring: ConsoleRing;
   readonly #release: () => Promise<void>;
   #hungUp = false;
   #released: Promise<void> | undefined;
@@ -30,8 +29,7 @@ export class ConsoleStream extends RingDuplex {
     release: () => Promise<void> = async () => {},
     options: DuplexOptions = {},
   ) {
-    super(events, port, { allowHalfOpen: false, ...options });
-    this.#ring = ring;
+    super(ring, events, port, { allowHalfOpen: false, ...options });
     this.#release = release;
     // Output may be waiting (the guest blocked on a full ring): look once, after the caller
     // can listen.
@@ -43,14 +41,6 @@ export class ConsoleStream extends RingDuplex {
     if (this.#hungUp) return;
     this.#hungUp = true;
     this.pump();
-  }
-
-  protected ringWrite(src: Uint8Array): number {
-    return this.#ring.write(src);
-  }
-
-  protected ringRead(dst: Uint8Array): number {
-    return this.#ring.read(dst);
   }
 
   protected peerDone(): boolean {

@@ -50,7 +50,7 @@ export class VchanDuplex extends RingDuplex {
 
   /** @internal Use `openVchanServer` or `openVchanClient`. */
   constructor(parts: VchanParts, options: DuplexOptions = {}) {
-    super(parts.events, parts.port, { allowHalfOpen: false, ...options });
+    super(parts.vchan, parts.events, parts.port, { allowHalfOpen: false, ...options });
     this.#vchan = parts.vchan;
     this.role = parts.vchan.role;
     this.#release = parts.release;
@@ -76,14 +76,6 @@ export class VchanDuplex extends RingDuplex {
     if (this.detached || this.destroyed) return;
     this.#close(true);
     this.destroy(error);
-  }
-
-  protected ringWrite(src: Uint8Array): number {
-    return this.#vchan.write(src);
-  }
-
-  protected ringRead(dst: Uint8Array): number {
-    return this.#vchan.read(dst);
   }
 
   protected peerDone(): boolean {

@@ -23,7 +23,7 @@ export { type FrontendConnectOptions, type FrontendOptions, XenbusFrontend } fro
 export { type DeviceId, type DevicePaths, devicePaths } from './paths.ts';
 export type { Peer, StateDecision } from './peer-follower.ts';
 export type { DevicePlatform, SharedPages, SharingOptions } from './platform.ts';
-export { RingDuplex } from './ring-duplex.ts';
+export { type RingChannelEnd, RingDuplex } from './ring-duplex.ts';
 export { simulatedPlatform } from './simulated-platform.ts';
 export { parseXenbusState, XenbusState, xenbusStateName } from './state.ts';
 export { createDevice, type DeviceKeys, removeDevice } from './toolstack.ts';

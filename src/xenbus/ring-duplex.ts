@@ -5,15 +5,26 @@ import type { EventChannel } from '../evtchn/index.ts';
 const READ_CHUNK = 64 * 1024;
 
 /**
+ * One end of a byte channel in shared memory (`Vchan`, `ConsoleRing`, … of `xenwire/ring`):
+ * copies in and out what fits, and wakes the peer as its protocol says.
+ */
+export interface RingChannelEnd {
+  /** Copies what fits of `src` into the ring; returns how many bytes (0 when full). */
+  write(src: Uint8Array): number;
+  /** Copies what waits into `dst`; returns how many bytes (0 when empty). */
+  read(dst: Uint8Array): number;
+}
+
+/**
  * A `stream.Duplex` over one end of a shared-memory byte channel whose peer wakes this end
  * through event-channel `port`: each time the port fires (and on every `_read`/`_write`) it moves
  * what it can both ways. Writes wait for room in the ring, so backpressure reaches the writer;
  * reading pauses while the consumer's buffer is full, so the ring fills and the peer waits.
  *
- * A subclass says how bytes go in and out of its page, when the peer will send no more, and
- * what closing means for its protocol.
+ * A subclass says when the peer will send no more and what closing means for its protocol.
  */
 export abstract class RingDuplex extends Duplex {
+  readonly #end: RingChannelEnd;
   readonly #events: EventChannel;
   readonly #port: number;
   readonly #scratch = new Uint8Array(READ_CHUNK);
@@ -26,20 +37,23 @@ export abstract class RingDuplex extends Duplex {
   #again = false;
 
   /**
+   * @param end - this end of the channel, waking the peer through `port`
    * @param events - the handle `port` is bound through
    * @param port - this end's port, which the peer notifies
    */
-  constructor(events: EventChannel, port: number, options: DuplexOptions = {}) {
+  constructor(
+    end: RingChannelEnd,
+    events: EventChannel,
+    port: number,
+    options: DuplexOptions = {},
+  ) {
     super(options);
+    this.#end = end;
     this.#events = events;
     this.#port = port;
     events.on('pending', this.#onPending);
   }
 
-  /** Copies what fits of `src` into the ring (and wakes the peer as its rules say). */
-  protected abstract ringWrite(src: Uint8Array): number;
-  /** Copies what waits in the ring into `dst` (and wakes the peer as its rules say). */
-  protected abstract ringRead(dst: Uint8Array): number;
   /**
    * Whether the peer will write no more. Asked before each read that finds the ring empty, with
    * the answer taken before the read, so bytes written before the peer ended are not missed.
@@ -94,7 +108,7 @@ export abstract class RingDuplex extends Duplex {
     if (this.#detached) return;
     if (drain && !this.destroyed && !this.#readEnded) {
       for (;;) {
-        const n = this.ringRead(this.#scratch);
+        const n = this.#end.read(this.#scratch);
         if (n === 0) break;
         this.push(Buffer.from(this.#scratch.subarray(0, n)));
       }
@@ -150,7 +164,7 @@ export abstract class RingDuplex extends Duplex {
         this.failPendingWrite(refused);
         return;
       }
-      const n = this.ringWrite(pending.chunk.subarray(pending.offset));
+      const n = this.#end.write(pending.chunk.subarray(pending.offset));
       if (n === 0) return;
       pending.offset += n;
     }
@@ -162,7 +176,7 @@ export abstract class RingDuplex extends Duplex {
     while (this.#wantRead && !this.#readEnded && !this.#detached) {
       // Sample the peer's state first: data it wrote before ending is then surely seen.
       const done = this.peerDone();
-      const n = this.ringRead(this.#scratch);
+      const n = this.#end.read(this.#scratch);
       if (n > 0) {
         this.#wantRead = this.push(Buffer.from(this.#scratch.subarray(0, n)));
         continue;

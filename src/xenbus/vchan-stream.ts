@@ -21,16 +21,8 @@ export class VchanStream extends RingDuplex {
    * @param events - the handle `port` is bound through
    */
   constructor(vchan: Vchan, events: EventChannel, port: number, options: DuplexOptions = {}) {
-    super(events, port, options);
+    super(vchan, events, port, options);
     this.#vchan = vchan;
-  }
-
-  protected ringWrite(src: Uint8Array): number {
-    return this.#vchan.write(src);
-  }
-
-  protected ringRead(dst: Uint8Array): number {
-    return this.#vchan.read(dst);
   }
 
   protected peerDone(): boolean {

@@ -3,13 +3,8 @@
 import { once } from 'node:events';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  openVchanClient,
-  openVchanServer,
-  type VchanDuplex,
-  vchanPath,
-} from '../../src/vchan/index.ts';
-import { closed, exchange, type VchanHost, vchanHost } from './support/vchan-host.ts';
+import type { VchanDuplex } from '../../src/vchan/index.ts';
+import { closed, exchange, openPair, type VchanHost, vchanHost } from './support/vchan-host.ts';
 
 let env: VchanHost;
 /** Free grant entries of each domain before any vchan (guests keep their xenstore page's). */
@@ -44,30 +39,8 @@ function split(data: Buffer, lengths: readonly number[]): Buffer[] {
   return pieces;
 }
 
-async function connect(
-  serverDomid: number,
-  clientDomid: number,
-  leftMin: number,
-  rightMin: number,
-) {
-  const path = vchanPath(serverDomid, clientDomid, nextPort++);
-  const serverPlatform = env.platformOf(serverDomid);
-  const clientPlatform = env.platformOf(clientDomid);
-  const server = await openVchanServer({
-    client: env.clientOf(serverDomid),
-    platform: serverPlatform,
-    peerDomid: clientDomid,
-    path,
-    leftMin,
-    rightMin,
-  });
-  const client = await openVchanClient({
-    client: env.clientOf(clientDomid),
-    platform: clientPlatform,
-    peerDomid: serverDomid,
-    path,
-  });
-  return { path, server, client, serverPlatform, clientPlatform };
+function connect(serverDomid: number, clientDomid: number, leftMin: number, rightMin: number) {
+  return openPair(env, { serverDomid, clientDomid, port: nextPort++, leftMin, rightMin });
 }
 
 /** How many grant entries each domain could still grant. */

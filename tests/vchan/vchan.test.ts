@@ -7,7 +7,15 @@ import {
   openVchanServer,
   vchanPath,
 } from '../../src/vchan/index.ts';
-import { closed, exchange, portState, type VchanHost, vchanHost } from './support/vchan-host.ts';
+import {
+  closed,
+  exchange,
+  openPair,
+  type PairOptions,
+  portState,
+  type VchanHost,
+  vchanHost,
+} from './support/vchan-host.ts';
 
 let env: VchanHost;
 beforeEach(async () => {
@@ -18,30 +26,12 @@ afterEach(async () => {
 });
 
 /** A server in `serverDomid` and its client in `clientDomid`, connected. */
-async function pair(
+function pair(
   serverDomid = 0,
   clientDomid = 1,
-  sizes: { leftMin?: number; rightMin?: number; stream?: { allowHalfOpen?: boolean } } = {},
+  options: Omit<PairOptions, 'serverDomid' | 'clientDomid' | 'port'> = {},
 ) {
-  const path = vchanPath(serverDomid, clientDomid, 7);
-  const serverPlatform = env.platformOf(serverDomid);
-  const clientPlatform = env.platformOf(clientDomid);
-  const server = await openVchanServer({
-    client: env.clientOf(serverDomid),
-    platform: serverPlatform,
-    peerDomid: clientDomid,
-    path,
-    ...sizes,
-  });
-  const connected = once(server, 'connect');
-  const client = await openVchanClient({
-    client: env.clientOf(clientDomid),
-    platform: clientPlatform,
-    peerDomid: serverDomid,
-    path,
-  });
-  await connected;
-  return { path, server, client, serverPlatform, clientPlatform };
+  return openPair(env, { serverDomid, clientDomid, port: 7, ...options });
 }
 
 describe('libxenvchan ring sizes', () => {

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openVchanServer, vchanPath } from '../../src/vchan/index.ts';
-import type { Digest } from '../xenbus/support/streams.ts';
+import type { Digest } from '../xen/vchan/transfer.ts';
 import { exchangeRandom } from './support/exchange-digests.ts';
 import { closed, type VchanHost, vchanHost } from './support/vchan-host.ts';
 

@@ -1,30 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import { type Digest, sendRandom } from '../../xenbus/support/streams.ts';
-
-/** Reads until `total` bytes have arrived (or the stream ends), hashing them. */
-export function receiveBytes(stream: Duplex, total: number): Promise<Digest> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  return new Promise((resolve, reject) => {
-    const finish = (): void => {
-      stream.off('data', onData);
-      stream.off('end', finish);
-      stream.off('error', reject);
-      stream.pause();
-      resolve({ bytes, sha256: hash.digest('hex') });
-    };
-    const onData = (chunk: Buffer): void => {
-      hash.update(chunk);
-      bytes += chunk.length;
-      if (bytes >= total) finish();
-    };
-    stream.on('data', onData);
-    stream.once('end', finish);
-    stream.once('error', reject);
-    if (total === 0) finish();
-  });
-}
+import { type Digest, receive, sendRandom } from '../../xen/vchan/transfer.ts';
 
 /**
  * libxenvchan's way to exchange `total` bytes each way: send while receiving, and close only
@@ -34,12 +9,9 @@ export async function exchangeRandom(
   stream: Duplex,
   total: number,
 ): Promise<{ sent: Digest; received: Digest }> {
-  const [sent, received] = await Promise.all([
-    sendRandom(stream, total, { end: false }),
-    receiveBytes(stream, total),
-  ]);
+  const [sent, received] = await Promise.all([sendRandom(stream, total), receive(stream, total)]);
   stream.end();
   // Let the readable side reach its end too, so that the stream closes.
   stream.resume();
-  return { sent, received };
+  return { sent, received: { bytes: received.bytes, sha256: received.sha256 } };
 }

@@ -2,7 +2,12 @@ import { once } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { SimulatedEventChannel, SimulatedHypervisor } from '../../../src/evtchn/index.ts';
 import { createSimulatedHost, type SimulatedHost } from '../../../src/host/index.ts';
-import type { VchanDuplex } from '../../../src/vchan/index.ts';
+import {
+  openVchanClient,
+  openVchanServer,
+  type VchanDuplex,
+  vchanPath,
+} from '../../../src/vchan/index.ts';
 import { type DevicePlatform, simulatedPlatform } from '../../../src/xenbus/index.ts';
 import type { XenstoreClient } from '../../../src/xenstore/index.ts';
 
@@ -39,6 +44,42 @@ export async function vchanHost(): Promise<VchanHost> {
       await host.close();
     },
   };
+}
+
+/** How a test's pair is laid out: where each end runs, the vchan's port, sizes, stream options. */
+export interface PairOptions {
+  readonly serverDomid: number;
+  readonly clientDomid: number;
+  readonly port: number;
+  readonly leftMin?: number;
+  readonly rightMin?: number;
+  readonly stream?: { readonly allowHalfOpen?: boolean };
+}
+
+/** A server and its client, each with a platform of its own; resolves once the client is in. */
+export async function openPair(env: VchanHost, options: PairOptions) {
+  const { serverDomid, clientDomid, leftMin, rightMin, stream } = options;
+  const path = vchanPath(serverDomid, clientDomid, options.port);
+  const serverPlatform = env.platformOf(serverDomid);
+  const clientPlatform = env.platformOf(clientDomid);
+  const server = await openVchanServer({
+    client: env.clientOf(serverDomid),
+    platform: serverPlatform,
+    peerDomid: clientDomid,
+    path,
+    leftMin,
+    rightMin,
+    stream,
+  });
+  const connected = once(server, 'connect');
+  const client = await openVchanClient({
+    client: env.clientOf(clientDomid),
+    platform: clientPlatform,
+    peerDomid: serverDomid,
+    path,
+  });
+  await connected;
+  return { path, server, client, serverPlatform, clientPlatform };
 }
 
 /** The state of `port` of `domid` (`closed` once an end has unbound it). */

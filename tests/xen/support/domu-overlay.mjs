@@ -66,3 +66,15 @@ export async function buildDomuImage({ name, entry, program, init, extra }) {
   await pipeline(createReadStream(overlayCpio), out);
   return image;
 }
+
+/**
+ * A builder script's command line: `--bundle FILE` writes only the bundle (for a quick check
+ * that the program bundles); otherwise the image is built and its path printed.
+ */
+export async function buildFromCommandLine(spec) {
+  if (process.argv[2] === '--bundle') {
+    await bundle(spec.entry, process.argv[3]);
+    return;
+  }
+  console.log(await buildDomuImage(spec));
+}

@@ -8,16 +8,10 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildDomuImage, bundle } from '../support/domu-overlay.mjs';
+import { buildFromCommandLine } from '../support/domu-overlay.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
-const entry = `${here}peer.domu.ts`;
-
-if (process.argv[2] === '--bundle') {
-  await bundle(entry, process.argv[3]);
-  process.exit(0);
-}
 
 /** The proxy and the Xen libraries ldd resolves for it from the unpacked Debian packages. */
 function cTools() {
@@ -40,19 +34,15 @@ function cTools() {
   return { proxy, libraries };
 }
 
-const tools = cTools();
-console.log(
-  await buildDomuImage({
-    name: 'vchan',
-    entry,
-    program: 'peer',
-    init: `${here}domu-init`,
-    extra(overlay) {
-      const dir = `${overlay}/usr/lib/xen-vchan`;
-      mkdirSync(dir, { recursive: true });
-      for (const file of [tools.proxy, ...tools.libraries]) {
-        copyFileSync(file, `${dir}/${basename(file)}`);
-      }
-    },
-  }),
-);
+await buildFromCommandLine({
+  name: 'vchan',
+  entry: `${here}peer.domu.ts`,
+  program: 'peer',
+  init: `${here}domu-init`,
+  extra(overlay) {
+    const { proxy, libraries } = cTools();
+    const dir = `${overlay}/usr/lib/xen-vchan`;
+    mkdirSync(dir, { recursive: true });
+    for (const file of [proxy, ...libraries]) copyFileSync(file, `${dir}/${basename(file)}`);
+  },
+});
