@@ -3,35 +3,20 @@
  * its receiver from the first byte to the last, so that set-up costs are left out and the same
  * clock measures a xenwire end and a C one.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
+import { createHash } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
+import { type Digest, sendRandom as sendAndEnd } from '../../xenbus/support/streams.ts';
 
-/** What one side sent or received: byte count and SHA-256. */
-export interface Digest {
-  readonly bytes: number;
-  readonly sha256: string;
+export type { Digest };
+
+/** Writes `total` random bytes, waiting for 'drain' as told; leaves the stream open. */
+export function sendRandom(out: Writable, total: number): Promise<Digest> {
+  return sendAndEnd(out, total, { end: false });
 }
 
 /** What arrived, and how long from its first byte to its last. */
 export interface Received extends Digest {
   readonly seconds: number;
-}
-
-const CHUNK = 64 * 1024;
-
-/** Writes `total` random bytes, waiting for 'drain' as told; leaves the stream open. */
-export async function sendRandom(out: Writable, total: number): Promise<Digest> {
-  const hash = createHash('sha256');
-  let sent = 0;
-  while (sent < total) {
-    if (out.destroyed) throw new Error(`the stream closed after ${sent} of ${total} bytes`);
-    const piece = randomBytes(Math.min(CHUNK, total - sent));
-    hash.update(piece);
-    sent += piece.length;
-    if (!out.write(piece)) await Promise.race([once(out, 'drain'), once(out, 'close')]);
-  }
-  return { bytes: sent, sha256: hash.digest('hex') };
 }
 
 /** Reads until `total` bytes have arrived; fails if the stream ends or breaks first. */
