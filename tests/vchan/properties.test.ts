@@ -18,7 +18,7 @@ afterAll(async () => {
 });
 
 let nextPort = 0;
-const sizes = fc.constantFrom(0, 1, 1024, 2048, 2049, 4096, 9000, 70_000);
+const sizes = fc.constantFrom(0, 1, 1024, 2048, 2049, 4096, 9000, 70_000, 2 ** 20);
 const placements = fc.constantFrom([0, 1], [1, 0], [1, 2]) as fc.Arbitrary<[number, number]>;
 const chunking = fc.array(fc.integer({ min: 1, max: 12_000 }), { minLength: 0, maxLength: 10 });
 
