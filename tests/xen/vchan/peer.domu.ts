@@ -5,11 +5,11 @@
  *
  *   node peer.mjs xenwire-client|c-client DOMID PATH BYTES
  *
- * Prints `@@vchan-received <bytes>@@` once everything has arrived, then waits for the server to
- * close (the Dom0 part closes once both sides have all: libxenvchan's close ends both directions
- * and vchan-socket-proxy drops what is left in the ring), then prints
- * `@@vchan-result <json>@@` (what was sent, what arrived and in how long), or
- * `@@vchan-failed <message>@@`.
+ * Prints `@@vchan-received PATH <bytes>@@` once everything has arrived, then waits for the
+ * server to close (the Dom0 part closes once both sides have all: libxenvchan's close ends both
+ * directions and vchan-socket-proxy drops what is left in the ring), then prints
+ * `@@vchan-result PATH <json>@@` (what was sent, what arrived and in how long), or
+ * `@@vchan-failed PATH <message>@@`. Several run at once, told apart by PATH.
  *
  * Bundled into one file for the DomU image by `build-domu.mjs`; the image's /init sets
  * XENWIRE_NATIVE_ADDON.
@@ -44,7 +44,7 @@ async function xenwireClient(): Promise<{ sent: Digest; received: Received }> {
     });
     const ended = once(stream, 'close');
     const [sent, received] = await Promise.all([sendRandom(stream, bytes), receive(stream, bytes)]);
-    console.log(`@@vchan-received ${received.bytes}@@`);
+    console.log(`@@vchan-received ${path} ${received.bytes}@@`);
     // The server's close ends the readable side; with allowHalfOpen false this end closes too.
     stream.resume();
     await ended;
@@ -58,7 +58,7 @@ async function xenwireClient(): Promise<{ sent: Digest; received: Received }> {
 async function cClient(): Promise<{ sent: Digest; received: Received }> {
   const peer = startCPeer(C_TOOLS, 'client', domid, path as string, bytes);
   const [sent, received] = await Promise.all([peer.sent, peer.received]);
-  console.log(`@@vchan-received ${received.bytes}@@`);
+  console.log(`@@vchan-received ${path} ${received.bytes}@@`);
   // The proxy exits once the server has closed the vchan.
   const status = await peer.exited;
   if (status !== 0) throw new Error(`vchan-socket-proxy exited ${status}: ${peer.stderr()}`);
@@ -67,17 +67,17 @@ async function cClient(): Promise<{ sent: Digest; received: Received }> {
 
 const run = { 'xenwire-client': xenwireClient, 'c-client': cClient }[role as string];
 if (!run || !(bytes > 0) || !path) {
-  console.log(`@@vchan-failed usage: peer.mjs xenwire-client|c-client DOMID PATH BYTES@@`);
+  console.log(`@@vchan-failed ${path} usage: peer.mjs xenwire-client|c-client DOMID PATH BYTES@@`);
   process.exit(2);
 }
 run().then(
   (result) => {
-    console.log(`@@vchan-result ${JSON.stringify({ role, ...result })}@@`);
+    console.log(`@@vchan-result ${path} ${JSON.stringify({ role, ...result })}@@`);
     process.exit(0);
   },
   (error: unknown) => {
     console.log(
-      `@@vchan-failed ${String((error as Error).stack ?? error).replaceAll('\n', ' | ')}@@`,
+      `@@vchan-failed ${path} ${String((error as Error).stack ?? error).replaceAll('\n', ' | ')}@@`,
     );
     process.exit(1);
   },
