@@ -236,8 +236,9 @@ describe.skipIf(!bootLane)('Xen 4.17 under QEMU: Dom0 and a PV DomU', () => {
 
   it("talks libxenvchan with Xen's C library both ways and drives a guest's console", () => {
     const lines = run.commandOutput.split('\n').map((l) => l.trimEnd());
-    // The part passes only if every pair's hashes matched both ways, the console showed the
-    // DomU's marker and its shell's answer, and the console ended with the domain.
+    // The part passes only if each end noticed its peer's process killed, every pair's hashes
+    // matched both ways, the console showed the DomU's marker and its shell's answer, and the
+    // console ended with the domain.
     expect(lines).toContain("xen-lane[dom0]: part 'libxenvchan and console' passed");
     const figures = lines.filter(
       (l) => l.startsWith('xen-lane: libxenvchan ') || l.startsWith('xen-lane: console: '),
@@ -253,6 +254,12 @@ describe.skipIf(!bootLane)('Xen 4.17 under QEMU: Dom0 and a PV DomU', () => {
     const mibs = String.raw`[\d.]+ MiB/s`;
     const ratio = String.raw`[\d.]+x`;
     expect(figures).toEqual([
+      expect.stringMatching(
+        /process death: C server killed, xenwire's client saw the end [\d.]+ s later/,
+      ),
+      expect.stringMatching(
+        /process death: xenwire server killed, the C client exited \(0\) [\d.]+ s later$/,
+      ),
       expect.stringMatching(/^xen-lane: console: marker read .* answered console-echo-42/),
       expect.stringMatching(/10 MiB each way at once, .*hashes equal in every pair$/),
       expect.stringMatching(

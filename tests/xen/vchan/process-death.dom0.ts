@@ -1,0 +1,108 @@
+/**
+ * A libxenvchan end's process killed (SIGKILL, so none of its own code runs), both ways between
+ * xenwire and Xen's C library, in Dom0 (libxenvchan serves a domain's own processes too). What
+ * tells the survivor is the kernel: each end registered an unmap notification on its shared page
+ * (clear its live byte, notify the port), which the kernel runs when the dead process's mappings
+ * go.
+ *
+ * 1. Xen's `vchan-socket-proxy` server killed: xenwire's client must see the end of the stream.
+ * 2. A xenwire server (server-child.dom0.ts) killed: the C client must notice and exit.
+ *
+ * Run inside the lane's Dom0 session (run-in-dom0.sh runs it before the DomU part).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { openVchanClient } from '../../../src/vchan/index.ts';
+import { xenPlatform } from '../../../src/xenbus/index.ts';
+import { XenstoreClient } from '../../../src/xenstore/index.ts';
+import { laneEnv } from '../support/lane-dom0.ts';
+
+const proxy = `${laneEnv('XEN_LANE_TOOLS')}/vchan-socket-proxy`;
+const libs = laneEnv('XEN_LANE_LIBS');
+
+function startProxy(mode: 'server' | 'client', path: string): ChildProcess {
+  return spawn(proxy, ['--mode', mode, '0', path, '-'], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, LD_LIBRARY_PATH: libs },
+  });
+}
+
+/** Resolves with how long `event` took to come, or fails after `limitMs`. */
+async function within(emitter: NodeJS.EventEmitter, event: string, limitMs: number, what: string) {
+  const started = Date.now();
+  const timer = new AbortController();
+  const timeout = setTimeout(() => timer.abort(), limitMs);
+  try {
+    await once(emitter, event, { signal: timer.signal });
+  } catch {
+    throw new Error(`${what}: no '${event}' within ${limitMs} ms`);
+  } finally {
+    clearTimeout(timeout);
+  }
+  return (Date.now() - started) / 1000;
+}
+
+const client = await XenstoreClient.connect();
+const platform = xenPlatform({ client });
+let status = 0;
+try {
+  // 1. The C server dies under a xenwire client.
+  const cServer = startProxy('server', '/local/domain/0/data/vchan/0/91');
+  const stream = await openVchanClient({
+    client,
+    platform,
+    peerDomid: 0,
+    path: '/local/domain/0/data/vchan/0/91',
+    timeoutMs: 30_000,
+  });
+  stream.write('hello from xenwire\n');
+  cServer.stdin?.write('hello from C\n');
+  const [greeting] = (await once(stream, 'data')) as [Buffer];
+  cServer.kill('SIGKILL');
+  const noticed = await within(stream, 'end', 10_000, 'xenwire client after its C server died');
+  // A killed libxenvchan server leaves its nodes behind (close_xs_srv never ran).
+  await client.rm('/local/domain/0/data/vchan/0/91');
+  console.log(
+    `xen-lane: libxenvchan process death: C server killed, xenwire's client saw the end ` +
+      `${noticed.toFixed(1)} s later (first read ${JSON.stringify(String(greeting).trim())})`,
+  );
+
+  // 2. A xenwire server dies under the C client.
+  const path = '/local/domain/0/data/vchan/0/92';
+  const server = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'tests/xen/vchan/server-child.dom0.ts', path],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  let said = '';
+  server.stdout?.on('data', (chunk: Buffer) => {
+    said += chunk;
+  });
+  const cClient = startProxy('client', path);
+  const cExited = once(cClient, 'exit');
+  while (!said.includes('connected')) await once(server.stdout as NodeJS.EventEmitter, 'data');
+  server.kill('SIGKILL');
+  const exitedAfter = await within(
+    cClient,
+    'exit',
+    10_000,
+    'the C client after its xenwire server died',
+  ).catch(async (error) => {
+    cClient.kill('SIGKILL');
+    throw error;
+  });
+  const [code] = (await cExited) as [number | null];
+  console.log(
+    `xen-lane: libxenvchan process death: xenwire server killed, the C client exited (${code}) ` +
+      `${exitedAfter.toFixed(1)} s later`,
+  );
+} catch (error) {
+  console.log(`vchan[dom0]: process death FAILED: ${(error as Error).stack ?? error}`);
+  status = 1;
+} finally {
+  platform.close();
+  await client.close();
+}
+process.exit(status);
