@@ -27,19 +27,33 @@ function startProxy(mode: 'server' | 'client', path: string): ChildProcess {
   });
 }
 
-/** Resolves with how long `event` took to come, or fails after `limitMs`. */
-async function within(emitter: NodeJS.EventEmitter, event: string, limitMs: number, what: string) {
+/** Resolves with how many seconds `event` took, or fails after `limitMs` naming `what`. */
+async function within<T>(event: Promise<T>, limitMs: number, what: string): Promise<number> {
   const started = Date.now();
-  const timer = new AbortController();
-  const timeout = setTimeout(() => timer.abort(), limitMs);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${limitMs} ms`)), limitMs);
+  });
   try {
-    await once(emitter, event, { signal: timer.signal });
-  } catch {
-    throw new Error(`${what}: no '${event}' within ${limitMs} ms`);
+    await Promise.race([event, late]);
   } finally {
-    clearTimeout(timeout);
+    clearTimeout(timer);
   }
   return (Date.now() - started) / 1000;
+}
+
+/** Resolves once `child` has printed `word` on its stdout. */
+function printed(child: ChildProcess, word: string): Promise<void> {
+  let said = '';
+  return new Promise((resolve) => {
+    const look = (chunk: Buffer): void => {
+      said += chunk;
+      if (!said.includes(word)) return;
+      child.stdout?.off('data', look);
+      resolve();
+    };
+    child.stdout?.on('data', look);
+  });
 }
 
 const client = await XenstoreClient.connect();
@@ -47,21 +61,23 @@ const platform = xenPlatform({ client });
 let status = 0;
 try {
   // 1. The C server dies under a xenwire client.
-  const cServer = startProxy('server', '/local/domain/0/data/vchan/0/91');
+  const cPath = '/local/domain/0/data/vchan/0/91';
+  const cServer = startProxy('server', cPath);
   const stream = await openVchanClient({
     client,
     platform,
     peerDomid: 0,
-    path: '/local/domain/0/data/vchan/0/91',
+    path: cPath,
     timeoutMs: 30_000,
   });
   stream.write('hello from xenwire\n');
   cServer.stdin?.write('hello from C\n');
   const [greeting] = (await once(stream, 'data')) as [Buffer];
+  const ended = once(stream, 'end');
   cServer.kill('SIGKILL');
-  const noticed = await within(stream, 'end', 10_000, 'xenwire client after its C server died');
+  const noticed = await within(ended, 10_000, "xenwire's client after its C server died");
   // A killed libxenvchan server leaves its nodes behind (close_xs_srv never ran).
-  await client.rm('/local/domain/0/data/vchan/0/91');
+  await client.rm(cPath);
   console.log(
     `xen-lane: libxenvchan process death: C server killed, xenwire's client saw the end ` +
       `${noticed.toFixed(1)} s later (first read ${JSON.stringify(String(greeting).trim())})`,
@@ -72,28 +88,24 @@ try {
   const server = spawn(
     process.execPath,
     ['--import', 'tsx', 'tests/xen/vchan/server-child.dom0.ts', path],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
+    { stdio: ['ignore', 'pipe', 'inherit'] },
   );
-  let said = '';
-  server.stdout?.on('data', (chunk: Buffer) => {
-    said += chunk;
-  });
+  const listening = printed(server, 'listening');
+  const connected = printed(server, 'connected');
+  await within(listening, 120_000, 'the xenwire server in its own process');
   const cClient = startProxy('client', path);
-  const cExited = once(cClient, 'exit');
-  while (!said.includes('connected')) await once(server.stdout as NodeJS.EventEmitter, 'data');
-  server.kill('SIGKILL');
-  const exitedAfter = await within(
-    cClient,
-    'exit',
-    10_000,
-    'the C client after its xenwire server died',
-  ).catch(async (error) => {
+  const cExited = once(cClient, 'exit') as Promise<[number | null]>;
+  try {
+    await within(connected, 60_000, 'the C client connecting to the xenwire server');
+  } catch (error) {
+    const nodes = await client.directory(path).catch((e: Error) => e.message);
     cClient.kill('SIGKILL');
-    throw error;
-  });
-  const [code] = (await cExited) as [number | null];
+    server.kill('SIGKILL');
+    throw new Error(`${(error as Error).message}; ${path} holds ${nodes}`);
+  }
+  server.kill('SIGKILL');
+  const exitedAfter = await within(cExited, 10_000, 'the C client after its xenwire server died');
+  const [code] = await cExited;
   console.log(
     `xen-lane: libxenvchan process death: xenwire server killed, the C client exited (${code}) ` +
       `${exitedAfter.toFixed(1)} s later`,
