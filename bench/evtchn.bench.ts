@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { buildNative } from '../scripts/build-native.mjs';
-import { isNativeAvailable, SimulatedHypervisor } from '../src/evtchn/index.ts';
+import { isNativeAvailable } from '../src/device/index.ts';
+import { SimulatedHypervisor } from '../src/evtchn/index.ts';
 import type { PingPongReport, PingPongSetup } from '../tests/evtchn/support/ping-pong-worker.ts';
 import type { BenchPair, RunOptions, Sample } from './lib/types.ts';
 

@@ -13,7 +13,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { MessageType } from '../src/xenstore/constants.ts';
+import { MessageType } from '../src/xenstore/messages.ts';
 import { decodeReply } from '../src/xenstore/replies.ts';
 import { encodeRequest, type Request } from '../src/xenstore/requests.ts';
 import { encodeMessage, type Message } from '../src/xenstore/wire.ts';

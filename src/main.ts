@@ -7,7 +7,7 @@
  * --conflicts generation|coalesce.
  */
 import { parseArgs } from 'node:util';
-import { serve } from './xenstore/server/index.ts';
+import { serve } from './xenstore/server.ts';
 
 const { values } = parseArgs({
   options: {

@@ -16,7 +16,7 @@ import {
   runInXen,
   XenLaneError,
 } from '../src/testing/xen-lane.ts';
-import { serve } from '../src/xenstore/server/serve.ts';
+import { serve } from '../src/xenstore/serve.ts';
 
 const execFileAsync = promisify(execFile);
 const repo = fileURLToPath(new URL('..', import.meta.url));

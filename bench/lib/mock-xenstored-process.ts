@@ -8,6 +8,7 @@
  * `{"socketPath": …}` once listening; SIGTERM, or the end of stdin, closes the socket and exits.
  */
 import { XenstoreServer } from '../../src/xenstore/server/server.ts';
+import { socketListener } from '../../src/xenstore/transport/socket-listener.ts';
 import { largeStoreNodes } from './large-store.ts';
 
 const [socketPath, nodes, wideChildren] = process.argv.slice(2);
@@ -21,7 +22,7 @@ const server = new XenstoreServer(
       }
     : {},
 );
-const listener = await server.listen({ path: socketPath });
+const listener = await socketListener(server, { path: socketPath });
 const shutdown = (): void => {
   void listener.close().then(() => process.exit(0));
 };

@@ -1,4 +1,4 @@
-import { isNativeAvailable, loadNative } from '../../src/evtchn/index.ts';
+import { isNativeAvailable, loadNative } from '../../src/device/index.ts';
 import type { Futex } from '../../src/ring/index.ts';
 
 /**

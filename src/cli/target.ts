@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { XenstoreClient } from '../xenstore/client.ts';
-import { dom0Tree, XenstoreServer } from '../xenstore/server/index.ts';
+import { dom0Tree, socketListener, XenstoreServer } from '../xenstore/server.ts';
 
 /** Where a command's requests go. */
 export interface TargetOptions {
@@ -41,7 +41,7 @@ export async function openTarget(options: TargetOptions): Promise<Target> {
 async function openMock(): Promise<Target> {
   const dir = await mkdtemp(join(tmpdir(), 'xenwire-mock-'));
   const server = new XenstoreServer({ seed: { nodes: dom0Tree() } });
-  const listener = await server.listen({ path: join(dir, 'xenstored.sock') });
+  const listener = await socketListener(server, { path: join(dir, 'xenstored.sock') });
   const client = await XenstoreClient.connect({ socketPath: join(dir, 'xenstored.sock') });
   return {
     client,

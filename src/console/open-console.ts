@@ -86,7 +86,7 @@ async function consolePort(
  * backend can attach.
  * @throws ConsoleError `ENOENT` no console (`ETIMEDOUT` after waiting), `EPROTO` a malformed
  *   port, `EBUSY` already served;
- *   the platform's `EvtchnError` when the page cannot be mapped
+ *   the platform's `DeviceError` when the page cannot be mapped
  */
 export async function openConsole(options: ConsoleOptions): Promise<ConsoleStream> {
   const { client, platform, domid } = options;

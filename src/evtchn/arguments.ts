@@ -1,7 +1,6 @@
+import { isDomid } from '../device/domid.ts';
 import { EvtchnError } from './errors.ts';
 
-/** First domain id that names no real domain (`DOMID_FIRST_RESERVED` in xen.h). */
-export const DOMID_FIRST_RESERVED = 0x7ff0;
 /** `DOMID_SELF`: the calling domain, accepted where Xen accepts it. */
 export const DOMID_SELF = 0x7ff0;
 /** Number of virtual IRQs (`NR_VIRQS` in xen.h). */
@@ -9,7 +8,7 @@ export const NR_VIRQS = 24;
 
 /** Rejects anything that is not a domain id a guest may name (0 … 0x7fef). */
 export function checkDomid(domid: number, operation: string): number {
-  if (!Number.isInteger(domid) || domid < 0 || domid >= DOMID_FIRST_RESERVED) {
+  if (!isDomid(domid)) {
     throw new EvtchnError('EINVAL', `${operation}: bad domain id ${String(domid)}`);
   }
   return domid;

@@ -1,4 +1,4 @@
-import { DOMID_FIRST_RESERVED } from './arguments.ts';
+import { DOMID_FIRST_RESERVED } from '../device/domid.ts';
 import { EvtchnError } from './errors.ts';
 
 /**

@@ -1,8 +1,8 @@
 import { closeSync, constants, openSync } from 'node:fs';
+import { type FdWatch, loadNative, type XenwireNative } from '../device/native.ts';
 import { checkDomid, checkPort, checkVirq } from './arguments.ts';
 import { EvtchnError, toEvtchnError } from './errors.ts';
 import { EventChannel } from './event-channel.ts';
-import { type FdWatch, loadNative, type XenwireNative } from './native.ts';
 
 /** The Linux event-channel device. */
 export const EVTCHN_DEVICE = '/dev/xen/evtchn';
@@ -28,8 +28,8 @@ export class DeviceEventChannel extends EventChannel {
 
   /**
    * Opens the device.
-   * @throws EvtchnError `ENOSYS` without the native addon, `ENOENT` when not running on Xen,
-   *   `EACCES` without permission
+   * @throws DeviceError `ENOSYS` without the native addon; EvtchnError `ENOENT` when not running
+   *   on Xen, `EACCES` without permission
    */
   static open(path: string = EVTCHN_DEVICE): DeviceEventChannel {
     const native = loadNative();

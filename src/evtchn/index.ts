@@ -1,28 +1,16 @@
 /**
- * Event channels (libxenevtchn's model) over three backends — a simulated hypervisor, the real
- * `/dev/xen/evtchn`, and unix datagram sockets — plus the simulated grant tables and the native
- * addon loader that other areas use for `mmap` and gntdev/gntalloc.
+ * `xenwire/evtchn`: event channels (libxenevtchn's model) over three backends — a simulated
+ * hypervisor, the real `/dev/xen/evtchn`, and unix datagram sockets — plus the simulated
+ * hypervisor's grant tables. The native addon, `mmap` and the grant devices are
+ * `xenwire/device`.
+ *
+ * @packageDocumentation
  */
-export { DOMID_FIRST_RESERVED, DOMID_SELF, NR_VIRQS } from './arguments.ts';
+export { DOMID_FIRST_RESERVED } from '../device/domid.ts';
+export { DOMID_SELF, NR_VIRQS } from './arguments.ts';
 export { DeviceEventChannel, EVTCHN_DEVICE } from './device-event-channel.ts';
 export { EvtchnError, type EvtchnErrorCode } from './errors.ts';
 export { EventChannel, type EventChannelEvents } from './event-channel.ts';
-export {
-  GrantMapper,
-  type GrantMapping,
-  GrantSharer,
-  type UnmapNotify,
-} from './grant-devices.ts';
-export { type MapOptions, mapFd, mapFile, unmap } from './mapping.ts';
-export {
-  type FdWatch,
-  isNativeAvailable,
-  loadNative,
-  type NativeAbi,
-  type NativeLayout,
-  nativeAddonPath,
-  type XenwireNative,
-} from './native.ts';
 export {
   FIRST_FREE_GRANT_REF,
   GNTTAB_RESERVED_CONSOLE,
@@ -32,7 +20,7 @@ export {
   SimulatedGrantTable,
 } from './sim/grant-table.ts';
 export { type PortStatus, SimulatedHypervisor } from './sim/hypervisor.ts';
-export { PAGE_SIZE, type SharedStateLimits, type WaitOptions } from './sim/shared-state.ts';
+export type { SharedStateLimits, WaitOptions } from './sim/shared-state.ts';
 export { SimulatedEventChannel } from './sim/simulated-event-channel.ts';
 export {
   IDENTITY_PORT_MAP,

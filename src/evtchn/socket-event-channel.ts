@@ -1,9 +1,9 @@
 import { lstatSync, unlinkSync } from 'node:fs';
+import { type FdWatch, loadNative, type XenwireNative } from '../device/native.ts';
 import { checkDomid, checkPort, checkVirq } from './arguments.ts';
 import { BindRestriction } from './bind-restriction.ts';
 import { EvtchnError, toEvtchnError } from './errors.ts';
 import { EventChannel } from './event-channel.ts';
-import { type FdWatch, loadNative, type XenwireNative } from './native.ts';
 
 /** Translation between local port numbers and the numbers carried in datagrams. */
 export interface PortMap {
@@ -71,8 +71,8 @@ export class SocketEventChannel extends EventChannel {
 
   /**
    * Binds `localPath` and returns the handle.
-   * @throws EvtchnError `ENOSYS` without the native addon, `EADDRINUSE` if a non-socket file is
-   *   in the way, `ENAMETOOLONG` for a path over 107 bytes
+   * @throws DeviceError `ENOSYS` without the native addon; EvtchnError `EADDRINUSE` if a
+   *   non-socket file is in the way, `ENAMETOOLONG` for a path over 107 bytes
    */
   static open(options: SocketEventChannelOptions): SocketEventChannel {
     const native = loadNative();

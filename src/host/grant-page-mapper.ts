@@ -1,5 +1,5 @@
 import type { SimulatedHypervisor } from '../evtchn/sim/hypervisor.ts';
-import type { PageMapper } from '../xenstore/server/ring-server.ts';
+import type { PageMapper } from '../xenstore/transport/ring-server.ts';
 
 /**
  * A {@link PageMapper} for the simulated hypervisor: INTRODUCE's gfn is the grant reference

@@ -4,9 +4,9 @@ import { SimulatedHypervisor } from '../evtchn/sim/hypervisor.ts';
 import type { SharedStateLimits, WaitOptions } from '../evtchn/sim/shared-state.ts';
 import type { SimulatedEventChannel } from '../evtchn/sim/simulated-event-channel.ts';
 import { XenstoreClient } from '../xenstore/client.ts';
-import { XenstoreRingServer } from '../xenstore/server/ring-server.ts';
 import { type ServerOptions, XenstoreServer } from '../xenstore/server/server.ts';
 import { inProcessConnector } from '../xenstore/transport/in-process.ts';
+import { XenstoreRingServer } from '../xenstore/transport/ring-server.ts';
 import { grantPageMapper } from './grant-page-mapper.ts';
 import {
   bootGuest,

@@ -55,7 +55,7 @@ export {
   XENSTORE_REQ_LAYOUT,
   XENSTORE_RING_SIZE,
   XENSTORE_RSP_LAYOUT,
-  XenstoreConnection,
+  XenstoreConnectionState,
   XenstoreErrorIndicator,
   XenstoreFeature,
   XenstoreOffset,

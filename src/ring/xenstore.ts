@@ -1,4 +1,3 @@
-import { HEADER_SIZE, PAYLOAD_MAX } from '../xenstore/constants.ts';
 import { ByteRing, type ByteRingLayout } from './byte-ring.ts';
 import { RingError, RingIndexError } from './errors.ts';
 import { RingArea, type RingBuffer, XEN_PAGE_SIZE } from './memory.ts';
@@ -41,7 +40,7 @@ export const XenstoreFeature = {
 } as const;
 
 /** Values of `connection`. */
-export const XenstoreConnection = {
+export const XenstoreConnectionState = {
   CONNECTED: 0,
   /** Set by the guest to ask for a reset; cleared by the server when done. */
   RECONNECT: 1,
@@ -53,7 +52,7 @@ export const XenstoreErrorIndicator = {
   COMM: 1,
   /** The indices were inconsistent (`prod - cons > XENSTORE_RING_SIZE`). */
   RINGIDX: 2,
-  /** Protocol violation: a payload longer than `PAYLOAD_MAX`. */
+  /** Protocol violation: a message announcing a payload over 4096 bytes (`XENSTORE_PAYLOAD_MAX`). */
   PROTO: 3,
 } as const;
 
@@ -98,7 +97,6 @@ export class XenstoreRing extends ByteRingEnd {
   /** Server → guest. */
   readonly responses: ByteRing;
   private readonly area: RingArea;
-  private readonly header = new Uint8Array(HEADER_SIZE);
 
   constructor(
     readonly role: XenstoreRole,
@@ -132,35 +130,8 @@ export class XenstoreRing extends ByteRingEnd {
     ring.responses.reset();
     ring.area.store(XenstoreOffset.serverFeatures, features);
     ring.area.store(XenstoreOffset.error, XenstoreErrorIndicator.NONE);
-    ring.area.store(XenstoreOffset.connection, XenstoreConnection.CONNECTED);
+    ring.area.store(XenstoreOffset.connection, XenstoreConnectionState.CONNECTED);
     return ring;
-  }
-
-  /**
-   * The length (header included) of the message starting at the read position, once its whole
-   * 16-byte header is in the ring; undefined before. The transport checks just this much of the
-   * framing because a length beyond `PAYLOAD_MAX` is fatal for the connection: it throws
-   * `RingError('EPROTO')`, the server first recording `XENSTORE_ERROR_PROTO` in the page.
-   */
-  nextMessageLength(): number | undefined {
-    const header = this.header;
-    let peeked: number;
-    try {
-      peeked = this.rx.peek(header);
-    } catch (e) {
-      throw this.failed(e);
-    }
-    if (peeked < HEADER_SIZE) return undefined;
-    const len =
-      (header[12]! | (header[13]! << 8) | (header[14]! << 16) | (header[15]! << 24)) >>> 0;
-    if (len > PAYLOAD_MAX) {
-      this.fail(XenstoreErrorIndicator.PROTO);
-      throw new RingError(
-        'EPROTO',
-        `${this.rx.name}: message payload of ${len} bytes exceeds ${PAYLOAD_MAX}`,
-      );
-    }
-    return HEADER_SIZE + len;
   }
 
   get serverFeatures(): number {
@@ -172,7 +143,7 @@ export class XenstoreRing extends ByteRingEnd {
     return (this.serverFeatures & feature) === feature;
   }
 
-  /** `connection`: {@link XenstoreConnection}. */
+  /** `connection`: {@link XenstoreConnectionState}. */
   get connection(): number {
     return this.area.load(XenstoreOffset.connection);
   }
@@ -189,7 +160,7 @@ export class XenstoreRing extends ByteRingEnd {
 
   /** True while a reconnection asked for by the guest has not been completed by the server. */
   get reconnecting(): boolean {
-    return this.connection === XenstoreConnection.RECONNECT;
+    return this.connection === XenstoreConnectionState.RECONNECT;
   }
 
   /**
@@ -202,7 +173,7 @@ export class XenstoreRing extends ByteRingEnd {
     if (!this.hasFeature(XenstoreFeature.RECONNECTION)) {
       throw new RingError('ENOTCONN', 'xenstore ring: the server does not support reconnection');
     }
-    this.area.store(XenstoreOffset.connection, XenstoreConnection.RECONNECT);
+    this.area.store(XenstoreOffset.connection, XenstoreConnectionState.RECONNECT);
     this.wake();
   }
 
@@ -216,7 +187,7 @@ export class XenstoreRing extends ByteRingEnd {
     this.requests.reset();
     this.responses.reset();
     this.area.store(XenstoreOffset.error, XenstoreErrorIndicator.NONE);
-    this.area.store(XenstoreOffset.connection, XenstoreConnection.CONNECTED);
+    this.area.store(XenstoreOffset.connection, XenstoreConnectionState.CONNECTED);
     this.wake();
   }
 

@@ -42,8 +42,9 @@ export interface VchanClientOptions {
  *
  * Closing the stream marks the client gone, unmaps and unbinds, as `libxenvchan_close` does.
  * @throws VchanError `ENOENT` no server at `path` (`ETIMEDOUT` after waiting), `EPROTO` a
- *   malformed page or node, `ESRCH` the server's domain is gone; the platform's `EvtchnError`
- *   when a grant or port cannot be had (what was set up is undone first)
+ *   malformed page or node, `ESRCH` the server's domain is gone; the platform's `DeviceError`
+ *   (`EvtchnError` for a port) when a grant or port cannot be had (what was set up is undone
+ *   first)
  */
 export async function openVchanClient(options: VchanClientOptions): Promise<VchanDuplex> {
   const { client, platform, peerDomid, path } = options;

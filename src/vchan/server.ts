@@ -61,8 +61,9 @@ async function ownDomid(options: VchanServerOptions): Promise<number> {
  * Resolves once published: the stream may be written at once (the data waits in the ring), and
  * emits `'connect'` when the client connects. Closing it (`end()`, `destroy()`) marks the
  * server gone, releases the pages and port and removes `path`, as `libxenvchan_close` does.
- * @throws VchanError `EINVAL` for bad sizes or domains; the platform's `EvtchnError` or the
- *   xenstore client's error when a step fails (what was set up is undone first)
+ * @throws VchanError `EINVAL` for bad sizes or domains; the platform's `DeviceError` (or its
+ *   subclass `EvtchnError`) or the xenstore client's error when a step fails (what was set up is
+ *   undone first)
  */
 export async function openVchanServer(options: VchanServerOptions): Promise<VchanDuplex> {
   const { client, platform, peerDomid, path } = options;

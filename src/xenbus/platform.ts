@@ -1,4 +1,5 @@
-import type { EventChannel, UnmapNotify } from '../evtchn/index.ts';
+import type { UnmapNotify } from '../device/index.ts';
+import type { EventChannel } from '../evtchn/index.ts';
 
 /** Pages shared with or from another domain, and how to give them back. */
 export interface SharedPages {

@@ -1,4 +1,5 @@
-import type { SimulatedHypervisor, UnmapNotify } from '../evtchn/index.ts';
+import type { UnmapNotify } from '../device/index.ts';
+import type { SimulatedHypervisor } from '../evtchn/index.ts';
 import { XEN_PAGE_SIZE } from '../ring/index.ts';
 import type { DevicePlatform, SharedPages } from './platform.ts';
 

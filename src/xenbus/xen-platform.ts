@@ -1,16 +1,12 @@
-import {
-  DeviceEventChannel,
-  GrantMapper,
-  type GrantMapping,
-  GrantSharer,
-  PAGE_SIZE,
-} from '../evtchn/index.ts';
+import { GrantMapper, type GrantMapping, GrantSharer } from '../device/index.ts';
+import { DeviceEventChannel } from '../evtchn/index.ts';
+import { XEN_PAGE_SIZE } from '../ring/index.ts';
 import type { XenstoreClient } from '../xenstore/index.ts';
 import type { DevicePlatform, SharedPages } from './platform.ts';
 
 function pagesOf(mapping: GrantMapping): SharedPages {
   const pages = mapping.refs.map(
-    (_, i) => new Uint8Array(mapping.buffer, i * PAGE_SIZE, PAGE_SIZE),
+    (_, i) => new Uint8Array(mapping.buffer, i * XEN_PAGE_SIZE, XEN_PAGE_SIZE),
   );
   return { pages, refs: mapping.refs, release: mapping.release };
 }
@@ -31,7 +27,7 @@ export interface XenPlatformOptions {
  * This domain on real Xen as a {@link DevicePlatform}: `/dev/xen/evtchn`, `/dev/xen/gntalloc`
  * and `/dev/xen/gntdev` through the native addon. The grant devices open on first use, so a
  * frontend needs no gntdev and a backend no gntalloc.
- * @throws EvtchnError `ENOSYS` without the addon, `ENOENT` off Xen
+ * @throws DeviceError `ENOSYS` without the addon, `ENOENT` off Xen
  */
 export function xenPlatform(options: XenPlatformOptions = {}): DevicePlatform {
   const eventChannel = DeviceEventChannel.open(options.evtchnPath);

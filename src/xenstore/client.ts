@@ -3,7 +3,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { debuglog } from 'node:util';
 import { type BusyPoll, busyWaiter, type Waiter } from '../event-loop/busy-poller.ts';
 import { emitDetached } from './client/emit-detached.ts';
-import { frameRequest } from './client/frame.ts';
 import { asBuffer, NodeOperations, type RequestOptions } from './client/node-operations.ts';
 import { abortError, type PendingRequest, RequestTable } from './client/request-table.ts';
 import {
@@ -13,15 +12,16 @@ import {
   type TransactionOptions,
 } from './client/transaction.ts';
 import { Watch } from './client/watch.ts';
-import { MessageType, messageTypeName, PAYLOAD_MAX } from './constants.ts';
+import { PAYLOAD_MAX } from './constants.ts';
 import { isXenstoreError, XenstoreError } from './errors.ts';
+import { MessageType, messageTypeName } from './messages.ts';
 import { assertValidWatchPath } from './paths.ts';
 import { decodeError, decodeReply, decodeWatchEvent, type ReplyValue } from './replies.ts';
-import { type Request, requestPath } from './requests.ts';
+import { encodeRequest, type Request, requestPath } from './requests.ts';
 import { defaultConnector } from './transport/default.ts';
 import { socketConnector } from './transport/socket.ts';
-import type { OutgoingMessage, Transport, TransportConnector } from './transport/transport.ts';
-import type { Message } from './wire.ts';
+import type { Transport, TransportConnector } from './transport/transport.ts';
+import type { Message, OutgoingMessage } from './wire.ts';
 
 const trace = debuglog('xenwire');
 
@@ -450,7 +450,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
       return Promise.reject(abortError(op, requestPath(request), signal.reason));
     }
     const reqId = this.#requests.nextId();
-    const message = frameRequest(request, reqId, txId);
+    const message = encodeRequest(request, { reqId, txId });
     if (message.payload.length > PAYLOAD_MAX) {
       return Promise.reject(
         new XenstoreError(
@@ -540,7 +540,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     if (this.#state === 'closed') return;
     const reqId = this.#requests.nextId();
     this.#requests.addUnanswered(reqId, request.op, requestPath(request));
-    this.#transmit(frameRequest(request, reqId, txId));
+    this.#transmit(encodeRequest(request, { reqId, txId }));
   }
 
   #onWatchEvent(message: Message): void {

@@ -1,5 +1,8 @@
 /**
- * `xenwire/xenstore`: the xenstore wire protocol.
+ * `xenwire/xenstore`: the xenstore wire protocol — the client (pipelined, over every transport),
+ * its pool, the codec (header, framer, the table of message types, requests, replies, payloads,
+ * paths, permissions), errors, and the client ends of the transports. The in-memory server and
+ * the server ends of the transports are `xenwire/xenstore/server`.
  *
  * @packageDocumentation
  */
@@ -18,22 +21,26 @@ export {
 } from './client.ts';
 export {
   ABS_PATH_MAX,
-  DOMID_SELF,
   ERRNO,
   HEADER_SIZE,
   isWireErrorName,
-  MessageType,
-  type MessageTypeName,
-  messageTypeName,
   PAYLOAD_MAX,
   REL_PATH_MAX,
-  REMOVED_RESTRICT_TYPE,
-  TYPE_COUNT,
   WIRE_ERRORS,
   type WireErrorName,
 } from './constants.ts';
 export { isXenstoreError, XenstoreError, type XenstoreErrorCode } from './errors.ts';
 export { MessageFramer } from './framer.ts';
+export {
+  MESSAGES,
+  type MessageRow,
+  MessageType,
+  type MessageTypeName,
+  messageTypeName,
+  REMOVED_RESTRICT_TYPE,
+  type RequestName,
+  TYPE_COUNT,
+} from './messages.ts';
 export {
   assertValidPath,
   assertValidWatchPath,
@@ -60,47 +67,37 @@ export {
 } from './permissions.ts';
 export { XenstorePool, type XenstorePoolOptions } from './pool.ts';
 export {
-  booleanPayload,
-  type DirectoryPart,
   decodeError,
   decodeReply,
   decodeWatchEvent,
-  directoryPartPayload,
   errorMessage,
-  listPayload,
-  permissionsPayload,
   type ReplyValue,
-  type ReplyValues,
   replyMessage,
-  stringPayload,
   type WatchEvent,
   watchEventMessage,
 } from './replies.ts';
+export type { DirectoryPart, ReplyShape } from './reply-shapes.ts';
+export type { RequestShape } from './request-shapes.ts';
 export {
   decodeRequest,
   encodeRequest,
   encodeRequestPayload,
   type Request,
   type RequestIds,
+  type RequestOf,
   type RequestOp,
   requestPath,
 } from './requests.ts';
-export * from './server/index.ts';
 export {
   type ByteStream,
   type ByteStreamHandlers,
   framedTransport,
 } from './transport/byte-stream.ts';
 export { defaultConnector, defaultSocketPath } from './transport/default.ts';
-export {
-  type InProcessConnection,
-  type InProcessServer,
-  inProcessConnector,
-} from './transport/in-process.ts';
+export { type InProcessServer, inProcessConnector } from './transport/in-process.ts';
 export { type RingTransportOptions, ringConnector } from './transport/ring.ts';
 export { socketConnector } from './transport/socket.ts';
 export type {
-  OutgoingMessage,
   Transport,
   TransportConnector,
   TransportHandlers,
@@ -117,5 +114,6 @@ export {
   encodeMessage,
   type Header,
   type Message,
+  type OutgoingMessage,
   writeHeader,
 } from './wire.ts';

@@ -19,17 +19,20 @@ export function toText(bytes: Uint8Array): string {
   return buffer.toString('latin1');
 }
 
-/** Each item followed by a nul: `a\0b\0`. */
-export function joinStrings(items: readonly (string | Uint8Array)[]): Buffer {
+/**
+ * Each item followed by a nul: `a\0b\0`, after `headroom` zero bytes (room for a message header,
+ * so that a whole frame is one buffer).
+ */
+export function joinStrings(items: readonly (string | Uint8Array)[], headroom = 0): Buffer {
   const parts: Uint8Array[] = [];
-  let size = 0;
+  let size = headroom;
   for (const item of items) {
     const bytes = toBytes(item);
     parts.push(bytes);
     size += bytes.length + 1;
   }
   const out = Buffer.alloc(size);
-  let at = 0;
+  let at = headroom;
   for (const part of parts) {
     out.set(part, at);
     at += part.length + 1;

@@ -3,6 +3,7 @@ import type { Transaction, TransactionOptions } from './client/transaction.ts';
 import type { Watch } from './client/watch.ts';
 import { type WatchOptions, XenstoreClient, type XenstoreClientOptions } from './client.ts';
 import { XenstoreError } from './errors.ts';
+import { messageRow } from './messages.ts';
 import type { ReplyValue } from './replies.ts';
 import type { Request } from './requests.ts';
 
@@ -14,14 +15,6 @@ export interface XenstorePoolOptions extends XenstoreClientOptions {
 
 const DEFAULT_SIZE = 4;
 const MAX_SIZE = 64;
-
-/** Requests that change nothing on the server: any member may carry them, in any order. */
-const READ_ONLY: ReadonlySet<Request['op']> = new Set([
-  'READ',
-  'DIRECTORY',
-  'DIRECTORY_PART',
-  'GET_PERMS',
-]);
 
 /**
  * Several connections to one xenstored behind the node operations of a single client.
@@ -92,7 +85,8 @@ export class XenstorePool extends NodeOperations implements AsyncDisposable {
     request: R,
     options: RequestOptions | undefined,
   ): Promise<ReplyValue<R['op']>> {
-    return this.#carry(!READ_ONLY.has(request.op), (member) =>
+    // A read-only request changes nothing on the server: any member may carry it, in any order.
+    return this.#carry(!messageRow(request.op).readOnly, (member) =>
       NodeOperations.exchangeThrough(member, request, options),
     );
   }

@@ -1,54 +1,25 @@
-import { MessageType, type MessageTypeName, messageTypeName } from './constants.ts';
+import { HEADER_SIZE } from './constants.ts';
 import { XenstoreError } from './errors.ts';
-import { indexOfNul, joinStrings, splitStrings, toText } from './payload.ts';
-import { formatPermission, type Permission, parsePermissions } from './permissions.ts';
-import type { Message } from './wire.ts';
+import { MESSAGES, MessageType, type RequestName, requestEntry } from './messages.ts';
+import type { RequestShape } from './request-shapes.ts';
+import { type OutgoingMessage, writeHeader } from './wire.ts';
 
 /**
- * Every request a client can send, as data. `encodeRequest` turns one into wire bytes;
- * `decodeRequest` parses a received message back (what a server does), checking the payload
- * grammar of `docs/misc/xenstore.txt`.
+ * Requests as data, derived from the table of {@link MESSAGES}: `encodeRequest` turns one into
+ * wire bytes; `decodeRequest` parses a received message back (what a server does), checking the
+ * payload grammar of `docs/misc/xenstore.txt`.
  */
-export type Request =
-  | { readonly op: 'READ' | 'MKDIR' | 'RM' | 'DIRECTORY' | 'GET_PERMS'; readonly path: string }
-  | { readonly op: 'WRITE'; readonly path: string; readonly value: Uint8Array }
-  | { readonly op: 'DIRECTORY_PART'; readonly path: string; readonly offset: number }
-  | { readonly op: 'SET_PERMS'; readonly path: string; readonly perms: readonly Permission[] }
-  | { readonly op: 'WATCH'; readonly path: string; readonly token: string; readonly depth?: number }
-  | { readonly op: 'UNWATCH'; readonly path: string; readonly token: string }
-  | { readonly op: 'TRANSACTION_START' }
-  | { readonly op: 'TRANSACTION_END'; readonly commit: boolean }
-  | {
-      readonly op: 'INTRODUCE';
-      readonly domid: number;
-      /** The guest frame of the domain's ring page (sent as signed decimal). */
-      readonly gfn: bigint | number;
-      readonly port: number;
-    }
-  | {
-      readonly op: 'RELEASE' | 'RESUME' | 'IS_DOMAIN_INTRODUCED' | 'GET_DOMAIN_PATH';
-      readonly domid: number;
-    }
-  | { readonly op: 'SET_TARGET'; readonly domid: number; readonly target: number }
-  | { readonly op: 'RESET_WATCHES' }
-  | { readonly op: 'CONTROL'; readonly args: readonly (string | Uint8Array)[] }
-  /** Without `domid` the server's own features, with it a domain's. */
-  | { readonly op: 'GET_FEATURE'; readonly domid?: number }
-  | { readonly op: 'SET_FEATURE'; readonly domid: number; readonly value: number }
-  /**
-   * No argument: the names of all quotas. `quota` alone: its global value. Both: the value for
-   * that domain.
-   */
-  | { readonly op: 'GET_QUOTA'; readonly domid?: number; readonly quota?: string }
-  | {
-      readonly op: 'SET_QUOTA';
-      readonly domid?: number;
-      readonly quota: string;
-      readonly value: number;
-    };
 
 /** The operation names a client may send. */
-export type RequestOp = Request['op'];
+export type RequestOp = RequestName;
+
+/** A request of type `Op`: its name, and the fields its row's request shape carries. */
+export type RequestOf<Op extends RequestOp> = {
+  readonly op: Op;
+} & ((typeof MESSAGES)[Op]['request'] extends RequestShape<infer Fields> ? Fields : never);
+
+/** Every request a client can send. */
+export type Request = { [Op in RequestOp]: RequestOf<Op> }[RequestOp];
 
 /** Header fields chosen by the sender. */
 export interface RequestIds {
@@ -56,88 +27,31 @@ export interface RequestIds {
   readonly txId: number;
 }
 
-/** Builds the payload of a request. */
-export function encodeRequestPayload(request: Request): Buffer {
-  switch (request.op) {
-    case 'READ':
-    case 'MKDIR':
-    case 'RM':
-    case 'DIRECTORY':
-    case 'GET_PERMS':
-      return joinStrings([request.path]);
-    case 'WRITE': {
-      const path = joinStrings([request.path]);
-      return Buffer.concat([path, request.value]);
-    }
-    case 'DIRECTORY_PART':
-      return joinStrings([request.path, String(request.offset)]);
-    case 'SET_PERMS':
-      return joinStrings([request.path, ...request.perms.map(formatPermission)]);
-    case 'WATCH':
-      return joinStrings(
-        request.depth === undefined
-          ? [request.path, request.token]
-          : [request.path, request.token, String(request.depth)],
-      );
-    case 'UNWATCH':
-      return joinStrings([request.path, request.token]);
-    case 'TRANSACTION_START':
-      // The payload is reserved; xenstored and libxenstore use a lone nul.
-      return joinStrings(['']);
-    case 'TRANSACTION_END':
-      return joinStrings([request.commit ? 'T' : 'F']);
-    case 'INTRODUCE':
-      return joinStrings([String(request.domid), String(request.gfn), String(request.port)]);
-    case 'RELEASE':
-    case 'RESUME':
-    case 'IS_DOMAIN_INTRODUCED':
-    case 'GET_DOMAIN_PATH':
-      return joinStrings([String(request.domid)]);
-    case 'SET_TARGET':
-      return joinStrings([String(request.domid), String(request.target)]);
-    case 'RESET_WATCHES':
-      return Buffer.alloc(0);
-    case 'CONTROL':
-      return joinStrings(request.args);
-    case 'GET_FEATURE':
-      return request.domid === undefined ? Buffer.alloc(0) : joinStrings([String(request.domid)]);
-    case 'SET_FEATURE':
-      return joinStrings([String(request.domid), String(request.value)]);
-    case 'GET_QUOTA':
-      return joinStrings(
-        [request.domid, request.quota].filter((s) => s !== undefined).map((s) => String(s)),
-      );
-    case 'SET_QUOTA':
-      return joinStrings(
-        [request.domid, request.quota, request.value]
-          .filter((s) => s !== undefined)
-          .map((s) => String(s)),
-      );
-  }
+function shapeOf(request: Request): RequestShape<Request> {
+  return MESSAGES[request.op].request as RequestShape<Request>;
 }
 
-/** Builds a whole request message. */
-export function encodeRequest(request: Request, ids: RequestIds): Message {
-  return {
-    type: MessageType[request.op],
-    reqId: ids.reqId,
-    txId: ids.txId,
-    payload: encodeRequestPayload(request),
-  };
+/** Builds the payload of a request. */
+export function encodeRequestPayload(request: Request): Buffer {
+  return shapeOf(request).encode(request, 0);
+}
+
+/**
+ * Builds a whole request message. Its `frame` holds the wire bytes, header included, in one
+ * buffer, and its `payload` is a view into it, so that byte transports send it without another
+ * copy.
+ */
+export function encodeRequest(request: Request, ids: RequestIds): OutgoingMessage {
+  const frame = shapeOf(request).encode(request, HEADER_SIZE);
+  const type = MessageType[request.op];
+  writeHeader(frame, { type, reqId: ids.reqId, txId: ids.txId, len: frame.length - HEADER_SIZE });
+  return { type, reqId: ids.reqId, txId: ids.txId, payload: frame.subarray(HEADER_SIZE), frame };
 }
 
 /** The path a request names, if it names one. */
 export function requestPath(request: Request): string | undefined {
   return 'path' in request ? request.path : undefined;
 }
-
-const singlePath = new Set<MessageTypeName>(['READ', 'MKDIR', 'RM', 'DIRECTORY', 'GET_PERMS']);
-const singleDomid = new Set<MessageTypeName>([
-  'RELEASE',
-  'RESUME',
-  'IS_DOMAIN_INTRODUCED',
-  'GET_DOMAIN_PATH',
-]);
 
 /**
  * Parses a received request. Throws `EINVAL` for a payload that breaks its type's grammar and
@@ -147,161 +61,11 @@ const singleDomid = new Set<MessageTypeName>([
  * Only the grammar is checked here; path validity, permissions and domain existence are the
  * server's business.
  */
-export function decodeRequest(message: Message): Request {
-  const name = requestOpOf(message.type);
-  const payload = message.payload;
-  if (singlePath.has(name)) {
-    // Exactly one nul, the last byte: the commonest requests, decoded without a split.
-    const nul = indexOfNul(payload);
-    if (nul < 0 || nul !== payload.length - 1) bad(name, 'expected one nul-terminated path');
-    return { op: name as 'READ', path: toText(payload.subarray(0, nul)) };
-  }
-  if (singleDomid.has(name)) {
-    const strings = splitStrings(payload);
-    if (strings?.length !== 1) bad(name, 'expected one nul-terminated domid');
-    return { op: name as 'RELEASE', domid: atoi(strings![0]!) };
-  }
-  switch (name) {
-    case 'WRITE': {
-      const nul = indexOfNul(payload);
-      if (nul < 0) bad(name, 'path is not nul-terminated');
-      return {
-        op: 'WRITE',
-        path: toText(payload.subarray(0, nul)),
-        value: payload.subarray(nul + 1),
-      };
-    }
-    case 'DIRECTORY_PART': {
-      const strings = splitStrings(payload);
-      if (strings?.length !== 2) bad(name, 'expected path and offset');
-      // C reads the offset with atoi: text is 0, and a negative offset is past every list's end.
-      const offset = atoi(strings![1]!);
-      return {
-        op: 'DIRECTORY_PART',
-        path: strings![0]!,
-        offset: offset < 0 ? Number.MAX_SAFE_INTEGER : offset,
-      };
-    }
-    case 'SET_PERMS': {
-      const strings = splitStrings(payload);
-      if (!strings || strings.length < 2) bad(name, 'expected path and at least one permission');
-      return {
-        op: 'SET_PERMS',
-        path: strings![0]!,
-        perms: parsePermissions(strings!.slice(1)),
-      };
-    }
-    case 'WATCH':
-    case 'UNWATCH': {
-      const strings = splitStrings(payload);
-      const max = name === 'WATCH' ? 3 : 2;
-      if (!strings || strings.length < 2 || strings.length > max)
-        bad(name, 'expected path and token');
-      const [path, token, depthText] = strings as [string, string, string?];
-      if (name === 'UNWATCH') return { op: 'UNWATCH', path, token };
-      if (depthText === undefined) return { op: 'WATCH', path, token };
-      const depth = parseDecimal(depthText);
-      if (depth === undefined) bad(name, 'depth is not a number');
-      return { op: 'WATCH', path, token, depth: depth! };
-    }
-    case 'TRANSACTION_START':
-      return { op: 'TRANSACTION_START' };
-    case 'TRANSACTION_END': {
-      const text = toText(payload);
-      if (text !== 'T\0' && text !== 'F\0') bad(name, 'expected T or F');
-      return { op: 'TRANSACTION_END', commit: text === 'T\0' };
-    }
-    case 'INTRODUCE': {
-      const strings = splitStrings(payload);
-      if (!strings || strings.length < 3) bad(name, 'expected domid, gfn and event channel');
-      return {
-        op: 'INTRODUCE',
-        domid: atoi(strings![0]!),
-        gfn: BigInt(/^\s*([+-]?\d+)/.exec(strings![1]!)?.[1] ?? 0),
-        port: atoi(strings![2]!),
-      };
-    }
-    case 'SET_TARGET': {
-      const strings = splitStrings(payload);
-      if (strings?.length !== 2) bad(name, 'expected domid and target');
-      return {
-        op: 'SET_TARGET',
-        domid: atoi(strings![0]!),
-        target: atoi(strings![1]!),
-      };
-    }
-    case 'RESET_WATCHES':
-      return { op: 'RESET_WATCHES' };
-    case 'CONTROL': {
-      const strings = splitStrings(payload);
-      if (!strings || strings.length === 0) bad(name, 'expected a command');
-      return { op: 'CONTROL', args: strings! };
-    }
-    case 'GET_FEATURE': {
-      const strings = splitStrings(payload);
-      if (!strings || strings.length > 1) bad(name, 'expected at most a domid');
-      return strings!.length === 0
-        ? { op: 'GET_FEATURE' }
-        : { op: 'GET_FEATURE', domid: atoi(strings![0]!) };
-    }
-    case 'SET_FEATURE': {
-      const strings = splitStrings(payload);
-      if (strings?.length !== 2) bad(name, 'expected domid and value');
-      const value = parseDecimal(strings![1]!);
-      if (value === undefined) bad(name, 'value is not a number');
-      return { op: 'SET_FEATURE', domid: atoi(strings![0]!), value: value! };
-    }
-    case 'GET_QUOTA': {
-      const strings = splitStrings(payload);
-      if (!strings || strings.length > 2) bad(name, 'expected at most domid and quota name');
-      if (strings!.length === 0) return { op: 'GET_QUOTA' };
-      if (strings!.length === 1) return { op: 'GET_QUOTA', quota: strings![0]! };
-      return { op: 'GET_QUOTA', domid: atoi(strings![0]!), quota: strings![1]! };
-    }
-    case 'SET_QUOTA': {
-      const strings = splitStrings(payload);
-      if (!strings || strings.length < 2 || strings.length > 3)
-        bad(name, 'expected quota and value');
-      const valueText = strings![strings!.length - 1]!;
-      const value = parseDecimal(valueText);
-      if (value === undefined) bad(name, 'value is not a number');
-      return strings!.length === 2
-        ? { op: 'SET_QUOTA', quota: strings![0]!, value: value! }
-        : {
-            op: 'SET_QUOTA',
-            domid: atoi(strings![0]!),
-            quota: strings![1]!,
-            value: value!,
-          };
-    }
-    default:
-      throw new XenstoreError('ENOSYS', `type ${message.type} is not a request`);
-  }
-}
-
-// A module function rather than a closure per request: decoding is on the server's hot path.
-function bad(name: RequestOp, why: string): never {
-  throw new XenstoreError('EINVAL', `${name}: ${why}`, name);
-}
-
-function requestOpOf(type: number): RequestOp {
-  const name = messageTypeName(type);
-  if (name === undefined || name === 'WATCH_EVENT' || name === 'ERROR' || name === 'INVALID') {
-    throw new XenstoreError('ENOSYS', `type ${type} is not a request`);
-  }
-  return name;
-}
-
-/** Decimal digits only. */
-function parseDecimal(text: string): number | undefined {
-  return /^\d{1,10}$/.test(text) ? Number(text) : undefined;
-}
-
-/**
- * A number as xenstored reads domids and ports: with C's `atoi`, so leading digits count, `007` is
- * 7 and text without digits is 0. The server decides what a 0 or an unknown domain means.
- */
-function atoi(text: string): number {
-  const match = /^\s*([+-]?\d+)/.exec(text);
-  return match ? Number(match[1]) : 0;
+export function decodeRequest(message: {
+  readonly type: number;
+  readonly payload: Uint8Array;
+}): Request {
+  const entry = requestEntry(message.type);
+  if (!entry) throw new XenstoreError('ENOSYS', `type ${message.type} is not a request`);
+  return entry.row.request.decode(message.payload, entry.name) as Request;
 }

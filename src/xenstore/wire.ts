@@ -21,16 +21,36 @@ export interface Message {
   readonly payload: Uint8Array;
 }
 
-/** Reads a header from the first 16 bytes at `offset` (little-endian, as every Xen platform sends it). */
+/**
+ * A message on its way out. `frame`, when present, already holds its wire bytes (header and
+ * payload): byte transports write it as is instead of encoding the message again.
+ */
+export interface OutgoingMessage extends Message {
+  readonly frame?: Uint8Array;
+}
+
+/**
+ * Reads a header from the first 16 bytes at `offset` (little-endian, as every Xen platform sends
+ * it). This is where every received length is checked: a header announcing more than
+ * {@link PAYLOAD_MAX} payload bytes is a protocol error (`EPROTO`), after which a stream can no
+ * longer be trusted to be in step.
+ */
 export function decodeHeader(bytes: Uint8Array, offset = 0): Header {
   if (bytes.length - offset < HEADER_SIZE) {
     throw new XenstoreError('EPROTO', `header needs ${HEADER_SIZE} bytes`);
+  }
+  const len = readU32(bytes, offset + 12);
+  if (len > PAYLOAD_MAX) {
+    throw new XenstoreError(
+      'EPROTO',
+      `header announces ${len} payload bytes, more than ${PAYLOAD_MAX}`,
+    );
   }
   return {
     type: readU32(bytes, offset),
     reqId: readU32(bytes, offset + 4),
     txId: readU32(bytes, offset + 8),
-    len: readU32(bytes, offset + 12),
+    len,
   };
 }
 
@@ -74,9 +94,6 @@ export function encodeMessage(message: Message): Buffer {
 /** Decodes exactly one whole message; the byte count must match the header's `len`. */
 export function decodeMessage(bytes: Uint8Array): Message {
   const header = decodeHeader(bytes);
-  if (header.len > PAYLOAD_MAX) {
-    throw new XenstoreError('EPROTO', `payload length ${header.len} exceeds ${PAYLOAD_MAX}`);
-  }
   if (bytes.length !== HEADER_SIZE + header.len) {
     throw new XenstoreError(
       'EPROTO',

@@ -1,5 +1,5 @@
 import { MessageFramer } from '../../src/xenstore/framer.ts';
-import { XenstoreServer } from '../../src/xenstore/server/index.ts';
+import { XenstoreServer } from '../../src/xenstore/server.ts';
 import { framedTransport } from '../../src/xenstore/transport/byte-stream.ts';
 import { defaultConnector } from '../../src/xenstore/transport/default.ts';
 import { inProcessConnector } from '../../src/xenstore/transport/in-process.ts';

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BusyPoll } from '../../src/event-loop/busy-poller.ts';
 import { XenstoreClient } from '../../src/xenstore/client.ts';
 import { XenstoreServer } from '../../src/xenstore/server/server.ts';
+import { socketListener } from '../../src/xenstore/transport/socket-listener.ts';
 
 const immediates = () => process.getActiveResourcesInfo().filter((r) => r === 'Immediate').length;
 
@@ -22,7 +23,10 @@ afterAll(async () => {
 describe.each<BusyPoll>([true, false, 'adaptive'])('busyPoll: %s on both ends', (mode) => {
   it('answers one-at-a-time and pipelined requests alike, and goes quiet when idle', async () => {
     const server = new XenstoreServer();
-    const listener = await server.listen({ path: join(dir, `${mode}.sock`), busyPoll: mode });
+    const listener = await socketListener(server, {
+      path: join(dir, `${mode}.sock`),
+      busyPoll: mode,
+    });
     const client = await XenstoreClient.connect({ socketPath: listener.path, busyPoll: mode });
     try {
       const written = new Map<string, string>();

@@ -2,8 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MessageType, type MessageTypeName } from '../../src/xenstore/constants.ts';
 import { MessageFramer } from '../../src/xenstore/framer.ts';
+import { MessageType, type MessageTypeName } from '../../src/xenstore/messages.ts';
 import { joinStrings } from '../../src/xenstore/payload.ts';
 import { encodeMessage, type Message } from '../../src/xenstore/wire.ts';
 

@@ -1,4 +1,5 @@
-import { HEADER_SIZE, MessageType } from '../../src/xenstore/constants.ts';
+import { HEADER_SIZE } from '../../src/xenstore/constants.ts';
+import { MessageType } from '../../src/xenstore/messages.ts';
 import type { InProcessServer } from '../../src/xenstore/transport/in-process.ts';
 import type { DeviceIo } from '../../src/xenstore/transport/xenbus-device.ts';
 import { encodeMessage } from '../../src/xenstore/wire.ts';

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { XenstoreClient, type XenstoreClientOptions } from '../../src/xenstore/client.ts';
-import { MessageType } from '../../src/xenstore/constants.ts';
 import type { XenstoreError } from '../../src/xenstore/errors.ts';
+import { MessageType } from '../../src/xenstore/messages.ts';
 import { joinStrings } from '../../src/xenstore/payload.ts';
 import { decodeRequest } from '../../src/xenstore/requests.ts';
 import { encodeMessage } from '../../src/xenstore/wire.ts';

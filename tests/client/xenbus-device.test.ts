@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { XenstoreClient } from '../../src/xenstore/client.ts';
-import { XenstoreServer } from '../../src/xenstore/server/index.ts';
+import { XenstoreServer } from '../../src/xenstore/server.ts';
 import { xenbusDeviceConnector } from '../../src/xenstore/transport/xenbus-device.ts';
 import type { Message } from '../../src/xenstore/wire.ts';
 import { rejection, until } from './expectations.ts';

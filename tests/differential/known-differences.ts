@@ -1,4 +1,4 @@
-import { MessageType } from '../../src/xenstore/constants.ts';
+import { MessageType } from '../../src/xenstore/messages.ts';
 import type { Step } from './script.ts';
 import { GUEST_DOMIDS } from './targets.ts';
 

@@ -1,4 +1,4 @@
-import { MessageType } from '../../src/xenstore/constants.ts';
+import { MessageType } from '../../src/xenstore/messages.ts';
 import { encodeRequestPayload, type Request } from '../../src/xenstore/requests.ts';
 import type { Message } from '../../src/xenstore/wire.ts';
 

@@ -2,9 +2,10 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MessageType, messageTypeName, PAYLOAD_MAX } from '../../src/xenstore/constants.ts';
+import { PAYLOAD_MAX } from '../../src/xenstore/constants.ts';
+import { MessageType, messageTypeName } from '../../src/xenstore/messages.ts';
 import { decodeReply } from '../../src/xenstore/replies.ts';
-import { type Listener, XenstoreServer } from '../../src/xenstore/server/index.ts';
+import { type Listener, socketListener, XenstoreServer } from '../../src/xenstore/server.ts';
 import { type Message, writeHeader } from '../../src/xenstore/wire.ts';
 import { GuestRingConnection } from '../support/guest-ring-connection.ts';
 import { RawConnection } from '../support/raw-connection.ts';
@@ -112,7 +113,7 @@ function introduceDomid(step: Step): number | undefined {
 export async function mockTarget(): Promise<DifferentialTarget> {
   const dir = await mkdtemp(join(tmpdir(), 'xenwire-diff-'));
   const server = new XenstoreServer({ version: '4.17' });
-  const listener = await server.listen({ path: join(dir, 'socket') });
+  const listener = await socketListener(server, { path: join(dir, 'socket') });
   const guestListeners = new Map<number, Listener>();
   return {
     name: 'in-memory xenstored',
@@ -120,7 +121,7 @@ export async function mockTarget(): Promise<DifferentialTarget> {
     async openGuest(domid) {
       let guest = guestListeners.get(domid);
       if (!guest) {
-        guest = await server.listen({ path: join(dir, `dom${domid}.sock`), domid });
+        guest = await socketListener(server, { path: join(dir, `dom${domid}.sock`), domid });
         guestListeners.set(domid, guest);
       }
       return RawConnection.open(guest.path);

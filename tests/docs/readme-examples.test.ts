@@ -23,10 +23,19 @@ function examples(file: string): { name: string; code: string }[] {
   return blocks.map((code, i) => ({ name: `${file} example ${i + 1}`, code }));
 }
 
+const exportsMap = (
+  JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+    exports: Record<string, { import: string } | string>;
+  }
+).exports;
+
+/** Points each `xenwire…` import at the source its `exports` entry is built from. */
 function pointAtSources(code: string): string {
-  return code.replace(/from '(xenwire(?:\/[a-z]+)?)'/g, (_m, spec: string) => {
-    const area = spec === 'xenwire' ? '' : spec.slice('xenwire/'.length);
-    return `from '${join(root, 'src', area, 'index.ts')}'`;
+  return code.replace(/from '(xenwire(?:\/[a-z]+)*)'/g, (_m, spec: string) => {
+    const target = exportsMap[`.${spec.slice('xenwire'.length)}`];
+    if (typeof target !== 'object') throw new Error(`${spec} is no entry point of the package`);
+    const source = target.import.replace(/^\.\/dist\//, 'src/').replace(/\.js$/, '.ts');
+    return `from '${join(root, source)}'`;
   });
 }
 

@@ -1,9 +1,10 @@
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { isNativeAvailable, SimulatedHypervisor } from '../../src/evtchn/index.ts';
+import { isNativeAvailable } from '../../src/device/index.ts';
+import { SimulatedHypervisor } from '../../src/evtchn/index.ts';
+import { nativeAddonReady } from '../support/requirements.ts';
 import type { GrantWorkerSetup } from './support/grant-worker.ts';
 import type { PingPongReport, PingPongSetup } from './support/ping-pong-worker.ts';
-import { nativeAddonReady } from './support/requirements.ts';
 
 const bootstrap = new URL('./support/typescript-worker.mjs', import.meta.url);
 const entry = new URL('./support/ping-pong-worker.ts', import.meta.url).href;

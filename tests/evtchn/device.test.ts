@@ -6,14 +6,10 @@
  */
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import {
-  DeviceEventChannel,
-  EVTCHN_DEVICE,
-  GrantMapper,
-  GrantSharer,
-} from '../../src/evtchn/index.ts';
+import { DeviceError, GrantMapper, GrantSharer } from '../../src/device/index.ts';
+import { DeviceEventChannel, EVTCHN_DEVICE } from '../../src/evtchn/index.ts';
+import { nativeAddonReady } from '../support/requirements.ts';
 import { code } from './support/error-code.ts';
-import { nativeAddonReady } from './support/requirements.ts';
 
 const required = process.env.XENWIRE_REQUIRE_DEVICES === '1';
 const present = existsSync(EVTCHN_DEVICE);
@@ -69,7 +65,7 @@ describe.skipIf(!ready || !grantDevices.every(existsSync))('/dev/xen/gntalloc + 
       new Uint8Array(shared.buffer)[10] = 0xab;
       expect(new Uint8Array(mapped.buffer)[10]).toBe(0xab);
       mapped.release();
-      expect(code(() => mapped.release())).toBe('EINVAL');
+      expect(code(() => mapped.release(), DeviceError)).toBe('EINVAL');
       shared.release();
     } finally {
       mapper.close();
@@ -90,13 +86,13 @@ describe.skipIf(!nativeAddonReady())('DeviceEventChannel on a non-evtchn descrip
     fake.close();
     expect(code(() => DeviceEventChannel.open('/nonexistent/evtchn'))).toBe('ENOENT');
     const mapper = GrantMapper.open('/dev/null');
-    expect(code(() => mapper.map(0, [8]))).toBe('ENOTTY');
-    expect(code(() => mapper.map(0, []))).toBe('EINVAL');
-    expect(code(() => mapper.setMaxGrants(4))).toBe('ENOTTY');
+    expect(code(() => mapper.map(0, [8]), DeviceError)).toBe('ENOTTY');
+    expect(code(() => mapper.map(0, []), DeviceError)).toBe('EINVAL');
+    expect(code(() => mapper.setMaxGrants(4), DeviceError)).toBe('ENOTTY');
     mapper.close();
     const sharer = GrantSharer.open('/dev/null');
-    expect(code(() => sharer.share(0, 1))).toBe('ENOTTY');
-    expect(code(() => sharer.share(0x8000, 1))).toBe('EINVAL');
+    expect(code(() => sharer.share(0, 1), DeviceError)).toBe('ENOTTY');
+    expect(code(() => sharer.share(0x8000, 1), DeviceError)).toBe('EINVAL');
     sharer.close();
   });
 });

@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import {
   FIRST_FREE_GRANT_REF,
   GNTTAB_RESERVED_CONSOLE,
-  PAGE_SIZE,
   SimulatedHypervisor,
 } from '../../src/evtchn/index.ts';
+import { XEN_PAGE_SIZE } from '../../src/ring/index.ts';
 import { code } from './support/error-code.ts';
 
 describe('SimulatedGrantTable', () => {
@@ -14,7 +14,7 @@ describe('SimulatedGrantTable', () => {
     const back = hv.createDomain();
     const grant = hv.grants.grantAccess(front, back);
     expect(grant.ref).toBe(FIRST_FREE_GRANT_REF);
-    expect(grant.page.byteLength).toBe(PAGE_SIZE);
+    expect(grant.page.byteLength).toBe(XEN_PAGE_SIZE);
     grant.page[100] = 42;
     const mapped = hv.grants.map(back, front, grant.ref);
     expect(mapped[100]).toBe(42);
@@ -101,7 +101,7 @@ describe('SimulatedGrantTable', () => {
     hv.grants.endAccess(front, b!.ref); // a one-page hole between a and c
     const run = hv.grants.grantRun(front, back, 3);
     expect(run.map((grant) => grant.ref)).toEqual([c!.ref + 1, c!.ref + 2, c!.ref + 3]);
-    expect(run[1]!.page.byteOffset).toBe(run[0]!.page.byteOffset + PAGE_SIZE);
+    expect(run[1]!.page.byteOffset).toBe(run[0]!.page.byteOffset + XEN_PAGE_SIZE);
     expect(hv.grants.grantAccess(front, back).ref).toBe(b!.ref);
     expect(a!.ref).toBe(FIRST_FREE_GRANT_REF);
     expect(code(() => hv.grants.grantRun(front, back, 3))).toBe('ENOSPC');

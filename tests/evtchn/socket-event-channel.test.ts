@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadNative, nativeAddonPath, SocketEventChannel, Virq } from '../../src/evtchn/index.ts';
+import { loadNative, nativeAddonPath } from '../../src/device/index.ts';
+import { SocketEventChannel, Virq } from '../../src/evtchn/index.ts';
+import { nativeAddonReady } from '../support/requirements.ts';
 import { code } from './support/error-code.ts';
-import { nativeAddonReady } from './support/requirements.ts';
 
 const ready = nativeAddonReady();
 const dir = mkdtempSync(join(tmpdir(), 'xenwire-sock-'));

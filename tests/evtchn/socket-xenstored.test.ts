@@ -7,9 +7,10 @@
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { mapFile, SocketEventChannel, unmap } from '../../src/evtchn/index.ts';
+import { mapFile, unmap } from '../../src/device/index.ts';
+import { SocketEventChannel } from '../../src/evtchn/index.ts';
 import { startRealXenstored, xenInstall } from '../support/real-xenstored.ts';
-import { nativeAddonReady } from './support/requirements.ts';
+import { nativeAddonReady } from '../support/requirements.ts';
 
 const ready = nativeAddonReady() && xenInstall !== undefined;
 

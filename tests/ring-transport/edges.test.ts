@@ -8,7 +8,7 @@ import {
   XenstoreRing,
 } from '../../src/ring/xenstore.ts';
 import { XenstoreClient } from '../../src/xenstore/client.ts';
-import { XenstoreRingServer, XenstoreServer } from '../../src/xenstore/server/index.ts';
+import { XenstoreRingServer, XenstoreServer } from '../../src/xenstore/server.ts';
 import { ringConnector } from '../../src/xenstore/transport/ring.ts';
 
 /**

@@ -6,8 +6,9 @@ import {
   type SimulatedHost,
 } from '../../src/host/index.ts';
 import { XenstoreErrorIndicator, XenstoreRing } from '../../src/ring/xenstore.ts';
-import { MessageType, PAYLOAD_MAX } from '../../src/xenstore/constants.ts';
+import { PAYLOAD_MAX } from '../../src/xenstore/constants.ts';
 import { MessageFramer } from '../../src/xenstore/framer.ts';
+import { MessageType } from '../../src/xenstore/messages.ts';
 import { writeHeader } from '../../src/xenstore/wire.ts';
 
 /** What a server must make of `bytes`: the request ids it answers, and whether it flags PROTO. */

@@ -6,11 +6,12 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mapFile, SocketEventChannel, unmap } from '../../src/evtchn/index.ts';
+import { mapFile, unmap } from '../../src/device/index.ts';
+import { SocketEventChannel } from '../../src/evtchn/index.ts';
 import { XenstoreClient } from '../../src/xenstore/client.ts';
 import { ringConnector } from '../../src/xenstore/transport/ring.ts';
-import { nativeAddonReady } from '../evtchn/support/requirements.ts';
 import { type RealXenstored, startRealXenstored, xenInstall } from '../support/real-xenstored.ts';
+import { nativeAddonReady } from '../support/requirements.ts';
 import { type RawExchange, RawRingGuest } from './support/raw-guest.ts';
 import { mockRingTarget, type RingTarget, realRingTarget } from './support/ring-targets.ts';
 import {

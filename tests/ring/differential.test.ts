@@ -5,7 +5,7 @@ import {
   VchanNotify,
   VchanOffset,
   XenconsOffset,
-  XenstoreConnection,
+  XenstoreConnectionState,
   XenstoreErrorIndicator,
   XenstoreFeature,
   XenstoreOffset,
@@ -75,7 +75,7 @@ describe.skipIf(reference === undefined)('rings are byte-identical to the C head
       XENSTORE_SERVER_FEATURE_ERROR: XenstoreFeature.ERROR,
       XENSTORE_ERROR_RINGIDX: XenstoreErrorIndicator.RINGIDX,
       XENSTORE_ERROR_PROTO: XenstoreErrorIndicator.PROTO,
-      XENSTORE_RECONNECT: XenstoreConnection.RECONNECT,
+      XENSTORE_RECONNECT: XenstoreConnectionState.RECONNECT,
     }).toEqual(c);
   });
 

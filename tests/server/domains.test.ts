@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { MessageType } from '../../src/xenstore/constants.ts';
-import { type Domain, XenstoreServer } from '../../src/xenstore/server/index.ts';
+import { MessageType } from '../../src/xenstore/messages.ts';
+import type { Domain } from '../../src/xenstore/server/domains.ts';
+import { XenstoreServer } from '../../src/xenstore/server.ts';
 import { Recorder, renderReply, scriptPayload } from './script.ts';
 
 describe('domain bookkeeping', () => {

@@ -3,10 +3,11 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HEADER_SIZE, MessageType } from '../../src/xenstore/constants.ts';
+import { HEADER_SIZE } from '../../src/xenstore/constants.ts';
 import { MessageFramer } from '../../src/xenstore/framer.ts';
+import { MessageType } from '../../src/xenstore/messages.ts';
 import { joinStrings } from '../../src/xenstore/payload.ts';
-import { XenstoreServer } from '../../src/xenstore/server/index.ts';
+import { socketListener, XenstoreServer } from '../../src/xenstore/server.ts';
 import { encodeMessage, type Message } from '../../src/xenstore/wire.ts';
 
 const GUEST = 5;
@@ -82,7 +83,7 @@ describe('watch events for a peer that does not read', () => {
   it('stay bounded for a guest socket that stops reading', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'xenwire-backlog-'));
     const { server, write } = setUp();
-    const listener = await server.listen({ path: join(dir, 'dom5.sock'), domid: GUEST });
+    const listener = await socketListener(server, { path: join(dir, 'dom5.sock'), domid: GUEST });
     try {
       const socket = net.connect(join(dir, 'dom5.sock'));
       const framer = new MessageFramer();

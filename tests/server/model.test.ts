@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MessageType } from '../../src/xenstore/constants.ts';
-import { XenstoreServer } from '../../src/xenstore/server/index.ts';
+import { MessageType } from '../../src/xenstore/messages.ts';
+import { XenstoreServer } from '../../src/xenstore/server.ts';
 import { Recorder, renderReply, scriptPayload } from './script.ts';
 
 /**

@@ -3,10 +3,15 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MessageType } from '../../src/xenstore/constants.ts';
 import { MessageFramer } from '../../src/xenstore/framer.ts';
+import { MessageType } from '../../src/xenstore/messages.ts';
 import { encodeRequest, type Request } from '../../src/xenstore/requests.ts';
-import { serve, type TraceRecord, XenstoreServer } from '../../src/xenstore/server/index.ts';
+import {
+  serve,
+  socketListener,
+  type TraceRecord,
+  XenstoreServer,
+} from '../../src/xenstore/server.ts';
 import { encodeMessage, type Message } from '../../src/xenstore/wire.ts';
 import { Recorder, renderReply, scriptPayload } from './script.ts';
 
@@ -137,7 +142,7 @@ describe('unix sockets', () => {
   it('keeps serving a client that reads its replies late, losing nothing', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'xenwire-late-'));
     const server = new XenstoreServer();
-    const listener = await server.listen({ path: join(dir, 'xs.sock') });
+    const listener = await socketListener(server, { path: join(dir, 'xs.sock') });
     const value = Buffer.alloc(4000, 0x61);
     const setup = socketClient(listener.path);
     expect(renderReply(await setup.request({ op: 'WRITE', path: '/big', value }))).toBe('OK');

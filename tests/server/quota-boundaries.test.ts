@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MessageType } from '../../src/xenstore/constants.ts';
+import { MessageType } from '../../src/xenstore/messages.ts';
 import { encodeRequest, type Request } from '../../src/xenstore/requests.ts';
-import { XenstoreServer } from '../../src/xenstore/server/index.ts';
+import { XenstoreServer } from '../../src/xenstore/server.ts';
 import type { Message } from '../../src/xenstore/wire.ts';
 import { GuestRingConnection } from '../support/guest-ring-connection.ts';
 import { RawConnection } from '../support/raw-connection.ts';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MessageType } from '../../src/xenstore/constants.ts';
-import { XenstoreServer } from '../../src/xenstore/server/index.ts';
+import { MessageType } from '../../src/xenstore/messages.ts';
+import { XenstoreServer } from '../../src/xenstore/server.ts';
 import type { Message } from '../../src/xenstore/wire.ts';
 
 // Payload pieces likely to reach deep into the server: paths, permission entries, numbers, tokens.

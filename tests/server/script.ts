@@ -1,8 +1,8 @@
 import { expect } from 'vitest';
-import { MessageType, messageTypeName } from '../../src/xenstore/constants.ts';
+import { MessageType, messageTypeName } from '../../src/xenstore/messages.ts';
 import { decodeWatchEvent } from '../../src/xenstore/replies.ts';
-import type { ServerOptions } from '../../src/xenstore/server/index.ts';
-import { XenstoreServer } from '../../src/xenstore/server/index.ts';
+import type { ServerOptions } from '../../src/xenstore/server.ts';
+import { XenstoreServer } from '../../src/xenstore/server.ts';
 import type { Message } from '../../src/xenstore/wire.ts';
 
 /**

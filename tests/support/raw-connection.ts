@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
-import { MessageType } from '../../src/xenstore/constants.ts';
 import { MessageFramer } from '../../src/xenstore/framer.ts';
+import { MessageType } from '../../src/xenstore/messages.ts';
 import { encodeMessage, type Message } from '../../src/xenstore/wire.ts';
 
 /** Everything a server sent on one connection, in arrival order, up to and including a reply. */

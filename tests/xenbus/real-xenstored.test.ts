@@ -11,9 +11,9 @@ import {
   XenbusState,
 } from '../../src/xenbus/index.ts';
 import { ringConnector, XenstoreClient } from '../../src/xenstore/index.ts';
-import { nativeAddonReady } from '../evtchn/support/requirements.ts';
 import { type RingTarget, realRingTarget } from '../ring-transport/support/ring-targets.ts';
 import { xenInstall } from '../support/real-xenstored.ts';
+import { nativeAddonReady } from '../support/requirements.ts';
 import { receiveAll, sendRandom } from './support/streams.ts';
 
 const MB = 1024 * 1024;

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { expect, it } from 'vitest';
-import { EvtchnError } from '../../src/evtchn/index.ts';
+import { DeviceError } from '../../src/device/index.ts';
 import { xenPlatform } from '../../src/xenbus/index.ts';
 
 // The real devices are exercised in the Xen lane (tests/xen/xenbus/); off Xen the platform must
@@ -14,6 +14,6 @@ it.skipIf(existsSync('/dev/xen/evtchn'))('fails with a typed error off Xen', () 
     }
     return undefined;
   })();
-  expect(error).toBeInstanceOf(EvtchnError);
-  expect(['ENOENT', 'ENOSYS']).toContain((error as EvtchnError).code);
+  expect(error).toBeInstanceOf(DeviceError);
+  expect(['ENOENT', 'ENOSYS']).toContain((error as DeviceError).code);
 });

@@ -32,6 +32,36 @@ describe('MessageFramer', () => {
     );
   });
 
+  it('reports what it wants, so that a reader can take one message at a time', () => {
+    fc.assert(
+      fc.property(
+        fc.array(message, { maxLength: 8 }),
+        fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 20 }),
+        (messages, sizes) => {
+          const stream = Buffer.concat(messages.map(encodeMessage));
+          const framer = new MessageFramer();
+          const out: Message[] = [];
+          for (let at = 0, i = 0; at < stream.length; i++) {
+            const wanted = framer.wanted;
+            expect(wanted).toBe(
+              framer.header ? framer.header.len + 16 - framer.buffered : 16 - framer.buffered,
+            );
+            const take = Math.min(wanted, sizes[i % sizes.length]!, stream.length - at);
+            const got = framer.push(stream.subarray(at, at + take));
+            at += take;
+            // Never more than the one message being received.
+            expect(got.length).toBeLessThanOrEqual(1);
+            if (got.length === 1) expect(framer.buffered).toBe(0);
+            out.push(...got);
+          }
+          expect(out.map(plain)).toEqual(messages.map(plain));
+          expect(framer.header).toBeUndefined();
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   it('handles one byte at a time', () => {
     const messages: Message[] = [
       { type: 2, reqId: 1, txId: 0, payload: Buffer.from('/a\0') },

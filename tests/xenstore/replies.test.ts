@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MessageType, WIRE_ERRORS } from '../../src/xenstore/constants.ts';
+import { WIRE_ERRORS } from '../../src/xenstore/constants.ts';
+import { MessageType } from '../../src/xenstore/messages.ts';
 import { joinStrings } from '../../src/xenstore/payload.ts';
 import {
   booleanPayload,

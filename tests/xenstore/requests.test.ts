@@ -1,8 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MessageType } from '../../src/xenstore/constants.ts';
 import { XenstoreError } from '../../src/xenstore/errors.ts';
-import { decodeRequest, encodeRequest, type Request } from '../../src/xenstore/requests.ts';
+import { MessageType } from '../../src/xenstore/messages.ts';
+import {
+  decodeRequest,
+  encodeRequest,
+  encodeRequestPayload,
+  type Request,
+} from '../../src/xenstore/requests.ts';
 import { decodeMessage, encodeMessage, type Message } from '../../src/xenstore/wire.ts';
 import { request } from './arbitraries.ts';
 
@@ -146,6 +151,8 @@ describe('request encoding', () => {
   ])('%s', (_name, req, txId, expected) => {
     const message = encodeRequest(req, { reqId: 5, txId });
     expect(hex(message)).toBe(expected.replaceAll(' ', ''));
+    // The frame a client writes is those very bytes, in one buffer.
+    expect(Buffer.from(message.frame!).toString('hex')).toBe(expected.replaceAll(' ', ''));
     expect(normalise(decodeRequest(decodeMessage(encodeMessage(message))))).toEqual(normalise(req));
   });
 
@@ -153,7 +160,10 @@ describe('request encoding', () => {
     fc.assert(
       fc.property(request, fc.nat(), fc.nat(), (req, reqId, txId) => {
         const ids = { reqId: reqId >>> 0, txId: txId >>> 0 };
-        const bytes = encodeMessage(encodeRequest(req, ids));
+        const encoded = encodeRequest(req, ids);
+        const bytes = encodeMessage(encoded);
+        expect(Buffer.from(encoded.frame!)).toEqual(bytes);
+        expect(Buffer.from(encoded.payload)).toEqual(encodeRequestPayload(req));
         const back = decodeMessage(bytes);
         expect(back.type).toBe(MessageType[req.op]);
         expect(back.reqId).toBe(ids.reqId);

@@ -1,6 +1,6 @@
 import { createWriteStream, rmSync, type WriteStream } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { decodeHeader, decodeMessage, HEADER_SIZE, PAYLOAD_MAX } from '../../xenstore/index.ts';
+import { type Message, MessageFramer } from '../../xenstore/index.ts';
 import { type CliIo, Diagnostics, type OutputStream } from '../io.ts';
 import { parseToolArgs } from '../tool-args.ts';
 import {
@@ -45,47 +45,63 @@ class Recorder {
 }
 
 /**
- * Decodes one direction of a connection from copies of the forwarded chunks. It frames messages
- * itself rather than with `MessageFramer`, so that the messages of a chunk that precede a
- * framing error are still recorded. After such an error it stops decoding (the stream can no
- * longer be trusted to be in step) and records the rest as raw bytes.
+ * Decodes one direction of a connection from copies of the forwarded chunks. The framer takes at
+ * most one message at a time, so that the messages of a chunk that precede a framing error are
+ * still recorded. After such an error it stops decoding (the stream can no longer be trusted to
+ * be in step) and records the rest, from the bad header on, as raw bytes.
  */
 function directionDecoder(
   recorder: Recorder,
   conn: number,
   dir: Direction,
 ): (chunk: Buffer) => void {
-  let pending: Buffer | undefined = Buffer.alloc(0);
+  const framer = new MessageFramer();
+  let failed = false;
   const raw = (bytes: Buffer) => {
     if (bytes.length > 0)
       recorder.record({ kind: 'raw', conn, dir, bytes: bytes.toString('base64') });
   };
+  const record = (message: Message) =>
+    recorder.record({
+      kind: 'message',
+      conn,
+      dir,
+      typeNumber: message.type,
+      reqId: message.reqId,
+      txId: message.txId,
+      payload: Buffer.from(message.payload).toString('base64'),
+      ...decodeFields(message, dir),
+    });
+  // The start of a header that is still in pieces, from earlier chunks.
+  let held = Buffer.alloc(0);
   return (chunk) => {
-    if (!pending) return raw(chunk);
-    pending = Buffer.concat([pending, chunk]);
-    while (pending.length >= HEADER_SIZE) {
-      const header = decodeHeader(pending);
-      if (header.len > PAYLOAD_MAX) {
-        const error = `framing: header announces ${header.len} payload bytes, more than ${PAYLOAD_MAX}`;
-        recorder.record({ kind: 'error', conn, dir, error });
-        raw(pending);
-        pending = undefined;
+    if (failed) return raw(chunk);
+    let start = 0;
+    for (let at = 0; at < chunk.length; ) {
+      const piece = chunk.subarray(at, at + framer.wanted);
+      let messages: Message[];
+      try {
+        messages = framer.push(piece);
+      } catch (error) {
+        recorder.record({
+          kind: 'error',
+          conn,
+          dir,
+          error: `framing: ${(error as Error).message}`,
+        });
+        raw(Buffer.concat([held, chunk.subarray(start)]));
+        failed = true;
         return;
       }
-      const end = HEADER_SIZE + header.len;
-      if (pending.length < end) break;
-      const message = decodeMessage(pending.subarray(0, end));
-      recorder.record({
-        kind: 'message',
-        conn,
-        dir,
-        typeNumber: message.type,
-        reqId: message.reqId,
-        txId: message.txId,
-        payload: Buffer.from(message.payload).toString('base64'),
-        ...decodeFields(message, dir),
-      });
-      pending = pending.subarray(end);
+      at += piece.length;
+      for (const message of messages) record(message);
+      if (framer.buffered === 0) {
+        held = Buffer.alloc(0);
+        start = at;
+      }
+    }
+    if (framer.header === undefined && framer.buffered > 0) {
+      held = Buffer.concat([held, chunk.subarray(start)]);
     }
   };
 }

@@ -1,4 +1,4 @@
-import { serve } from '../../xenstore/server/index.ts';
+import { serve } from '../../xenstore/server.ts';
 import { type CliIo, Diagnostics } from '../io.ts';
 import { parseToolArgs } from '../tool-args.ts';
 

@@ -1,10 +1,8 @@
+import { isNativeAvailable, loadNative, type XenwireNative } from '../../device/native.ts';
+import { XEN_PAGE_SIZE } from '../../ring/memory.ts';
 import { NR_VIRQS } from '../arguments.ts';
 import { EvtchnError } from '../errors.ts';
-import { isNativeAvailable, loadNative, type XenwireNative } from '../native.ts';
 import { SharedLock } from './shared-lock.ts';
-
-/** Size of a simulated guest page, the unit of a grant. */
-export const PAGE_SIZE = 4096;
 
 /** Port states, numbered like `EVTCHNSTAT_*` in event_channel.h. */
 export const PortState = {
@@ -150,7 +148,7 @@ export class SharedState {
       Math.ceil(limits.portsPerDomain / 32 / 32) +
       limits.grantsPerDomain * GRANT_WORDS;
     const words = HEADER_WORDS + limits.maxDomains * domainWords;
-    const bytes = words * 4 + limits.maxDomains * limits.grantsPerDomain * PAGE_SIZE;
+    const bytes = words * 4 + limits.maxDomains * limits.grantsPerDomain * XEN_PAGE_SIZE;
     return { words, domainWords, bytes };
   }
 
@@ -438,7 +436,7 @@ export class SharedState {
 
   /** The page backing grant `ref` of domain `slot`: the same memory in every thread. */
   page(slot: number, ref: number): Uint8Array {
-    const offset = (slot * this.limits.grantsPerDomain + ref) * PAGE_SIZE;
-    return this.pages.subarray(offset, offset + PAGE_SIZE);
+    const offset = (slot * this.limits.grantsPerDomain + ref) * XEN_PAGE_SIZE;
+    return this.pages.subarray(offset, offset + XEN_PAGE_SIZE);
   }
 }

@@ -1,5 +1,5 @@
 import { XenstoreError } from '../errors.ts';
-import type { DirectoryPart } from '../replies.ts';
+import type { DirectoryPart } from '../reply-shapes.ts';
 import type { Exchange, RequestOptions } from './node-operations.ts';
 
 /** Restarts allowed when the node keeps changing between slices, before giving up with EAGAIN. */

@@ -1,48 +1,11 @@
-import { HEADER_SIZE, MessageType, PAYLOAD_MAX } from '../constants.ts';
-import { XenstoreError } from '../errors.ts';
-import { MessageFramer } from '../framer.ts';
+import { HEADER_SIZE, PAYLOAD_MAX } from '../constants.ts';
+import { MessageType } from '../messages.ts';
 import { domainPath } from '../paths.ts';
 import { joinStrings } from '../payload.ts';
+import type { XenstoreConnection } from '../transport/transport.ts';
 import type { Message } from '../wire.ts';
 import type { RequestScope } from './scope.ts';
 import type { Watch, WatchSubscriber } from './watches.ts';
-
-/** How a client attaches to the server in-process. */
-export interface ConnectOptions {
-  /** The domain the connection speaks for; 0 (privileged) unless given. */
-  readonly domid?: number;
-  /** Receives every reply and watch event, in order. */
-  readonly onMessage: (message: Message) => void;
-  /** Called once when the connection ends, with the reason if it was not closed by `close()`. */
-  readonly onClose?: (reason?: Error) => void;
-  /**
-   * Bytes handed to `onMessage` that the peer has not taken yet (a socket's unsent bytes, a
-   * ring's queued output). An unprivileged connection whose backlog would exceed its domain's
-   * memory quota loses further watch events, as C xenstored drops them, so a guest that never
-   * reads cannot make the server queue without bound. Without it nothing is dropped.
-   */
-  readonly backlog?: () => number;
-}
-
-/**
- * One client's end of the server. Replies and events are delivered synchronously and in order
- * through `onMessage`, but never re-entrantly: a `send` made from inside `onMessage` is queued and
- * answered once the current delivery returns, still before the outermost `send` returns.
- */
-export interface XenstoreConnection {
-  /** Server-wide connection number (trace records name it). */
-  readonly id: number;
-  readonly domid: number;
-  /** Sends one request. */
-  send(message: Message): void;
-  /**
-   * Feeds raw protocol bytes (any chunking). A header announcing a payload over 4096 bytes closes
-   * this connection, with an EPROTO reason, as C xenstored drops such a client.
-   */
-  receiveBytes(chunk: Uint8Array): void;
-  /** Ends the connection: its watches and open transactions are discarded. */
-  close(): void;
-}
 
 /** What a connection needs from its server. */
 export interface ConnectionHost {
@@ -73,7 +36,6 @@ export class ServerConnection implements XenstoreConnection, WatchSubscriber {
   readonly #queuedEvents = new Set<string>();
   closed = false;
   #nextTransactionId = 1;
-  #framer: MessageFramer | undefined;
 
   constructor(
     readonly id: number,
@@ -98,19 +60,6 @@ export class ServerConnection implements XenstoreConnection, WatchSubscriber {
   send(message: Message): void {
     if (this.closed) return;
     this.host.request(this, message);
-  }
-
-  receiveBytes(chunk: Uint8Array): void {
-    if (this.closed) return;
-    this.#framer ??= new MessageFramer();
-    let messages: Message[];
-    try {
-      messages = this.#framer.push(chunk);
-    } catch (err) {
-      this.host.disconnect(this, err instanceof Error ? err : new XenstoreError('EPROTO'));
-      return;
-    }
-    for (const message of messages) this.send(message);
   }
 
   close(): void {

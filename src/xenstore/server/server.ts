@@ -1,30 +1,23 @@
 import { XenstoreFeature } from '../../ring/index.ts';
-import {
-  DOMID_SELF,
-  isWireErrorName,
-  MessageType,
-  messageTypeName,
-  PAYLOAD_MAX,
-  type WireErrorName,
-} from '../constants.ts';
+import { DOMID_SELF, isWireErrorName, PAYLOAD_MAX, type WireErrorName } from '../constants.ts';
 import { XenstoreError } from '../errors.ts';
+import { messageRow, requestEntry } from '../messages.ts';
 import { assertValidPath, domainPath, isSpecialPath, resolvePath } from '../paths.ts';
 import { OK_PAYLOAD } from '../payload.ts';
 import { parsePermissions } from '../permissions.ts';
 import { booleanPayload, errorMessage, replyMessage, stringPayload } from '../replies.ts';
-import { decodeRequest } from '../requests.ts';
+import { decodeRequest, type Request, type RequestOf, type RequestOp } from '../requests.ts';
+import type {
+  ServerConnectOptions,
+  XenstoreConnection,
+  XenstoreService,
+} from '../transport/transport.ts';
 import type { Message } from '../wire.ts';
-import {
-  type ConnectionHost,
-  type ConnectOptions,
-  ServerConnection,
-  type XenstoreConnection,
-} from './connection.ts';
+import { type ConnectionHost, ServerConnection } from './connection.ts';
 import { type ControlHost, control } from './control.ts';
 import { DomainTable } from './domains.ts';
 import { EventDispatcher, INTRODUCE_DOMAIN, RELEASE_DOMAIN } from './events.ts';
 import { CommitFaults } from './fault.ts';
-import { type Listener, type ListenOptions, listen } from './listen.ts';
 import type { NodePermissions } from './node.ts';
 import { allows, Perm } from './permissions.ts';
 import { dumpNodes, loadNodes, type StoreDump } from './persistence.ts';
@@ -63,40 +56,18 @@ export interface ServerOptions {
   readonly features?: number;
 }
 
-/** Options of {@link XenstoreServer.connect}, plus privilege for socket listeners. */
-export interface ServerConnectOptions extends ConnectOptions {
-  /**
-   * Force privilege. Unix-socket connections of the dom0 socket are privileged whatever their
-   * domid, as in C; by default only dom0 and `privilegedDomid` are.
-   */
-  readonly privileged?: boolean;
-}
+/**
+ * Serves one request of type `Op` on `conn`, inside transaction `tx` if the request names one;
+ * returns the reply payload or throws the error to answer.
+ */
+type Handler<Op extends RequestOp> = (
+  conn: ServerConnection,
+  tx: RequestScope | undefined,
+  request: RequestOf<Op>,
+) => Uint8Array;
 
-// Requests C xenstored refuses to unprivileged connections (XS_FLAG_PRIV).
-const PRIVILEGED = new Set<number>([
-  MessageType.CONTROL,
-  MessageType.INTRODUCE,
-  MessageType.RELEASE,
-  MessageType.IS_DOMAIN_INTRODUCED,
-  MessageType.RESUME,
-  MessageType.SET_TARGET,
-  MessageType.SET_FEATURE,
-  MessageType.SET_QUOTA,
-  MessageType.GET_QUOTA,
-]);
-
-// Requests whose tx_id C never looks up (XS_FLAG_NOTID); every other one with an unknown tx_id
-// is ENOENT, whether or not it cares about transactions.
-const NO_TRANSACTION = new Set<number>([MessageType.WATCH, MessageType.UNWATCH]);
-
-const READ_ONLY = new Set<string>(['READ', 'DIRECTORY', 'DIRECTORY_PART', 'GET_PERMS']);
-
-const NEWER_THAN_4_17 = new Set<number>([
-  MessageType.GET_FEATURE,
-  MessageType.SET_FEATURE,
-  MessageType.GET_QUOTA,
-  MessageType.SET_QUOTA,
-]);
+/** A handler for every request type of the table: one missing does not compile. */
+type Handlers = { readonly [Op in RequestOp]: Handler<Op> };
 
 /**
  * An in-memory xenstored that behaves like C xenstored of Xen 4.17 in everything a client can
@@ -106,10 +77,12 @@ const NEWER_THAN_4_17 = new Set<number>([
  * Requests are served synchronously: replies and watch events are delivered before `send`
  * returns, in order, and never re-entrantly (see {@link XenstoreConnection}).
  */
-export class XenstoreServer {
+export class XenstoreServer implements XenstoreService {
   /** @internal The tree itself; clients see it through connections. */
   readonly store: Store;
+  /** @internal The domains the store knows; transports see them as a `DomainDirectory`. */
   readonly domains = new DomainTable(() => this.store.generation);
+  /** @internal Quota limits and per-domain overrides. */
   readonly quotas: QuotaTable;
   readonly #watches = new WatchIndex();
   readonly #registry: WatchRegistry;
@@ -236,11 +209,6 @@ export class XenstoreServer {
     return conn;
   }
 
-  /** Serves this store on a unix socket (see {@link ListenOptions}). */
-  listen(options: ListenOptions): Promise<Listener> {
-    return listen(this, options);
-  }
-
   /** How many connections are open. */
   get connectionCount(): number {
     return this.#connections.size;
@@ -344,114 +312,118 @@ export class XenstoreServer {
     }
   }
 
+  // C's order: ENOSYS for what is no request (or too new for 4.17), EACCES for a privileged
+  // type, ENOENT for an unknown transaction, then the grammar.
   #handle(conn: ServerConnection, message: Message): Uint8Array {
     const type = message.type;
-    const name = messageTypeName(type);
-    if (
-      name === undefined ||
-      name === 'WATCH_EVENT' ||
-      name === 'ERROR' ||
-      name === 'INVALID' ||
-      (this.#legacy && NEWER_THAN_4_17.has(type))
-    ) {
+    const entry = requestEntry(type);
+    if (entry === undefined || (this.#legacy && entry.row.newerThan417)) {
       throw new XenstoreError('ENOSYS', `type ${type} is not a request`);
     }
-    if (!conn.privileged && PRIVILEGED.has(type)) throw new XenstoreError('EACCES');
+    if (!conn.privileged && entry.row.privileged) throw new XenstoreError('EACCES');
     let tx: RequestScope | undefined;
-    if (message.txId !== 0 && !NO_TRANSACTION.has(type)) {
+    if (message.txId !== 0 && !entry.row.noTransaction) {
       tx = conn.transactions.get(message.txId);
       if (!tx) throw new XenstoreError('ENOENT', `no transaction ${message.txId}`);
     }
     const request = decodeRequest(message);
-    switch (request.op) {
-      case 'READ':
-      case 'DIRECTORY':
-      case 'DIRECTORY_PART':
-      case 'GET_PERMS':
-      case 'WRITE':
-      case 'MKDIR':
-      case 'RM':
-      case 'SET_PERMS':
-        return this.#treeRequest(conn, tx, request);
-      case 'WATCH': {
-        const { path, token } = request;
-        this.#registry.add(conn, path, token, request.depth);
-        this.#afterReply = () => conn.queueEvent(path, token);
-        return OK_PAYLOAD;
-      }
-      case 'UNWATCH':
-        this.#registry.remove(conn, request.path, request.token);
-        return OK_PAYLOAD;
-      case 'TRANSACTION_START':
-        return this.#startTransaction(conn, tx);
-      case 'TRANSACTION_END':
-        return this.#endTransaction(conn, tx?.transaction, request.commit);
-      case 'RESET_WATCHES':
-        this.#registry.removeAll(conn);
-        conn.transactions.clear();
-        return OK_PAYLOAD;
-      case 'GET_DOMAIN_PATH':
-        // C reads the domid with atoi and prints it unsigned.
-        return stringPayload(domainPath(request.domid >>> 0));
-      case 'IS_DOMAIN_INTRODUCED':
-        return booleanPayload(
-          request.domid === DOMID_SELF || this.domains.isIntroduced(request.domid),
-        );
-      case 'INTRODUCE':
-        if (request.port <= 0) throw new XenstoreError('EINVAL', 'event channel must be positive');
-        this.#introduce(request.domid, BigInt(request.gfn), request.port);
-        return OK_PAYLOAD;
-      case 'RELEASE': {
-        const domid = guestDomid(request.domid);
-        this.domains.require(domid);
-        if (this.#ringFollows(conn, domid)) this.#afterReply = () => this.#release(domid);
-        else this.#release(domid);
-        return OK_PAYLOAD;
-      }
-      case 'RESUME':
-        this.domains.require(guestDomid(request.domid)).shutdown = false;
-        return OK_PAYLOAD;
-      case 'SET_TARGET':
-        this.domains.require(request.target);
-        this.domains.require(request.domid).target = request.target;
-        return OK_PAYLOAD;
-      case 'CONTROL':
-        return control(this.#controlHost, request.args);
-      case 'GET_FEATURE': {
-        // Open to all: without a domid, the asking domain's features (a privileged socket
-        // connection gets the server's); naming a domain is privileged.
-        if (request.domid !== undefined && !conn.privileged) throw new XenstoreError('EACCES');
-        const domain = request.domid === undefined ? conn.domid : request.domid;
-        const features =
-          request.domid === undefined && conn.privileged
-            ? this.#features
-            : (this.domains.require(domain).features ?? this.#features);
-        return stringPayload(String(features));
-      }
-      case 'SET_FEATURE':
-        if ((request.value & ~this.#features) !== 0) {
-          throw new XenstoreError('EINVAL', 'unsupported feature bits');
-        }
-        this.domains.require(request.domid).features = request.value;
-        return OK_PAYLOAD;
-      case 'GET_QUOTA':
-        // Current xenstored answers one string of space-separated names.
-        if (request.quota === undefined) return stringPayload(QUOTA_NAMES.join(' '));
-        if (request.domid === undefined) {
-          return stringPayload(String(this.quotas.global[quotaKey(request.quota)]));
-        }
-        this.domains.require(request.domid);
-        return stringPayload(String(this.quotas.limit(request.domid, quotaKey(request.quota))));
-      case 'SET_QUOTA':
-        if (request.domid === undefined) {
-          this.quotas.global[quotaKey(request.quota)] = request.value;
-        } else {
-          this.domains.require(request.domid);
-          this.quotas.setForDomain(request.domid, quotaKey(request.quota), request.value);
-        }
-        return OK_PAYLOAD;
-    }
+    const handler = this.#handlers[request.op] as (
+      conn: ServerConnection,
+      tx: RequestScope | undefined,
+      request: Request,
+    ) => Uint8Array;
+    return handler(conn, tx, request);
   }
+
+  readonly #handlers: Handlers = {
+    READ: (conn, tx, request) => this.#treeRequest(conn, tx, request),
+    DIRECTORY: (conn, tx, request) => this.#treeRequest(conn, tx, request),
+    DIRECTORY_PART: (conn, tx, request) => this.#treeRequest(conn, tx, request),
+    GET_PERMS: (conn, tx, request) => this.#treeRequest(conn, tx, request),
+    WRITE: (conn, tx, request) => this.#treeRequest(conn, tx, request),
+    MKDIR: (conn, tx, request) => this.#treeRequest(conn, tx, request),
+    RM: (conn, tx, request) => this.#treeRequest(conn, tx, request),
+    SET_PERMS: (conn, tx, request) => this.#treeRequest(conn, tx, request),
+    WATCH: (conn, _tx, { path, token, depth }) => {
+      this.#registry.add(conn, path, token, depth);
+      this.#afterReply = () => conn.queueEvent(path, token);
+      return OK_PAYLOAD;
+    },
+    UNWATCH: (conn, _tx, request) => {
+      this.#registry.remove(conn, request.path, request.token);
+      return OK_PAYLOAD;
+    },
+    TRANSACTION_START: (conn, tx) => this.#startTransaction(conn, tx),
+    TRANSACTION_END: (conn, tx, request) =>
+      this.#endTransaction(conn, tx?.transaction, request.commit),
+    RESET_WATCHES: (conn) => {
+      this.#registry.removeAll(conn);
+      conn.transactions.clear();
+      return OK_PAYLOAD;
+    },
+    // C reads the domid with atoi and prints it unsigned.
+    GET_DOMAIN_PATH: (_conn, _tx, request) => stringPayload(domainPath(request.domid >>> 0)),
+    IS_DOMAIN_INTRODUCED: (_conn, _tx, request) =>
+      booleanPayload(request.domid === DOMID_SELF || this.domains.isIntroduced(request.domid)),
+    INTRODUCE: (_conn, _tx, request) => {
+      if (request.port <= 0) throw new XenstoreError('EINVAL', 'event channel must be positive');
+      this.#introduce(request.domid, BigInt(request.gfn), request.port);
+      return OK_PAYLOAD;
+    },
+    RELEASE: (conn, _tx, request) => {
+      const domid = guestDomid(request.domid);
+      this.domains.require(domid);
+      if (this.#ringFollows(conn, domid)) this.#afterReply = () => this.#release(domid);
+      else this.#release(domid);
+      return OK_PAYLOAD;
+    },
+    RESUME: (_conn, _tx, request) => {
+      this.domains.require(guestDomid(request.domid)).shutdown = false;
+      return OK_PAYLOAD;
+    },
+    SET_TARGET: (_conn, _tx, request) => {
+      this.domains.require(request.target);
+      this.domains.require(request.domid).target = request.target;
+      return OK_PAYLOAD;
+    },
+    CONTROL: (_conn, _tx, request) => control(this.#controlHost, request.args),
+    GET_FEATURE: (conn, _tx, request) => {
+      // Open to all: without a domid, the asking domain's features (a privileged socket
+      // connection gets the server's); naming a domain is privileged.
+      if (request.domid !== undefined && !conn.privileged) throw new XenstoreError('EACCES');
+      const domain = request.domid === undefined ? conn.domid : request.domid;
+      const features =
+        request.domid === undefined && conn.privileged
+          ? this.#features
+          : (this.domains.require(domain).features ?? this.#features);
+      return stringPayload(String(features));
+    },
+    SET_FEATURE: (_conn, _tx, request) => {
+      if ((request.value & ~this.#features) !== 0) {
+        throw new XenstoreError('EINVAL', 'unsupported feature bits');
+      }
+      this.domains.require(request.domid).features = request.value;
+      return OK_PAYLOAD;
+    },
+    GET_QUOTA: (_conn, _tx, request) => {
+      // Current xenstored answers one string of space-separated names.
+      if (request.quota === undefined) return stringPayload(QUOTA_NAMES.join(' '));
+      if (request.domid === undefined) {
+        return stringPayload(String(this.quotas.global[quotaKey(request.quota)]));
+      }
+      this.domains.require(request.domid);
+      return stringPayload(String(this.quotas.limit(request.domid, quotaKey(request.quota))));
+    },
+    SET_QUOTA: (_conn, _tx, request) => {
+      if (request.domid === undefined) {
+        this.quotas.global[quotaKey(request.quota)] = request.value;
+      } else {
+        this.domains.require(request.domid);
+        this.quotas.setForDomain(request.domid, quotaKey(request.quota), request.value);
+      }
+      return OK_PAYLOAD;
+    },
+  };
 
   #treeRequest(
     conn: ServerConnection,
@@ -468,7 +440,7 @@ export class XenstoreServer {
     const path = resolvePath(request.path, conn.domid);
     assertValidPath(path, request.op);
     const tx = txScope?.transaction;
-    if (tx && READ_ONLY.has(request.op)) {
+    if (tx && messageRow(request.op).readOnly) {
       tx.clientRead = true;
       try {
         return applyTreeRequest(scope, path, request);

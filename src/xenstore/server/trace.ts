@@ -1,4 +1,4 @@
-import { messageTypeName } from '../constants.ts';
+import { messageTypeName } from '../messages.ts';
 import { toText } from '../payload.ts';
 import type { Message } from '../wire.ts';
 

@@ -20,7 +20,8 @@ export interface ByteStreamHandlers {
 
 /**
  * Turns a byte stream into a {@link Transport}: encodes outgoing messages and frames incoming
- * bytes. A framing failure (a header announcing more than 4096 bytes) leaves the stream out of
+ * bytes. Both ends of a byte medium use it: the client's connectors, and the server's socket
+ * listener. A framing failure (a header announcing more than 4096 bytes) leaves the stream out of
  * step for good, so the connection is closed with that `EPROTO` error as the reason.
  *
  * `open` receives the handlers its stream must call, e.g. a ring transport:

@@ -1,21 +1,13 @@
 import { XenstoreError } from '../errors.ts';
-import type { Message } from '../wire.ts';
-import type { Transport, TransportConnector } from './transport.ts';
+import type {
+  Transport,
+  TransportConnector,
+  XenstoreConnection,
+  XenstoreService,
+} from './transport.ts';
 
-/** One connection to an in-process server, as `XenstoreServer.connect` returns it. */
-export interface InProcessConnection {
-  send(message: Message): void;
-  close(): void;
-}
-
-/** What the in-process transport needs of a server: the `XenstoreServer.connect` contract. */
-export interface InProcessServer {
-  connect(options: {
-    domid?: number;
-    onMessage: (message: Message) => void;
-    onClose?: (reason?: Error) => void;
-  }): InProcessConnection;
-}
+/** What the in-process transport needs of a server: its end of the contract, `connect`. */
+export type InProcessServer = Pick<XenstoreService, 'connect'>;
 
 /**
  * Connects to a xenstore server living in this process, with no bytes in between: messages are
@@ -27,7 +19,7 @@ export interface InProcessServer {
 export function inProcessConnector(server: InProcessServer, domid = 0): TransportConnector {
   return async (handlers) => {
     let closed = false;
-    let connection: InProcessConnection;
+    let connection: XenstoreConnection;
     try {
       connection = server.connect({
         domid,

@@ -2,7 +2,7 @@ import type { EventChannel } from '../../evtchn/event-channel.ts';
 import { RingError } from '../../ring/errors.ts';
 import { ByteRingOutbox } from '../../ring/outbox.ts';
 import {
-  XenstoreConnection,
+  XenstoreConnectionState,
   XenstoreErrorIndicator,
   XenstoreFeature,
   XenstoreRing,
@@ -213,7 +213,7 @@ class RingStream implements ByteStream {
           `ring transport: the server reports ${indicatorName(error)} and stopped serving the ring`,
         );
       }
-      if (ring.connection !== XenstoreConnection.CONNECTED) return;
+      if (ring.connection !== XenstoreConnectionState.CONNECTED) return;
       this.#backlog.flush();
       // Each chunk is a fresh buffer: decoded payloads are views into it.
       for (let available = ring.readable(); available > 0; available = ring.readable()) {

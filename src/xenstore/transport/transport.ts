@@ -1,16 +1,21 @@
-import type { Message } from '../wire.ts';
+import type { Message, OutgoingMessage } from '../wire.ts';
 
 /**
- * A message on its way out. `frame`, when present, already holds its wire bytes (header and
- * payload): byte transports write it as is instead of encoding the message again.
+ * The contracts of a transport, both ends side by side. Each end opens a message pipe by handing
+ * over the handlers that receive the other end's messages, and gets back a {@link Transport}:
+ *
+ * - a client end calls a {@link TransportConnector} (a socket, a ring page, the xenbus device, an
+ *   in-process server);
+ * - a server end (a socket listener, a ring server) calls {@link XenstoreService.connect} for each
+ *   peer, speaking for the peer's domain.
+ *
+ * Byte media are framed at both ends by the same {@link MessageFramer} (see `framedTransport`);
+ * message media pass messages through.
  */
-export interface OutgoingMessage extends Message {
-  readonly frame?: Uint8Array;
-}
 
 /** What a transport reports to its owner. */
 export interface TransportHandlers {
-  /** One whole message from the server, in arrival order. */
+  /** One whole message from the other end, in arrival order. */
   onMessage(message: Message): void;
   /**
    * The connection ended, called at most once. `reason` is absent for an orderly close; a
@@ -19,11 +24,7 @@ export interface TransportHandlers {
   onClose(reason?: Error): void;
 }
 
-/**
- * A message pipe to one xenstore server. Byte-oriented media (sockets, rings) are framed with
- * {@link MessageFramer}; message-oriented ones (the xenbus device, an in-process server) pass
- * messages through.
- */
+/** A message pipe to the other end. */
 export interface Transport {
   /** Queues one message; may batch several sent in the same tick into one write. */
   send(message: OutgoingMessage): void;
@@ -32,7 +33,83 @@ export interface Transport {
 }
 
 /**
- * Opens a transport. The client calls it once per connection, again on each reconnect, so it
- * must open a fresh connection every time.
+ * The client end: opens a transport to a server. The client calls it once per connection, again
+ * on each reconnect, so it must open a fresh connection every time.
  */
 export type TransportConnector = (handlers: TransportHandlers) => Promise<Transport>;
+
+/** How a server end attaches one peer to the daemon. */
+export interface ConnectOptions {
+  /** The domain the connection speaks for; 0 (privileged) unless given. */
+  readonly domid?: number;
+  /** Receives every reply and watch event, in order. */
+  readonly onMessage: (message: Message) => void;
+  /** Called once when the connection ends, with the reason if it was not closed by `close()`. */
+  readonly onClose?: (reason?: Error) => void;
+  /**
+   * Bytes handed to `onMessage` that the peer has not taken yet (a socket's unsent bytes, a
+   * ring's queued output). An unprivileged connection whose backlog would exceed its domain's
+   * memory quota loses further watch events, as C xenstored drops them, so a guest that never
+   * reads cannot make the server queue without bound. Without it nothing is dropped.
+   */
+  readonly backlog?: () => number;
+}
+
+/** {@link ConnectOptions}, plus privilege for socket listeners. */
+export interface ServerConnectOptions extends ConnectOptions {
+  /**
+   * Force privilege. Unix-socket connections of the dom0 socket are privileged whatever their
+   * domid, as in C; by default only dom0 and the daemon's privileged domain are.
+   */
+  readonly privileged?: boolean;
+}
+
+/**
+ * The daemon's end of one peer. Replies and events are delivered synchronously and in order
+ * through `onMessage`, but never re-entrantly: a `send` made from inside `onMessage` is queued and
+ * answered once the current delivery returns, still before the outermost `send` returns.
+ */
+export interface XenstoreConnection {
+  /** Server-wide connection number (trace records name it). */
+  readonly id: number;
+  readonly domid: number;
+  /** Sends one request. */
+  send(message: Message): void;
+  /** Ends the connection: its watches and open transactions are discarded. */
+  close(): void;
+}
+
+/** A domain the daemon knows: where a ring server finds its page and event channel. */
+export interface ServedDomain {
+  readonly domid: number;
+  /** Guest frame number of the ring page, as INTRODUCE sent it. */
+  readonly gfn: bigint;
+  /** Event channel of the ring (a new INTRODUCE re-binds it). */
+  readonly port: number;
+  /** Known only because a connection speaks for it, not introduced: it has no ring. */
+  readonly implicit: boolean;
+}
+
+/** The domains the daemon knows, and their comings and goings. */
+export interface DomainDirectory {
+  isIntroduced(domid: number): boolean;
+  /** Records a domain a connection speaks for without INTRODUCE. */
+  assume(domid: number): void;
+  /** Every known domain, dom0 first. */
+  all(): Iterable<ServedDomain>;
+  /** Subscribes to introductions; returns the unsubscribe function. */
+  onIntroduce(listener: (domain: ServedDomain) => void): () => void;
+  /** Subscribes to re-introductions (a new event channel); returns the unsubscribe function. */
+  onRebind(listener: (domain: ServedDomain) => void): () => void;
+  /** Subscribes to releases; returns the unsubscribe function. */
+  onRelease(listener: (domain: ServedDomain) => void): () => void;
+}
+
+/** The server end's contract: what a listener or a ring server needs of the daemon. */
+export interface XenstoreService {
+  /** Opens a connection speaking for a domain; see {@link ServerConnectOptions}. */
+  connect(options: ServerConnectOptions): XenstoreConnection;
+  readonly domains: DomainDirectory;
+  /** RELEASE from outside the protocol: the domain died. */
+  releaseDomain(domid: number): void;
+}

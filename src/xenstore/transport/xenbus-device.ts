@@ -1,9 +1,11 @@
 import { close, open, read, writeSync } from 'node:fs';
-import { HEADER_SIZE, MessageType, PAYLOAD_MAX } from '../constants.ts';
+import { HEADER_SIZE, PAYLOAD_MAX } from '../constants.ts';
 import { XenstoreError } from '../errors.ts';
+import { MessageFramer } from '../framer.ts';
+import { MessageType } from '../messages.ts';
+import { joinStrings } from '../payload.ts';
 import { encodeRequest } from '../requests.ts';
-import { encodeMessage } from '../wire.ts';
-import { type ByteStream, type ByteStreamHandlers, framedTransport } from './byte-stream.ts';
+import { encodeMessage, type Message, type OutgoingMessage } from '../wire.ts';
 import type { Transport, TransportConnector, TransportHandlers } from './transport.ts';
 
 /** The xenbus character device of a Linux guest or dom0 (`xenbus_dev_frontend`). */
@@ -73,8 +75,9 @@ function countRealDevice(change: 1 | -1): void {
  * Open more device connections than that and other threadpool work (fs, dns, crypto) waits: a
  * `XenwireWarning` says so, and `UV_THREADPOOL_SIZE` must be raised before Node starts.
  *
- * The kernel takes one whole message per `write(2)` and discards anything after it, so messages
- * are written one per call, strictly in order. More than that, a request is written only once the
+ * The device is message-oriented both ways: the kernel takes one whole message per `write(2)`
+ * and discards anything after it, so messages are written one per call, strictly in order; and
+ * replies are read as the framer delimits them, which tells when the kernel has answered. More than that, a request is written only once the
  * previous one has been answered, for two reasons in Linux's frontend (4.11 and later, 6.1
  * included):
  * - `write(2)` returns as soon as the request is queued, but the kernel keeps only a pointer to
@@ -118,7 +121,7 @@ function openDevice(path: string, io: DeviceIo, handlers: TransportHandlers): Pr
         );
         return;
       }
-      resolve(framedTransport(handlers, (bytes) => new DeviceStream(io, fd, bytes)));
+      resolve(new DeviceTransport(io, fd, handlers));
     });
   });
 }
@@ -131,42 +134,45 @@ function openDevice(path: string, io: DeviceIo, handlers: TransportHandlers): Pr
 const DEVICE_MESSAGE_MAX = PAYLOAD_MAX;
 
 /** The E2BIG reply xenstored would give, for a request too large for the device. */
-function tooBigReply(request: Uint8Array): Buffer {
-  const view = Buffer.from(request.buffer, request.byteOffset, request.length);
-  return encodeMessage({
+function tooBigReply(request: Message): Message {
+  return {
     type: MessageType.ERROR,
-    reqId: view.readUInt32LE(4),
-    txId: view.readUInt32LE(8),
-    payload: Buffer.from('E2BIG\0', 'latin1'),
-  });
+    reqId: request.reqId,
+    txId: request.txId,
+    payload: joinStrings(['E2BIG']),
+  };
 }
 
 /** A wake-up request nobody waits for; its reply only serves to end the blocked read. */
-const wakeUp = encodeMessage(
-  encodeRequest({ op: 'GET_DOMAIN_PATH', domid: 0 }, { reqId: 0xffffffff, txId: 0 }),
-);
+const wakeUp = encodeRequest({ op: 'GET_DOMAIN_PATH', domid: 0 }, { reqId: 0xffffffff, txId: 0 })
+  .frame!;
 
-class DeviceStream implements ByteStream {
+/** A request waiting for the device, with its wire bytes. */
+interface QueuedRequest {
+  readonly message: Message;
+  readonly frame: Uint8Array;
+}
+
+class DeviceTransport implements Transport {
   readonly #io: DeviceIo;
   readonly #fd: number;
-  readonly #handlers: ByteStreamHandlers;
-  readonly #writes: Uint8Array[] = [];
+  readonly #handlers: TransportHandlers;
+  readonly #writes: QueuedRequest[] = [];
+  readonly #framer = new MessageFramer();
   #buffer = Buffer.alloc(0);
   #writing = false;
   /** A written request has no reply yet: the kernel may still need its bytes (see above). */
   #awaitingReply = false;
-  /** The incoming stream, followed header by header to spot replies. */
-  readonly #header = Buffer.alloc(HEADER_SIZE);
-  #headerBytes = 0;
-  #bodyLeft = 0;
   /** Replies made here, delivered where the incoming stream is between messages. */
-  readonly #localReplies: Buffer[] = [];
+  readonly #localReplies: Message[] = [];
   #reading = false;
   #closing = false;
   #wokenUp = false;
   #released = false;
+  /** `onClose` has been called. */
+  #closed = false;
 
-  constructor(io: DeviceIo, fd: number, handlers: ByteStreamHandlers) {
+  constructor(io: DeviceIo, fd: number, handlers: TransportHandlers) {
     this.#io = io;
     this.#fd = fd;
     this.#handlers = handlers;
@@ -174,17 +180,30 @@ class DeviceStream implements ByteStream {
     this.#readNext();
   }
 
-  write(bytes: Uint8Array): void {
+  send(message: OutgoingMessage): void {
+    if (this.#closed) throw new XenstoreError('ECONNRESET', 'connection is closed');
     if (this.#closing) return;
-    this.#writes.push(bytes);
+    this.#writes.push({ message, frame: message.frame ?? encodeMessage(message) });
     if (!this.#writing && !this.#awaitingReply) this.#writeNext();
   }
 
   close(): void {
+    this.#stop();
+    this.#finish();
+  }
+
+  /** Stops using the device: nothing more is written, and the descriptor goes once it is free. */
+  #stop(): void {
     if (this.#closing) return;
     this.#closing = true;
     this.#writes.length = 0;
     this.#wakeOrRelease();
+  }
+
+  #finish(reason?: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#handlers.onClose(reason);
   }
 
   readonly #onRead = (error: Error | null, bytes: number): void => {
@@ -197,11 +216,24 @@ class DeviceStream implements ByteStream {
       this.#fail(error ?? undefined, bytes === 0 ? 'device returned end of file' : undefined);
       return;
     }
-    const chunk = this.#buffer.subarray(0, bytes);
+    const begun = this.#framer.header;
+    let messages: Message[];
+    try {
+      messages = this.#framer.push(this.#buffer.subarray(0, bytes));
+    } catch (failure) {
+      this.#stop();
+      this.#finish(failure as XenstoreError);
+      return;
+    }
     // The device stays idle until the next request is written, so that comes first.
-    if (this.#scanForReplies(chunk) && !this.#writing && !this.#awaitingReply) this.#writeNext();
+    if (this.#replyBegan(messages, begun !== undefined) && !this.#writing && !this.#awaitingReply) {
+      this.#writeNext();
+    }
     this.#readNext();
-    this.#handlers.onData(chunk);
+    for (const message of messages) {
+      if (this.#closed) return;
+      this.#handlers.onMessage(message);
+    }
     this.#deliverLocalReplies();
   };
 
@@ -216,29 +248,19 @@ class DeviceStream implements ByteStream {
     }
   };
 
-  /** Follows message boundaries across chunks; true when a reply (not a watch event) began. */
-  #scanForReplies(chunk: Uint8Array): boolean {
+  /**
+   * Whether a reply (not a watch event) began in what was just read: xenstored has then read the
+   * request written last. A message whose header was read earlier (`continued`) began then.
+   */
+  #replyBegan(messages: Message[], continued: boolean): boolean {
     let answered = false;
-    let at = 0;
-    while (at < chunk.length) {
-      if (this.#bodyLeft > 0) {
-        const skip = Math.min(this.#bodyLeft, chunk.length - at);
-        this.#bodyLeft -= skip;
-        at += skip;
-        continue;
-      }
-      const take = Math.min(HEADER_SIZE - this.#headerBytes, chunk.length - at);
-      this.#header.set(chunk.subarray(at, at + take), this.#headerBytes);
-      this.#headerBytes += take;
-      at += take;
-      if (this.#headerBytes < HEADER_SIZE) break;
-      this.#headerBytes = 0;
-      this.#bodyLeft = this.#header.readUInt32LE(12);
-      if (this.#header.readUInt32LE(0) !== MessageType.WATCH_EVENT) {
-        this.#awaitingReply = false;
-        answered = true;
-      }
+    for (let i = continued ? 1 : 0; i < messages.length; i++) {
+      if (messages[i]!.type !== MessageType.WATCH_EVENT) answered = true;
     }
+    const current = this.#framer.header;
+    const currentIsNew = current !== undefined && (!continued || messages.length > 0);
+    if (currentIsNew && current.type !== MessageType.WATCH_EVENT) answered = true;
+    if (answered) this.#awaitingReply = false;
     return answered;
   }
 
@@ -251,21 +273,21 @@ class DeviceStream implements ByteStream {
 
   #writeNext(): void {
     for (let next = this.#writes.shift(); next !== undefined; next = this.#writes.shift()) {
-      if (next.length <= DEVICE_MESSAGE_MAX) {
-        this.#writeRaw(next);
+      if (next.frame.length <= DEVICE_MESSAGE_MAX) {
+        this.#writeRaw(next.frame);
         return;
       }
       // Answered here, as it never reaches xenstored; later on, never inside the caller's send.
-      this.#localReplies.push(tooBigReply(next));
+      this.#localReplies.push(tooBigReply(next.message));
       queueMicrotask(() => this.#deliverLocalReplies());
     }
   }
 
   #deliverLocalReplies(): void {
-    if (this.#headerBytes > 0 || this.#bodyLeft > 0) return;
+    if (this.#framer.buffered > 0) return;
     for (let reply = this.#localReplies.shift(); reply; reply = this.#localReplies.shift()) {
       if (this.#closing) return;
-      this.#handlers.onData(reply);
+      this.#handlers.onMessage(reply);
     }
   }
 
@@ -303,9 +325,7 @@ class DeviceStream implements ByteStream {
       undefined,
       { cause: error },
     );
-    this.#closing = true;
-    this.#writes.length = 0;
-    this.#wakeOrRelease();
-    this.#handlers.onClose(reason);
+    this.#stop();
+    this.#finish(reason);
   }
 }

@@ -1,7 +1,7 @@
 import type { EventChannel } from '../../../src/evtchn/index.ts';
 import { XenstoreOffset, XenstoreRing } from '../../../src/ring/xenstore.ts';
-import { MessageType } from '../../../src/xenstore/constants.ts';
 import { MessageFramer } from '../../../src/xenstore/framer.ts';
+import { MessageType } from '../../../src/xenstore/messages.ts';
 import type { Message } from '../../../src/xenstore/wire.ts';
 
 /** What one request made the server put in the page. */

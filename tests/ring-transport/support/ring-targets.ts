@@ -2,13 +2,14 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, truncate, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mapFile, SocketEventChannel, unmap, Virq } from '../../../src/evtchn/index.ts';
+import { mapFile, unmap } from '../../../src/device/index.ts';
+import { SocketEventChannel, Virq } from '../../../src/evtchn/index.ts';
 import { XenstoreClient } from '../../../src/xenstore/client.ts';
 import {
   pageFileMapper,
   XenstoreRingServer,
   XenstoreServer,
-} from '../../../src/xenstore/server/index.ts';
+} from '../../../src/xenstore/server.ts';
 import { inProcessConnector } from '../../../src/xenstore/transport/in-process.ts';
 import {
   startRealXenstored,

@@ -1,5 +1,5 @@
 import { XenstoreClient } from '../../../src/xenstore/client.ts';
-import { MessageType } from '../../../src/xenstore/constants.ts';
+import { MessageType } from '../../../src/xenstore/messages.ts';
 import { encodeRequest, type Request } from '../../../src/xenstore/requests.ts';
 import { ringConnector } from '../../../src/xenstore/transport/ring.ts';
 import { encodeMessage } from '../../../src/xenstore/wire.ts';

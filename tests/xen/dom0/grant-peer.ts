@@ -6,7 +6,7 @@
 //   node --import tsx grant-peer.ts echo DOMID REF
 //   node --import tsx grant-peer.ts flex DOMID PORT BYTES INTF_REF
 //   node --import tsx grant-peer.ts sring DOMID PORT REQUESTS REF
-import { GrantMapper } from '../../../src/evtchn/index.ts';
+import { GrantMapper } from '../../../src/device/index.ts';
 import {
   FlexIntfOffset,
   FlexRing,

@@ -7,8 +7,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GrantSharer } from '../../../src/evtchn/grant-devices.ts';
-import { loadNative, type XenwireNative } from '../../../src/evtchn/native.ts';
+import { GrantSharer } from '../../../src/device/grant-devices.ts';
+import { loadNative, type XenwireNative } from '../../../src/device/native.ts';
 import {
   FlexIntfOffset,
   FlexRing,

@@ -1,13 +1,12 @@
 import { ByteRingOutbox } from '../../ring/outbox.ts';
 import {
-  XenstoreConnection as RingConnectionState,
+  XenstoreConnectionState,
   XenstoreErrorIndicator,
   XenstoreRing,
 } from '../../ring/xenstore.ts';
-import { HEADER_SIZE, PAYLOAD_MAX } from '../constants.ts';
-import { XenstoreError } from '../errors.ts';
-import { decodeHeader, encodeMessage, type Message } from '../wire.ts';
-import type { XenstoreConnection } from './connection.ts';
+import { MessageFramer } from '../framer.ts';
+import { encodeMessage, type Message } from '../wire.ts';
+import type { XenstoreConnection } from './transport.ts';
 
 /** What a served ring needs from the server and the event channel. */
 export interface RingDomainHost {
@@ -37,11 +36,8 @@ export class RingDomain {
   /** Encoded replies and events not yet in the response ring. */
   readonly #outbox: ByteRingOutbox;
   #connection: XenstoreConnection | undefined;
-  /** The header of the request being read, and how much of it has arrived. */
-  readonly #header = new Uint8Array(HEADER_SIZE);
-  #headerBytes = 0;
-  /** Payload bytes of the request being read still to come (0: reading a header). */
-  #remaining = 0;
+  /** The request being read, in pieces when longer than the ring. */
+  #framer = new MessageFramer();
   #stopped = false;
   #failure: Error | undefined;
 
@@ -74,28 +70,18 @@ export class RingDomain {
     if (this.#stopped) return;
     const ring = this.#ring;
     try {
-      if (ring.connection === RingConnectionState.RECONNECT) this.#reconnect();
+      if (ring.connection === XenstoreConnectionState.RECONNECT) this.#reconnect();
       if (this.#connection === undefined) return;
       // A guest that does not read its replies is not read either, so it cannot make us queue
       // without bound.
       while (this.#outbox.flush()) {
         // Everything waiting is taken, a header in pieces included: the guest notifies only
         // once we have caught up with what it wrote, so leaving bytes behind would stall it.
-        if (this.#remaining === 0) {
-          const n = ring.read(this.#header.subarray(this.#headerBytes));
-          if (n === 0) return;
-          this.#headerBytes += n;
-          if (this.#headerBytes < HEADER_SIZE) continue;
-          this.#headerBytes = 0;
-          this.#remaining = this.#checkedLength();
-          this.#connection.receiveBytes(this.#header.slice());
-        } else {
-          const chunk = new Uint8Array(Math.min(this.#remaining, ring.readable()));
-          if (chunk.length === 0) return;
-          ring.read(chunk);
-          this.#remaining -= chunk.length;
-          this.#connection.receiveBytes(chunk);
-        }
+        // One request at most per turn, though, so that its reply is flushed before the next.
+        const chunk = new Uint8Array(Math.min(this.#framer.wanted, ring.readable()));
+        if (chunk.length === 0) return;
+        ring.read(chunk);
+        for (const message of this.#frame(chunk)) this.#connection.send(message);
         if (this.#connection === undefined) return;
       }
     } catch (error) {
@@ -108,19 +94,17 @@ export class RingDomain {
   }
 
   /**
-   * The payload length the header announces. Over 4096 the guest is out of step for good: the
-   * page says so (`XENSTORE_ERROR_PROTO`) and the ring is no longer served.
+   * The request `chunk` completes, if any. A header announcing more than 4096 bytes leaves the
+   * guest out of step for good: the page says so (`XENSTORE_ERROR_PROTO`) and the ring is no
+   * longer served.
    */
-  #checkedLength(): number {
-    const { len } = decodeHeader(this.#header);
-    if (len > PAYLOAD_MAX) {
+  #frame(chunk: Uint8Array): Message[] {
+    try {
+      return this.#framer.push(chunk);
+    } catch (error) {
       this.#ring.setError(XenstoreErrorIndicator.PROTO);
-      throw new XenstoreError(
-        'EPROTO',
-        `domain ${this.domid}: message payload of ${len} bytes exceeds ${PAYLOAD_MAX}`,
-      );
+      throw error;
     }
-    return len;
   }
 
   /** Stops serving: the connection goes, the page is left as it is. */
@@ -163,7 +147,6 @@ export class RingDomain {
   #forget(): void {
     this.#connection = undefined;
     this.#outbox.clear();
-    this.#headerBytes = 0;
-    this.#remaining = 0;
+    this.#framer = new MessageFramer();
   }
 }

@@ -1,9 +1,8 @@
 import type { EventChannel } from '../../evtchn/event-channel.ts';
 import { Virq } from '../../evtchn/virq.ts';
 import { XenstoreFeature } from '../../ring/index.ts';
-import type { Domain } from './domains.ts';
 import { RingDomain } from './ring-domain.ts';
-import type { XenstoreServer } from './server.ts';
+import type { ServedDomain, XenstoreService } from './transport.ts';
 
 /**
  * Maps the xenstore page a domain's INTRODUCE names: a grant or foreign map on Xen, a
@@ -36,8 +35,8 @@ export interface RingServerOptions {
   readonly onError?: (domid: number, error: Error) => void;
 }
 
-interface Served {
-  readonly domain: Domain;
+interface ServedRing {
+  readonly domain: ServedDomain;
   readonly ring: RingDomain;
   /** The local port of the domain's channel; INTRODUCE again re-binds it. */
   readonly channel: { port: number };
@@ -45,7 +44,8 @@ interface Served {
 }
 
 /**
- * Serves a {@link XenstoreServer} to domains over their xenstore pages, as xenstored does: each
+ * The server end of ring pages: serves the daemon (a {@link XenstoreService} such as
+ * `XenstoreServer`) to domains over their xenstore pages, as xenstored does: each
  * domain INTRODUCE names is served on its page with its port, under its own identity
  * (permissions, quotas); RELEASE, and the domain's destruction when VIRQ_DOM_EXC reports it,
  * stop serving it. Domains already introduced when it starts are served at once.
@@ -55,15 +55,15 @@ interface Served {
  * ```
  */
 export class XenstoreRingServer {
-  readonly #server: XenstoreServer;
+  readonly #server: XenstoreService;
   readonly #options: RingServerOptions;
-  readonly #byDomain = new Map<number, Served>();
-  readonly #byPort = new Map<number, Served>();
+  readonly #byDomain = new Map<number, ServedRing>();
+  readonly #byPort = new Map<number, ServedRing>();
   readonly #unsubscribe: (() => void)[];
   readonly #virqPort: number | undefined;
   #closed = false;
 
-  constructor(server: XenstoreServer, options: RingServerOptions) {
+  constructor(server: XenstoreService, options: RingServerOptions) {
     this.#server = server;
     this.#options = options;
     const { eventChannel } = options;
@@ -111,7 +111,7 @@ export class XenstoreRingServer {
     served.ring.service();
   };
 
-  #attach(domain: Domain): void {
+  #attach(domain: ServedDomain): void {
     const { mapper, eventChannel } = this.#options;
     const domid = domain.domid;
     if (this.#closed || this.#byDomain.has(domid)) return;
@@ -144,7 +144,7 @@ export class XenstoreRingServer {
   }
 
   /** INTRODUCE of a served domain: its ring stays, its event channel is bound afresh. */
-  #rebind(domain: Domain): void {
+  #rebind(domain: ServedDomain): void {
     const served = this.#byDomain.get(domain.domid);
     if (!served) return;
     this.#byPort.delete(served.channel.port);
@@ -172,7 +172,7 @@ export class XenstoreRingServer {
   }
 
   /** Stops the ring and gives its page back. */
-  #stopServing(served: Served): void {
+  #stopServing(served: ServedRing): void {
     served.ring.stop();
     try {
       this.#options.mapper.unmap(served.domain.domid, served.domain.gfn, served.page);

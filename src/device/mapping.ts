@@ -1,5 +1,5 @@
 import { closeSync, constants, openSync } from 'node:fs';
-import { toEvtchnError } from './errors.ts';
+import { toDeviceError } from './errors.ts';
 import { loadNative } from './native.ts';
 
 /** What to map. */
@@ -16,7 +16,7 @@ export interface MapOptions {
  * Maps `length` bytes of a file or device (a regular file, `/dev/xen/gntdev`, xenstored's
  * `xsd_kva`, …) shared, as an ArrayBuffer. Writes through it reach the file and every other
  * process mapping it. The mapping outlives the descriptor used to make it.
- * @throws EvtchnError `ENOSYS` without the native addon; `EINVAL` for a range past the end of
+ * @throws DeviceError `ENOSYS` without the native addon; `EINVAL` for a range past the end of
  *   a regular file (touching it would kill the process with SIGBUS); the OS error otherwise
  */
 export function mapFile(path: string, options: MapOptions): ArrayBuffer {
@@ -26,7 +26,7 @@ export function mapFile(path: string, options: MapOptions): ArrayBuffer {
   try {
     fd = openSync(path, writable ? constants.O_RDWR : constants.O_RDONLY);
   } catch (error) {
-    throw toEvtchnError(error, `open ${path}`);
+    throw toDeviceError(error, `open ${path}`);
   }
   try {
     return mapFd(fd, options);
@@ -41,19 +41,19 @@ export function mapFd(fd: number, options: MapOptions): ArrayBuffer {
   try {
     return native.mmap(fd, options.length, options.offset ?? 0, options.writable ?? true);
   } catch (error) {
-    throw toEvtchnError(error, 'mmap');
+    throw toDeviceError(error, 'mmap');
   }
 }
 
 /**
  * Unmaps a buffer returned by {@link mapFile} or {@link mapFd} now rather than at garbage
  * collection; the buffer is detached (byteLength 0), so stale views cannot reach freed memory.
- * @throws EvtchnError `EINVAL` for a buffer that is not a live mapping
+ * @throws DeviceError `EINVAL` for a buffer that is not a live mapping
  */
 export function unmap(buffer: ArrayBuffer): void {
   try {
     loadNative().munmap(buffer);
   } catch (error) {
-    throw toEvtchnError(error, 'munmap');
+    throw toDeviceError(error, 'munmap');
   }
 }

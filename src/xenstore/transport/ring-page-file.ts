@@ -1,4 +1,4 @@
-import { mapFile, unmap } from '../../evtchn/mapping.ts';
+import { mapFile, unmap } from '../../device/mapping.ts';
 import { XEN_PAGE_SIZE } from '../../ring/memory.ts';
 import type { PageMapper } from './ring-server.ts';
 

@@ -3,9 +3,9 @@ import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { mapFd, mapFile, unmap } from '../../src/evtchn/mapping.ts';
-import { loadNative, nativeAddonPath } from '../../src/evtchn/native.ts';
-import { nativeAddonReady } from './support/requirements.ts';
+import { mapFd, mapFile, unmap } from '../../src/device/mapping.ts';
+import { loadNative, nativeAddonPath } from '../../src/device/native.ts';
+import { nativeAddonReady } from '../support/requirements.ts';
 
 const ready = nativeAddonReady();
 const dir = mkdtempSync(join(tmpdir(), 'xenwire-mmap-'));

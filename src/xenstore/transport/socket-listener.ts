@@ -1,8 +1,8 @@
 import { lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { type BusyPoll, busyWaiter } from '../../event-loop/busy-poller.ts';
-import { encodeMessage } from '../wire.ts';
-import type { XenstoreServer } from './server.ts';
+import { framedTransport } from './byte-stream.ts';
+import type { XenstoreConnection, XenstoreService } from './transport.ts';
 
 /** Where and as whom a unix-socket listener serves. */
 export interface ListenOptions {
@@ -29,8 +29,18 @@ export interface Listener {
   close(): Promise<void>;
 }
 
-/** Serves `server` on a unix socket; resolves once it accepts connections. */
-export async function listen(server: XenstoreServer, options: ListenOptions): Promise<Listener> {
+/**
+ * The server end of unix sockets: serves `server` on the socket `options.path`, each connection
+ * framed as the client end frames it; resolves once it accepts connections.
+ *
+ * ```ts
+ * const listener = await socketListener(server, { path: '/tmp/xs.sock' }); // dom0, privileged
+ * ```
+ */
+export async function socketListener(
+  server: XenstoreService,
+  options: ListenOptions,
+): Promise<Listener> {
   const { path } = options;
   const domid = options.domid ?? 0;
   removeStaleSocket(path);
@@ -49,43 +59,53 @@ export async function listen(server: XenstoreServer, options: ListenOptions): Pr
     sockets.add(socket);
     // Replies to one chunk of requests leave in one write; events for other connections
     // (outside this chunk's handling) are written at once. One array serves every chunk.
-    const batch: Buffer[] = [];
+    const batch: Uint8Array[] = [];
     let batching = false;
-    const conn = server.connect({
+    let conn: XenstoreConnection | undefined;
+    const transport = framedTransport(
+      { onMessage: (message) => conn?.send(message), onClose: () => conn?.close() },
+      (bytes) => {
+        socket.on('data', (chunk) => {
+          if (answered?.delete(socket)) poller.arrived();
+          batching = true;
+          try {
+            bytes.onData(chunk);
+          } finally {
+            batching = false;
+            const out = batch.length === 1 ? batch[0]! : Buffer.concat(batch);
+            batch.length = 0;
+            // A client that sends without reading its replies is not read from until it
+            // catches up, so its replies cannot pile up without bound (C stops reading such a
+            // client too).
+            if (out.length > 0) {
+              if (!socket.write(out)) socket.pause();
+              else if (answered?.add(socket)) poller.expect();
+            }
+          }
+        });
+        socket.on('drain', () => socket.resume());
+        socket.on('close', () => {
+          sockets.delete(socket);
+          answered?.delete(socket);
+          bytes.onClose();
+        });
+        socket.on('error', () => socket.destroy());
+        return {
+          write: (frame) => {
+            if (batching) batch.push(frame);
+            else socket.write(frame);
+          },
+          close: () => socket.destroy(),
+        };
+      },
+    );
+    conn = server.connect({
       domid,
       privileged: domid === 0 ? true : undefined,
-      onMessage: (message) => {
-        const bytes = encodeMessage(message);
-        if (batching) batch.push(bytes);
-        else socket.write(bytes);
-      },
+      onMessage: (message) => transport.send(message),
       onClose: () => socket.destroy(),
       backlog: () => socket.writableLength,
     });
-    socket.on('data', (chunk) => {
-      if (answered?.delete(socket)) poller.arrived();
-      batching = true;
-      try {
-        conn.receiveBytes(chunk);
-      } finally {
-        batching = false;
-        const out = batch.length === 1 ? batch[0]! : Buffer.concat(batch);
-        batch.length = 0;
-        // A client that sends without reading its replies is not read from until it catches up,
-        // so its replies cannot pile up without bound (C stops reading such a client too).
-        if (out.length > 0) {
-          if (!socket.write(out)) socket.pause();
-          else if (answered?.add(socket)) poller.expect();
-        }
-      }
-    });
-    socket.on('drain', () => socket.resume());
-    socket.on('close', () => {
-      sockets.delete(socket);
-      answered?.delete(socket);
-      conn.close();
-    });
-    socket.on('error', () => socket.destroy());
   });
   await new Promise<void>((resolve, reject) => {
     netServer.once('error', reject);

@@ -3,8 +3,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { loadNative, type NativeAbi } from '../../src/evtchn/native.ts';
-import { compilerReady, nativeAddonReady, requirement } from './support/requirements.ts';
+import { loadNative, type NativeAbi } from '../../src/device/native.ts';
+import { compilerReady, nativeAddonReady, requirement } from '../support/requirements.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const headers = ['evtchn.h', 'gntdev.h', 'gntalloc.h'].map((name) => `/usr/include/xen/${name}`);

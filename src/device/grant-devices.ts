@@ -1,9 +1,9 @@
 import { closeSync, constants, openSync } from 'node:fs';
-import { checkDomid } from './arguments.ts';
-import { EvtchnError, toEvtchnError } from './errors.ts';
+import { XEN_PAGE_SIZE } from '../ring/memory.ts';
+import { isDomid } from './domid.ts';
+import { DeviceError, toDeviceError } from './errors.ts';
 import { mapFd, unmap } from './mapping.ts';
 import { loadNative, type XenwireNative } from './native.ts';
-import { PAGE_SIZE } from './sim/shared-state.ts';
 
 /** Pages shared through a grant device: the memory, plus how to give it back. */
 export interface GrantMapping {
@@ -38,8 +38,8 @@ function setUnmapNotify(
 ): void {
   if (notify === undefined) return;
   const { clearByte = 0, port } = notify;
-  if (!Number.isInteger(clearByte) || clearByte < 0 || clearByte >= count * PAGE_SIZE) {
-    throw new EvtchnError('EINVAL', `unmap notify: byte ${clearByte} is outside the mapping`);
+  if (!Number.isInteger(clearByte) || clearByte < 0 || clearByte >= count * XEN_PAGE_SIZE) {
+    throw new DeviceError('EINVAL', `unmap notify: byte ${clearByte} is outside the mapping`);
   }
   const action =
     (notify.clearByte === undefined ? 0 : UNMAP_NOTIFY_CLEAR_BYTE) |
@@ -52,7 +52,7 @@ function call<T>(operation: string, body: () => T): T {
   try {
     return body();
   } catch (error) {
-    throw toEvtchnError(error, operation);
+    throw toDeviceError(error, operation);
   }
 }
 
@@ -61,9 +61,14 @@ function openDevice(path: string): { native: XenwireNative; fd: number } {
   return { native, fd: call(`open ${path}`, () => openSync(path, constants.O_RDWR)) };
 }
 
+function checkDomid(domid: number, operation: string): void {
+  if (!isDomid(domid))
+    throw new DeviceError('EINVAL', `${operation}: bad domain id ${String(domid)}`);
+}
+
 function checkCount(count: number, operation: string): void {
   if (!Number.isInteger(count) || count < 1 || count > 65536) {
-    throw new EvtchnError('EINVAL', `${operation}: count must be 1 … 65536`);
+    throw new DeviceError('EINVAL', `${operation}: count must be 1 … 65536`);
   }
 }
 
@@ -71,7 +76,7 @@ function checkCount(count: number, operation: string): void {
 function releaser(buffer: ArrayBuffer, cleanup: () => void): () => void {
   let released = false;
   return () => {
-    if (released) throw new EvtchnError('EINVAL', 'grant mapping already released');
+    if (released) throw new DeviceError('EINVAL', 'grant mapping already released');
     released = true;
     unmap(buffer);
     cleanup();
@@ -88,7 +93,7 @@ export class GrantMapper {
     private readonly fd: number,
   ) {}
 
-  /** @throws EvtchnError `ENOSYS` without the addon, `ENOENT` off Xen */
+  /** @throws DeviceError `ENOSYS` without the addon, `ENOENT` off Xen */
   static open(path = '/dev/xen/gntdev'): GrantMapper {
     const { native, fd } = openDevice(path);
     return new GrantMapper(native, fd);
@@ -115,7 +120,7 @@ export class GrantMapper {
     let buffer: ArrayBuffer;
     try {
       buffer = mapFd(this.fd, {
-        length: refs.length * PAGE_SIZE,
+        length: refs.length * XEN_PAGE_SIZE,
         offset: index,
         writable: options.writable ?? true,
       });
@@ -157,7 +162,7 @@ export class GrantSharer {
     private readonly fd: number,
   ) {}
 
-  /** @throws EvtchnError `ENOSYS` without the addon, `ENOENT` off Xen */
+  /** @throws DeviceError `ENOSYS` without the addon, `ENOENT` off Xen */
   static open(path = '/dev/xen/gntalloc'): GrantSharer {
     const { native, fd } = openDevice(path);
     return new GrantSharer(native, fd);
@@ -181,7 +186,7 @@ export class GrantSharer {
       call('unshare', () => this.native.gntallocDeallocGref(this.fd, granted.index, count));
     let buffer: ArrayBuffer;
     try {
-      buffer = mapFd(this.fd, { length: count * PAGE_SIZE, offset: granted.index });
+      buffer = mapFd(this.fd, { length: count * XEN_PAGE_SIZE, offset: granted.index });
     } catch (error) {
       dealloc();
       throw error;

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { buildNative } from '../../../scripts/build-native.mjs';
-import { isNativeAvailable } from '../../../src/evtchn/index.ts';
+import { buildNative } from '../../scripts/build-native.mjs';
+import { isNativeAvailable } from '../../src/device/index.ts';
 
 /**
  * Decides whether tests that need something outside the repository may run. Missing locally:

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Futex } from '../ring/index.ts';
-import { EvtchnError } from './errors.ts';
+import { DeviceError } from './errors.ts';
 
 /** Struct layout published by the addon: `size` plus the byte offset of each field. */
 export type NativeLayout = Readonly<Record<string, number>> & { readonly size: number };
@@ -78,8 +78,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 /**
  * Where the addon is loaded from: `XENWIRE_NATIVE_ADDON` if set, else node-gyp's output in the
- * package (`native/build/Release/xenwire.node`, two levels above both `src/evtchn` and
- * `dist/evtchn`).
+ * package (`native/build/Release/xenwire.node`, two levels above both `src/device` and
+ * `dist/device`).
  */
 export function nativeAddonPath(): string {
   return (
@@ -92,7 +92,7 @@ let loaded: XenwireNative | undefined;
 
 /**
  * Loads the native addon (once per thread).
- * @throws EvtchnError `ENOSYS` when the addon was not built (no compiler at install time); run
+ * @throws DeviceError `ENOSYS` when the addon was not built (no compiler at install time); run
  *   `node scripts/build-native.mjs` to build it
  */
 export function loadNative(): XenwireNative {
@@ -101,7 +101,7 @@ export function loadNative(): XenwireNative {
   try {
     loaded = createRequire(import.meta.url)(path) as XenwireNative;
   } catch (error) {
-    throw new EvtchnError(
+    throw new DeviceError(
       'ENOSYS',
       `native addon not built or not loadable (${path}); build it with \`node scripts/build-native.mjs\``,
       { cause: error },

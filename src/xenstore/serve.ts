@@ -1,9 +1,9 @@
 import { createWriteStream, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { dom0Tree, guestTree } from './dom0-tree.ts';
-import type { Listener } from './listen.ts';
-import type { DumpedNode, StoreDump } from './persistence.ts';
-import { type ServerOptions, XenstoreServer } from './server.ts';
+import { dom0Tree, guestTree } from './server/dom0-tree.ts';
+import type { DumpedNode, StoreDump } from './server/persistence.ts';
+import { type ServerOptions, XenstoreServer } from './server/server.ts';
+import { type Listener, socketListener } from './transport/socket-listener.ts';
 
 /** Options of {@link serve}. */
 export interface ServeOptions extends Omit<ServerOptions, 'seed' | 'trace'> {
@@ -32,8 +32,8 @@ export interface Served {
 }
 
 /**
- * Starts a server on unix sockets, as `npm start` and `xenwire serve` do: the dom0 socket, and
- * one socket per guest domain when asked.
+ * The daemon and its listeners put together: starts a server on unix sockets, as `npm start`
+ * and `xenwire serve` do — the dom0 socket, and one socket per guest domain when asked.
  */
 export async function serve(options: ServeOptions = {}): Promise<Served> {
   const socketPath = resolve(options.socketPath ?? 'xenstored.sock');
@@ -58,13 +58,13 @@ export async function serve(options: ServeOptions = {}): Promise<Served> {
     },
     trace: traceStream ?? (typeof options.trace === 'string' ? undefined : options.trace),
   });
-  const listeners: Listener[] = [await server.listen({ path: socketPath })];
+  const listeners: Listener[] = [await socketListener(server, { path: socketPath })];
   const guestSockets = new Map<number, string>();
   try {
     if (options.guestSocketDir) {
       for (const domid of guests) {
         const path = resolve(options.guestSocketDir, `dom${domid}.sock`);
-        listeners.push(await server.listen({ path, domid }));
+        listeners.push(await socketListener(server, { path, domid }));
         guestSockets.set(domid, path);
       }
     }

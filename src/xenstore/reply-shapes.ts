@@ -1,0 +1,90 @@
+import { XenstoreError } from './errors.ts';
+import { splitStrings, toText } from './payload.ts';
+import { type Permission, parsePermission } from './permissions.ts';
+
+/**
+ * The payload grammars of successful replies, one per shape that some request type's reply
+ * has: what a client decodes a reply's payload to.
+ */
+
+/** One reply payload grammar. */
+export interface ReplyShape<Value> {
+  /** Parses a successful reply's payload; EPROTO naming `op` when it breaks the grammar. */
+  decode(payload: Uint8Array, op: string): Value;
+}
+
+/** One slice of a DIRECTORY_PART listing. */
+export interface DirectoryPart {
+  /** The node's generation count, as the server printed it; compare slices with it. */
+  readonly generation: string;
+  /** Child names in this slice. */
+  readonly children: string[];
+  /** True when this slice ends the list. */
+  readonly complete: boolean;
+  /** Bytes of the child list this slice covers: add to the offset for the next request. */
+  readonly length: number;
+}
+
+function malformed(op: string): never {
+  throw new XenstoreError('EPROTO', `malformed ${op} reply`, op);
+}
+
+function firstString(payload: Uint8Array, op: string): string {
+  return splitStrings(payload)?.[0] ?? malformed(op);
+}
+
+/** The payload itself: READ's value, CONTROL's implementation-specific answer. */
+export const bytes: ReplyShape<Uint8Array> = { decode: (payload) => payload };
+
+/** Nul-terminated names (DIRECTORY). */
+export const names: ReplyShape<string[]> = {
+  decode: (payload, op) => splitStrings(payload) ?? malformed(op),
+};
+
+/** `generation\0child\0…[\0]` (DIRECTORY_PART). */
+export const directoryPart: ReplyShape<DirectoryPart> = {
+  decode(payload, op) {
+    const nul = payload.indexOf(0);
+    if (nul < 0) malformed(op);
+    const generation = toText(payload.subarray(0, nul));
+    const rest = payload.subarray(nul + 1);
+    // The list is complete when it ends in an empty string: one extra nul after the last name.
+    const complete = rest.length === 1 ? rest[0] === 0 : rest.length > 1 && rest.at(-2) === 0;
+    const body = complete ? rest.subarray(0, rest.length - 1) : rest;
+    const children = splitStrings(body) ?? malformed(op);
+    return { generation, children, complete, length: body.length };
+  },
+};
+
+/** Nul-terminated permission entries (GET_PERMS). */
+export const permissions: ReplyShape<Permission[]> = {
+  decode: (payload, op) => (splitStrings(payload) ?? malformed(op)).map(parsePermission),
+};
+
+/** One decimal number (TRANSACTION_START's id, GET_FEATURE's bits). */
+export const decimal: ReplyShape<number> = {
+  decode(payload, op) {
+    const text = firstString(payload, op);
+    return /^\d+$/.test(text) ? Number(text) : malformed(op);
+  },
+};
+
+/** One string (GET_DOMAIN_PATH; GET_QUOTA's names separated by spaces, or a quota's value). */
+export const text: ReplyShape<string> = { decode: firstString };
+
+/** `T` or `F` (IS_DOMAIN_INTRODUCED). */
+export const flag: ReplyShape<boolean> = {
+  decode(payload, op) {
+    const answer = firstString(payload, op);
+    return answer === 'T' ? true : answer === 'F' ? false : malformed(op);
+  },
+};
+
+/** The `OK\0` that acknowledges every other request; a few servers omit the nul. */
+export const ok: ReplyShape<undefined> = {
+  decode(payload, op) {
+    const terminated = payload.length === 3 && payload[2] === 0;
+    const isOk = (payload.length === 2 || terminated) && payload[0] === 0x4f && payload[1] === 0x4b;
+    return isOk ? undefined : malformed(op);
+  },
+};

@@ -1,0 +1,261 @@
+import { XenstoreError } from './errors.ts';
+import { indexOfNul, joinStrings, splitStrings, toText } from './payload.ts';
+import { formatPermission, type Permission, parsePermissions } from './permissions.ts';
+
+/**
+ * The payload grammars of requests (`docs/misc/xenstore.txt`), one per shape that some request
+ * type has: how a request's fields become bytes (a client) and back (a server). Only the grammar
+ * is checked here; path validity, permissions and domain existence are the server's business.
+ */
+
+/** One request payload grammar. */
+export interface RequestShape<Fields> {
+  /**
+   * The payload of a request with `fields`, placed after `headroom` bytes that are left for the
+   * message header, so that the whole frame is one buffer.
+   */
+  encode(fields: Fields, headroom: number): Buffer;
+  /** Parses a payload; EINVAL naming `op` when it breaks the grammar. */
+  decode<Op extends string>(payload: Uint8Array, op: Op): { readonly op: Op } & Fields;
+}
+
+/** A shape that encodes its fields as nul-terminated strings. */
+function strings<Fields>(
+  items: (fields: Fields) => readonly (string | Uint8Array)[],
+  decode: RequestShape<Fields>['decode'],
+): RequestShape<Fields> {
+  return { encode: (fields, headroom) => joinStrings(items(fields), headroom), decode };
+}
+
+// A module function rather than a closure per request: decoding is on the server's hot path.
+function bad(op: string, why: string): never {
+  throw new XenstoreError('EINVAL', `${op}: ${why}`, op);
+}
+
+/** Decimal digits only. */
+function parseDecimal(text: string): number | undefined {
+  return /^\d{1,10}$/.test(text) ? Number(text) : undefined;
+}
+
+/**
+ * A number as xenstored reads domids and ports: with C's `atoi`, so leading digits count, `007` is
+ * 7 and text without digits is 0. The server decides what a 0 or an unknown domain means.
+ */
+function atoi(text: string): number {
+  const match = /^\s*([+-]?\d+)/.exec(text);
+  return match ? Number(match[1]) : 0;
+}
+
+/** `path\0`: the commonest requests, written and read without a string split. */
+export const path: RequestShape<{ readonly path: string }> = {
+  encode: (fields, headroom) => pathAndValue(fields.path, undefined, headroom),
+  decode(payload, op) {
+    const nul = indexOfNul(payload);
+    if (nul < 0 || nul !== payload.length - 1) bad(op, 'expected one nul-terminated path');
+    return { op, path: toText(payload.subarray(0, nul)) };
+  },
+};
+
+/** WRITE's `path\0value`: the value is raw bytes, nuls included, with no terminator. */
+export const pathValue: RequestShape<{ readonly path: string; readonly value: Uint8Array }> = {
+  encode: (fields, headroom) => pathAndValue(fields.path, fields.value, headroom),
+  decode(payload, op) {
+    const nul = indexOfNul(payload);
+    if (nul < 0) bad(op, 'path is not nul-terminated');
+    return { op, path: toText(payload.subarray(0, nul)), value: payload.subarray(nul + 1) };
+  },
+};
+
+function pathAndValue(path: string, value: Uint8Array | undefined, headroom: number): Buffer {
+  const pathLength = Buffer.byteLength(path);
+  const out = Buffer.allocUnsafe(headroom + pathLength + 1 + (value?.length ?? 0));
+  out.write(path, headroom, 'utf8');
+  out[headroom + pathLength] = 0;
+  if (value) out.set(value, headroom + pathLength + 1);
+  return out;
+}
+
+/** DIRECTORY_PART's `path\0offset\0`. */
+export const pathOffset = strings<{ readonly path: string; readonly offset: number }>(
+  (fields) => [fields.path, String(fields.offset)],
+  (payload, op) => {
+    const parts = splitStrings(payload);
+    if (parts?.length !== 2) bad(op, 'expected path and offset');
+    // C reads the offset with atoi: text is 0, and a negative offset is past every list's end.
+    const offset = atoi(parts![1]!);
+    return { op, path: parts![0]!, offset: offset < 0 ? Number.MAX_SAFE_INTEGER : offset };
+  },
+);
+
+/** SET_PERMS' `path\0perm\0…`: at least one permission, the owner's. */
+export const pathPermissions = strings<{
+  readonly path: string;
+  readonly perms: readonly Permission[];
+}>(
+  (fields) => [fields.path, ...fields.perms.map(formatPermission)],
+  (payload, op) => {
+    const parts = splitStrings(payload);
+    if (!parts || parts.length < 2) bad(op, 'expected path and at least one permission');
+    return { op, path: parts![0]!, perms: parsePermissions(parts!.slice(1)) };
+  },
+);
+
+/** WATCH's `path\0token\0[depth\0]`. */
+export const watch = strings<{
+  readonly path: string;
+  readonly token: string;
+  readonly depth?: number;
+}>(
+  (fields) =>
+    fields.depth === undefined
+      ? [fields.path, fields.token]
+      : [fields.path, fields.token, String(fields.depth)],
+  (payload, op) => {
+    const parts = splitStrings(payload);
+    if (!parts || parts.length < 2 || parts.length > 3) bad(op, 'expected path and token');
+    const [path, token, depthText] = parts as [string, string, string?];
+    if (depthText === undefined) return { op, path, token };
+    const depth = parseDecimal(depthText);
+    if (depth === undefined) bad(op, 'depth is not a number');
+    return { op, path, token, depth: depth! };
+  },
+);
+
+/** UNWATCH's `path\0token\0`. */
+export const pathToken = strings<{ readonly path: string; readonly token: string }>(
+  (fields) => [fields.path, fields.token],
+  (payload, op) => {
+    const parts = splitStrings(payload);
+    if (parts?.length !== 2) bad(op, 'expected path and token');
+    return { op, path: parts![0]!, token: parts![1]! };
+  },
+);
+
+/** TRANSACTION_START: the payload is reserved; xenstored and libxenstore send a lone nul. */
+export const reserved = strings<object>(
+  () => [''],
+  (_payload, op) => ({ op }),
+);
+
+/** No payload at all (RESET_WATCHES). */
+export const empty: RequestShape<object> = {
+  encode: (_fields, headroom) => Buffer.alloc(headroom),
+  decode: (_payload, op) => ({ op }),
+};
+
+/** TRANSACTION_END's `T\0` (commit) or `F\0` (abort). */
+export const commit = strings<{ readonly commit: boolean }>(
+  (fields) => [fields.commit ? 'T' : 'F'],
+  (payload, op) => {
+    const text = toText(payload);
+    if (text !== 'T\0' && text !== 'F\0') bad(op, 'expected T or F');
+    return { op, commit: text === 'T\0' };
+  },
+);
+
+/** INTRODUCE's `domid\0gfn\0port\0`. */
+export const introduce = strings<{
+  readonly domid: number;
+  /** The guest frame of the domain's ring page (sent as signed decimal). */
+  readonly gfn: bigint | number;
+  readonly port: number;
+}>(
+  (fields) => [String(fields.domid), String(fields.gfn), String(fields.port)],
+  (payload, op) => {
+    const parts = splitStrings(payload);
+    if (!parts || parts.length < 3) bad(op, 'expected domid, gfn and event channel');
+    return {
+      op,
+      domid: atoi(parts![0]!),
+      gfn: BigInt(/^\s*([+-]?\d+)/.exec(parts![1]!)?.[1] ?? 0),
+      port: atoi(parts![2]!),
+    };
+  },
+);
+
+/** `domid\0`: RELEASE, RESUME, IS_DOMAIN_INTRODUCED, GET_DOMAIN_PATH. */
+export const domid = strings<{ readonly domid: number }>(
+  (fields) => [String(fields.domid)],
+  (payload, op) => {
+    const parts = splitStrings(payload);
+    if (parts?.length !== 1) bad(op, 'expected one nul-terminated domid');
+    return { op, domid: atoi(parts![0]!) };
+  },
+);
+
+/** SET_TARGET's `domid\0target\0`. */
+export const domidTarget = strings<{ readonly domid: number; readonly target: number }>(
+  (fields) => [String(fields.domid), String(fields.target)],
+  (payload, op) => {
+    const parts = splitStrings(payload);
+    if (parts?.length !== 2) bad(op, 'expected domid and target');
+    return { op, domid: atoi(parts![0]!), target: atoi(parts![1]!) };
+  },
+);
+
+/** CONTROL's `command\0arg\0…`. */
+export const args = strings<{ readonly args: readonly (string | Uint8Array)[] }>(
+  (fields) => fields.args,
+  (payload, op) => {
+    const parts = splitStrings(payload);
+    if (!parts || parts.length === 0) bad(op, 'expected a command');
+    return { op, args: parts! };
+  },
+);
+
+/** GET_FEATURE: without `domid` the server's own features, with it a domain's. */
+export const optionalDomid: RequestShape<{ readonly domid?: number }> = {
+  encode: (fields, headroom) =>
+    joinStrings(fields.domid === undefined ? [] : [String(fields.domid)], headroom),
+  decode(payload, op) {
+    const parts = splitStrings(payload);
+    if (!parts || parts.length > 1) bad(op, 'expected at most a domid');
+    return parts!.length === 0 ? { op } : { op, domid: atoi(parts![0]!) };
+  },
+};
+
+/** SET_FEATURE's `domid\0value\0`. */
+export const domidValue = strings<{ readonly domid: number; readonly value: number }>(
+  (fields) => [String(fields.domid), String(fields.value)],
+  (payload, op) => {
+    const parts = splitStrings(payload);
+    if (parts?.length !== 2) bad(op, 'expected domid and value');
+    const value = parseDecimal(parts![1]!);
+    if (value === undefined) bad(op, 'value is not a number');
+    return { op, domid: atoi(parts![0]!), value: value! };
+  },
+);
+
+/**
+ * GET_QUOTA. No argument: the names of all quotas. `quota` alone: its global value. Both: the
+ * value for that domain.
+ */
+export const quotaQuery = strings<{ readonly domid?: number; readonly quota?: string }>(
+  (fields) => [fields.domid, fields.quota].filter((s) => s !== undefined).map((s) => String(s)),
+  (payload, op) => {
+    const parts = splitStrings(payload);
+    if (!parts || parts.length > 2) bad(op, 'expected at most domid and quota name');
+    if (parts!.length === 0) return { op };
+    if (parts!.length === 1) return { op, quota: parts![0]! };
+    return { op, domid: atoi(parts![0]!), quota: parts![1]! };
+  },
+);
+
+/** SET_QUOTA's `[domid\0]quota\0value\0`: without a domid, the global value. */
+export const quotaSetting = strings<{
+  readonly domid?: number;
+  readonly quota: string;
+  readonly value: number;
+}>(
+  (fields) =>
+    [fields.domid, fields.quota, fields.value].filter((s) => s !== undefined).map((s) => String(s)),
+  (payload, op) => {
+    const parts = splitStrings(payload);
+    if (!parts || parts.length < 2 || parts.length > 3) bad(op, 'expected quota and value');
+    const value = parseDecimal(parts![parts!.length - 1]!);
+    if (value === undefined) bad(op, 'value is not a number');
+    return parts!.length === 2
+      ? { op, quota: parts![0]!, value: value! }
+      : { op, domid: atoi(parts![0]!), quota: parts![1]!, value: value! };
+  },
+);

@@ -1,0 +1,30 @@
+/**
+ * `xenwire/xenstore/server`: an in-memory xenstored with C 4.17's semantics, and the server ends
+ * of the transports that serve it — unix sockets ({@link socketListener}), ring pages
+ * ({@link XenstoreRingServer}) — put together by {@link serve}. In-process clients connect with
+ * `inProcessConnector` of `xenwire/xenstore`.
+ *
+ * @packageDocumentation
+ */
+export { type Served, type ServeOptions, serve } from './serve.ts';
+export { dom0Tree, guestTree } from './server/dom0-tree.ts';
+export type { DumpedDomain, DumpedNode, StoreDump } from './server/persistence.ts';
+export { DEFAULT_QUOTAS, QUOTA_NAMES, type Quotas } from './server/quota.ts';
+export { type ServerOptions, XenstoreServer } from './server/server.ts';
+export type { TraceRecord, TraceSink } from './server/trace.ts';
+export type { ConflictPolicy } from './server/transactions.ts';
+export { pageFileMapper } from './transport/ring-page-file.ts';
+export {
+  type PageMapper,
+  type RingServerOptions,
+  XenstoreRingServer,
+} from './transport/ring-server.ts';
+export { type Listener, type ListenOptions, socketListener } from './transport/socket-listener.ts';
+export type {
+  ConnectOptions,
+  DomainDirectory,
+  ServedDomain,
+  ServerConnectOptions,
+  XenstoreConnection,
+  XenstoreService,
+} from './transport/transport.ts';
