@@ -1,8 +1,14 @@
 # Shared by start-xenstored.sh and start-oxenstored.sh (sourced, not run).
-# prepare_shim_dir DIR: fetch packages, build the shim, and give DIR a fresh dom0 ring page and
-# port. Sets root, libs, shim and dir (absolute). Exits 3 when the packages cannot be had.
+# prepare_shim_dir [-s SET] [DIR]: fetch the packages of SET (a set of harness/pins, default
+# `xen`), build the shim, and give DIR (default a new temp dir) a fresh dom0 ring page and port.
+# Sets root, libs, shim and dir (absolute). Exits 3 when the packages cannot be had.
 prepare_shim_dir() {
-  root="$("$here/fetch-packages.sh")" || exit 3
+  local set_name=xen
+  if [[ ${1:-} == -s ]]; then
+    set_name="${2:?-s needs a set of harness/pins}"
+    shift 2
+  fi
+  root="$("$here/fetch-packages.sh" "$set_name")" || exit 3
   shim="$("$here/shim/build.sh")"
   libs="$root/usr/lib/x86_64-linux-gnu"
   dir="${1:-$(mktemp -d "${TMPDIR:-/tmp}/xenstored.XXXXXX")}"

@@ -1,39 +1,38 @@
 #!/usr/bin/env bash
-# Fetch Xen's Debian packages (daemon, tools, libraries, headers, pyxs) and unpack them into a
-# private root under .cache/xen/root. Nothing is installed system-wide: binaries run from there
-# with LD_LIBRARY_PATH pointing at the unpacked libraries. Idempotent: a complete cache is reused.
+# Fetch the Xen userland's Debian packages (daemon, tools, libraries, headers, pyxs) at the exact
+# versions harness/pins lists, verify their sha256 and unpack them into a private root under
+# .cache/SET/root. Nothing is installed system-wide: binaries run from there with
+# LD_LIBRARY_PATH pointing at the unpacked libraries. Prints that root.
+#   fetch-packages.sh [SET]   SET: a set of harness/pins, default `xen` (the harness's Xen 4.17);
+#                             `xen-4.17.5` is an older build of the daemon's packages.
+# A complete cache whose stamp holds the set's current pins is reused; a changed pin refetches.
 {
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-cache="${XENWIRE_CACHE:-$here/../.cache}/xen"
+. "$here/pins.sh"
+set_name="${1:-xen}"
+digest="$(pins_digest "$set_name")"
+cache="${XENWIRE_CACHE:-$here/../.cache}/$set_name"
 root="$cache/root"
 stamp="$cache/.complete"
-packages=(
-  xen-utils-4.17 xenstore-utils libxenstore4 libxenmisc4.17 libxenevtchn1 libxengnttab1
-  libxentoolcore1 libxentoollog1 libxencall1 libxenforeignmemory1 libxendevicemodel1
-  libxenhypfs1
-  libxen-dev python3-pyxs
-)
-if [[ -f "$stamp" ]]; then
+if [[ "$(cat "$stamp" 2>/dev/null)" == "$digest" ]]; then
   echo "$root"
   exit 0
 fi
-mkdir -p "$cache/debs" "$root"
-cd "$cache/debs"
-download() { apt-get download "$@" >/dev/null 2>&1; }
-if ! download "${packages[@]}"; then
-  # A missing package list is the usual reason; refresh once and retry.
-  apt-get update -qq >/dev/null 2>&1 || true
-  if ! download "${packages[@]}"; then
-    # Optional libraries may not exist under that name on every release: fetch one by one.
-    for p in "${packages[@]}"; do download "$p" || echo "fetch-packages: could not fetch $p" >&2; done
-  fi
+mkdir -p "$cache"
+# Test workers start daemons in parallel: one fetches, the others wait for its stamp.
+exec 9>"$cache/.lock"
+flock 9
+if [[ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]]; then
+  rm -rf "$root" "$stamp"
+  pins_fetch "$set_name" "$cache/debs"
+  mkdir -p "$root"
+  for deb in "$cache"/debs/*.deb; do dpkg -x "$deb" "$root"; done
+  [[ -x "$root/usr/lib/xen-4.17/bin/xenstored" ]] || {
+    echo "fetch-packages: xenstored not found after unpacking set $set_name" >&2
+    exit 1
+  }
+  echo "$digest" >"$stamp"
 fi
-for deb in ./*.deb; do dpkg -x "$deb" "$root"; done
-[[ -x "$root/usr/sbin/xenstored" || -x "$root/usr/lib/xen-4.17/bin/xenstored" ]] || {
-  echo "fetch-packages: xenstored not found after unpacking" >&2
-  exit 1
-}
-touch "$stamp"
 echo "$root"
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start one private oxenstored (Xen 4.17's OCaml xenstored) under the shim and print its socket
-# path once it answers. Usage: start-oxenstored.sh [DIR]. Stop it with: kill "$(cat DIR/xenstored.pid)".
+# path once it answers. Usage: start-oxenstored.sh [-s SET] [DIR] (as start-xenstored.sh).
+# Stop it with: kill "$(cat DIR/xenstored.pid)".
 # oxenstored hard-codes its socket directory (/run/xenstored) and raises RLIMIT_NOFILE to
 # /proc/sys/fs/nr_open, so it runs in a private mount namespace (unshare -m, which needs
 # CAP_SYS_ADMIN) with /run on a private tmpfs, DIR/run bound at /run/xenstored and nr_open
@@ -13,7 +14,7 @@ unshare -m true 2>/dev/null || {
   echo "start-oxenstored: cannot create a mount namespace (unshare -m)" >&2
   exit 4
 }
-prepare_shim_dir "${1:-}"
+prepare_shim_dir "$@"
 mkdir -p "$dir/run"
 socket="$dir/run/socket"
 rm -f "$socket"

@@ -32,7 +32,7 @@ xen_args="smap=0 smep=0 console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M do
 xen_args+=" spec-ctrl=eager-fpu noreboot loglvl=warning guest_loglvl=warning ${XEN_LANE_XEN_ARGS:-}"
 dom0_args="console=hvc0 quiet loglevel=3 xenlane.repo=$repo xenlane.run=$run_id"
 
-echo "xen-lane: booting Xen 4.17 (Debian), Dom0 kernel $(cat "$cache/kernel-release"); run $run_id" >&2
+echo "xen-lane: booting $(cat "$cache/versions") as Dom0 and DomU kernel; run $run_id" >&2
 started=$(date +%s)
 set +e
 # -cpu max needs smap=0 smep=0 (else Dom0 faults at its first instructions). Xen's noreboot turns a

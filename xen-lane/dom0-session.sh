@@ -31,7 +31,8 @@ mkdir -p /var/log/xen/console
 xen_tool "$XEN_LANE_TOOLS/xenconsoled" --pid-file=/run/xenconsoled.pid --log=guest \
   --log-dir=/var/log/xen/console
 say "control plane up in $(($(date +%s) - started)) s: $(xen_tool xl info | awk -F': ' \
-  '/^(xen_version|xen_caps|total_memory|nr_cpus) /{gsub(/ +/, "", $1); printf "%s=%s ", $1, $2}')"
+  '/^(xen_version|xen_caps|total_memory|nr_cpus) /{gsub(/ +/, "", $1); printf "%s=%s ", $1, $2}')" \
+  "kernel=$(uname -r)"
 
 echo "@@xen-lane:command-begin@@"
 set +e

@@ -9,7 +9,11 @@ import { type Listener, socketListener, XenstoreServer } from '../../src/xenstor
 import { type Message, writeHeader } from '../../src/xenstore/wire.ts';
 import { GuestRingConnection } from '../support/guest-ring-connection.ts';
 import { RawConnection } from '../support/raw-connection.ts';
-import { startRealXenstored, type XenInstall } from '../support/real-xenstored.ts';
+import {
+  type RealXenstored,
+  startRealXenstored,
+  type XenInstall,
+} from '../support/real-xenstored.ts';
 import { BOGUS_TX_ID, CONNECTIONS, type Script, type Step, stepMessage } from './script.ts';
 
 /** Domains a script may introduce, and the event-channel port each is introduced with. */
@@ -63,23 +67,45 @@ export interface DifferentialTarget {
 }
 
 /**
+ * A reference server, which may itself fail on a script: its failures are findings of their own,
+ * not divergences of the candidate.
+ */
+export interface ReferenceTarget extends DifferentialTarget {
+  /**
+   * Why the server can no longer serve: it exited, or a fresh connection got no answer within
+   * `deadlineMs`. Undefined while it serves.
+   */
+  failure(deadlineMs: number): Promise<string | undefined>;
+  /** Replaces the server with a freshly started one. */
+  restart(): Promise<void>;
+}
+
+/**
  * The real C xenstored. Its hypervisor (the shim) says a guest exists while its page file does;
  * the in-memory server knows only introduced domains. So a page file exists exactly while its
  * domain is introduced, which makes the two agree on which domains exist.
  */
-export async function realTarget(install: XenInstall): Promise<DifferentialTarget> {
-  const daemon = await startRealXenstored(install);
-  const page = (domid: number) => join(daemon.rundir, `dom${domid}.page`);
+export async function realTarget(install: XenInstall): Promise<ReferenceTarget> {
+  let daemon: RealXenstored;
+  let waker: RawConnection;
   const introduced = new Set<number>();
-  // Any request on the socket makes the daemon run its loop, which services the rings too.
-  // Opened up front: C's event order can depend on the order connections were opened in.
-  const waker = await RawConnection.open(daemon.socketPath);
+  const start = async () => {
+    daemon = await startRealXenstored(install);
+    introduced.clear();
+    // Any request on the socket makes the daemon run its loop, which services the rings too.
+    // Opened up front: C's event order can depend on the order connections were opened in.
+    waker = await RawConnection.open(daemon.socketPath);
+  };
+  await start();
+  const page = (domid: number) => join(daemon.rundir, `dom${domid}.page`);
   const wake = async () => {
     await waker.exchange(barrier);
   };
   return {
-    name: 'C xenstored',
-    socketPath: daemon.socketPath,
+    name: install.set === 'xen' ? 'C xenstored' : `C xenstored (${install.set})`,
+    get socketPath() {
+      return daemon.socketPath;
+    },
     async openGuest(domid) {
       return new GuestRingConnection(page(domid), wake);
     },
@@ -98,11 +124,65 @@ export async function realTarget(install: XenInstall): Promise<DifferentialTarge
         if (!introduced.has(domid) && existsSync(page(domid))) await unlink(page(domid));
       }
     },
+    async failure(deadlineMs) {
+      if (daemon.isRunning()) {
+        const answered = await settleWithin(probe(daemon.socketPath), deadlineMs);
+        if ('value' in answered) return undefined;
+        const why =
+          'error' in answered ? String(answered.error) : `nothing within ${deadlineMs} ms`;
+        return `pid ${daemon.pid} runs but does not answer a new connection (${why})`;
+      }
+      // The daemon's messages do not always end their lines, so the tail is cut by length.
+      const log = (await daemon.readLog()).trim();
+      const tail = log.length > LOG_TAIL ? `...${log.slice(-LOG_TAIL)}` : log;
+      return `pid ${daemon.pid} exited${tail ? `; its log ends: ${tail}` : ''}`;
+    },
+    async restart() {
+      waker.close();
+      await daemon.stop();
+      await start();
+    },
     async stop() {
       waker.close();
       await daemon.stop();
     },
   };
+}
+
+/** How much of a dead daemon's log a failure quotes. */
+const LOG_TAIL = 200;
+
+/** Opens a connection and waits for the answer to one request. */
+async function probe(socketPath: string): Promise<void> {
+  const conn = await RawConnection.open(socketPath);
+  try {
+    await conn.exchange(barrier);
+  } finally {
+    conn.close();
+  }
+}
+
+/** How a piece of work ended, if it ended within the deadline. */
+export type Settled<T> = { value: T } | { error: unknown } | { timedOut: true };
+
+/**
+ * Waits at most `ms` for `work`. The work is not cancelled; should it end later, its outcome is
+ * dropped (a rejection included, so nothing goes unhandled).
+ */
+export async function settleWithin<T>(work: Promise<T>, ms: number): Promise<Settled<T>> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<Settled<T>>((resolve) => {
+    timer = setTimeout(() => resolve({ timedOut: true }), ms);
+  });
+  const settled = work.then(
+    (value): Settled<T> => ({ value }),
+    (error: unknown): Settled<T> => ({ error }),
+  );
+  try {
+    return await Promise.race([settled, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function introduceDomid(step: Step): number | undefined {
@@ -187,12 +267,14 @@ function oversizeHeader(): Buffer {
 /**
  * Runs `script` on `target` from a clean state and returns what every connection received after
  * each step. Steps run one at a time and every connection is synchronised after each, so the
- * observation is deterministic for a deterministic server.
+ * observation is deterministic for a deterministic server. Once `signal` is aborted no further
+ * step starts (a script given up on must not reach the server that replaces a hung one).
  */
 export async function runScript(
   target: DifferentialTarget,
   script: Script,
   kinds: readonly ConnectionKind[] = DOM0_CONNECTIONS,
+  signal?: AbortSignal,
 ): Promise<StepObservation[]> {
   await resetTarget(target);
   // Opened on first use: a guest's connection can only exist once the script introduced it.
@@ -209,6 +291,7 @@ export async function runScript(
   const generations = new Map<string, string>();
   try {
     for (const [index, step] of script.entries()) {
+      signal?.throwIfAborted();
       const conn = await open(step.conn);
       if ('oversize' in step) {
         if (!(conn instanceof RawConnection)) throw new Error('oversize needs a socket connection');

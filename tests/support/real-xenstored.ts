@@ -10,8 +10,19 @@ const harnessDir = fileURLToPath(new URL('../../harness/', import.meta.url));
 /** Port at which the shim binds VIRQ_DOM_EXC (harness/README.md). */
 export const VIRQ_DOM_EXC_PORT = 4095;
 
+/**
+ * The sets of harness/pins holding a Xen 4.17 userland: `xen` is what the harness runs,
+ * `xen-4.17.5` an older build of the daemon's packages (no headers, no pyxs).
+ */
+export const XEN_PACKAGE_SETS = ['xen', 'xen-4.17.5'] as const;
+
+/** One of {@link XEN_PACKAGE_SETS}. */
+export type XenPackageSet = (typeof XEN_PACKAGE_SETS)[number];
+
 /** The unpacked Xen 4.17 userland: where the daemon, its tools and libraries are. */
 export interface XenInstall {
+  /** The pinned package set it was unpacked from. */
+  set: XenPackageSet;
   /** Root of the unpacked Debian packages. */
   root: string;
   /** `libxen*.so`, for `LD_LIBRARY_PATH`. */
@@ -38,10 +49,11 @@ function runHarnessScript(script: string, args: string[] = []): string {
   return result.stdout.trim().split('\n').at(-1) ?? '';
 }
 
-function locateXen(): XenInstall {
-  const root = runHarnessScript('fetch-packages.sh');
+function locateXen(set: XenPackageSet): XenInstall {
+  const root = runHarnessScript('fetch-packages.sh', [set]);
   runHarnessScript('shim/build.sh');
   return {
+    set,
     root,
     libDir: join(root, 'usr/lib/x86_64-linux-gnu'),
     xenBinDir: join(root, 'usr/lib/xen-4.17/bin'),
@@ -50,25 +62,27 @@ function locateXen(): XenInstall {
   };
 }
 
-function probe(): XenInstall | undefined {
+/**
+ * The Xen userland of package set `set`, fetched (by the exact versions harness/pins lists) and
+ * the shim built; `undefined` (after a loud warning) when it cannot be had locally. Under
+ * `CI=true` it throws instead, so a suite that needs the daemon can never be skipped silently on
+ * CI.
+ */
+export function findXenInstall(set: XenPackageSet): XenInstall | undefined {
   try {
-    return locateXen();
+    return locateXen(set);
   } catch (error) {
     if (process.env.CI === 'true') throw error;
     console.warn(
-      `\n*** SKIPPING tests that need the real C xenstored: ${(error as Error).message}\n` +
-        '*** (run harness/fetch-packages.sh with Debian registry access; under CI=true this fails)\n',
+      `\n*** SKIPPING tests that need the real C xenstored (${set}): ${(error as Error).message}\n` +
+        `*** (run harness/fetch-packages.sh ${set} with Debian registry access; under CI=true this fails)\n`,
     );
     return undefined;
   }
 }
 
-/**
- * The Xen userland, fetched and the shim built on first import; `undefined` (after a loud
- * warning) when it cannot be had locally. Under `CI=true` importing this module throws instead,
- * so a suite that needs the daemon can never be skipped silently on CI.
- */
-export const xenInstall: XenInstall | undefined = probe();
+/** The harness's Xen userland (package set `xen`), found on first import ({@link findXenInstall}). */
+export const xenInstall: XenInstall | undefined = findXenInstall('xen');
 
 /** Environment for libxenstore tools, test-xenstore and pyxs talking to `socketPath`. */
 export function clientEnv(install: XenInstall, socketPath: string): NodeJS.ProcessEnv {
@@ -108,6 +122,11 @@ export interface RealXenstored {
   destroyGuest(domid: number): Promise<void>;
   /** Send one event-channel datagram (a port number) to the daemon. */
   kick(port: number): void;
+  /** False once the daemon has exited (or was killed). */
+  isRunning(): boolean;
+  /** What the daemon wrote to its log (C xenstored: its stdout and stderr, assertions included). */
+  readLog(): Promise<string>;
+  /** Ends the daemon (SIGTERM, then SIGKILL if it has not exited after a while). */
   stop(): Promise<void>;
 }
 
@@ -115,14 +134,16 @@ export interface RealXenstored {
 // detaches them), so a test process that exits without stopping one would leave it running.
 const running = new Set<number>();
 process.on('exit', () => {
-  for (const pid of running) {
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      // Already gone.
-    }
-  }
+  for (const pid of running) signal(pid, 'SIGTERM');
 });
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // Already gone.
+  }
+}
 
 /** The daemon is not our child, so once dead it may linger as a zombie nobody reaps. */
 function isAlive(pid: number): boolean {
@@ -134,8 +155,17 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function waitForExit(pid: number): Promise<void> {
-  while (isAlive(pid)) await new Promise((resolve) => setTimeout(resolve, 10));
+/** How long a daemon may take to exit after SIGTERM before it is killed. */
+const STOP_GRACE_MS = 2000;
+
+async function stopProcess(pid: number): Promise<void> {
+  signal(pid, 'SIGTERM');
+  const killAt = Date.now() + STOP_GRACE_MS;
+  while (isAlive(pid)) {
+    // A hung or stopped (SIGSTOP) daemon does not act on SIGTERM.
+    if (Date.now() > killAt) signal(pid, 'SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 /** Sends one 4-byte little-endian datagram; Node itself has no unix datagram sockets. */
@@ -180,7 +210,7 @@ export async function startRealXenstored(
   flavour: DaemonFlavour = 'xenstored',
 ): Promise<RealXenstored> {
   const rundir = await mkdtemp(join(tmpdir(), `xenwire-${flavour}-`));
-  const socketPath = runHarnessScript(`start-${flavour}.sh`, [rundir]);
+  const socketPath = runHarnessScript(`start-${flavour}.sh`, ['-s', install.set, rundir]);
   const pid = Number((await readFile(join(rundir, 'xenstored.pid'), 'utf8')).trim());
   running.add(pid);
   const pagePath = (domid: number) => join(rundir, `dom${domid}.page`);
@@ -206,9 +236,12 @@ export async function startRealXenstored(
       await unlink(pagePath(domid));
       kick(VIRQ_DOM_EXC_PORT);
     },
+    isRunning: () => isAlive(pid),
+    async readLog() {
+      return readFile(join(rundir, 'xenstored.log'), 'utf8').catch(() => '');
+    },
     async stop() {
-      if (isAlive(pid)) process.kill(pid, 'SIGTERM');
-      await waitForExit(pid);
+      await stopProcess(pid);
       running.delete(pid);
       if (existsSync(rundir)) await rm(rundir, { recursive: true, force: true });
     },
