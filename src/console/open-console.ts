@@ -1,8 +1,8 @@
 import type { DuplexOptions } from 'node:stream';
 import { EvtchnError, GNTTAB_RESERVED_CONSOLE } from '../evtchn/index.ts';
 import { ConsoleRing, XenconsConnection } from '../ring/index.ts';
-import { type DevicePlatform, watchDomainDeath } from '../xenbus/index.ts';
-import { isXenstoreError, type XenstoreClient } from '../xenstore/index.ts';
+import { type DevicePlatform, readKeyIfPresent, watchDomainDeath } from '../xenbus/index.ts';
+import type { XenstoreClient } from '../xenstore/index.ts';
 import { ConsoleStream } from './console-stream.ts';
 import { ConsoleError } from './errors.ts';
 
@@ -28,13 +28,8 @@ export interface ConsoleOptions {
 export const XENWIRE_CONSOLE_TTY = 'xenwire';
 
 async function readPort(client: XenstoreClient, path: string): Promise<number | undefined> {
-  let text: string;
-  try {
-    text = await client.readString(path);
-  } catch (error) {
-    if (isXenstoreError(error, 'ENOENT')) return undefined;
-    throw error;
-  }
+  const text = await readKeyIfPresent(client, path);
+  if (text === undefined) return undefined;
   if (!/^\d+$/.test(text) || Number(text) === 0) {
     throw new ConsoleError('EPROTO', `${path} is ${JSON.stringify(text)}, not a port`);
   }

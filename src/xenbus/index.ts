@@ -20,6 +20,7 @@ export {
 export { watchDomainDeath } from './domain-watch.ts';
 export { isXenbusError, XenbusError, type XenbusErrorCode } from './errors.ts';
 export { type FrontendConnectOptions, type FrontendOptions, XenbusFrontend } from './frontend.ts';
+export { readKeyIfPresent } from './keys.ts';
 export { type DeviceId, type DevicePaths, devicePaths } from './paths.ts';
 export type { Peer, StateDecision } from './peer-follower.ts';
 export type { DevicePlatform, SharedPages, SharingOptions } from './platform.ts';
