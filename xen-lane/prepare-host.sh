@@ -14,8 +14,9 @@ bash "$here/build-initramfs.sh" domu >/dev/null
 if [[ -f scripts/build-native.mjs ]]; then node scripts/build-native.mjs; fi
 # The vchan frontend's guest image: the DomU image plus the bundled frontend and the addon.
 node tests/xen/xenbus/build-domu.mjs >/dev/null
-# The libxenvchan and console part's guest image: vchan-socket-proxy and its libraries too.
-node tests/xen/vchan/build-domu.mjs >/dev/null
+# The libxenvchan and console part's guest image (vchan-socket-proxy and its libraries too) and
+# its Dom0 programs, bundled.
+node tests/xen/vchan/build.mjs >/dev/null
 extra="tests/xen/dom0/**/*.client.ts $(grep -v '^#' "$here/dom0-extra-tests" | while read -r f; do [[ -f $f ]] && echo "$f"; done | xargs)"
 # On the host the device suites skip; only the transforms are wanted.
 env -u XENWIRE_REQUIRE_DEVICES -u XEN_LANE XEN_LANE_INCLUDE="tests/xen/dom0/**/*.dom0.ts $extra" \

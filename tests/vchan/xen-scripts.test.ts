@@ -13,7 +13,7 @@ it('bundles the DomU peer and has scripts that parse', () => {
   const out = mkdtempSync(join(tmpdir(), 'vchan-domu-'));
   try {
     const outfile = join(out, 'peer.mjs');
-    const built = spawnSync(process.execPath, [join(dir, 'build-domu.mjs'), '--bundle', outfile], {
+    const built = spawnSync(process.execPath, [join(dir, 'build.mjs'), '--bundle', outfile], {
       encoding: 'utf8',
     });
     expect(built.status, built.stderr).toBe(0);

@@ -11,7 +11,7 @@
  * `@@vchan-result PATH <json>@@` (what was sent, what arrived and in how long), or
  * `@@vchan-failed PATH <message>@@`. Several run at once, told apart by PATH.
  *
- * Bundled into one file for the DomU image by `build-domu.mjs`; the image's /init sets
+ * Bundled into one file for the DomU image by `build.mjs`; the image's /init sets
  * XENWIRE_NATIVE_ADDON.
  */
 import { once } from 'node:events';
@@ -25,7 +25,7 @@ const [role, domidText, path, bytesText] = process.argv.slice(2);
 const domid = Number(domidText);
 const bytes = Number(bytesText);
 
-/** Where build-domu.mjs put the C tools. */
+/** Where build.mjs put the C tools. */
 const C_TOOLS = {
   proxy: '/usr/lib/xen-vchan/vchan-socket-proxy',
   libraryPath: '/usr/lib/xen-vchan',

@@ -1,7 +1,7 @@
 /**
- * A xenwire libxenvchan server in a process of its own, for process-death.dom0.ts to kill:
+ * A xenwire libxenvchan server in a process of its own, for process-death.ts to kill:
  * serves domain 0 at the path given, prints `connected` once its client is in, then waits.
- *   node --import tsx tests/xen/vchan/server-child.dom0.ts PATH
+ *   node .cache/xen-lane/vchan/dom0/server-child.mjs PATH      (bundled by build.mjs)
  */
 import { openVchanServer } from '../../../src/vchan/index.ts';
 import { xenPlatform } from '../../../src/xenbus/index.ts';

@@ -1,12 +1,14 @@
 /**
  * libxenvchan and the PV console on real Xen, in one PV DomU life cycle, from Dom0:
  *
- * 1. the DomU (build-domu.mjs's image) is created paused; xenwire's console backend attaches to
+ * 0. while the DomU is created and boots, a libxenvchan end's process is killed under its peer,
+ *    both ways between xenwire and the C library, in Dom0 (process-death.ts);
+ * 1. the DomU (build.mjs's image) is created paused; xenwire's console backend attaches to
  *    its console (xenconsoled is stopped by run-in-dom0.sh: one backend per console); the DomU
  *    is unpaused, its /init prints a marker and runs a shell on hvc0;
  * 2. console: the marker is read, a command is typed whose answer only a shell gives
  *    (`echo console-echo-$((6*7))` → `console-echo-42`);
- * 3. libxenvchan, 10 MiB each way at once per pair, Dom0 the server, the DomU's client started
+ * 3. libxenvchan, 2 MiB each way at once per pair (`XEN_LANE_VCHAN_BYTES`), Dom0 the server, the DomU's client started
  *    in the background from its shell: xenwire's server ↔ Xen's `vchan-socket-proxy` client,
  *    Xen's server ↔ xenwire's client, and Xen's on both ends (the baseline). The three pairs run
  *    at once, so that they share whatever else the machine is doing (and the part stays short:
@@ -14,9 +16,11 @@
  *    side saw must match what the other sent; prints MiB/s per direction and xenwire/C ratios;
  * 4. `poweroff -f` on the console: the console must end with the domain.
  *
- * Run inside the lane's Dom0 session, through run-in-dom0.sh. Exits 0 when every step passes.
+ * Run inside the lane's Dom0 session, through run-in-dom0.sh, bundled (build.mjs) beside
+ * server-child.dom0.ts's bundle. Exits 0 when every step passes.
  */
 import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { openConsole } from '../../../src/console/index.ts';
 import { openVchanServer, vchanPath } from '../../../src/vchan/index.ts';
 import { xenPlatform } from '../../../src/xenbus/index.ts';
@@ -24,10 +28,11 @@ import { XenstoreClient } from '../../../src/xenstore/index.ts';
 import { guestConfig, laneEnv, xl } from '../support/lane-dom0.ts';
 import { type CTools, startCPeer } from './c-peer.ts';
 import { ConsoleShell } from './console-shell.ts';
+import { checkProcessDeath } from './process-death.ts';
 import { type Digest, type Received, receive, sendRandom } from './transfer.ts';
 
 const MB = 1024 * 1024;
-const BYTES = Number(process.env.XEN_LANE_VCHAN_BYTES ?? 10 * MB);
+const BYTES = Number(process.env.XEN_LANE_VCHAN_BYTES || 2 * MB);
 const began = Date.now();
 function step(what: string): void {
   console.log(`vchan[dom0]: +${((Date.now() - began) / 1000).toFixed(1)} s ${what}`);
@@ -178,6 +183,10 @@ try {
   const name = 'xenwire-vchan';
   const created = xl('create', '-p', guestConfig(name, `${cache}/vchan/initramfs-domu-vchan.cpio`));
   created.catch(() => {});
+  // Dom0 mostly waits while the DomU is created and boots: the process-death checks run meanwhile.
+  const serverChild = fileURLToPath(new URL('server-child.mjs', import.meta.url));
+  const deaths = checkProcessDeath(client, platform, cTools, serverChild);
+  deaths.catch(() => {});
   // libxl waits for a backend to write console/tty before `xl create` returns: attach meanwhile.
   domid = await Promise.race([domainNamed(client, name), created.then(() => -1)]);
   if (domid < 0) domid = Number(await xl('domid', name));
@@ -193,12 +202,15 @@ try {
   const markerAfter = (Date.now() - unpaused) / 1000;
   const typed = Date.now();
   shell.type('echo console-echo-$((6*7))');
-  await shell.waitFor(/console-echo-42/, 60_000);
+  await shell.waitFor(/console-echo-42/, 180_000);
   console.log(
     `xen-lane: console: marker read ${markerAfter.toFixed(1)} s after unpause; typed ` +
       `'echo console-echo-$((6*7))', the guest's shell answered console-echo-42 in ` +
       `${((Date.now() - typed) / 1000).toFixed(1)} s`,
   );
+
+  await deaths;
+  step('process death checked');
 
   const [xenwireToC, cPair, cToXenwire] = await Promise.all([
     runPair(shell, client, domid, 1, 'xenwire', 'c'),

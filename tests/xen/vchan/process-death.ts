@@ -8,22 +8,19 @@
  * 1. Xen's `vchan-socket-proxy` server killed: xenwire's client must see the end of the stream.
  * 2. A xenwire server (server-child.dom0.ts) killed: the C client must notice and exit.
  *
- * Run inside the lane's Dom0 session (run-in-dom0.sh runs it before the DomU part).
+ * Run inside the lane's Dom0 session, by vchan-console.dom0.ts while its DomU boots.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { openVchanClient } from '../../../src/vchan/index.ts';
-import { xenPlatform } from '../../../src/xenbus/index.ts';
-import { XenstoreClient } from '../../../src/xenstore/index.ts';
-import { laneEnv } from '../support/lane-dom0.ts';
+import type { DevicePlatform } from '../../../src/xenbus/index.ts';
+import type { XenstoreClient } from '../../../src/xenstore/index.ts';
+import type { CTools } from './c-peer.ts';
 
-const proxy = `${laneEnv('XEN_LANE_TOOLS')}/vchan-socket-proxy`;
-const libs = laneEnv('XEN_LANE_LIBS');
-
-function startProxy(mode: 'server' | 'client', path: string): ChildProcess {
-  return spawn(proxy, ['--mode', mode, '0', path, '-'], {
+function startProxy(tools: CTools, mode: 'server' | 'client', path: string): ChildProcess {
+  return spawn(tools.proxy, ['--mode', mode, '0', path, '-'], {
     stdio: ['pipe', 'pipe', 'inherit'],
-    env: { ...process.env, LD_LIBRARY_PATH: libs },
+    env: { ...process.env, LD_LIBRARY_PATH: tools.libraryPath },
   });
 }
 
@@ -56,28 +53,41 @@ function printed(child: ChildProcess, word: string): Promise<void> {
   });
 }
 
-const client = await XenstoreClient.connect();
-const platform = xenPlatform({ client });
-let status = 0;
-try {
+/**
+ * Both kills, one after the other, in Dom0; prints a `xen-lane: libxenvchan process death:` line
+ * for each. `serverChild` is server-child.dom0.ts's bundle (build.mjs). Fails naming the end
+ * that did not notice.
+ */
+export async function checkProcessDeath(
+  client: XenstoreClient,
+  platform: DevicePlatform,
+  tools: CTools,
+  serverChild: string,
+): Promise<void> {
   // 1. The C server dies under a xenwire client.
   const cPath = '/local/domain/0/data/vchan/0/91';
-  const cServer = startProxy('server', cPath);
-  const stream = await openVchanClient({
-    client,
-    platform,
-    peerDomid: 0,
-    path: cPath,
-    timeoutMs: 30_000,
-  });
-  stream.write('hello from xenwire\n');
-  cServer.stdin?.write('hello from C\n');
-  const [greeting] = (await once(stream, 'data')) as [Buffer];
-  const ended = once(stream, 'end');
-  cServer.kill('SIGKILL');
-  const noticed = await within(ended, 10_000, "xenwire's client after its C server died");
-  // A killed libxenvchan server leaves its nodes behind (close_xs_srv never ran).
-  await client.rm(cPath);
+  const cServer = startProxy(tools, 'server', cPath);
+  let greeting: Buffer;
+  let noticed: number;
+  try {
+    const stream = await openVchanClient({
+      client,
+      platform,
+      peerDomid: 0,
+      path: cPath,
+      timeoutMs: 30_000,
+    });
+    stream.write('hello from xenwire\n');
+    cServer.stdin?.write('hello from C\n');
+    [greeting] = (await once(stream, 'data')) as [Buffer];
+    const ended = once(stream, 'end');
+    cServer.kill('SIGKILL');
+    noticed = await within(ended, 10_000, "xenwire's client after its C server died");
+  } finally {
+    cServer.kill('SIGKILL');
+    // A killed libxenvchan server leaves its nodes behind (close_xs_srv never ran).
+    await client.rm(cPath).catch(() => {});
+  }
   console.log(
     `xen-lane: libxenvchan process death: C server killed, xenwire's client saw the end ` +
       `${noticed.toFixed(1)} s later (first read ${JSON.stringify(String(greeting).trim())})`,
@@ -85,15 +95,13 @@ try {
 
   // 2. A xenwire server dies under the C client.
   const path = '/local/domain/0/data/vchan/0/92';
-  const server = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'tests/xen/vchan/server-child.dom0.ts', path],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  const server = spawn(process.execPath, [serverChild, path], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const listening = printed(server, 'listening');
   const connected = printed(server, 'connected');
   await within(listening, 120_000, 'the xenwire server in its own process');
-  const cClient = startProxy('client', path);
+  const cClient = startProxy(tools, 'client', path);
   const cExited = once(cClient, 'exit') as Promise<[number | null]>;
   try {
     await within(connected, 60_000, 'the C client connecting to the xenwire server');
@@ -110,11 +118,4 @@ try {
     `xen-lane: libxenvchan process death: xenwire server killed, the C client exited (${code}) ` +
       `${exitedAfter.toFixed(1)} s later`,
   );
-} catch (error) {
-  console.log(`vchan[dom0]: process death FAILED: ${(error as Error).stack ?? error}`);
-  status = 1;
-} finally {
-  platform.close();
-  await client.close();
 }
-process.exit(status);
