@@ -8,8 +8,8 @@
  *    is unpaused, its /init prints a marker and runs a shell on hvc0;
  * 2. console: the marker is read, a command is typed whose answer only a shell gives
  *    (`echo console-echo-$((6*7))` → `console-echo-42`);
- * 3. libxenvchan, 2 MiB each way at once per pair (`XEN_LANE_VCHAN_BYTES`), Dom0 the server, the DomU's client started
- *    in the background from its shell: xenwire's server ↔ Xen's `vchan-socket-proxy` client,
+ * 3. libxenvchan, 2 MiB each way at once per pair (`XEN_LANE_VCHAN_BYTES`), Dom0 the server,
+ *    the DomU's client started in the background from its shell: xenwire's server ↔ Xen's `vchan-socket-proxy` client,
  *    Xen's server ↔ xenwire's client, and Xen's on both ends (the baseline). The three pairs run
  *    at once, so that they share whatever else the machine is doing (and the part stays short:
  *    each direction waits on cross-domain events far more than it computes); the hashes each
