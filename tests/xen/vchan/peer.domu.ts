@@ -1,15 +1,17 @@
 /**
- * The DomU's end of a lane vchan pair, started from the DomU's shell (typed in through its
- * console by the Dom0 part): a libxenvchan client, xenwire's or Xen's C one, that exchanges BYTES
- * random bytes each way with the server of domain DOMID at PATH.
+ * The DomU's ends of the lane's vchan pairs, started once from the DomU's shell (typed in through
+ * its console by the Dom0 part): for each ROLE:PATH in turn, a libxenvchan client, xenwire's
+ * (`xenwire-client`) or Xen's C one (`c-client`), that exchanges BYTES random bytes each way with
+ * the server of domain DOMID at PATH. One Node start for all pairs: it takes seconds under
+ * emulation.
  *
- *   node peer.mjs xenwire-client|c-client DOMID PATH BYTES
+ *   node peer.mjs DOMID BYTES ROLE:PATH…
  *
- * Prints `@@vchan-received PATH <bytes>@@` once everything has arrived, then waits for the
- * server to close (the Dom0 part closes once both sides have all: libxenvchan's close ends both
- * directions and vchan-socket-proxy drops what is left in the ring), then prints
- * `@@vchan-result PATH <json>@@` (what was sent, what arrived and in how long), or
- * `@@vchan-failed PATH <message>@@`. Several run at once, told apart by PATH.
+ * For each pair, prints `@@vchan-received PATH <bytes>@@` once everything has arrived, then
+ * waits for the server to close (the Dom0 part closes once both sides have all: libxenvchan's
+ * close ends both directions and vchan-socket-proxy drops what is left in the ring), then prints
+ * `@@vchan-result PATH <json>@@` (what was sent, what arrived and in how long); or
+ * `@@vchan-failed PATH <message>@@`, and stops.
  *
  * Bundled into one file for the DomU image by `build.mjs`; the image's /init sets
  * XENWIRE_NATIVE_ADDON.
@@ -21,7 +23,7 @@ import { XenstoreClient, xenbusDeviceConnector } from '../../../src/xenstore/ind
 import { startCPeer } from './c-peer.ts';
 import { type Digest, type Received, receive, sendRandom } from './transfer.ts';
 
-const [role, domidText, path, bytesText] = process.argv.slice(2);
+const [domidText, bytesText, ...specs] = process.argv.slice(2);
 const domid = Number(domidText);
 const bytes = Number(bytesText);
 
@@ -31,7 +33,7 @@ const C_TOOLS = {
   libraryPath: '/usr/lib/xen-vchan',
 };
 
-async function xenwireClient(): Promise<{ sent: Digest; received: Received }> {
+async function xenwireClient(path: string): Promise<{ sent: Digest; received: Received }> {
   const client = await XenstoreClient.connect({ transport: xenbusDeviceConnector() });
   const platform = xenPlatform();
   try {
@@ -39,7 +41,7 @@ async function xenwireClient(): Promise<{ sent: Digest; received: Received }> {
       client,
       platform,
       peerDomid: domid,
-      path: path as string,
+      path,
       timeoutMs: 60_000,
     });
     const ended = once(stream, 'close');
@@ -55,8 +57,8 @@ async function xenwireClient(): Promise<{ sent: Digest; received: Received }> {
   }
 }
 
-async function cClient(): Promise<{ sent: Digest; received: Received }> {
-  const peer = startCPeer(C_TOOLS, 'client', domid, path as string, bytes);
+async function cClient(path: string): Promise<{ sent: Digest; received: Received }> {
+  const peer = startCPeer(C_TOOLS, 'client', domid, path, bytes);
   const [sent, received] = await Promise.all([peer.sent, peer.received]);
   console.log(`@@vchan-received ${path} ${received.bytes}@@`);
   // The proxy exits once the server has closed the vchan.
@@ -65,20 +67,24 @@ async function cClient(): Promise<{ sent: Digest; received: Received }> {
   return { sent, received };
 }
 
-const run = { 'xenwire-client': xenwireClient, 'c-client': cClient }[role as string];
-if (!run || !(bytes > 0) || !path) {
-  console.log(`@@vchan-failed ${path} usage: peer.mjs xenwire-client|c-client DOMID PATH BYTES@@`);
+const run = { 'xenwire-client': xenwireClient, 'c-client': cClient };
+const pairs = specs.map((spec) => {
+  const at = spec.indexOf(':');
+  return { role: spec.slice(0, at), path: spec.slice(at + 1) };
+});
+if (!(bytes > 0) || pairs.length === 0 || pairs.some(({ role }) => !Object.hasOwn(run, role))) {
+  console.log(`@@vchan-failed - usage: peer.mjs DOMID BYTES ROLE:PATH…@@`);
   process.exit(2);
 }
-run().then(
-  (result) => {
+for (const { role, path } of pairs) {
+  try {
+    const result = await run[role as keyof typeof run](path);
     console.log(`@@vchan-result ${path} ${JSON.stringify({ role, ...result })}@@`);
-    process.exit(0);
-  },
-  (error: unknown) => {
+  } catch (error) {
     console.log(
       `@@vchan-failed ${path} ${String((error as Error).stack ?? error).replaceAll('\n', ' | ')}@@`,
     );
     process.exit(1);
-  },
-);
+  }
+}
+process.exit(0);

@@ -8,12 +8,11 @@
  *    is unpaused, its /init prints a marker and runs a shell on hvc0;
  * 2. console: the marker is read, a command is typed whose answer only a shell gives
  *    (`echo console-echo-$((6*7))` → `console-echo-42`);
- * 3. libxenvchan, 2 MiB each way at once per pair (`XEN_LANE_VCHAN_BYTES`), Dom0 the server,
- *    the DomU's client started in the background from its shell: xenwire's server ↔ Xen's `vchan-socket-proxy` client,
- *    Xen's server ↔ xenwire's client, and Xen's on both ends (the baseline). The three pairs run
- *    at once, so that they share whatever else the machine is doing (and the part stays short:
- *    each direction waits on cross-domain events far more than it computes); the hashes each
- *    side saw must match what the other sent; prints MiB/s per direction and xenwire/C ratios;
+ * 3. libxenvchan, 1 MiB each way at once per pair (`XEN_LANE_VCHAN_BYTES`), Dom0 the server,
+ *    the DomU's clients run in turn by one program typed into its shell: xenwire's server ↔
+ *    Xen's `vchan-socket-proxy` client, Xen's on both ends (the baseline), Xen's server ↔
+ *    xenwire's client; the hashes each side saw must match what the other sent; prints MiB/s per
+ *    direction and xenwire/C ratios;
  * 4. `poweroff -f` on the console: the console must end with the domain.
  *
  * Run inside the lane's Dom0 session, through run-in-dom0.sh, bundled (build.mjs) beside
@@ -32,7 +31,7 @@ import { checkProcessDeath } from './process-death.ts';
 import { type Digest, type Received, receive, sendRandom } from './transfer.ts';
 
 const MB = 1024 * 1024;
-const BYTES = Number(process.env.XEN_LANE_VCHAN_BYTES || 2 * MB);
+const BYTES = Number(process.env.XEN_LANE_VCHAN_BYTES || MB);
 const began = Date.now();
 function step(what: string): void {
   console.log(`vchan[dom0]: +${((Date.now() - began) / 1000).toFixed(1)} s ${what}`);
@@ -123,17 +122,15 @@ async function runPair(
   shell: ConsoleShell,
   client: XenstoreClient,
   domid: number,
-  port: number,
+  path: string,
+  from: number,
   dom0: Kind,
   domu: Kind,
 ): Promise<PairResult> {
   const name = `${dom0 === 'c' ? 'C' : 'xenwire'} server in Dom0 + ${domu === 'c' ? 'C' : 'xenwire'} client in DomU`;
   step(`pair '${name}'`);
-  const path = vchanPath(0, domid, port);
   const end = dom0 === 'xenwire' ? await xenwireServer(client, domid, path) : cServer(domid, path);
-  const from = shell.text.length;
-  shell.type(`node peer.mjs ${domu}-client 0 ${path} ${BYTES} &`);
-  // The pairs run at once: each DomU client tags its lines with its path.
+  // One DomU program runs the clients in turn, tagging its lines with each one's path.
   const tagged = (kind: string, rest: string) =>
     new RegExp(`@@vchan-${kind} ${path.replaceAll('/', '\\/')} ${rest}@@`);
   const done = new AbortController();
@@ -171,6 +168,27 @@ async function runPair(
   } finally {
     done.abort();
   }
+}
+
+/**
+ * The three pairs one after the other, the C pair in the middle: the DomU has one vCPU, and
+ * pairs at once would measure how its scheduler shares it out rather than the protocol ends.
+ */
+async function runPairs(shell: ConsoleShell, client: XenstoreClient, domid: number) {
+  const pairs: [Kind, Kind][] = [
+    ['xenwire', 'c'],
+    ['c', 'c'],
+    ['c', 'xenwire'],
+  ];
+  const paths = pairs.map((_, i) => vchanPath(0, domid, i + 1));
+  const from = shell.text.length;
+  const specs = pairs.map(([, domu], i) => `${domu}-client:${paths[i]}`);
+  shell.type(`node peer.mjs 0 ${BYTES} ${specs.join(' ')}`);
+  const results: PairResult[] = [];
+  for (const [i, [dom0, domu]] of pairs.entries()) {
+    results.push(await runPair(shell, client, domid, paths[i] as string, from, dom0, domu));
+  }
+  return results as [PairResult, PairResult, PairResult];
 }
 
 step('connecting to xenstored');
@@ -212,16 +230,12 @@ try {
   await deaths;
   step('process death checked');
 
-  const [xenwireToC, cPair, cToXenwire] = await Promise.all([
-    runPair(shell, client, domid, 1, 'xenwire', 'c'),
-    runPair(shell, client, domid, 2, 'c', 'c'),
-    runPair(shell, client, domid, 3, 'c', 'xenwire'),
-  ]);
+  const [xenwireToC, cPair, cToXenwire] = await runPairs(shell, client, domid);
   const mib = (value: number) => `${value.toFixed(2)} MiB/s`;
   const ratio = (ours: number, theirs: number) => `${(ours / theirs).toFixed(2)}x`;
   // ASCII only: the host parses these lines from the emulated serial console.
   console.log(
-    `xen-lane: libxenvchan ${BYTES / MB} MiB each way at once, three pairs at once, Dom0 server, ` +
+    `xen-lane: libxenvchan ${BYTES / MB} MiB each way at once, three pairs in turn, Dom0 server, ` +
       `rings 2048 B (Dom0 -> DomU) and 1024 B (DomU -> Dom0), hashes equal in every pair`,
   );
   for (const pair of [xenwireToC, cToXenwire, cPair]) {
