@@ -19,20 +19,23 @@
  *   one per message.
  * - `ring.sring.64.inline`: the same ring with both ends taking turns on one thread, so no
  *   wake-ups: what the ring code itself costs, apart from how fast a sleeping thread wakes.
+ *
+ * Each side is a process of its own (`bench/ring/stream-process.ts` for xenwire); its CPU time
+ * per op is that of the whole process, both threads together.
  */
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { compileC } from './lib/c-program.ts';
+import { runMeasured } from './lib/measured-process.ts';
+import { tsCommand } from './lib/ts-child.ts';
 import type { BenchPair, RunOptions, Sample } from './lib/types.ts';
 import { prerequisite } from './lib/unavailable.ts';
 import { locateXenRoot } from './lib/xs-loop.ts';
 import { doorbellKind } from './ring/doorbell.ts';
-import { runInline, runStream, type StreamOptions } from './ring/stream.ts';
+import type { StreamProcessJob } from './ring/stream-process.ts';
 
-const run = promisify(execFile);
 const repository = fileURLToPath(new URL('../', import.meta.url));
+const streamProcess = fileURLToPath(new URL('./ring/stream-process.ts', import.meta.url));
 
 let stream: Promise<string> | undefined;
 
@@ -53,15 +56,21 @@ function durationMs(options: RunOptions): number {
   return options.quick ? 100 : 1500;
 }
 
-function sample(count: number, seconds: number, notifications: number, messages: number): Sample {
-  return { rate: count / seconds, extra: { 'notifications/msg': notifications / messages } };
+/** One run of xenwire's stream in its own process. */
+function runTs(
+  options: RunOptions,
+  workload: StreamProcessJob['workload'],
+  messageSize: number,
+): Promise<Sample> {
+  const job: StreamProcessJob = { workload, messageSize, durationMs: durationMs(options) };
+  return runMeasured(tsCommand(streamProcess, [JSON.stringify(job)]));
 }
 
 function ringPair(
   id: string,
   title: string,
   unit: string,
-  workload: StreamOptions['workload'],
+  workload: 'bytes' | 'requests',
   messageSize: number,
 ): BenchPair {
   return {
@@ -74,35 +83,24 @@ function ringPair(
     },
     baseline: {
       label: 'C pthreads',
-      run: (options) => runC(options, [workload, String(messageSize)]),
+      run: (options) => runC(options, workload, messageSize),
     },
     candidate: {
       label: `xenwire workers (${doorbellKind()})`,
-      run: async (options) => {
-        const r = await runStream({
-          workload,
-          count: 1e12,
-          durationMs: durationMs(options),
-          messageSize,
-        });
-        const messages = workload === 'bytes' ? r.producer.messages : r.producer.count;
-        const notifications = r.producer.notifications + r.consumer.notifications;
-        return sample(r.consumer.count, r.seconds, notifications, messages);
-      },
+      run: (options) => runTs(options, workload, messageSize),
     },
   };
 }
 
-async function runC(options: RunOptions, args: string[]): Promise<Sample> {
-  const binary = await buildStream();
-  const { stdout } = await run(binary, [
-    args[0]!,
-    '1000000000000',
-    String(durationMs(options)),
-    ...args.slice(1),
-  ]);
-  const [count, seconds, notifications, messages] = stdout.trim().split(' ').map(Number);
-  return sample(count!, seconds!, notifications!, messages!);
+async function runC(
+  options: RunOptions,
+  workload: StreamProcessJob['workload'],
+  messageSize: number,
+): Promise<Sample> {
+  return runMeasured({
+    command: await buildStream(),
+    args: [workload, '1000000000000', String(durationMs(options)), String(messageSize)],
+  });
 }
 
 export const pairs: BenchPair[] = [
@@ -127,14 +125,8 @@ export const pairs: BenchPair[] = [
     setup: async () => {
       await buildStream();
     },
-    baseline: { label: 'C', run: (options) => runC(options, ['inline', '64']) },
-    candidate: {
-      label: 'xenwire',
-      run: async (options) => {
-        const r = runInline(64, durationMs(options));
-        return { rate: r.count / r.seconds };
-      },
-    },
+    baseline: { label: 'C', run: (options) => runC(options, 'inline', 64) },
+    candidate: { label: 'xenwire', run: (options) => runTs(options, 'inline', 64) },
   },
 ];
 

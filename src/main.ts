@@ -36,6 +36,7 @@ if (values.conflicts && values.conflicts !== 'generation' && values.conflicts !=
   throw new Error('--conflicts must be generation or coalesce');
 }
 
+// A refusal (a server already answers on the socket, a path too long) is one line, not a trace.
 const served = await serve({
   socketPath: values.socket,
   seedFile: values.seed,
@@ -46,6 +47,9 @@ const served = await serve({
   commitFailureRate: values['commit-failure-rate'] ? Number(values['commit-failure-rate']) : 0,
   faultSeed: values['fault-seed'] ? Number(values['fault-seed']) : undefined,
   conflicts: values.conflicts as 'generation' | 'coalesce' | undefined,
+}).catch((error: unknown) => {
+  console.error(`xenwire: ${(error as Error).message}`);
+  process.exit(1);
 });
 
 console.log(`XENSTORED_PATH=${served.socketPath}`);

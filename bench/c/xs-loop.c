@@ -17,30 +17,27 @@
  *                 (the op count reported is 2 * OPS)
  *   list          xs_directory of BASE itself, an existing node with SIZE children (a listing
  *                 too big for one reply takes several DIRECTORY_PART round trips)
- * Except for list, everything lives under BASE, which is created first and removed afterwards
- * (both untimed); list leaves BASE alone.
- * Prints one JSON object: {"workload":…,"ops":…,"seconds":…,"rate":…}; rate is ops per second.
- * The TypeScript client runs exactly the same sequences (bench/lib/xenstore-workloads.ts).
+ *   fill          OPS writes of SIZE-byte values to distinct nodes, named as in write-read,
+ *                 which stay in the store: a tree to measure the daemon's memory with
+ * Except for list and fill, everything lives under BASE, which is created first and removed
+ * afterwards (both untimed); list and fill leave BASE alone.
+ * Only the loop is measured: the program says when it is ready and runs the loop when the bench
+ * says start, then reports ops, seconds and its own CPU time (measured.h).
+ * The TypeScript client runs exactly the same sequences (bench/lib/client-loop.ts).
  */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <xenstore.h>
+
+#include "measured.h"
 
 static void die(const char *what, const char *path)
 {
 	fprintf(stderr, "xs-loop: %s %s: %s\n", what, path ? path : "", strerror(errno));
 	exit(1);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static void put(struct xs_handle *h, xs_transaction_t t, const char *path, const char *value,
@@ -83,6 +80,7 @@ int main(int argc, char **argv)
 	char path[512], other[512];
 	/* For directory and list, SIZE counts children and the value stays empty. */
 	bool listing = !strcmp(workload, "list");
+	bool keep = listing || !strcmp(workload, "fill");
 	long value_size = listing || !strcmp(workload, "directory") ? 0 : size;
 	char *value = malloc(value_size + 1);
 	memset(value, 'v', value_size);
@@ -92,17 +90,17 @@ int main(int argc, char **argv)
 		put(h, XBT_NULL, path, value, value_size);
 
 	long reported = ops;
-	double start, seconds;
+	struct measured m;
 	if (!strcmp(workload, "read")) {
-		start = now();
+		measured_start(&m);
 		for (long i = 0; i < ops; i++)
 			free(get(h, XBT_NULL, path));
-		seconds = now() - start;
+		measured_stop(&m);
 	} else if (!strcmp(workload, "write")) {
-		start = now();
+		measured_start(&m);
 		for (long i = 0; i < ops; i++)
 			put(h, XBT_NULL, path, value, value_size);
-		seconds = now() - start;
+		measured_stop(&m);
 	} else if (!strcmp(workload, "directory") || listing) {
 		if (listing) {
 			snprintf(path, sizeof(path), "%s", base);
@@ -113,7 +111,7 @@ int main(int argc, char **argv)
 			}
 			snprintf(path, sizeof(path), "%s/dir", base);
 		}
-		start = now();
+		measured_start(&m);
 		for (long i = 0; i < ops; i++) {
 			unsigned int count;
 			char **names = xs_directory(h, XBT_NULL, path, &count);
@@ -121,19 +119,19 @@ int main(int argc, char **argv)
 				die("directory", path);
 			free(names);
 		}
-		seconds = now() - start;
+		measured_stop(&m);
 	} else if (!strcmp(workload, "txn-empty")) {
-		start = now();
+		measured_start(&m);
 		for (long i = 0; i < ops; i++) {
 			xs_transaction_t t = xs_transaction_start(h);
 			if (t == XBT_NULL || !xs_transaction_end(h, t, false))
 				die("empty transaction", NULL);
 		}
-		seconds = now() - start;
+		measured_stop(&m);
 	} else if (!strcmp(workload, "txn-rmw")) {
 		snprintf(path, sizeof(path), "%s/counter", base);
 		put(h, XBT_NULL, path, "0", 1);
-		start = now();
+		measured_start(&m);
 		for (long i = 0; i < ops; i++) {
 			for (;;) {
 				xs_transaction_t t = xs_transaction_start(h);
@@ -150,12 +148,12 @@ int main(int argc, char **argv)
 					die("transaction end", path);
 			}
 		}
-		seconds = now() - start;
+		measured_stop(&m);
 	} else if (!strcmp(workload, "txn-conflict")) {
 		struct xs_handle *rival = xs_open(XS_OPEN_SOCKETONLY);
 		if (!rival)
 			die("open", getenv("XENSTORED_PATH"));
-		start = now();
+		measured_start(&m);
 		for (long i = 0; i < ops; i++) {
 			xs_transaction_t t = xs_transaction_start(h);
 			if (t == XBT_NULL)
@@ -168,10 +166,10 @@ int main(int argc, char **argv)
 				die("conflicting transaction did not fail with EAGAIN", path);
 			}
 		}
-		seconds = now() - start;
+		measured_stop(&m);
 		xs_close(rival);
 	} else if (!strcmp(workload, "write-read")) {
-		start = now();
+		measured_start(&m);
 		for (long i = 0; i < ops; i++) {
 			numbered(other, sizeof(other), base, i);
 			put(h, XBT_NULL, other, value, value_size);
@@ -180,18 +178,24 @@ int main(int argc, char **argv)
 			numbered(other, sizeof(other), base, i);
 			free(get(h, XBT_NULL, other));
 		}
-		seconds = now() - start;
+		measured_stop(&m);
 		reported = 2 * ops;
+	} else if (!strcmp(workload, "fill")) {
+		measured_start(&m);
+		for (long i = 0; i < ops; i++) {
+			numbered(other, sizeof(other), base, i);
+			put(h, XBT_NULL, other, value, value_size);
+		}
+		measured_stop(&m);
 	} else {
 		fprintf(stderr, "xs-loop: unknown workload %s\n", workload);
 		return 2;
 	}
 
-	if (!listing && !xs_rm(h, XBT_NULL, base))
+	measured_report(&m, reported);
+	if (!keep && !xs_rm(h, XBT_NULL, base))
 		die("rm", base);
 	xs_close(h);
 	free(value);
-	printf("{\"workload\":\"%s\",\"ops\":%ld,\"seconds\":%.9f,\"rate\":%.3f}\n", workload,
-	       reported, seconds, reported / seconds);
 	return 0;
 }

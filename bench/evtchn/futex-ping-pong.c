@@ -2,7 +2,8 @@
  * Baseline for bench/evtchn.bench.ts: two threads bouncing a notification back and forth
  * through futexes, the cheapest cross-thread wake-up the kernel offers. Each side sleeps in
  * FUTEX_WAIT until its word changes, like a vCPU blocked on an event channel.
- * Usage: futex-ping-pong ROUNDS; prints round trips per second.
+ * Usage: futex-ping-pong ROUNDS; the rounds run when the bench says start, and the report
+ * counts round trips (bench/c/measured.h).
  */
 #define _GNU_SOURCE
 #include <linux/futex.h>
@@ -14,6 +15,8 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "../c/measured.h"
 
 static _Atomic uint32_t ping, pong;
 static long rounds;
@@ -46,15 +49,14 @@ int main(int argc, char **argv) {
   }
   pthread_t thread;
   if (pthread_create(&thread, NULL, answer, NULL) != 0) return 1;
-  struct timespec start, end;
-  clock_gettime(CLOCK_MONOTONIC, &start);
+  struct measured m;
+  measured_start(&m);
   for (long i = 0; i < rounds; i++) {
     post(&ping);
     wait_for_change(&pong, (uint32_t)i);
   }
-  clock_gettime(CLOCK_MONOTONIC, &end);
   pthread_join(thread, NULL);
-  double seconds = (double)(end.tv_sec - start.tv_sec) + (double)(end.tv_nsec - start.tv_nsec) / 1e9;
-  printf("%.1f\n", (double)rounds / seconds);
+  measured_stop(&m);
+  measured_report(&m, rounds);
   return 0;
 }

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { BusyPoll } from '../../src/xenstore/index.ts';
 import type { LargeStoreShape } from './large-store.ts';
 import { firstJsonLine, spawnTs } from './ts-child.ts';
 import { prerequisite, Unavailable } from './unavailable.ts';
@@ -9,6 +10,14 @@ import { prerequisite, Unavailable } from './unavailable.ts';
 /** A xenstore daemon serving a unix socket for one pair. */
 export interface XenstoreDaemon {
   readonly socketPath: string;
+  /** Its process, whose CPU time and memory the bench reads. */
+  readonly pid: number;
+  /**
+   * Has a garbage-collected daemon collect everything it no longer holds, so that its resident
+   * memory is what it holds; resolves to the bytes of heap then in use (absent for the C
+   * daemons, which free as they go).
+   */
+  readonly collectGarbage?: () => Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -31,20 +40,23 @@ export async function startRealDaemon(flavour: RealDaemon): Promise<XenstoreDaem
     throw new Unavailable('oxenstored needs a private mount namespace (unshare -m), refused here');
   }
   const daemon = await prerequisite(flavour, () => support.startRealXenstored(install, flavour));
-  return { socketPath: daemon.socketPath, stop: () => daemon.stop() };
+  return { socketPath: daemon.socketPath, pid: daemon.pid, stop: () => daemon.stop() };
 }
 
 const mockProcess = fileURLToPath(new URL('./mock-xenstored-process.ts', import.meta.url));
 
-/**
- * Starts the in-memory xenstored in its own Node process on a fresh socket, optionally loaded
- * with the large store first.
- */
-export async function startMockXenstored(large?: LargeStoreShape): Promise<XenstoreDaemon> {
+/** How to start the in-memory xenstored. */
+export interface MockOptions {
+  /** Load the large store of this shape first (default: an empty store). */
+  readonly large?: LargeStoreShape;
+  /** The listener's `busyPoll` (default: the listener's default). */
+  readonly busyPoll?: BusyPoll;
+}
+
+/** Starts the in-memory xenstored in its own Node process on a fresh socket. */
+export async function startMockXenstored(options: MockOptions = {}): Promise<XenstoreDaemon> {
   const directory = await mkdtemp(join(tmpdir(), 'xenwire-bench-mock-'));
-  const args = [join(directory, 'socket')];
-  if (large) args.push(String(large.nodes), String(large.wideChildren));
-  const child = spawnTs(mockProcess, args);
+  const child = spawnTs(mockProcess, [join(directory, 'socket'), JSON.stringify(options)]);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
@@ -53,7 +65,12 @@ export async function startMockXenstored(large?: LargeStoreShape): Promise<Xenst
   };
   try {
     const { socketPath } = await firstJsonLine<{ socketPath: string }>(child);
-    return { socketPath, stop };
+    const collectGarbage = async (): Promise<number> => {
+      const collected = firstJsonLine<{ heapUsed: number }>(child);
+      child.stdin!.write('gc\n');
+      return (await collected).heapUsed;
+    };
+    return { socketPath, pid: child.pid!, collectGarbage, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -25,3 +25,16 @@ export function formatGoal(goal: {
 }): string {
   return `${goal.direction === 'at-least' ? '≥' : '≤'} ${formatRatio(goal.ratio)}`;
 }
+
+/** A duration such as CPU time per op, e.g. `12.3 µs`: three significant digits, a fitting unit. */
+export function formatSeconds(seconds: number): string {
+  const scales: readonly [number, string][] = [
+    [1, 's'],
+    [1e-3, 'ms'],
+    [1e-6, 'µs'],
+  ];
+  for (const [scale, unit] of scales) {
+    if (Math.abs(seconds) >= scale) return `${(seconds / scale).toPrecision(3)} ${unit}`;
+  }
+  return `${(seconds / 1e-9).toPrecision(3)} ns`;
+}

@@ -1,4 +1,4 @@
-import type { DumpedNode } from '../../src/xenstore/server/persistence.ts';
+import type { DumpedNode } from '../../src/xenstore/server.ts';
 
 /** The node with very many children that the DIRECTORY_PART workload lists. */
 export const WIDE_NODE = '/bench/wide';

@@ -40,8 +40,11 @@ export function pairedRatios(
   };
 }
 
-/** The median of every `extra` figure that the samples of one side report. */
-export function medianExtras(
+/**
+ * The median of each named figure over the runs that report it (the `extra` figures, or the CPU
+ * time per op by process, of one side).
+ */
+export function medianOfEach(
   extras: readonly (Readonly<Record<string, number>> | undefined)[],
 ): Record<string, number> {
   const byName = new Map<string, number[]>();
@@ -53,4 +56,27 @@ export function medianExtras(
     }
   }
   return Object.fromEntries([...byName].map(([name, values]) => [name, median(values)]));
+}
+
+/**
+ * {@link pairedRatios} of each named figure that every run of both sides reports (e.g. the CPU
+ * time per op of each process); figures some run lacks are left out.
+ */
+export function pairedRatiosOfEach(
+  baseline: readonly (Readonly<Record<string, number>> | undefined)[],
+  candidate: readonly (Readonly<Record<string, number>> | undefined)[],
+): Record<string, RatioSummary> {
+  const runs = [...baseline, ...candidate];
+  const names = Object.keys(runs[0] ?? {}).filter((name) =>
+    runs.every((figures) => figures !== undefined && name in figures),
+  );
+  return Object.fromEntries(
+    names.map((name) => [
+      name,
+      pairedRatios(
+        baseline.map((figures) => figures![name]!),
+        candidate.map((figures) => figures![name]!),
+      ),
+    ]),
+  );
 }

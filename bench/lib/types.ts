@@ -7,10 +7,25 @@
  * executes alternately (A B A B …) and reports as a ratio of the two in the same run.
  */
 
+/**
+ * The processes whose CPU time a run charges to its operations: `client`, the process running
+ * the workload (for a pair with no server, the whole program), and `daemon`, the server it talks
+ * to.
+ */
+export type CpuRole = 'client' | 'daemon';
+
+/** CPU seconds per operation of each process a run measured. */
+export type CpuPerOp = Readonly<Partial<Record<CpuRole, number>>>;
+
 /** One timed run of one side of a pair. */
 export interface Sample {
   /** Operations (or messages, or bytes — see `unit`) per second. Higher is better. */
   readonly rate: number;
+  /**
+   * CPU time per operation of each process involved, from the kernel's accounting over the
+   * measured loop alone (see `measured-process.ts`). Lower is better.
+   */
+  readonly cpuPerOp?: CpuPerOp;
   /** Further figures worth printing (e.g. notifications per message, bytes per node). */
   readonly extra?: Readonly<Record<string, number>>;
 }
@@ -35,6 +50,18 @@ export interface BenchPair {
   readonly candidate: { readonly label: string; readonly run: Runner };
   /** The target for candidate/baseline, if an issue set one (e.g. 1.0 or 0.5). */
   readonly goal?: { readonly ratio: number; readonly direction: 'at-least' | 'at-most' };
+  /** The process whose CPU per op the pair is about (default `client`): its ratio heads the row. */
+  readonly cpuRole?: CpuRole;
+  /**
+   * What the pair's one-at-a-time round trips are compared with: the `floor` pair's rate over
+   * the same medium, in the same condition. Pairs of xenstore round trips say this.
+   */
+  readonly floor?: FloorReference;
+  /**
+   * True when what the pair measures does not depend on scheduling (memory per node): it then
+   * runs once per invocation, in its first condition, and its verdicts hold in any condition.
+   */
+  readonly anyCondition?: boolean;
   /**
    * Called once before the pairs run (start daemons, compile C programs). Receives the run
    * options, so that `--quick` can shrink what it prepares; a setup ignoring them may omit the
@@ -51,6 +78,17 @@ export interface BenchPair {
   /** Returns a reason when the pair cannot run on this machine (missing compiler, no daemon). */
   readonly unavailable?: () => Promise<string | undefined>;
 }
+
+/** Which floor a pair is compared with, and how many round trips one of its operations takes. */
+export interface FloorReference {
+  readonly medium: FloorMedium;
+  /** The baseline's medium, when it is not `medium` (e.g. a socket baseline of a ring pair). */
+  readonly baselineMedium?: FloorMedium;
+  readonly roundTripsPerOp: number;
+}
+
+/** What a floor's round trips go over. */
+export type FloorMedium = 'socket' | 'ring';
 
 /**
  * What every `bench/<area>.bench.ts` exports as `default` (or, equally, as `pairs`): its pairs,

@@ -1,4 +1,7 @@
-import { XenstoreClient } from '../../src/xenstore/client.ts';
+import { fileURLToPath } from 'node:url';
+import { firstJsonLine, spawnTs } from './ts-child.ts';
+
+const holderProcess = fileURLToPath(new URL('./watch-holder-process.ts', import.meta.url));
 
 /** How many watches to hold, over how many connections. */
 export interface WatchLoad {
@@ -12,24 +15,27 @@ export interface Watchers {
 }
 
 /**
- * Registers `watches` watches, spread evenly over `connections` client connections, on paths
- * under `/bench/watched/` that no workload writes, so none of them ever fires: what they cost a
- * write is the daemon's work to find out that they do not match.
+ * Registers `watches` watches, spread evenly over `connections` client connections held by a
+ * process of their own, on paths under `/bench/watched/` that no workload writes, so none of
+ * them ever fires: what they cost a write is the daemon's work to find out that they do not
+ * match.
  */
 export async function holdUnrelatedWatches(socketPath: string, load: WatchLoad): Promise<Watchers> {
-  const clients: XenstoreClient[] = [];
+  const child = spawnTs(holderProcess, [
+    socketPath,
+    String(load.watches),
+    String(load.connections),
+  ]);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const close = async (): Promise<void> => {
+    child.stdin!.end();
+    await exited;
+  };
   try {
-    for (let c = 0; c < load.connections; c++) {
-      clients.push(await XenstoreClient.connect({ socketPath }));
-    }
-    await Promise.all(
-      Array.from({ length: load.watches }, (_, i) =>
-        clients[i % load.connections]!.watch(`/bench/watched/${i % 100}/${i}`),
-      ),
-    );
+    await firstJsonLine(child);
   } catch (error) {
-    await Promise.all(clients.map((client) => client.close()));
+    await close();
     throw error;
   }
-  return { close: async () => void (await Promise.all(clients.map((client) => client.close()))) };
+  return { close };
 }

@@ -1,10 +1,10 @@
 import {
+  type MockOptions,
   type RealDaemon,
   startMockXenstored,
   startRealDaemon,
   type XenstoreDaemon,
 } from './daemons.ts';
-import type { LargeStoreShape } from './large-store.ts';
 import type { BenchPair, RunOptions } from './types.ts';
 import { prerequisite, Unavailable } from './unavailable.ts';
 import { holdUnrelatedWatches, type Watchers, type WatchLoad } from './watchers.ts';
@@ -17,12 +17,12 @@ export interface XenstoreNeeds {
   /** The C libxenstore loop, compiled. */
   readonly xsLoop?: boolean;
   /**
-   * The in-memory xenstored in its own process: `true` for an empty store, or a function giving
-   * the large store's shape for the run options.
+   * The in-memory xenstored in its own process: `true` for an empty store with the default
+   * listener, or a function giving how to start it for the run options.
    */
-  readonly mock?: true | ((options: RunOptions) => LargeStoreShape);
-  /** A second in-memory xenstored, holding this many unrelated watches. */
-  readonly watchedMock?: WatchLoad;
+  readonly mock?: true | ((options: RunOptions) => MockOptions);
+  /** A second in-memory xenstored, started so, and holding `watches` when given. */
+  readonly secondMock?: MockOptions & { readonly watches?: WatchLoad };
 }
 
 /**
@@ -34,7 +34,7 @@ export class XenstoreFixture {
   readonly #needs: XenstoreNeeds;
   #reason: string | undefined;
   #xsLoop: string | undefined;
-  #daemons: { real?: XenstoreDaemon; mock?: XenstoreDaemon; watched?: XenstoreDaemon } = {};
+  #daemons: { real?: XenstoreDaemon; mock?: XenstoreDaemon; second?: XenstoreDaemon } = {};
   #watchers: Watchers | undefined;
   #runs = 0;
 
@@ -59,8 +59,8 @@ export class XenstoreFixture {
     return started(this.#daemons.mock, 'the in-memory xenstored');
   }
 
-  get watchedMock(): XenstoreDaemon {
-    return started(this.#daemons.watched, 'the watched in-memory xenstored');
+  get secondMock(): XenstoreDaemon {
+    return started(this.#daemons.second, 'the second in-memory xenstored');
   }
 
   get xsLoop(): string {
@@ -75,12 +75,15 @@ export class XenstoreFixture {
 
   async #setup(options: RunOptions): Promise<void> {
     const needs = this.#needs;
+    // Set up afresh each time: a pair runs once per condition.
+    this.#reason = undefined;
     // The in-memory daemons are Node processes that take a while to boot: start them first, so
     // that they boot while the rest is prepared.
     const mock = needs.mock
-      ? startMockXenstored(needs.mock === true ? undefined : needs.mock(options))
+      ? startMockXenstored(needs.mock === true ? {} : needs.mock(options))
       : undefined;
-    const watched = needs.watchedMock ? startMockXenstored() : undefined;
+    const { watches, ...secondOptions } = needs.secondMock ?? {};
+    const second = needs.secondMock ? startMockXenstored(secondOptions) : undefined;
     try {
       if (needs.xsLoop) this.#xsLoop = await prerequisite('the C libxenstore loop', buildXsLoop);
       if (needs.realDaemon) this.#daemons.real = await startRealDaemon(needs.realDaemon);
@@ -90,13 +93,10 @@ export class XenstoreFixture {
     } finally {
       // Kept even when the pair is skipped, so that teardown stops them.
       this.#daemons.mock = await mock;
-      this.#daemons.watched = await watched;
+      this.#daemons.second = await second;
     }
-    if (this.#reason === undefined && this.#daemons.watched && needs.watchedMock) {
-      this.#watchers = await holdUnrelatedWatches(
-        this.#daemons.watched.socketPath,
-        needs.watchedMock,
-      );
+    if (this.#reason === undefined && this.#daemons.second && watches) {
+      this.#watchers = await holdUnrelatedWatches(this.#daemons.second.socketPath, watches);
     }
   }
 

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { compileC } from './c-program.ts';
+import type { XenstoreDaemon } from './daemons.ts';
+import { runMeasured } from './measured-process.ts';
 import type { Sample } from './types.ts';
 
 const run = promisify(execFile);
@@ -17,7 +19,23 @@ export type XsWorkload =
   | 'txn-rmw'
   | 'txn-conflict'
   | 'write-read'
-  | 'list';
+  | 'list'
+  | 'fill';
+
+/**
+ * Round trips one op of each workload takes (see `bench/c/xs-loop.c`); `list` takes as many as
+ * its listing needs parts.
+ */
+export const ROUND_TRIPS_PER_OP: Readonly<Partial<Record<XsWorkload, number>>> = {
+  read: 1,
+  write: 1,
+  directory: 1,
+  'txn-empty': 2,
+  'txn-rmw': 4,
+  'txn-conflict': 5,
+  'write-read': 1,
+  fill: 1,
+};
 
 /** One invocation of the C loop. */
 export interface XsLoopRun {
@@ -57,20 +75,19 @@ export async function buildXsLoop(): Promise<string> {
 }
 
 /**
- * Runs the C libxenstore loop against the daemon at `socketPath` (libxenstore finds it through
- * `XENSTORED_PATH`) and returns the rate it timed around its loop, process start-up excluded.
- * Asynchronous on purpose: an in-process daemon must keep serving while the loop runs.
+ * Runs the C libxenstore loop once against `daemon` (libxenstore finds it through
+ * `XENSTORED_PATH`): the rate of its loop, process start-up excluded, and the CPU time per op of
+ * the loop and of the daemon.
  */
-export async function runXsLoop(
+export function runXsLoop(
   binary: string,
-  socketPath: string,
+  daemon: XenstoreDaemon,
   options: XsLoopRun,
 ): Promise<Sample> {
-  const { stdout } = await run(
-    binary,
-    [options.workload, String(options.ops), String(options.size), options.base],
-    { env: { ...process.env, XENSTORED_PATH: socketPath } },
-  );
-  const report = JSON.parse(stdout) as { rate: number };
-  return { rate: report.rate };
+  return runMeasured({
+    command: binary,
+    args: [options.workload, String(options.ops), String(options.size), options.base],
+    env: { ...process.env, XENSTORED_PATH: daemon.socketPath },
+    observe: { daemon: daemon.pid },
+  });
 }

@@ -7,7 +7,8 @@
  *   stream requests COUNT MILLISECONDS 64           ring.h ring of 64-byte entries, round trips
  *   stream inline COUNT MILLISECONDS 64             the same ring, both ends in one thread
  *
- * Prints: "<count> <seconds> <notifications> <messages>".
+ * The stream runs when the bench says start and reports the count (bytes or messages) with
+ * notifications per message as an extra figure (bench/c/measured.h).
  */
 #define _GNU_SOURCE
 #include <linux/futex.h>
@@ -25,6 +26,8 @@
 #define wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
 #include <xen/io/ring.h>
 #include <xen/io/xs_wire.h>
+
+#include "../c/measured.h"
 
 struct msg { uint32_t seq; unsigned char pad[60]; };
 DEFINE_RING_TYPES(bench, struct msg, struct msg);
@@ -232,19 +235,24 @@ int main(int argc, char **argv) {
     XEN_FRONT_RING_INIT(&front, (bench_sring_t *)shared.page, 4096);
     BACK_RING_INIT(&back, (bench_sring_t *)shared.page, 4096);
   }
+  struct measured m;
+  measured_start(&m);
   started = now();
   deadline = started + atof(argv[3]) / 1000;
   if (!strcmp(argv[1], "inline")) {
     one_thread();
-    printf("%lld %.6f 0 %llu\n", (long long)total, finished - started, (unsigned long long)messages);
-    return 0;
+  } else {
+    pthread_t a, b;
+    pthread_create(&b, NULL, bytes ? byte_consumer : backend, NULL);
+    pthread_create(&a, NULL, bytes ? byte_producer : frontend, NULL);
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
   }
-  pthread_t a, b;
-  pthread_create(&b, NULL, bytes ? byte_consumer : backend, NULL);
-  pthread_create(&a, NULL, bytes ? byte_producer : frontend, NULL);
-  pthread_join(a, NULL);
-  pthread_join(b, NULL);
-  printf("%lld %.6f %llu %llu\n", (long long)total, finished - started,
-         (unsigned long long)(notifications[0] + notifications[1]), (unsigned long long)messages);
+  measured_stop(&m);
+  m.wall = finished - started;
+  char extra[64];
+  snprintf(extra, sizeof(extra), "\"notifications/msg\":%.6f",
+           (double)(notifications[0] + notifications[1]) / (double)messages);
+  measured_report_extra(&m, (long)total, extra);
   return 0;
 }

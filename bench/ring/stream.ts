@@ -18,7 +18,10 @@ import {
 export const streamLayout = {
   /** Doorbell `i` (0: the producer's, 1: the consumer's). */
   event: (i: number) => XEN_PAGE_SIZE + AtomicsEvent.BYTES * i,
-  /** i32: threads ready to start; both start timing once it reaches 2. */
+  /**
+   * i32: parties ready to start: each thread adds 1 once loaded, the caller 1 when it releases
+   * them; both start timing once it reaches 3.
+   */
   ready: XEN_PAGE_SIZE + 2 * AtomicsEvent.BYTES,
   /** i64: bytes or messages the producer sent, once it stopped; -1 before. */
   total: XEN_PAGE_SIZE + 2 * AtomicsEvent.BYTES + 8,
@@ -73,8 +76,21 @@ export function streamRingType(messageSize: number): RingType {
 const entry = new URL('./worker-entry.mjs', import.meta.url);
 const program = new URL('./worker.ts', import.meta.url).href;
 
+/** A stream whose two threads are loaded and waiting; `run()` releases them. */
+export interface PreparedStream {
+  run(): Promise<StreamResult>;
+}
+
 /** Runs both ends to completion and returns their reports. */
 export async function runStream(options: StreamOptions): Promise<StreamResult> {
+  return (await prepareStream(options)).run();
+}
+
+/**
+ * Starts both threads and resolves once both are loaded and waiting, so that what `run()` then
+ * measures is the stream alone.
+ */
+export async function prepareStream(options: StreamOptions): Promise<PreparedStream> {
   const shared = new SharedArrayBuffer(streamLayout.bytes);
   new BigInt64Array(shared, streamLayout.total, 1)[0] = -1n;
   // The page is laid out before either thread starts, as a toolstack does before a domain runs.
@@ -90,28 +106,45 @@ export async function runStream(options: StreamOptions): Promise<StreamResult> {
     shared,
     source,
   });
-  const [consumer, producer] = await Promise.all([
-    runWorker(job('consumer')),
-    runWorker(job('producer')),
-  ]);
-  // From the moment both threads were ready to the moment the consumer had everything: thread
-  // start-up and module loading stay out of the figure.
-  return { producer, consumer, seconds: (consumer.finishedAt - producer.startedAt) / 1000 };
+  const threads = {
+    consumer: startWorker(job('consumer')),
+    producer: startWorker(job('producer')),
+  };
+  const reports = Promise.all([threads.consumer.report, threads.producer.report]);
+  // A thread that fails to load rejects `reports` before it could say it is loaded.
+  await Promise.race([Promise.all([threads.consumer.loaded, threads.producer.loaded]), reports]);
+  return {
+    async run() {
+      const ready = new Int32Array(shared, streamLayout.ready, 1);
+      Atomics.add(ready, 0, 1);
+      Atomics.notify(ready, 0);
+      const [consumer, producer] = await reports;
+      // From the moment both threads were released to the moment the consumer had everything:
+      // thread start-up and module loading stay out of the figure.
+      return { producer, consumer, seconds: (consumer.finishedAt - producer.startedAt) / 1000 };
+    },
+  };
 }
 
-function runWorker(job: StreamJob): Promise<StreamReport> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(entry, { workerData: { ...job, program } });
-    let report: StreamReport | undefined;
-    worker.once('message', (m: StreamReport) => {
-      report = m;
+/**
+ * Starts one thread: `loaded` resolves when it is waiting for the release, `report` with what it
+ * posts when done.
+ */
+function startWorker(job: StreamJob): { loaded: Promise<void>; report: Promise<StreamReport> } {
+  const worker = new Worker(entry, { workerData: { ...job, program } });
+  const loaded = new Promise<void>((resolve) => worker.once('message', () => resolve()));
+  const report = new Promise<StreamReport>((resolve, reject) => {
+    let last: StreamReport | undefined;
+    worker.on('message', (m: StreamReport | 'loaded') => {
+      if (m !== 'loaded') last = m;
     });
     worker.once('error', reject);
     worker.once('exit', (code) => {
-      if (report !== undefined) resolve(report);
+      if (last !== undefined) resolve(last);
       else reject(new Error(`${job.role} worker exited with ${code} and no report`));
     });
   });
+  return { loaded, report };
 }
 
 /**

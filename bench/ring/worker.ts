@@ -1,5 +1,5 @@
 /**
- * One thread of a two-thread ring stream, run by {@link runStream} in `threads.ts`: the
+ * One thread of a two-thread ring stream, run by `prepareStream` in `stream.ts`: the
  * xenstore-style byte stream (guest writes requests, server reads them) or a `ring.h`
  * request/response ring (front sends requests, back answers each). The same program serves the
  * benchmark and the thread tests, which check that both ends saw the same stream.
@@ -20,11 +20,15 @@ const peer = new AtomicsEvent(shared, layout.event(job.role === 'producer' ? 1 :
 /** Set by the producer once it stops: how many bytes or messages it sent in all. */
 const total = new BigInt64Array(shared, layout.total, 1);
 
-/** Both threads start together, so neither figure includes the other's start-up. */
+/**
+ * Both threads start together when the caller releases them, so that no figure includes either
+ * thread's start-up.
+ */
 const ready = new Int32Array(shared, layout.ready, 1);
 Atomics.add(ready, 0, 1);
 Atomics.notify(ready, 0);
-for (let n = Atomics.load(ready, 0); n < 2; n = Atomics.load(ready, 0)) Atomics.wait(ready, 0, n);
+parentPort!.postMessage('loaded');
+for (let n = Atomics.load(ready, 0); n < 3; n = Atomics.load(ready, 0)) Atomics.wait(ready, 0, n);
 const startedAt = now();
 const deadline = startedAt + job.durationMs;
 

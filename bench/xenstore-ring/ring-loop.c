@@ -9,7 +9,7 @@
  *
  * WORKLOAD is read or write, exactly as in bench/c/xs-loop.c: OPS requests of one SIZE-byte
  * value at BASE/value, one at a time. BASE/value is written first and BASE removed afterwards,
- * both untimed. Prints {"workload":…,"ops":…,"seconds":…,"rate":…}.
+ * both untimed; the loop alone is measured, started and reported through bench/c/measured.h.
  *
  * Notifications follow Linux's xenbus_comms.c: after writing, only if xenstored had consumed
  * everything before; after reading, only if the ring was full.
@@ -23,9 +23,10 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <fcntl.h>
-#include <time.h>
 #include <unistd.h>
 #include <xen/io/xs_wire.h>
+
+#include "../c/measured.h"
 
 static struct xenstore_domain_interface *intf;
 static int sock;
@@ -37,13 +38,6 @@ static void die(const char *what)
 {
 	fprintf(stderr, "ring-loop: %s: %s\n", what, strerror(errno));
 	exit(1);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static void notify(void)
@@ -177,7 +171,8 @@ int main(int argc, char **argv)
 		die("initial write");
 	}
 
-	double start = now();
+	struct measured m;
+	measured_start(&m);
 	for (long i = 0; i < ops; i++) {
 		uint32_t type = is_write ? request(XS_WRITE, path, plen, value, size)
 					 : request(XS_READ, path, plen, NULL, 0);
@@ -186,12 +181,11 @@ int main(int argc, char **argv)
 			die(workload);
 		}
 	}
-	double seconds = now() - start;
+	measured_stop(&m);
+	measured_report(&m, ops);
 
 	request(XS_RM, base, strlen(base) + 1, NULL, 0);
 	close(sock);
 	unlink(own.sun_path);
-	printf("{\"workload\":\"%s\",\"ops\":%ld,\"seconds\":%.6f,\"rate\":%.1f}\n", workload, ops,
-	       seconds, ops / seconds);
 	return 0;
 }

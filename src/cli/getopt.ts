@@ -136,8 +136,5 @@ function parseCluster(
   return at;
 }
 
-/** C's `atoi`: optional blanks and sign, then leading digits; 0 when there are none. */
-export function atoi(text: string): number {
-  const match = /^[ \t\n\v\f\r]*([+-]?\d+)/.exec(text);
-  return match ? Number.parseInt(match[1]!, 10) | 0 : 0;
-}
+/** C's `atoi`, as the C tools read numeric arguments (and C xenstored numeric fields). */
+export { atoi } from '../xenstore/numbers.ts';

@@ -7,11 +7,13 @@
 import { realpathSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runConformanceCommand } from './commands/conformance.ts';
 import { runConsole } from './commands/console.ts';
 import { runControl } from './commands/control.ts';
 import { runProxy } from './commands/proxy.ts';
 import { runReplay } from './commands/replay.ts';
 import { runServe } from './commands/serve.ts';
+import { runSnapshot } from './commands/snapshot.ts';
 import { runTree } from './commands/tree.ts';
 import { CliExit, type CliIo, Diagnostics } from './io.ts';
 import { isToolMode, runTool } from './xenstore-tool.ts';
@@ -35,12 +37,13 @@ Drop-in xenstore tools (same options, output and exit status as Xen 4.17's xenst
   /var/run/xenstored/socket, else /dev/xen/xenbus.
 
 Protocol tools:
-  serve [--socket PATH] [--seed FILE] [--guest-domains 1,2 --guest-socket-dir DIR]
+  serve [--socket PATH] [--seed FILE | --load STREAM] [--guest-domains 1,2 --guest-socket-dir DIR]
         [--trace FILE] [--eagain-rate R] [--fault-seed N] [--xen-version 4.17]
                                   run the in-memory xenstored
   proxy --listen PATH --to PATH [--trace FILE.jsonl] [--log FILE] [--quiet]
                                   decode and record all traffic to a xenstored
   replay TRACE.jsonl [--to PATH]  replay a proxy trace, report differing replies
+  snapshot --to FILE [--mock]     a daemon's store as a xenstore migration stream
   tree [PATH] [--watch] [--color] [--count N]
                                   print a subtree, redrawn as it changes
   console DOMID                   a guest's PV console, as its backend (Ctrl-] detaches)
@@ -94,12 +97,16 @@ async function dispatch(args: readonly string[], io: CliIo, programPath: string)
       return runServe(rest, io);
     case 'proxy':
       return runProxy(rest, io);
+    case 'snapshot':
+      return runSnapshot(rest, io);
     case 'replay':
       return runReplay(rest, io);
     case 'tree':
       return runTree(rest, io);
     case 'console':
       return runConsole(rest, io);
+    case 'conformance':
+      return runConformanceCommand(rest, io);
     default:
       if (isToolMode(command)) {
         return runTool(command, rest, { program: PROGRAM, argv0: PROGRAM, modeArgument: true }, io);

@@ -61,9 +61,9 @@ export function errorCode(error: unknown): string {
 }
 
 /**
- * The errno name of a failed connection. The client reports an unreachable server as
- * ECONNRESET, with the system error as its cause when there is one; without one, neither socket
- * nor device exists, which libxenstore reports as ENOENT.
+ * The errno name of a failed connection as the system gave it: the client's error carries the
+ * system error as its cause when there is one; without one, neither socket nor device exists,
+ * which libxenstore reports as ENOENT.
  */
 export function connectErrorCode(error: unknown): string {
   const cause = (error as { cause?: unknown } | undefined)?.cause;

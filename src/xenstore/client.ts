@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { debuglog } from 'node:util';
 import { type BusyPoll, busyWaiter, type Waiter } from '../event-loop/busy-poller.ts';
 import { emitDetached } from './client/emit-detached.ts';
-import { asBuffer, NodeOperations, type RequestOptions } from './client/node-operations.ts';
+import { NodeOperations, type RequestOptions } from './client/node-operations.ts';
 import { abortError, type PendingRequest, RequestTable } from './client/request-table.ts';
 import {
   runTransaction,
@@ -57,12 +57,14 @@ export interface XenstoreClientOptions {
    */
   readonly reconnect?: boolean | ReconnectOptions;
   /**
-   * What the client does while a reply is outstanding: keep the event loop turning (spin) or
-   * sleep until the server's reply wakes it. Default `'adaptive'`: whichever this thread has
-   * measured to be quicker, re-measured now and then, and only while a single reply is awaited
-   * in the thread. Spinning pays off when the server runs on another CPU (a round trip can take
-   * half the time) and is avoided when both share one; it never lasts more than 0.1 ms without
-   * a reply. `false` never spins; `true` spins whenever replies are awaited.
+   * What the client does while a reply is outstanding: sleep until the server's reply wakes it,
+   * or keep the event loop turning (spin). Default `false`: never spin, which costs the least
+   * CPU per request wherever spinning is not quicker, and always when the machine has other work
+   * (a Dom0 whose vCPUs guests share). `'adaptive'` follows whichever this thread has measured
+   * quicker, re-measured now and then, and only while a single reply is awaited in the thread:
+   * worth it for one-at-a-time requests when the server runs on another, otherwise idle CPU,
+   * where a round trip can take half the time at about a third more CPU per request. `true`
+   * spins whenever replies are awaited. A spin never lasts more than 0.1 ms without a reply.
    */
   readonly busyPoll?: BusyPoll;
 }
@@ -115,7 +117,9 @@ type State = 'open' | 'reconnecting' | 'closed';
  * ```
  *
  * Every call rejects with a {@link XenstoreError} whose `code` is the server's error name (e.g.
- * `ENOENT`) or one of `ETIMEDOUT`, `ABORT_ERR`, `ECONNRESET`, `EPROTO`. Set
+ * `ENOENT`) or one of `ETIMEDOUT`, `ABORT_ERR`, `ECONNRESET` (the connection was lost),
+ * `EPROTO` (the server broke the protocol: a reply of the wrong type, `tx_id` or shape, or a
+ * frame that closed the connection). Set
  * `NODE_DEBUG=xenwire` to trace every message.
  */
 export class XenstoreClient extends NodeOperations implements AsyncDisposable {
@@ -148,7 +152,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
       options.transport ??
       (options.socketPath ? socketConnector(options.socketPath) : defaultConnector());
     this.#requests = new RequestTable(options.timeout ?? DEFAULT_TIMEOUT);
-    this.#poller = busyWaiter(options.busyPoll ?? 'adaptive', () => this.#requests.waiting);
+    this.#poller = busyWaiter(options.busyPoll ?? false, () => this.#requests.waiting);
     this.#queueCapacity = options.watchQueueCapacity ?? DEFAULT_QUEUE_CAPACITY;
     const reconnect = options.reconnect === true ? {} : options.reconnect || undefined;
     this.#reconnect = reconnect && {
@@ -158,7 +162,11 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     };
   }
 
-  /** Opens a connection; rejects with `ECONNRESET` when the server cannot be reached. */
+  /**
+   * Opens a connection; when the server cannot be reached, rejects with the reason as its
+   * `code`: `ENOENT` (no socket or device there), `ECONNREFUSED` (nothing listens on the socket),
+   * `EACCES` (not allowed), `ENAMETOOLONG` (a socket path over 107 bytes).
+   */
   static async connect(options: XenstoreClientOptions = {}): Promise<XenstoreClient> {
     const client = new XenstoreClient(options);
     await client.#open();
@@ -364,7 +372,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
    */
   async control(args: readonly (string | Uint8Array)[], options?: RequestOptions): Promise<Buffer> {
     if (args.length === 0) throw new XenstoreError('EINVAL', 'CONTROL needs a command', 'CONTROL');
-    return asBuffer(await this.#request({ op: 'CONTROL', args }, 0, options));
+    return this.#request({ op: 'CONTROL', args }, 0, options);
   }
 
   /** The server's features, or a domain's (servers without GET_FEATURE answer ENOSYS). */
@@ -451,17 +459,17 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     }
     const reqId = this.#requests.nextId();
     const message = encodeRequest(request, { reqId, txId });
-    if (message.payload.length > PAYLOAD_MAX) {
+    if (message.payloadLength > PAYLOAD_MAX) {
       return Promise.reject(
         new XenstoreError(
           'E2BIG',
-          `${op} payload of ${message.payload.length} bytes exceeds ${PAYLOAD_MAX}`,
+          `${op} payload of ${message.payloadLength} bytes exceeds ${PAYLOAD_MAX}`,
           op,
           requestPath(request),
         ),
       );
     }
-    const pending = this.#requests.add(reqId, op, requestPath(request), options, undo);
+    const pending = this.#requests.add(reqId, op, txId, requestPath(request), options, undo);
     // Before the transmit: an in-process server answers inside it.
     this.#poller.expect();
     this.#transmit(message);
@@ -496,6 +504,18 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
           `dropped a reply (type ${message.type}) to unknown req_id ${message.reqId}`,
         ),
       );
+      return;
+    }
+    if (message.txId !== pending.txId) {
+      // Not the answer to this request: what the server did is unknown, so nothing is undone.
+      const error = new XenstoreError(
+        'EPROTO',
+        `${pending.op} answered with tx_id ${message.txId} instead of ${pending.txId}`,
+        pending.op,
+        pending.path,
+      );
+      if (pending.abandoned) this.#diagnose(error);
+      else pending.reject(error);
       return;
     }
     if (pending.abandoned) {
@@ -539,7 +559,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
   #sendUnanswered(request: Request, txId: number): void {
     if (this.#state === 'closed') return;
     const reqId = this.#requests.nextId();
-    this.#requests.addUnanswered(reqId, request.op, requestPath(request));
+    this.#requests.addUnanswered(reqId, request.op, txId, requestPath(request));
     this.#transmit(encodeRequest(request, { reqId, txId }));
   }
 
@@ -599,9 +619,15 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     const transport = this.#transport;
     this.#transport = undefined;
     transport?.close();
+    // A server that broke the framing (or a ring's rules) is EPROTO; any other end, ECONNRESET.
+    const broken = isXenstoreError(reason, 'EPROTO');
     const error = new XenstoreError(
-      'ECONNRESET',
-      reason ? `connection lost: ${reason.message}` : 'connection closed by the server',
+      broken ? 'EPROTO' : 'ECONNRESET',
+      broken
+        ? `connection closed: the server broke the protocol: ${reason.message}`
+        : reason
+          ? `connection lost: ${reason.message}`
+          : 'connection closed by the server',
       undefined,
       undefined,
       { cause: reason },
@@ -668,10 +694,20 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     this.#backlog.length = 0;
     this.#requests.failAll(
       (request) =>
-        new XenstoreError('ECONNRESET', error.message, request.op, request.path, { cause: error }),
+        new XenstoreError(error.code, error.message, request.op, request.path, { cause: error }),
     );
     for (const tx of [...this.#transactions]) {
-      tx.lose(new XenstoreError('ECONNRESET', `transaction ${tx.id} lost with the connection`));
+      tx.lose(
+        new XenstoreError(
+          error.code,
+          `transaction ${tx.id} lost with the connection`,
+          undefined,
+          undefined,
+          {
+            cause: error,
+          },
+        ),
+      );
     }
     if (!final && this.#state !== 'closed') return;
     const userClosed = this.#lifetime.signal.aborted;

@@ -12,6 +12,12 @@ export type XenstoreErrorCode =
   | 'ETIMEDOUT'
   /** The connection closed while the request was pending. */
   | 'ECONNRESET'
+  /** Nothing listens on the socket (a stale socket file left by a server that died). */
+  | 'ECONNREFUSED'
+  /** A server already answers on the socket path a listener was asked to use. */
+  | 'EADDRINUSE'
+  /** A socket path longer than the 107 bytes `sun_path` holds. */
+  | 'ENAMETOOLONG'
   /** The caller aborted the request through its `AbortSignal`. */
   | 'ABORT_ERR'
   /** The operation is already in progress (e.g. a watch registered twice on one client). */
@@ -21,6 +27,9 @@ const localErrno: Readonly<Record<string, number>> = {
   EPROTO: 71,
   ETIMEDOUT: 110,
   ECONNRESET: 104,
+  ECONNREFUSED: 111,
+  EADDRINUSE: 98,
+  ENAMETOOLONG: 36,
   EALREADY: 114,
 };
 

@@ -47,7 +47,7 @@ export const MESSAGES = {
   GET_PERMS: { type: 3, readOnly: true, request: request.path, reply: reply.permissions },
   WATCH: { type: 4, noTransaction: true, request: request.watch, reply: reply.ok },
   UNWATCH: { type: 5, noTransaction: true, request: request.pathToken, reply: reply.ok },
-  TRANSACTION_START: { type: 6, request: request.reserved, reply: reply.decimal },
+  TRANSACTION_START: { type: 6, request: request.reserved, reply: reply.transactionId },
   TRANSACTION_END: { type: 7, request: request.commit, reply: reply.ok },
   INTRODUCE: { type: 8, privileged: true, request: request.introduce, reply: reply.ok },
   RELEASE: { type: 9, privileged: true, request: request.domid, reply: reply.ok },
@@ -125,8 +125,8 @@ export type MessageTypeName = keyof typeof MessageType;
 /** The number of `XS_RESTRICT`, removed from the protocol: servers answer ENOSYS. */
 export const REMOVED_RESTRICT_TYPE = 20;
 
-/** One past the highest defined type (`XS_TYPE_COUNT`). */
-export const TYPE_COUNT = 27;
+/** One past the highest defined type (`XS_TYPE_COUNT`), 27 for the types of Xen 4.17's header. */
+export const TYPE_COUNT: number = Math.max(...Object.values(MESSAGES).map((row) => row.type)) + 1;
 
 const typeNames = new Map<number, MessageTypeName>(
   (Object.entries(MessageType) as [MessageTypeName, number][]).map(([name, n]) => [n, name]),

@@ -6,7 +6,12 @@ import { XenstoreError } from './errors.ts';
  * `/local/domain/<domid>`, or `@name` for the special watch paths.
  */
 
-const allowed = /^[A-Za-z0-9\-/_@]*$/;
+/** The characters a path may hold, by character code: A-Za-z0-9-/_@. */
+const ALLOWED = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-/_@') {
+  ALLOWED[c.charCodeAt(0)] = 1;
+}
+const SLASH = 0x2f;
 const localPrefix = /^\/local\/domain\/(\d{1,5})\//;
 
 /** The home of a domain, which relative paths are resolved against. */
@@ -29,13 +34,25 @@ export function isAbsolutePath(path: string): boolean {
  * written; resolve them first to apply the length limit the way xenstored does.
  */
 export function pathProblem(path: string): string | undefined {
-  if (path.length === 0) return 'empty path';
-  if (!allowed.test(path)) return 'path holds a character outside A-Za-z0-9-/_@';
-  if (path.includes('//')) return 'path holds an empty component';
-  if (path.length > 1 && path.endsWith('/')) return 'path ends with /';
-  if (path === '/' || !isAbsolutePath(path)) return undefined;
+  const length = path.length;
+  if (length === 0) return 'empty path';
+  // One pass over the characters: every request checks its path, and this beats a regex and
+  // two searches several times over.
+  let previous = 0;
+  let emptyComponent = false;
+  for (let i = 0; i < length; i++) {
+    const c = path.charCodeAt(i);
+    if (c >= ALLOWED.length || ALLOWED[c] === 0) {
+      return 'path holds a character outside A-Za-z0-9-/_@';
+    }
+    if (c === SLASH && previous === SLASH) emptyComponent = true;
+    previous = c;
+  }
+  if (emptyComponent) return 'path holds an empty component';
+  if (length > 1 && previous === SLASH) return 'path ends with /';
   // xenstored (4.17) allows REL_PATH_MAX characters beyond a leading /local/domain/<id>/, and
   // REL_PATH_MAX in total for any other absolute path; the protocol document's 3072 is never reached.
+  if (length <= REL_PATH_MAX || !isAbsolutePath(path)) return undefined;
   const prefix = localPrefix.exec(path)?.[0].length ?? 0;
   if (path.length > prefix + REL_PATH_MAX) return `path longer than ${REL_PATH_MAX} characters`;
   return undefined;

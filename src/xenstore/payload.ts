@@ -11,12 +11,16 @@ export function toBytes(value: string | Uint8Array): Uint8Array {
   return typeof value === 'string' ? encoder.encode(value) : value;
 }
 
+/** The same bytes as a Buffer, without copying (received payloads already are Buffers). */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return bytes instanceof Buffer
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+}
+
 /** Bytes as text (latin1, so that every byte maps to one character and nothing is lost). */
 export function toText(bytes: Uint8Array): string {
-  // Received payloads are Buffers already: no view to make on the hot path.
-  const buffer =
-    bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-  return buffer.toString('latin1');
+  return asBuffer(bytes).toString('latin1');
 }
 
 /**
@@ -41,6 +45,16 @@ export function joinStrings(items: readonly (string | Uint8Array)[], headroom = 
 }
 
 /**
+ * Each item followed by a nul, for text that holds bytes (decoded with {@link toText}): every
+ * character becomes the one byte it stands for, so what a peer sent goes back unchanged.
+ */
+export function joinByteStrings(items: readonly string[]): Buffer {
+  let text = '';
+  for (const item of items) text += `${item}\0`;
+  return Buffer.from(text, 'latin1');
+}
+
+/**
  * Splits a payload of nul-terminated strings. Returns `undefined` when the payload does not end
  * with a nul (a trailing unterminated part is a grammar error everywhere it can occur).
  */
@@ -49,6 +63,15 @@ export function splitStrings(payload: Uint8Array): string[] | undefined {
   if (payload[payload.length - 1] !== NUL) return undefined;
   // One decode and one native split beat walking the bytes in JavaScript by an order of magnitude.
   return toText(payload.subarray(0, payload.length - 1)).split('\0');
+}
+
+/**
+ * The nul-terminated strings of a request payload, as C xenstored reads them (`get_strings`):
+ * bytes after the last nul belong to no string and are ignored.
+ */
+export function requestStrings(payload: Uint8Array): string[] {
+  const last = payload.lastIndexOf(NUL);
+  return last < 0 ? [] : toText(payload.subarray(0, last)).split('\0');
 }
 
 /** Index of the first nul at or after `from`, or -1. */

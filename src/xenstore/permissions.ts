@@ -1,4 +1,5 @@
 import { XenstoreError } from './errors.ts';
+import { strtolWhole } from './numbers.ts';
 
 /**
  * Node permissions. A node carries a list of entries `<letter><domid>`; the first names the owner
@@ -22,7 +23,8 @@ const letters: ReadonlySet<string> = new Set(['r', 'w', 'b', 'n']);
  */
 export function parsePermission(text: string): Permission {
   const letter = text[0];
-  const domid = letter !== undefined && letters.has(letter) ? strtol32(text.slice(1)) : undefined;
+  const domid =
+    letter !== undefined && letters.has(letter) ? strtolWhole(text.slice(1)) : undefined;
   if (domid === undefined) {
     throw new XenstoreError('EINVAL', `invalid permission ${JSON.stringify(text)}`);
   }
@@ -48,28 +50,4 @@ export function canRead(access: Access): boolean {
 /** True when `access` allows writing. */
 export function canWrite(access: Access): boolean {
   return access === 'w' || access === 'b';
-}
-
-const strtolSyntax = /^[\t\n\v\f\r ]*([+-]?)(?:0[xX]([0-9a-fA-F]+)|(0[0-7]*)|([1-9][0-9]*))$/;
-const LONG_MAX = 2n ** 63n - 1n;
-
-/**
- * The whole of `text` read as `strtol(text, &end, 0)` requires (base prefix, sign, leading blanks),
- * clamped to a C long and truncated to the 32 bits of xenstored's `unsigned int` domid field,
- * seen as the signed value C prints. `undefined` when anything is left over or nothing was read.
- */
-function strtol32(text: string): number | undefined {
-  const match = strtolSyntax.exec(text);
-  if (!match) return undefined;
-  const [, sign, hex, octal, decimal] = match;
-  let value =
-    hex !== undefined
-      ? BigInt(`0x${hex}`)
-      : octal !== undefined
-        ? BigInt(`0o${octal}`)
-        : BigInt(decimal!);
-  if (sign === '-') value = -value;
-  if (value > LONG_MAX) value = LONG_MAX;
-  if (value < -LONG_MAX - 1n) value = -LONG_MAX - 1n;
-  return Number(BigInt.asIntN(32, value));
 }

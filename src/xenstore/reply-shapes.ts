@@ -1,5 +1,5 @@
 import { XenstoreError } from './errors.ts';
-import { splitStrings, toText } from './payload.ts';
+import { asBuffer, splitStrings, toText } from './payload.ts';
 import { type Permission, parsePermission } from './permissions.ts';
 
 /**
@@ -29,17 +29,31 @@ function malformed(op: string): never {
   throw new XenstoreError('EPROTO', `malformed ${op} reply`, op);
 }
 
-function firstString(payload: Uint8Array, op: string): string {
-  return splitStrings(payload)?.[0] ?? malformed(op);
+/** The payload as one nul-terminated string, and nothing else. */
+function oneString(payload: Uint8Array, op: string): string {
+  const strings = splitStrings(payload);
+  return strings?.length === 1 ? strings[0]! : malformed(op);
 }
 
-/** The payload itself: READ's value, CONTROL's implementation-specific answer. */
-export const bytes: ReplyShape<Uint8Array> = { decode: (payload) => payload };
+/** Names as a directory lists them: none empty, none with a `/`. */
+function childNames(payload: Uint8Array, op: string): string[] {
+  const list = splitStrings(payload) ?? malformed(op);
+  for (const name of list) if (name === '' || name.includes('/')) malformed(op);
+  return list;
+}
+
+/** A decimal number of 1 to 10 digits that fits in 32 bits, as C prints an unsigned int. */
+function uint32(payload: Uint8Array, op: string): number {
+  const text = oneString(payload, op);
+  const value = /^\d{1,10}$/.test(text) ? Number(text) : -1;
+  return value >= 0 && value <= 0xffffffff ? value : malformed(op);
+}
+
+/** The payload itself, as a Buffer view: READ's value, CONTROL's implementation-specific answer. */
+export const bytes: ReplyShape<Buffer> = { decode: (payload) => asBuffer(payload) };
 
 /** Nul-terminated names (DIRECTORY). */
-export const names: ReplyShape<string[]> = {
-  decode: (payload, op) => splitStrings(payload) ?? malformed(op),
-};
+export const names: ReplyShape<string[]> = { decode: childNames };
 
 /** `generation\0child\0…[\0]` (DIRECTORY_PART). */
 export const directoryPart: ReplyShape<DirectoryPart> = {
@@ -51,31 +65,42 @@ export const directoryPart: ReplyShape<DirectoryPart> = {
     // The list is complete when it ends in an empty string: one extra nul after the last name.
     const complete = rest.length === 1 ? rest[0] === 0 : rest.length > 1 && rest.at(-2) === 0;
     const body = complete ? rest.subarray(0, rest.length - 1) : rest;
-    const children = splitStrings(body) ?? malformed(op);
+    const children = childNames(body, op);
     return { generation, children, complete, length: body.length };
   },
 };
 
-/** Nul-terminated permission entries (GET_PERMS). */
+/** Nul-terminated permission entries, the owner's first (GET_PERMS). */
 export const permissions: ReplyShape<Permission[]> = {
-  decode: (payload, op) => (splitStrings(payload) ?? malformed(op)).map(parsePermission),
+  decode(payload, op) {
+    const entries = splitStrings(payload);
+    if (!entries?.length) malformed(op);
+    try {
+      return entries.map(parsePermission);
+    } catch {
+      return malformed(op);
+    }
+  },
 };
 
-/** One decimal number (TRANSACTION_START's id, GET_FEATURE's bits). */
-export const decimal: ReplyShape<number> = {
+/** One 32-bit decimal number (GET_FEATURE's bits). */
+export const decimal: ReplyShape<number> = { decode: uint32 };
+
+/** TRANSACTION_START's id: 32 bits and never 0, which in a header means "no transaction". */
+export const transactionId: ReplyShape<number> = {
   decode(payload, op) {
-    const text = firstString(payload, op);
-    return /^\d+$/.test(text) ? Number(text) : malformed(op);
+    const id = uint32(payload, op);
+    return id !== 0 ? id : malformed(op);
   },
 };
 
 /** One string (GET_DOMAIN_PATH; GET_QUOTA's names separated by spaces, or a quota's value). */
-export const text: ReplyShape<string> = { decode: firstString };
+export const text: ReplyShape<string> = { decode: oneString };
 
 /** `T` or `F` (IS_DOMAIN_INTRODUCED). */
 export const flag: ReplyShape<boolean> = {
   decode(payload, op) {
-    const answer = firstString(payload, op);
+    const answer = oneString(payload, op);
     return answer === 'T' ? true : answer === 'F' ? false : malformed(op);
   },
 };

@@ -1,5 +1,6 @@
 import { XenstoreError } from './errors.ts';
-import { indexOfNul, joinStrings, splitStrings, toText } from './payload.ts';
+import { atoi, atou } from './numbers.ts';
+import { indexOfNul, joinStrings, requestStrings, splitStrings, toText } from './payload.ts';
 import { formatPermission, type Permission, parsePermissions } from './permissions.ts';
 
 /**
@@ -32,20 +33,6 @@ function bad(op: string, why: string): never {
   throw new XenstoreError('EINVAL', `${op}: ${why}`, op);
 }
 
-/** Decimal digits only. */
-function parseDecimal(text: string): number | undefined {
-  return /^\d{1,10}$/.test(text) ? Number(text) : undefined;
-}
-
-/**
- * A number as xenstored reads domids and ports: with C's `atoi`, so leading digits count, `007` is
- * 7 and text without digits is 0. The server decides what a 0 or an unknown domain means.
- */
-function atoi(text: string): number {
-  const match = /^\s*([+-]?\d+)/.exec(text);
-  return match ? Number(match[1]) : 0;
-}
-
 /** `path\0`: the commonest requests, written and read without a string split. */
 export const path: RequestShape<{ readonly path: string }> = {
   encode: (fields, headroom) => pathAndValue(fields.path, undefined, headroom),
@@ -67,9 +54,21 @@ export const pathValue: RequestShape<{ readonly path: string; readonly value: Ui
 };
 
 function pathAndValue(path: string, value: Uint8Array | undefined, headroom: number): Buffer {
-  const pathLength = Buffer.byteLength(path);
-  const out = Buffer.allocUnsafe(headroom + pathLength + 1 + (value?.length ?? 0));
-  out.write(path, headroom, 'utf8');
+  const valueLength = value?.length ?? 0;
+  let pathLength = path.length;
+  let out = Buffer.allocUnsafe(headroom + pathLength + 1 + valueLength);
+  // Valid paths are ASCII: copied by character in JavaScript, which for paths of this length
+  // is quicker than a call into the UTF-8 encoder. Anything else is encoded as UTF-8.
+  for (let i = 0; i < pathLength; i++) {
+    const c = path.charCodeAt(i);
+    if (c >= 0x80) {
+      pathLength = Buffer.byteLength(path);
+      out = Buffer.allocUnsafe(headroom + pathLength + 1 + valueLength);
+      out.write(path, headroom, 'utf8');
+      break;
+    }
+    out[headroom + i] = c;
+  }
   out[headroom + pathLength] = 0;
   if (value) out.set(value, headroom + pathLength + 1);
   return out;
@@ -79,11 +78,10 @@ function pathAndValue(path: string, value: Uint8Array | undefined, headroom: num
 export const pathOffset = strings<{ readonly path: string; readonly offset: number }>(
   (fields) => [fields.path, String(fields.offset)],
   (payload, op) => {
-    const parts = splitStrings(payload);
-    if (parts?.length !== 2) bad(op, 'expected path and offset');
-    // C reads the offset with atoi: text is 0, and a negative offset is past every list's end.
-    const offset = atoi(parts![1]!);
-    return { op, path: parts![0]!, offset: offset < 0 ? Number.MAX_SAFE_INTEGER : offset };
+    const parts = requestStrings(payload);
+    if (parts.length !== 2) bad(op, 'expected path and offset');
+    // An offset atoi reads as negative is past the end of every list.
+    return { op, path: parts[0]!, offset: atou(parts[1]!) };
   },
 );
 
@@ -94,9 +92,9 @@ export const pathPermissions = strings<{
 }>(
   (fields) => [fields.path, ...fields.perms.map(formatPermission)],
   (payload, op) => {
-    const parts = splitStrings(payload);
-    if (!parts || parts.length < 2) bad(op, 'expected path and at least one permission');
-    return { op, path: parts![0]!, perms: parsePermissions(parts!.slice(1)) };
+    const parts = requestStrings(payload);
+    if (parts.length < 2) bad(op, 'expected path and at least one permission');
+    return { op, path: parts[0]!, perms: parsePermissions(parts.slice(1)) };
   },
 );
 
@@ -111,13 +109,13 @@ export const watch = strings<{
       ? [fields.path, fields.token]
       : [fields.path, fields.token, String(fields.depth)],
   (payload, op) => {
-    const parts = splitStrings(payload);
-    if (!parts || parts.length < 2 || parts.length > 3) bad(op, 'expected path and token');
+    const parts = requestStrings(payload);
+    if (parts.length < 2 || parts.length > 3) bad(op, 'expected path and token');
     const [path, token, depthText] = parts as [string, string, string?];
     if (depthText === undefined) return { op, path, token };
-    const depth = parseDecimal(depthText);
-    if (depth === undefined) bad(op, 'depth is not a number');
-    return { op, path, token, depth: depth! };
+    const depth = atoi(depthText);
+    if (depth < 0) bad(op, 'depth is negative');
+    return { op, path, token, depth };
   },
 );
 
@@ -125,9 +123,9 @@ export const watch = strings<{
 export const pathToken = strings<{ readonly path: string; readonly token: string }>(
   (fields) => [fields.path, fields.token],
   (payload, op) => {
-    const parts = splitStrings(payload);
-    if (parts?.length !== 2) bad(op, 'expected path and token');
-    return { op, path: parts![0]!, token: parts![1]! };
+    const parts = requestStrings(payload);
+    if (parts.length !== 2) bad(op, 'expected path and token');
+    return { op, path: parts[0]!, token: parts[1]! };
   },
 );
 
@@ -162,13 +160,14 @@ export const introduce = strings<{
 }>(
   (fields) => [String(fields.domid), String(fields.gfn), String(fields.port)],
   (payload, op) => {
-    const parts = splitStrings(payload);
-    if (!parts || parts.length < 3) bad(op, 'expected domid, gfn and event channel');
+    const parts = requestStrings(payload);
+    if (parts.length < 3) bad(op, 'expected domid, gfn and event channel');
     return {
       op,
-      domid: atoi(parts![0]!),
-      gfn: BigInt(/^\s*([+-]?\d+)/.exec(parts![1]!)?.[1] ?? 0),
-      port: atoi(parts![2]!),
+      domid: atou(parts[0]!),
+      // Not a number C reads (it ignores the gfn): kept as sent, for dumps.
+      gfn: BigInt(/^\s*([+-]?\d+)/.exec(parts[1]!)?.[1] ?? 0),
+      port: atoi(parts[2]!),
     };
   },
 );
@@ -179,7 +178,7 @@ export const domid = strings<{ readonly domid: number }>(
   (payload, op) => {
     const parts = splitStrings(payload);
     if (parts?.length !== 1) bad(op, 'expected one nul-terminated domid');
-    return { op, domid: atoi(parts![0]!) };
+    return { op, domid: atou(parts![0]!) };
   },
 );
 
@@ -187,9 +186,9 @@ export const domid = strings<{ readonly domid: number }>(
 export const domidTarget = strings<{ readonly domid: number; readonly target: number }>(
   (fields) => [String(fields.domid), String(fields.target)],
   (payload, op) => {
-    const parts = splitStrings(payload);
-    if (parts?.length !== 2) bad(op, 'expected domid and target');
-    return { op, domid: atoi(parts![0]!), target: atoi(parts![1]!) };
+    const parts = requestStrings(payload);
+    if (parts.length < 2) bad(op, 'expected domid and target');
+    return { op, domid: atou(parts[0]!), target: atou(parts[1]!) };
   },
 );
 
@@ -197,9 +196,9 @@ export const domidTarget = strings<{ readonly domid: number; readonly target: nu
 export const args = strings<{ readonly args: readonly (string | Uint8Array)[] }>(
   (fields) => fields.args,
   (payload, op) => {
-    const parts = splitStrings(payload);
-    if (!parts || parts.length === 0) bad(op, 'expected a command');
-    return { op, args: parts! };
+    const parts = requestStrings(payload);
+    if (parts.length === 0) bad(op, 'expected a command');
+    return { op, args: parts };
   },
 );
 
@@ -208,9 +207,9 @@ export const optionalDomid: RequestShape<{ readonly domid?: number }> = {
   encode: (fields, headroom) =>
     joinStrings(fields.domid === undefined ? [] : [String(fields.domid)], headroom),
   decode(payload, op) {
-    const parts = splitStrings(payload);
-    if (!parts || parts.length > 1) bad(op, 'expected at most a domid');
-    return parts!.length === 0 ? { op } : { op, domid: atoi(parts![0]!) };
+    const parts = requestStrings(payload);
+    if (parts.length > 1) bad(op, 'expected at most a domid');
+    return parts.length === 0 ? { op } : { op, domid: atou(parts[0]!) };
   },
 };
 
@@ -218,11 +217,9 @@ export const optionalDomid: RequestShape<{ readonly domid?: number }> = {
 export const domidValue = strings<{ readonly domid: number; readonly value: number }>(
   (fields) => [String(fields.domid), String(fields.value)],
   (payload, op) => {
-    const parts = splitStrings(payload);
-    if (parts?.length !== 2) bad(op, 'expected domid and value');
-    const value = parseDecimal(parts![1]!);
-    if (value === undefined) bad(op, 'value is not a number');
-    return { op, domid: atoi(parts![0]!), value: value! };
+    const parts = requestStrings(payload);
+    if (parts.length !== 2) bad(op, 'expected domid and value');
+    return { op, domid: atou(parts[0]!), value: atou(parts[1]!) };
   },
 );
 
@@ -233,11 +230,11 @@ export const domidValue = strings<{ readonly domid: number; readonly value: numb
 export const quotaQuery = strings<{ readonly domid?: number; readonly quota?: string }>(
   (fields) => [fields.domid, fields.quota].filter((s) => s !== undefined).map((s) => String(s)),
   (payload, op) => {
-    const parts = splitStrings(payload);
-    if (!parts || parts.length > 2) bad(op, 'expected at most domid and quota name');
-    if (parts!.length === 0) return { op };
-    if (parts!.length === 1) return { op, quota: parts![0]! };
-    return { op, domid: atoi(parts![0]!), quota: parts![1]! };
+    const parts = requestStrings(payload);
+    if (parts.length > 2) bad(op, 'expected at most domid and quota name');
+    if (parts.length === 0) return { op };
+    if (parts.length === 1) return { op, quota: parts[0]! };
+    return { op, domid: atou(parts[0]!), quota: parts[1]! };
   },
 );
 
@@ -250,12 +247,11 @@ export const quotaSetting = strings<{
   (fields) =>
     [fields.domid, fields.quota, fields.value].filter((s) => s !== undefined).map((s) => String(s)),
   (payload, op) => {
-    const parts = splitStrings(payload);
-    if (!parts || parts.length < 2 || parts.length > 3) bad(op, 'expected quota and value');
-    const value = parseDecimal(parts![parts!.length - 1]!);
-    if (value === undefined) bad(op, 'value is not a number');
-    return parts!.length === 2
-      ? { op, quota: parts![0]!, value: value! }
-      : { op, domid: atoi(parts![0]!), quota: parts![1]!, value: value! };
+    const parts = requestStrings(payload);
+    if (parts.length < 2 || parts.length > 3) bad(op, 'expected quota and value');
+    const value = atou(parts[parts.length - 1]!);
+    return parts.length === 2
+      ? { op, quota: parts[0]!, value }
+      : { op, domid: atou(parts[0]!), quota: parts[1]!, value };
   },
 );

@@ -2,7 +2,7 @@ import { HEADER_SIZE } from './constants.ts';
 import { XenstoreError } from './errors.ts';
 import { MESSAGES, MessageType, type RequestName, requestEntry } from './messages.ts';
 import type { RequestShape } from './request-shapes.ts';
-import { type OutgoingMessage, writeHeader } from './wire.ts';
+import { FramedMessage, writeHeader } from './wire.ts';
 
 /**
  * Requests as data, derived from the table of {@link MESSAGES}: `encodeRequest` turns one into
@@ -38,14 +38,13 @@ export function encodeRequestPayload(request: Request): Buffer {
 
 /**
  * Builds a whole request message. Its `frame` holds the wire bytes, header included, in one
- * buffer, and its `payload` is a view into it, so that byte transports send it without another
- * copy.
+ * buffer, so that byte transports send it without another copy; its `payload` is a view into it.
  */
-export function encodeRequest(request: Request, ids: RequestIds): OutgoingMessage {
+export function encodeRequest(request: Request, ids: RequestIds): FramedMessage {
   const frame = shapeOf(request).encode(request, HEADER_SIZE);
   const type = MessageType[request.op];
   writeHeader(frame, { type, reqId: ids.reqId, txId: ids.txId, len: frame.length - HEADER_SIZE });
-  return { type, reqId: ids.reqId, txId: ids.txId, payload: frame.subarray(HEADER_SIZE), frame };
+  return new FramedMessage(type, ids.reqId, ids.txId, frame);
 }
 
 /** The path a request names, if it names one. */
@@ -59,7 +58,11 @@ export function requestPath(request: Request): string | undefined {
  * server-to-client WATCH_EVENT and ERROR).
  *
  * Only the grammar is checked here; path validity, permissions and domain existence are the
- * server's business.
+ * server's business. The grammar is C xenstored's: requests of one string (paths, domids,
+ * TRANSACTION_END) must be exactly that string; the others are read as the nul-terminated strings
+ * they start with, bytes after the last nul ignored, and need at least as many strings as they
+ * use (WATCH, UNWATCH and DIRECTORY_PART exactly as many). Numbers are read with C's `atoi` into
+ * 32 bits (see `numbers.ts`): domids and offsets unsigned, the event channel signed.
  */
 export function decodeRequest(message: {
   readonly type: number;

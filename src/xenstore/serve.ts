@@ -11,6 +11,12 @@ export interface ServeOptions extends Omit<ServerOptions, 'seed' | 'trace'> {
   readonly socketPath?: string;
   /** A JSON store dump to start from instead of the realistic Dom0 tree. */
   readonly seedFile?: string;
+  /**
+   * A xenstore migration stream to start from instead (`xenwire snapshot`, C xenstored's live
+   * update): its tree, domains and guests' watches. Its socket connections belonged to another
+   * process and are dropped with their watches.
+   */
+  readonly migrationStreamFile?: string;
   /** Initial content instead of the Dom0 tree (ignored when `seedFile` is given). */
   readonly seed?: StoreDump;
   /** Guest domains to create and introduce at start. */
@@ -49,15 +55,20 @@ export async function serve(options: ServeOptions = {}): Promise<Served> {
   // The guests exist before the toolstack writes their nodes, as on a real host. Ports only need
   // to be distinct; 1 is dom0's.
   const guestDomains = guests.map((domid, i) => ({ domid, gfn: '0', port: 2 + i }));
-  const server = new XenstoreServer({
+  const serverOptions = {
     ...options,
-    seed: {
-      ...seed,
-      nodes: [...seed.nodes, ...guestNodes],
-      domains: [...(seed.domains ?? []), ...guestDomains],
-    },
     trace: traceStream ?? (typeof options.trace === 'string' ? undefined : options.trace),
-  });
+  };
+  const server = options.migrationStreamFile
+    ? loadStream(options.migrationStreamFile, serverOptions)
+    : new XenstoreServer({
+        ...serverOptions,
+        seed: {
+          ...seed,
+          nodes: [...seed.nodes, ...guestNodes],
+          domains: [...(seed.domains ?? []), ...guestDomains],
+        },
+      });
   const listeners: Listener[] = [await socketListener(server, { path: socketPath })];
   const guestSockets = new Map<number, string>();
   try {
@@ -82,4 +93,13 @@ export async function serve(options: ServeOptions = {}): Promise<Served> {
       if (traceStream) await new Promise<void>((done) => traceStream.end(done));
     },
   };
+}
+
+function loadStream(file: string, options: ServerOptions): XenstoreServer {
+  const server = XenstoreServer.fromMigrationStream(readFileSync(file), options);
+  for (const restored of server.restoredConnections()) {
+    if (restored.kind === 'socket')
+      server.resumeConnection(restored.connId, { onMessage() {} }).close();
+  }
+  return server;
 }

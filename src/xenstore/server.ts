@@ -8,6 +8,14 @@
  */
 export { type Served, type ServeOptions, serve } from './serve.ts';
 export { dom0Tree, guestTree } from './server/dom0-tree.ts';
+export type { DumpStreamOptions, RestoredConnection } from './server/migration.ts';
+export {
+  decodeMigrationStream,
+  encodeMigrationStream,
+  type MigrationRecord,
+  type MigrationStream,
+  MigrationStreamError,
+} from './server/migration-stream.ts';
 export type { DumpedDomain, DumpedNode, StoreDump } from './server/persistence.ts';
 export { DEFAULT_QUOTAS, QUOTA_NAMES, type Quotas } from './server/quota.ts';
 export { type ServerOptions, XenstoreServer } from './server/server.ts';

@@ -30,6 +30,28 @@ export interface OutgoingMessage extends Message {
 }
 
 /**
+ * An {@link OutgoingMessage} built as wire bytes: byte transports write `frame` and never look at
+ * `payload`, so its view is only made for the message media that ask for it.
+ */
+export class FramedMessage implements OutgoingMessage {
+  constructor(
+    readonly type: number,
+    readonly reqId: number,
+    readonly txId: number,
+    readonly frame: Uint8Array,
+  ) {}
+
+  get payload(): Uint8Array {
+    return this.frame.subarray(HEADER_SIZE);
+  }
+
+  /** The payload's length, without making its view. */
+  get payloadLength(): number {
+    return this.frame.length - HEADER_SIZE;
+  }
+}
+
+/**
  * Reads a header from the first 16 bytes at `offset` (little-endian, as every Xen platform sends
  * it). This is where every received length is checked: a header announcing more than
  * {@link PAYLOAD_MAX} payload bytes is a protocol error (`EPROTO`), after which a stream can no

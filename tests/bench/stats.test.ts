@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { median, medianExtras, pairedRatios } from '../../bench/lib/stats.ts';
+import { median, medianOfEach, pairedRatios, pairedRatiosOfEach } from '../../bench/lib/stats.ts';
 
 describe('median', () => {
   it('takes the middle value of an odd count and the mean of the middle two of an even one', () => {
@@ -43,8 +43,37 @@ describe('pairedRatios', () => {
   });
 });
 
-describe('medianExtras', () => {
+describe('medianOfEach', () => {
   it('takes the median of each figure over the runs that report it', () => {
-    expect(medianExtras([{ a: 1, b: 10 }, undefined, { a: 3 }, { a: 2 }])).toEqual({ a: 2, b: 10 });
+    expect(medianOfEach([{ a: 1, b: 10 }, undefined, { a: 3 }, { a: 2 }])).toEqual({ a: 2, b: 10 });
+  });
+});
+
+describe('pairedRatiosOfEach', () => {
+  it('pairs each figure run by run, as rates are', () => {
+    const ratios = pairedRatiosOfEach(
+      [
+        { client: 10, daemon: 4 },
+        { client: 20, daemon: 4 },
+      ],
+      [
+        { client: 15, daemon: 2 },
+        { client: 20, daemon: 8 },
+      ],
+    );
+    expect(ratios['client']).toMatchObject({ samples: [1.5, 1], min: 1, max: 1.5 });
+    expect(ratios['daemon']).toMatchObject({ samples: [0.5, 2], median: 1.25 });
+  });
+
+  it('leaves out a figure that some run of either side lacks', () => {
+    const ratios = pairedRatiosOfEach(
+      [{ client: 1, daemon: 1 }, { client: 1 }],
+      [
+        { client: 2, daemon: 2 },
+        { client: 2, daemon: 2 },
+      ],
+    );
+    expect(Object.keys(ratios)).toEqual(['client']);
+    expect(pairedRatiosOfEach([undefined], [{ client: 1 }])).toEqual({});
   });
 });

@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runClientLoop } from '../../bench/lib/client-loop.ts';
+import type { ClientLoopRun } from '../../bench/lib/client-workloads.ts';
 import { startMockXenstored, type XenstoreDaemon } from '../../bench/lib/daemons.ts';
 import { largeStoreNodes, WIDE_NODE } from '../../bench/lib/large-store.ts';
-import { buildXsLoop, runXsLoop, type XsWorkload } from '../../bench/lib/xs-loop.ts';
+import { buildXsLoop, runXsLoop } from '../../bench/lib/xs-loop.ts';
+import { XenstoreClient } from '../../src/xenstore/index.ts';
 
 /** The C loop needs gcc and the Xen packages; CI has both, so there a failure is an error. */
 async function xsLoopOrSkip(): Promise<string | undefined> {
@@ -16,7 +18,7 @@ async function xsLoopOrSkip(): Promise<string | undefined> {
 }
 
 const xsLoop = await xsLoopOrSkip();
-const workloads: readonly [XsWorkload, number][] = [
+const workloads: readonly [ClientLoopRun['workload'], number][] = [
   ['read', 16],
   ['write', 2000],
   ['directory', 16],
@@ -32,7 +34,7 @@ describe.skipIf(xsLoop === undefined)('the C and TypeScript benchmark loops', ()
   const base = () => `/bench/test/${++runs}`;
 
   beforeAll(async () => {
-    mock = await startMockXenstored({ nodes: 1000, wideChildren: 300 });
+    mock = await startMockXenstored({ large: { nodes: 1000, wideChildren: 300 } });
   });
 
   afterAll(async () => {
@@ -40,22 +42,34 @@ describe.skipIf(xsLoop === undefined)('the C and TypeScript benchmark loops', ()
   });
 
   it.each(workloads)(
-    'both run %s to completion on the in-memory xenstored',
+    'both run %s to completion on the in-memory xenstored, each in its own process',
     async (workload, size) => {
-      const c = await runXsLoop(xsLoop!, mock.socketPath, {
-        workload,
-        ops: 20,
-        size,
-        base: base(),
-      });
-      const ts = await runClientLoop(mock.socketPath, { workload, ops: 20, size, base: base() });
-      expect(c.rate).toBeGreaterThan(0);
-      expect(ts.rate).toBeGreaterThan(0);
+      const c = await runXsLoop(xsLoop!, mock, { workload, ops: 20, size, base: base() });
+      const ts = await runClientLoop(mock, { workload, ops: 20, size, base: base() });
+      for (const sample of [c, ts]) {
+        expect(sample.rate).toBeGreaterThan(0);
+        expect(Object.keys(sample.cpuPerOp ?? {}).sort()).toEqual(['client', 'daemon']);
+        expect(sample.cpuPerOp?.client).toBeGreaterThan(0);
+      }
     },
+    60_000,
   );
 
+  it('warms the TS client up on nodes of its own, and leaves none behind', async () => {
+    const node = base();
+    await runClientLoop(mock, { workload: 'write', ops: 10, size: 4, base: node, warmupOps: 5 });
+    const client = await XenstoreClient.connect({ socketPath: mock.socketPath });
+    try {
+      const left = await client.directory('/bench/test');
+      expect(left).not.toContain(node.split('/').at(-1));
+      expect(left).not.toContain(`${node.split('/').at(-1)}-warmup`);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('pipelines reads and writes only', async () => {
-    const read = await runClientLoop(mock.socketPath, {
+    const read = await runClientLoop(mock, {
       workload: 'read',
       ops: 100,
       size: 16,
@@ -64,23 +78,37 @@ describe.skipIf(xsLoop === undefined)('the C and TypeScript benchmark loops', ()
     });
     expect(read.rate).toBeGreaterThan(0);
     await expect(
-      runClientLoop(mock.socketPath, {
-        workload: 'txn-empty',
-        ops: 1,
-        size: 0,
-        base: base(),
-        inFlight: 8,
-      }),
-    ).rejects.toThrow(/does not pipeline/);
+      runClientLoop(mock, { workload: 'txn-empty', ops: 1, size: 0, base: base(), inFlight: 8 }),
+    ).rejects.toThrow(
+      /exited \(1\) in the middle of the handshake: RangeError: txn-empty does not pipeline$/,
+    );
   });
 
   it('both list the wide node of a preloaded store, checking every child is there', async () => {
     const run = { workload: 'list', ops: 2, size: 300, base: WIDE_NODE } as const;
-    await runXsLoop(xsLoop!, mock.socketPath, run);
-    await runClientLoop(mock.socketPath, run);
-    await expect(runClientLoop(mock.socketPath, { ...run, size: 299 })).rejects.toThrow(
-      /listed 300 of 299/,
+    await runXsLoop(xsLoop!, mock, run);
+    await runClientLoop(mock, { ...run, warmupOps: 1 });
+    await expect(runClientLoop(mock, { ...run, size: 299 })).rejects.toThrow(
+      /listed 300 of 299 children$/,
     );
+  });
+
+  it('fills a store with the C loop and leaves the nodes in place', async () => {
+    const node = base();
+    const fill = await runXsLoop(xsLoop!, mock, {
+      workload: 'fill',
+      ops: 250,
+      size: 3,
+      base: node,
+    });
+    expect(fill.rate).toBeGreaterThan(0);
+    const client = await XenstoreClient.connect({ socketPath: mock.socketPath });
+    try {
+      expect(await client.directory(node)).toEqual(['value', '0', '1', '2']);
+      expect((await client.read(`${node}/2/49`)).toString()).toBe('vvv');
+    } finally {
+      await client.close();
+    }
   });
 });
 

@@ -216,3 +216,57 @@ describe('the xenwire program', () => {
     expect(await served.exited).toBe(0);
   });
 });
+
+describe('xenwire snapshot and serve --load', () => {
+  it.skipIf(xenInstall === undefined)(
+    "replays a C daemon's store in the mock: same tree and permissions",
+    async () => {
+      const install = xenInstall as XenInstall;
+      const daemon = await startRealXenstored(install);
+      const stream = join(dir, 'host.xsm');
+      try {
+        const c = daemon.socketPath;
+        await xenstoreC(install, ['write', '/vm/1/name', 'guest', '/vm/1/bytes', 'a b'], c);
+        await xenstoreC(install, ['chmod', '/vm/1', 'n0', 'r3'], c);
+        await daemon.createGuest(3, 33);
+        await xenwire(['control', 'print', 'x'], c);
+        const client = await XenstoreClient.connect({ socketPath: c });
+        await client.introduceDomain(3, 3, 33);
+        await client.close();
+        const taken = await xenwire(['snapshot', '--to', stream], c);
+        expect(taken).toMatchObject({
+          status: 0,
+          stdout: expect.stringMatching(/^\d+ nodes written/),
+        });
+        const original = await xenstoreC(install, ['ls', '-fp'], c);
+        const socket = join(dir, 'loaded.sock');
+        const served = await launch(
+          ['serve', '--socket', socket, '--load', stream],
+          /listening on/,
+        );
+        expect((await xenstoreC(install, ['ls', '-fp'], socket)).stdout).toBe(original.stdout);
+        const loaded = await XenstoreClient.connect({ socketPath: socket });
+        expect(await loaded.isDomainIntroduced(3)).toBe(true);
+        await loaded.close();
+        served.child.kill('SIGINT');
+        expect(await served.exited).toBe(0);
+      } finally {
+        await daemon.stop();
+      }
+    },
+    60_000,
+  );
+
+  it('refuses a file that is no migration stream, naming the offset', async () => {
+    const file = join(dir, 'bad.xsm');
+    await writeFile(file, 'xenstore\0\0\0\x02');
+    const [node, ...nodeArgs] = sourceCommand();
+    const result = await run(
+      [node!, ...nodeArgs],
+      ['serve', '--socket', join(dir, 's'), '--load', file],
+      {},
+    );
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/migration stream, offset 0/);
+  });
+});

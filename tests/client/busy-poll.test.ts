@@ -48,3 +48,24 @@ describe.each<BusyPoll>([true, false, 'adaptive'])('busyPoll: %s on both ends', 
     }
   });
 });
+
+describe('the default busyPoll', () => {
+  it('never spins, at either end: the loop sleeps while a reply or the next request is due', async () => {
+    const server = new XenstoreServer();
+    const listener = await socketListener(server, { path: join(dir, 'default.sock') });
+    const client = await XenstoreClient.connect({ socketPath: listener.path });
+    try {
+      for (let i = 0; i < 50; i++) {
+        const reply = client.write(`/d/n${i}`, 'v');
+        // A spinning client would have queued its first turn by now.
+        expect(immediates()).toBe(0);
+        await reply;
+        // A spinning listener would be turning, awaiting this client's next request.
+        expect(immediates()).toBe(0);
+      }
+    } finally {
+      await client.close();
+      await listener.close();
+    }
+  });
+});

@@ -58,7 +58,7 @@ describe('choosing the transport as libxenstore does', () => {
           transport: defaultConnector({ XENSTORED_RUNDIR: '/nonexistent' }),
         }),
       ).rejects.toMatchObject({
-        code: 'ECONNRESET',
+        code: 'ENOENT',
         message: /\/nonexistent\/socket.*\/dev\/xen\/xenbus/,
       });
     },

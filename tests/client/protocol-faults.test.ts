@@ -121,7 +121,7 @@ describe('client against a scripted server', () => {
     expect((await rejection(b)).code).toBe('EINVAL');
   });
 
-  it('closes the connection on a header announcing more than 4096 bytes', async () => {
+  it('closes the connection on a header announcing more than 4096 bytes, failing all with EPROTO', async () => {
     await open();
     const read = xs.read('/a');
     const closed = new Promise<Error | undefined>((resolve) => xs.once('close', resolve));
@@ -132,8 +132,8 @@ describe('client against a scripted server', () => {
     header.writeUInt32LE(4097, 12);
     conn.sendRaw(header);
     const error = await rejection(read);
-    expect(error.code).toBe('ECONNRESET');
-    expect((error.cause as XenstoreError).code).toBe('ECONNRESET');
+    expect(error.code).toBe('EPROTO');
+    expect((error.cause as XenstoreError).code).toBe('EPROTO');
     expect(((await closed) as XenstoreError).cause).toMatchObject({ code: 'EPROTO' });
     expect(xs.open).toBe(false);
     await conn.closed;
@@ -307,5 +307,99 @@ describe('client against a scripted server', () => {
     }
     expect((await rejection(run)).code).toBe('EAGAIN');
     expect(attempts).toBe(3);
+  });
+
+  it('rejects a TRANSACTION_START id of 0, over 32 bits or not a number, sending none of its writes', async () => {
+    await open();
+    const bad = [
+      '0\0',
+      '4294967296\0',
+      '99999999999\0',
+      '-1\0',
+      '12abc\0',
+      '0x10\0',
+      ' 7\0',
+      '7',
+      '\0',
+      '',
+    ];
+    for (const id of bad) {
+      const run = xs.transaction(async (tx) => {
+        await tx.write('/t', 'must not be written');
+      });
+      const start = await conn.receive();
+      expect(opOf(start)).toBe('TRANSACTION_START');
+      conn.reply(start, id);
+      const error = await rejection(run);
+      expect([id, error.code, error.op]).toEqual([id, 'EPROTO', 'TRANSACTION_START']);
+    }
+    // Nothing went out meanwhile: the next request the server sees is this read.
+    const read = xs.readString('/after');
+    const next = await conn.receive();
+    expect(opOf(next)).toBe('READ');
+    conn.reply(next, 'read');
+    expect(await read).toBe('read');
+  });
+
+  it('takes the largest 32-bit transaction id', async () => {
+    await open();
+    const tx = xs.transactionStart();
+    conn.reply(await conn.receive(), '4294967295\0');
+    const write = (await tx).write('/t', 'v');
+    const request = await conn.receive();
+    expect([opOf(request), request.txId]).toEqual(['WRITE', 0xffffffff]);
+    conn.reply(request);
+    await write;
+  });
+
+  it('rejects a GET_PERMS reply that is no permission list with EPROTO', async () => {
+    await open();
+    for (const payload of ['zz\0', '', 'r0', 'b0\0q1\0', '\0']) {
+      const perms = xs.getPermissions('/p');
+      conn.reply(await conn.receive(), payload);
+      const error = await rejection(perms);
+      expect([payload, error.code, error.op, error.path]).toEqual([
+        payload,
+        'EPROTO',
+        'GET_PERMS',
+        '/p',
+      ]);
+    }
+  });
+
+  it('rejects a reply that does not echo the request’s tx_id with EPROTO', async () => {
+    await open();
+    const tx = xs.transactionStart();
+    conn.reply(await conn.receive(), '5\0');
+    const inside = (await tx).read('/a');
+    const outside = xs.read('/b');
+    const [r1, r2] = await conn.receiveMany(2);
+    conn.send({ ...r1!, txId: 0, payload: Buffer.from('x') });
+    conn.send({ ...r2!, txId: 5, payload: Buffer.from('y') });
+    for (const [reply, op] of [
+      [inside, 'READ'],
+      [outside, 'READ'],
+    ] as const) {
+      const error = await rejection(reply);
+      expect([error.code, error.op]).toEqual(['EPROTO', op]);
+      expect(error.message).toMatch(/tx_id/);
+    }
+  });
+
+  it('rejects directory names and single strings that break the grammar with EPROTO', async () => {
+    await open();
+    const cases: [() => Promise<unknown>, string][] = [
+      [() => xs.directory('/d'), 'a\0\0b\0'],
+      [() => xs.directory('/d'), 'a/b\0'],
+      [() => xs.getDomainPath(1), '/local/domain/1\0extra\0'],
+      [() => xs.getDomainPath(1), '/local/domain/1'],
+      [() => xs.isDomainIntroduced(1), 'TF\0'],
+      [() => xs.getFeature(), '4294967296\0'],
+    ];
+    for (const [call, payload] of cases) {
+      const reply = call();
+      conn.reply(await conn.receive(), payload);
+      expect([payload, (await rejection(reply)).code]).toEqual([payload, 'EPROTO']);
+    }
   });
 });

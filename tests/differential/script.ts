@@ -5,6 +5,8 @@ import type { Message } from '../../src/xenstore/wire.ts';
 /**
  * A differential test script: requests on numbered connections, applied in order to two
  * servers. Everything in it is plain JSON so that a failing script prints as a replayable case.
+ * Strings are latin1: each character is one byte on the wire, so a script can send bytes that
+ * are not UTF-8.
  */
 
 /** Which transaction id a request carries, resolved per server from its own replies. */
@@ -26,30 +28,82 @@ export type Step =
   /** A header announcing more than 4096 payload bytes: the server drops the connection. */
   | { conn: number; oversize: true };
 
+/** A number field: a number, or the text sent in its place (servers read it as C's atoi does). */
+export type NumberText = number | string;
+
+type WithNumberText =
+  | 'WRITE'
+  | 'INTRODUCE'
+  | 'DIRECTORY_PART'
+  | 'RELEASE'
+  | 'RESUME'
+  | 'IS_DOMAIN_INTRODUCED'
+  | 'GET_DOMAIN_PATH'
+  | 'SET_TARGET';
+
 /**
- * A {@link Request} in JSON form: WRITE values as latin1 text (they may hold nuls), and INTRODUCE
- * without a gfn (any value works; the servers ignore it).
+ * A {@link Request} in JSON form: WRITE values as latin1 text (they may hold nuls), number fields
+ * as numbers or text, and INTRODUCE without a gfn (any value works; the servers ignore it).
  */
 export type ScriptRequest =
-  | Exclude<Request, { op: 'WRITE' } | { op: 'INTRODUCE' }>
+  | Exclude<Request, { op: WithNumberText }>
   | { op: 'WRITE'; path: string; value: string }
-  | { op: 'INTRODUCE'; domid: number; port: number };
+  | { op: 'INTRODUCE'; domid: NumberText; port: NumberText }
+  | { op: 'DIRECTORY_PART'; path: string; offset: NumberText }
+  | {
+      op: 'RELEASE' | 'RESUME' | 'IS_DOMAIN_INTRODUCED' | 'GET_DOMAIN_PATH';
+      domid: NumberText;
+    }
+  | { op: 'SET_TARGET'; domid: NumberText; target: NumberText };
 
 export type Script = Step[];
 
-/** Number of connections every script may use. */
+/** Number of dom0 connections every script may use; guest connections come after them. */
 export const CONNECTIONS = 3;
 
 /** The bogus transaction id ('bogus' refs); no server hands out ids this large in a test. */
 export const BOGUS_TX_ID = 0x7fff_0000;
 
+/** Latin1 strings, each followed by a nul. */
+export function latin1Strings(...strings: string[]): Buffer {
+  return Buffer.from(strings.map((s) => `${s}\0`).join(''), 'latin1');
+}
+
 /** The payload bytes of a script request. */
 export function requestPayload(request: ScriptRequest): Uint8Array {
-  if (request.op === 'WRITE') {
-    return encodeRequestPayload({ ...request, value: Buffer.from(request.value, 'latin1') });
+  switch (request.op) {
+    case 'WRITE':
+      return Buffer.concat([latin1Strings(request.path), Buffer.from(request.value, 'latin1')]);
+    case 'WATCH':
+    case 'UNWATCH':
+      return request.op === 'WATCH' && request.depth !== undefined
+        ? latin1Strings(request.path, request.token, String(request.depth))
+        : latin1Strings(request.path, request.token);
+    case 'INTRODUCE':
+      return latin1Strings(String(request.domid), '0', String(request.port));
+    case 'DIRECTORY_PART':
+      return latin1Strings(request.path, String(request.offset));
+    case 'RELEASE':
+    case 'RESUME':
+    case 'IS_DOMAIN_INTRODUCED':
+    case 'GET_DOMAIN_PATH':
+      return latin1Strings(String(request.domid));
+    case 'SET_TARGET':
+      return latin1Strings(String(request.domid), String(request.target));
+    default:
+      return encodeRequestPayload(request);
   }
-  if (request.op === 'INTRODUCE') return encodeRequestPayload({ ...request, gfn: 0 });
-  return encodeRequestPayload(request);
+}
+
+/** The header type of a step's message. */
+export function stepType(step: Exclude<Step, { oversize: true }>): number {
+  return 'raw' in step ? step.raw.type : MessageType[step.request.op];
+}
+
+/** The payload of a step's message as latin1 text. */
+export function stepPayloadText(step: Exclude<Step, { oversize: true }>): string {
+  if ('raw' in step) return step.raw.payload;
+  return Buffer.from(requestPayload(step.request)).toString('latin1');
 }
 
 /** The message of a request step, with the transaction id `txId`. */
@@ -58,10 +112,9 @@ export function stepMessage(
   reqId: number,
   txId: number,
 ): Message {
-  if ('raw' in step) {
-    return { type: step.raw.type, reqId, txId, payload: Buffer.from(step.raw.payload, 'latin1') };
-  }
-  return { type: MessageType[step.request.op], reqId, txId, payload: requestPayload(step.request) };
+  const payload =
+    'raw' in step ? Buffer.from(step.raw.payload, 'latin1') : requestPayload(step.request);
+  return { type: stepType(step), reqId, txId, payload };
 }
 
 /** A failing script as a vitest case to paste into a test file. */

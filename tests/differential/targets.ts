@@ -14,17 +14,31 @@ import {
   startRealXenstored,
   type XenInstall,
 } from '../support/real-xenstored.ts';
-import { BOGUS_TX_ID, CONNECTIONS, type Script, type Step, stepMessage } from './script.ts';
+import {
+  BOGUS_TX_ID,
+  CONNECTIONS,
+  type Script,
+  type Step,
+  stepMessage,
+  stepType,
+} from './script.ts';
 
 /** Domains a script may introduce, and the event-channel port each is introduced with. */
 export const GUEST_DOMIDS = [1, 2, 3] as const;
 export const guestPort = (domid: number) => 100 + domid;
 
-/** The guest domain the guest scripts connect as. */
+/** The guest domain the fixed guest scripts connect as. */
 export const GUEST_CONNECTION_DOMID = 1;
 
-/** The subtrees scripts write to; reset removes them. */
-export const SCRATCH_PATHS = ['/d', '/local/domain/0/r', '/local/domain/1'] as const;
+/** The guest domains the random guest scripts connect as, and release and introduce again. */
+export const CONNECTED_GUEST_DOMIDS = [GUEST_CONNECTION_DOMID, 2] as const;
+
+/**
+ * The subtrees scripts write to; reset removes them. Removed last, so that the newest node is
+ * the root, whose permissions reset has just made `n0`: C stamps a domain introduced next with
+ * the newest node's generation (see the known differences), which must then grant it nothing.
+ */
+export const SCRATCH_PATHS = ['/d', '/local'] as const;
 
 /**
  * What each connection received because of one step: every message up to a barrier request sent
@@ -47,10 +61,10 @@ export type ConnectionKind = 'dom0' | { guest: number };
 /** The connections of the random scripts: all dom0. */
 export const DOM0_CONNECTIONS: readonly ConnectionKind[] = Array(CONNECTIONS).fill('dom0');
 
-/** The dom0 connections plus one for guest {@link GUEST_CONNECTION_DOMID}. */
+/** The dom0 connections plus one for each of {@link CONNECTED_GUEST_DOMIDS}. */
 export const GUEST_CONNECTIONS: readonly ConnectionKind[] = [
   ...DOM0_CONNECTIONS,
-  { guest: GUEST_CONNECTION_DOMID },
+  ...CONNECTED_GUEST_DOMIDS.map((guest) => ({ guest })),
 ];
 
 /** A server under differential test. */
@@ -59,6 +73,8 @@ export interface DifferentialTarget {
   readonly socketPath: string;
   /** A connection speaking for guest `domid`, which must have been introduced. */
   openGuest(domid: number): Promise<WireConnection>;
+  /** Whether the server holds `domid` as introduced (asked outside the script's connections). */
+  isIntroduced(domid: number): Promise<boolean>;
   /** Called before a step is sent (the real daemon needs a page file for INTRODUCE). */
   beforeStep(step: Step): Promise<void>;
   /** Called with the step's reply. */
@@ -88,10 +104,8 @@ export interface ReferenceTarget extends DifferentialTarget {
 export async function realTarget(install: XenInstall): Promise<ReferenceTarget> {
   let daemon: RealXenstored;
   let waker: RawConnection;
-  const introduced = new Set<number>();
   const start = async () => {
     daemon = await startRealXenstored(install);
-    introduced.clear();
     // Any request on the socket makes the daemon run its loop, which services the rings too.
     // Opened up front: C's event order can depend on the order connections were opened in.
     waker = await RawConnection.open(daemon.socketPath);
@@ -101,6 +115,15 @@ export async function realTarget(install: XenInstall): Promise<ReferenceTarget> 
   const wake = async () => {
     await waker.exchange(barrier);
   };
+  const isIntroduced = async (domid: number) => {
+    const { reply } = await waker.exchange({
+      type: MessageType.IS_DOMAIN_INTRODUCED,
+      reqId: 0,
+      txId: 0,
+      payload: Buffer.from(`${domid}\0`),
+    });
+    return Buffer.from(reply.payload).toString('latin1') === 'T\0';
+  };
   return {
     name: install.set === 'xen' ? 'C xenstored' : `C xenstored (${install.set})`,
     get socketPath() {
@@ -109,19 +132,19 @@ export async function realTarget(install: XenInstall): Promise<ReferenceTarget> 
     async openGuest(domid) {
       return new GuestRingConnection(page(domid), wake);
     },
+    isIntroduced,
+    // Which domain an INTRODUCE names is the daemon's reading of its payload: every guest that
+    // is not introduced exists for the step, and afterwards only those introduced remain.
     async beforeStep(step) {
-      const domid = introduceDomid(step);
-      if (domid !== undefined && !existsSync(page(domid))) await daemon.createGuest(domid, 0);
+      if (changesDomains(step) !== MessageType.INTRODUCE) return;
+      for (const domid of GUEST_DOMIDS) {
+        if (!existsSync(page(domid))) await daemon.createGuest(domid, 0);
+      }
     },
-    async afterStep(step, reply) {
-      if (!('request' in step) || reply === undefined) return;
-      const { request } = step;
-      const ok = reply.type !== MessageType.ERROR;
-      if (request.op === 'INTRODUCE' && ok) introduced.add(request.domid);
-      if (request.op === 'RELEASE' && ok) introduced.delete(request.domid);
-      if (request.op === 'INTRODUCE' || request.op === 'RELEASE') {
-        const domid = request.domid;
-        if (!introduced.has(domid) && existsSync(page(domid))) await unlink(page(domid));
+    async afterStep(step) {
+      if (changesDomains(step) === undefined) return;
+      for (const domid of GUEST_DOMIDS) {
+        if (existsSync(page(domid)) && !(await isIntroduced(domid))) await unlink(page(domid));
       }
     },
     async failure(deadlineMs) {
@@ -185,8 +208,11 @@ export async function settleWithin<T>(work: Promise<T>, ms: number): Promise<Set
   }
 }
 
-function introduceDomid(step: Step): number | undefined {
-  return 'request' in step && step.request.op === 'INTRODUCE' ? step.request.domid : undefined;
+/** INTRODUCE or RELEASE when `step` sends one of them (well-formed or not), else undefined. */
+function changesDomains(step: Step): number | undefined {
+  if ('oversize' in step) return undefined;
+  const type = stepType(step);
+  return type === MessageType.INTRODUCE || type === MessageType.RELEASE ? type : undefined;
 }
 
 /** The in-memory xenstored in 4.17 mode, on a unix socket in this process. */
@@ -205,6 +231,9 @@ export async function mockTarget(): Promise<DifferentialTarget> {
         guestListeners.set(domid, guest);
       }
       return RawConnection.open(guest.path);
+    },
+    async isIntroduced(domid) {
+      return server.domains.isIntroduced(domid);
     },
     async beforeStep() {},
     async afterStep() {},
@@ -228,10 +257,15 @@ const barrier: Message = {
 /**
  * A message as exact, readable text: type name, header ids, payload as a JSON latin1 string.
  * DIRECTORY_PART generations are opaque to clients (only their equality matters), so each is
- * replaced by its order of first appearance in the script run, `gen#0`, `gen#1`, ...
+ * replaced by its order of first appearance in the script run, `gen#0`, `gen#1`, ... The memory
+ * figure of CONTROL `quota <domid>` is C's own allocation accounting, which no other server can
+ * reproduce, so it is left out.
  */
 function describeMessage(message: Message, generations: Map<string, string>): string {
   let payload = Buffer.from(message.payload).toString('latin1');
+  if (message.type === MessageType.CONTROL && payload.startsWith('Domain ')) {
+    payload = payload.replace(/^(memory +:) +\d+$/m, '$1 (bytes)');
+  }
   if (message.type === MessageType.DIRECTORY_PART) {
     const nul = payload.indexOf('\0');
     const generation = payload.slice(0, nul);
@@ -289,9 +323,19 @@ export async function runScript(
   const started: number[][] = kinds.map(() => []);
   const observations: StepObservation[] = [];
   const generations = new Map<string, string>();
+  // Guests introduced now, by this server's account: only their connections may be used.
+  const present = new Set<number>();
+  const absent = (i: number) => {
+    const kind = kinds[i]!;
+    return kind !== 'dom0' && !present.has(kind.guest);
+  };
   try {
     for (const [index, step] of script.entries()) {
       signal?.throwIfAborted();
+      if (absent(step.conn)) {
+        observations.push(kinds.map((_, i) => (i === step.conn ? 'closed' : [])));
+        continue;
+      }
       const conn = await open(step.conn);
       if ('oversize' in step) {
         if (!(conn instanceof RawConnection)) throw new Error('oversize needs a socket connection');
@@ -318,8 +362,25 @@ export async function runScript(
       // other connection are queued ahead of their barriers.
       const received: (Message[] | 'closed')[] = [];
       received[step.conn] = await untilBarrier(conn, []);
+      if (changesDomains(step) !== undefined) {
+        // A released guest's connection is gone (a ring nobody serves would never answer); it
+        // is opened afresh once the guest is introduced again.
+        for (const domid of new Set(
+          kinds.flatMap((kind) => (kind === 'dom0' ? [] : [kind.guest])),
+        )) {
+          if (await target.isIntroduced(domid)) present.add(domid);
+          else present.delete(domid);
+        }
+        for (const [i, each] of conns.entries()) {
+          if (!each || !absent(i)) continue;
+          each.close();
+          conns[i] = undefined;
+          started[i] = [];
+          received[i] = 'closed';
+        }
+      }
       for (const [i, each] of conns.entries()) {
-        if (i !== step.conn) received[i] = each ? await untilBarrier(each, []) : [];
+        received[i] ??= each ? await untilBarrier(each, []) : [];
       }
       observations.push(
         received.map((messages) =>
@@ -353,7 +414,26 @@ function isInvalidError(reply: Message): boolean {
   );
 }
 
-/** Brings a target back to its starting state: no guests, default permissions, no scratch nodes. */
+/** CONTROL commands setting every quota back to C 4.17's default. */
+const QUOTA_DEFAULTS = [
+  ...Object.entries({
+    nodes: 1000,
+    watches: 128,
+    transactions: 10,
+    outstanding: 20,
+    'transaction-nodes': 1024,
+    memory: 2621440,
+    'node-size': 2048,
+    'path-max': 2048,
+    permissions: 5,
+  }).map(([name, value]) => ['quota', 'set', name, String(value)]),
+  ['quota-soft', 'set', 'memory', '2097152'],
+];
+
+/**
+ * Brings a target back to its starting state: no guests, default permissions and quotas, no
+ * scratch nodes.
+ */
 async function resetTarget(target: DifferentialTarget): Promise<void> {
   const admin = await RawConnection.open(target.socketPath);
   const requests: Step[] = [
@@ -366,6 +446,9 @@ async function resetTarget(target: DifferentialTarget): Promise<void> {
         tx: 'none',
         request: { op: 'SET_PERMS', path, perms: [{ access: 'n', domid: 0 }] },
       }),
+    ),
+    ...QUOTA_DEFAULTS.map(
+      (args): Step => ({ conn: 0, tx: 'none', request: { op: 'CONTROL', args } }),
     ),
     ...SCRATCH_PATHS.map((path): Step => ({ conn: 0, tx: 'none', request: { op: 'RM', path } })),
   ];

@@ -15,7 +15,12 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const workDir = join(root, '.cache', 'doc-examples');
 const run = promisify(execFile);
 
-const documents = ['README.md', 'src/vchan/README.md', 'src/console/README.md'];
+const documents = [
+  'README.md',
+  'src/conformance/README.md',
+  'src/vchan/README.md',
+  'src/console/README.md',
+];
 
 function examples(file: string): { name: string; code: string }[] {
   const text = readFileSync(join(root, file), 'utf8');

@@ -95,7 +95,7 @@ describe('xenstore over a ring page', () => {
     raw.write(header);
     const [reason] = (await lost) as [XenstoreError];
     expect(reason).toBeInstanceOf(XenstoreError);
-    expect(reason.code).toBe('ECONNRESET');
+    expect(reason.code).toBe('EPROTO');
     expect((reason.cause as XenstoreError).code).toBe('EPROTO');
     expect(raw.error).toBe(XenstoreErrorIndicator.PROTO);
     expect(host.rings.failure(1)).toMatchObject({ code: 'EPROTO' });

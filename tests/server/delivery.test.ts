@@ -23,6 +23,22 @@ describe('delivery', () => {
     expect(kinds(c.received)).toEqual(['OK', 'event /a', 'event /a/b', 'OK']);
   });
 
+  it('sends tokens and @ paths back as the bytes they came in, UTF-8 or not', () => {
+    const server = new XenstoreServer();
+    const c = new Recorder(server, 0);
+    const bytes = (...parts: number[][]) => Buffer.from(parts.flatMap((part) => [...part, 0]));
+    const slash = [...Buffer.from('/a')];
+    c.request(MessageType.WATCH, bytes(slash, [0xe9, 0xff]));
+    c.request(MessageType.WATCH, bytes([0x40, 0xc3, 0x28], [0x74]));
+    c.request(MessageType.WRITE, bytes(slash));
+    const events = c.received.filter((m) => m.type === MessageType.WATCH_EVENT);
+    expect(events.map((m) => [...m.payload])).toEqual([
+      [...bytes(slash, [0xe9, 0xff])],
+      [...bytes([0x40, 0xc3, 0x28], [0x74])],
+      [...bytes(slash, [0xe9, 0xff])],
+    ]);
+  });
+
   it('echoes req_id and tx_id whatever they are, in replies and errors', () => {
     const server = new XenstoreServer();
     const c = new Recorder(server, 0);

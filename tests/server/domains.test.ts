@@ -94,6 +94,60 @@ describe('permission entries and domain lifetimes', () => {
     dom0.request(MessageType.INTRODUCE, scriptPayload('introduce', ['5', '1', '3']));
     expect(read(new Recorder(server, 5), '/n')).toBe('EACCES');
   });
+
+  // Five's entries on /n (read), /p (none, others read) and @releaseDomain (read), set while
+  // domain 5 lived, then domain 5 released and introduced again.
+  function reintroduced() {
+    const server = new XenstoreServer();
+    const dom0 = new Recorder(server, 0);
+    const send = (op: string, ...args: string[]) =>
+      renderReply(dom0.request(opType[op]!, scriptPayload(op, args)));
+    send('introduce', '5', '1', '3');
+    send('write', '/n', 'v');
+    send('setperms', '/n', 'n0', 'r5');
+    send('write', '/p', '');
+    send('setperms', '/p', 'r0', 'n5');
+    send('setperms', '@releaseDomain', 'n0', 'r5');
+    send('release', '5');
+    send('introduce', '5', '1', '3');
+    return { server, send, guest: new Recorder(server, 5) };
+  }
+  const opType: Record<string, number> = {
+    introduce: MessageType.INTRODUCE,
+    release: MessageType.RELEASE,
+    write: MessageType.WRITE,
+    setperms: MessageType.SET_PERMS,
+    rm: MessageType.RM,
+    watch: MessageType.WATCH,
+  };
+
+  it('entries that lapsed with their domain stay void once the node is written again', () => {
+    const { send, guest } = reintroduced();
+    expect(send('write', '/n', 'new')).toBe('OK');
+    expect(read(guest, '/n')).toBe('EACCES');
+    expect(send('setperms', '/n', 'n0', 'r5')).toBe('OK');
+    expect(read(guest, '/n')).toBe('new');
+  });
+
+  it('a node created under lapsed entries inherits them void', () => {
+    const { send, guest } = reintroduced();
+    guest.request(MessageType.WATCH, scriptPayload('watch', ['/p/c', 'w']));
+    guest.events();
+    expect(send('write', '/p/c', '')).toBe('OK');
+    expect(read(guest, '/p/c')).toBe('');
+    expect(guest.events()).toEqual(['/p/c w']);
+  });
+
+  it('removals and @releaseDomain judge lapsed entries void', () => {
+    const { server, send, guest } = reintroduced();
+    guest.request(MessageType.WATCH, scriptPayload('watch', ['/n', 'w']));
+    guest.request(MessageType.WATCH, scriptPayload('watch', ['@releaseDomain', 'r']));
+    guest.events();
+    expect(send('rm', '/n')).toBe('OK');
+    send('introduce', '6', '1', '4');
+    server.releaseDomain(6);
+    expect(guest.events()).toEqual([]);
+  });
 });
 
 describe('RELEASE ordering', () => {

@@ -39,6 +39,38 @@ describe('dump and load', () => {
     expect(JSON.stringify(copy.dump())).toBe(json);
   });
 
+  it('keeps entries that count for nobody void: for a domain then missing, or lapsed', () => {
+    const server = new XenstoreServer();
+    const c = new Recorder(server, 0);
+    const send = (type: number, op: string, ...args: string[]) =>
+      renderReply(c.request(type, scriptPayload(op, args)));
+    send(MessageType.INTRODUCE, 'introduce', '5', '1', '3');
+    send(MessageType.WRITE, 'write', '/n', 'v');
+    send(MessageType.SET_PERMS, 'setperms', '/n', 'n0', 'r5', 'r6');
+    send(MessageType.SET_PERMS, 'setperms', '@releaseDomain', 'n0', 'r5');
+    send(MessageType.RELEASE, 'release', '5');
+    send(MessageType.INTRODUCE, 'introduce', '5', '1', '3');
+    send(MessageType.INTRODUCE, 'introduce', '6', '1', '4');
+    const json = JSON.stringify(server.dump());
+    const copy = XenstoreServer.load(json);
+    const five = new Recorder(copy, 5);
+    const six = new Recorder(copy, 6);
+    expect(renderReply(five.request(MessageType.READ, scriptPayload('read', ['/n'])))).toBe(
+      'EACCES',
+    );
+    expect(renderReply(six.request(MessageType.READ, scriptPayload('read', ['/n'])))).toBe(
+      'EACCES',
+    );
+    five.request(MessageType.WATCH, scriptPayload('watch', ['@releaseDomain', 'r']));
+    five.events();
+    copy.releaseDomain(6);
+    expect(five.events()).toEqual([]);
+    const d = new Recorder(copy, 0);
+    expect(renderReply(d.request(MessageType.GET_PERMS, scriptPayload('perms', ['/n'])))).toBe(
+      'n0,r5,r6',
+    );
+  });
+
   it('seeds create missing ancestors and share inherited permissions', () => {
     const server = new XenstoreServer({
       seed: { nodes: [{ path: '/a/b/c', value: 'v', perms: ['r0'] }, { path: '/a/b/c/d' }] },

@@ -204,12 +204,15 @@ export const oxenstoredAvailable: boolean = (() => {
 /**
  * Start a private daemon (C xenstored unless told otherwise) on a temporary socket, wait until it
  * answers, and hand back a handle. Each call starts its own daemon; call `stop()` when done.
+ * `rundir` reuses a shim directory, so that the daemon answers on the same socket path as the
+ * one that ran there before (e.g. to bring back a daemon that was killed).
  */
 export async function startRealXenstored(
   install: XenInstall,
   flavour: DaemonFlavour = 'xenstored',
+  rundir?: string,
 ): Promise<RealXenstored> {
-  const rundir = await mkdtemp(join(tmpdir(), `xenwire-${flavour}-`));
+  rundir ??= await mkdtemp(join(tmpdir(), `xenwire-${flavour}-`));
   const socketPath = runHarnessScript(`start-${flavour}.sh`, ['-s', install.set, rundir]);
   const pid = Number((await readFile(join(rundir, 'xenstored.pid'), 'utf8')).trim());
   running.add(pid);

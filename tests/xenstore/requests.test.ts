@@ -11,6 +11,12 @@ import {
 import { decodeMessage, encodeMessage, type Message } from '../../src/xenstore/wire.ts';
 import { request } from './arbitraries.ts';
 
+/** Characters of every UTF-8 length, the one-byte and Latin-1 ranges well represented. */
+const pathUnit = fc.oneof(
+  fc.integer({ min: 0, max: 0x3ff }).map((code) => String.fromCharCode(code)),
+  fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }),
+);
+
 const hex = (m: Message) => encodeMessage(m).toString('hex');
 const raw = (type: number, payload: string): Message => ({
   type,
@@ -172,6 +178,21 @@ describe('request encoding', () => {
       }),
     );
   });
+  it('writes any path as UTF-8 then a nul, whatever its characters', () => {
+    // Valid paths are ASCII and take a shortcut; anything else (a server's own trees, a caller
+    // bypassing validation) must come out as the UTF-8 encoder would write it.
+    fc.assert(
+      fc.property(fc.string({ unit: pathUnit, maxLength: 40 }), fc.uint8Array(), (path, value) => {
+        const utf8 = Buffer.from(path, 'utf8');
+        expect(encodeRequestPayload({ op: 'READ', path })).toEqual(
+          Buffer.concat([utf8, Buffer.of(0)]),
+        );
+        expect(encodeRequestPayload({ op: 'WRITE', path, value })).toEqual(
+          Buffer.concat([utf8, Buffer.of(0), value]),
+        );
+      }),
+    );
+  });
 });
 
 describe('request decoding rejects what the grammar forbids', () => {
@@ -185,7 +206,7 @@ describe('request decoding rejects what the grammar forbids', () => {
     ['SET_PERMS with no domid', MessageType.SET_PERMS, '/a\0r\0'],
     ['SET_PERMS with trailing junk', MessageType.SET_PERMS, '/a\0r1x\0'],
     ['WATCH with one string', MessageType.WATCH, '/a\0'],
-    ['WATCH with a non-numeric depth', MessageType.WATCH, '/a\0t\0x\0'],
+    ['WATCH with a negative depth', MessageType.WATCH, '/a\0t\0-1\0'],
     ['UNWATCH with three strings', MessageType.UNWATCH, '/a\0t\0x\0'],
     ['TRANSACTION_END other than T/F', MessageType.TRANSACTION_END, 'X\0'],
     ['TRANSACTION_END unterminated', MessageType.TRANSACTION_END, 'T'],
@@ -214,6 +235,40 @@ describe('request decoding rejects what the grammar forbids', () => {
     })();
     expect(err).toBeInstanceOf(XenstoreError);
     expect((err as XenstoreError).code).toBe('ENOSYS');
+  });
+
+  it('reads multi-string requests as C does: extra strings and bytes after the last nul ignored', () => {
+    expect(decodeRequest(raw(MessageType.SET_TARGET, '7\0 1\0 7\0 1\0'))).toEqual({
+      op: 'SET_TARGET',
+      domid: 7,
+      target: 1,
+    });
+    expect(decodeRequest(raw(MessageType.SET_TARGET, '7\0\0junk'))).toEqual({
+      op: 'SET_TARGET',
+      domid: 7,
+      target: 0,
+    });
+    expect(decodeRequest(raw(MessageType.WATCH, '/a\0t\0junk'))).toEqual({
+      op: 'WATCH',
+      path: '/a',
+      token: 't',
+    });
+    expect(decodeRequest(raw(MessageType.SET_PERMS, '/a\0r1\0junk'))).toEqual({
+      op: 'SET_PERMS',
+      path: '/a',
+      perms: [{ access: 'r', domid: 1 }],
+    });
+    expect(decodeRequest(raw(MessageType.CONTROL, 'quota\0\0x'))).toEqual({
+      op: 'CONTROL',
+      args: ['quota', ''],
+    });
+    // Requests of one string still need exactly that string.
+    expect(() => decodeRequest(raw(MessageType.RELEASE, '1\0junk'))).toThrow(
+      expect.objectContaining({ code: 'EINVAL' }),
+    );
+    expect(() => decodeRequest(raw(MessageType.DIRECTORY_PART, '/a\0' + '1\0\0'))).toThrow(
+      expect.objectContaining({ code: 'EINVAL' }),
+    );
   });
 
   it('reads domids like C atoi', () => {

@@ -5,6 +5,7 @@ import { parseToolArgs } from '../tool-args.ts';
 const options = {
   socket: { type: 'string', default: 'xenstored.sock' },
   seed: { type: 'string' },
+  load: { type: 'string' },
   'guest-domains': { type: 'string' },
   'guest-socket-dir': { type: 'string' },
   trace: { type: 'string' },
@@ -14,13 +15,14 @@ const options = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const usage = `Usage: xenwire serve [--socket PATH] [--seed FILE] [--guest-domains 1,2]
+const usage = `Usage: xenwire serve [--socket PATH] [--seed FILE | --load STREAM] [--guest-domains 1,2]
        [--guest-socket-dir DIR] [--trace FILE] [--eagain-rate R] [--fault-seed N]
        [--xen-version 4.17|current]
 
 Runs the in-memory xenstored on a unix socket (default ./xenstored.sock) until interrupted, then
 removes its sockets. The store starts as a fresh C xenstored's (/, /tool, /tool/xenstored)
-unless --seed names a JSON store dump. --eagain-rate fails that fraction of transaction commits
+unless --seed names a JSON store dump, or --load a xenstore migration stream (\`xenwire snapshot\`,
+C xenstored's live-update state). --eagain-rate fails that fraction of transaction commits
 with EAGAIN. Prints "listening on PATH" once it answers.
 `;
 
@@ -51,6 +53,7 @@ export async function runServe(args: readonly string[], io: CliIo): Promise<numb
   const served = await serve({
     socketPath: values.socket,
     ...(values.seed ? { seedFile: values.seed } : { seed: { nodes: [] } }),
+    ...(values.load ? { migrationStreamFile: values.load } : {}),
     guestDomains,
     guestSocketDir: values['guest-socket-dir'],
     trace: values.trace,

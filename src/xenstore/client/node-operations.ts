@@ -56,8 +56,8 @@ export abstract class NodeOperations {
   }
 
   /** The value of a node, as bytes (a view, not a copy). */
-  async read(path: string, options?: RequestOptions): Promise<Buffer> {
-    return asBuffer(await this.pathRequest({ op: 'READ', path }, options));
+  read(path: string, options?: RequestOptions): Promise<Buffer> {
+    return this.pathRequest({ op: 'READ', path }, options);
   }
 
   /** The value of a node decoded as UTF-8. */
@@ -124,9 +124,4 @@ export abstract class NodeOperations {
       throw error;
     }
   }
-}
-
-/** The same bytes as a Buffer, without copying (socket payloads already are Buffers). */
-export function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
 }

@@ -26,6 +26,8 @@ export class PendingRequest {
 
   constructor(
     readonly op: RequestOp,
+    /** The request's `tx_id`, which its reply must echo. */
+    readonly txId: number,
     readonly path: string | undefined,
     /** Sent if the abandoned request turns out to have succeeded after all. */
     readonly undo: Request | undefined,
@@ -78,11 +80,12 @@ export class RequestTable {
   add(
     reqId: number,
     op: RequestOp,
+    txId: number,
     path: string | undefined,
     options: RequestOptions | undefined,
     undo?: Request,
   ): PendingRequest {
-    const pending = new PendingRequest(op, path, undo);
+    const pending = new PendingRequest(op, txId, path, undo);
     this.#entries.set(reqId, pending);
     const timeout = options?.timeout ?? this.#defaultTimeout;
     if (timeout === this.#defaultTimeout) this.#startDeadline(pending);
@@ -99,8 +102,8 @@ export class RequestTable {
   }
 
   /** Registers a request whose reply nobody awaits: it will be consumed like a late one. */
-  addUnanswered(reqId: number, op: RequestOp, path: string | undefined): void {
-    const pending = new PendingRequest(op, path, undefined);
+  addUnanswered(reqId: number, op: RequestOp, txId: number, path: string | undefined): void {
+    const pending = new PendingRequest(op, txId, path, undefined);
     pending.promise.catch(() => {});
     pending.abandoned = true;
     this.#entries.set(reqId, pending);

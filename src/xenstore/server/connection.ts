@@ -1,7 +1,7 @@
 import { HEADER_SIZE, PAYLOAD_MAX } from '../constants.ts';
 import { MessageType } from '../messages.ts';
 import { domainPath } from '../paths.ts';
-import { joinStrings } from '../payload.ts';
+import { joinByteStrings } from '../payload.ts';
 import type { XenstoreConnection } from '../transport/transport.ts';
 import type { Message } from '../wire.ts';
 import type { RequestScope } from './scope.ts';
@@ -36,6 +36,11 @@ export class ServerConnection implements XenstoreConnection, WatchSubscriber {
   readonly #queuedEvents = new Set<string>();
   closed = false;
   #nextTransactionId = 1;
+  /** Requests received and not served yet (fair connections only), oldest at `#inboxHead`. */
+  #inbox: Message[] = [];
+  #inboxHead = 0;
+  /** The scheduler's turn in which this connection was last served. */
+  servedTurn = -1;
 
   constructor(
     readonly id: number,
@@ -45,8 +50,39 @@ export class ServerConnection implements XenstoreConnection, WatchSubscriber {
     readonly onClose: ((reason?: Error) => void) | undefined,
     readonly host: ConnectionHost,
     readonly backlog?: () => number,
+    /** Served one request per turn among the other fair connections (see `ConnectOptions.fair`). */
+    readonly fair = false,
+    readonly onDrained?: () => void,
   ) {
     this.home = `${domainPath(domid)}/`;
+  }
+
+  /** Requests received and not served yet. */
+  get queued(): number {
+    return this.#inbox.length - this.#inboxHead;
+  }
+
+  /** Holds a request until its turn. */
+  enqueue(message: Message): void {
+    this.#inbox.push(message);
+  }
+
+  /** The oldest request not served yet. */
+  dequeue(): Message | undefined {
+    const message = this.#inbox[this.#inboxHead];
+    if (message === undefined) return undefined;
+    this.#inbox[this.#inboxHead++] = undefined as unknown as Message;
+    if (this.#inboxHead === this.#inbox.length) {
+      this.#inbox = [];
+      this.#inboxHead = 0;
+    }
+    return message;
+  }
+
+  /** Forgets the requests not served yet (the connection is gone). */
+  dropInbox(): void {
+    this.#inbox = [];
+    this.#inboxHead = 0;
   }
 
   get target(): number | undefined {
@@ -68,12 +104,13 @@ export class ServerConnection implements XenstoreConnection, WatchSubscriber {
 
   queueEvent(path: string, token: string): void {
     // C drops an event identical to one still waiting in the connection's output queue, special
-    // events excepted. Output is delivered after every request, so that queue only ever holds this
-    // request's messages.
+    // events excepted. Output is handed on after every request, so only this request's events are
+    // compared (as before C's queue is written out).
     const key = `${path}\0${token}`;
     const special = path.charCodeAt(0) === 0x40;
     if (!special && this.#queuedEvents.has(key)) return;
-    const payload = joinStrings([path, token]);
+    // Tokens and `@` paths are the bytes the client sent, whatever they are.
+    const payload = joinByteStrings([path, token]);
     // An event that cannot be framed is dropped rather than breaking the client's stream.
     if (payload.length > PAYLOAD_MAX) return;
     if (this.#overQuota(HEADER_SIZE + payload.length)) return;
@@ -91,12 +128,18 @@ export class ServerConnection implements XenstoreConnection, WatchSubscriber {
     return waiting > this.host.memoryQuota(this.domid);
   }
 
-  /** Takes the queued messages for delivery. */
-  takeOutput(): Message[] {
-    const out = this.outbox;
-    this.outbox = [];
+  /**
+   * Takes up to `limit` queued messages for delivery, oldest first. Events queued from now on are
+   * not compared with those still held: C's duplicate check covers the output of one request.
+   */
+  takeOutput(limit = Number.POSITIVE_INFINITY): Message[] {
     this.#queuedEvents.clear();
-    return out;
+    if (this.outbox.length <= limit) {
+      const out = this.outbox;
+      this.outbox = [];
+      return out;
+    }
+    return this.outbox.splice(0, limit);
   }
 
   /** Queues a reply. */

@@ -10,6 +10,15 @@ export const INTRODUCE_DOMAIN = '@introduceDomain';
 export const RELEASE_DOMAIN = '@releaseDomain';
 
 /**
+ * The permissions of `@introduceDomain` or `@releaseDomain` and the generation they were set at:
+ * C keeps them as nodes, so their entries lapse with their domains as a node's do.
+ */
+export interface SpecialPermissions {
+  readonly perms: NodePermissions;
+  readonly generation: number;
+}
+
+/**
  * Turns changes into WATCH_EVENT messages for the matching watches, applying C's visibility rules:
  * guests see an event only if they may read the node or its parent (or the given permissions,
  * e.g. the old ones of a SET_PERMS), and special events only if the special path's permissions
@@ -20,7 +29,7 @@ export class EventDispatcher {
     readonly store: Store,
     readonly watches: WatchIndex,
     /** Permissions of `@introduceDomain` and `@releaseDomain`, changed by SET_PERMS. */
-    readonly specialPerms: Map<string, NodePermissions>,
+    readonly specialPerms: Map<string, SpecialPermissions>,
   ) {}
 
   /** Fires the watches a change to `event.path` concerns; `node` is the node if still at hand. */
@@ -31,7 +40,7 @@ export class EventDispatcher {
     for (const watch of watches) {
       const who = watch.subscriber;
       if (special) {
-        if (!(permFor(who, special) & Perm.READ)) continue;
+        if (!(permFor(who, special.perms, special.generation) & Perm.READ)) continue;
       } else if (!who.privileged && !this.#visible(who, event, node)) {
         continue;
       }

@@ -1,4 +1,4 @@
-import type { NodePermissions } from './node.ts';
+import type { NodePermission, NodePermissions } from './node.ts';
 
 /** Access bits as C xenstored computes them (`XS_PERM_*`). */
 export const Perm = {
@@ -60,6 +60,28 @@ export function allows(
   generation?: number,
 ): boolean {
   return (permFor(who, perms, generation) & wanted) === wanted;
+}
+
+/**
+ * C's `domain_adjust_node_perms`, which runs whenever a node is read: `perms` (of a node last
+ * changed at `generation`) with every entry that no longer counts marked ignored. A node written
+ * back keeps the marks, so an entry that lapsed with its domain stays void when the node gets a
+ * newer generation than a domain introduced later under the same domid (XSA-322). The same list
+ * when nothing lapsed.
+ */
+export function settledPermissions(
+  who: Pick<Identity, 'honours'>,
+  perms: NodePermissions,
+  generation: number,
+): NodePermissions {
+  let settled: NodePermission[] | undefined;
+  for (let i = 1; i < perms.length; i++) {
+    const entry = perms[i]!;
+    if (entry.ignored || who.honours(entry.domid, generation)) continue;
+    settled ??= perms.slice();
+    settled[i] = { ...entry, ignored: true };
+  }
+  return settled ?? perms;
 }
 
 /**

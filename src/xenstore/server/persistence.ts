@@ -14,6 +14,11 @@ export interface DumpedNode {
   readonly valueBase64?: string;
   /** Permission entries such as `n0`, `r5`; inherited from the parent when absent. */
   readonly perms?: readonly string[];
+  /**
+   * Positions in `perms` of entries that count for no domain: they named one that did not exist,
+   * or lapsed with a released one. GET_PERMS still shows them.
+   */
+  readonly ignored?: readonly number[];
 }
 
 /** An introduced domain in a dump. */
@@ -33,17 +38,45 @@ export interface StoreDump {
   readonly domains?: readonly DumpedDomain[];
   /** Permissions of `@introduceDomain` and `@releaseDomain`. */
   readonly specialPermissions?: Readonly<Record<string, readonly string[]>>;
+  /** As {@link DumpedNode.ignored}, for `specialPermissions`. */
+  readonly specialIgnored?: Readonly<Record<string, readonly number[]>>;
 }
 
-/** Every node of `store`, depth first in child order, so that loading rebuilds the same order. */
-export function dumpNodes(store: Store): DumpedNode[] {
+/** A permission list as dumped: entries in wire form, and which of them count for nobody. */
+export function dumpPermissions(perms: NodePermissions): {
+  perms: string[];
+  ignored?: number[];
+} {
+  const ignored = perms.flatMap((entry, i) => (entry.ignored ? [i] : []));
+  return { perms: perms.map(formatPermission), ...(ignored.length > 0 ? { ignored } : {}) };
+}
+
+/** The inverse of {@link dumpPermissions}; EINVAL for a bad or empty list. */
+export function loadPermissions(
+  texts: readonly string[],
+  ignored: readonly number[] = [],
+): NodePermissions {
+  if (texts.length === 0) throw new XenstoreError('EINVAL', 'empty permission list');
+  return Object.freeze(
+    texts.map((text, i) => {
+      const entry = parsePermission(text);
+      return i > 0 && ignored.includes(i) ? { ...entry, ignored: true } : entry;
+    }),
+  );
+}
+
+/**
+ * Every node of `store`, depth first in child order, so that loading rebuilds the same order.
+ * `settle` gives a node's permissions as a request would read them (lapsed entries marked).
+ */
+export function dumpNodes(store: Store, settle: (node: Node) => NodePermissions): DumpedNode[] {
   const out: DumpedNode[] = [];
   const stack = ['/'];
   while (stack.length > 0) {
     const path = stack.pop()!;
     const node = store.get(path);
     if (!node) continue;
-    out.push({ path, ...encodeValue(node.value), perms: node.perms.map(formatPermission) });
+    out.push({ path, ...encodeValue(node.value), ...dumpPermissions(settle(node)) });
     for (let i = node.children.length - 1; i >= 0; i--) {
       stack.push(joinPath(path, node.children[i]!));
     }
@@ -66,12 +99,11 @@ function encodeValue(value: Uint8Array): { value: string } | { valueBase64: stri
  */
 export function loadNodes(store: Store, nodes: readonly DumpedNode[]): void {
   const interned = new Map<string, NodePermissions>();
-  const permsOf = (texts: readonly string[]): NodePermissions => {
-    const key = texts.join(',');
+  const permsOf = (texts: readonly string[], ignored?: readonly number[]): NodePermissions => {
+    const key = `${texts.join(',')}/${ignored?.join(',') ?? ''}`;
     let perms = interned.get(key);
     if (!perms) {
-      if (texts.length === 0) throw new XenstoreError('EINVAL', 'empty permission list');
-      perms = Object.freeze(texts.map(parsePermission));
+      perms = loadPermissions(texts, ignored);
       interned.set(key, perms);
     }
     return perms;
@@ -93,7 +125,7 @@ export function loadNodes(store: Store, nodes: readonly DumpedNode[]): void {
           : EMPTY_VALUE;
     const existing = store.get(path);
     if (existing) {
-      const perms = entry.perms ? permsOf(entry.perms) : existing.perms;
+      const perms = entry.perms ? permsOf(entry.perms, entry.ignored) : existing.perms;
       store.put(path, { ...existing, value, perms });
       continue;
     }
@@ -102,7 +134,10 @@ export function loadNodes(store: Store, nodes: readonly DumpedNode[]): void {
       lastParent = ensureNode(store, parentName);
       lastParentPath = parentName;
     }
-    const node = newNode(value, entry.perms ? permsOf(entry.perms) : lastParent.perms);
+    const node = newNode(
+      value,
+      entry.perms ? permsOf(entry.perms, entry.ignored) : lastParent.perms,
+    );
     addChild(lastParent, baseName(path));
     store.add(path, node);
   }

@@ -43,6 +43,10 @@ export class RequestScope implements Scope {
     if (this.transaction) this.transaction.failed = true;
   }
 
+  creating(): void {
+    if (this.transaction) this.transaction.created = true;
+  }
+
   fire(event: PendingEvent, node?: Node): void {
     if (this.transaction) this.transaction.queueEvent(event);
     else this.context.events.fire(event, node);

@@ -1,10 +1,10 @@
+import { appendFileSync } from 'node:fs';
 import { XenstoreFeature } from '../../ring/index.ts';
 import { DOMID_SELF, isWireErrorName, PAYLOAD_MAX, type WireErrorName } from '../constants.ts';
 import { XenstoreError } from '../errors.ts';
 import { messageRow, requestEntry } from '../messages.ts';
 import { assertValidPath, domainPath, isSpecialPath, resolvePath } from '../paths.ts';
-import { OK_PAYLOAD } from '../payload.ts';
-import { parsePermissions } from '../permissions.ts';
+import { OK_PAYLOAD, requestStrings } from '../payload.ts';
 import { booleanPayload, errorMessage, replyMessage, stringPayload } from '../replies.ts';
 import { decodeRequest, type Request, type RequestOf, type RequestOp } from '../requests.ts';
 import type {
@@ -16,18 +16,42 @@ import type { Message } from '../wire.ts';
 import { type ConnectionHost, ServerConnection } from './connection.ts';
 import { type ControlHost, control } from './control.ts';
 import { DomainTable } from './domains.ts';
-import { EventDispatcher, INTRODUCE_DOMAIN, RELEASE_DOMAIN } from './events.ts';
+import {
+  EventDispatcher,
+  INTRODUCE_DOMAIN,
+  RELEASE_DOMAIN,
+  type SpecialPermissions,
+} from './events.ts';
 import { CommitFaults } from './fault.ts';
-import type { NodePermissions } from './node.ts';
-import { allows, Perm } from './permissions.ts';
-import { dumpNodes, loadNodes, type StoreDump } from './persistence.ts';
+import {
+  type DumpStreamOptions,
+  dumpStream,
+  type MigrationHost,
+  parkedConnection,
+  type RestoredConnection,
+  restoredConnections,
+  restoreInPlace,
+  restoreStream,
+  type StreamEndpoint,
+} from './migration.ts';
+import type { GlobalRecord } from './migration-stream.ts';
+import { type NodePermissions, ownerOf, recordSize } from './node.ts';
+import { allows, Perm, settledPermissions } from './permissions.ts';
+import {
+  dumpNodes,
+  dumpPermissions,
+  loadNodes,
+  loadPermissions,
+  type StoreDump,
+} from './persistence.ts';
 import { QUOTA_NAMES, type Quotas, QuotaTable, quotaKey } from './quota.ts';
 import { RequestScope, type ScopeContext } from './scope.ts';
 import { DOM0_ONLY, Store } from './store.ts';
 import { type TraceSink, tracer } from './trace.ts';
 import { type ConflictPolicy, Transaction } from './transactions.ts';
-import { removeNode, storedPermissions } from './tree-ops.ts';
+import { checkPermissionCount, removeNode, storedPermissions } from './tree-ops.ts';
 import { applyTreeRequest, type TreeRequest } from './tree-requests.ts';
+import { Turns } from './turns.ts';
 import { WatchRegistry } from './watch-registry.ts';
 import { WatchIndex } from './watches.ts';
 
@@ -86,15 +110,16 @@ export class XenstoreServer implements XenstoreService {
   readonly quotas: QuotaTable;
   readonly #watches = new WatchIndex();
   readonly #registry: WatchRegistry;
-  readonly #special = new Map<string, NodePermissions>([
-    [INTRODUCE_DOMAIN, DOM0_ONLY],
-    [RELEASE_DOMAIN, DOM0_ONLY],
+  readonly #special = new Map<string, SpecialPermissions>([
+    [INTRODUCE_DOMAIN, { perms: DOM0_ONLY, generation: 0 }],
+    [RELEASE_DOMAIN, { perms: DOM0_ONLY, generation: 0 }],
   ]);
   readonly #events: EventDispatcher;
   readonly #context: ScopeContext;
   readonly #connections = new Set<ServerConnection>();
   readonly #faults: CommitFaults;
-  readonly #trace: ReturnType<typeof tracer> | undefined;
+  #trace: ReturnType<typeof tracer> | undefined;
+  #logFile: string | undefined;
   readonly #policy: ConflictPolicy;
   readonly #legacy: boolean;
   readonly #privilegedDomid: number;
@@ -108,24 +133,20 @@ export class XenstoreServer implements XenstoreService {
   #queue: [ServerConnection, Message][] = [];
   #busy = false;
   readonly #pending = new Set<ServerConnection>();
+  readonly #turns = new Turns<ServerConnection>(() => this.#pass());
+  // Unprivileged connections by domain: their unread output is held against the domain's quota.
+  readonly #byDomain = new Map<number, Set<ServerConnection>>();
   // Set by WATCH: the registration event follows the reply.
   #afterReply: (() => void) | undefined;
+  // Connections that came from a migration stream, and the stream's GLOBAL record.
+  readonly #endpoints = new Map<ServerConnection, StreamEndpoint>();
+  #streamGlobal: GlobalRecord | undefined;
 
   constructor(options: ServerOptions = {}) {
     this.store = Store.initial();
     this.quotas = new QuotaTable(options.quotas);
     this.#registry = new WatchRegistry(this.#watches, this.quotas);
-    this.#controlHost = {
-      quotas: this.quotas,
-      usage: (domid) =>
-        this.domains.isIntroduced(domid)
-          ? {
-              nodes: this.store.owned(domid),
-              watches: this.#registry.count(domid),
-              transactions: this.#openTransactions(domid),
-            }
-          : undefined,
-    };
+    this.#controlHost = this.#controlHostFor();
     this.#events = new EventDispatcher(this.store, this.#watches, this.#special);
     this.#context = { quotas: this.quotas, domains: this.domains, events: this.#events };
     this.#faults = new CommitFaults(options.commitFailureRate ?? 0, options.faultSeed ?? 1);
@@ -159,15 +180,26 @@ export class XenstoreServer implements XenstoreService {
     const domains = [...this.domains.all()]
       .filter((d) => d.domid !== 0 && !d.implicit)
       .map((d) => ({ domid: d.domid, gfn: String(d.gfn), port: d.port }));
-    const specialPermissions = Object.fromEntries(
-      [...this.#special].map(([path, perms]) => [path, perms.map((p) => `${p.access}${p.domid}`)]),
+    const specials = [...this.#special].map(
+      ([path, { perms, generation }]) =>
+        [path, dumpPermissions(settledPermissions(this.#host, perms, generation))] as const,
     );
+    const specialIgnored = specials.filter(([, dumped]) => dumped.ignored);
     return {
       format: 'xenwire-store',
       version: 1,
-      nodes: dumpNodes(this.store),
+      nodes: dumpNodes(this.store, (node) =>
+        settledPermissions(this.#host, node.perms, node.generation),
+      ),
       domains,
-      specialPermissions,
+      specialPermissions: Object.fromEntries(specials.map(([path, { perms }]) => [path, perms])),
+      ...(specialIgnored.length > 0
+        ? {
+            specialIgnored: Object.fromEntries(
+              specialIgnored.map(([path, { ignored }]) => [path, ignored!]),
+            ),
+          }
+        : {}),
     };
   }
 
@@ -179,33 +211,223 @@ export class XenstoreServer implements XenstoreService {
     }
     loadNodes(this.store, seed.nodes);
     for (const [path, texts] of Object.entries(seed.specialPermissions ?? {})) {
-      if (this.#special.has(path)) this.#special.set(path, parsePermissions(texts));
+      if (this.#special.has(path)) {
+        const perms = loadPermissions(texts, seed.specialIgnored?.[path]);
+        this.#special.set(path, { perms, generation: this.store.tick() });
+      }
     }
+  }
+
+  // What CONTROL reads and does: usage figures as C counts them, log file, live update.
+  #controlHostFor(): ControlHost {
+    const server = this;
+    const connectionsOf = (domid: number) =>
+      [...this.#connections].filter((c) => c.domid === domid);
+    return {
+      quotas: this.quotas,
+      usage: (domid) => {
+        if (!this.domains.isIntroduced(domid)) return undefined;
+        let memory = 0;
+        for (const [path, node] of this.store.entries()) {
+          if (ownerOf(node) === domid) memory += recordSize(node) + path.length;
+        }
+        let outstanding = 0;
+        let watches = 0;
+        for (const conn of connectionsOf(domid)) {
+          for (const watch of conn.watches.values()) {
+            memory += watch.path.length + watch.token.length;
+          }
+          outstanding += conn.outbox.length + (this.#endpoints.get(conn)?.queued.length ?? 0);
+          // C counts the watches of a domain's ring; dom0's sockets have no domain.
+          if (domid !== 0 || this.#endpoints.get(conn)?.kind === 'ring')
+            watches += conn.watches.size;
+        }
+        return {
+          nodes: this.store.owned(domid),
+          watches,
+          // As C, dom0's socket-like connections hold no transactions of a domain.
+          transactions: domid === 0 ? 0 : this.#openTransactions(domid),
+          outstanding,
+          memory,
+        };
+      },
+      memoryReport: () => {
+        let bytes = 0;
+        for (const [path, node] of this.store.entries()) bytes += recordSize(node) + path.length;
+        let watches = 0;
+        for (const conn of this.#connections) watches += conn.watches.size;
+        return (
+          `memory report (${new Date().toISOString()}): ${this.store.size} nodes in ${bytes} bytes, ` +
+          `${this.#connections.size} connections, ${watches} watches, ` +
+          `${[...this.domains.all()].length} domains\n`
+        );
+      },
+      setLogFile: (path) => {
+        this.#logFile = path;
+        this.#trace = tracer({
+          write: (chunk: string) => appendFileSync(path, chunk),
+        });
+      },
+      get logFile() {
+        return server.#logFile;
+      },
+      openTransactions: () => {
+        const now = Date.now();
+        const out: [number, number][] = [];
+        for (const conn of this.#connections) {
+          let oldest = Number.POSITIVE_INFINITY;
+          for (const scope of conn.transactions.values()) {
+            oldest = Math.min(oldest, scope.transaction!.startedAt);
+          }
+          if (oldest !== Number.POSITIVE_INFINITY) {
+            out.push([conn.domid, Math.floor((now - oldest) / 1000)]);
+          }
+        }
+        return out;
+      },
+      liveUpdate: () => {
+        const host = this.#migrationHost();
+        restoreInPlace(host, dumpStream(host));
+      },
+    };
+  }
+
+  /**
+   * A server holding the state of a migration stream (Xen's format, as C xenstored 4.17 writes it
+   * for live update): nodes with permissions, special-path permissions, domains, watches and
+   * open transactions. The stream's connections wait, with their watches and transactions, until
+   * resumed: a guest's ring by the next `connect` for that domain, any one by
+   * {@link XenstoreServer.resumeConnection}. A malformed stream is a `MigrationStreamError`
+   * (EINVAL or EPROTO, with the byte offset).
+   */
+  static fromMigrationStream(stream: Uint8Array, options: ServerOptions = {}): XenstoreServer {
+    const server = new XenstoreServer(options);
+    restoreStream(server.#migrationHost(), stream);
+    return server;
+  }
+
+  /**
+   * The server's state as a migration stream that {@link XenstoreServer.fromMigrationStream} (or
+   * C xenstored's live update) reads back. In-process connections of dom0 are written as sockets
+   * without a file descriptor, guests' as their domain's ring.
+   */
+  dumpMigrationStream(options: DumpStreamOptions = {}): Uint8Array {
+    return dumpStream(this.#migrationHost(), options);
+  }
+
+  /** Connections of the loaded migration stream that no transport has resumed yet. */
+  restoredConnections(): RestoredConnection[] {
+    return restoredConnections(this.#migrationHost());
+  }
+
+  /**
+   * Takes over connection `connId` of the loaded migration stream: its watches and transactions
+   * carry on, the output it had pending (and any that arrived since) is delivered first, and a
+   * whole request it had read but not served is served. ENOENT when no such connection waits.
+   */
+  resumeConnection(
+    connId: number,
+    handlers: Pick<ServerConnectOptions, 'onMessage' | 'onClose'>,
+  ): XenstoreConnection {
+    return this.#resume(parkedConnection(this.#migrationHost(), connId), handlers);
+  }
+
+  #resume(
+    conn: ServerConnection,
+    handlers: Pick<ServerConnectOptions, 'onMessage' | 'onClose'>,
+  ): ServerConnection {
+    const endpoint = this.#endpoints.get(conn)!;
+    const pending = endpoint.takeOutput();
+    const request = endpoint.takeInput();
+    endpoint.handler = handlers.onMessage;
+    endpoint.closer = handlers.onClose;
+    this.#serve(() => {
+      for (const message of pending) conn.queueReply(message);
+    });
+    if (request) conn.send(request);
+    return conn;
+  }
+
+  #migrationHost(): MigrationHost {
+    const server = this;
+    return {
+      store: this.store,
+      domains: this.domains,
+      special: this.#special,
+      registry: this.#registry,
+      connections: () => this.#connections,
+      endpoint: (conn) => this.#endpoints.get(conn),
+      park: (domid, endpoint) => {
+        const conn = this.#open(
+          domid,
+          domid === 0 || domid === this.#privilegedDomid,
+          (message) => endpoint.deliver(message),
+          (reason) => endpoint.closer?.(reason),
+        );
+        this.#endpoints.set(conn, endpoint);
+        if (domid !== 0 && endpoint.kind === 'ring' && !this.#ringOrder.has(domid)) {
+          this.#ringOrder.set(domid, conn.id);
+        }
+        return conn;
+      },
+      startTransaction: (conn, txId) => this.#newTransaction(conn, txId),
+      get global() {
+        return server.#streamGlobal;
+      },
+      set global(record) {
+        server.#streamGlobal = record;
+      },
+    };
   }
 
   /**
    * Opens an in-process connection speaking for `domid` (default 0). A guest domain not yet
    * introduced is introduced implicitly (no `@introduceDomain` event), since only live domains
-   * connect to a real xenstored.
+   * connect to a real xenstored. A guest whose ring came from a migration stream gets that
+   * connection back, watches and transactions included.
    */
   connect(options: ServerConnectOptions): XenstoreConnection {
     const domid = options.domid ?? 0;
+    if (domid !== 0) {
+      for (const [conn, endpoint] of this.#endpoints) {
+        if (conn.domid === domid && endpoint.kind === 'ring' && !endpoint.resumed) {
+          return this.#resume(conn, options);
+        }
+      }
+    }
     if (!this.domains.isIntroduced(domid)) {
       this.domains.assume(domid);
       this.#ringOrder.set(domid, this.#nextConnectionId++);
     }
     const privileged = options.privileged ?? (domid === 0 || domid === this.#privilegedDomid);
+    return this.#open(domid, privileged, options.onMessage, options.onClose, options);
+  }
+
+  #open(
+    domid: number,
+    privileged: boolean,
+    onMessage: (message: Message) => void,
+    onClose: ((reason?: Error) => void) | undefined,
+    io: Pick<ServerConnectOptions, 'backlog' | 'fair' | 'onDrained'> = {},
+  ): ServerConnection {
     const conn = new ServerConnection(
       this.#nextConnectionId++,
       domid,
       privileged,
-      options.onMessage,
-      options.onClose,
+      onMessage,
+      onClose,
       this.#host,
-      options.backlog,
+      io.backlog,
+      io.fair,
+      io.onDrained,
     );
     conn.scope = new RequestScope(conn, this.store, this.#context, undefined);
     this.#connections.add(conn);
+    if (!privileged) {
+      const same = this.#byDomain.get(domid);
+      if (same) same.add(conn);
+      else this.#byDomain.set(domid, new Set([conn]));
+    }
     return conn;
   }
 
@@ -251,11 +473,19 @@ export class XenstoreServer implements XenstoreService {
   }
 
   #request(conn: ServerConnection, message: Message): void {
+    if (conn.fair) {
+      this.#offer(conn, message);
+      return;
+    }
     if (this.#busy) {
       this.#queue.push([conn, message]);
       return;
     }
-    // Not through #serve: a closure per request is measurable on the hot path.
+    this.#serveNow(conn, message);
+  }
+
+  // Not through #serve: a closure per request is measurable on the hot path.
+  #serveNow(conn: ServerConnection, message: Message): void {
     this.#busy = true;
     try {
       this.#process(conn, message);
@@ -265,23 +495,94 @@ export class XenstoreServer implements XenstoreService {
     }
   }
 
+  // A fair connection's request: served now if it is the connection's first in this turn and
+  // nothing of it waits, else in a later pass.
+  #offer(conn: ServerConnection, message: Message): void {
+    const turns = this.#turns;
+    if (
+      this.#busy ||
+      conn.queued > 0 ||
+      conn.servedTurn === turns.turn ||
+      conn.outbox.length > 0 ||
+      turns.blocked.has(conn) ||
+      this.#outputOverLimit(conn)
+    ) {
+      conn.enqueue(message);
+      if (!turns.blocked.has(conn)) turns.ready.add(conn);
+      turns.schedulePass();
+      return;
+    }
+    conn.servedTurn = turns.turn;
+    turns.endTurnSoon();
+    this.#serveNow(conn, message);
+  }
+
+  // One turn of C's main loop: held output goes out, then each ready connection gets one request
+  // served, unless its peer has too much output unread.
+  #pass(): void {
+    const turns = this.#turns;
+    this.#busy = true;
+    try {
+      this.#flush();
+      for (const conn of [...turns.ready]) {
+        if (conn.closed) {
+          turns.forget(conn);
+          continue;
+        }
+        // Its output from an earlier request is still going out: no new request until it has.
+        if (conn.outbox.length > 0) continue;
+        if (this.#outputOverLimit(conn)) {
+          turns.block(conn);
+          continue;
+        }
+        const message = conn.dequeue();
+        if (conn.queued === 0) turns.ready.delete(conn);
+        if (message === undefined) continue;
+        conn.servedTurn = turns.turn;
+        this.#process(conn, message);
+        this.#flush();
+        if (conn.queued === 0 && !conn.closed) conn.onDrained?.();
+      }
+    } finally {
+      this.#busy = false;
+    }
+    if (turns.ready.size > 0 || this.#pending.size > 0) turns.schedulePass();
+  }
+
+  // The output a fair connection's peer has not read: for a guest, all its connections' together
+  // against its memory quota (C counts queued output there and stops reading a guest at it).
+  #outputOverLimit(conn: ServerConnection): boolean {
+    if (conn.backlog === undefined) return false;
+    if (conn.privileged) return conn.backlog() >= this.quotas.global.memory;
+    let unread = 0;
+    for (const other of this.#byDomain.get(conn.domid) ?? []) unread += other.backlog?.() ?? 0;
+    return unread >= this.quotas.limit(conn.domid, 'memory');
+  }
+
   // Delivers output, then serves requests that arrived meanwhile, in order.
   #flush(): void {
     this.#deliver();
-    if (this.#queue.length === 0) return;
-    for (let i = 0; i < this.#queue.length; i++) {
-      const [conn, message] = this.#queue[i]!;
-      if (!conn.closed) this.#process(conn, message);
-      this.#deliver();
+    if (this.#queue.length > 0) {
+      for (let i = 0; i < this.#queue.length; i++) {
+        const [conn, message] = this.#queue[i]!;
+        if (!conn.closed) this.#process(conn, message);
+        this.#deliver();
+      }
+      this.#queue = [];
     }
-    this.#queue = [];
+    // Output held back for a fair connection goes out in the next pass.
+    if (this.#pending.size > 0) this.#turns.schedulePass();
   }
 
+  // Everything queued for ordinary connections; for fair ones, at most OUTPUT_PER_TURN messages
+  // per turn, the rest held for the next.
   #deliver(): void {
+    const held: ServerConnection[] = [];
     while (this.#pending.size > 0) {
       for (const conn of this.#pending) {
         this.#pending.delete(conn);
-        for (const message of conn.takeOutput()) {
+        const limit = conn.fair ? OUTPUT_PER_TURN : Number.POSITIVE_INFINITY;
+        for (const message of conn.takeOutput(limit)) {
           if (conn.closed) break;
           this.#trace?.('out', conn, message);
           try {
@@ -290,8 +591,10 @@ export class XenstoreServer implements XenstoreService {
             this.#disconnect(conn, err instanceof Error ? err : new Error(String(err)));
           }
         }
+        if (conn.outbox.length > 0 && !conn.closed) held.push(conn);
       }
     }
+    for (const conn of held) this.#pending.add(conn);
   }
 
   #process(conn: ServerConnection, message: Message): void {
@@ -325,6 +628,9 @@ export class XenstoreServer implements XenstoreService {
     if (message.txId !== 0 && !entry.row.noTransaction) {
       tx = conn.transactions.get(message.txId);
       if (!tx) throw new XenstoreError('ENOENT', `no transaction ${message.txId}`);
+    }
+    if (entry.name === 'SET_PERMS') {
+      checkPermissionCount(tx ?? conn.scope, requestStrings(message.payload).length - 1);
     }
     const request = decodeRequest(message);
     const handler = this.#handlers[request.op] as (
@@ -361,8 +667,7 @@ export class XenstoreServer implements XenstoreService {
       conn.transactions.clear();
       return OK_PAYLOAD;
     },
-    // C reads the domid with atoi and prints it unsigned.
-    GET_DOMAIN_PATH: (_conn, _tx, request) => stringPayload(domainPath(request.domid >>> 0)),
+    GET_DOMAIN_PATH: (_conn, _tx, request) => stringPayload(domainPath(request.domid)),
     IS_DOMAIN_INTRODUCED: (_conn, _tx, request) =>
       booleanPayload(request.domid === DOMID_SELF || this.domains.isIntroduced(request.domid)),
     INTRODUCE: (_conn, _tx, request) => {
@@ -386,7 +691,7 @@ export class XenstoreServer implements XenstoreService {
       this.domains.require(request.domid).target = request.target;
       return OK_PAYLOAD;
     },
-    CONTROL: (_conn, _tx, request) => control(this.#controlHost, request.args),
+    CONTROL: (conn, _tx, request) => control(this.#controlHost, conn.id, request.args),
     GET_FEATURE: (conn, _tx, request) => {
       // Open to all: without a domid, the asking domain's features (a privileged socket
       // connection gets the server's); naming a domain is privileged.
@@ -460,8 +765,10 @@ export class XenstoreServer implements XenstoreService {
   #setSpecialPermissions(conn: ServerConnection, path: string, perms: NodePermissions): Uint8Array {
     const current = this.#special.get(path);
     if (!current) throw new XenstoreError('EINVAL', 'not a special path with permissions');
-    if (!allows(conn, current, Perm.WRITE | Perm.OWNER)) throw new XenstoreError('EACCES');
-    this.#special.set(path, perms);
+    if (!allows(conn, current.perms, Perm.WRITE | Perm.OWNER, current.generation)) {
+      throw new XenstoreError('EACCES');
+    }
+    this.#special.set(path, { perms, generation: this.store.tick() });
     return OK_PAYLOAD;
   }
 
@@ -474,13 +781,33 @@ export class XenstoreServer implements XenstoreService {
     ) {
       throw new XenstoreError('ENOSPC', 'transaction quota reached');
     }
-    const id = conn.nextTransactionId();
+    return stringPayload(String(this.#newTransaction(conn, conn.nextTransactionId()).id));
+  }
+
+  #newTransaction(conn: ServerConnection, id: number): Transaction {
     const maxNodes = conn.privileged
-      ? Number.POSITIVE_INFINITY
-      : this.quotas.limit(conn.domid, 'transactionNodes');
-    const tx = new Transaction(id, this.store, maxNodes, this.#policy);
+      ? () => Number.POSITIVE_INFINITY
+      : () => this.quotas.limit(conn.domid, 'transactionNodes');
+    const domid = conn.domid;
+    const charge = conn.privileged
+      ? undefined
+      : (delta: number) => {
+          if (this.#transactionMemory(domid) + delta >= this.quotas.limit(domid, 'memory')) {
+            throw new XenstoreError('EIO', 'memory quota reached by transaction data');
+          }
+        };
+    const tx = new Transaction(id, this.store, maxNodes, this.#policy, this.#host, charge);
     conn.transactions.set(id, new RequestScope(conn, tx, this.#context, tx));
-    return stringPayload(String(id));
+    return tx;
+  }
+
+  // What a guest's open transactions hold: C counts it against the domain's memory quota.
+  #transactionMemory(domid: number): number {
+    let bytes = 0;
+    for (const conn of this.#byDomain.get(domid) ?? []) {
+      for (const scope of conn.transactions.values()) bytes += scope.transaction?.memory ?? 0;
+    }
+    return bytes;
   }
 
   #openTransactions(domid: number): number {
@@ -511,21 +838,25 @@ export class XenstoreServer implements XenstoreService {
     if (!tx.canCommit() || this.#faults.failNext()) {
       throw new XenstoreError('EAGAIN', 'transaction conflict');
     }
-    for (const event of tx.policy === 'coalesce' ? this.#replay(tx) : tx.commitCopies()) {
-      this.#events.fire(event);
-    }
+    (tx.policy === 'coalesce' ? this.#replay(tx) : tx).commit((event) => this.#events.fire(event));
     return OK_PAYLOAD;
   }
 
   // Coalescing commit: the transaction's changes are redone on the current store, atomically.
-  #replay(tx: Transaction) {
-    const redo = new Transaction(0, this.store, Number.POSITIVE_INFINITY, 'generation');
+  #replay(tx: Transaction): Transaction {
+    const redo = new Transaction(
+      0,
+      this.store,
+      () => Number.POSITIVE_INFINITY,
+      'generation',
+      this.#host,
+    );
     try {
       for (const change of tx.replayLog) change(redo);
     } catch {
       throw new XenstoreError('EAGAIN', 'transaction no longer applies');
     }
-    return redo.commitCopies();
+    return redo;
   }
 
   #introduce(domid: number, gfn: bigint, port: number): void {
@@ -594,7 +925,12 @@ export class XenstoreServer implements XenstoreService {
   #removeOwnedNodes(domid: number): void {
     if (this.store.owned(domid) === 0) return;
     const dom0 = new RequestScope(
-      { domid: 0, privileged: true, target: undefined, honours: () => true },
+      {
+        domid: 0,
+        privileged: true,
+        target: undefined,
+        honours: (domid, generation) => this.#host.honours(domid, generation),
+      },
       this.store,
       this.#context,
       undefined,
@@ -619,7 +955,12 @@ export class XenstoreServer implements XenstoreService {
     if (conn.closed) return;
     conn.closed = true;
     this.#connections.delete(conn);
+    this.#byDomain.get(conn.domid)?.delete(conn);
+    if (this.#byDomain.get(conn.domid)?.size === 0) this.#byDomain.delete(conn.domid);
+    this.#endpoints.delete(conn);
     this.#pending.delete(conn);
+    this.#turns.forget(conn);
+    conn.dropInbox();
     this.#registry.removeAll(conn);
     conn.transactions.clear();
     conn.takeOutput();
@@ -630,6 +971,12 @@ export class XenstoreServer implements XenstoreService {
     }
   }
 }
+
+/**
+ * Messages a fair connection is handed per turn: a request that fans out to many events for one
+ * connection (a commit under many watches) does not hold the others while they go out.
+ */
+const OUTPUT_PER_TURN = 128;
 
 /** RELEASE and RESUME refuse domain 0. */
 function guestDomid(domid: number): number {

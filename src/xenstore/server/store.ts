@@ -14,8 +14,11 @@ export interface NodeAccess {
   put(path: string, node: Node): void;
   /** Removes one node (not its subtree; callers walk it). */
   remove(path: string): void;
-  /** Nodes owned by `domid`, as this view sees them (for the node quota). */
-  owned(domid: number): number;
+  /**
+   * Whether the node quota `limit` refuses `domid` `count` new nodes, as C counts them for a
+   * request that creates nodes.
+   */
+  refusesNodes(domid: number, count: number, limit: number): boolean;
 }
 
 /** The permission list of a fresh C xenstored's nodes. */
@@ -90,8 +93,14 @@ export class Store implements NodeAccess {
     this.#count(ownerOf(node), -1);
   }
 
+  /** Nodes owned by `domid`. */
   owned(domid: number): number {
     return this.#owned.get(domid) ?? 0;
+  }
+
+  /** C checks the quota before each new node, counting the ones the request made before it. */
+  refusesNodes(domid: number, count: number, limit: number): boolean {
+    return this.owned(domid) + count > limit;
   }
 
   /** Every node, parents before children (insertion order of a tree built top-down). */

@@ -1,6 +1,18 @@
 import { XenstoreError } from '../errors.ts';
-import { copyNode, NO_GENERATION, type Node, type NodePermissions, ownerOf } from './node.ts';
+import { baseName, parentPath } from '../paths.ts';
+import {
+  copyNode,
+  NO_GENERATION,
+  type Node,
+  type NodePermissions,
+  ownerOf,
+  recordSize,
+} from './node.ts';
+import { type Identity, settledPermissions } from './permissions.ts';
 import type { NodeAccess, Store } from './store.ts';
+
+/** Bytes C adds to a transaction's record key in front of the path. */
+const TX_KEY_PREFIX = 3;
 
 /** How a queued watch event matches watches (see `WatchIndex.matching`). */
 export type FireMode = 'tree' | 'exact';
@@ -30,6 +42,13 @@ interface Touch {
   fire: FireMode | undefined;
 }
 
+/** A touched node as a migration stream records it. */
+export interface TransactionTouch {
+  /** The transaction's copy; `null` when deleted in it, `undefined` when missing when touched. */
+  readonly local: Node | null | undefined;
+  readonly modified: boolean;
+}
+
 /** How conflicts are detected at commit. */
 export type ConflictPolicy =
   /** C xenstored 4.17: every node touched, read or written, must be unchanged. */
@@ -53,13 +72,28 @@ export class Transaction implements NodeAccess {
   readonly replayLog: ((redo: Transaction) => void)[] = [];
   /** Set while a request that only reads is being served (coalescing checks only those). */
   clientRead = false;
+  /** Bytes of the changed copies this transaction holds, as C accounts them (see {@link put}). */
+  memory = 0;
+  readonly #memoryOf = new Map<string, number>();
+  /** When the transaction started (ms since the epoch): live update reports long-running ones. */
+  readonly startedAt = Date.now();
 
   constructor(
     readonly id: number,
     readonly store: Store,
-    /** Nodes this transaction may touch (the quota; Infinity for privileged connections). */
-    readonly maxNodes: number,
+    /**
+     * Nodes this transaction may touch: the quota as it is now, which may change while the
+     * transaction is open (Infinity for privileged connections).
+     */
+    readonly maxNodes: () => number,
     readonly policy: ConflictPolicy,
+    /** Judges which permission entries still count (see `Identity.honours`). */
+    readonly domains: Pick<Identity, 'honours'>,
+    /**
+     * Called before a changed copy makes the transaction hold `delta` more bytes; throws when its
+     * domain may not hold them.
+     */
+    readonly charge: (delta: number) => void = () => {},
   ) {}
 
   /**
@@ -67,14 +101,17 @@ export class Transaction implements NodeAccess {
    * answers the commit with ENOMEM.
    */
   failed = false;
-  /** True once the transaction created a node (C then re-checks node quotas at commit). */
+  /**
+   * True once a request of the transaction set out to create a node, even if a quota then
+   * refused it (C's `ta_node_created`): the commit re-checks node quotas.
+   */
   created = false;
 
   get(path: string): Node | undefined {
     const touch = this.#touched.get(path);
     if (touch) return touch.local ?? undefined;
     const global = this.store.get(path);
-    if (this.#touched.size >= this.maxNodes) {
+    if (this.#touched.size >= this.maxNodes()) {
       this.failed = true;
       throw new XenstoreError('ENOSPC', 'too many nodes in transaction');
     }
@@ -83,7 +120,7 @@ export class Transaction implements NodeAccess {
       checkGeneration: this.policy === 'generation' || this.clientRead,
       generation: global ? global.generation : NO_GENERATION,
       local,
-      originalPerms: global?.perms,
+      originalPerms: global && settledPermissions(this.domains, global.perms, global.generation),
       modified: false,
       fire: undefined,
     });
@@ -92,10 +129,16 @@ export class Transaction implements NodeAccess {
 
   put(path: string, node: Node): void {
     const touch = this.#touch(path);
+    // C writes a changed copy as a record keyed by the path behind the transaction's generation
+    // and counts both against the domain's memory.
+    const bytes = recordSize(node) + path.length + TX_KEY_PREFIX;
+    const delta = bytes - (this.#memoryOf.get(path) ?? 0);
+    if (delta > 0) this.charge(delta);
+    this.#memoryOf.set(path, bytes);
+    this.memory += delta;
     const before = touch.local ?? undefined;
     if (before !== node) {
       if (before) this.#count(ownerOf(before), -1);
-      else this.created = true;
       this.#count(ownerOf(node), 1);
     }
     // Changed copies get a new generation at once, as in C, so DIRECTORY_PART inside the
@@ -107,13 +150,19 @@ export class Transaction implements NodeAccess {
 
   remove(path: string): void {
     const touch = this.#touch(path);
+    this.memory -= this.#memoryOf.get(path) ?? 0;
+    this.#memoryOf.delete(path);
     if (touch.local) this.#count(ownerOf(touch.local), -1);
     touch.local = null;
     touch.modified = true;
   }
 
-  owned(domid: number): number {
-    return this.store.owned(domid) + (this.#ownedDelta.get(domid) ?? 0);
+  /**
+   * Inside a transaction C checks each new node against the committed count only: nodes the
+   * transaction created or removed, this request's included, count at commit.
+   */
+  refusesNodes(domid: number, _count: number, limit: number): boolean {
+    return this.store.owned(domid) >= limit;
   }
 
   /** The change in node counts per domain this transaction would make. */
@@ -141,11 +190,12 @@ export class Transaction implements NodeAccess {
   }
 
   /**
-   * Writes the transaction's changes to the store (after {@link canCommit}) and returns its held
-   * events in the order their nodes were first touched.
+   * Writes the transaction's changes to the store (after {@link canCommit}) node by node, in the
+   * order the nodes were first touched, and hands each node's held event to `fire` as soon as
+   * that node is written: as in C, who may see it is judged on the store as committed so far
+   * (a node's later-touched parent still has its old permissions).
    */
-  commitCopies(): PendingEvent[] {
-    const events: PendingEvent[] = [];
+  commit(fire: (event: PendingEvent) => void): void {
     for (const [path, touch] of this.#touched) {
       if (touch.modified) {
         if (touch.local) this.store.put(path, touch.local);
@@ -155,10 +205,77 @@ export class Transaction implements NodeAccess {
       // again) has no permissions to judge its event by, and C's watch_permitted then denies it
       // to every watcher, dom0 included.
       if (touch.fire && (touch.originalPerms || touch.local)) {
-        events.push({ path, mode: touch.fire, perms: touch.originalPerms });
+        fire({ path, mode: touch.fire, perms: touch.originalPerms });
       }
     }
-    return events;
+  }
+
+  /** Every node touched, in the order first touched. */
+  *touches(): IterableIterator<[string, TransactionTouch]> {
+    for (const [path, { local, modified }] of this.#touched) yield [path, { local, modified }];
+  }
+
+  /**
+   * Records a node as a migration stream describes it: touched when the stream was written, with
+   * the global node as it is now as the version to check at commit. Child lists and events are
+   * left to {@link settleRestored}, once every node is in.
+   */
+  restoreTouch(path: string, local: Node | null | undefined, modified: boolean): void {
+    if (this.#touched.has(path)) throw new XenstoreError('EEXIST', `${path} touched twice`);
+    const global = this.store.get(path);
+    if (modified) {
+      if (global) this.#count(ownerOf(global), -1);
+      else if (local) this.created = true;
+      if (local) this.#count(ownerOf(local), 1);
+    }
+    if (local) local.generation = modified ? this.store.tick() : (global?.generation ?? 0);
+    this.#touched.set(path, {
+      checkGeneration: true,
+      generation: global ? global.generation : NO_GENERATION,
+      local,
+      originalPerms: global?.perms,
+      modified,
+      fire: undefined,
+    });
+  }
+
+  /**
+   * Completes restored touches, which a stream describes without child lists or watch events.
+   * Each copy gets the global node's children, without those deleted here, plus those created
+   * here in the order touched. Events are guessed as C queues them: a deleted node fires as the
+   * top of a removal unless its parent went too (then only its own watches), a changed node fires
+   * unless it changed only because a child came or went (so a node written and then given a
+   * child fires nothing).
+   */
+  settleRestored(): void {
+    const childChanged = new Set<string>();
+    for (const [path, touch] of this.#touched) {
+      if (touch.local) {
+        const global = this.store.get(path);
+        touch.local.children = global ? global.children.slice() : [];
+      }
+    }
+    for (const [path, touch] of this.#touched) {
+      if (path === '/') continue;
+      const parentName = parentPath(path);
+      const parent = this.#touched.get(parentName)?.local;
+      if (!parent) continue;
+      const name = baseName(path);
+      const at = parent.children.indexOf(name);
+      if (touch.local && at < 0) parent.children.push(name);
+      else if (!touch.local && at >= 0) parent.children.splice(at, 1);
+      else continue;
+      childChanged.add(parentName);
+    }
+    for (const [path, touch] of this.#touched) {
+      if (!touch.modified) continue;
+      if (touch.local === null) {
+        const parent = this.#touched.get(parentPath(path));
+        touch.fire = parent && parent.local === null && path !== '/' ? 'exact' : 'tree';
+      } else {
+        touch.fire = childChanged.has(path) ? undefined : 'tree';
+      }
+    }
   }
 
   #touch(path: string): Touch {

@@ -8,7 +8,14 @@ import {
   newNode,
   recordSize,
 } from './node.ts';
-import { allows, type Identity, inheritPermissions, Perm, permFor } from './permissions.ts';
+import {
+  allows,
+  type Identity,
+  inheritPermissions,
+  Perm,
+  permFor,
+  settledPermissions,
+} from './permissions.ts';
 import type { Quotas } from './quota.ts';
 import type { NodeAccess } from './store.ts';
 import type { PendingEvent } from './transactions.ts';
@@ -31,6 +38,8 @@ export interface Scope {
    * quota hit): C cannot undo that inside a transaction and fails its commit.
    */
   writeFailed(): void;
+  /** Called when a request sets out to create nodes, before their quotas are checked. */
+  creating(): void;
 }
 
 /**
@@ -89,6 +98,7 @@ export function writeNode(scope: Scope, path: string, value: Uint8Array): void {
       throw new XenstoreError('ENOSPC', 'node too large', 'WRITE', path);
     }
     node.value = value;
+    keepLapsed(scope, node);
     scope.access.put(path, node);
   } else {
     node = createNode(scope, path, value);
@@ -117,7 +127,9 @@ function createNode(scope: Scope, path: string, value: Uint8Array): Node {
     anchorPath = parentPath(anchorPath);
     anchor = access.get(anchorPath);
   }
-  const perms = inheritPermissions(anchor.perms, who);
+  scope.creating();
+  const anchorPerms = readPermissions(scope, anchor);
+  const perms = inheritPermissions(anchorPerms, who);
   const created: Node[] = [];
   for (let i = missing.length - 1; i >= 0; i--) {
     const node = newNode(i === 0 ? value : EMPTY_VALUE, perms);
@@ -126,7 +138,7 @@ function createNode(scope: Scope, path: string, value: Uint8Array): Node {
   }
   const firstName = baseName(missing[missing.length - 1]!);
   if (!who.privileged) {
-    if (access.owned(who.domid) + created.length > scope.limit('nodes')) {
+    if (access.refusesNodes(who.domid, created.length, scope.limit('nodes'))) {
       throw new XenstoreError('ENOSPC', 'node quota reached', undefined, path);
     }
     const maxSize = scope.limit('nodeSize');
@@ -139,6 +151,7 @@ function createNode(scope: Scope, path: string, value: Uint8Array): Node {
     }
   }
   addChild(anchor, firstName);
+  anchor.perms = anchorPerms;
   access.put(anchorPath, anchor);
   for (let i = 0; i < created.length; i++) {
     access.put(missing[missing.length - 1 - i]!, created[i]!);
@@ -168,7 +181,22 @@ export function removeNode(scope: Scope, path: string): void {
   const at = parent.children.indexOf(baseName(path));
   if (at < 0) throw new XenstoreError('EIO', 'parent does not list the node', 'RM', path);
   parent.children.splice(at, 1);
+  keepLapsed(scope, parent);
   scope.access.put(parentName, parent);
+}
+
+/**
+ * Marks the entries of `node` that no longer count (at its current generation) as void for good,
+ * before the node is written back with a new generation: C writes back the permissions it read,
+ * and reading marks lapsed entries (see {@link settledPermissions}).
+ */
+function keepLapsed(scope: Scope, node: Node): void {
+  node.perms = readPermissions(scope, node);
+}
+
+/** The permissions of `node` as C reads them, lapsed entries marked. */
+function readPermissions(scope: Scope, node: Node): NodePermissions {
+  return settledPermissions(scope.who, node.perms, node.generation);
 }
 
 // C's walk (walk_node_tree with delnode_sub on exit): children first, each node's watches fired
@@ -185,13 +213,14 @@ function removeTree(scope: Scope, path: string, node: Node, top: boolean): void 
     } catch (err) {
       if (i > 0) {
         node.children = children.slice(i);
+        keepLapsed(scope, node);
         scope.access.put(path, node);
       }
       throw err;
     }
   }
   scope.access.remove(path);
-  scope.fire({ path, mode: top ? 'tree' : 'exact', perms: node.perms }, node);
+  scope.fire({ path, mode: top ? 'tree' : 'exact', perms: readPermissions(scope, node) }, node);
 }
 
 // A read inside C's walk: any failure is WALK_TREE_ERROR_STOP, which rm_node answers with EIO.
@@ -227,18 +256,25 @@ export function setNodePermissions(scope: Scope, path: string, stored: NodePermi
     throw new XenstoreError('ENOSPC', 'node too large', 'SET_PERMS', path);
   }
   scope.access.put(path, changed);
-  scope.fire({ path, mode: 'tree', perms: node.perms }, changed);
+  scope.fire({ path, mode: 'tree', perms: readPermissions(scope, node) }, changed);
 }
 
 /**
- * A permission list as SET_PERMS stores it, checked as C does before even looking at the path: at
- * most the permission quota for guests (ENOSPC), an owner that exists (ENOENT). Entries for other
+ * SET_PERMS's entry count against the permission quota (ENOSPC for a guest over it), which C
+ * checks before it even parses the entries.
+ */
+export function checkPermissionCount(scope: Scope, count: number): void {
+  if (!scope.who.privileged && count > scope.limit('permissions')) {
+    throw new XenstoreError('ENOSPC', 'too many permission entries', 'SET_PERMS');
+  }
+}
+
+/**
+ * A permission list as SET_PERMS stores it, checked as C does before even looking at the path: an
+ * owner that exists (ENOENT). Entries for other
  * domains that do not exist are kept but marked ignored for good.
  */
 export function storedPermissions(scope: Scope, perms: NodePermissions): NodePermissions {
-  if (!scope.who.privileged && perms.length > scope.limit('permissions')) {
-    throw new XenstoreError('ENOSPC', 'too many permission entries', 'SET_PERMS');
-  }
   const owner = perms[0]!.domid;
   if (!scope.domainExists(owner)) {
     throw new XenstoreError('ENOENT', `owner domain ${owner} does not exist`, 'SET_PERMS');

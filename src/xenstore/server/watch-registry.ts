@@ -21,8 +21,17 @@ export class WatchRegistry {
     return this.#perDomain.get(domid) ?? 0;
   }
 
-  /** Registers a watch; the caller sends the registration event after the reply. */
-  add(conn: ServerConnection, path: string, token: string, depth: number | undefined): void {
+  /**
+   * Registers a watch; the caller sends the registration event after the reply. A restored watch
+   * skips the quota, as C's `read_state_watch` does.
+   */
+  add(
+    conn: ServerConnection,
+    path: string,
+    token: string,
+    depth: number | undefined,
+    checkQuota = true,
+  ): void {
     // 4.17 knows no watch depth (the WATCHDEPTH feature came later): a third string is EINVAL.
     if (depth !== undefined) throw new XenstoreError('EINVAL', 'watch depth is not supported');
     const relative = !path.startsWith('/') && !isSpecialPath(path);
@@ -32,7 +41,7 @@ export class WatchRegistry {
     if (conn.watches.has(key)) throw new XenstoreError('EEXIST', undefined, 'WATCH', path);
     const count = this.count(conn.domid);
     // C compares the count before adding with `>`, so one watch more than the quota fits.
-    if (!conn.privileged && count > this.quotas.limit(conn.domid, 'watches')) {
+    if (checkQuota && !conn.privileged && count > this.quotas.limit(conn.domid, 'watches')) {
       throw new XenstoreError('E2BIG', 'watch quota reached', 'WATCH', path);
     }
     conn.watches.set(key, this.index.add(conn, absolute, token, relative ? conn.home : undefined));

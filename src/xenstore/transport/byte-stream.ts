@@ -55,10 +55,14 @@ export function framedTransport(
       }
     },
     onClose(reason) {
-      // A stream cut inside a message loses that message: say so rather than end quietly.
+      // A stream cut inside a message loses that message: say so rather than end quietly. The
+      // peer broke no rule (it may have died mid-write), so this is a lost connection.
       const cut =
         reason === undefined && framer.buffered > 0
-          ? new XenstoreError('EPROTO', `connection closed ${framer.buffered} bytes into a message`)
+          ? new XenstoreError(
+              'ECONNRESET',
+              `connection closed ${framer.buffered} bytes into a message`,
+            )
           : reason;
       finish(cut);
     },

@@ -36,7 +36,7 @@ export function defaultConnector(env: NodeJS.ProcessEnv = process.env): Transpor
       return xenbusDeviceConnector(XENBUS_DEVICE_PATH)(handlers);
     }
     throw new XenstoreError(
-      'ECONNRESET',
+      'ENOENT',
       `no xenstored: neither the socket ${socketPath} nor the device ${XENBUS_DEVICE_PATH} exists`,
     );
   };

@@ -38,7 +38,7 @@ export function inProcessConnector(server: InProcessServer, domid = 0): Transpor
       });
     } catch (error) {
       throw new XenstoreError(
-        'ECONNRESET',
+        'ECONNREFUSED',
         `in-process server refused the connection: ${(error as Error).message}`,
         undefined,
         undefined,

@@ -15,6 +15,8 @@ export interface RingDomainHost {
     onMessage: (message: Message) => void;
     onClose: (reason?: Error) => void;
     backlog: () => number;
+    fair: true;
+    onDrained: () => void;
   }): XenstoreConnection;
   /** Wakes the guest through the domain's event channel. */
   notify(): void;
@@ -82,7 +84,9 @@ export class RingDomain {
         if (chunk.length === 0) return;
         ring.read(chunk);
         for (const message of this.#frame(chunk)) this.#connection.send(message);
-        if (this.#connection === undefined) return;
+        // Requests wait for their turn in the daemon: the rest of the ring is read once they
+        // have been served.
+        if (this.#connection === undefined || this.#connection.queued > 0) return;
       }
     } catch (error) {
       // The error is in the page (PROTO, or RINGIDX recorded by the ring itself); the guest is
@@ -126,6 +130,10 @@ export class RingDomain {
         if (this.#connection === connection) this.#forget();
       },
       backlog: () => this.#outbox.queuedBytes,
+      fair: true,
+      onDrained: () => {
+        if (this.#connection === connection) this.service();
+      },
     });
     this.#connection = connection;
   }

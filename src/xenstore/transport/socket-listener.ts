@@ -1,12 +1,16 @@
-import { lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { type BusyPoll, busyWaiter } from '../../event-loop/busy-poller.ts';
 import { framedTransport } from './byte-stream.ts';
+import { claimSocketFile } from './socket-file.ts';
 import type { XenstoreConnection, XenstoreService } from './transport.ts';
 
 /** Where and as whom a unix-socket listener serves. */
 export interface ListenOptions {
-  /** The socket file (`XENSTORED_PATH` for the C tools). A stale socket there is replaced. */
+  /**
+   * The socket file (`XENSTORED_PATH` for the C tools), at most 107 bytes. A socket file there
+   * on which nothing answers is replaced; one on which a server answers is left alone (the
+   * listener fails with `EADDRINUSE`).
+   */
   readonly path: string;
   /**
    * The domain every connection speaks for. Default 0: privileged, like C xenstored's socket. A
@@ -14,24 +18,39 @@ export interface ListenOptions {
    */
   readonly domid?: number;
   /**
-   * What the server does between answering a client and that client's next request: keep the
-   * event loop turning (spin) or sleep until the request wakes it. Default `'adaptive'`: the
-   * quicker of the two as measured (see `XenstoreClientOptions.busyPoll`); a spin never lasts
-   * more than 0.1 ms without a request. `false` never spins; `true` always does.
+   * What the server does between answering a client and that client's next request: sleep until
+   * the request wakes it, or keep the event loop turning (spin). Default `false`: never spin, the
+   * least CPU per request. `'adaptive'`: the quicker of the two as measured (see
+   * `XenstoreClientOptions.busyPoll` for when that pays); `true` always spins. A spin never
+   * lasts more than 0.1 ms without a request.
    */
   readonly busyPoll?: BusyPoll;
+  /**
+   * Connections open at once; more are refused (closed as soon as accepted). A real guest has
+   * one ring, so a guest socket (a `domid` other than 0) takes {@link GUEST_CONNECTIONS} unless
+   * told otherwise; the dom0 socket is not limited unless told.
+   */
+  readonly maxConnections?: number;
 }
+
+/** Connections a guest socket accepts at once by default. */
+export const GUEST_CONNECTIONS = 16;
 
 /** A listening socket. */
 export interface Listener {
   readonly path: string;
-  /** Stops listening, drops this listener's connections and removes the socket file. */
+  /**
+   * Stops listening, drops this listener's connections and removes the socket file if it is
+   * still the one this listener created.
+   */
   close(): Promise<void>;
 }
 
 /**
  * The server end of unix sockets: serves `server` on the socket `options.path`, each connection
- * framed as the client end frames it; resolves once it accepts connections.
+ * framed as the client end frames it; resolves once it accepts connections. Never takes over a
+ * live socket: rejects with `EADDRINUSE` when a server answers on the path, `ENAMETOOLONG` when
+ * the path does not fit a unix socket address.
  *
  * ```ts
  * const listener = await socketListener(server, { path: '/tmp/xs.sock' }); // dom0, privileged
@@ -43,9 +62,8 @@ export async function socketListener(
 ): Promise<Listener> {
   const { path } = options;
   const domid = options.domid ?? 0;
-  removeStaleSocket(path);
   const sockets = new Set<net.Socket>();
-  const busyPoll = options.busyPoll ?? 'adaptive';
+  const busyPoll = options.busyPoll ?? false;
   // Not tracked at all when never spinning: tracking reads the clock per request.
   const answered = busyPoll === false ? undefined : new AnsweredClients();
   const poller = busyWaiter(busyPoll, () => answered?.expected() ?? 0);
@@ -57,10 +75,16 @@ export async function socketListener(
       return;
     }
     sockets.add(socket);
-    // Replies to one chunk of requests leave in one write; events for other connections
-    // (outside this chunk's handling) are written at once. One array serves every chunk.
+    // Replies to one chunk of requests leave in one write; output made outside this chunk's
+    // handling (events caused by other connections, requests served in later turns) is corked
+    // until the current callback returns. One array serves every chunk.
     const batch: Uint8Array[] = [];
     let batching = false;
+    let corked = false;
+    const uncork = (): void => {
+      corked = false;
+      socket.uncork();
+    };
     let conn: XenstoreConnection | undefined;
     const transport = framedTransport(
       { onMessage: (message) => conn?.send(message), onClose: () => conn?.close() },
@@ -74,16 +98,12 @@ export async function socketListener(
             batching = false;
             const out = batch.length === 1 ? batch[0]! : Buffer.concat(batch);
             batch.length = 0;
-            // A client that sends without reading its replies is not read from until it
-            // catches up, so its replies cannot pile up without bound (C stops reading such a
-            // client too).
-            if (out.length > 0) {
-              if (!socket.write(out)) socket.pause();
-              else if (answered?.add(socket)) poller.expect();
-            }
+            if (out.length > 0 && socket.write(out) && answered?.add(socket)) poller.expect();
           }
+          // Requests wait for their turn in the daemon (all the more when this client does not
+          // read its replies): nothing more is read until they are served.
+          if (conn !== undefined && conn.queued > 0) socket.pause();
         });
-        socket.on('drain', () => socket.resume());
         socket.on('close', () => {
           sockets.delete(socket);
           answered?.delete(socket);
@@ -92,8 +112,16 @@ export async function socketListener(
         socket.on('error', () => socket.destroy());
         return {
           write: (frame) => {
-            if (batching) batch.push(frame);
-            else socket.write(frame);
+            if (batching) {
+              batch.push(frame);
+              return;
+            }
+            if (!corked) {
+              corked = true;
+              socket.cork();
+              process.nextTick(uncork);
+            }
+            socket.write(frame);
           },
           close: () => socket.destroy(),
         };
@@ -105,22 +133,20 @@ export async function socketListener(
       onMessage: (message) => transport.send(message),
       onClose: () => socket.destroy(),
       backlog: () => socket.writableLength,
+      fair: true,
+      onDrained: () => socket.resume(),
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    netServer.once('error', reject);
-    netServer.listen(path, () => {
-      netServer.off('error', reject);
-      resolve();
-    });
-  });
+  const maxConnections = options.maxConnections ?? (domid === 0 ? undefined : GUEST_CONNECTIONS);
+  if (maxConnections !== undefined) netServer.maxConnections = maxConnections;
+  const socketFile = await claimSocketFile(netServer, path);
   return {
     path,
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
         netServer.close(() => {
-          removeStaleSocket(path);
+          socketFile.release();
           resolve();
         });
       }),
@@ -162,13 +188,5 @@ class AnsweredClients {
       this.#since.delete(socket);
     }
     return this.#since.size;
-  }
-}
-
-function removeStaleSocket(path: string): void {
-  try {
-    if (lstatSync(path).isSocket()) unlinkSync(path);
-  } catch {
-    // Nothing there.
   }
 }

@@ -2,11 +2,15 @@ import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { XenstoreError } from '../errors.ts';
 import { type ByteStream, type ByteStreamHandlers, framedTransport } from './byte-stream.ts';
+import { connectFailure } from './connect-failure.ts';
+import { assertSocketPathFits } from './socket-file.ts';
 import type { Transport, TransportConnector, TransportHandlers } from './transport.ts';
 
 /**
  * Connects to xenstored's unix socket. Requests sent in the same tick leave in one write, so a
- * burst of N requests costs one syscall.
+ * burst of N requests costs one syscall. A connect that fails says why on the error's `code`:
+ * `ENOENT` (no socket there), `ECONNREFUSED` (a socket file nobody listens on), `EACCES` (not
+ * allowed), `ENAMETOOLONG` (a path over 107 bytes); `ECONNRESET` is a connection lost later.
  */
 export function socketConnector(path: string): TransportConnector {
   return (handlers) => openSocket(path, handlers);
@@ -20,6 +24,8 @@ export function socketConnector(path: string): TransportConnector {
 const BUSY_RETRIES = 200;
 
 async function openSocket(path: string, handlers: TransportHandlers): Promise<Transport> {
+  // Node would connect to the path cut to 107 bytes: another socket, or none.
+  assertSocketPathFits(path);
   for (let attempt = 1; ; attempt++) {
     const receiver: { onData(chunk: Uint8Array): void } = { onData: () => {} };
     try {
@@ -30,15 +36,7 @@ async function openSocket(path: string, handlers: TransportHandlers): Promise<Tr
       });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code !== 'EAGAIN' || attempt >= BUSY_RETRIES) {
-        throw new XenstoreError(
-          'ECONNRESET',
-          `cannot connect to ${path}: ${code ?? (error as Error).message}`,
-          undefined,
-          undefined,
-          { cause: error },
-        );
-      }
+      if (code !== 'EAGAIN' || attempt >= BUSY_RETRIES) throw connectFailure(path, error);
       await sleep(Math.min(attempt, 20));
     }
   }
@@ -54,12 +52,16 @@ const READ_BUFFER_SIZE = 64 * 1024;
  */
 function connectOnce(path: string, receiver: { onData(chunk: Uint8Array): void }): Promise<Socket> {
   return new Promise((resolve, reject) => {
+    const readBuffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
     const socket = connect({
       path,
       onread: {
-        buffer: Buffer.allocUnsafe(READ_BUFFER_SIZE),
-        callback: (size, buffer) => {
-          receiver.onData(Buffer.from(buffer.subarray(0, size)));
+        buffer: readBuffer,
+        callback: (size) => {
+          // One allocation and a native copy, with no view made in between.
+          const chunk = Buffer.allocUnsafe(size);
+          readBuffer.copy(chunk, 0, 0, size);
+          receiver.onData(chunk);
           return true;
         },
       },

@@ -53,6 +53,18 @@ export interface ConnectOptions {
    * reads cannot make the server queue without bound. Without it nothing is dropped.
    */
   readonly backlog?: () => number;
+  /**
+   * Serve this connection as C xenstored serves its connections: one request per turn of the
+   * daemon's loop, in turn with the other fair connections, its output handed on a bounded amount
+   * per turn, and no request served while its unread output (`backlog`; for a guest, all its
+   * connections' together) has reached the memory quota. Requests then wait in the daemon:
+   * `queued` counts them, and a transport stops reading while any wait, until `onDrained`. For
+   * media that carry many requests at once from a peer that may be hostile (sockets, rings);
+   * without it every request is served as it is sent.
+   */
+  readonly fair?: boolean;
+  /** A fair connection's waiting requests have all been served: its transport may read again. */
+  readonly onDrained?: () => void;
 }
 
 /** {@link ConnectOptions}, plus privilege for socket listeners. */
@@ -65,9 +77,10 @@ export interface ServerConnectOptions extends ConnectOptions {
 }
 
 /**
- * The daemon's end of one peer. Replies and events are delivered synchronously and in order
- * through `onMessage`, but never re-entrantly: a `send` made from inside `onMessage` is queued and
- * answered once the current delivery returns, still before the outermost `send` returns.
+ * The daemon's end of one peer. Replies and events are delivered in order through `onMessage`,
+ * never re-entrantly: a `send` made from inside `onMessage` is queued and answered once the
+ * current delivery returns. Unless the connection is fair, that is still before the outermost
+ * `send` returns: everything is delivered synchronously.
  */
 export interface XenstoreConnection {
   /** Server-wide connection number (trace records name it). */
@@ -75,6 +88,8 @@ export interface XenstoreConnection {
   readonly domid: number;
   /** Sends one request. */
   send(message: Message): void;
+  /** Requests sent and not served yet (only a fair connection has any; see `ConnectOptions.fair`). */
+  readonly queued: number;
   /** Ends the connection: its watches and open transactions are discarded. */
   close(): void;
 }

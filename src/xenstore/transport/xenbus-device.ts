@@ -6,6 +6,7 @@ import { MessageType } from '../messages.ts';
 import { joinStrings } from '../payload.ts';
 import { encodeRequest } from '../requests.ts';
 import { encodeMessage, type Message, type OutgoingMessage } from '../wire.ts';
+import { connectFailure } from './connect-failure.ts';
 import type { Transport, TransportConnector, TransportHandlers } from './transport.ts';
 
 /** The xenbus character device of a Linux guest or dom0 (`xenbus_dev_frontend`). */
@@ -113,12 +114,7 @@ function openDevice(path: string, io: DeviceIo, handlers: TransportHandlers): Pr
   return new Promise((resolve, reject) => {
     io.open(path, (error, fd) => {
       if (error) {
-        const code = (error as NodeJS.ErrnoException).code ?? error.message;
-        reject(
-          new XenstoreError('ECONNRESET', `cannot open ${path}: ${code}`, undefined, undefined, {
-            cause: error,
-          }),
-        );
+        reject(connectFailure(path, error));
         return;
       }
       resolve(new DeviceTransport(io, fd, handlers));

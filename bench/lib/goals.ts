@@ -1,0 +1,237 @@
+/**
+ * The performance goals (issue 24), each judged in every condition from the medians of that
+ * condition's pairs. A verdict names its condition: a goal met only where, say, the other CPU is
+ * idle is met in that condition alone.
+ */
+import type { Condition } from './conditions.ts';
+import { formatRate, formatRatio, formatSeconds } from './format.ts';
+import type { MeasuredPair, PairOutcome } from './outcome.ts';
+import type { CpuRole } from './types.ts';
+
+/** `NOT MEASURED` when a pair the goal rests on did not run (skipped, failed). */
+export type Verdict = 'PASS' | 'FAIL' | 'NOT MEASURED';
+
+/** One goal's verdict in one condition. */
+export interface GoalVerdict {
+  readonly goal: string;
+  /** What must hold. */
+  readonly statement: string;
+  readonly condition: string;
+  readonly verdict: Verdict;
+  /** The figures the verdict rests on, or why there are none. */
+  readonly figures: string;
+}
+
+/** A goal: what must hold, and how its pairs show it. */
+export interface Goal {
+  readonly id: string;
+  readonly statement: string;
+  /** The pairs it is judged from, in the order `judge` receives them. */
+  readonly pairs: readonly string[];
+  /** Whether the goal is about this condition (default: every condition). */
+  readonly appliesIn?: (condition: Condition) => boolean;
+  /** The verdict from the measured pairs: `pass` undefined when a figure is missing. */
+  judge(pairs: readonly MeasuredPair[]): { readonly pass?: boolean; readonly figures: string };
+}
+
+/** Rate and CPU of candidate vs baseline: rate ≥ `minRate`× and the role's CPU/op ≤ `maxCpu`×. */
+function asFastAsCheaper(
+  id: string,
+  pair: string,
+  what: string,
+  minRate: number,
+  role: CpuRole,
+  maxCpu: number,
+): Goal {
+  return {
+    id,
+    statement: `${what}: rate ≥ ${formatRatio(minRate)} and ${role} CPU/op ≤ ${formatRatio(maxCpu)}`,
+    pairs: [pair],
+    judge: ([p]) => {
+      const cpu = p!.cpuRatio[role];
+      const figures = `${rateFigures(p!)}; ${cpuFigures(p!, role)}`;
+      if (!cpu) return { figures };
+      return { pass: p!.ratio.median >= minRate && cpu.median <= maxCpu, figures };
+    },
+  };
+}
+
+/**
+ * `busyPoll: 'adaptive'` (candidate) against the default, `false` (baseline). The default never
+ * spins, so it never costs more CPU per op than sleeping; this says in which conditions turning
+ * spinning on pays: it is faster, or at least no dearer.
+ */
+function spinningPaysItsWay(id: string, pair: string, what: string, role: CpuRole): Goal {
+  return {
+    id,
+    statement: `${what}: busyPoll 'adaptive' (opt-in) costs no more ${role} CPU/op than the default (false), unless faster`,
+    pairs: [pair],
+    judge: ([p]) => {
+      const cpu = p!.cpuRatio[role];
+      const faster = p!.ratio.median > 1;
+      const figures = `${rateFigures(p!)} (${faster ? 'faster' : 'not faster'}); ${cpuFigures(p!, role)}`;
+      if (!cpu) return { figures };
+      return { pass: faster || cpu.median <= 1, figures };
+    },
+  };
+}
+
+const onOneCpu = (condition: Condition): boolean => condition.cpu !== undefined;
+
+/** The goals, in the order they are printed. */
+export const GOALS: readonly Goal[] = [
+  asFastAsCheaper(
+    'client.read',
+    'xenstore.seq.read',
+    'client READ one at a time vs C libxenstore',
+    1,
+    'client',
+    1.2,
+  ),
+  asFastAsCheaper(
+    'client.write',
+    'xenstore.seq.write',
+    'client WRITE one at a time vs C libxenstore',
+    1,
+    'client',
+    1.2,
+  ),
+  asFastAsCheaper(
+    'client.directory',
+    'xenstore.seq.directory',
+    'client DIRECTORY one at a time vs C libxenstore',
+    1,
+    'client',
+    1.2,
+  ),
+  asFastAsCheaper(
+    'server.mock',
+    'xenstore.server.mock',
+    'in-memory xenstored under the C loop vs C xenstored',
+    1.25,
+    'daemon',
+    1,
+  ),
+  {
+    id: 'server.floor',
+    statement: 'in-memory xenstored under the C loop, on one CPU: ≥ 0.60 of the socket floor',
+    pairs: ['xenstore.server.mock'],
+    appliesIn: onOneCpu,
+    judge: ([p]) => {
+      if (!p!.ofFloor) return { figures: 'the floor was not measured' };
+      const fraction = p!.ofFloor.candidate;
+      return {
+        pass: fraction >= 0.6,
+        figures: `${p!.candidate.label} ${fraction.toFixed(2)} of the floor (${formatRate(p!.ofFloor.floorRate)} round trips/s)`,
+      };
+    },
+  },
+  spinningPaysItsWay(
+    'busypoll.client',
+    'xenstore.busypoll.read',
+    'client READ one at a time',
+    'client',
+  ),
+  spinningPaysItsWay(
+    'busypoll.server',
+    'xenstore.busypoll.server',
+    'in-memory xenstored under the C loop',
+    'daemon',
+  ),
+  asFastAsCheaper(
+    'ring.read',
+    'xenstore.ring.read',
+    'client READ over the ring vs a C ring client',
+    1,
+    'client',
+    1.2,
+  ),
+  asFastAsCheaper(
+    'ring.write',
+    'xenstore.ring.write',
+    'client WRITE over the ring vs a C ring client',
+    1,
+    'client',
+    1.2,
+  ),
+  {
+    id: 'memory.per-node',
+    statement: 'the same 50,000-node tree: memory per node ≤ C xenstored’s',
+    pairs: ['xenstore.large.memory'],
+    judge: ([p]) => {
+      const mine = p!.candidate.extra['bytesPerNode'];
+      const theirs = p!.baseline.extra['bytesPerNode'];
+      if (mine === undefined || theirs === undefined) return { figures: 'no bytesPerNode figures' };
+      return {
+        pass: mine <= theirs,
+        figures: `${p!.candidate.label} ${Math.round(mine)} vs ${p!.baseline.label} ${Math.round(theirs)} bytes/node (${formatRatio(mine / theirs)})`,
+      };
+    },
+  },
+  {
+    id: 'cli.read',
+    statement: '`xenwire read`: wall time per call ≤ 1.30× `node -e 0`',
+    pairs: ['cli.read'],
+    judge: ([p]) => {
+      // Rates are calls per second: the time per call is their inverse.
+      const slower = 1 / p!.ratio.median;
+      return {
+        pass: slower <= 1.3,
+        figures: `${formatSeconds(1 / p!.candidate.medianRate)} vs ${formatSeconds(1 / p!.baseline.medianRate)} per call (${formatRatio(slower)}); ${cpuFigures(p!, 'client')}`,
+      };
+    },
+  },
+];
+
+/**
+ * Judges `goals` in `condition` from its outcomes; goals whose pairs were not chosen to run (by
+ * the filters) are left out. `measuredIn` names, for outcomes carried over from another
+ * condition (pairs that run once, whatever the condition), where they were measured.
+ */
+export function evaluateGoals(
+  condition: Condition,
+  outcomes: readonly PairOutcome[],
+  measuredIn: ReadonlyMap<string, string> = new Map(),
+  goals: readonly Goal[] = GOALS,
+): GoalVerdict[] {
+  const verdicts: GoalVerdict[] = [];
+  for (const goal of goals) {
+    if (goal.appliesIn && !goal.appliesIn(condition)) continue;
+    if (!goal.pairs.every((id) => outcomes.some((o) => o.id === id))) continue;
+    const base = { goal: goal.id, statement: goal.statement, condition: condition.id };
+    const pairs: MeasuredPair[] = [];
+    const missing: string[] = [];
+    for (const id of goal.pairs) {
+      const outcome = outcomes.find((o) => o.id === id)!;
+      if (outcome.status === 'measured') pairs.push(outcome);
+      else missing.push(`${id} ${outcome.status}: ${outcome.reason}`);
+    }
+    if (missing.length > 0) {
+      verdicts.push({ ...base, verdict: 'NOT MEASURED', figures: missing.join('; ') });
+      continue;
+    }
+    const { pass, figures } = goal.judge(pairs);
+    const elsewhere = goal.pairs
+      .filter((id) => measuredIn.has(id))
+      .map((id) => ` (${id} measured in ${measuredIn.get(id)}: it does not depend on scheduling)`)
+      .join('');
+    verdicts.push({
+      ...base,
+      verdict: pass === undefined ? 'NOT MEASURED' : pass ? 'PASS' : 'FAIL',
+      figures: figures + elsewhere,
+    });
+  }
+  return verdicts;
+}
+
+function rateFigures(p: MeasuredPair): string {
+  return `${p.id}: rate ${formatRatio(p.ratio.median)} (${formatRate(p.candidate.medianRate)} vs ${formatRate(p.baseline.medianRate)} ${p.unit})`;
+}
+
+function cpuFigures(p: MeasuredPair, role: CpuRole): string {
+  const ratio = p.cpuRatio[role];
+  const mine = p.candidate.cpuPerOp[role];
+  const theirs = p.baseline.cpuPerOp[role];
+  if (!ratio || mine === undefined || theirs === undefined) return `no ${role} CPU figures`;
+  return `${role} CPU/op ${formatRatio(ratio.median)} (${formatSeconds(mine)} vs ${formatSeconds(theirs)})`;
+}

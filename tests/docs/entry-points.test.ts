@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * Every exported name, types included, belongs to one entry point of the `exports` map, so that an
+ * import never has to ask which `Foo` it got. The root entry `xenwire` is the exception: it
+ * re-exports a few names of the others, and each must be the very declaration it stands for.
+ */
+
+const root = join(import.meta.dirname, '..', '..');
+const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+  exports: Record<string, string | { import: string }>;
+};
+const entries = Object.entries(manifest.exports).flatMap(([name, target]) =>
+  typeof target === 'string'
+    ? []
+    : [
+        {
+          name: `xenwire${name.slice(1)}`,
+          file: join(root, target.import.replace(/^\.\/dist\//, 'src/').replace(/\.js$/, '.ts')),
+        },
+      ],
+);
+
+const program = ts.createProgram(
+  entries.map((e) => e.file),
+  { allowImportingTsExtensions: true, noEmit: true, module: ts.ModuleKind.NodeNext },
+);
+const checker = program.getTypeChecker();
+
+/** Where a declaration is, e.g. `src/ring/index.ts:120` or `module src/ring/index.ts`. */
+function place(declaration: ts.Declaration): string {
+  const file = declaration.getSourceFile().fileName.slice(root.length + 1);
+  return ts.isSourceFile(declaration) ? `module ${file}` : `${file}:${declaration.pos}`;
+}
+
+/** Each exported name of an entry point and the places of the declarations it stands for. */
+function exportsOf(file: string): Map<string, readonly string[]> {
+  const source = program.getSourceFile(file);
+  const module = source && checker.getSymbolAtLocation(source);
+  if (!module) throw new Error(`${file} is no module`);
+  return new Map(
+    checker.getExportsOfModule(module).map((symbol) => {
+      const target =
+        symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
+      return [symbol.name, (target.declarations ?? []).map(place)];
+    }),
+  );
+}
+
+const exported = entries.map((entry) => ({ ...entry, names: exportsOf(entry.file) }));
+const areas = exported.filter((e) => e.name !== 'xenwire');
+
+describe('entry points', () => {
+  it('exports each name from one area entry point only', () => {
+    const owners = new Map<string, string[]>();
+    for (const { name, names } of areas) {
+      for (const exportedName of names.keys()) {
+        owners.set(exportedName, [...(owners.get(exportedName) ?? []), name]);
+      }
+    }
+    const shared = [...owners].filter(([, where]) => where.length > 1);
+    expect(shared).toEqual([]);
+  });
+
+  it('re-exports at the root only the declarations of the area entry points', () => {
+    const rootNames = exported.find((e) => e.name === 'xenwire')?.names;
+    expect(rootNames?.size).toBeGreaterThan(0);
+    for (const [name, declarations] of rootNames ?? []) {
+      if (declarations.some((at) => at.startsWith('module '))) continue; // `export * as area`
+      const owner = areas.find((area) => area.names.has(name));
+      expect(owner, `${name} of xenwire belongs to no area`).toBeDefined();
+      expect(owner?.names.get(name), name).toEqual(declarations);
+    }
+  });
+
+  it('keeps `xenwire/xenstore` to the client, the codec and the client ends', () => {
+    const names = areas.find((e) => e.name === 'xenwire/xenstore')?.names;
+    expect(names?.has('XenstoreClient')).toBe(true);
+    for (const serverName of ['XenstoreServer', 'DomainTable', 'QuotaTable', 'listPayload']) {
+      expect(names?.has(serverName), serverName).toBe(false);
+    }
+  });
+});
