@@ -286,6 +286,29 @@ describe.skipIf(!bootLane)('Xen 4.17 under QEMU: Dom0 and a PV DomU', () => {
     );
   });
 
+  it("serves Linux's blkfront from xenwire's blkback and reads Linux's blkback with xenwire's blkfront", () => {
+    // tests/xen/block/blk-dom0.ts: each part passes only if its hashes match (files, the whole
+    // disk, what was written) and, for the kill, if the backend cleaned up and the image holds
+    // every flushed record.
+    const lines = run.commandOutput.split('\n').map((l) => l.trimEnd());
+    const figures = lines.filter((l) => l.startsWith('xen-lane: block '));
+    for (const line of figures) console.log(line);
+    expect(lines).toContain("xen-lane[dom0]: part 'block device' passed");
+    expect(figures).toEqual([
+      expect.stringMatching(
+        /xenwire blkback -> Linux xen-blkfront .* write [\d.]+ MB\/s, read [\d.]+ MB\/s/,
+      ),
+      expect.stringMatching(
+        /Linux xen-blkback \(loop\) -> Linux xen-blkfront, same image: files sha256 equal/,
+      ),
+      expect.stringMatching(/xenwire\/kernel blkback throughput: write [\d.]+x, read [\d.]+x/),
+      expect.stringMatching(/xenwire blkfront -> Linux xen-blkback .* sha256 equal in the image/),
+      expect.stringMatching(
+        /kill: .* grants unmapped, ports unbound, state Closed, domain gone; .* none torn$/,
+      ),
+    ]);
+  });
+
   describe('the in-memory xenstored, asked what the DomU asked Xen', () => {
     let dir: string;
     afterAll(() => {

@@ -19,6 +19,9 @@ image="$cache/initramfs-$flavour.cpio"
 # Kernel modules wanted, in load order (modprobe pulls in their dependencies).
 modules=(xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd)
 if [[ $flavour == dom0 ]]; then modules+=(virtio_pci 9pnet_virtio 9p); fi
+# Block devices (tests/xen/block): Dom0 serves disks with xen-blkback over loop devices, guests
+# mount what they are served with xen-blkfront and ext4.
+if [[ $flavour == dom0 ]]; then modules+=(xen-blkback loop); else modules+=(xen-blkfront ext4); fi
 
 inputs=("$here/build-initramfs.sh" "$here/initramfs/$flavour-init" "$root/bin/busybox" "$cache/vmlinuz")
 if [[ $flavour == domu ]]; then

@@ -4,6 +4,7 @@
 #   1. the lane's device suites (tests/xen/dom0/*.dom0.ts) and those listed in dom0-extra-tests;
 #   2. a PV DomU's probe (domu-run.sh);
 #   3. the vchan driver pair between Dom0 and PV DomUs (tests/xen/xenbus/vchan-backend.dom0.ts);
+#   3b. the block device against Linux's drivers (tests/xen/block/blk-dom0.ts);
 #   4. libxenvchan against Xen's C library and a guest's console (tests/xen/vchan/, one DomU);
 #   5. the library's client suite on the socket, then on the device (tests/xen/dom0/*.client.ts).
 # Vitest's JSON reports go to .cache/xen-lane/ for the host to judge (tests/xen-lane.test.ts).
@@ -68,8 +69,16 @@ timeout -k 10 "$(capped "${XEN_LANE_VCHAN_TIMEOUT:-300}")" \
 part "xenbus vchan" $?
 echo "xen-lane[dom0]: xenbus vchan took $(($(date +%s) - started)) s"
 
+# The block device against Linux's own drivers (tests/xen/block/): one guest, four parts.
+started=$(date +%s)
+# Bundled by prepare-host.sh (tests/xen/block/build-domu.mjs): tsx would spend minutes on it.
+XENWIRE_NATIVE_ADDON="$PWD/native/build/Release/xenwire.node" \
+  timeout -k 10 "$(capped "${XEN_LANE_BLOCK_TIMEOUT:-300}")" node .cache/xen-lane/block/blk-dom0.mjs
+part "block device" $?
+echo "xen-lane[dom0]: block device took $(($(date +%s) - started)) s"
+
 # One DomU: its console through xenwire's backend, then libxenvchan pairs with Xen's C library
-# (10 MiB each way, three pairs): about 2 minutes on an idle host.
+# (1 MiB each way, three pairs in turn): 80 s on a loaded host.
 started=$(date +%s)
 timeout -k 10 "$(capped "${XEN_LANE_LIBXENVCHAN_TIMEOUT:-300}")" bash tests/xen/vchan/run-in-dom0.sh
 part "libxenvchan and console" $?

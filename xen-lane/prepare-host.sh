@@ -14,6 +14,8 @@ bash "$here/build-initramfs.sh" domu >/dev/null
 if [[ -f scripts/build-native.mjs ]]; then node scripts/build-native.mjs; fi
 # The vchan frontend's guest image: the DomU image plus the bundled frontend and the addon.
 node tests/xen/xenbus/build-domu.mjs >/dev/null
+# The block parts' guest image: the DomU image plus their program, the addon and e2fsprogs.
+node tests/xen/block/build-domu.mjs >/dev/null
 # The libxenvchan and console part's guest image (vchan-socket-proxy and its libraries too) and
 # its Dom0 programs, bundled.
 node tests/xen/vchan/build.mjs >/dev/null

@@ -7,6 +7,7 @@
 import { realpathSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runBlkback } from './commands/blkback.ts';
 import { runConformanceCommand } from './commands/conformance.ts';
 import { runConsole } from './commands/console.ts';
 import { runControl } from './commands/control.ts';
@@ -46,6 +47,10 @@ Protocol tools:
   snapshot --to FILE [--mock]     a daemon's store as a xenstore migration stream
   tree [PATH] [--watch] [--color] [--count N]
                                   print a subtree, redrawn as it changes
+
+Devices:
+  blkback --domain N --image FILE [--read-only] [--devid xvdb]
+                                  serve a disk image to a guest (blkif backend)
   console DOMID                   a guest's PV console, as its backend (Ctrl-] detaches)
 `;
 
@@ -107,6 +112,8 @@ async function dispatch(args: readonly string[], io: CliIo, programPath: string)
       return runConsole(rest, io);
     case 'conformance':
       return runConformanceCommand(rest, io);
+    case 'blkback':
+      return runBlkback(rest, io);
     default:
       if (isToolMode(command)) {
         return runTool(command, rest, { program: PROGRAM, argv0: PROGRAM, modeArgument: true }, io);
@@ -118,7 +125,7 @@ async function dispatch(args: readonly string[], io: CliIo, programPath: string)
 
 // The commands that shut down cleanly when interrupted (closing sockets, flushing traces). The
 // drop-in tools are killed by the signal, as the C tools are.
-const INTERRUPTIBLE = new Set(['serve', 'proxy', 'tree', 'console']);
+const INTERRUPTIBLE = new Set(['serve', 'proxy', 'tree', 'console', 'blkback']);
 
 /** Runs `main` as this process: real streams; SIGINT/SIGTERM stop the interruptible commands. */
 export async function runAsProcess(): Promise<void> {

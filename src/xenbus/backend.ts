@@ -1,4 +1,11 @@
-import { type DeviceConnection, DeviceEnd, type DeviceEndOptions } from './device-end.ts';
+import {
+  type DeviceConnection,
+  DeviceEnd,
+  type DeviceEndOptions,
+  type DeviceQueue,
+  releaseQueues,
+  setUpQueues,
+} from './device-end.ts';
 import { XenbusError } from './errors.ts';
 import { parseNumberKey, readKey, readNumberKey } from './keys.ts';
 import { type Peer, readState, unexpectedState } from './peer-follower.ts';
@@ -11,23 +18,44 @@ export interface BackendOptions extends DeviceEndOptions {
   readonly frontendDomid: number;
   /** This domain's id (default: the platform's, else 0). */
   readonly domid?: number;
+  /**
+   * Keys written with InitWait, in the same transaction: what the frontend reads before it lays
+   * out its rings (blkif's `max-ring-page-order`, `multi-queue-max-queues`, …).
+   */
+  readonly advertise?: Readonly<Record<string, string>>;
 }
 
-/** How the backend takes up the frontend's ring. */
+/** How the backend takes up the frontend's rings. */
 export interface BackendConnectOptions {
   /**
-   * Checks the mapped ring and the frontend's other keys before the backend goes Connected;
-   * throwing refuses the connection (the backend then closes).
+   * Checks the mapped rings and the frontend's other keys before the backend goes Connected;
+   * throwing refuses the connection (the backend then closes). `ring` is the first queue's;
+   * `connection.queues` has them all.
    */
   readonly accept?: (
     ring: SharedPages,
     read: (key: string) => Promise<string>,
+    connection: DeviceConnection,
   ) => Promise<void> | void;
-  /** Called once when the connection ends, before the ring is unmapped and the port unbound. */
+  /** Keys written with Connected, in the same transaction (blkif's `sectors`, `info`, …). */
+  readonly connectedKeys?: Readonly<Record<string, string>>;
+  /** Called once when the connection ends, before the rings are unmapped and the ports unbound. */
   readonly onDisconnect?: (reason: XenbusError | undefined) => void;
+  /**
+   * Largest `ring-page-order` accepted (default 8, as the kernel's netback; blkback allows 4).
+   */
+  readonly maxRingPageOrder?: number;
+  /** Most queues accepted in `multi-queue-num-queues` (default 1: multi-queue refused). */
+  readonly maxQueues?: number;
 }
 
-/** Most ring pages a frontend may ask for (`ring-page-order` ≤ 8, as the kernel's netback). */
+/** Where a queue's keys are in the frontend's directory, and its ring's refs. */
+interface QueueLayout {
+  readonly dir: string;
+  readonly refs: number[];
+}
+
+/** Most ring pages a frontend may ask for by default (`ring-page-order` ≤ 8, as netback). */
 const MAX_RING_ORDER = 8;
 
 /**
@@ -73,7 +101,12 @@ export class XenbusBackend extends DeviceEnd {
       );
     }
     const backend = new XenbusBackend(options, path, frontendPath);
-    await backend.setState(XenbusState.InitWait);
+    await backend.client.transaction(async (tx) => {
+      for (const [key, value] of Object.entries(options.advertise ?? {})) {
+        await tx.write(`${path}/${key}`, value);
+      }
+      await tx.write(`${path}/state`, String(XenbusState.InitWait));
+    });
     return backend;
   }
 
@@ -95,23 +128,24 @@ export class XenbusBackend extends DeviceEnd {
         }
         return unexpectedState('frontend', state, 'during the handshake');
       }, 'frontend Initialised');
-      const refs = await this.#ringRefs();
-      const remotePort = await readNumberKey(this.client, `${this.frontendPath}/event-channel`);
-      const ring = this.platform.mapGrants(this.frontendDomid, refs);
-      let port: number;
+      const layout = await this.#queueLayout(options);
+      const queues = await this.#attach(layout);
+      const first = queues[0] as DeviceQueue;
+      const connection: DeviceConnection = { ...first, queues, peerDomid: this.frontendDomid };
       try {
-        port = this.platform.eventChannel.bindInterdomain(this.frontendDomid, remotePort);
+        await options.accept?.(
+          first.ring,
+          (key) => readKey(this.client, `${this.frontendPath}/${key}`),
+          connection,
+        );
+        await this.client.transaction(async (tx) => {
+          for (const [key, value] of Object.entries(options.connectedKeys ?? {})) {
+            await tx.write(`${this.path}/${key}`, value);
+          }
+          await tx.write(`${this.path}/state`, String(XenbusState.Connected));
+        });
       } catch (error) {
-        ring.release();
-        throw error;
-      }
-      const connection: DeviceConnection = { ring, port, peerDomid: this.frontendDomid };
-      try {
-        await options.accept?.(ring, (key) => readKey(this.client, `${this.frontendPath}/${key}`));
-        await this.setState(XenbusState.Connected);
-      } catch (error) {
-        this.platform.eventChannel.unbind(port);
-        ring.release();
+        releaseQueues(this.platform, queues);
         throw error;
       }
       this.established(
@@ -135,20 +169,60 @@ export class XenbusBackend extends DeviceEnd {
     return readState(this.client, `${this.frontendPath}/state`);
   }
 
-  /** `ring-ref`, or `ring-page-order` and `ring-ref0..N-1`. */
-  async #ringRefs(): Promise<number[]> {
+  /**
+   * Each queue's directory and ring refs: `ring-ref`, or `ring-page-order` and
+   * `ring-ref0..N-1`, at the top or (with `multi-queue-num-queues`) under each `queue-<i>`.
+   */
+  async #queueLayout(options: BackendConnectOptions): Promise<QueueLayout[]> {
+    const optional = (path: string) =>
+      this.client
+        .readString(path)
+        .then((text) => parseNumberKey(text, path))
+        .catch((error: unknown) => {
+          if (error instanceof XenbusError) throw error;
+          return undefined;
+        });
+    const queuesPath = `${this.frontendPath}/multi-queue-num-queues`;
+    const count = (await optional(queuesPath)) ?? 1;
+    const maxQueues = options.maxQueues ?? 1;
+    if (count < 1 || count > maxQueues) {
+      throw new XenbusError('EPROTO', `${queuesPath} is ${count}, not 1 to ${maxQueues}`);
+    }
     const orderPath = `${this.frontendPath}/ring-page-order`;
-    const text = await this.client.readString(orderPath).catch(() => undefined);
-    if (text === undefined)
-      return [await readNumberKey(this.client, `${this.frontendPath}/ring-ref`)];
-    const order = parseNumberKey(text, orderPath);
-    if (order > MAX_RING_ORDER) {
-      throw new XenbusError('EPROTO', `${orderPath} is ${order}, above ${MAX_RING_ORDER}`);
+    const order = (await optional(orderPath)) ?? 0;
+    const maxOrder = options.maxRingPageOrder ?? MAX_RING_ORDER;
+    if (order > maxOrder) {
+      throw new XenbusError('EPROTO', `${orderPath} is ${order}, above ${maxOrder}`);
     }
-    const refs: number[] = [];
-    for (let i = 0; i < 2 ** order; i++) {
-      refs.push(await readNumberKey(this.client, `${this.frontendPath}/ring-ref${i}`));
+    const layout: QueueLayout[] = [];
+    for (let q = 0; q < count; q++) {
+      const dir = count > 1 ? `${this.frontendPath}/queue-${q}` : this.frontendPath;
+      const refs: number[] = [];
+      if (order === 0) {
+        // One page: `ring-ref`, or `ring-ref0` from frontends that always number them (blkback
+        // takes either).
+        const single = (await optional(`${dir}/ring-ref`)) ?? (await optional(`${dir}/ring-ref0`));
+        refs.push(single ?? (await readNumberKey(this.client, `${dir}/ring-ref`)));
+      } else {
+        for (let i = 0; i < 2 ** order; i++) {
+          refs.push(await readNumberKey(this.client, `${dir}/ring-ref${i}`));
+        }
+      }
+      layout.push({ dir, refs });
     }
-    return refs;
+    return layout;
+  }
+
+  /** Maps every queue's ring and binds its port; all or nothing. */
+  async #attach(layout: readonly QueueLayout[]): Promise<DeviceQueue[]> {
+    const ports: number[] = [];
+    for (const { dir } of layout)
+      ports.push(await readNumberKey(this.client, `${dir}/event-channel`));
+    return setUpQueues(
+      this.platform,
+      layout.length,
+      (i) => this.platform.mapGrants(this.frontendDomid, (layout[i] as QueueLayout).refs),
+      (i) => this.platform.eventChannel.bindInterdomain(this.frontendDomid, ports[i] as number),
+    );
   }
 }

@@ -21,12 +21,21 @@ export interface DeviceEndOptions {
   readonly timeoutMs?: number;
 }
 
-/** The shared ring and event channel of a connected device, as seen from one end. */
-export interface DeviceConnection {
+/** One ring of a device and the event channel that signals it, as seen from one end. */
+export interface DeviceQueue {
   /** The ring pages (granted by the frontend, mapped by the backend). */
   readonly ring: SharedPages;
-  /** This end's port of the device's event channel. */
+  /** This end's port of the queue's event channel. */
   readonly port: number;
+}
+
+/** The shared rings and event channels of a connected device, as seen from one end. */
+export interface DeviceConnection extends DeviceQueue {
+  /**
+   * Every queue, in order; most devices have one, and {@link ring} and {@link port} are the
+   * first's. Multi-queue devices (blkif's `multi-queue-num-queues`) have one per `queue-N`.
+   */
+  readonly queues: readonly DeviceQueue[];
   /** The peer's domain. */
   readonly peerDomid: number;
 }
@@ -134,9 +143,7 @@ export abstract class DeviceEnd extends EventEmitter<DeviceEndEvents> {
       // Without a connection there is nothing the peer could still hold.
       if (this.#connection && reason?.code !== 'ESRCH') {
         // The backend must unmap before the frontend may end its grants: wait for the peer.
-        await this.awaitPeer((state) => this.peerReleased(state), 'peer closing').catch(
-          (error: Error) => problems.push(error.message),
-        );
+        await this.awaitPeerRelease().catch((error: Error) => problems.push(error.message));
       }
       problems.push(...this.#release());
       await this.#setStateQuietly(XenbusState.Closed, problems);
@@ -154,24 +161,21 @@ export abstract class DeviceEnd extends EventEmitter<DeviceEndEvents> {
   /** True once the peer has let go of the shared resources, so this end may release its own. */
   protected abstract peerReleased(state: XenbusState | undefined): boolean;
 
+  /**
+   * Waits, within the handshake's limit, until the peer has let go of what this end shares or
+   * maps, so that it may release its own: by default until {@link peerReleased} says so.
+   */
+  protected async awaitPeerRelease(): Promise<void> {
+    await this.awaitPeer((state) => this.peerReleased(state), 'peer closing');
+  }
+
   /** Frees the port and pages; collects failures rather than stopping at the first. */
   #release(): string[] {
     const problems: string[] = [];
     const connection = this.#connection;
     this.#connection = undefined;
     if (!connection) return problems;
-    const steps = [
-      () => this.platform.eventChannel.unbind(connection.port),
-      () => connection.ring.release(),
-    ];
-    for (const step of steps) {
-      try {
-        step();
-      } catch (error) {
-        problems.push((error as Error).message);
-      }
-    }
-    return problems;
+    return releaseQueues(this.platform, connection.queues);
   }
 
   /**
@@ -180,11 +184,65 @@ export abstract class DeviceEnd extends EventEmitter<DeviceEndEvents> {
    */
   async #setStateQuietly(state: XenbusState, problems: string[]): Promise<void> {
     try {
-      await this.client.transaction(async (tx) => {
-        if (await tx.exists(this.path)) await tx.write(`${this.path}/state`, String(state));
-      });
+      await this.writeStateIfPresent(state);
     } catch (error) {
       problems.push((error as Error).message);
     }
   }
+
+  /** Writes this end's state unless its directory is gone (see {@link close}). */
+  protected async writeStateIfPresent(state: XenbusState): Promise<void> {
+    await this.client.transaction(async (tx) => {
+      if (await tx.exists(this.path)) await tx.write(`${this.path}/state`, String(state));
+    });
+  }
+}
+
+/**
+ * Sets up `count` queues, each its ring and then its port, all or nothing: on a failure what
+ * was set up is released and the error thrown.
+ */
+export function setUpQueues(
+  platform: DevicePlatform,
+  count: number,
+  ringOf: (index: number) => SharedPages,
+  portOf: (index: number) => number,
+): DeviceQueue[] {
+  const queues: DeviceQueue[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const ring = ringOf(i);
+      try {
+        queues.push({ ring, port: portOf(i) });
+      } catch (error) {
+        ring.release();
+        throw error;
+      }
+    }
+  } catch (error) {
+    releaseQueues(platform, queues);
+    throw error;
+  }
+  return queues;
+}
+
+/**
+ * Unbinds each queue's port and releases its ring, going on past failures; returns their
+ * messages.
+ */
+export function releaseQueues(platform: DevicePlatform, queues: readonly DeviceQueue[]): string[] {
+  const problems: string[] = [];
+  for (const queue of queues) {
+    for (const step of [
+      () => platform.eventChannel.unbind(queue.port),
+      () => queue.ring.release(),
+    ]) {
+      try {
+        step();
+      } catch (error) {
+        problems.push((error as Error).message);
+      }
+    }
+  }
+  return problems;
 }

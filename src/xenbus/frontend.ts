@@ -1,5 +1,12 @@
 import type { Transaction } from '../xenstore/index.ts';
-import { type DeviceConnection, DeviceEnd, type DeviceEndOptions } from './device-end.ts';
+import {
+  type DeviceConnection,
+  DeviceEnd,
+  type DeviceEndOptions,
+  type DeviceQueue,
+  releaseQueues,
+  setUpQueues,
+} from './device-end.ts';
 import { XenbusError } from './errors.ts';
 import { readKey, readNumberKey } from './keys.ts';
 import { type Peer, readState, unexpectedState } from './peer-follower.ts';
@@ -12,24 +19,51 @@ export interface FrontendOptions extends DeviceEndOptions {
   readonly domid?: number;
 }
 
-/** How the frontend sets up its ring. */
-export interface FrontendConnectOptions {
+/** Ring pages and queues of a connection, as the frontend settles them. */
+export interface RingLayout {
+  /** Pages of each ring, a power of two up to 256 (default 1). */
+  readonly ringPages?: number;
+  /** Rings, each with its own event channel (default 1). */
+  readonly queues?: number;
+}
+
+/** How the frontend sets up its rings. */
+export interface FrontendConnectOptions extends RingLayout {
   /**
-   * Ring pages to grant, a power of two (default 1). One page is published as `ring-ref`; more
-   * as `ring-page-order` and `ring-ref0` … `ring-ref<N-1>`, as multi-page block and net rings do.
+   * Ring pages to grant per queue, a power of two (default 1). One page is published as
+   * `ring-ref`; more as `ring-page-order` and `ring-ref0` … `ring-ref<N-1>`, as multi-page block
+   * and net rings do.
    */
   readonly ringPages?: number;
   /**
-   * Lays out the fresh ring before the backend may see it and returns further keys to publish
-   * in the same transaction (protocol details of the driver).
+   * Queues (default 1). More than one is published as blkif's multi-queue layout:
+   * `multi-queue-num-queues` and each queue's `ring-ref*` and `event-channel` under `queue-<i>/`.
+   */
+  readonly queues?: number;
+  /**
+   * Chooses the layout once the backend is in InitWait, from the keys it advertised there
+   * (`read` resolves `undefined` for a missing key); what it returns overrides
+   * {@link ringPages} and {@link queues}.
+   */
+  readonly negotiate?: (
+    read: (key: string) => Promise<string | undefined>,
+  ) => Promise<RingLayout> | RingLayout;
+  /**
+   * Lays out the fresh rings before the backend may see them and returns further keys to
+   * publish in the same transaction (protocol details of the driver). `ring` and `port` are the
+   * first queue's; `connection.queues` has them all.
    */
   readonly prepare?: (
     ring: SharedPages,
     port: number,
+    connection: DeviceConnection,
   ) => Readonly<Record<string, string>> | undefined;
-  /** Called once when the connection ends, before the ring and port are released. */
+  /** Called once when the connection ends, before the rings and ports are released. */
   readonly onDisconnect?: (reason: XenbusError | undefined) => void;
 }
+
+/** Most queues a frontend asks for; blkif backends offer a handful. */
+const MAX_QUEUES = 256;
 
 /**
  * The frontend end of a split device, in the guest: grants the ring, offers the backend an event
@@ -85,28 +119,39 @@ export class XenbusFrontend extends DeviceEnd {
   async connect(options: FrontendConnectOptions = {}): Promise<DeviceConnection> {
     if (this.#connecting) throw new XenbusError('EBADF', `${this.path}: connect called twice`);
     this.#connecting = true;
-    const count = options.ringPages ?? 1;
-    if (!Number.isInteger(count) || count < 1 || count > 256 || (count & (count - 1)) !== 0) {
-      throw new XenbusError('EINVAL', `ringPages ${count} is not a power of two up to 256`);
-    }
+    checkLayout(options);
     await this.awaitPeer((state) => {
       if (state === XenbusState.InitWait) return true;
       if (state === undefined || state <= XenbusState.Initialising) return false;
       return unexpectedState('backend', state, 'before InitWait');
     }, 'backend InitWait');
-
-    const ring = this.platform.grantPages(this.backendDomid, count);
-    let port: number;
+    let layout: RingLayout = options;
+    let queues: DeviceQueue[];
     try {
-      port = this.platform.eventChannel.bindUnboundPort(this.backendDomid);
+      if (options.negotiate) {
+        const chosen = await options.negotiate((key) =>
+          this.client.readString(`${this.backendPath}/${key}`).catch(() => undefined),
+        );
+        layout = { ...options, ...chosen };
+        checkLayout(layout);
+      }
+      // Each queue: its ring granted, and a port offered to the backend.
+      queues = setUpQueues(
+        this.platform,
+        layout.queues ?? 1,
+        () => this.platform.grantPages(this.backendDomid, layout.ringPages ?? 1),
+        () => this.platform.eventChannel.bindUnboundPort(this.backendDomid),
+      );
     } catch (error) {
-      ring.release();
+      // The backend's advertisement was unusable, or nothing could be granted: say so.
+      await this.setState(XenbusState.Closed).catch(() => {});
       throw error;
     }
-    const connection: DeviceConnection = { ring, port, peerDomid: this.backendDomid };
+    const first = queues[0] as DeviceQueue;
+    const connection: DeviceConnection = { ...first, queues, peerDomid: this.backendDomid };
     try {
-      const extra = options.prepare?.(ring, port) ?? {};
-      await this.client.transaction((tx) => this.#publish(tx, connection, extra));
+      const extra = options.prepare?.(first.ring, first.port, connection) ?? {};
+      await this.client.transaction((tx) => this.#publish(tx, queues, extra));
       await this.awaitPeer((state) => {
         if (state === XenbusState.Connected) return true;
         if (state === XenbusState.InitWait || state === XenbusState.Initialised) return false;
@@ -114,11 +159,8 @@ export class XenbusFrontend extends DeviceEnd {
       }, 'backend Connected');
       await this.setState(XenbusState.Connected);
     } catch (error) {
-      this.platform.eventChannel.unbind(port);
       // Grants the backend mapped cannot end yet; they go with the domain or a later close.
-      try {
-        ring.release();
-      } catch {}
+      releaseQueues(this.platform, queues);
       await this.setState(XenbusState.Closed).catch(() => {});
       throw error;
     }
@@ -130,6 +172,20 @@ export class XenbusFrontend extends DeviceEnd {
     return state === undefined || state === XenbusState.Closed;
   }
 
+  /**
+   * Linux's backends (blkback, netback) answer a frontend's Closing with their own Closing, and
+   * unmap and go Closed only once the frontend is Closed: so this end writes Closed once the
+   * backend is closing, and lets its grants go once the backend is Closed (or gone).
+   */
+  protected override async awaitPeerRelease(): Promise<void> {
+    await this.awaitPeer(
+      (state) => state === undefined || state >= XenbusState.Closing,
+      'backend closing',
+    );
+    await this.writeStateIfPresent(XenbusState.Closed);
+    await this.awaitPeer((state) => this.peerReleased(state), 'backend Closed');
+  }
+
   /** The backend's current state (absent: `undefined`). */
   backendState(): Promise<XenbusState | undefined> {
     return readState(this.client, `${this.backendPath}/state`);
@@ -137,19 +193,36 @@ export class XenbusFrontend extends DeviceEnd {
 
   async #publish(
     tx: Transaction,
-    connection: DeviceConnection,
+    queues: readonly DeviceQueue[],
     extra: Readonly<Record<string, string>>,
   ): Promise<void> {
-    const { refs } = connection.ring;
-    if (refs.length === 1) {
-      await tx.write(`${this.path}/ring-ref`, String(refs[0]));
-    } else {
-      await tx.write(`${this.path}/ring-page-order`, String(Math.log2(refs.length)));
-      for (const [i, ref] of refs.entries())
-        await tx.write(`${this.path}/ring-ref${i}`, String(ref));
+    const pages = (queues[0] as DeviceQueue).ring.refs.length;
+    if (pages > 1) await tx.write(`${this.path}/ring-page-order`, String(Math.log2(pages)));
+    if (queues.length > 1) {
+      await tx.write(`${this.path}/multi-queue-num-queues`, String(queues.length));
     }
-    await tx.write(`${this.path}/event-channel`, String(connection.port));
+    for (const [i, queue] of queues.entries()) {
+      const dir = queues.length > 1 ? `${this.path}/queue-${i}` : this.path;
+      const { refs } = queue.ring;
+      if (refs.length === 1) {
+        await tx.write(`${dir}/ring-ref`, String(refs[0]));
+      } else {
+        for (const [j, ref] of refs.entries()) await tx.write(`${dir}/ring-ref${j}`, String(ref));
+      }
+      await tx.write(`${dir}/event-channel`, String(queue.port));
+    }
     for (const [key, value] of Object.entries(extra)) await tx.write(`${this.path}/${key}`, value);
     await tx.write(`${this.path}/state`, String(XenbusState.Initialised));
+  }
+}
+
+function checkLayout(layout: RingLayout): void {
+  const pages = layout.ringPages ?? 1;
+  if (!Number.isInteger(pages) || pages < 1 || pages > 256 || (pages & (pages - 1)) !== 0) {
+    throw new XenbusError('EINVAL', `ringPages ${pages} is not a power of two up to 256`);
+  }
+  const queues = layout.queues ?? 1;
+  if (!Number.isInteger(queues) || queues < 1 || queues > MAX_QUEUES) {
+    throw new XenbusError('EINVAL', `queues ${queues} is not a count from 1 to ${MAX_QUEUES}`);
   }
 }

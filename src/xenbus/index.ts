@@ -16,14 +16,26 @@ export {
   DeviceEnd,
   type DeviceEndEvents,
   type DeviceEndOptions,
+  type DeviceQueue,
 } from './device-end.ts';
 export { watchDomainDeath } from './domain-watch.ts';
 export { isXenbusError, XenbusError, type XenbusErrorCode } from './errors.ts';
-export { type FrontendConnectOptions, type FrontendOptions, XenbusFrontend } from './frontend.ts';
+export {
+  type FrontendConnectOptions,
+  type FrontendOptions,
+  type RingLayout,
+  XenbusFrontend,
+} from './frontend.ts';
 export { readKeyIfPresent } from './keys.ts';
 export { type DeviceId, type DevicePaths, devicePaths } from './paths.ts';
 export type { Peer, StateDecision } from './peer-follower.ts';
-export type { DevicePlatform, SharedPages, SharingOptions } from './platform.ts';
+export {
+  contiguousPages,
+  type DevicePlatform,
+  type MappingOptions,
+  type SharedPages,
+  type SharingOptions,
+} from './platform.ts';
 export { type RingChannelEnd, RingDuplex } from './ring-duplex.ts';
 export { simulatedPlatform } from './simulated-platform.ts';
 export { parseXenbusState, XenbusState, xenbusStateName } from './state.ts';

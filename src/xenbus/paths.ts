@@ -2,8 +2,14 @@ import { XenbusError } from './errors.ts';
 
 /** Which device: its type (`vif`, `vbd`, `vchan`, …), its two domains and its id. */
 export interface DeviceId {
-  /** Device type, the directory name under `device/` and `backend/`. */
+  /** Device type, the directory name under `device/` (and under `backend/` by default). */
   readonly type: string;
+  /**
+   * The directory name under `backend/` when it differs from {@link type}: a backend type the
+   * driver domain's kernel does not claim (e.g. `vbd-xenwire`) lets a userspace backend serve a
+   * guest whose kernel frontend still sees an ordinary `vbd`.
+   */
+  readonly backendType?: string;
   readonly frontendDomid: number;
   readonly backendDomid: number;
   /** Device number within the type (`devid`). */
@@ -29,8 +35,11 @@ function checkDomid(value: number, what: string): void {
  * @throws XenbusError `EINVAL` for a bad type, domid or devid
  */
 export function devicePaths(id: DeviceId): DevicePaths {
-  if (!/^[A-Za-z0-9_-]+$/.test(id.type)) {
-    throw new XenbusError('EINVAL', `device type ${JSON.stringify(id.type)} is not a path element`);
+  const backendType = id.backendType ?? id.type;
+  for (const type of [id.type, backendType]) {
+    if (!/^[A-Za-z0-9_-]+$/.test(type)) {
+      throw new XenbusError('EINVAL', `device type ${JSON.stringify(type)} is not a path element`);
+    }
   }
   checkDomid(id.frontendDomid, 'frontend');
   checkDomid(id.backendDomid, 'backend');
@@ -39,6 +48,6 @@ export function devicePaths(id: DeviceId): DevicePaths {
   }
   return {
     frontend: `/local/domain/${id.frontendDomid}/device/${id.type}/${id.devid}`,
-    backend: `/local/domain/${id.backendDomid}/backend/${id.type}/${id.frontendDomid}/${id.devid}`,
+    backend: `/local/domain/${id.backendDomid}/backend/${backendType}/${id.frontendDomid}/${id.devid}`,
   };
 }

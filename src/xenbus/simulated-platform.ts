@@ -63,9 +63,9 @@ export function simulatedPlatform(hv: SimulatedHypervisor, domid: number): Devic
     domid,
     eventChannel,
     grantPages(remote, count, options = {}): SharedPages {
-      // One run of references, so that the pages are contiguous on both sides, as one gntalloc
-      // allocation is for its granter and one gntdev mapping for the peer.
-      const grants = hv.grants.grantRun(domid, remote, count);
+      // Consecutive refs, so that the pages are one stretch of memory at both ends, as one
+      // gntalloc allocation is for its granter and one gntdev mapping for the peer.
+      const grants = hv.grants.grantRange(domid, remote, count);
       return track(
         grants.map((grant) => grant.page),
         grants.map((grant) => grant.ref),
@@ -77,7 +77,7 @@ export function simulatedPlatform(hv: SimulatedHypervisor, domid: number): Devic
     mapGrants(remote, refs, options = {}): SharedPages {
       const pages: Uint8Array[] = [];
       try {
-        for (const ref of refs) pages.push(hv.grants.map(domid, remote, ref));
+        for (const ref of refs) pages.push(hv.grants.map(domid, remote, ref, options));
       } catch (error) {
         for (const ref of refs.slice(0, pages.length)) hv.grants.unmap(domid, remote, ref);
         throw error;

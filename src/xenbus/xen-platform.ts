@@ -39,9 +39,11 @@ export function xenPlatform(options: XenPlatformOptions = {}): DevicePlatform {
       sharer ??= GrantSharer.open(options.gntallocPath);
       return pagesOf(sharer.share(domid, count, sharing));
     },
-    mapGrants(domid, refs, sharing = {}) {
+    mapGrants(domid, refs, mapping = {}) {
       mapper ??= GrantMapper.open(options.gntdevPath);
-      return pagesOf(mapper.map(domid, refs, sharing));
+      return pagesOf(
+        mapper.map(domid, refs, { writable: !mapping.readonly, unmapNotify: mapping.unmapNotify }),
+      );
     },
     async domainAlive(domid) {
       if (!options.client) return undefined;

@@ -17,6 +17,7 @@ const run = promisify(execFile);
 
 const documents = [
   'README.md',
+  'src/block/README.md',
   'src/conformance/README.md',
   'src/vchan/README.md',
   'src/console/README.md',

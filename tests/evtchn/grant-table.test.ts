@@ -99,12 +99,12 @@ describe('SimulatedGrantTable', () => {
     const back = hv.createDomain();
     const [a, b, c] = [0, 1, 2].map(() => hv.grants.grantAccess(front, back));
     hv.grants.endAccess(front, b!.ref); // a one-page hole between a and c
-    const run = hv.grants.grantRun(front, back, 3);
+    const run = hv.grants.grantRange(front, back, 3);
     expect(run.map((grant) => grant.ref)).toEqual([c!.ref + 1, c!.ref + 2, c!.ref + 3]);
     expect(run[1]!.page.byteOffset).toBe(run[0]!.page.byteOffset + XEN_PAGE_SIZE);
     expect(hv.grants.grantAccess(front, back).ref).toBe(b!.ref);
     expect(a!.ref).toBe(FIRST_FREE_GRANT_REF);
-    expect(code(() => hv.grants.grantRun(front, back, 3))).toBe('ENOSPC');
-    expect(code(() => hv.grants.grantRun(front, back, 0))).toBe('EINVAL');
+    expect(code(() => hv.grants.grantRange(front, back, 3))).toBe('ENOSPC');
+    expect(code(() => hv.grants.grantRange(front, back, 0))).toBe('EINVAL');
   });
 });

@@ -1,23 +1,7 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { expect, it } from 'vitest';
+import { it } from 'vitest';
+import { expectGuestBundles } from '../support/guest-bundle.ts';
 
-const builder = fileURLToPath(new URL('../xen/xenbus/build-domu.mjs', import.meta.url));
-
-// The real-Xen run itself needs the lane (tests/xen/xenbus/README.md); here only that the DomU
-// program bundles into one module node can load without the checkout.
+// The real-Xen run itself needs the lane (tests/xen/xenbus/README.md).
 it('bundles the DomU frontend into a self-contained module', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'xenbus-domu-'));
-  try {
-    const outfile = join(dir, 'vchan-frontend.mjs');
-    const built = spawnSync(process.execPath, [builder, '--bundle', outfile], { encoding: 'utf8' });
-    expect(built.status, built.stderr).toBe(0);
-    const checked = spawnSync(process.execPath, ['--check', outfile], { encoding: 'utf8' });
-    expect(checked.status, checked.stderr).toBe(0);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  expectGuestBundles(new URL('../xen/xenbus/build-domu.mjs', import.meta.url));
 });

@@ -43,16 +43,16 @@ export class SimulatedGrantTable {
    * @throws `ESRCH` unknown domain, `EINVAL` bad grantee, `ENOSPC` table full
    */
   grantAccess(domid: number, granteeDomid: number, options: GrantOptions = {}): Grant {
-    return this.grantRun(domid, granteeDomid, 1, options)[0] as Grant;
+    return this.grantRange(domid, granteeDomid, 1, options)[0] as Grant;
   }
 
   /**
-   * Grants `count` fresh zeroed pages of `domid` to `granteeDomid` under consecutive references,
-   * so that their memory is contiguous for the granter and for a domain mapping them all, as
-   * one gntalloc allocation of several pages is.
-   * @throws `ESRCH` unknown domain, `EINVAL` bad grantee or count, `ENOSPC` no such run free
+   * Grants `count` fresh zeroed pages under consecutive refs, whose pages are therefore adjacent
+   * in the host's memory: a multi-page ring, which a real guest maps contiguously, needs them so.
+   * @throws `ESRCH` unknown domain, `EINVAL` bad grantee or count, `ENOSPC` no such run of free
+   *   refs
    */
-  grantRun(
+  grantRange(
     domid: number,
     granteeDomid: number,
     count: number,
@@ -61,7 +61,7 @@ export class SimulatedGrantTable {
     const s = this.state;
     checkDomid(granteeDomid, 'grantAccess');
     if (!Number.isInteger(count) || count < 1) {
-      throw new EvtchnError('EINVAL', `grantAccess: cannot grant ${count} pages`);
+      throw new EvtchnError('EINVAL', `grantAccess: ${count} is not a count of pages`);
     }
     return s.locked(() => {
       const slot = s.requireSlot(domid, 'grantAccess');
@@ -71,7 +71,7 @@ export class SimulatedGrantTable {
         if (run < count) continue;
         const flags = GrantFlag.inUse | (options.readonly ? GrantFlag.readonly : 0);
         const grants: Grant[] = [];
-        for (let r = ref - count + 1; r <= ref; r++) {
+        for (let first = ref - count + 1, r = first; r <= ref; r++) {
           s.setGrant(slot, r, flags, granteeDomid, 0);
           const page = s.page(slot, r);
           page.fill(0);
@@ -79,7 +79,7 @@ export class SimulatedGrantTable {
         }
         return grants;
       }
-      throw new EvtchnError('ENOSPC', 'grantAccess: grant table full');
+      throw new EvtchnError('ENOSPC', `grantAccess: no ${count} free refs in a row`);
     });
   }
 

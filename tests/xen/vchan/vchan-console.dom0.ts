@@ -24,7 +24,7 @@ import { openConsole } from '../../../src/console/index.ts';
 import { openVchanServer, vchanPath } from '../../../src/vchan/index.ts';
 import { xenPlatform } from '../../../src/xenbus/index.ts';
 import { XenstoreClient } from '../../../src/xenstore/index.ts';
-import { guestConfig, laneEnv, xl } from '../support/lane-dom0.ts';
+import { dom0Session } from '../support/dom0-session.ts';
 import { type CTools, startCPeer } from './c-peer.ts';
 import { ConsoleShell } from './console-shell.ts';
 import { checkProcessDeath } from './process-death.ts';
@@ -32,19 +32,12 @@ import { type Digest, type Received, receive, sendRandom } from './transfer.ts';
 
 const MB = 1024 * 1024;
 const BYTES = Number(process.env.XEN_LANE_VCHAN_BYTES || MB);
-const began = Date.now();
-function step(what: string): void {
-  console.log(`vchan[dom0]: +${((Date.now() - began) / 1000).toFixed(1)} s ${what}`);
-}
+const { xl, step, guestConfig, tools, libs } = dom0Session('vchan');
 function check(condition: boolean, what: string): void {
   if (!condition) throw new Error(`check failed: ${what}`);
 }
 
-const cache = laneEnv('XEN_LANE_CACHE');
-const cTools: CTools = {
-  proxy: `${laneEnv('XEN_LANE_TOOLS')}/vchan-socket-proxy`,
-  libraryPath: laneEnv('XEN_LANE_LIBS'),
-};
+const cTools: CTools = { proxy: `${tools}/vchan-socket-proxy`, libraryPath: libs };
 
 type Kind = 'xenwire' | 'c';
 interface PairResult {
@@ -199,7 +192,11 @@ let status = 1;
 try {
   step('creating the DomU, paused');
   const name = 'xenwire-vchan';
-  const created = xl('create', '-p', guestConfig(name, `${cache}/vchan/initramfs-domu-vchan.cpio`));
+  const created = xl(
+    'create',
+    '-p',
+    guestConfig({ name, ramdisk: 'vchan/initramfs-domu-vchan.cpio', vcpus: 1 }),
+  );
   created.catch(() => {});
   // Dom0 mostly waits while the DomU is created and boots: the process-death checks run meanwhile.
   const serverChild = fileURLToPath(new URL('server-child.mjs', import.meta.url));

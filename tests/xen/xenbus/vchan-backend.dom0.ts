@@ -22,23 +22,19 @@ import {
 } from '../../../src/xenbus/index.ts';
 import { XenstoreClient } from '../../../src/xenstore/index.ts';
 import { type Digest, receiveAll, sendRandom } from '../../xenbus/support/streams.ts';
-import { createPausedGuest, laneEnv, xl } from '../support/lane-dom0.ts';
+import { dom0Session } from '../support/dom0-session.ts';
 
 const MB = 1024 * 1024;
-const began = Date.now();
-/** Progress on the console, so that a run that dies shows how far it got. */
-function step(what: string): void {
-  console.log(`xenbus-vchan[dom0]: +${((Date.now() - began) / 1000).toFixed(1)} s ${what}`);
-}
-const cache = laneEnv('XEN_LANE_CACHE');
+const { xl, step, createPausedGuest } = dom0Session('xenbus-vchan');
 
 /** Creates a paused PV guest that will run the frontend and send `bytes`. */
 function createGuest(name: string, bytes: number): Promise<number> {
-  return createPausedGuest(
+  return createPausedGuest({
     name,
-    `${cache}/xenbus/initramfs-domu-xenbus.cpio`,
-    `xenwire.bytes=${bytes}`,
-  );
+    ramdisk: 'xenbus/initramfs-domu-xenbus.cpio',
+    extra: `xenwire.bytes=${bytes}`,
+    vcpus: 1,
+  });
 }
 
 /** Resolves with a node's value once it exists (watch-driven). */

@@ -1,0 +1,229 @@
+import {
+  BLKIF_DISCARD_SECURE,
+  BlkifOp,
+  BlkifStatus,
+  MAX_SEGMENTS_PER_REQUEST,
+  SECTOR_SIZE,
+  SECTORS_PER_PAGE,
+} from './constants.ts';
+import type { BlkifRequest, BlkifSegment } from './layout.ts';
+
+/**
+ * Every check a backend makes before touching a guest's request, as pure functions of the
+ * request (a private copy, so the guest can no longer change it) and what the backend offers.
+ * They are Linux's blkback's (`dispatch_rw_block_io`, `xen_blkbk_parse_indirect`,
+ * `xen_vbd_translate`, `dispatch_discard_io`): a refused request is answered, never dropped, and
+ * no range outside the disk reaches it.
+ */
+
+/** What the backend offers, which requests are judged against. */
+export interface BackendLimits {
+  /** Disk size in 512-byte sectors. */
+  readonly sectors: number;
+  /** Logical sector size in bytes: starts and lengths must be multiples of it. */
+  readonly sectorSize: number;
+  readonly readOnly: boolean;
+  /** Flush and barrier are offered. */
+  readonly flush: boolean;
+  /** Discard is offered. */
+  readonly discard: boolean;
+  /** `feature-max-indirect-segments` (0: indirect requests are refused). */
+  readonly maxIndirectSegments: number;
+}
+
+/** A request to answer without touching the disk. */
+export interface Refusal {
+  readonly kind: 'refuse';
+  readonly id: bigint;
+  /** The operation the response carries. */
+  readonly op: number;
+  readonly status: typeof BlkifStatus.error | typeof BlkifStatus.notSupported;
+  /** Why, for logs and tests. */
+  readonly reason: string;
+}
+
+/** A read or write (with flush or barrier semantics when asked) to carry out. */
+export interface IoPlan {
+  readonly kind: 'io';
+  readonly id: bigint;
+  /** The operation the response carries: the request's, or an indirect request's inner one. */
+  readonly op: number;
+  /** Data goes to the disk (write, barrier, flush) rather than from it. */
+  readonly write: boolean;
+  /** Flush completed writes first (flush and barrier). */
+  readonly preflush: boolean;
+  /**
+   * Flush this request's own data once written (a flush or barrier carrying data: Linux's
+   * blkfront sends a FUA write so, and a FUA write is durable when answered).
+   */
+  readonly postflush: boolean;
+  /** Wait for every earlier request, and hold later ones until done (barrier). */
+  readonly barrier: boolean;
+  readonly sector: number;
+  /** The segments, once known (an indirect request's come from its pages). */
+  readonly segments: readonly BlkifSegment[];
+  /** Where an indirect request's segments are, until they are read. */
+  readonly indirect?: { readonly refs: readonly number[]; readonly count: number };
+}
+
+/** A discard to carry out. */
+export interface DiscardPlan {
+  readonly kind: 'discard';
+  readonly id: bigint;
+  readonly op: typeof BlkifOp.discard;
+  readonly sector: number;
+  readonly count: number;
+  /** The guest asked for a secure discard. */
+  readonly secure: boolean;
+}
+
+/** What to do with a request. */
+export type RequestVerdict = Refusal | IoPlan | DiscardPlan;
+
+function refuse(
+  id: bigint,
+  op: number,
+  reason: string,
+  status: Refusal['status'] = BlkifStatus.error,
+): Refusal {
+  return { kind: 'refuse', id, op, status, reason };
+}
+
+/** Whether `count` sectors from `sector` lie inside the disk (overflow included). */
+function inside(limits: BackendLimits, sector: number, count: number): boolean {
+  const end = sector + count;
+  return Number.isSafeInteger(end) && end >= sector && end <= limits.sectors;
+}
+
+function aligned(limits: BackendLimits, sectors: number): boolean {
+  return sectors % (limits.sectorSize / SECTOR_SIZE) === 0;
+}
+
+/**
+ * Judges a request's header. Read, write, flush and barrier requests with their segments in the
+ * slot get their whole verdict; an indirect one gets an {@link IoPlan} with `indirect` set,
+ * whose segments {@link checkSegments} judges once read from its pages.
+ */
+export function checkRequest(request: BlkifRequest, limits: BackendLimits): RequestVerdict {
+  const { id } = request;
+  if ('count' in request) return checkDiscard(request, limits);
+  if ('indirectRefs' in request) {
+    const op = request.indirectOp;
+    if (op !== BlkifOp.read && op !== BlkifOp.write) {
+      return refuse(id, op, `indirect operation ${op} is neither read nor write`);
+    }
+    const count = request.segmentCount;
+    if (count === 0 || count > limits.maxIndirectSegments) {
+      return refuse(id, op, `${count} indirect segments (1 to ${limits.maxIndirectSegments})`);
+    }
+    if (op === BlkifOp.write && limits.readOnly) return refuse(id, op, 'write to a read-only disk');
+    return {
+      kind: 'io',
+      id,
+      op,
+      write: op === BlkifOp.write,
+      preflush: false,
+      postflush: false,
+      barrier: false,
+      sector: request.sector,
+      segments: [],
+      indirect: { refs: request.indirectRefs, count },
+    };
+  }
+  if (!('segments' in request)) {
+    return refuse(id, request.op, `operation ${request.op} is unknown`, BlkifStatus.notSupported);
+  }
+  const { op, segmentCount } = request;
+  const flushing = op === BlkifOp.flushDiskcache || op === BlkifOp.writeBarrier;
+  if (flushing && !limits.flush) {
+    return refuse(id, op, 'flush is not offered', BlkifStatus.notSupported);
+  }
+  if (segmentCount > MAX_SEGMENTS_PER_REQUEST || (segmentCount === 0 && !flushing)) {
+    return refuse(id, op, `${segmentCount} segments (1 to ${MAX_SEGMENTS_PER_REQUEST})`);
+  }
+  if (request.segments.length !== segmentCount) {
+    return refuse(id, op, `${segmentCount} segments claimed, ${request.segments.length} given`);
+  }
+  const plan: IoPlan = {
+    kind: 'io',
+    id,
+    op,
+    write: op !== BlkifOp.read,
+    preflush: flushing,
+    postflush: flushing && segmentCount > 0,
+    barrier: op === BlkifOp.writeBarrier,
+    sector: request.sector,
+    segments: request.segments,
+  };
+  // A flush is a write for these purposes (Linux's xen_vbd_translate): refused when read-only.
+  if (plan.write && limits.readOnly) return refuse(id, op, 'write to a read-only disk');
+  return checkSegments(plan, request.segments, limits);
+}
+
+/**
+ * Judges the segments of a read or write: each within its page (`first_sect ≤ last_sect < 8`),
+ * the whole range inside the disk, and starts and lengths aligned to the sector size.
+ */
+export function checkSegments(
+  plan: IoPlan,
+  segments: readonly BlkifSegment[],
+  limits: BackendLimits,
+): IoPlan | Refusal {
+  let count = 0;
+  const unit = limits.sectorSize / SECTOR_SIZE;
+  for (const [i, segment] of segments.entries()) {
+    const { firstSect, lastSect } = segment;
+    if (lastSect >= SECTORS_PER_PAGE || lastSect < firstSect) {
+      return refuse(plan.id, plan.op, `segment ${i} has sectors ${firstSect} to ${lastSect}`);
+    }
+    const n = lastSect - firstSect + 1;
+    if (n % unit !== 0) {
+      return refuse(
+        plan.id,
+        plan.op,
+        `segment ${i} is not whole ${limits.sectorSize}-byte sectors`,
+      );
+    }
+    count += n;
+  }
+  // As Linux: a flush without data is not judged by its (meaningless) sector number.
+  if (count > 0 && !aligned(limits, plan.sector)) {
+    return refuse(
+      plan.id,
+      plan.op,
+      `sector ${plan.sector} is not ${limits.sectorSize}-byte aligned`,
+    );
+  }
+  if (count > 0 && !inside(limits, plan.sector, count)) {
+    return refuse(
+      plan.id,
+      plan.op,
+      `sectors ${plan.sector} to ${plan.sector + count} are past the end (${limits.sectors})`,
+    );
+  }
+  return { ...plan, segments, indirect: undefined };
+}
+
+function checkDiscard(
+  request: Extract<BlkifRequest, { count: number }>,
+  limits: BackendLimits,
+): DiscardPlan | Refusal {
+  const { id, sector, count } = request;
+  const op = BlkifOp.discard;
+  if (!limits.discard) return refuse(id, op, 'discard is not offered', BlkifStatus.notSupported);
+  if (limits.readOnly) return refuse(id, op, 'discard on a read-only disk');
+  if (count > 0 && !inside(limits, sector, count)) {
+    return refuse(id, op, `discard of ${count} sectors at ${sector} is past the end`);
+  }
+  if (!aligned(limits, sector) || !aligned(limits, count)) {
+    return refuse(id, op, `discard is not ${limits.sectorSize}-byte aligned`);
+  }
+  return {
+    kind: 'discard',
+    id,
+    op,
+    sector,
+    count,
+    secure: (request.flag & BLKIF_DISCARD_SECURE) !== 0,
+  };
+}
