@@ -6,10 +6,10 @@
  *   calls one after the other through `bench/c/run-timed.c`, which times each from fork to
  *   reaping and takes each call's CPU time from the kernel's accounting of the finished child.
  *
- * The command is what `npm run build` makes of the current sources, run through `bin/` as an
- * installed package runs it; it is built into `.cache/bench/cli/` so that the checkout's own
- * `dist/` is left alone. A quick run spares itself the build and runs the checkout's `bin/`
- * as it is (through tsx when there is no `dist/`).
+ * The command is the bundle `npm run build` makes of the current sources (scripts/build-cli.mjs),
+ * run through `bin/` as an installed package runs it; it is built into `.cache/bench/cli/` so that
+ * the checkout's own `dist/` is left alone. A quick run spares itself the build and runs the
+ * checkout's `bin/` as it is (through tsx when there is no `dist/`).
  */
 import { execFile } from 'node:child_process';
 import { cp, mkdir, rm } from 'node:fs/promises';
@@ -46,14 +46,17 @@ function build(options: RunOptions): Promise<Built> {
       source: fileURLToPath(new URL('./c/run-timed.c', import.meta.url)),
       name: 'run-timed',
     });
-    if (options.quick) return { runTimed, cli: join(repository, 'bin', 'xenwire.mjs') };
+    if (options.quick) return { runTimed, cli: join(repository, 'bin', 'xenwire.cjs') };
     await rm(cliRoot, { recursive: true, force: true });
     await mkdir(cliRoot, { recursive: true });
-    await run('npm', ['run', 'build', '--', '--outDir', join(cliRoot, 'dist')], {
-      cwd: repository,
-    });
+    await run(process.execPath, [
+      join(repository, 'scripts', 'build-cli.mjs'),
+      '--outdir',
+      join(cliRoot, 'dist', 'cli'),
+    ]);
     await cp(join(repository, 'bin'), join(cliRoot, 'bin'), { recursive: true });
-    return { runTimed, cli: join(cliRoot, 'bin', 'xenwire.mjs') };
+    await cp(join(repository, 'package.json'), join(cliRoot, 'package.json'));
+    return { runTimed, cli: join(cliRoot, 'bin', 'xenwire.cjs') };
   });
   return built;
 }

@@ -2,15 +2,26 @@
 /**
  * Builds the optional native addon (native/) with node-gyp, offline, against the headers of the
  * running Node. Used three ways:
- *   node scripts/build-native.mjs             build if stale; exit 1 on failure
- *   node scripts/build-native.mjs --optional  the package's install step: failure only warns,
- *                                             so installing without a compiler still succeeds
+ *   node scripts/build-native.mjs             build if stale; on failure print why, exit 1
+ *   node scripts/build-native.mjs --optional  the package's install step: quiet when it works;
+ *                                             without a compiler, one line on what is missing and
+ *                                             how to build it later, and the install succeeds.
+ *                                             Under `npm rebuild` a failure is an error, so that
+ *                                             npm shows it.
  *   import { buildNative } from '…'           tests build on demand before using the addon
  * Concurrent callers (parallel test files) serialise on a lock directory.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -70,29 +81,70 @@ function lock() {
   }
 }
 
+/** True when `command` is an executable on PATH (or a path to one). */
+function onPath(command) {
+  const candidates = command.includes('/')
+    ? [command]
+    : (process.env.PATH ?? '').split(delimiter).map((dir) => join(dir || '.', command));
+  return candidates.some((file) => {
+    try {
+      accessSync(file, constants.X_OK);
+      return statSync(file).isFile();
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** What node-gyp needs besides itself and Node's headers: a C compiler, make and Python. */
+function missingTools() {
+  const compiler = process.env.CC?.split(' ')[0];
+  const missing = [];
+  if (compiler ? !onPath(compiler) : !['cc', 'gcc', 'clang'].some(onPath)) {
+    missing.push('a C compiler');
+  }
+  if (!onPath('make')) missing.push('make');
+  if (!['python3', 'python'].some(onPath)) missing.push('python3');
+  return missing;
+}
+
 /**
- * Builds the addon unless it is newer than its sources.
- * @returns `{ ok: true, path }` or `{ ok: false, reason }` — never throws for a missing toolchain
+ * Builds the addon unless it is newer than its sources. node-gyp's progress is kept back; a
+ * failed build's reason ends with the last lines it printed (the compiler's errors).
+ * @returns `{ ok: true, path }` or `{ ok: false, reason, toolchain }` (`toolchain`: true when
+ *   the tools to build it are missing, rather than the build failing) — never throws
  */
-export function buildNative({ force = false, quiet = true } = {}) {
+export function buildNative({ force = false } = {}) {
   if (!force && isFresh()) return { ok: true, path: addonPath };
+  const missing = missingTools();
+  if (missing.length > 0) {
+    return { ok: false, toolchain: true, reason: `${missing.join(', ')} not found on PATH` };
+  }
   const nodeGyp = findNodeGyp();
-  if (!nodeGyp) return { ok: false, reason: 'node-gyp not found (it ships with npm)' };
+  if (!nodeGyp)
+    return { ok: false, toolchain: true, reason: 'node-gyp not found (it ships with npm)' };
   const nodeDir = findNodeDir();
-  if (!nodeDir) return { ok: false, reason: 'Node headers (include/node/node_api.h) not found' };
+  if (!nodeDir) {
+    return {
+      ok: false,
+      toolchain: true,
+      reason: 'Node headers (include/node/node_api.h) not found',
+    };
+  }
   lock();
   try {
     if (!force && isFresh()) return { ok: true, path: addonPath };
-    const result = spawnSync(process.execPath, [nodeGyp, 'rebuild', `--nodedir=${nodeDir}`], {
-      cwd: nativeDir,
-      encoding: 'utf8',
-      stdio: quiet ? 'pipe' : 'inherit',
-    });
+    const result = spawnSync(
+      process.execPath,
+      [nodeGyp, 'rebuild', `--nodedir=${nodeDir}`, '--loglevel=error'],
+      { cwd: nativeDir, encoding: 'utf8', stdio: 'pipe' },
+    );
     if (result.status !== 0) {
-      const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim().split('\n').slice(-15);
+      const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim().split('\n').slice(-30);
       return {
         ok: false,
-        reason: `node-gyp failed (${result.status ?? result.signal})\n${output.join('\n')}`,
+        toolchain: false,
+        reason: `node-gyp failed (${result.status ?? result.signal}):\n${output.join('\n')}`,
       };
     }
     return { ok: true, path: addonPath };
@@ -101,15 +153,22 @@ export function buildNative({ force = false, quiet = true } = {}) {
   }
 }
 
+const UNAVAILABLE =
+  'mapping pages, /dev/xen/evtchn and gntdev/gntalloc are unavailable (everything else works)';
+const LATER =
+  'build them later with `npm rebuild xenwire` from your project (`xenwire doctor` shows what works)';
+
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const optional = process.argv.includes('--optional');
-  const outcome = buildNative({ force: process.argv.includes('--force'), quiet: false });
+  // `npm rebuild xenwire` is asked for on purpose: there, a failure must show.
+  const optional = process.argv.includes('--optional') && process.env.npm_command !== 'rebuild';
+  const outcome = buildNative({ force: process.argv.includes('--force') });
   if (outcome.ok) {
-    console.log(`xenwire: native addon ready at ${outcome.path}`);
+    if (!optional) console.log(`xenwire: native addon built: ${outcome.path}`);
+  } else if (optional && outcome.toolchain) {
+    console.warn(`xenwire: native addon not built (${outcome.reason}): ${UNAVAILABLE}; ${LATER}`);
   } else if (optional) {
-    console.warn(
-      `xenwire: native addon not built, native features will throw ENOSYS: ${outcome.reason}`,
-    );
+    console.warn(`xenwire: native addon build failed: ${outcome.reason}`);
+    console.warn(`xenwire: ${UNAVAILABLE}; once fixed, ${LATER}`);
   } else {
     console.error(`xenwire: native addon build failed: ${outcome.reason}`);
     process.exit(1);

@@ -10,13 +10,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serve } from '../src/xenstore/serve.ts';
 import {
   commandOutputOf,
   type RunInXenResult,
   runInXen,
   XenLaneError,
-} from '../src/testing/xen-lane.ts';
-import { serve } from '../src/xenstore/serve.ts';
+} from './support/xen-lane.ts';
 
 const execFileAsync = promisify(execFile);
 const repo = fileURLToPath(new URL('..', import.meta.url));

@@ -206,6 +206,13 @@ xenevtchn_handle *xenevtchn_open(xentoollog_logger *logger, unsigned open_flags)
     errno = saved;
     return NULL;
   }
+  /*
+   * Each datagram stays charged to the sender until its receiver reads it, so the default
+   * buffer (about 270 datagrams) drops kicks when one event reaches hundreds of guests at once.
+   * The kernel caps this at net.core.wmem_max.
+   */
+  int sndbuf = 4 << 20;
+  setsockopt(xce->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
   return xce;
 }
 

@@ -1,136 +1,145 @@
-#!/usr/bin/env node
 /**
- * `xenwire`: drop-in replacements for Xen 4.17's xenstore tools (`read`, `write`, `ls`, `list`,
- * `rm`, `exists`, `chmod`, `watch`, `control`) and protocol tools (`serve`, `proxy`, `replay`,
- * `tree`). Invoked through a link named `xenstore-<mode>`, it behaves as that tool.
+ * `xenwire`: drop-in replacements for Xen 4.17's xenstore tools and xenwire's own tools, each a
+ * subcommand registered in `registry.ts`. Invoked through a link named `xenstore-<mode>`, it
+ * behaves as that tool.
  */
-import { realpathSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { runBlkback } from './commands/blkback.ts';
-import { runConformanceCommand } from './commands/conformance.ts';
-import { runConsole } from './commands/console.ts';
-import { runControl } from './commands/control.ts';
-import { runProxy } from './commands/proxy.ts';
-import { runReplay } from './commands/replay.ts';
-import { runServe } from './commands/serve.ts';
-import { runSnapshot } from './commands/snapshot.ts';
-import { runTree } from './commands/tree.ts';
-import { CliExit, type CliIo, Diagnostics } from './io.ts';
-import { isToolMode, runTool } from './xenstore-tool.ts';
+import type { Command, CommandEntry, Invocation } from './command.ts';
+import { type CliIo, Diagnostics, isCliExit, USAGE_ERROR, wantsJson } from './io.ts';
+import { dropInCommands, toolCommands } from './registry.ts';
 
 const PROGRAM = 'xenwire';
 
-const help = `Usage: ${PROGRAM} <command> [options] [args]
+/** Options of the program as a whole; any of them may also follow the subcommand's name. */
+const GLOBAL_OPTIONS = new Set(['--json', '--mock']);
 
-Drop-in xenstore tools (same options, output and exit status as Xen 4.17's xenstore-*):
-  read [-p] [-R] key...           print values (--json: JSON lines)
-  write [-R] key value...         write values
-  ls [-f] [-p] [path...]          print a subtree (--json: one JSON line per node)
-  list [-p] key...                print children (--json)
-  rm [-t] key...                  remove nodes
-  exists key...                   exit status 0 when every key exists
-  chmod [-u] [-r] key mode...     set permissions (n, r, w, b + domid)
-  watch [-n NR] key...            print watch events (--json: path and watched key)
-  control <command> [arg...]      xenstored control commands
-  Each takes --mock to use an embedded in-memory xenstored instead of the daemon, found as
-  libxenstore finds it: $XENSTORED_PATH, else $XENSTORED_RUNDIR/socket, else
-  /var/run/xenstored/socket, else /dev/xen/xenbus.
+function lines(commands: Readonly<Record<string, CommandEntry>>): string {
+  const names = [...Object.keys(dropInCommands), ...Object.keys(toolCommands)];
+  const width = Math.max(...names.map((name) => name.length));
+  return Object.entries(commands)
+    .map(([name, entry]) => `  ${name.padEnd(width + 2)}${entry.summary}\n`)
+    .join('');
+}
 
-Protocol tools:
-  serve [--socket PATH] [--seed FILE | --load STREAM] [--guest-domains 1,2 --guest-socket-dir DIR]
-        [--trace FILE] [--eagain-rate R] [--fault-seed N] [--xen-version 4.17]
-                                  run the in-memory xenstored
-  proxy --listen PATH --to PATH [--trace FILE.jsonl] [--log FILE] [--quiet]
-                                  decode and record all traffic to a xenstored
-  replay TRACE.jsonl [--to PATH]  replay a proxy trace, report differing replies
-  snapshot --to FILE [--mock]     a daemon's store as a xenstore migration stream
-  tree [PATH] [--watch] [--color] [--count N]
-                                  print a subtree, redrawn as it changes
+function help(): string {
+  return `Usage: ${PROGRAM} [--json] [--mock] <command> [options] [args]
+       ${PROGRAM} <command> --help
+       ${PROGRAM} --version
 
-Devices:
-  blkback --domain N --image FILE [--read-only] [--devid xvdb]
-                                  serve a disk image to a guest (blkif backend)
-  console DOMID                   a guest's PV console, as its backend (Ctrl-] detaches)
+Drop-in xenstore tools (the options, output and exit status of Xen 4.17's xenstore-<command>):
+${lines(dropInCommands)}
+Other tools:
+${lines(toolCommands)}
+Global options, accepted before or after the command where it applies:
+  --json    JSON lines instead of text (read, list, ls, watch, exists, doctor); errors are then
+            JSON too: {"error": message, "code": "ENOENT", "path": …} on stderr
+  --mock    use an embedded in-memory xenstored with a Domain-0 tree instead of the daemon
+
+The daemon is found as libxenstore finds it: $XENSTORED_PATH, else $XENSTORED_RUNDIR/socket,
+else /var/run/xenstored/socket, else /dev/xen/xenbus.
 `;
+}
+
+function version(): string {
+  const manifest = new URL('../../package.json', import.meta.url);
+  const { version } = JSON.parse(readFileSync(manifest, 'utf8')) as { version: string };
+  return `${PROGRAM} ${version}\n`;
+}
+
+function find(name: string): CommandEntry | undefined {
+  if (Object.hasOwn(dropInCommands, name)) return dropInCommands[name];
+  if (Object.hasOwn(toolCommands, name)) return toolCommands[name];
+  return undefined;
+}
+
+/** What the process running `main` does once the command is known. */
+export interface ProcessHooks {
+  /** Called before an interruptible command runs: from then on, interrupts abort `io.signal`. */
+  readonly trapInterrupts?: () => void;
+}
 
 /** Runs one command line (without the program name); resolves to the exit status. */
 export async function main(
   args: readonly string[],
   io: CliIo,
   programPath = PROGRAM,
+  hooks: ProcessHooks = {},
 ): Promise<number> {
+  const diag = new Diagnostics(io, PROGRAM, wantsJson(args));
   try {
-    return await dispatch(args, io, programPath);
+    return await dispatch(args, io, programPath, hooks, diag);
   } catch (error) {
-    if (error instanceof CliExit) return error.status;
-    io.stderr.write(`${PROGRAM}: ${(error as Error).message}\n`);
+    if (isCliExit(error)) return error.status;
+    const code = (error as { code?: unknown }).code;
+    diag.warnx((error as Error).message, { code: typeof code === 'string' ? code : 'EIO' });
     return 1;
   }
 }
 
-async function dispatch(args: readonly string[], io: CliIo, programPath: string): Promise<number> {
+async function start(
+  entry: CommandEntry,
+  args: readonly string[],
+  io: CliIo,
+  invocation: Invocation,
+  hooks: ProcessHooks,
+): Promise<number> {
+  const { command }: { command: Command } = await entry.load();
+  if (command.interruptible) hooks.trapInterrupts?.();
+  return command.run(args, io, invocation);
+}
+
+async function dispatch(
+  args: readonly string[],
+  io: CliIo,
+  programPath: string,
+  hooks: ProcessHooks,
+  diag: Diagnostics,
+): Promise<number> {
   const linkName = basename(programPath);
   if (linkName.startsWith('xenstore-')) {
     const mode = linkName.slice('xenstore-'.length);
-    if (mode === 'control') return runControl(args, io, programPath);
-    if (isToolMode(mode)) {
-      return runTool(
-        mode,
-        args,
-        { program: linkName, argv0: programPath, modeArgument: false },
-        io,
-      );
+    if (Object.hasOwn(dropInCommands, mode)) {
+      const invocation = { program: linkName, argv0: programPath, modeArgument: false };
+      return start(dropInCommands[mode]!, args, io, invocation, hooks);
     }
   }
-  const [command, ...rest] = args;
-  const diag = new Diagnostics(io, PROGRAM);
-  switch (command) {
+  let at = 0;
+  while (at < args.length && GLOBAL_OPTIONS.has(args[at]!)) at++;
+  const globals = args.slice(0, at);
+  const [name, ...rest] = args.slice(at);
+  const invocation = { program: PROGRAM, argv0: PROGRAM, modeArgument: true };
+  switch (name) {
     case undefined:
       // As the C multi-call program answers; `--help` lists the commands.
-      return diag.errx(`Usage: ${PROGRAM} <mode> [-h] [...]`);
+      return diag.errx(`Usage: ${PROGRAM} <mode> [-h] [...]`, USAGE_ERROR);
     case '-h':
     case '--help':
-    case 'help':
-      io.stdout.write(help);
+      io.stdout.write(help());
       return 0;
-    case 'control':
-      return rest[0] === '--mock'
-        ? runControl(rest.slice(1), io, `${PROGRAM} control`, { mock: true })
-        : runControl(rest, io, `${PROGRAM} control`);
-    case 'serve':
-      return runServe(rest, io);
-    case 'proxy':
-      return runProxy(rest, io);
-    case 'snapshot':
-      return runSnapshot(rest, io);
-    case 'replay':
-      return runReplay(rest, io);
-    case 'tree':
-      return runTree(rest, io);
-    case 'console':
-      return runConsole(rest, io);
-    case 'conformance':
-      return runConformanceCommand(rest, io);
-    case 'blkback':
-      return runBlkback(rest, io);
-    default:
-      if (isToolMode(command)) {
-        return runTool(command, rest, { program: PROGRAM, argv0: PROGRAM, modeArgument: true }, io);
+    case '--version':
+      io.stdout.write(version());
+      return 0;
+    case 'help': {
+      if (rest[0] === undefined) {
+        io.stdout.write(help());
+        return 0;
       }
-      // The C program's message, trailing newline (and so an empty line) included.
-      return diag.errx(`unknown mode ${command}\n`);
+      const entry = find(rest[0]);
+      if (!entry) return diag.errx(`unknown mode ${rest[0]}\n`, USAGE_ERROR);
+      return start(entry, ['--help'], io, invocation, hooks);
+    }
   }
+  const entry = find(name);
+  // The C program's message, trailing newline (and so an empty line) included.
+  if (!entry) return diag.errx(`unknown mode ${name}\n`, USAGE_ERROR);
+  return start(entry, [...globals, ...rest], io, invocation, hooks);
 }
-
-// The commands that shut down cleanly when interrupted (closing sockets, flushing traces). The
-// drop-in tools are killed by the signal, as the C tools are.
-const INTERRUPTIBLE = new Set(['serve', 'proxy', 'tree', 'console', 'blkback']);
 
 /** Runs `main` as this process: real streams; SIGINT/SIGTERM stop the interruptible commands. */
 export async function runAsProcess(): Promise<void> {
   const controller = new AbortController();
-  if (INTERRUPTIBLE.has(process.argv[2] ?? '')) {
+  const trapInterrupts = () => {
     const onSignal = () => {
       // A second interrupt does not wait for the clean shutdown.
       if (controller.signal.aborted) process.exit(130);
@@ -138,7 +147,7 @@ export async function runAsProcess(): Promise<void> {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-  }
+  };
   // A reader that went away (`xenwire ls | head`) ends the program quietly, as SIGPIPE ends the C
   // tools: Node ignores that signal, so its exit status (128 + 13) is given by hand.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -149,6 +158,7 @@ export async function runAsProcess(): Promise<void> {
     process.argv.slice(2),
     { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal },
     linkedAs(process.argv[1]) ?? PROGRAM,
+    { trapInterrupts },
   );
   // Exit once both streams have taken everything (pipes may still be draining).
   process.stdout.write('', () => process.stderr.write('', () => process.exit(status)));
@@ -158,15 +168,3 @@ export async function runAsProcess(): Promise<void> {
 function linkedAs(script: string | undefined): string | undefined {
   return script && basename(script).startsWith('xenstore-') ? script : undefined;
 }
-
-function isEntryPoint(): boolean {
-  const script = process.argv[1];
-  if (!script) return false;
-  try {
-    return realpathSync(script) === fileURLToPath(import.meta.url);
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) await runAsProcess();

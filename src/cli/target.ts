@@ -1,8 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { XenstoreClient } from '../xenstore/client.ts';
-import { dom0Tree, socketListener, XenstoreServer } from '../xenstore/server.ts';
 
 /** Where a command's requests go. */
 export interface TargetOptions {
@@ -30,28 +27,12 @@ export function daemonSocketPath(env: NodeJS.ProcessEnv): string {
  * `/dev/xen/xenbus`); another environment (tests running commands in-process) names a socket.
  */
 export async function openTarget(options: TargetOptions): Promise<Target> {
-  if (options.mock) return openMock();
+  // The server's code is loaded only here: a call on the daemon does not pay for it.
+  if (options.mock) return (await import('./mock-target.ts')).openMock();
   const client = await XenstoreClient.connect(
     options.env === process.env ? {} : { socketPath: daemonSocketPath(options.env) },
   );
   return { client, close: () => client.close() };
-}
-
-/** A fresh in-memory xenstored on a private socket, so the client talks to it as to a daemon. */
-async function openMock(): Promise<Target> {
-  const dir = await mkdtemp(join(tmpdir(), 'xenwire-mock-'));
-  const server = new XenstoreServer({ seed: { nodes: dom0Tree() } });
-  const listener = await socketListener(server, { path: join(dir, 'xenstored.sock') });
-  const client = await XenstoreClient.connect({ socketPath: join(dir, 'xenstored.sock') });
-  return {
-    client,
-    async close() {
-      await client.close();
-      await listener.close();
-      server.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 /** The errno name of a failed request, for `err()`-style messages. */

@@ -1,5 +1,5 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { CliExit, type CliIo, type Diagnostics } from './io.ts';
+import { CliExit, type CliIo, type Diagnostics, USAGE_ERROR } from './io.ts';
 
 type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
@@ -28,7 +28,7 @@ export function parseToolArgs<O extends OptionsConfig>(
       throw new TypeError(`Unexpected argument '${parsed.positionals[0]}'`);
     }
   } catch (error) {
-    diag.errx(`${(error as Error).message}\n${usage}`, 2);
+    diag.errx(`${(error as Error).message}\n${usage}`, USAGE_ERROR, 2);
   }
   if ((parsed.values as { help?: boolean }).help) {
     io.stdout.write(usage);

@@ -1,14 +1,9 @@
-import {
-  decodeReply,
-  decodeRequest,
-  decodeWatchEvent,
-  formatPermission,
-  type Message,
-  MessageType,
-  messageTypeName,
-  type Request,
-  toText,
-} from '../xenstore/index.ts';
+import { MessageType, messageTypeName } from '../xenstore/messages.ts';
+import { toText } from '../xenstore/payload.ts';
+import { formatPermission } from '../xenstore/permissions.ts';
+import { decodeReply, decodeWatchEvent } from '../xenstore/replies.ts';
+import { decodeRequest, type Request } from '../xenstore/requests.ts';
+import type { Message } from '../xenstore/wire.ts';
 import { jsonValue } from './json.ts';
 
 /**
@@ -202,16 +197,66 @@ export function formatLogLine(record: TraceRecord): string {
   }
 }
 
-/** Parses a JSON-lines trace; blank lines are skipped, a broken line throws with its number. */
+/** A trace line that is not a record `replay` can use; `line` counts from 1. */
+export class TraceSyntaxError extends Error {
+  constructor(
+    readonly line: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TraceSyntaxError';
+  }
+}
+
+const KINDS = new Set(['open', 'close', 'message', 'raw', 'error']);
+const DIRECTIONS = new Set(['client-to-server', 'server-to-client']);
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+const isUint32 = (value: unknown): boolean =>
+  Number.isInteger(value) && (value as number) >= 0 && (value as number) <= 0xffffffff;
+
+/** What is wrong with a parsed line as a trace record, or undefined when nothing is. */
+function recordProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return 'not a trace record (a JSON object)';
+  }
+  const record = value as Record<string, unknown>;
+  if (!KINDS.has(record.kind as string)) {
+    return `"kind" is ${JSON.stringify(record.kind)}, not open, close, message, raw or error`;
+  }
+  if (!Number.isInteger(record.conn) || (record.conn as number) < 0) {
+    return '"conn" is not a connection number';
+  }
+  if (record.kind !== 'message') return undefined;
+  if (!DIRECTIONS.has(record.dir as string)) {
+    return `"dir" is ${JSON.stringify(record.dir)}, not client-to-server or server-to-client`;
+  }
+  for (const field of ['typeNumber', 'reqId', 'txId']) {
+    if (!isUint32(record[field])) return `"${field}" is not a 32-bit unsigned integer`;
+  }
+  if (typeof record.payload !== 'string' || !BASE64.test(record.payload)) {
+    return '"payload" is not base64';
+  }
+  return undefined;
+}
+
+/**
+ * Parses a JSON-lines trace; blank lines are skipped. A line that is not JSON, or not a record
+ * of a known kind with the fields `replay` needs, throws a {@link TraceSyntaxError} naming it.
+ */
 export function parseTrace(text: string): TraceRecord[] {
   const records: TraceRecord[] = [];
   text.split('\n').forEach((line, index) => {
     if (line.trim() === '') return;
+    let value: unknown;
     try {
-      records.push(JSON.parse(line) as TraceRecord);
-    } catch {
-      throw new Error(`trace line ${index + 1} is not JSON`);
+      value = JSON.parse(line);
+    } catch (error) {
+      throw new TraceSyntaxError(index + 1, `not JSON (${(error as Error).message})`);
     }
+    const problem = recordProblem(value);
+    if (problem) throw new TraceSyntaxError(index + 1, problem);
+    records.push(value as TraceRecord);
   });
   return records;
 }

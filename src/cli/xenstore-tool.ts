@@ -1,27 +1,17 @@
 import type { XenstoreClient } from '../xenstore/client.ts';
-import { XenstoreError } from '../xenstore/index.ts';
-import { performChmod } from './commands/chmod.ts';
-import { performExists } from './commands/exists.ts';
-import { performList } from './commands/list.ts';
-import { performLs } from './commands/ls.ts';
-import { performRead } from './commands/read.ts';
-import { performRm } from './commands/rm.ts';
-import { performWatch } from './commands/watch.ts';
-import { performWrite } from './commands/write.ts';
+import { XenstoreError } from '../xenstore/errors.ts';
+import type { Command, Invocation } from './command.ts';
 import { atoi, getoptLong, type LongOption } from './getopt.ts';
-import { type CliIo, Diagnostics } from './io.ts';
+import { type CliIo, Diagnostics, USAGE_ERROR, wantsJson } from './io.ts';
 import { OutputBuffer } from './output-buffer.ts';
 import { strerror } from './strerror.ts';
-import { connectErrorCode, openTarget, type Target } from './target.ts';
+import { connectErrorCode, errorCode, openTarget, type Target } from './target.ts';
 
 /**
  * The drop-in subcommands, driven as Xen 4.17's multi-call `xenstore` program drives its modes:
  * the same options (each valid only in some modes), usage messages, transaction around the work
  * (retried on EAGAIN), output held back until the end, and exit statuses.
  */
-
-/** The xenstore tool modes. */
-export type ToolMode = 'read' | 'write' | 'rm' | 'exists' | 'list' | 'ls' | 'chmod' | 'watch';
 
 /** Option settings of one run. */
 export interface ToolFlags {
@@ -65,46 +55,30 @@ export interface ToolContext {
 /** A mode's work: returns the exit status (0 or 1); may end the command through `diag.errx`. */
 export type Perform = (context: ToolContext) => Promise<number>;
 
-interface ModeSpec {
+/** One drop-in mode: what it accepts and what it does. */
+export interface ModeSpec {
+  readonly mode: string;
+  /** The C tool's usage line after the program (and mode) name. */
   readonly usage: string;
-  readonly perform: Perform;
+  /** What `xenwire <mode> --help` says after the usage line: what it does, its options. */
+  readonly description: string;
+  /** The option letters it takes besides `-h` and `-s` (which every mode takes). */
+  readonly letters: string;
+  /** Whether it takes `--json`. */
+  readonly json: boolean;
   /** Whether the work runs in a transaction, given the operand count. */
   readonly transaction: (operands: number) => boolean;
-}
-
-const modes: Readonly<Record<ToolMode, ModeSpec>> = {
-  read: {
-    usage: '[-h] [-p] [-s] [-R] key [...]',
-    perform: performRead,
-    transaction: (n) => n > 1,
-  },
-  write: {
-    usage: '[-h] [-s] [-R] key value [...]',
-    perform: performWrite,
-    transaction: (n) => n > 2,
-  },
-  rm: { usage: '[-h] [-s] [-t] key [...]', perform: performRm, transaction: () => true },
-  exists: { usage: '[-h] [-p] [-s] key [...]', perform: performExists, transaction: () => true },
-  list: { usage: '[-h] [-p] [-s] key [...]', perform: performList, transaction: () => true },
-  ls: { usage: '[-h] [-f] [-p] [-s] [path]', perform: performLs, transaction: () => false },
-  chmod: {
-    usage: '[-h] [-u] [-r] [-s] key <mode [modes...]>',
-    perform: performChmod,
-    transaction: () => true,
-  },
-  watch: { usage: '[-h] [-n NR] key', perform: performWatch, transaction: () => false },
-};
-
-/** True for the names of the drop-in modes. */
-export function isToolMode(name: string): name is ToolMode {
-  return Object.hasOwn(modes, name);
+  readonly perform: Perform;
 }
 
 // Letters the modes accept; xenwire's own long options use names no C option starts with.
 const JSON_OPTION = 'json';
 const MOCK_OPTION = 'mock';
+// `--help` as a word of its own: `xenwire read --help` prints the help, where `-h` (and, in
+// a `xenstore-read` link, `--help`) prints the C tool's usage message and exits 1.
+const HELP_OPTION = 'help';
 const longOptions: readonly LongOption[] = [
-  { name: 'help', letter: 'h', hasArg: false },
+  { name: 'help', letter: HELP_OPTION, hasArg: false },
   { name: 'flat', letter: 'f', hasArg: false },
   { name: 'socket', letter: 's', hasArg: false },
   { name: 'prefix', letter: 'p', hasArg: false },
@@ -116,44 +90,32 @@ const longOptions: readonly LongOption[] = [
   { name: JSON_OPTION, letter: JSON_OPTION, hasArg: false },
   { name: MOCK_OPTION, letter: MOCK_OPTION, hasArg: false },
 ];
-const validIn: Readonly<Record<string, readonly ToolMode[]>> = {
-  f: ['ls'],
-  p: ['read', 'list', 'ls'],
-  t: ['rm'],
-  u: ['chmod'],
-  r: ['chmod'],
-  n: ['watch'],
-  R: ['read', 'write'],
-  [JSON_OPTION]: ['read', 'list', 'ls', 'watch'],
-};
 
-/** How the program was invoked: `xenwire read …`, or through a link named `xenstore-read`. */
-export interface ToolInvocation {
-  /** Prefix of error messages (the program's short name). */
-  readonly program: string;
-  /** The program as usage messages name it (`argv[0]`). */
-  readonly argv0: string;
-  /** True when the mode came from the first argument rather than the program name. */
-  readonly modeArgument: boolean;
+const COMMON_OPTIONS_HELP = `  --mock        use an embedded in-memory xenstored with a Domain-0 tree, not the daemon
+  -s            accepted and ignored, as by the C tool
+  -h            print the usage message and exit 1, as the C tool does
+`;
+
+/** The `Command` of one drop-in mode. */
+export function dropInCommand(spec: ModeSpec): Command {
+  return { run: (args, io, invocation) => runTool(spec, args, invocation, io) };
 }
 
 /** Runs one drop-in mode with its arguments (after the mode name); resolves to the exit status. */
-export async function runTool(
-  mode: ToolMode,
+async function runTool(
+  spec: ModeSpec,
   args: readonly string[],
-  invocation: ToolInvocation,
+  invocation: Invocation,
   io: CliIo,
 ): Promise<number> {
-  const spec = modes[mode];
-  const diag = new Diagnostics(io, invocation.program);
-  const usage = (): never =>
-    diag.errx(
-      `Usage: ${invocation.argv0} ${invocation.modeArgument ? `${mode} ` : ''}${spec.usage}`,
-    );
+  const { mode } = spec;
+  const diag = new Diagnostics(io, invocation.program, wantsJson(args));
+  const usageLine = `Usage: ${invocation.argv0} ${invocation.modeArgument ? `${mode} ` : ''}${spec.usage}`;
+  const usage = (): never => diag.errx(usageLine, USAGE_ERROR);
   // getopt names the program by the argument vector it parses: the mode name after a switch.
   const getoptName = invocation.modeArgument ? mode : invocation.argv0;
   const parsed = getoptLong(args, 'hfspturn:R', longOptions, getoptName, (line) =>
-    io.stderr.write(`${line}\n`),
+    diag.report(line, USAGE_ERROR),
   );
   const flags = {
     prefix: false,
@@ -167,38 +129,26 @@ export async function runTool(
   };
   let mock = false;
   for (const option of parsed.options) {
-    if (option.letter === 'h') usage();
-    if (option.letter === 's') continue;
-    if (option.letter === MOCK_OPTION) {
-      mock = true;
-      continue;
-    }
-    if (!validIn[option.letter]?.includes(mode)) usage();
     switch (option.letter) {
-      case 'f':
-        flags.flat = true;
+      case HELP_OPTION:
+        if (!invocation.modeArgument) usage();
+        io.stdout.write(`${usageLine}\n\n${spec.description}\n${COMMON_OPTIONS_HELP}`);
+        return 0;
+      case 'h':
+        usage();
         break;
-      case 'p':
-        flags.prefix = true;
+      case 's':
         break;
-      case 't':
-        flags.tidy = true;
-        break;
-      case 'u':
-        flags.upto = true;
-        break;
-      case 'r':
-        flags.recurse = true;
-        break;
-      case 'n':
-        flags.watchCount = atoi(option.value ?? '');
-        break;
-      case 'R':
-        flags.raw = true;
+      case MOCK_OPTION:
+        mock = true;
         break;
       case JSON_OPTION:
+        if (!spec.json) usage();
         flags.json = true;
         break;
+      default:
+        if (!spec.letters.includes(option.letter)) usage();
+        setFlag(flags, option.letter, option.value);
     }
   }
   const operands = parsed.operands;
@@ -209,12 +159,43 @@ export async function runTool(
   try {
     target = await openTarget({ mock, env: io.env });
   } catch (error) {
-    return diag.errx(`xs_open: ${strerror(connectErrorCode(error))}`);
+    const code = connectErrorCode(error);
+    return diag.errx(`xs_open: ${strerror(code)}`, { code });
   }
   try {
     return await runInTransaction(spec, { client: target.client, operands, flags, io, diag });
   } finally {
     await target.close();
+  }
+}
+
+function setFlag(
+  flags: { -readonly [K in keyof ToolFlags]: ToolFlags[K] },
+  letter: string,
+  value?: string,
+): void {
+  switch (letter) {
+    case 'f':
+      flags.flat = true;
+      break;
+    case 'p':
+      flags.prefix = true;
+      break;
+    case 't':
+      flags.tidy = true;
+      break;
+    case 'u':
+      flags.upto = true;
+      break;
+    case 'r':
+      flags.recurse = true;
+      break;
+    case 'n':
+      flags.watchCount = atoi(value ?? '');
+      break;
+    case 'R':
+      flags.raw = true;
+      break;
   }
 }
 
@@ -228,7 +209,9 @@ async function runInTransaction(
     const tx = transaction
       ? await base.client
           .transactionStart()
-          .catch(() => base.diag.errx("couldn't start transaction"))
+          .catch((error: unknown) =>
+            base.diag.errx("couldn't start transaction", { code: errorCode(error) }),
+          )
       : undefined;
     const status = await spec.perform({ ...base, ops: tx ?? base.client, output });
     if (tx) {
@@ -240,7 +223,7 @@ async function runInTransaction(
           output.reset();
           continue;
         }
-        base.diag.errx("couldn't end transaction");
+        base.diag.errx("couldn't end transaction", { code: errorCode(error) });
       }
     }
     output.flushTo(base.io.stdout);

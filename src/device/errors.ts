@@ -45,6 +45,14 @@ export class DeviceError extends Error {
   }
 }
 
+/**
+ * True when `err` is a {@link DeviceError} (an `EvtchnError` included), with the given code if
+ * one is named.
+ */
+export function isDeviceError(err: unknown, code?: DeviceErrorCode): err is DeviceError {
+  return err instanceof DeviceError && (code === undefined || err.code === code);
+}
+
 const knownCodes: ReadonlySet<string> = new Set<DeviceErrorCode>([
   'EINVAL',
   'ENOENT',

@@ -88,12 +88,18 @@ export function nativeAddonPath(): string {
   );
 }
 
+/** How a user builds the addon, from a project that depends on xenwire or from a checkout. */
+export const NATIVE_BUILD_HINT =
+  'build it from your project with `npm rebuild xenwire` (needs a C compiler, make and python3, ' +
+  'and npm allowed to run its install script: `npm install-scripts approve xenwire`); in a ' +
+  'checkout of xenwire, `npm run build:native`';
+
 let loaded: XenwireNative | undefined;
 
 /**
  * Loads the native addon (once per thread).
- * @throws DeviceError `ENOSYS` when the addon was not built (no compiler at install time); run
- *   `node scripts/build-native.mjs` to build it
+ * @throws DeviceError `ENOSYS` when the addon was not built (no compiler at install time); its
+ *   message says how to build it
  */
 export function loadNative(): XenwireNative {
   if (loaded) return loaded;
@@ -103,7 +109,8 @@ export function loadNative(): XenwireNative {
   } catch (error) {
     throw new DeviceError(
       'ENOSYS',
-      `native addon not built or not loadable (${path}); build it with \`node scripts/build-native.mjs\``,
+      `native addon not built or not loadable (${path}): ${NATIVE_BUILD_HINT}. ` +
+        '`xenwire doctor` shows what works here',
       { cause: error },
     );
   }

@@ -20,3 +20,8 @@ export function toEvtchnError(error: unknown, operation: string): EvtchnError {
   if (error instanceof EvtchnError) return error;
   return new EvtchnError(errnoCode(error), failureDetail(error, operation), { cause: error });
 }
+
+/** True when `err` is an {@link EvtchnError}, with the given code if one is named. */
+export function isEvtchnError(err: unknown, code?: EvtchnErrorCode): err is EvtchnError {
+  return err instanceof EvtchnError && (code === undefined || err.code === code);
+}

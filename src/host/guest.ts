@@ -18,7 +18,8 @@ export interface SimulatedGuest {
   readonly page: Uint8Array;
   /**
    * The guest's side of its PV console (`hvc0`): write what the guest prints, read what a
-   * console backend types. Output waits in the ring until a backend attaches.
+   * console backend types. Output waits in the ring until a backend attaches. It ends when
+   * `client` is closed (the guest shutting down).
    */
   readonly console: ConsoleStream;
   /** The guest's end of the console's event channel, offered to dom0. */
@@ -72,6 +73,10 @@ export async function bootGuest(
       ...options,
       transport: ringConnector({ page, eventChannel, port }),
     });
+    // Closing the client is the guest shutting down: its console goes too, so that nothing of it
+    // keeps a guest worker's thread alive.
+    const guestConsole = console;
+    client.on('close', () => guestConsole.destroy());
     return { domid, client, eventChannel, port, page, console, consolePort };
   } catch (error) {
     console?.destroy();

@@ -22,11 +22,22 @@ export interface SimulatedHostOptions {
   readonly guests?: number;
   /** Options of the in-memory xenstored (quotas, version, …). */
   readonly server?: ServerOptions;
-  /** Sizes of the simulated hypervisor (domain slots, ports, grants) and how it sleeps. */
+  /**
+   * Sizes of the simulated hypervisor and how it sleeps. By default it has room for
+   * {@link HOST_DOMAINS} domains (or `guests + 1`, if more) with 4,096 ports each, Xen's 2-level
+   * limit: dom0's xenstored binds one port per guest. Memory is committed only as domains use
+   * it, so the room costs address space, not memory.
+   */
   readonly hypervisor?: Partial<SharedStateLimits> & WaitOptions;
   /** Options of every guest's client made in this thread. */
   readonly guestClient?: GuestClientOptions;
 }
+
+/** Domains a simulated host has room for by default, dom0 included. */
+export const HOST_DOMAINS = 1024;
+
+/** Ports per domain by default: the 2-level event-channel ABI's limit on 64-bit Xen. */
+const HOST_PORTS_PER_DOMAIN = 4096;
 
 /** A guest running in its own worker thread. */
 export interface GuestWorker {
@@ -71,18 +82,23 @@ export class SimulatedHost {
   readonly #workers = new Map<number, Worker>();
   readonly #options: SimulatedHostOptions;
   #dom0: XenstoreClient | undefined;
+  #closed = false;
 
   /** Use {@link createSimulatedHost}. @internal */
   constructor(options: SimulatedHostOptions) {
     this.#options = options;
-    const hv = SimulatedHypervisor.create(options.hypervisor);
+    const hv = SimulatedHypervisor.create({
+      maxDomains: Math.max(HOST_DOMAINS, (options.guests ?? 0) + 1),
+      portsPerDomain: HOST_PORTS_PER_DOMAIN,
+      ...options.hypervisor,
+    });
     this.hypervisor = hv;
     this.server = new XenstoreServer(options.server);
     this.#xenstoredEvents = hv.openEventChannel(0);
     this.rings = new XenstoreRingServer(this.server, {
       mapper: grantPageMapper(hv),
       eventChannel: this.#xenstoredEvents,
-      domainExists: (domid) => hv.domains().includes(domid),
+      domainExists: (domid) => hv.domainExists(domid),
     });
   }
 
@@ -214,8 +230,10 @@ export class SimulatedHost {
     if (wasIntroduced) await released;
   }
 
-  /** Stops every guest and worker and the store's rings. */
+  /** Stops every guest and worker and the store's rings; closing again does nothing. */
   async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
     await Promise.all([...this.#workers.values()].map((worker) => worker.terminate()));
     for (const guest of this.#guests.values()) {
       guest.console.destroy();

@@ -42,3 +42,11 @@ export class RingIndexError extends RingError {
     );
   }
 }
+
+/**
+ * True when `err` is a {@link RingError} (a {@link RingIndexError} included), with the given code
+ * if one is named.
+ */
+export function isRingError(err: unknown, code?: RingErrorCode): err is RingError {
+  return err instanceof RingError && (code === undefined || err.code === code);
+}

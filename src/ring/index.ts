@@ -21,7 +21,7 @@ export {
   XenconsConnection,
   XenconsOffset,
 } from './console.ts';
-export { RingError, type RingErrorCode, RingIndexError } from './errors.ts';
+export { isRingError, RingError, type RingErrorCode, RingIndexError } from './errors.ts';
 export { FlexIntfOffset, FlexRing, type FlexRingOptions, flexRingSize } from './flex-ring.ts';
 export { RingArea, type RingBuffer, XEN_PAGE_SIZE } from './memory.ts';
 export { AtomicsEvent, type Futex, type Notify } from './notify.ts';

@@ -11,13 +11,14 @@ import {
   type TransactionCarrier,
   type TransactionOptions,
 } from './client/transaction.ts';
+import { type WaitCondition, waitUntil, type XenstoreWaitOptions } from './client/wait.ts';
 import { Watch } from './client/watch.ts';
 import { PAYLOAD_MAX } from './constants.ts';
 import { isXenstoreError, XenstoreError } from './errors.ts';
 import { MessageType, messageTypeName } from './messages.ts';
 import { assertValidWatchPath } from './paths.ts';
 import { decodeError, decodeReply, decodeWatchEvent, type ReplyValue } from './replies.ts';
-import { encodeRequest, type Request, requestPath } from './requests.ts';
+import { encodeRequest, type Request, type RequestOp, requestPath } from './requests.ts';
 import { defaultConnector } from './transport/default.ts';
 import { socketConnector } from './transport/socket.ts';
 import type { Transport, TransportConnector } from './transport/transport.ts';
@@ -67,6 +68,13 @@ export interface XenstoreClientOptions {
    * spins whenever replies are awaited. A spin never lasts more than 0.1 ms without a reply.
    */
   readonly busyPoll?: BusyPoll;
+  /**
+   * Refuse every request that would change the daemon's state (write, mkdir, rm, set
+   * permissions, domain, feature, quota and control commands) with `EROFS`, before it is sent:
+   * what libxenstore's `XS_OPEN_READONLY` once promised, which xenstored no longer enforces (its
+   * read-only socket is gone). Reads, watches and transactions (that can then only read) work.
+   */
+  readonly readOnly?: boolean;
 }
 
 /** Options of {@link XenstoreClient.watch}. */
@@ -96,6 +104,7 @@ export interface XenstoreClientEvents {
   diagnostic: [XenstoreError];
   /** The connection dropped and a reconnect is under way. */
   disconnect: [Error];
+  /** The connection is back: watches registered again, open transactions lost. */
   reconnect: [ReconnectInfo];
   /** The client is closed for good: by `close()` (no error) or a connection that could not be kept. */
   close: [Error | undefined];
@@ -124,6 +133,7 @@ type State = 'open' | 'reconnecting' | 'closed';
  */
 export class XenstoreClient extends NodeOperations implements AsyncDisposable {
   readonly #connector: TransportConnector;
+  readonly #readOnly: boolean;
   readonly #queueCapacity: number;
   readonly #reconnect: Required<ReconnectOptions> | undefined;
   readonly #events = new EventEmitter<XenstoreClientEvents>();
@@ -154,6 +164,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     this.#requests = new RequestTable(options.timeout ?? DEFAULT_TIMEOUT);
     this.#poller = busyWaiter(options.busyPoll ?? false, () => this.#requests.waiting);
     this.#queueCapacity = options.watchQueueCapacity ?? DEFAULT_QUEUE_CAPACITY;
+    this.#readOnly = options.readOnly ?? false;
     const reconnect = options.reconnect === true ? {} : options.reconnect || undefined;
     this.#reconnect = reconnect && {
       maxAttempts: reconnect.maxAttempts ?? 10,
@@ -258,6 +269,27 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
       watch.once('close', () => signal.removeEventListener('abort', stop));
     }
     return watch;
+  }
+
+  /**
+   * Resolves once `condition` holds for the node at `path`: by default once it exists; given a
+   * string, once it holds that value; given a function, once it returns true for the value
+   * (`undefined` while the node does not exist). Resolves with that value. The node is watched
+   * and re-read after each change (ocaml-xenstore's `wait`); `signal` ends the wait with
+   * `ABORT_ERR`.
+   *
+   * ```ts
+   * await xs.wait('/local/domain/0/backend/vbd/5/51712/state', '4', {
+   *   signal: AbortSignal.timeout(10_000),
+   * });
+   * ```
+   */
+  wait(
+    path: string,
+    condition?: WaitCondition,
+    options?: XenstoreWaitOptions,
+  ): Promise<Buffer | undefined> {
+    return waitUntil(this, path, condition, options);
   }
 
   /**
@@ -368,11 +400,13 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
 
   /**
    * An implementation-specific command (CONTROL, formerly DEBUG), e.g. `['log', 'on']` or
-   * `['quota']`; the answer is returned as bytes.
+   * `['quota']`; the answer is returned as bytes, without the NUL the C daemon ends it with
+   * (`OK`, not `OK\0`).
    */
   async control(args: readonly (string | Uint8Array)[], options?: RequestOptions): Promise<Buffer> {
     if (args.length === 0) throw new XenstoreError('EINVAL', 'CONTROL needs a command', 'CONTROL');
-    return this.#request({ op: 'CONTROL', args }, 0, options);
+    const answer = await this.#request({ op: 'CONTROL', args }, 0, options);
+    return answer.at(-1) === 0 ? answer.subarray(0, -1) : answer;
   }
 
   /** The server's features, or a domain's (servers without GET_FEATURE answer ENOSYS). */
@@ -421,6 +455,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     this.#teardown(new XenstoreError('ECONNRESET', 'client closed'), true);
   }
 
+  /** Closes the client (`await using`). */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
@@ -451,6 +486,15 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     if (this.#state === 'closed') {
       return Promise.reject(
         new XenstoreError('ECONNRESET', 'client is closed', op, requestPath(request)),
+      );
+    }
+    if (this.#readOnly && CHANGES_STATE.has(op)) {
+      return Promise.reject(
+        new XenstoreError('EROFS', {
+          message: `${op} refused: the client is read-only`,
+          op,
+          path: requestPath(request),
+        }),
       );
     }
     const signal = options?.signal;
@@ -621,17 +665,14 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     transport?.close();
     // A server that broke the framing (or a ring's rules) is EPROTO; any other end, ECONNRESET.
     const broken = isXenstoreError(reason, 'EPROTO');
-    const error = new XenstoreError(
-      broken ? 'EPROTO' : 'ECONNRESET',
-      broken
+    const error = new XenstoreError(broken ? 'EPROTO' : 'ECONNRESET', {
+      message: broken
         ? `connection closed: the server broke the protocol: ${reason.message}`
         : reason
           ? `connection lost: ${reason.message}`
           : 'connection closed by the server',
-      undefined,
-      undefined,
-      { cause: reason },
-    );
+      cause: reason,
+    });
     trace('connection lost: %s', error.message);
     if (this.#reconnect === undefined) {
       this.#state = 'closed';
@@ -716,6 +757,21 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     emitDetached(this.#events, 'close', userClosed ? undefined : error);
   }
 }
+
+/** The requests a read-only client refuses: each can change the daemon's state. */
+const CHANGES_STATE: ReadonlySet<RequestOp> = new Set<RequestOp>([
+  'WRITE',
+  'MKDIR',
+  'RM',
+  'SET_PERMS',
+  'INTRODUCE',
+  'RELEASE',
+  'RESUME',
+  'SET_TARGET',
+  'SET_FEATURE',
+  'SET_QUOTA',
+  'CONTROL',
+]);
 
 /** Largest value of each numeric request field; domain ids are 16 bits. */
 const numberLimits: Readonly<Record<string, number>> = {

@@ -66,8 +66,9 @@ export const HEADER_SIZE = 16;
  */
 export const PAYLOAD_MAX = 4096;
 
-/** Path limits of the protocol document (`XENSTORE_ABS_PATH_MAX`, `XENSTORE_REL_PATH_MAX`). */
+/** Longest absolute path, in bytes (`XENSTORE_ABS_PATH_MAX`). */
 export const ABS_PATH_MAX = 3072;
+/** Longest relative path, in bytes (`XENSTORE_REL_PATH_MAX`). */
 export const REL_PATH_MAX = 2048;
 
 /** `DOMID_SELF`: IS_DOMAIN_INTRODUCED answers T for it. */

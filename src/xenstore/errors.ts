@@ -33,20 +33,70 @@ const localErrno: Readonly<Record<string, number>> = {
   EALREADY: 114,
 };
 
-/** What went wrong where: an errno-style `code`, plus the operation and path when known. */
+/** The optional parts of a {@link XenstoreError}, for its options-object constructor. */
+export interface XenstoreErrorOptions extends ErrorOptions {
+  /** The message; by default the code, the operation and the path (`ENOENT: READ /vm/x`). */
+  readonly message?: string;
+  /** The request type that failed, e.g. `'READ'`. */
+  readonly op?: string;
+  /** The node path the request named. */
+  readonly path?: string;
+}
+
+/**
+ * What went wrong where: an errno-style `code`, plus the operation and path when known.
+ *
+ * An aborted request (`code` `ABORT_ERR`) is named `AbortError`, as Node's own APIs name theirs,
+ * so `error.name === 'AbortError'` checks work for it too.
+ *
+ * ```ts
+ * throw new XenstoreError('ENOENT', { op: 'READ', path: '/vm/x', cause });
+ * ```
+ */
 export class XenstoreError extends Error {
-  override readonly name = 'XenstoreError';
+  /** `'AbortError'` when `code` is `ABORT_ERR`, else `'XenstoreError'`. */
+  override readonly name: 'XenstoreError' | 'AbortError';
+  /** Why it failed: the server's error name, or one the client raises itself. */
+  readonly code: XenstoreErrorCode;
+  /** The request type that failed, when known. */
+  readonly op: string | undefined;
+  /** The node path the request named, when known. */
+  readonly path: string | undefined;
   /** The Linux errno number for `code`, when it has one. */
   readonly errno: number | undefined;
 
+  /** @param options - message, operation, path and cause; each optional */
+  constructor(code: XenstoreErrorCode, options?: XenstoreErrorOptions);
+  /**
+   * The positional form: `new XenstoreError('ENOENT', undefined, 'READ', path)`.
+   * @param message - by default the code, the operation and the path
+   */
   constructor(
-    readonly code: XenstoreErrorCode,
+    code: XenstoreErrorCode,
     message?: string,
-    readonly op?: string,
-    readonly path?: string,
+    op?: string,
+    path?: string,
+    options?: ErrorOptions,
+  );
+  constructor(
+    code: XenstoreErrorCode,
+    messageOrOptions?: string | XenstoreErrorOptions,
+    op?: string,
+    path?: string,
     options?: ErrorOptions,
   ) {
-    super(message ?? describe(code, op, path), options);
+    const given: XenstoreErrorOptions =
+      typeof messageOrOptions === 'object'
+        ? messageOrOptions
+        : { message: messageOrOptions, op, path, ...options };
+    super(
+      given.message ?? describe(code, given.op, given.path),
+      'cause' in given ? { cause: given.cause } : undefined,
+    );
+    this.name = code === 'ABORT_ERR' ? 'AbortError' : 'XenstoreError';
+    this.code = code;
+    this.op = given.op;
+    this.path = given.path;
     this.errno = isWireErrorName(code) ? ERRNO[code] : localErrno[code];
   }
 }

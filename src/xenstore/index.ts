@@ -8,8 +8,10 @@
  */
 
 export type { BusyPoll } from '../event-loop/busy-poller.ts';
-export type { NodeOperations, RequestOptions } from './client/node-operations.ts';
+export type { NodeOperations, ReadOptions, RequestOptions } from './client/node-operations.ts';
 export { Transaction, type TransactionOptions } from './client/transaction.ts';
+export type { WaitCondition, XenstoreWaitOptions } from './client/wait.ts';
+export type { WalkEntry } from './client/walk.ts';
 export { Watch, type WatchEvents, type XenstoreWatchEvent } from './client/watch.ts';
 export {
   type ReconnectInfo,
@@ -29,7 +31,12 @@ export {
   WIRE_ERRORS,
   type WireErrorName,
 } from './constants.ts';
-export { isXenstoreError, XenstoreError, type XenstoreErrorCode } from './errors.ts';
+export {
+  isXenstoreError,
+  XenstoreError,
+  type XenstoreErrorCode,
+  type XenstoreErrorOptions,
+} from './errors.ts';
 export { MessageFramer } from './framer.ts';
 export {
   MESSAGES,
@@ -112,6 +119,7 @@ export {
   decodeHeader,
   decodeMessage,
   encodeMessage,
+  type FramedMessage,
   type Header,
   type Message,
   type OutgoingMessage,

@@ -15,9 +15,9 @@ import * as request from './request-shapes.ts';
  */
 
 /** What every part of the library needs to know of one request type. */
-export interface MessageRow<Fields = object, Value = unknown> {
+export interface MessageRow<Fields = object, Value = unknown, Type extends number = number> {
   /** Its number on the wire. */
-  readonly type: number;
+  readonly type: Type;
   /** Refused to unprivileged connections with EACCES (C's `XS_FLAG_PRIV`). */
   readonly privileged?: true;
   /**
@@ -38,64 +38,98 @@ export interface MessageRow<Fields = object, Value = unknown> {
   readonly reply: ReplyShape<Value>;
 }
 
+/** Keeps a row's type number, fields and reply value in its type, for the codec's types. */
+function row<const Type extends number, Fields, Value>(
+  entry: MessageRow<Fields, Value, Type>,
+): MessageRow<Fields, Value, Type> {
+  return entry;
+}
+
 /** Every request type, by name, in wire order. */
 export const MESSAGES = {
   /** Implementation-specific commands; formerly `XS_DEBUG`. */
-  CONTROL: { type: 0, privileged: true, request: request.args, reply: reply.bytes },
-  DIRECTORY: { type: 1, readOnly: true, request: request.path, reply: reply.names },
-  READ: { type: 2, readOnly: true, request: request.path, reply: reply.bytes },
-  GET_PERMS: { type: 3, readOnly: true, request: request.path, reply: reply.permissions },
-  WATCH: { type: 4, noTransaction: true, request: request.watch, reply: reply.ok },
-  UNWATCH: { type: 5, noTransaction: true, request: request.pathToken, reply: reply.ok },
-  TRANSACTION_START: { type: 6, request: request.reserved, reply: reply.transactionId },
-  TRANSACTION_END: { type: 7, request: request.commit, reply: reply.ok },
-  INTRODUCE: { type: 8, privileged: true, request: request.introduce, reply: reply.ok },
-  RELEASE: { type: 9, privileged: true, request: request.domid, reply: reply.ok },
-  GET_DOMAIN_PATH: { type: 10, request: request.domid, reply: reply.text },
-  WRITE: { type: 11, request: request.pathValue, reply: reply.ok },
-  MKDIR: { type: 12, request: request.path, reply: reply.ok },
-  RM: { type: 13, request: request.path, reply: reply.ok },
-  SET_PERMS: { type: 14, request: request.pathPermissions, reply: reply.ok },
+  CONTROL: row({ type: 0, privileged: true, request: request.args, reply: reply.bytes }),
+  /** The names of a node's children. */
+  DIRECTORY: row({ type: 1, readOnly: true, request: request.path, reply: reply.names }),
+  /** A node's value. */
+  READ: row({ type: 2, readOnly: true, request: request.path, reply: reply.bytes }),
+  /** A node's permission list. */
+  GET_PERMS: row({ type: 3, readOnly: true, request: request.path, reply: reply.permissions }),
+  /** Registers a watch on a path (and its subtree), with a token. */
+  WATCH: row({ type: 4, noTransaction: true, request: request.watch, reply: reply.ok }),
+  /** Removes a watch, by path and token. */
+  UNWATCH: row({ type: 5, noTransaction: true, request: request.pathToken, reply: reply.ok }),
+  /** Opens a transaction; the reply is its id. */
+  TRANSACTION_START: row({ type: 6, request: request.reserved, reply: reply.transactionId }),
+  /** Commits (`T`) or aborts (`F`) a transaction. */
+  TRANSACTION_END: row({ type: 7, request: request.commit, reply: reply.ok }),
+  /** Tells the daemon about a domain's ring page and event channel. */
+  INTRODUCE: row({ type: 8, privileged: true, request: request.introduce, reply: reply.ok }),
+  /** Tells the daemon a domain is gone. */
+  RELEASE: row({ type: 9, privileged: true, request: request.domid, reply: reply.ok }),
+  /** A domain's home path, `/local/domain/<domid>`. */
+  GET_DOMAIN_PATH: row({ type: 10, request: request.domid, reply: reply.text }),
+  /** Sets a node's value, creating it and its parents. */
+  WRITE: row({ type: 11, request: request.pathValue, reply: reply.ok }),
+  /** Creates a node with an empty value, and its parents. */
+  MKDIR: row({ type: 12, request: request.path, reply: reply.ok }),
+  /** Removes a node and its subtree. */
+  RM: row({ type: 13, request: request.path, reply: reply.ok }),
+  /** Replaces a node's permission list. */
+  SET_PERMS: row({ type: 14, request: request.pathPermissions, reply: reply.ok }),
   // 15 and 16 are server-to-client only: WATCH_EVENT and ERROR.
-  IS_DOMAIN_INTRODUCED: { type: 17, privileged: true, request: request.domid, reply: reply.flag },
-  RESUME: { type: 18, privileged: true, request: request.domid, reply: reply.ok },
-  SET_TARGET: { type: 19, privileged: true, request: request.domidTarget, reply: reply.ok },
+  /** Whether a domain is introduced: `T` or `F`. */
+  IS_DOMAIN_INTRODUCED: row({
+    type: 17,
+    privileged: true,
+    request: request.domid,
+    reply: reply.flag,
+  }),
+  /** Clears a domain's shutdown flag. */
+  RESUME: row({ type: 18, privileged: true, request: request.domid, reply: reply.ok }),
+  /** Lets a domain act with the privileges of another (device models). */
+  SET_TARGET: row({ type: 19, privileged: true, request: request.domidTarget, reply: reply.ok }),
   // 20 was XS_RESTRICT: removed, invalid on the wire.
-  RESET_WATCHES: { type: 21, request: request.empty, reply: reply.ok },
-  DIRECTORY_PART: {
+  /** Drops the connection's watches and transactions. */
+  RESET_WATCHES: row({ type: 21, request: request.empty, reply: reply.ok }),
+  /** A slice of a node's children, from an offset, with the node's generation. */
+  DIRECTORY_PART: row({
     type: 22,
     readOnly: true,
     request: request.pathOffset,
     reply: reply.directoryPart,
-  },
+  }),
   /** Open to all for the asking domain's features; naming another domain is privileged. */
-  GET_FEATURE: {
+  GET_FEATURE: row({
     type: 23,
     newerThan417: true,
     request: request.optionalDomid,
     reply: reply.decimal,
-  },
-  SET_FEATURE: {
+  }),
+  /** Sets a domain's feature bits. */
+  SET_FEATURE: row({
     type: 24,
     privileged: true,
     newerThan417: true,
     request: request.domidValue,
     reply: reply.ok,
-  },
-  GET_QUOTA: {
+  }),
+  /** The quota names, or one quota's value (global or a domain's). */
+  GET_QUOTA: row({
     type: 25,
     privileged: true,
     newerThan417: true,
     request: request.quotaQuery,
     reply: reply.text,
-  },
-  SET_QUOTA: {
+  }),
+  /** Sets a quota, globally or for a domain. */
+  SET_QUOTA: row({
     type: 26,
     privileged: true,
     newerThan417: true,
     request: request.quotaSetting,
     reply: reply.ok,
-  },
+  }),
 } as const satisfies Record<string, MessageRow>;
 
 /** The name of a request type, e.g. `'READ'`. */
@@ -107,8 +141,11 @@ export type RequestName = keyof typeof MESSAGES;
  * is guaranteed never to name a message.
  */
 export const MessageType: { readonly [K in RequestName]: (typeof MESSAGES)[K]['type'] } & {
+  /** A watch firing, server to client. */
   readonly WATCH_EVENT: 15;
+  /** A failed request's reply, server to client; the payload is the error name. */
   readonly ERROR: 16;
+  /** `XS_INVALID`: never a valid type. */
   readonly INVALID: 0xffff;
 } = Object.freeze({
   ...(Object.fromEntries(Object.entries(MESSAGES).map(([name, row]) => [name, row.type])) as {

@@ -9,8 +9,11 @@ import { strtolWhole } from './numbers.ts';
 /** `r` read, `w` write, `b` both, `n` none. */
 export type Access = 'r' | 'w' | 'b' | 'n';
 
+/** One entry of a node's permission list, `<letter><domid>` on the wire (`r5`). */
 export interface Permission {
+  /** What the domain may do. */
   readonly access: Access;
+  /** The domain the entry is for; in the first entry, the owner. */
   readonly domid: number;
 }
 

@@ -1,5 +1,6 @@
 import { NodeOperations, type RequestOptions } from './client/node-operations.ts';
 import type { Transaction, TransactionOptions } from './client/transaction.ts';
+import { type WaitCondition, waitUntil, type XenstoreWaitOptions } from './client/wait.ts';
 import type { Watch } from './client/watch.ts';
 import { type WatchOptions, XenstoreClient, type XenstoreClientOptions } from './client.ts';
 import { XenstoreError } from './errors.ts';
@@ -96,6 +97,15 @@ export class XenstorePool extends NodeOperations implements AsyncDisposable {
     return this.#carry(false, (member) => member.watch(path, options));
   }
 
+  /** Resolves once `condition` holds for the node at `path`; see {@link XenstoreClient.wait}. */
+  wait(
+    path: string,
+    condition?: WaitCondition,
+    options?: XenstoreWaitOptions,
+  ): Promise<Buffer | undefined> {
+    return waitUntil(this, path, condition, options);
+  }
+
   /**
    * Runs `body` in a transaction on one member, with that member's retries; see
    * {@link XenstoreClient.transaction}. It counts as a change from start to end.
@@ -109,6 +119,7 @@ export class XenstorePool extends NodeOperations implements AsyncDisposable {
     await Promise.all(this.#members.map((member) => member.close()));
   }
 
+  /** Closes the pool (`await using`). */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

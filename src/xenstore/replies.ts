@@ -15,7 +15,9 @@ import type { Message } from './wire.ts';
 
 /** A watch firing: the changed path and the watch's token. */
 export interface WatchEvent {
+  /** The path that changed, relative when the watch's path was. */
   readonly path: string;
+  /** The token given when the watch was registered. */
   readonly token: string;
 }
 

@@ -17,7 +17,13 @@ export interface RequestShape<Fields> {
    */
   encode(fields: Fields, headroom: number): Buffer;
   /** Parses a payload; EINVAL naming `op` when it breaks the grammar. */
-  decode<Op extends string>(payload: Uint8Array, op: Op): { readonly op: Op } & Fields;
+  decode<Op extends string>(
+    payload: Uint8Array,
+    op: Op,
+  ): {
+    /** The request type, as given. */
+    readonly op: Op;
+  } & Fields;
 }
 
 /** A shape that encodes its fields as nul-terminated strings. */
@@ -34,7 +40,10 @@ function bad(op: string, why: string): never {
 }
 
 /** `path\0`: the commonest requests, written and read without a string split. */
-export const path: RequestShape<{ readonly path: string }> = {
+export const path: RequestShape<{
+  /** The node's path, absolute or relative to the connection's home. */
+  readonly path: string;
+}> = {
   encode: (fields, headroom) => pathAndValue(fields.path, undefined, headroom),
   decode(payload, op) {
     const nul = indexOfNul(payload);
@@ -44,7 +53,12 @@ export const path: RequestShape<{ readonly path: string }> = {
 };
 
 /** WRITE's `path\0value`: the value is raw bytes, nuls included, with no terminator. */
-export const pathValue: RequestShape<{ readonly path: string; readonly value: Uint8Array }> = {
+export const pathValue: RequestShape<{
+  /** The node's path, absolute or relative to the connection's home. */
+  readonly path: string;
+  /** The new value, as bytes. */
+  readonly value: Uint8Array;
+}> = {
   encode: (fields, headroom) => pathAndValue(fields.path, fields.value, headroom),
   decode(payload, op) {
     const nul = indexOfNul(payload);
@@ -75,7 +89,12 @@ function pathAndValue(path: string, value: Uint8Array | undefined, headroom: num
 }
 
 /** DIRECTORY_PART's `path\0offset\0`. */
-export const pathOffset = strings<{ readonly path: string; readonly offset: number }>(
+export const pathOffset = strings<{
+  /** The node's path, absolute or relative to the connection's home. */
+  readonly path: string;
+  /** Where in the list of children the slice starts, in bytes. */
+  readonly offset: number;
+}>(
   (fields) => [fields.path, String(fields.offset)],
   (payload, op) => {
     const parts = requestStrings(payload);
@@ -87,7 +106,10 @@ export const pathOffset = strings<{ readonly path: string; readonly offset: numb
 
 /** SET_PERMS' `path\0perm\0…`: at least one permission, the owner's. */
 export const pathPermissions = strings<{
+  /** The node's path, absolute or relative to the connection's home. */
   readonly path: string;
+
+  /** The new permission list; the first entry names the owner. */
   readonly perms: readonly Permission[];
 }>(
   (fields) => [fields.path, ...fields.perms.map(formatPermission)],
@@ -100,8 +122,13 @@ export const pathPermissions = strings<{
 
 /** WATCH's `path\0token\0[depth\0]`. */
 export const watch = strings<{
+  /** The node's path, absolute or relative to the connection's home. */
   readonly path: string;
+
+  /** Chosen by the client; every firing of the watch carries it. */
   readonly token: string;
+
+  /** Fire only for changes at most this many levels below the path (servers with WATCHDEPTH). */
   readonly depth?: number;
 }>(
   (fields) =>
@@ -120,7 +147,12 @@ export const watch = strings<{
 );
 
 /** UNWATCH's `path\0token\0`. */
-export const pathToken = strings<{ readonly path: string; readonly token: string }>(
+export const pathToken = strings<{
+  /** The node's path, absolute or relative to the connection's home. */
+  readonly path: string;
+  /** Chosen by the client; every firing of the watch carries it. */
+  readonly token: string;
+}>(
   (fields) => [fields.path, fields.token],
   (payload, op) => {
     const parts = requestStrings(payload);
@@ -142,7 +174,10 @@ export const empty: RequestShape<object> = {
 };
 
 /** TRANSACTION_END's `T\0` (commit) or `F\0` (abort). */
-export const commit = strings<{ readonly commit: boolean }>(
+export const commit = strings<{
+  /** True applies the transaction, false discards it. */
+  readonly commit: boolean;
+}>(
   (fields) => [fields.commit ? 'T' : 'F'],
   (payload, op) => {
     const text = toText(payload);
@@ -153,9 +188,14 @@ export const commit = strings<{ readonly commit: boolean }>(
 
 /** INTRODUCE's `domid\0gfn\0port\0`. */
 export const introduce = strings<{
+  /** The domain the request is about. */
   readonly domid: number;
   /** The guest frame of the domain's ring page (sent as signed decimal). */
+
+  /** The guest frame number of the domain's ring page. */
   readonly gfn: bigint | number;
+
+  /** The event channel of the domain's ring. */
   readonly port: number;
 }>(
   (fields) => [String(fields.domid), String(fields.gfn), String(fields.port)],
@@ -173,7 +213,10 @@ export const introduce = strings<{
 );
 
 /** `domid\0`: RELEASE, RESUME, IS_DOMAIN_INTRODUCED, GET_DOMAIN_PATH. */
-export const domid = strings<{ readonly domid: number }>(
+export const domid = strings<{
+  /** The domain the request is about. */
+  readonly domid: number;
+}>(
   (fields) => [String(fields.domid)],
   (payload, op) => {
     const parts = splitStrings(payload);
@@ -183,7 +226,12 @@ export const domid = strings<{ readonly domid: number }>(
 );
 
 /** SET_TARGET's `domid\0target\0`. */
-export const domidTarget = strings<{ readonly domid: number; readonly target: number }>(
+export const domidTarget = strings<{
+  /** The domain the request is about. */
+  readonly domid: number;
+  /** The domain whose privileges `domid` gets. */
+  readonly target: number;
+}>(
   (fields) => [String(fields.domid), String(fields.target)],
   (payload, op) => {
     const parts = requestStrings(payload);
@@ -193,7 +241,10 @@ export const domidTarget = strings<{ readonly domid: number; readonly target: nu
 );
 
 /** CONTROL's `command\0arg\0…`. */
-export const args = strings<{ readonly args: readonly (string | Uint8Array)[] }>(
+export const args = strings<{
+  /** The command and its arguments. */
+  readonly args: readonly (string | Uint8Array)[];
+}>(
   (fields) => fields.args,
   (payload, op) => {
     const parts = requestStrings(payload);
@@ -203,7 +254,10 @@ export const args = strings<{ readonly args: readonly (string | Uint8Array)[] }>
 );
 
 /** GET_FEATURE: without `domid` the server's own features, with it a domain's. */
-export const optionalDomid: RequestShape<{ readonly domid?: number }> = {
+export const optionalDomid: RequestShape<{
+  /** The domain the request is about. */
+  readonly domid?: number;
+}> = {
   encode: (fields, headroom) =>
     joinStrings(fields.domid === undefined ? [] : [String(fields.domid)], headroom),
   decode(payload, op) {
@@ -214,7 +268,12 @@ export const optionalDomid: RequestShape<{ readonly domid?: number }> = {
 };
 
 /** SET_FEATURE's `domid\0value\0`. */
-export const domidValue = strings<{ readonly domid: number; readonly value: number }>(
+export const domidValue = strings<{
+  /** The domain the request is about. */
+  readonly domid: number;
+  /** The feature bits. */
+  readonly value: number;
+}>(
   (fields) => [String(fields.domid), String(fields.value)],
   (payload, op) => {
     const parts = requestStrings(payload);
@@ -227,7 +286,12 @@ export const domidValue = strings<{ readonly domid: number; readonly value: numb
  * GET_QUOTA. No argument: the names of all quotas. `quota` alone: its global value. Both: the
  * value for that domain.
  */
-export const quotaQuery = strings<{ readonly domid?: number; readonly quota?: string }>(
+export const quotaQuery = strings<{
+  /** The domain the request is about. */
+  readonly domid?: number;
+  /** The quota's name, e.g. `nodes`. */
+  readonly quota?: string;
+}>(
   (fields) => [fields.domid, fields.quota].filter((s) => s !== undefined).map((s) => String(s)),
   (payload, op) => {
     const parts = requestStrings(payload);
@@ -240,8 +304,13 @@ export const quotaQuery = strings<{ readonly domid?: number; readonly quota?: st
 
 /** SET_QUOTA's `[domid\0]quota\0value\0`: without a domid, the global value. */
 export const quotaSetting = strings<{
+  /** The domain the request is about. */
   readonly domid?: number;
+
+  /** The quota's name, e.g. `nodes`. */
   readonly quota: string;
+
+  /** The quota's new value. */
   readonly value: number;
 }>(
   (fields) =>

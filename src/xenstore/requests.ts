@@ -15,6 +15,7 @@ export type RequestOp = RequestName;
 
 /** A request of type `Op`: its name, and the fields its row's request shape carries. */
 export type RequestOf<Op extends RequestOp> = {
+  /** The request type. */
   readonly op: Op;
 } & ((typeof MESSAGES)[Op]['request'] extends RequestShape<infer Fields> ? Fields : never);
 
@@ -23,7 +24,9 @@ export type Request = { [Op in RequestOp]: RequestOf<Op> }[RequestOp];
 
 /** Header fields chosen by the sender. */
 export interface RequestIds {
+  /** `req_id`: echoed by the reply, so the caller can match it. */
   readonly reqId: number;
+  /** `tx_id`: the transaction, 0 for none. */
   readonly txId: number;
 }
 

@@ -29,7 +29,9 @@ export interface ServeOptions extends Omit<ServerOptions, 'seed' | 'trace'> {
 
 /** A running server with its sockets. */
 export interface Served {
+  /** The daemon behind the sockets. */
   readonly server: XenstoreServer;
+  /** The Domain-0 (privileged) socket. */
   readonly socketPath: string;
   /** Guest sockets by domid. */
   readonly guestSockets: ReadonlyMap<number, string>;

@@ -15,9 +15,13 @@ export interface Header {
 
 /** A whole message: header fields plus the payload bytes. */
 export interface Message {
+  /** The message type (see {@link MessageType}). */
   readonly type: number;
+  /** `req_id`: chosen by the client, echoed by the reply; 0 in a watch event. */
   readonly reqId: number;
+  /** `tx_id`: the transaction, 0 for none. */
   readonly txId: number;
+  /** The payload, at most {@link PAYLOAD_MAX} bytes. */
   readonly payload: Uint8Array;
 }
 
@@ -26,6 +30,7 @@ export interface Message {
  * payload): byte transports write it as is instead of encoding the message again.
  */
 export interface OutgoingMessage extends Message {
+  /** The whole message as wire bytes, when already encoded. */
   readonly frame?: Uint8Array;
 }
 
@@ -34,13 +39,24 @@ export interface OutgoingMessage extends Message {
  * `payload`, so its view is only made for the message media that ask for it.
  */
 export class FramedMessage implements OutgoingMessage {
+  /**
+   * @param type - the message type
+   * @param reqId - `req_id`
+   * @param txId - `tx_id`, 0 for none
+   * @param frame - the header and the payload, as sent
+   */
   constructor(
+    /** The message type (see {@link MessageType}). */
     readonly type: number,
+    /** `req_id`: chosen by the client, echoed by the reply. */
     readonly reqId: number,
+    /** `tx_id`: the transaction, 0 for none. */
     readonly txId: number,
+    /** The whole message as wire bytes. */
     readonly frame: Uint8Array,
   ) {}
 
+  /** The payload: a view of `frame` after the header. */
   get payload(): Uint8Array {
     return this.frame.subarray(HEADER_SIZE);
   }

@@ -45,7 +45,7 @@ describe('xenwire blkback', () => {
     const missing = await xenwire(['blkback', '--domain', '1', '--image', join(dir, 'none.img')]);
     expect(missing.status).toBe(1);
     expect(missing.stderr).toContain('ENOENT');
-    expect((await xenwire(['--help'])).stdout).toContain('blkback --domain N --image FILE');
+    expect((await xenwire(['blkback', '--help'])).stdout).toContain('--domain N --image FILE');
   });
 
   it('names devices as Xen’s vbd-interface does', () => {

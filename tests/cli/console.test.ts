@@ -134,6 +134,7 @@ describe('xenwire console on the simulated host', () => {
     const result = await xenwire(['console', '1']);
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/^xenwire console: cannot connect to xenstored/);
-    expect((await xenwire(['--help'])).stdout).toMatch(/console DOMID/);
+    expect((await xenwire(['--help'])).stdout).toMatch(/^ {2}console +a guest's PV console/m);
+    expect((await xenwire(['console', '--help'])).stdout).toMatch(/^Usage: xenwire console DOMID/);
   });
 });

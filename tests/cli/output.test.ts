@@ -1,32 +1,22 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.ts';
-import { Capture, startXenwire, xenwire } from './run-cli.ts';
+import { Capture, serveInTempDir, type TempServer, xenwire } from './run-cli.ts';
 
 /** `--json` output and terminal-dependent behaviour, on an in-memory xenstored. */
 describe('xenwire output', () => {
-  let dir: string;
+  let server: TempServer;
   let socket: string;
-  let stop: () => Promise<number>;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'xenwire-output-'));
-    socket = join(dir, 'xenstored.sock');
-    const served = startXenwire(['serve', '--socket', socket]);
-    stop = served.stop;
-    await served.stdout.waitFor(/listening on/);
+    server = await serveInTempDir('output');
+    socket = server.socket;
     const long = 'v'.repeat(150);
     expect(
       (await xenwire(['write', '/j/text', 'hi', '/j/bin', '\\xff\\001', '/j/long', long], socket))
         .status,
     ).toBe(0);
   });
-  afterAll(async () => {
-    await stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => server.stop());
 
   const lines = (text: string) =>
     text
@@ -57,10 +47,12 @@ describe('xenwire output', () => {
     expect(lines(result.stdout)).toEqual([{ path: '/j', watch: '/j' }]);
   });
 
-  it('--json is refused where the C tool has no output to change', async () => {
-    expect((await xenwire(['write', '--json', '/j/x', '1'], socket)).stderr).toMatch(
-      /^xenwire: Usage/,
-    );
+  it('--json is refused where the C tool has no output to change, with a JSON error', async () => {
+    const refused = await xenwire(['write', '--json', '/j/x', '1'], socket);
+    expect(refused.status).toBe(1);
+    expect(lines(refused.stderr)).toEqual([
+      { error: 'Usage: xenwire write [-h] [-s] [-R] key value [...]', code: 'EINVAL' },
+    ]);
   });
 
   async function ls(stdout: Capture, stderr: Capture) {

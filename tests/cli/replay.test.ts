@@ -145,6 +145,49 @@ describe('xenwire replay', () => {
     expect(summary(changed).differences).toBe(1);
   });
 
+  it('refuses a trace that is empty, holds no request, or has a broken line, saying where', async () => {
+    const trace = join(dir, 'bad.jsonl');
+    const request = {
+      kind: 'message',
+      seq: 2,
+      time: '2025-01-01T00:00:00.000Z',
+      conn: 1,
+      dir: 'client-to-server',
+      typeNumber: 2,
+      reqId: 1,
+      txId: 0,
+      payload: Buffer.from('/x\0').toString('base64'),
+      type: 'READ',
+    };
+    const open = { kind: 'open', seq: 1, time: request.time, conn: 1 };
+    const cases: [content: string, message: string][] = [
+      ['', `${trace}: the trace is empty: nothing to replay`],
+      ['\n\n', `${trace}: the trace is empty: nothing to replay`],
+      [`${JSON.stringify(open)}\n`, `${trace}: the trace holds no request: nothing to replay`],
+      [`${JSON.stringify(open)}\n{"kind":\n`, `${trace}:2: not JSON`],
+      [`${JSON.stringify(open)}\n[1,2]\n`, `${trace}:2: not a trace record`],
+      ['{"kind":"hello","conn":1}\n', `${trace}:1: "kind" is "hello", not open, close, message`],
+      [`${JSON.stringify({ ...request, dir: 'sideways' })}`, `${trace}:1: "dir" is "sideways"`],
+      [`${JSON.stringify({ ...request, reqId: -1 })}`, `${trace}:1: "reqId" is not a 32-bit`],
+      [`${JSON.stringify({ ...request, payload: 'no base64!' })}`, `${trace}:1: "payload" is not`],
+      [`${JSON.stringify({ ...request, conn: 'a' })}`, `${trace}:1: "conn" is not a connection`],
+    ];
+    for (const [content, message] of cases) {
+      await writeFile(trace, content);
+      const result = await xenwire(['replay', trace, '--to', join(dir, 'unused.sock')]);
+      expect(result, content).toMatchObject({ status: 2, stdout: '' });
+      expect(result.stderr, content).toContain(`xenwire replay: ${message}`);
+    }
+    // The well-formed request alone gets as far as connecting.
+    await writeFile(trace, `${JSON.stringify(request)}\n`);
+    const unreachable = await xenwire(['replay', trace, '--to', join(dir, 'unused.sock')]);
+    expect(unreachable).toMatchObject({ status: 1, stderr: /cannot connect to/ });
+    expect(await xenwire(['replay', join(dir, 'missing.jsonl')])).toMatchObject({
+      status: 2,
+      stderr: /cannot read trace: ENOENT/,
+    });
+  });
+
   describe.skipIf(xenInstall === undefined)('with traces of the C tools on the real daemon', () => {
     const install = xenInstall as XenInstall;
 

@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CliIo, OutputStream } from '../../src/cli/io.ts';
 import { main } from '../../src/cli/main.ts';
@@ -68,6 +71,30 @@ export function startXenwire(args: string[], env: NodeJS.ProcessEnv = process.en
   };
 }
 
+/** An in-process `xenwire serve` on a socket in a fresh directory. */
+export interface TempServer {
+  readonly dir: string;
+  readonly socket: string;
+  /** Interrupts the server and removes the directory. */
+  stop(): Promise<void>;
+}
+
+/** Starts `xenwire serve --socket … flags…` in a new temporary directory named after `name`. */
+export async function serveInTempDir(name: string, ...flags: string[]): Promise<TempServer> {
+  const dir = await mkdtemp(join(tmpdir(), `xenwire-${name}-`));
+  const socket = join(dir, 'xenstored.sock');
+  const served = startXenwire(['serve', '--socket', socket, ...flags]);
+  await served.stdout.waitFor(/listening on/);
+  return {
+    dir,
+    socket,
+    async stop() {
+      await served.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /**
  * Runs Xen's multi-call `xenstore <mode> args…` against `socketPath`, with the program path and
  * name rewritten to `xenwire` so that its messages compare with ours.
@@ -115,10 +142,10 @@ function runProgram(
 }
 
 /** The launcher, which runs dist/ when a build left one there, else the sources. */
-export const launcher = fileURLToPath(new URL('../../bin/xenwire.mjs', import.meta.url));
+export const launcher = fileURLToPath(new URL('../../bin/xenwire.cjs', import.meta.url));
 
-/** The program's entry module, for processes that must run the current sources. */
-export const entry = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+/** The program's entry script, for processes that must run the current sources. */
+export const entry = fileURLToPath(new URL('../../src/cli/run.ts', import.meta.url));
 
 /** `node` arguments running the sources of the program at `script` (the entry, or a link to it). */
 export function sourceCommand(script = entry): string[] {

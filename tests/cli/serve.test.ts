@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { XenstoreClient } from '../../src/xenstore/client.ts';
 import { startRealXenstored, type XenInstall, xenInstall } from '../support/real-xenstored.ts';
@@ -159,6 +160,46 @@ describe('xenwire serve', () => {
   });
 });
 
+describe('npm start', () => {
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const npmStart = ['npm', 'start', '--silent', '--prefix', root, '--'];
+
+  it('is xenwire serve with the Domain-0 tree: the same help and the same first lines', async () => {
+    const help = await run(npmStart, ['--help'], {});
+    const serveHelp = await xenwire(['serve', '--help']);
+    expect(serveHelp).toMatchObject({ status: 0, stderr: '' });
+    expect(help).toEqual(serveHelp);
+
+    const socket = join(dir, 'xenstored.sock');
+    // Its own process group, so that the interrupt reaches the server under npm and tsx.
+    const child = spawn(npmStart[0]!, [...npmStart.slice(1), '--socket', socket, '--guests', '4'], {
+      cwd: dir,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    const stdout = new Capture();
+    const stderr = new Capture();
+    child.stdout!.on('data', (chunk: Buffer) => stdout.write(chunk));
+    child.stderr!.on('data', (chunk: Buffer) => stderr.write(chunk));
+    // Closed once every process of the group has let go of the pipes.
+    const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+    await stdout.waitFor(/domain 4 on/);
+    expect(stdout.text).toBe(`listening on ${socket}\ndomain 4 on ${join(dir, 'dom4.sock')}\n`);
+    expect(stderr.text).toBe('xenwire serve: --guests is deprecated: use --guest-domains\n');
+    expect(await xenwire(['read', '/local/domain/0/name'], socket)).toEqual({
+      status: 0,
+      stdout: 'Domain-0\n',
+      stderr: '',
+    });
+    expect((await xenwire(['read', 'name'], join(dir, 'dom4.sock'))).stdout).toBe('guest4\n');
+    process.kill(-child.pid!, 'SIGINT');
+    await closed;
+    expect(stderr.text).toMatch(/xenwire serve: stopped\n$/);
+    expect(existsSync(socket)).toBe(false);
+  });
+});
+
 describe('the xenwire program', () => {
   it('runs from a link named xenstore-<mode> as that tool', async () => {
     const socket = join(dir, 'xenstored.sock');
@@ -187,10 +228,10 @@ describe('the xenwire program', () => {
       stdout: 'Domain-0\n',
       stderr: '',
     });
-    // xenwire's own options come after the mode, like the C tool's.
-    expect(await run([process.execPath, launcher], ['--mock', 'read', '/vm'], {})).toMatchObject({
-      status: 1,
-    });
+    // xenwire's own options may also come before the mode.
+    expect(
+      await run([process.execPath, launcher], ['--mock', 'read', '/local/domain/0/domid'], {}),
+    ).toEqual({ status: 0, stdout: '0\n', stderr: '' });
   });
 
   it('ends quietly when its reader goes away, as SIGPIPE ends the C tools', async () => {

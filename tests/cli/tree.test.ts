@@ -1,29 +1,19 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.ts';
-import { Capture, startXenwire, xenwire } from './run-cli.ts';
+import { Capture, serveInTempDir, startXenwire, type TempServer, xenwire } from './run-cli.ts';
 
 describe('xenwire tree', () => {
-  let dir: string;
+  let server: TempServer;
   let socket: string;
-  let stop: () => Promise<number>;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'xenwire-tree-'));
-    socket = join(dir, 'xenstored.sock');
-    const served = startXenwire(['serve', '--socket', socket]);
-    stop = served.stop;
-    await served.stdout.waitFor(/listening on/);
+    server = await serveInTempDir('tree');
+    socket = server.socket;
     expect((await xenwire(['write', '/t/a', '1', '/t/b/c', '2', '/t/d', 'x'], socket)).status).toBe(
       0,
     );
   });
-  afterAll(async () => {
-    await stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => server.stop());
 
   const TREE = '/t\n├── a = "1"\n├── b\n│   └── c = "2"\n└── d = "x"\n';
 

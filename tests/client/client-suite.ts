@@ -79,6 +79,8 @@ export function describeClientSuite(backend: Backend): void {
       expect((await rejection(xs.watch(fresh(), { depth: -1 }))).code).toBe('EINVAL');
       expect((await rejection(xs.control([]))).code).toBe('EINVAL');
       expect((await rejection(xs.setPermissions(fresh(), []))).code).toBe('EINVAL');
+      const owner = [{ access: 'n', domid: 0 }] as const;
+      expect((await rejection(xs.setPermissions('@other', owner))).code).toBe('EINVAL');
       const tooBig = await rejection(xs.write(fresh(), Buffer.alloc(5000)));
       expect(tooBig.code).toBe('E2BIG');
       expect(xs.pendingRequests).toBe(0);
@@ -356,6 +358,134 @@ export function describeClientSuite(backend: Backend): void {
         (error: XenstoreError) => error.code,
       );
       expect(answer instanceof Buffer || answer === 'ENOSYS').toBe(true);
+      // The daemon's answer ends with a NUL the caller does not get.
+      if (answer instanceof Buffer) expect(answer.toString('latin1')).toBe('OK');
+    });
+
+    it('walks a subtree depth first, each node before its children, with values', async () => {
+      const top = fresh();
+      const written = new Map([
+        [top, ''],
+        [`${top}/a`, '1'],
+        [`${top}/a/x`, 'ax'],
+        [`${top}/a/y`, ''],
+        [`${top}/b`, '2'],
+        [`${top}/b/c/d`, 'deep'],
+      ]);
+      for (const [path, value] of written) await xs.write(path, value);
+      written.set(`${top}/b/c`, ''); // made as the parent of d
+      const seen: string[] = [];
+      for await (const { path, value, children } of xs.walk(top)) {
+        expect(value.toString(), path).toBe(written.get(path));
+        const below = [...written.keys()].filter((p) => p.startsWith(`${path}/`));
+        expect([...children].sort(), path).toEqual(
+          below
+            .filter((p) => !p.slice(path.length + 1).includes('/'))
+            .map((p) => p.slice(path.length + 1))
+            .sort(),
+        );
+        if (path !== top) expect(seen, path).toContain(path.slice(0, path.lastIndexOf('/')));
+        seen.push(path);
+      }
+      expect(seen.sort()).toEqual([...written.keys()].sort());
+      // In a transaction, the walk sees the transaction's tree.
+      const inside = await xs.transaction(async (tx) => {
+        await tx.rm(`${top}/b`);
+        const paths: string[] = [];
+        for await (const entry of tx.walk(top)) paths.push(entry.path);
+        return paths;
+      });
+      expect(inside.sort()).toEqual([top, `${top}/a`, `${top}/a/x`, `${top}/a/y`]);
+      const missing = await rejection(xs.walk(`${top}/none`).next());
+      expect([missing.code, missing.path]).toEqual(['ENOENT', `${top}/none`]);
+    });
+
+    it('reads a missing node as the default given, and only a missing one', async () => {
+      const path = fresh();
+      expect(await xs.read(path, { default: undefined })).toBeUndefined();
+      expect(await xs.readString(path, { default: 'unset' })).toBe('unset');
+      expect(await xs.readString(path, { default: null })).toBeNull();
+      await xs.write(path, 'set');
+      expect(await xs.readString(path, { default: 'unset' })).toBe('set');
+      expect((await xs.read(path, { default: 0 })).toString()).toBe('set');
+      // Other failures are not taken for absence.
+      expect((await rejection(xs.readString('/bad//path', { default: 'x' }))).code).toBe('EINVAL');
+    });
+
+    it('aborts a transaction held with await using unless it was committed', async () => {
+      const path = fresh();
+      await xs.write(path, 'before');
+      const failure = new Error('left early');
+      await expect(
+        (async () => {
+          await using tx = await xs.transactionStart();
+          await tx.write(path, 'discarded');
+          throw failure;
+        })(),
+      ).rejects.toBe(failure);
+      expect(await xs.readString(path)).toBe('before');
+      let kept: { active: boolean } | undefined;
+      {
+        await using tx = await xs.transactionStart();
+        await tx.write(path, 'kept');
+        await tx.commit();
+        kept = tx;
+      }
+      expect(kept.active).toBe(false);
+      expect(await xs.readString(path)).toBe('kept');
+    });
+
+    it('waits for a node to exist, to hold a value, to pass a test, and gives up when aborted', async () => {
+      const path = fresh();
+      const created = xs.wait(path);
+      const ready = xs.wait(path, 'ready');
+      const large = xs.wait(path, (value) => Number(value?.toString()) > 10);
+      await xs.write(path, 'starting');
+      expect((await created)?.toString()).toBe('starting');
+      await xs.write(path, 'ready');
+      expect((await ready)?.toString()).toBe('ready');
+      await xs.write(path, '11');
+      expect((await large)?.toString()).toBe('11');
+      // Already true: resolves on the registration event.
+      expect((await xs.wait(path, '11'))?.toString()).toBe('11');
+      const removed = xs.wait(path, (value) => value === undefined);
+      await xs.rm(path);
+      expect(await removed).toBeUndefined();
+      const controller = new AbortController();
+      const never = xs.wait(path, 'never', { signal: controller.signal });
+      controller.abort();
+      const aborted = await rejection(never);
+      expect([aborted.code, aborted.name, aborted.path]).toEqual(['ABORT_ERR', 'AbortError', path]);
+    });
+
+    it('refuses changes with EROFS on a read-only client, before sending them', async () => {
+      const path = fresh();
+      await xs.write(path, 'kept');
+      const reader = await connect({ readOnly: true });
+      try {
+        expect(await reader.readString(path)).toBe('kept');
+        expect(await reader.directory(root)).toContain(path.slice(root.length + 1));
+        for (const refused of [
+          reader.write(path, 'changed'),
+          reader.mkdir(`${path}/child`),
+          reader.rm(path),
+          reader.setPermissions(path, [{ access: 'n', domid: 0 }]),
+          reader.control(['print', 'x']),
+          reader.releaseDomain(7),
+          reader.transaction((tx) => tx.write(path, 'in a transaction')),
+        ]) {
+          const error = await rejection(refused);
+          expect([error.code, error.errno]).toEqual(['EROFS', 30]);
+        }
+        expect(reader.pendingRequests).toBe(0);
+        const watch = await reader.watch(path);
+        await watch.close();
+        expect(await reader.transaction((tx) => tx.readString(path))).toBe('kept');
+      } finally {
+        await reader.close();
+      }
+      expect(await xs.readString(path)).toBe('kept');
+      expect(await xs.exists(`${path}/child`)).toBe(false);
     });
   });
 }

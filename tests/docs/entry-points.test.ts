@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..');
 const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
-  exports: Record<string, string | { import: string }>;
+  exports: Record<string, string | { default: string }>;
 };
 const entries = Object.entries(manifest.exports).flatMap(([name, target]) =>
   typeof target === 'string'
@@ -19,7 +19,7 @@ const entries = Object.entries(manifest.exports).flatMap(([name, target]) =>
     : [
         {
           name: `xenwire${name.slice(1)}`,
-          file: join(root, target.import.replace(/^\.\/dist\//, 'src/').replace(/\.js$/, '.ts')),
+          file: join(root, target.default.replace(/^\.\/dist\//, 'src/').replace(/\.js$/, '.ts')),
         },
       ],
 );

@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { MessageType } from '../../src/xenstore/messages.ts';
-import type { Domain } from '../../src/xenstore/server/domains.ts';
 import { XenstoreServer } from '../../src/xenstore/server.ts';
+import type { ServedDomain } from '../../src/xenstore/transport/transport.ts';
 import { Recorder, renderReply, scriptPayload } from './script.ts';
 
 describe('domain bookkeeping', () => {
   it('tells listeners about introductions and releases (the ring server hook)', () => {
     const server = new XenstoreServer();
     const seen: string[] = [];
-    server.domains.onIntroduce((d: Domain) => seen.push(`in ${d.domid} ${d.gfn} ${d.port}`));
-    const stop = server.domains.onRelease((d: Domain) => seen.push(`out ${d.domid}`));
+    server.domains.onIntroduce((d: ServedDomain) => seen.push(`in ${d.domid} ${d.gfn} ${d.port}`));
+    const stop = server.domains.onRelease((d: ServedDomain) => seen.push(`out ${d.domid}`));
     const dom0 = new Recorder(server, 0);
     dom0.request(
       MessageType.INTRODUCE,

@@ -56,10 +56,12 @@ export async function startInMemoryDaemon(socket: string): Promise<Started> {
   const started = startProcess(process.execPath, [
     '--import',
     'tsx',
-    'src/main.ts',
+    'src/cli/run.ts',
+    'serve',
+    '--dom0-tree',
     '--socket',
     socket,
   ]);
-  await started.printed(/XENSTORED_PATH=/);
+  await started.printed(/^listening on /m);
   return started;
 }

@@ -11,7 +11,7 @@ const npmStart = (socket: string) =>
   startProcess('npm', ['start', '--silent', '--', '--socket', socket]);
 /** `xenwire serve` on `socket`. */
 const xenwireServe = (socket: string) =>
-  startProcess(process.execPath, ['bin/xenwire.mjs', 'serve', '--socket', socket]);
+  startProcess(process.execPath, ['bin/xenwire.cjs', 'serve', '--socket', socket]);
 
 function inode(path: string): number {
   return lstatSync(path).ino;

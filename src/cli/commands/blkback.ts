@@ -9,7 +9,8 @@ import {
 } from '../../block/index.ts';
 import { type DevicePlatform, removeDevice, xenPlatform } from '../../xenbus/index.ts';
 import type { XenstoreClient } from '../../xenstore/index.ts';
-import { type CliIo, Diagnostics } from '../io.ts';
+import type { Command } from '../command.ts';
+import { type CliIo, Diagnostics, USAGE_ERROR } from '../io.ts';
 import { openTarget } from '../target.ts';
 import { parseToolArgs } from '../tool-args.ts';
 
@@ -48,7 +49,8 @@ export interface BlkbackHost {
 
 function integer(diag: Diagnostics, name: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
-  if (!/^\d{1,9}$/.test(text)) diag.errx(`--${name} takes a non-negative integer, not ${text}`, 2);
+  if (!/^\d{1,9}$/.test(text))
+    diag.errx(`--${name} takes a non-negative integer, not ${text}`, USAGE_ERROR, 2);
   return Number(text);
 }
 
@@ -94,13 +96,13 @@ export async function runBlkback(
   const { values } = parseToolArgs(args, options, usage, io, diag);
   const domain = integer(diag, 'domain', values.domain);
   if (domain === undefined || values.image === undefined) {
-    return diag.errx(`--domain and --image are required\n${usage}`, 2);
+    return diag.errx(`--domain and --image are required\n${usage}`, USAGE_ERROR, 2);
   }
   let devid: number;
   try {
     devid = parseVirtualDevice(values.devid);
   } catch (error) {
-    return diag.errx((error as Error).message, 2);
+    return diag.errx((error as Error).message, USAGE_ERROR, 2);
   }
   const timeoutMs = (integer(diag, 'timeout', values.timeout) as number) * 1000;
   const readOnly = values['read-only'] ?? false;
@@ -170,3 +172,6 @@ export async function runBlkback(
     await host?.close();
   }
 }
+
+/** `xenwire blkback`: serves until the guest closes the disk or the command is interrupted. */
+export const command: Command = { run: (args, io) => runBlkback(args, io), interruptible: true };

@@ -15,7 +15,8 @@ import {
   socketTemplateGuests,
 } from '../../conformance/index.ts';
 import { defaultSocketPath, socketConnector } from '../../xenstore/index.ts';
-import { type CliIo, Diagnostics } from '../io.ts';
+import type { Command } from '../command.ts';
+import { type CliIo, Diagnostics, USAGE_ERROR, wantsJson } from '../io.ts';
 import { parseToolArgs } from '../tool-args.ts';
 
 const options = {
@@ -59,8 +60,8 @@ Exit status: 0 when no check failed unexpectedly, 1 otherwise, 2 for bad usage.
 const FORMATS = { tap: formatTap, junit: formatJunit, json: formatJson } as const;
 
 /** `xenwire conformance`: the conformance suite against one server. */
-export async function runConformanceCommand(args: readonly string[], io: CliIo): Promise<number> {
-  const diag = new Diagnostics(io, 'xenwire conformance');
+async function runConformanceCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const diag = new Diagnostics(io, 'xenwire conformance', wantsJson(args));
   const { values } = parseToolArgs(args, options, usage, io, diag);
   if (values.list) {
     const listed = CATALOGUE.filter((c) => !values.only || matchesPattern(c.id, values.only));
@@ -68,12 +69,13 @@ export async function runConformanceCommand(args: readonly string[], io: CliIo):
     return 0;
   }
   const format = FORMATS[values.format as keyof typeof FORMATS];
-  if (!format) return diag.errx(`--format is tap, junit or json, not ${values.format}`, 2);
+  if (!format)
+    return diag.errx(`--format is tap, junit or json, not ${values.format}`, USAGE_ERROR, 2);
   if (values['guest-socket-template'] && values['guest-ring']) {
-    return diag.errx('give --guest-socket-template or --guest-ring, not both', 2);
+    return diag.errx('give --guest-socket-template or --guest-ring, not both', USAGE_ERROR, 2);
   }
   if (values.expect && values.implementation) {
-    return diag.errx('give --expect or --implementation, not both', 2);
+    return diag.errx('give --expect or --implementation, not both', USAGE_ERROR, 2);
   }
   const expectations = chooseExpectations(values.expect, values.implementation, diag);
   const socket = values.socket ?? defaultSocketPath(io.env);
@@ -102,27 +104,33 @@ function chooseExpectations(
     try {
       return loadExpectations(file, CATALOGUE);
     } catch (error) {
-      return diag.errx((error as Error).message, 2);
+      return diag.errx((error as Error).message, USAGE_ERROR, 2);
     }
   }
   if (name === undefined) return undefined;
   return (
     BUILT_IN_EXPECTATIONS[name] ??
-    diag.errx(`--implementation is ${IMPLEMENTATIONS}, not ${name}`, 2)
+    diag.errx(`--implementation is ${IMPLEMENTATIONS}, not ${name}`, USAGE_ERROR, 2)
   );
 }
 
 function parseDomids(text: string, diag: Diagnostics): number[] {
   const domids = text.split(',').map((part) => part.trim());
   if (domids.some((part) => !/^\d+$/.test(part) || Number(part) === 0 || Number(part) >= 0x7ff0)) {
-    diag.errx(`--guest-domids takes guest domids (1-32751) separated by commas, not ${text}`, 2);
+    diag.errx(
+      `--guest-domids takes guest domids (1-32751) separated by commas, not ${text}`,
+      USAGE_ERROR,
+      2,
+    );
   }
   return domids.map(Number);
 }
 
 function parseTimeout(text: string, diag: Diagnostics): number {
   if (!/^\d+$/.test(text) || Number(text) === 0) {
-    diag.errx(`--timeout takes milliseconds, not ${text}`, 2);
+    diag.errx(`--timeout takes milliseconds, not ${text}`, USAGE_ERROR, 2);
   }
   return Number(text);
 }
+
+export const command: Command = { run: runConformanceCommand };

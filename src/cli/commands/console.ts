@@ -2,7 +2,8 @@ import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { type ConsoleStream, openConsole } from '../../console/index.ts';
 import { xenPlatform } from '../../xenbus/index.ts';
-import { type CliIo, Diagnostics } from '../io.ts';
+import type { Command } from '../command.ts';
+import { type CliIo, Diagnostics, isCliExit, USAGE_ERROR } from '../io.ts';
 import { strerror } from '../strerror.ts';
 import { connectErrorCode, openTarget } from '../target.ts';
 import { parseToolArgs } from '../tool-args.ts';
@@ -49,7 +50,8 @@ const onXen: ConsoleDeps = {
     try {
       target = await openTarget({ env: io.env });
     } catch (error) {
-      return diag.errx(`cannot connect to xenstored: ${strerror(connectErrorCode(error))}`);
+      const code = connectErrorCode(error);
+      return diag.errx(`cannot connect to xenstored: ${strerror(code)}`, { code });
     }
     try {
       const platform = xenPlatform({ client: target.client });
@@ -87,14 +89,16 @@ export async function runConsole(
   const diag = new Diagnostics(io, 'xenwire console');
   const { positionals } = parseToolArgs(args, options, usage, io, diag, true);
   if (positionals.length !== 1 || !/^[1-9]\d*$/.test(positionals[0] as string)) {
-    return diag.errx(`one DOMID (a guest's domain number) expected\n${usage}`, 2);
+    return diag.errx(`one DOMID (a guest's domain number) expected\n${usage}`, USAGE_ERROR, 2);
   }
   const domid = Number(positionals[0]);
   let attached: AttachedConsole;
   try {
     attached = await deps.attach(domid, io);
   } catch (error) {
-    return diag.errx((error as Error).message);
+    if (isCliExit(error)) throw error;
+    const code = (error as { code?: unknown }).code;
+    return diag.errx((error as Error).message, typeof code === 'string' ? { code } : {});
   }
   const guest = attached.console;
   const { stdin } = deps;
@@ -145,3 +149,6 @@ export async function runConsole(
     await attached.close().catch((error: Error) => diag.warnx(error.message));
   }
 }
+
+/** `xenwire console`: interruptible, so that the port, page and `tty` are let go of. */
+export const command: Command = { run: (args, io) => runConsole(args, io), interruptible: true };

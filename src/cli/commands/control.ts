@@ -1,8 +1,19 @@
 import type { XenstoreClient } from '../../xenstore/client.ts';
-import { ERRNO, XenstoreError } from '../../xenstore/index.ts';
+import { ERRNO } from '../../xenstore/constants.ts';
+import { XenstoreError } from '../../xenstore/errors.ts';
+import type { Command, Invocation } from '../command.ts';
 import { atoi } from '../getopt.ts';
 import type { CliIo } from '../io.ts';
 import { openTarget, type Target } from '../target.ts';
+
+const help = `Usage: xenwire control [--mock] <command> [<arg>...]
+
+Sends a CONTROL request to xenstored and prints its answer, as Xen 4.17's xenstore-control does.
+Commands the C xenstored knows: check, log, logfile, memreport, print, quota, quota-soft,
+live-update, help (lists what this daemon supports). Exit status: 0 done, 1 no daemon, 2 usage,
+3 the command failed.
+  --mock      use an embedded in-memory xenstored with a Domain-0 tree, not the daemon
+`;
 
 /**
  * `control <command> [<arg>...]`: Xen 4.17's `xenstore-control`. Sends a CONTROL request and
@@ -10,20 +21,27 @@ import { openTarget, type Target } from '../target.ts';
  * daemon, 2 usage, 3 the command failed. `live-update` drives a daemon (not stub-domain) update
  * as the C tool does: binary, optional command line, then start, polling while the daemon is busy.
  */
-export async function runControl(
+async function runControl(
   args: readonly string[],
   io: CliIo,
-  argv0: string,
-  options: { readonly mock?: boolean } = {},
+  invocation: Invocation,
 ): Promise<number> {
-  const [command, ...rest] = args;
+  // As `xenwire control`, its own options come before the daemon's command; as a
+  // `xenstore-control` link, every argument is the daemon's, as in C.
+  const mock = invocation.modeArgument && args[0] === '--mock';
+  const [command, ...rest] = mock ? args.slice(1) : args;
+  if (invocation.modeArgument && command === '--help') {
+    io.stdout.write(help);
+    return 0;
+  }
   if (command === undefined) {
+    const argv0 = invocation.modeArgument ? `${invocation.argv0} control` : invocation.argv0;
     io.stderr.write(`Usage:\n${argv0} <command> [<arg>...]\n`);
     return 2;
   }
   let target: Target;
   try {
-    target = await openTarget({ mock: options.mock, env: io.env });
+    target = await openTarget({ mock, env: io.env });
   } catch {
     io.stderr.write('Failed to contact Xenstored.\n');
     return 1;
@@ -149,3 +167,5 @@ async function startUpdate(
   io.stderr.write(`Starting live update failed:\n${answer}\n`);
   return false;
 }
+
+export const command: Command = { run: runControl };

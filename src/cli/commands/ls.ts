@@ -1,10 +1,11 @@
-import { formatPermission, type Permission, XenstoreError } from '../../xenstore/index.ts';
+import { XenstoreError } from '../../xenstore/errors.ts';
+import { formatPermission, type Permission } from '../../xenstore/permissions.ts';
 import { jsonLine, jsonValue } from '../json.ts';
 import { Progress } from '../progress.ts';
 import { sanitiseValue } from '../sanitise.ts';
 import { strerror } from '../strerror.ts';
 import { errorCode } from '../target.ts';
-import type { Perform, ToolContext } from '../xenstore-tool.ts';
+import { dropInCommand, type ToolContext } from '../xenstore-tool.ts';
 
 // The C tool's layout constants: the width of ` = "..."`, and the longest path it composes
 // (XENSTORE_ABS_PATH_MAX + 1024), beyond which it does not even try to read the value.
@@ -50,25 +51,37 @@ class LsWriter {
  * the terminal width; `-p` adds permissions; `--json` prints one JSON line per node instead.
  * A node counter goes to stderr when it is a terminal and stdout is not.
  */
-export const performLs: Perform = async (context) => {
-  const { io, flags } = context;
-  const layout: Layout = flags.flat
-    ? { maxWidth: Math.floor(0x7fffffff / 2), desiredWidth: 0 }
-    : {
-        maxWidth: io.stdout.isTTY && io.stdout.columns ? io.stdout.columns - 2 : 80,
-        desiredWidth: 60,
-      };
-  const writer = new LsWriter(context);
-  const progress = new Progress(io, 'nodes');
-  const roots = context.operands.length > 0 ? context.operands : ['/'];
-  try {
-    for (const root of roots) await listTree(context, layout, writer, progress, root, 0);
-  } finally {
-    writer.flush();
-    progress.done();
-  }
-  return 0;
-};
+export const command = dropInCommand({
+  mode: 'ls',
+  usage: '[-h] [-f] [-p] [-s] [path]',
+  description: `Prints the subtree at each path (default /), depth first, one node per line, indented, with
+its value escaped and cut to the terminal's width (80 columns when not a terminal).
+  -f, --flat    full paths, values not cut
+  -p, --prefix  permissions after each value
+  --json        one JSON line per node: {"path", "value" or "base64", "perms" with -p}`,
+  letters: 'fp',
+  json: true,
+  transaction: () => false,
+  perform: async (context) => {
+    const { io, flags } = context;
+    const layout: Layout = flags.flat
+      ? { maxWidth: Math.floor(0x7fffffff / 2), desiredWidth: 0 }
+      : {
+          maxWidth: io.stdout.isTTY && io.stdout.columns ? io.stdout.columns - 2 : 80,
+          desiredWidth: 60,
+        };
+    const writer = new LsWriter(context);
+    const progress = new Progress(io, 'nodes');
+    const roots = context.operands.length > 0 ? context.operands : ['/'];
+    try {
+      for (const root of roots) await listTree(context, layout, writer, progress, root, 0);
+    } finally {
+      writer.flush();
+      progress.done();
+    }
+    return 0;
+  },
+});
 
 /** What `ls` shows of one node. */
 interface NodeInfo {
@@ -112,7 +125,8 @@ async function listTree(
     // A node that disappears while the tree is walked is skipped, as in C.
     if (depth > 0 && error instanceof XenstoreError && error.code === 'ENOENT') return;
     writer.flush();
-    return diag.errx(`xs_directory (${path}): ${strerror(errorCode(error))}`);
+    const code = errorCode(error);
+    return diag.errx(`xs_directory (${path}): ${strerror(code)}`, { code, path });
   }
   for (let start = 0; start < children.length; start += FETCH_BATCH) {
     const batch = children.slice(start, start + FETCH_BATCH);
@@ -130,8 +144,11 @@ async function listTree(
             writer.add(`  (${node.perms.map(formatPermission).join(',')})`);
           } else {
             writer.flush();
-            const reason = strerror(errorCode(node.permsError));
-            diag.warnx(`\ncould not access permissions for ${node.name}: ${reason}`);
+            const code = errorCode(node.permsError);
+            diag.warnx(`\ncould not access permissions for ${node.name}: ${strerror(code)}`, {
+              code,
+              path: node.path,
+            });
           }
         }
         writer.add('\n');

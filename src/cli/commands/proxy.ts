@@ -1,7 +1,10 @@
 import { createWriteStream, rmSync, type WriteStream } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { type Message, MessageFramer } from '../../xenstore/index.ts';
-import { type CliIo, Diagnostics, type OutputStream } from '../io.ts';
+import { MessageFramer } from '../../xenstore/framer.ts';
+import type { Message } from '../../xenstore/wire.ts';
+import type { Command } from '../command.ts';
+import { type CliIo, Diagnostics, type OutputStream, USAGE_ERROR, wantsJson } from '../io.ts';
+import { errorCode } from '../target.ts';
 import { parseToolArgs } from '../tool-args.ts';
 import {
   type ByteCounts,
@@ -184,10 +187,11 @@ function listenOn(server: Server, path: string): Promise<void> {
 }
 
 /** `xenwire proxy`: a transparent, recording proxy in front of a xenstored. */
-export async function runProxy(args: readonly string[], io: CliIo): Promise<number> {
-  const diag = new Diagnostics(io, 'xenwire proxy');
+async function runProxy(args: readonly string[], io: CliIo): Promise<number> {
+  const diag = new Diagnostics(io, 'xenwire proxy', wantsJson(args));
   const { values } = parseToolArgs(args, options, usage, io, diag);
-  if (!values.listen || !values.to) return diag.errx(`--listen and --to are required\n${usage}`, 2);
+  if (!values.listen || !values.to)
+    return diag.errx(`--listen and --to are required\n${usage}`, USAGE_ERROR, 2);
   const trace = values.trace ? createWriteStream(values.trace, { flags: 'a' }) : undefined;
   const logFile = values.log ? createWriteStream(values.log, { flags: 'a' }) : undefined;
   const recorder = new Recorder(trace, values.quiet ? undefined : (logFile ?? io.stderr));
@@ -201,7 +205,10 @@ export async function runProxy(args: readonly string[], io: CliIo): Promise<numb
   try {
     await listenOn(server, values.listen);
   } catch (error) {
-    return diag.errx(`cannot listen on ${values.listen}: ${(error as Error).message}`);
+    return diag.errx(`cannot listen on ${values.listen}: ${(error as Error).message}`, {
+      code: errorCode(error),
+      path: values.listen,
+    });
   }
   io.stdout.write(`proxy listening on ${values.listen}, forwarding to ${values.to}\n`);
   await new Promise<void>((resolve) => {
@@ -218,3 +225,5 @@ export async function runProxy(args: readonly string[], io: CliIo): Promise<numb
   );
   return 0;
 }
+
+export const command: Command = { run: runProxy, interruptible: true };

@@ -1,10 +1,20 @@
 import { readFile } from 'node:fs/promises';
-import { type Message, MessageType, toText, type WatchEvent } from '../../xenstore/index.ts';
-import { type CliIo, Diagnostics } from '../io.ts';
+import { MessageType } from '../../xenstore/messages.ts';
+import { toText } from '../../xenstore/payload.ts';
+import type { WatchEvent } from '../../xenstore/replies.ts';
+import type { Message } from '../../xenstore/wire.ts';
+import type { Command } from '../command.ts';
+import { type CliIo, Diagnostics, USAGE_ERROR, wantsJson } from '../io.ts';
 import { Progress } from '../progress.ts';
-import { daemonSocketPath } from '../target.ts';
+import { daemonSocketPath, errorCode } from '../target.ts';
 import { parseToolArgs } from '../tool-args.ts';
-import { decodeFields, parseTrace, recordMessage, type TraceRecord } from '../trace.ts';
+import {
+  decodeFields,
+  parseTrace,
+  recordMessage,
+  type TraceRecord,
+  TraceSyntaxError,
+} from '../trace.ts';
 import { WireSession } from '../wire-session.ts';
 
 const options = {
@@ -19,7 +29,8 @@ Replays a trace written by \`xenwire proxy --trace\` against the xenstored at --
 the drop-in commands find it): one connection per recorded connection, opened and closed in the
 recorded order, each request sent as recorded and answered before the next is sent. Prints every
 reply that differs from the recorded one and every watch whose events differ, then a summary
-line "N requests, M differences". Exit status 1 when anything differs.
+line "N requests, M differences". Exit status 1 when anything differs, 2 when the trace cannot be
+read, is empty, holds no request or has a line that is not a trace record (named by number).
 
 Transaction ids are mapped: a replayed TRANSACTION_START may get another id, and later requests
 of that transaction use it. Watch events are compared per connection and token, in order;
@@ -99,17 +110,35 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined>
 }
 
 /** `xenwire replay`: replays a proxy trace and reports where the server answers differently. */
-export async function runReplay(args: readonly string[], io: CliIo): Promise<number> {
-  const diag = new Diagnostics(io, 'xenwire replay');
+async function runReplay(args: readonly string[], io: CliIo): Promise<number> {
+  const diag = new Diagnostics(io, 'xenwire replay', wantsJson(args));
   const { values, positionals } = parseToolArgs(args, options, usage, io, diag, true);
-  if (positionals.length !== 1) return diag.errx(`one trace file is required\n${usage}`, 2);
+  if (positionals.length !== 1)
+    return diag.errx(`one trace file is required\n${usage}`, USAGE_ERROR, 2);
   const timeoutMs = Number(values.timeout);
   const target = values.to ?? daemonSocketPath(io.env);
+  const file = positionals[0]!;
   let records: TraceRecord[];
   try {
-    records = parseTrace(await readFile(positionals[0]!, 'utf8'));
+    records = parseTrace(await readFile(file, 'utf8'));
   } catch (error) {
-    return diag.errx(`cannot read trace: ${(error as Error).message}`, 2);
+    if (error instanceof TraceSyntaxError) {
+      return diag.errx(
+        `${file}:${error.line}: ${error.message}`,
+        { code: 'EINVAL', path: file },
+        2,
+      );
+    }
+    const code = errorCode(error);
+    return diag.errx(`cannot read trace: ${(error as Error).message}`, { code, path: file }, 2);
+  }
+  if (!records.some((r) => r.kind === 'message' && r.dir === 'client-to-server')) {
+    const what = records.length === 0 ? 'is empty' : 'holds no request';
+    return diag.errx(
+      `${file}: the trace ${what}: nothing to replay (record one with xenwire proxy --trace)`,
+      { code: 'EINVAL', path: file },
+      2,
+    );
   }
 
   const connections = new Map<number, ReplayedConnection>();
@@ -147,7 +176,8 @@ export async function runReplay(args: readonly string[], io: CliIo): Promise<num
     try {
       replayed.session = await WireSession.connect(target);
     } catch (error) {
-      return diag.errx(`cannot connect to ${target}: ${(error as Error).message}`);
+      const message = `cannot connect to ${target}: ${(error as Error).message}`;
+      return diag.errx(message, { code: errorCode(error), path: target });
     }
     return replayed.session;
   };
@@ -208,3 +238,5 @@ export async function runReplay(args: readonly string[], io: CliIo): Promise<num
   io.stdout.write(`${requests} requests, ${differences} differences\n`);
   return differences > 0 ? 1 : 0;
 }
+
+export const command: Command = { run: runReplay };

@@ -1,11 +1,12 @@
-import type { Perform, ToolContext } from '../xenstore-tool.ts';
+import { errorCode } from '../target.ts';
+import { dropInCommand, type ToolContext } from '../xenstore-tool.ts';
 
 async function remove({ ops, diag }: ToolContext, path: string): Promise<boolean> {
   try {
     await ops.rm(path);
     return true;
-  } catch {
-    diag.warnx(`could not remove path ${path}`);
+  } catch (error) {
+    diag.warnx(`could not remove path ${path}`, { code: errorCode(error), path });
     return false;
   }
 }
@@ -26,17 +27,26 @@ async function isEmptyDirectory({ ops }: ToolContext, path: string): Promise<boo
  * all the way up, as the C tool does (it asks about the parent `""` of a top-level key, which
  * the server refuses, and that ends the climb).
  */
-export const performRm: Perform = async (context) => {
-  for (const key of context.operands) {
-    let path = key;
-    for (;;) {
-      if (!(await remove(context, path))) return 1;
-      if (!context.flags.tidy) break;
-      const slash = path.lastIndexOf('/');
-      if (slash < 0) break;
-      path = path.slice(0, slash);
-      if (!(await isEmptyDirectory(context, path))) break;
+export const command = dropInCommand({
+  mode: 'rm',
+  usage: '[-h] [-s] [-t] key [...]',
+  description: `Removes each key with everything below it, all in one transaction.
+  -t, --tidy    also remove parents left with an empty value and no children`,
+  letters: 't',
+  json: false,
+  transaction: () => true,
+  perform: async (context) => {
+    for (const key of context.operands) {
+      let path = key;
+      for (;;) {
+        if (!(await remove(context, path))) return 1;
+        if (!context.flags.tidy) break;
+        const slash = path.lastIndexOf('/');
+        if (slash < 0) break;
+        path = path.slice(0, slash);
+        if (!(await isEmptyDirectory(context, path))) break;
+      }
     }
-  }
-  return 0;
-};
+    return 0;
+  },
+});

@@ -5,7 +5,8 @@ import {
   encodeMigrationStream,
   type MigrationRecord,
 } from '../../xenstore/server/migration-stream.ts';
-import { type CliIo, Diagnostics } from '../io.ts';
+import type { Command } from '../command.ts';
+import { type CliIo, Diagnostics, USAGE_ERROR, wantsJson } from '../io.ts';
 import { strerror } from '../strerror.ts';
 import { connectErrorCode, errorCode, openTarget, type Target } from '../target.ts';
 import { parseToolArgs } from '../tool-args.ts';
@@ -92,15 +93,16 @@ function node(
 }
 
 /** `xenwire snapshot --to FILE`: a running daemon's store as a migration stream. */
-export async function runSnapshot(args: readonly string[], io: CliIo): Promise<number> {
-  const diag = new Diagnostics(io, 'xenwire snapshot');
+async function runSnapshot(args: readonly string[], io: CliIo): Promise<number> {
+  const diag = new Diagnostics(io, 'xenwire snapshot', wantsJson(args));
   const { values } = parseToolArgs(args, options, usage, io, diag);
-  if (!values.to) return diag.errx('--to FILE is required', 2);
+  if (!values.to) return diag.errx('--to FILE is required', USAGE_ERROR, 2);
   let target: Target;
   try {
     target = await openTarget({ mock: values.mock, env: io.env });
   } catch (error) {
-    return diag.errx(`could not connect: ${strerror(connectErrorCode(error))}`);
+    const code = connectErrorCode(error);
+    return diag.errx(`could not connect: ${strerror(code)}`, { code });
   }
   try {
     const records = await capture(target.client);
@@ -109,8 +111,11 @@ export async function runSnapshot(args: readonly string[], io: CliIo): Promise<n
     io.stdout.write(`${nodes} nodes written to ${values.to}\n`);
     return 0;
   } catch (error) {
-    return diag.errx(`snapshot failed: ${strerror(errorCode(error))}`);
+    const code = errorCode(error);
+    return diag.errx(`snapshot failed: ${strerror(code)}`, { code });
   } finally {
     await target.close();
   }
 }
+
+export const command: Command = { run: runSnapshot };

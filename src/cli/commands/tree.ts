@@ -1,6 +1,7 @@
 import type { XenstoreClient } from '../../xenstore/client.ts';
-import { XenstoreError } from '../../xenstore/index.ts';
-import { type CliIo, Diagnostics } from '../io.ts';
+import { XenstoreError } from '../../xenstore/errors.ts';
+import type { Command } from '../command.ts';
+import { type CliIo, Diagnostics, USAGE_ERROR, wantsJson } from '../io.ts';
 import { sanitiseValue } from '../sanitise.ts';
 import { strerror } from '../strerror.ts';
 import { connectErrorCode, openTarget, type Target } from '../target.ts';
@@ -99,21 +100,23 @@ function render(
 }
 
 /** `xenwire tree`: a subtree, optionally kept up to date as watches fire. */
-export async function runTree(args: readonly string[], io: CliIo): Promise<number> {
-  const diag = new Diagnostics(io, 'xenwire tree');
+async function runTree(args: readonly string[], io: CliIo): Promise<number> {
+  const diag = new Diagnostics(io, 'xenwire tree', wantsJson(args));
   const { values, positionals } = parseToolArgs(args, options, usage, io, diag, true);
-  if (positionals.length > 1) return diag.errx(`at most one PATH\n${usage}`, 2);
+  if (positionals.length > 1) return diag.errx(`at most one PATH\n${usage}`, USAGE_ERROR, 2);
   const root = positionals[0] ?? '/';
   const tty = Boolean(io.stdout.isTTY);
   const color = values['no-color'] ? false : (values.color ?? tty);
   const limit = values.count === undefined ? Number.POSITIVE_INFINITY : Number(values.count);
-  if (!(limit >= 0)) return diag.errx(`--count takes a number, not ${values.count}`, 2);
+  if (!(limit >= 0))
+    return diag.errx(`--count takes a number, not ${values.count}`, USAGE_ERROR, 2);
 
   let target: Target;
   try {
     target = await openTarget({ mock: values.mock, env: io.env });
   } catch (error) {
-    return diag.errx(`cannot connect to xenstored: ${strerror(connectErrorCode(error))}`);
+    const code = connectErrorCode(error);
+    return diag.errx(`cannot connect to xenstored: ${strerror(code)}`, { code });
   }
   const { client } = target;
   try {
@@ -141,7 +144,9 @@ export async function runTree(args: readonly string[], io: CliIo): Promise<numbe
     for (let redraws = 0; redraws < limit; redraws++) {
       const event = await events.next().catch(() => undefined);
       if (!event || event.done)
-        return io.signal?.aborted ? 0 : diag.errx('connection to xenstored lost');
+        return io.signal?.aborted
+          ? 0
+          : diag.errx('connection to xenstored lost', { code: 'ECONNRESET' });
       // One redraw for a burst of changes: take whatever else has already arrived.
       while (watch.queued > 0) await events.next();
       shown = await show(shown, event.value.path);
@@ -151,3 +156,5 @@ export async function runTree(args: readonly string[], io: CliIo): Promise<numbe
     await target.close();
   }
 }
+
+export const command: Command = { run: runTree, interruptible: true };

@@ -109,7 +109,7 @@ export class SimulatedHypervisor {
       if (s.slotOf(id) >= 0) throw new EvtchnError('EEXIST', `createDomain: domain ${id} exists`);
       const slot = s.freeSlot();
       if (slot < 0) throw new EvtchnError('ENOSPC', 'createDomain: no free domain slot');
-      s.words.fill(0, s.domainBase(slot), s.domainBase(slot + 1));
+      s.clearSlot(slot);
       s.setDomain(slot, DomainState.alive, id);
       return id;
     });
@@ -135,6 +135,12 @@ export class SimulatedHypervisor {
       const dom0 = s.slotOf(0);
       if (dom0 >= 0) this.#raiseVirq(dom0, Virq.DOM_EXC);
     });
+  }
+
+  /** Whether domain `domid` exists (is alive). */
+  domainExists(domid: number): boolean {
+    const s = this.#state;
+    return s.locked(() => s.slotOf(domid) >= 0);
   }
 
   /** Ids of the live domains, ascending. */

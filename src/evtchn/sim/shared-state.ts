@@ -53,7 +53,9 @@ const FLAG_NATIVE_FUTEX = 1;
 /** Longest single native futex sleep (see {@link SharedState.waitSync}). */
 const NATIVE_WAIT_SLICE_MS = 500;
 
-// Per-domain words, then the port table, the two 2-level bitmaps and the grant table.
+// Per-domain words, then the two 2-level bitmaps and their selector, the grant table and last the
+// port table: a guest that uses a few ports touches only the first page or so of its slot, and the
+// rest of a large port table is never committed.
 const D_STATE = 0;
 const D_ID = 1;
 const D_WAKE = 2;
@@ -109,6 +111,8 @@ export class SharedState {
   readonly #selectorWords: number;
   readonly #grantsBase: number;
   readonly #futex: Pick<XenwireNative, 'futexWait' | 'futexWake'> | undefined;
+  /** This thread's memory of where each domain lives; checked against the table on every use. */
+  readonly #slotHints = new Map<number, number>();
   #lockDepth = 0;
   readonly #deferredWakes: number[] = [];
 
@@ -132,21 +136,21 @@ export class SharedState {
     this.#futex = header[H_FLAGS]! & FLAG_NATIVE_FUTEX ? loadNative() : undefined;
     this.#domainWords = layout.domainWords;
     const bitmapWords = this.limits.portsPerDomain / 32;
-    this.#portsBase = DOMAIN_FIXED_WORDS;
-    this.#pendingBase = this.#portsBase + this.limits.portsPerDomain * PORT_WORDS;
+    this.#pendingBase = DOMAIN_FIXED_WORDS;
     this.#maskBase = this.#pendingBase + bitmapWords;
     this.#selectorBase = this.#maskBase + bitmapWords;
     this.#selectorWords = Math.ceil(bitmapWords / 32);
     this.#grantsBase = this.#selectorBase + this.#selectorWords;
+    this.#portsBase = this.#grantsBase + this.limits.grantsPerDomain * GRANT_WORDS;
   }
 
   static #layout(limits: SharedStateLimits): { words: number; domainWords: number; bytes: number } {
     const domainWords =
       DOMAIN_FIXED_WORDS +
-      limits.portsPerDomain * PORT_WORDS +
       (limits.portsPerDomain / 32) * 2 +
       Math.ceil(limits.portsPerDomain / 32 / 32) +
-      limits.grantsPerDomain * GRANT_WORDS;
+      limits.grantsPerDomain * GRANT_WORDS +
+      limits.portsPerDomain * PORT_WORDS;
     const words = HEADER_WORDS + limits.maxDomains * domainWords;
     const bytes = words * 4 + limits.maxDomains * limits.grantsPerDomain * XEN_PAGE_SIZE;
     return { words, domainWords, bytes };
@@ -198,15 +202,27 @@ export class SharedState {
     return HEADER_WORDS + slot * this.#domainWords;
   }
 
-  /** The slot holding live domain `domid`, or -1. Call with the lock held. */
+  /**
+   * The slot holding live domain `domid`, or -1. Call with the lock held. Every operation asks
+   * this, so a host of a thousand domains remembers where it last found each one and scans only
+   * when that slot no longer holds it.
+   */
   slotOf(domid: number): number {
+    const hint = this.#slotHints.get(domid);
+    if (hint !== undefined && this.#holds(hint, domid)) return hint;
     for (let slot = 0; slot < this.limits.maxDomains; slot++) {
-      const base = this.domainBase(slot);
-      if (this.words[base + D_STATE] === DomainState.alive && this.words[base + D_ID] === domid) {
+      if (this.#holds(slot, domid)) {
+        this.#slotHints.set(domid, slot);
         return slot;
       }
     }
+    this.#slotHints.delete(domid);
     return -1;
+  }
+
+  #holds(slot: number, domid: number): boolean {
+    const base = this.domainBase(slot);
+    return this.words[base + D_STATE] === DomainState.alive && this.words[base + D_ID] === domid;
   }
 
   /** Like {@link slotOf} but throws `ESRCH` for a domain that does not exist. */
@@ -221,6 +237,17 @@ export class SharedState {
       if (this.words[this.domainBase(slot) + D_STATE] === DomainState.free) return slot;
     }
     return -1;
+  }
+
+  /**
+   * Zeroes the words of domain `slot` that are not zero yet. Writing only those keeps the pages
+   * of a slot's unused port table uncommitted: a fresh table is all zeros and never touched.
+   */
+  clearSlot(slot: number): void {
+    const w = this.words;
+    for (let i = this.domainBase(slot), end = this.domainBase(slot + 1); i < end; i++) {
+      if (w[i] !== 0) w[i] = 0;
+    }
   }
 
   domainState(slot: number): number {

@@ -1,9 +1,10 @@
-import { XenstoreError } from '../errors.ts';
+import { isXenstoreError, XenstoreError } from '../errors.ts';
 import { assertValidPath } from '../paths.ts';
 import type { Permission } from '../permissions.ts';
 import type { ReplyValue } from '../replies.ts';
 import type { Request } from '../requests.ts';
 import { listDirectory } from './directory.ts';
+import { type WalkEntry, walkTree } from './walk.ts';
 
 /** Per-request options, accepted by every operation. */
 export interface RequestOptions {
@@ -15,6 +16,18 @@ export interface RequestOptions {
   /** Aborting rejects the request with `ABORT_ERR` (the server may still carry it out). */
   readonly signal?: AbortSignal;
 }
+
+/**
+ * Options of `read()` and `readString()` with a default: a missing node (`ENOENT`) reads as
+ * `default` instead of failing.
+ */
+export interface ReadOptions<D> extends RequestOptions {
+  /** What a missing node reads as. */
+  readonly default: D;
+}
+
+/** What `readString()` asks `read()` to return for a missing node, told apart from any value. */
+const missing: unique symbol = Symbol('missing');
 
 /** Sends one request and decodes its reply. */
 export type Exchange = <R extends Request>(
@@ -55,14 +68,38 @@ export abstract class NodeOperations {
     return this.exchange(request, options);
   }
 
-  /** The value of a node, as bytes (a view, not a copy). */
-  read(path: string, options?: RequestOptions): Promise<Buffer> {
-    return this.pathRequest({ op: 'READ', path }, options);
+  /**
+   * The value of a node, as bytes (a view, not a copy). With `{ default }`, a missing node
+   * reads as that instead of failing with `ENOENT`:
+   * `await xs.read('/vm/x/image', { default: undefined })`.
+   */
+  read(path: string, options?: RequestOptions): Promise<Buffer>;
+  read<D>(path: string, options: ReadOptions<D>): Promise<Buffer | D>;
+  async read<D>(path: string, options?: RequestOptions | ReadOptions<D>): Promise<Buffer | D> {
+    try {
+      return await this.pathRequest({ op: 'READ', path }, options);
+    } catch (error) {
+      if (options && 'default' in options && isXenstoreError(error, 'ENOENT')) {
+        return options.default;
+      }
+      throw error;
+    }
   }
 
-  /** The value of a node decoded as UTF-8. */
-  async readString(path: string, options?: RequestOptions): Promise<string> {
-    return (await this.read(path, options)).toString('utf8');
+  /**
+   * The value of a node decoded as UTF-8. With `{ default }`, a missing node reads as that:
+   * `await xs.readString('/vm/x/name', { default: 'unnamed' })`.
+   */
+  readString(path: string, options?: RequestOptions): Promise<string>;
+  readString<D>(path: string, options: ReadOptions<D>): Promise<string | D>;
+  async readString<D>(
+    path: string,
+    options?: RequestOptions | ReadOptions<D>,
+  ): Promise<string | D> {
+    if (!(options && 'default' in options))
+      return (await this.read(path, options)).toString('utf8');
+    const value = await this.read(path, { ...options, default: missing });
+    return value === missing ? options.default : value.toString('utf8');
   }
 
   /** Sets a node's value (a string is written as UTF-8), creating the node and its parents. */
@@ -100,7 +137,10 @@ export abstract class NodeOperations {
     return this.pathRequest({ op: 'GET_PERMS', path }, options);
   }
 
-  /** Replaces a node's permission list. */
+  /**
+   * Replaces a node's permission list. `@introduceDomain` and `@releaseDomain` take one too: it
+   * says which domains receive their watch events (by default dom0 only).
+   */
   setPermissions(
     path: string,
     perms: readonly Permission[],
@@ -111,7 +151,25 @@ export abstract class NodeOperations {
         new XenstoreError('EINVAL', 'a permission list needs an owner', 'SET_PERMS', path),
       );
     }
+    // C filters the events of these two special paths by their permissions, set so.
+    if (path === '@introduceDomain' || path === '@releaseDomain') {
+      return this.exchange({ op: 'SET_PERMS', path, perms }, options);
+    }
     return this.pathRequest({ op: 'SET_PERMS', path, perms }, options);
+  }
+
+  /**
+   * The subtree at `path`, depth first, each node before its children, as `{ path, value,
+   * children }` (pyxs's `walk`). A level of the tree costs one round trip; a node removed during
+   * the walk is left out with its subtree, and `path` itself missing is `ENOENT`. Inside a
+   * transaction the walk sees one consistent state of the tree.
+   *
+   * ```ts
+   * for await (const { path, value } of xs.walk('/local/domain/0')) console.log(path, `${value}`);
+   * ```
+   */
+  walk(path: string, options?: RequestOptions): AsyncGenerator<WalkEntry, void, undefined> {
+    return walkTree(this, path, options);
   }
 
   /** True when the node exists; other failures (e.g. EACCES) are thrown, not taken for absence. */

@@ -19,9 +19,15 @@ export interface TransactionCarrier {
 /**
  * An open transaction: the client's node operations, seen and applied atomically at commit.
  * Obtain one from `client.transactionStart()`, or better let `client.transaction()` run, retry
- * and end it.
+ * and end it. Held with `await using`, it is aborted on leaving the block unless committed:
+ *
+ * ```ts
+ * await using tx = await xs.transactionStart();
+ * await tx.write('/vm/x/state', 'ready');
+ * await tx.commit(); // without this line, or when a call above throws, it is aborted
+ * ```
  */
-export class Transaction extends NodeOperations {
+export class Transaction extends NodeOperations implements AsyncDisposable {
   /** The server's transaction id (`tx_id` in each request header). */
   readonly id: number;
   readonly #carrier: TransactionCarrier;
@@ -65,6 +71,11 @@ export class Transaction extends NodeOperations {
   /** Discards the transaction. */
   abort(options?: RequestOptions): Promise<void> {
     return this.#end(false, options);
+  }
+
+  /** Aborts the transaction unless it is already over (`await using`). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.active) await this.abort();
   }
 
   /** @internal The server no longer knows this transaction (connection lost, watches reset). */
@@ -131,7 +142,9 @@ export async function runTransaction<T>(
     try {
       await sleep(delay, undefined, { signal: options?.signal });
     } catch (error) {
-      throw new XenstoreError('ABORT_ERR', 'transaction aborted', 'TRANSACTION_START', undefined, {
+      throw new XenstoreError('ABORT_ERR', {
+        message: 'transaction aborted',
+        op: 'TRANSACTION_START',
         cause: error,
       });
     }

@@ -14,6 +14,7 @@ export interface XenstoreWatchEvent {
 
 /** Events of a {@link Watch} in its event-emitter form. */
 export interface WatchEvents {
+  /** A firing of the watch, in order; listening for it consumes the queue. */
   event: [XenstoreWatchEvent];
   /** The watch ended: after `close()` (no error) or because the connection was lost. */
   close: [Error | undefined];
@@ -87,6 +88,7 @@ export class Watch extends EventEmitter<WatchEvents> implements AsyncIterable<Xe
     return this.#stop(this);
   }
 
+  /** Closes the watch (`await using`). */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
@@ -122,6 +124,7 @@ export class Watch extends EventEmitter<WatchEvents> implements AsyncIterable<Xe
     emitDetached(this, 'close', error);
   }
 
+  /** The firings, in order, until the watch ends; leaving a `for await` early closes it. */
   [Symbol.asyncIterator](): AsyncIterator<XenstoreWatchEvent> {
     return {
       next: () => this.#next(),

@@ -23,18 +23,23 @@ export interface DumpedNode {
 
 /** An introduced domain in a dump. */
 export interface DumpedDomain {
+  /** The domain's id. */
   readonly domid: number;
   /** The ring's guest frame number, as decimal text. */
   readonly gfn: string;
+  /** The ring's event channel. */
   readonly port: number;
 }
 
 /** The JSON form of a store: `server.dump()` writes it, the `seed` option reads it. */
 export interface StoreDump {
+  /** Marks the JSON as a store dump. */
   readonly format?: 'xenwire-store';
+  /** The dump format's version. */
   readonly version?: 1;
   /** Nodes, each after its parent when both are listed. */
   readonly nodes: readonly DumpedNode[];
+  /** Introduced domains, with their rings. */
   readonly domains?: readonly DumpedDomain[];
   /** Permissions of `@introduceDomain` and `@releaseDomain`. */
   readonly specialPermissions?: Readonly<Record<string, readonly string[]>>;

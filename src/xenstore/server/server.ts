@@ -8,6 +8,7 @@ import { OK_PAYLOAD, requestStrings } from '../payload.ts';
 import { booleanPayload, errorMessage, replyMessage, stringPayload } from '../replies.ts';
 import { decodeRequest, type Request, type RequestOf, type RequestOp } from '../requests.ts';
 import type {
+  DomainDirectory,
   ServerConnectOptions,
   XenstoreConnection,
   XenstoreService,
@@ -104,8 +105,7 @@ type Handlers = { readonly [Op in RequestOp]: Handler<Op> };
 export class XenstoreServer implements XenstoreService {
   /** @internal The tree itself; clients see it through connections. */
   readonly store: Store;
-  /** @internal The domains the store knows; transports see them as a `DomainDirectory`. */
-  readonly domains = new DomainTable(() => this.store.generation);
+  readonly #domains = new DomainTable(() => this.store.generation);
   /** @internal Quota limits and per-domain overrides. */
   readonly quotas: QuotaTable;
   readonly #watches = new WatchIndex();
@@ -148,7 +148,7 @@ export class XenstoreServer implements XenstoreService {
     this.#registry = new WatchRegistry(this.#watches, this.quotas);
     this.#controlHost = this.#controlHostFor();
     this.#events = new EventDispatcher(this.store, this.#watches, this.#special);
-    this.#context = { quotas: this.quotas, domains: this.domains, events: this.#events };
+    this.#context = { quotas: this.quotas, domains: this.#domains, events: this.#events };
     this.#faults = new CommitFaults(options.commitFailureRate ?? 0, options.faultSeed ?? 1);
     this.#trace = options.trace ? tracer(options.trace) : undefined;
     this.#policy = options.conflicts ?? 'generation';
@@ -159,9 +159,9 @@ export class XenstoreServer implements XenstoreService {
       request: (conn, message) => this.#request(conn, message),
       disconnect: (conn, reason) => this.#disconnect(conn, reason),
       pending: (conn) => this.#pending.add(conn),
-      targetOf: (domid) => this.domains.get(domid)?.target,
+      targetOf: (domid) => this.#domains.get(domid)?.target,
       honours: (domid, generation) => {
-        const domain = this.domains.get(domid);
+        const domain = this.#domains.get(domid);
         return domain !== undefined && domain.generation <= generation;
       },
       memoryQuota: (domid) => this.quotas.limit(domid, 'memory'),
@@ -177,7 +177,7 @@ export class XenstoreServer implements XenstoreService {
 
   /** The whole store as JSON-ready data; {@link XenstoreServer.load} reads it back. */
   dump(): StoreDump {
-    const domains = [...this.domains.all()]
+    const domains = [...this.#domains.all()]
       .filter((d) => d.domid !== 0 && !d.implicit)
       .map((d) => ({ domid: d.domid, gfn: String(d.gfn), port: d.port }));
     const specials = [...this.#special].map(
@@ -207,7 +207,7 @@ export class XenstoreServer implements XenstoreService {
     // Domains first: a permission entry only counts for a domain that existed when its node was
     // written (C's generation check), and the dumped nodes were written while they lived.
     for (const domain of seed.domains ?? []) {
-      this.domains.introduce(domain.domid, BigInt(domain.gfn), domain.port);
+      this.#domains.introduce(domain.domid, BigInt(domain.gfn), domain.port);
     }
     loadNodes(this.store, seed.nodes);
     for (const [path, texts] of Object.entries(seed.specialPermissions ?? {})) {
@@ -226,7 +226,7 @@ export class XenstoreServer implements XenstoreService {
     return {
       quotas: this.quotas,
       usage: (domid) => {
-        if (!this.domains.isIntroduced(domid)) return undefined;
+        if (!this.#domains.isIntroduced(domid)) return undefined;
         let memory = 0;
         for (const [path, node] of this.store.entries()) {
           if (ownerOf(node) === domid) memory += recordSize(node) + path.length;
@@ -259,7 +259,7 @@ export class XenstoreServer implements XenstoreService {
         return (
           `memory report (${new Date().toISOString()}): ${this.store.size} nodes in ${bytes} bytes, ` +
           `${this.#connections.size} connections, ${watches} watches, ` +
-          `${[...this.domains.all()].length} domains\n`
+          `${[...this.#domains.all()].length} domains\n`
         );
       },
       setLogFile: (path) => {
@@ -352,7 +352,7 @@ export class XenstoreServer implements XenstoreService {
     const server = this;
     return {
       store: this.store,
-      domains: this.domains,
+      domains: this.#domains,
       special: this.#special,
       registry: this.#registry,
       connections: () => this.#connections,
@@ -395,8 +395,8 @@ export class XenstoreServer implements XenstoreService {
         }
       }
     }
-    if (!this.domains.isIntroduced(domid)) {
-      this.domains.assume(domid);
+    if (!this.#domains.isIntroduced(domid)) {
+      this.#domains.assume(domid);
       this.#ringOrder.set(domid, this.#nextConnectionId++);
     }
     const privileged = options.privileged ?? (domid === 0 || domid === this.#privilegedDomid);
@@ -429,6 +429,11 @@ export class XenstoreServer implements XenstoreService {
       else this.#byDomain.set(domid, new Set([conn]));
     }
     return conn;
+  }
+
+  /** The domains the store knows, as the server ends of the transports see them. */
+  get domains(): DomainDirectory {
+    return this.#domains;
   }
 
   /** How many connections are open. */
@@ -669,7 +674,7 @@ export class XenstoreServer implements XenstoreService {
     },
     GET_DOMAIN_PATH: (_conn, _tx, request) => stringPayload(domainPath(request.domid)),
     IS_DOMAIN_INTRODUCED: (_conn, _tx, request) =>
-      booleanPayload(request.domid === DOMID_SELF || this.domains.isIntroduced(request.domid)),
+      booleanPayload(request.domid === DOMID_SELF || this.#domains.isIntroduced(request.domid)),
     INTRODUCE: (_conn, _tx, request) => {
       if (request.port <= 0) throw new XenstoreError('EINVAL', 'event channel must be positive');
       this.#introduce(request.domid, BigInt(request.gfn), request.port);
@@ -677,18 +682,18 @@ export class XenstoreServer implements XenstoreService {
     },
     RELEASE: (conn, _tx, request) => {
       const domid = guestDomid(request.domid);
-      this.domains.require(domid);
+      this.#domains.require(domid);
       if (this.#ringFollows(conn, domid)) this.#afterReply = () => this.#release(domid);
       else this.#release(domid);
       return OK_PAYLOAD;
     },
     RESUME: (_conn, _tx, request) => {
-      this.domains.require(guestDomid(request.domid)).shutdown = false;
+      this.#domains.require(guestDomid(request.domid)).shutdown = false;
       return OK_PAYLOAD;
     },
     SET_TARGET: (_conn, _tx, request) => {
-      this.domains.require(request.target);
-      this.domains.require(request.domid).target = request.target;
+      this.#domains.require(request.target);
+      this.#domains.require(request.domid).target = request.target;
       return OK_PAYLOAD;
     },
     CONTROL: (conn, _tx, request) => control(this.#controlHost, conn.id, request.args),
@@ -700,14 +705,14 @@ export class XenstoreServer implements XenstoreService {
       const features =
         request.domid === undefined && conn.privileged
           ? this.#features
-          : (this.domains.require(domain).features ?? this.#features);
+          : (this.#domains.require(domain).features ?? this.#features);
       return stringPayload(String(features));
     },
     SET_FEATURE: (_conn, _tx, request) => {
       if ((request.value & ~this.#features) !== 0) {
         throw new XenstoreError('EINVAL', 'unsupported feature bits');
       }
-      this.domains.require(request.domid).features = request.value;
+      this.#domains.require(request.domid).features = request.value;
       return OK_PAYLOAD;
     },
     GET_QUOTA: (_conn, _tx, request) => {
@@ -716,14 +721,14 @@ export class XenstoreServer implements XenstoreService {
       if (request.domid === undefined) {
         return stringPayload(String(this.quotas.global[quotaKey(request.quota)]));
       }
-      this.domains.require(request.domid);
+      this.#domains.require(request.domid);
       return stringPayload(String(this.quotas.limit(request.domid, quotaKey(request.quota))));
     },
     SET_QUOTA: (_conn, _tx, request) => {
       if (request.domid === undefined) {
         this.quotas.global[quotaKey(request.quota)] = request.value;
       } else {
-        this.domains.require(request.domid);
+        this.#domains.require(request.domid);
         this.quotas.setForDomain(request.domid, quotaKey(request.quota), request.value);
       }
       return OK_PAYLOAD;
@@ -860,7 +865,7 @@ export class XenstoreServer implements XenstoreService {
   }
 
   #introduce(domid: number, gfn: bigint, port: number): void {
-    if (this.domains.introduce(domid, gfn, port)) {
+    if (this.#domains.introduce(domid, gfn, port)) {
       this.#ringOrder.set(domid, this.#nextConnectionId++);
       this.#events.fire({ path: INTRODUCE_DOMAIN, mode: 'exact', perms: undefined });
       return;
@@ -882,7 +887,7 @@ export class XenstoreServer implements XenstoreService {
    */
   shutdownDomain(domid: number): void {
     this.#serve(() => {
-      const domain = this.domains.require(domid);
+      const domain = this.#domains.require(domid);
       if (domain.shutdown) return;
       domain.shutdown = true;
       this.#events.fire({ path: RELEASE_DOMAIN, mode: 'exact', perms: undefined });
@@ -911,7 +916,7 @@ export class XenstoreServer implements XenstoreService {
   // C's domain destruction: connections (with their watches and transactions) go, then every
   // node the domain owns (firing watches), then @releaseDomain.
   #release(domid: number): void {
-    this.domains.release(domid);
+    this.#domains.release(domid);
     this.#ringOrder.delete(domid);
     for (const conn of [...this.#connections]) {
       if (conn.domid === domid) this.#disconnect(conn);

@@ -10,17 +10,25 @@ export interface TraceRecord {
   readonly direction: 'in' | 'out';
   /** The connection's server-wide number. */
   readonly conn: number;
+  /** The domain the connection speaks for. */
   readonly domid: number;
   /** The type name, or the number when it names no message. */
   readonly type: string | number;
+  /** The message's `req_id`. */
   readonly reqId: number;
+  /** The message's `tx_id`. */
   readonly txId: number;
   /** The payload as latin1 text (every byte one character; nuls kept). */
   readonly payload: string;
 }
 
 /** Where trace records go: a callback, or a writable stream that receives JSON lines. */
-export type TraceSink = ((record: TraceRecord) => void) | { write(chunk: string): unknown };
+export type TraceSink =
+  | ((record: TraceRecord) => void)
+  | {
+      /** Takes each record as one line of JSON. */
+      write(chunk: string): unknown;
+    };
 
 /** A function recording messages to `sink`. */
 export function tracer(

@@ -55,7 +55,7 @@ export function find(scope: Scope, path: string, wanted: number): Node | undefin
     // the answer is EACCES either way, but inside a transaction that read makes the nearest
     // existing ancestor part of what the commit depends on.
     nearestAncestor(scope, path);
-    throw new XenstoreError('EACCES', undefined, undefined, path);
+    throw new XenstoreError('EACCES', { path });
   }
   // Even privileged callers look the ancestors up, as C does, for the same reason.
   const ancestor = nearestAncestor(scope, path);
@@ -66,7 +66,7 @@ export function find(scope: Scope, path: string, wanted: number): Node | undefin
   ) {
     return undefined;
   }
-  throw new XenstoreError('EACCES', undefined, undefined, path);
+  throw new XenstoreError('EACCES', { path });
 }
 
 /** The nearest existing proper ancestor of `path` (C's ask_parents), read through the scope. */
@@ -82,7 +82,7 @@ function nearestAncestor(scope: Scope, path: string): Node | undefined {
 /** {@link find}, with a missing node being ENOENT. */
 export function existing(scope: Scope, path: string, wanted: number): Node {
   const node = find(scope, path, wanted);
-  if (!node) throw new XenstoreError('ENOENT', undefined, undefined, path);
+  if (!node) throw new XenstoreError('ENOENT', { path });
   return node;
 }
 

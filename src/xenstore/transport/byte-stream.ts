@@ -15,6 +15,7 @@ export interface ByteStream {
 export interface ByteStreamHandlers {
   /** Bytes in arrival order, chunked arbitrarily; the stream must not reuse a chunk afterwards. */
   onData(chunk: Uint8Array): void;
+  /** The stream ended: `reason` when it failed, nothing when it closed cleanly. */
   onClose(reason?: Error): void;
 }
 

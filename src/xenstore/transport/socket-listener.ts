@@ -27,7 +27,7 @@ export interface ListenOptions {
   readonly busyPoll?: BusyPoll;
   /**
    * Connections open at once; more are refused (closed as soon as accepted). A real guest has
-   * one ring, so a guest socket (a `domid` other than 0) takes {@link GUEST_CONNECTIONS} unless
+   * one ring, so a guest socket (a `domid` other than 0) takes `GUEST_CONNECTIONS` (16) unless
    * told otherwise; the dom0 socket is not limited unless told.
    */
   readonly maxConnections?: number;
@@ -38,6 +38,7 @@ export const GUEST_CONNECTIONS = 16;
 
 /** A listening socket. */
 export interface Listener {
+  /** The socket file. */
   readonly path: string;
   /**
    * Stops listening, drops this listener's connections and removes the socket file if it is

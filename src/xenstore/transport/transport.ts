@@ -85,6 +85,7 @@ export interface ServerConnectOptions extends ConnectOptions {
 export interface XenstoreConnection {
   /** Server-wide connection number (trace records name it). */
   readonly id: number;
+  /** The domain the connection speaks for. */
   readonly domid: number;
   /** Sends one request. */
   send(message: Message): void;
@@ -96,6 +97,7 @@ export interface XenstoreConnection {
 
 /** A domain the daemon knows: where a ring server finds its page and event channel. */
 export interface ServedDomain {
+  /** The domain's id. */
   readonly domid: number;
   /** Guest frame number of the ring page, as INTRODUCE sent it. */
   readonly gfn: bigint;
@@ -107,7 +109,10 @@ export interface ServedDomain {
 
 /** The domains the daemon knows, and their comings and goings. */
 export interface DomainDirectory {
+  /** Whether the domain was introduced (and not released since). */
   isIntroduced(domid: number): boolean;
+  /** The domain with this domid, introduced or assumed; `undefined` when unknown. */
+  get(domid: number): ServedDomain | undefined;
   /** Records a domain a connection speaks for without INTRODUCE. */
   assume(domid: number): void;
   /** Every known domain, dom0 first. */
@@ -124,6 +129,7 @@ export interface DomainDirectory {
 export interface XenstoreService {
   /** Opens a connection speaking for a domain; see {@link ServerConnectOptions}. */
   connect(options: ServerConnectOptions): XenstoreConnection;
+  /** The domains the daemon knows. */
   readonly domains: DomainDirectory;
   /** RELEASE from outside the protocol: the domain died. */
   releaseDomain(domid: number): void;

@@ -17,13 +17,17 @@ export const XENBUS_DEVICE_PATH = '/dev/xen/xenbus';
  * substitute a fake device.
  */
 export interface DeviceIo {
+  /** Opens the device for reading and writing, as `fs.open(path, 'r+')`. */
   open(path: string, callback: (error: Error | null, fd: number) => void): void;
+  /** Reads what the device has, as `fs.read`; blocks until it has something. */
   read(
     fd: number,
     buffer: Uint8Array,
     callback: (error: Error | null, bytes: number) => void,
   ): void;
+  /** Writes whole messages, as `fs.write`. */
   write(fd: number, buffer: Uint8Array, callback: (error: Error | null) => void): void;
+  /** Closes the device, waking a blocked read. */
   close(fd: number, callback: (error: Error | null) => void): void;
 }
 

@@ -1,5 +1,5 @@
-// Run a shell command inside a real Xen 4.17 Dom0, booted under QEMU by xen-lane/boot.sh. For the
-// project's own device-level tests: this is not part of the library's public entry points.
+// Run a shell command inside a real Xen 4.17 Dom0, booted under QEMU by xen-lane/boot.sh, for the
+// project's own device-level tests.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -1,0 +1,215 @@
+/**
+ * One side of the `host.*` pairs (`bench/host.bench.ts`), in a process of its own: a host of
+ * GUESTS guest domains, each a xenstore client on its own ring page, every one watching
+ * `@releaseDomain`; then DEATHS of them die one after the other.
+ *
+ *   host-scale-process.ts xenwire|c GUESTS DEATHS
+ *
+ * - `xenwire`: `createSimulatedHost` in this process: hypervisor, xenstored and guests.
+ * - `c`: the real C xenstored under the harness's shim, its guests' rings page files and their
+ *   event channels datagram sockets (`src/conformance/guests.ts`); the guests' clients, the
+ *   same xenwire client as on the other side, run in this process.
+ *
+ * The toolstack's steps are the same on both sides: INTRODUCE, the guest's home owned by it,
+ * then the guest connects over its ring. Prints one line of {@link HostScaleReport} JSON.
+ */
+import { readFileSync } from 'node:fs';
+import { ringGuests } from '../../src/conformance/guests.ts';
+import { createSimulatedHost } from '../../src/host/index.ts';
+import { socketConnector, type Watch, XenstoreClient } from '../../src/xenstore/index.ts';
+import { startRealXenstored, xenInstall } from '../../tests/support/real-xenstored.ts';
+import { processCpuSeconds } from './process-cpu.ts';
+
+/** What one side reports. */
+export interface HostScaleReport {
+  /** Wall time to boot all guests. */
+  readonly bootSeconds: number;
+  /**
+   * Proportional set size (shared pages split between the processes mapping them) each further
+   * guest adds to every process of the host, measured between half and all of the guests after
+   * a full garbage collection, so that what any host of that size has anyway is left out.
+   */
+  readonly bytesPerGuest: number;
+  /** The share of {@link bytesPerGuest} in the C daemon (absent for xenwire: one process). */
+  readonly daemonBytesPerGuest?: number;
+  /** Median wall time from a domain's death until every surviving guest's watch has fired. */
+  readonly deathSeconds: number;
+  /** CPU time of every process of the host per death (daemon and guests). */
+  readonly hostCpuSecondsPerDeath: number;
+  /** The C daemon's share of it (absent for xenwire). */
+  readonly daemonCpuSecondsPerDeath?: number;
+}
+
+/** A host under test: boots guests, kills them, says what its processes weigh. */
+interface Host {
+  /** Boots the next guest; resolves to its client. */
+  addGuest(domid: number): Promise<XenstoreClient>;
+  /** Makes `domid` die as the hypervisor would, so that xenstored releases it. */
+  kill(domid: number): Promise<void>;
+  /** The toolstack's client. */
+  readonly dom0: XenstoreClient;
+  /** The C daemon's process, if there is one. */
+  readonly daemonPid?: number;
+  close(): Promise<void>;
+}
+
+/** Longest a death may take to reach every guest before the run is called broken. */
+const DEATH_TIMEOUT_MS = 60_000;
+
+const [side, guestsArg, deathsArg] = process.argv.slice(2);
+const guests = Number(guestsArg);
+const deaths = Number(deathsArg);
+if ((side !== 'xenwire' && side !== 'c') || !(guests >= 2) || !(deaths >= 1 && deaths < guests)) {
+  throw new Error('usage: host-scale-process.ts xenwire|c GUESTS DEATHS');
+}
+
+const host = side === 'xenwire' ? await xenwireHost(guests) : await cHost();
+try {
+  process.stdout.write(`${JSON.stringify(await measure(host))}\n`);
+} finally {
+  await host.close();
+}
+
+async function measure(host: Host): Promise<HostScaleReport> {
+  const clients = new Map<number, XenstoreClient>();
+  const half = Math.floor(guests / 2);
+  let bootSeconds = 0;
+  const boot = async (from: number, to: number): Promise<void> => {
+    const start = performance.now();
+    for (let domid = from; domid <= to; domid++) clients.set(domid, await host.addGuest(domid));
+    bootSeconds += (performance.now() - start) / 1000;
+  };
+  await boot(1, half);
+  const atHalf = memory(host);
+  await boot(half + 1, guests);
+  const atAll = memory(host);
+
+  await host.dom0.setPermissions('@releaseDomain', [{ access: 'r', domid: 0 }]);
+  const fired = new Map<number, number>();
+  const watches: Watch[] = [];
+  await Promise.all(
+    [...clients].map(async ([domid, client]) => {
+      const watch = await client.watch('@releaseDomain');
+      await watch[Symbol.asyncIterator]().next(); // the registration event
+      fired.set(domid, 0);
+      watch.on('event', () => fired.set(domid, fired.get(domid)! + 1));
+      watches.push(watch);
+    }),
+  );
+
+  const times: number[] = [];
+  let hostCpu = 0;
+  let daemonCpu = 0;
+  for (let death = 0; death < deaths; death++) {
+    const victim = guests - death;
+    fired.delete(victim);
+    const expected = new Map([...fired].map(([domid, count]) => [domid, count + 1]));
+    const daemonBefore = host.daemonPid === undefined ? 0 : processCpuSeconds(host.daemonPid);
+    const cpuBefore = process.cpuUsage();
+    const start = performance.now();
+    await host.kill(victim);
+    await allFired(fired, expected);
+    times.push((performance.now() - start) / 1000);
+    const cpu = process.cpuUsage(cpuBefore);
+    const daemon =
+      host.daemonPid === undefined ? 0 : processCpuSeconds(host.daemonPid) - daemonBefore;
+    daemonCpu += daemon;
+    hostCpu += (cpu.user + cpu.system) / 1e6 + daemon;
+    await clients.get(victim)!.close();
+    clients.delete(victim);
+  }
+
+  const perGuest = (from: Memory, to: Memory, key: keyof Memory) =>
+    (to[key] - from[key]) / (guests - half);
+  return {
+    bootSeconds,
+    bytesPerGuest: perGuest(atHalf, atAll, 'total'),
+    ...(host.daemonPid === undefined
+      ? {}
+      : {
+          daemonBytesPerGuest: perGuest(atHalf, atAll, 'daemon'),
+          daemonCpuSecondsPerDeath: daemonCpu / deaths,
+        }),
+    deathSeconds: times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!,
+    hostCpuSecondsPerDeath: hostCpu / deaths,
+  };
+}
+
+/** Resolves once every guest's count has reached what `expected` says; rejects on a timeout. */
+function allFired(fired: Map<number, number>, expected: Map<number, number>): Promise<void> {
+  const deadline = performance.now() + DEATH_TIMEOUT_MS;
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      const late = [...expected].filter(([domid, count]) => fired.get(domid)! < count);
+      if (late.length === 0) resolve();
+      else if (performance.now() > deadline) {
+        reject(new Error(`${late.length} guests never saw @releaseDomain (first: ${late[0]![0]})`));
+      } else setImmediate(check);
+    };
+    check();
+  });
+}
+
+interface Memory {
+  readonly total: number;
+  readonly daemon: number;
+}
+
+function memory(host: Host): Memory {
+  collectGarbage();
+  const daemon = host.daemonPid === undefined ? 0 : proportionalSetSize(host.daemonPid);
+  return { total: proportionalSetSize(process.pid) + daemon, daemon };
+}
+
+/** `Pss` of `/proc/PID/smaps_rollup`, in bytes. */
+function proportionalSetSize(pid: number): number {
+  const match = /^Pss:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+  if (!match) throw new Error(`no Pss in /proc/${pid}/smaps_rollup`);
+  return Number(match[1]) * 1024;
+}
+
+function collectGarbage(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('host-scale-process needs --expose-gc');
+  gc();
+  gc();
+}
+
+async function xenwireHost(guests: number): Promise<Host> {
+  const simulated = await createSimulatedHost({ hypervisor: { maxDomains: guests + 1 } });
+  return {
+    dom0: simulated.dom0Client,
+    addGuest: async (domid) => (await simulated.addGuest(domid)).client,
+    kill: (domid) => simulated.destroyDomain(domid),
+    close: () => simulated.close(),
+  };
+}
+
+async function cHost(): Promise<Host> {
+  if (!xenInstall) throw new Error('the Xen packages or the shim are unavailable');
+  const daemon = await startRealXenstored(xenInstall);
+  const rings = ringGuests(daemon.rundir);
+  const dom0 = await XenstoreClient.connect({ transport: socketConnector(daemon.socketPath) });
+  const clients = new Map<number, XenstoreClient>();
+  return {
+    dom0,
+    daemonPid: daemon.pid,
+    async addGuest(domid) {
+      const { gfn, port } = await rings.prepare(domid);
+      await dom0.introduceDomain(domid, gfn, port);
+      const home = `/local/domain/${domid}`;
+      await dom0.mkdir(home);
+      await dom0.setPermissions(home, [{ access: 'n', domid }]);
+      const client = await XenstoreClient.connect({ transport: rings.connector(domid) });
+      clients.set(domid, client);
+      return client;
+    },
+    kill: (domid) => rings.destroy!(domid),
+    async close() {
+      for (const client of clients.values()) await client.close();
+      await dom0.close();
+      await daemon.stop();
+      for (const domid of clients.keys()) await rings.dispose(domid);
+    },
+  };
+}

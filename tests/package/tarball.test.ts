@@ -1,0 +1,311 @@
+import { execFile, execFileSync } from 'node:child_process';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, posix, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * The package as a user gets it: `npm pack`, installed from the tarball into a fresh project
+ * (offline: it has no runtime dependencies) on a machine without a C compiler, then used the way
+ * the README says. Every entry point of package.json's `exports` is imported with `import` and
+ * with `require()`, the command runs, and the README examples run as they are written (plain
+ * JavaScript) and typecheck against the shipped declarations under `moduleResolution: nodenext`.
+ */
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const run = promisify(execFile);
+const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+  name: string;
+  version: string;
+  license: string;
+  exports: Record<string, string | Record<string, string>>;
+  repository?: { url: string };
+  homepage?: string;
+  bugs?: { url: string };
+};
+const specifiers = Object.entries(manifest.exports)
+  .filter(([, target]) => typeof target !== 'string')
+  .map(([subpath]) => posix.join(manifest.name, subpath));
+
+// npm's own script, run by this Node, so that PATH can be stripped of compilers.
+const npmCli = join(
+  dirname(process.execPath),
+  '..',
+  'lib',
+  'node_modules',
+  'npm',
+  'bin',
+  'npm-cli.js',
+);
+const npm = existsSync(npmCli) ? [process.execPath, npmCli] : ['npm'];
+
+const work = mkdtempSync(join(tmpdir(), 'xenwire-package-'));
+const project = join(work, 'project');
+const installed = join(project, 'node_modules', manifest.name);
+let tarball: string;
+let packedFiles: string[];
+let installOutput: string;
+
+function npmRun(args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }) {
+  const [command, ...rest] = npm;
+  return run(command!, [...rest, ...args], {
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+}
+
+function node(args: string[], env: NodeJS.ProcessEnv = process.env) {
+  return run(process.execPath, args, { cwd: project, env });
+}
+
+interface Example {
+  readonly document: string;
+  readonly language: string;
+  readonly code: string;
+}
+
+/** The README examples, as they are written. */
+function examples(): Example[] {
+  const documents = execFileSync('git', ['ls-files', 'README.md', '*/README.md'], {
+    cwd: root,
+    encoding: 'utf8',
+  })
+    .split('\n')
+    .filter(Boolean);
+  return documents.flatMap((document) =>
+    [...readFileSync(join(root, document), 'utf8').matchAll(/```(ts|js)\n([\s\S]*?)```/g)].map(
+      (m) => ({ document, language: m[1]!, code: m[2]! }),
+    ),
+  );
+}
+
+/**
+ * A copy of the tracked files to pack from: `npm pack` builds dist/ first, and a dist/ appearing
+ * in the checkout would change what the other suites' `bin/xenwire.cjs` runs while they run.
+ */
+function sourceCopy(): string {
+  const source = join(work, 'source');
+  const files = execFileSync('git', ['ls-files', '-z'], { cwd: root, encoding: 'utf8' });
+  for (const file of files.split('\0').filter(Boolean)) {
+    if (existsSync(join(root, file))) cpSync(join(root, file), join(source, file));
+  }
+  symlinkSync(join(root, 'node_modules'), join(source, 'node_modules'));
+  return source;
+}
+
+describe('the npm package', () => {
+  beforeAll(async () => {
+    const packed = await npmRun(['pack', '--json', '--pack-destination', work], {
+      cwd: sourceCopy(),
+    });
+    const [report] = JSON.parse(packed.stdout) as { filename: string; files: { path: string }[] }[];
+    tarball = join(work, report!.filename);
+    packedFiles = report!.files.map((file) => file.path);
+
+    // A machine with Node and a shell, and no compiler, make or python.
+    const bin = join(work, 'bin');
+    mkdirSync(bin);
+    symlinkSync(process.execPath, join(bin, 'node'));
+    symlinkSync('/bin/sh', join(bin, 'sh'));
+    mkdirSync(project);
+    writeFileSync(
+      join(project, 'package.json'),
+      JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }),
+    );
+    const install = await npmRun(
+      ['install', '--offline', '--no-audit', '--no-fund', '--foreground-scripts', tarball],
+      { cwd: project, env: { ...process.env, PATH: bin } },
+    );
+    installOutput = `${install.stdout}${install.stderr}`;
+  }, 300_000);
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('has a LICENSE, repository metadata, and no test code', () => {
+    expect(manifest.license).toBe('MIT');
+    expect(packedFiles).toContain('LICENSE');
+    expect(readFileSync(join(installed, 'LICENSE'), 'utf8')).toMatch(/^MIT License/);
+    expect(manifest.repository?.url).toMatch(/github\.com\/xenwire\/xenwire/);
+    expect(manifest.homepage).toBeDefined();
+    expect(manifest.bugs?.url).toBeDefined();
+    expect(packedFiles.filter((file) => /(^|\/)(tests?|testing)\/|\.test\./.test(file))).toEqual(
+      [],
+    );
+  });
+
+  it('says in one line what is missing when installed without a compiler', () => {
+    const lines = installOutput.split('\n').filter((line) => line.startsWith('xenwire:'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/native addon not built \(a C compiler, make, python3 not found/);
+    expect(lines[0]).toMatch(/mapping pages, \/dev\/xen\/evtchn and gntdev\/gntalloc/);
+    expect(lines[0]).toContain('npm rebuild xenwire');
+    // node-gyp's chatter stays out of it.
+    expect(installOutput).not.toMatch(/gyp info/);
+  });
+
+  it('gives a build command that works from the project when a native feature is used', async () => {
+    const { stdout } = await node([
+      '--input-type=module',
+      '-e',
+      `import { mapFile } from 'xenwire/device';
+       try { mapFile('/etc/hostname', { length: 1 }); } catch (e) { console.log(e.code, e.message); }`,
+    ]);
+    expect(stdout).toMatch(/^ENOSYS .*`npm rebuild xenwire`/);
+  });
+
+  it.each(specifiers)('%s loads with import and with require(), the same exports', async (name) => {
+    const keys = `Object.keys(m).sort().join(',')`;
+    const imported = await node([
+      '--input-type=module',
+      '-e',
+      `const m = await import(${JSON.stringify(name)}); console.log(${keys});`,
+    ]);
+    const required = await node([
+      '-e',
+      `const m = require(${JSON.stringify(name)}); console.log(${keys});`,
+    ]);
+    expect(imported.stdout.trim().length).toBeGreaterThan(0);
+    expect(required.stdout).toBe(imported.stdout);
+  });
+
+  it('says which Node require() needs where require() of ES modules is missing', () => {
+    for (const [subpath, target] of Object.entries(manifest.exports)) {
+      if (typeof target === 'string') continue;
+      const shim = readFileSync(join(installed, target.require!), 'utf8');
+      // What an older Node does: refuse to require() an ES module.
+      const refuse = () => {
+        throw Object.assign(new Error('require() of ES Module'), { code: 'ERR_REQUIRE_ESM' });
+      };
+      const load = new Function('module', 'require', 'process', shim);
+      const specifier = posix.join(manifest.name, subpath);
+      expect(() => load({}, refuse, { version: 'v20.11.0' })).toThrow(
+        `require('${specifier}') needs Node.js 20.19 or later (22.12 or later on Node 22), ` +
+          `which load ES modules with require(); this is Node v20.11.0. Use import('${specifier}') instead.`,
+      );
+    }
+  });
+
+  it('runs the xenwire command from the project', async () => {
+    const xenwire = join(project, 'node_modules', '.bin', 'xenwire');
+    const env = { ...process.env, XENSTORED_PATH: join(work, 'none.sock') };
+    expect((await run(xenwire, ['--version'], { env })).stdout).toBe(
+      `xenwire ${manifest.version}\n`,
+    );
+    const read = await run(xenwire, ['--mock', 'read', '/local/domain/0/name'], { env });
+    expect(read.stdout).toBe('Domain-0\n');
+    // Failures end each bundled command with its status and message, as from the sources.
+    const failed = (args: string[]) =>
+      run(xenwire, args, { env }).then(
+        () => ({ code: 0, stderr: '' }),
+        (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
+      );
+    expect(await failed(['read'])).toEqual({
+      code: 1,
+      stderr: 'xenwire: Usage: xenwire read [-h] [-p] [-s] [-R] key [...]\n',
+    });
+    expect(await failed(['--json', 'read', '/x'])).toEqual({
+      code: 1,
+      stderr: '{"error":"xs_open: No such file or directory","code":"ENOENT"}\n',
+    });
+    expect(await failed(['serve', '--bogus'])).toMatchObject({ code: 2 });
+    const doctor = await run(xenwire, ['doctor', '--json'], { env }).catch((error) => error);
+    const report = JSON.parse(doctor.stdout) as { checks: { name: string; hint?: string }[] };
+    const addon = report.checks.find((check) => check.name === 'native addon');
+    expect(addon?.hint).toContain('npm rebuild xenwire');
+  });
+
+  it('maps the compiled code to shipped sources, and the declarations too', () => {
+    const maps = packedFiles.filter((file) => file.endsWith('.map'));
+    expect(maps.length).toBeGreaterThan(0);
+    for (const file of packedFiles.filter((f) => f.startsWith('dist/') && f.endsWith('.d.ts'))) {
+      expect(packedFiles, file).toContain(`${file}.map`);
+    }
+    for (const map of maps) {
+      const { sources } = JSON.parse(readFileSync(join(installed, map), 'utf8')) as {
+        sources: string[];
+      };
+      for (const source of sources) {
+        expect(packedFiles, `${map} names ${source}`).toContain(
+          posix.normalize(posix.join(posix.dirname(map), source)),
+        );
+      }
+    }
+  });
+
+  it('leaves internals out of the declarations', () => {
+    const server = readFileSync(join(installed, 'dist/xenstore/server/server.d.ts'), 'utf8');
+    expect(server).toContain('class XenstoreServer');
+    expect(server).not.toMatch(/\breadonly store: Store\b/);
+  });
+
+  it('has README links that resolve inside the package', () => {
+    for (const document of packedFiles.filter((file) => file.endsWith('.md'))) {
+      const text = readFileSync(join(installed, document), 'utf8');
+      for (const [, target] of text.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
+        if (/^[a-z]+:/.test(target!)) continue;
+        const resolved = posix.normalize(posix.join(posix.dirname(document), target!));
+        const found = packedFiles.some(
+          (file) => file === resolved || file.startsWith(`${resolved.replace(/\/$/, '')}/`),
+        );
+        expect(found, `${document} links to ${target}`).toBe(true);
+      }
+    }
+  });
+
+  it('runs the README examples as plain JavaScript and typechecks them under nodenext', async () => {
+    const dir = join(project, 'examples');
+    mkdirSync(dir, { recursive: true });
+    const all = examples();
+    const files = all.map((example, i) => {
+      const name = `${example.document.replace(/[^a-z0-9]+/gi, '-')}-${i + 1}`;
+      const file = join(dir, `${name}.${example.language === 'js' ? 'mjs' : 'mts'}`);
+      writeFileSync(file, example.code);
+      return { ...example, file };
+    });
+    for (const { file } of files.filter((example) => example.document === 'README.md')) {
+      const { stderr } = await node([file]);
+      expect(stderr, relative(project, file)).toBe('');
+    }
+    // require() from CommonJS typechecks too.
+    writeFileSync(
+      join(dir, 'require.cts'),
+      `import assert = require('node:assert/strict');
+const { XenstoreServer } = require('xenwire/xenstore/server');
+const server: import('xenwire/xenstore/server').XenstoreServer = new XenstoreServer();
+assert.ok(server);
+`,
+    );
+    writeFileSync(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          target: 'es2022',
+          strict: true,
+          allowJs: true,
+          checkJs: true,
+          noEmit: true,
+          skipLibCheck: false,
+          types: ['node'],
+          typeRoots: [join(root, 'node_modules', '@types')],
+        },
+        include: ['examples'],
+      }),
+    );
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    const checked = await node([tsc, '-p', project]).catch((error) => error);
+    expect(`${checked.stdout ?? ''}${checked.stderr ?? ''}`).toBe('');
+  }, 120_000);
+});
