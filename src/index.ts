@@ -7,7 +7,7 @@
  * namespace. The xenstore client and server, which most programs start with, are exported by
  * name as well.
  *
- * @packageDocumentation
+ * @module xenwire
  */
 export * as device from './device/index.ts';
 export * as evtchn from './evtchn/index.ts';

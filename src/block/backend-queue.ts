@@ -23,17 +23,28 @@ import {
 
 /** What a backend did, summed over its queues. */
 export interface BlkbackStats {
-  /** Requests answered, by outcome. */
+  /** Requests answered `BLKIF_RSP_OKAY`. */
   okay: number;
+  /** Requests answered `BLKIF_RSP_ERROR` (refused as malformed, or the disk failed). */
   errors: number;
+  /** Requests answered `BLKIF_RSP_EOPNOTSUPP`. */
   notSupported: number;
-  /** Requests by kind among those carried out. */
+  /** Reads carried out, direct and indirect. */
   reads: number;
+  /** Writes carried out, direct and indirect. */
   writes: number;
+  /** Flushes and barriers carried out. */
   flushes: number;
+  /** Discards carried out. */
   discards: number;
+  /**
+   * `BLKIF_OP_INDIRECT` requests whose segment pages were read; those carried out are also
+   * counted in {@link reads} or {@link writes}.
+   */
   indirect: number;
+  /** Bytes copied from the disk into the frontend's pages. */
   bytesRead: number;
+  /** Bytes copied from the frontend's pages to the disk. */
   bytesWritten: number;
 }
 

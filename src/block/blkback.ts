@@ -49,7 +49,9 @@ export interface BlkbackOptions extends Omit<DeviceEndOptions, 'type'>, Partial<
 export interface BlkbackConnection {
   /** The ABI of the rings (`protocol`). */
   readonly abi: BlkifAbi;
+  /** Rings the frontend set up, each served by its own queue. */
   readonly queues: number;
+  /** Pages per ring (`2^ring-page-order`). */
   readonly ringPages: number;
   /** Both ends keep grants mapped. */
   readonly persistent: boolean;
@@ -75,7 +77,9 @@ const DEFAULT_MAX_PERSISTENT_GRANTS = 1056;
  * xenbus device API. Made by {@link openBlkback}, connected.
  */
 export class Blkback extends EventEmitter<BlkbackEvents> {
+  /** The xenbus device under the disk: its paths, state and the client it talks through. */
   readonly device: XenbusBackend;
+  /** What is served: every request that passes the checks reaches it. */
   readonly disk: BlockDisk;
   /** Counters of what was served (all queues). */
   readonly stats: BlkbackStats = emptyStats();

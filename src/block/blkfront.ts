@@ -54,8 +54,11 @@ export interface BlkfrontOptions extends Omit<DeviceEndOptions, 'type'> {
 
 /** The disk, and how the two ends talk about it. */
 export interface BlkfrontInfo extends DiskDescription {
+  /** The request layout both ends use. */
   readonly protocol: BlkifProtocol;
+  /** Rings in use, each with its own event channel (`multi-queue-num-queues`, else 1). */
   readonly queues: number;
+  /** Pages per ring (`2^ring-page-order`); each page holds 32 requests. */
   readonly ringPages: number;
   /** Segments in one request (11 without indirect requests). */
   readonly segmentsPerRequest: number;
@@ -87,7 +90,9 @@ function statusError(status: number, what: string): BlockError {
  * spread over the queues, as many in flight as the rings and the grant pool allow.
  */
 export class Blkfront extends EventEmitter<BlkfrontEvents> {
+  /** The xenbus device under the disk: its paths, state and the client it talks through. */
   readonly device: XenbusFrontend;
+  /** What was negotiated with the backend and what it said about the disk, fixed once open. */
   readonly info: BlkfrontInfo;
   readonly #queues: FrontendQueue[];
   readonly #pool: GrantPool;

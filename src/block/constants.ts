@@ -5,7 +5,9 @@
 
 /** Request operations (`BLKIF_OP_*`). */
 export const BlkifOp = {
+  /** Read the segments' sectors from the disk into the granted pages. */
   read: 0,
+  /** Write the granted pages' sectors to the disk. */
   write: 1,
   /** Writes issued before it complete first, writes after wait for it (`feature-barrier`). */
   writeBarrier: 2,
@@ -22,6 +24,7 @@ export type BlkifOp = (typeof BlkifOp)[keyof typeof BlkifOp];
 
 /** Response statuses (`BLKIF_RSP_*`). */
 export const BlkifStatus = {
+  /** The request was carried out. */
   okay: 0,
   /** The request failed (Linux's -EIO). */
   error: -1,
@@ -32,8 +35,11 @@ export type BlkifStatus = (typeof BlkifStatus)[keyof typeof BlkifStatus];
 
 /** Bits of the backend's `info` key (`VDISK_*`). */
 export const VdiskInfo = {
+  /** The disk is a CD-ROM (Linux then makes it a `sr`-style device). */
   cdrom: 0x1,
+  /** The medium may change under the frontend. */
   removable: 0x2,
+  /** Writes and discards are refused; the frontend opens the disk read-only. */
   readOnly: 0x4,
 } as const;
 
@@ -63,7 +69,12 @@ export const SECTORS_PER_PAGE = 8;
 
 /** The `protocol` key's values (`XEN_IO_PROTO_ABI_*`, `io/protocols.h`). */
 export const BlkifProtocol = {
+  /** 64-bit x86 guests' layout (`id` at 8, 112-byte requests). */
   x86_64: 'x86_64-abi',
+  /**
+   * 32-bit x86 guests' layout (`id` at 4, 108-byte requests); also what a backend assumes of a
+   * frontend that writes no `protocol` key.
+   */
   x86_32: 'x86_32-abi',
 } as const;
 export type BlkifProtocol = (typeof BlkifProtocol)[keyof typeof BlkifProtocol];

@@ -25,9 +25,11 @@ export type BlockErrorCode =
 
 /** Failure of a block-device operation or of the device. */
 export class BlockError extends Error {
+  /** Always `'BlockError'`. */
   override readonly name = 'BlockError';
 
   constructor(
+    /** What went wrong, errno-style (see {@link BlockErrorCode}): branch on this. */
     readonly code: BlockErrorCode,
     message: string,
     options?: { cause?: unknown },

@@ -113,13 +113,22 @@ export async function readTransportLimits(read: ReadKey): Promise<TransportLimit
 export interface DiskDescription {
   /** Size in 512-byte sectors. */
   readonly sectors: number;
+  /**
+   * Logical sector size in bytes (`sector-size`): reads and writes must be whole multiples of
+   * it, though blkif still counts in 512-byte sectors.
+   */
   readonly sectorSize: number;
+  /** Physical sector size in bytes; writes aligned to it avoid read-modify-write on the disk. */
   readonly physicalSectorSize: number;
+  /** `VDISK_READONLY`: writes and discards fail with `EROFS`. */
   readonly readOnly: boolean;
+  /** `VDISK_REMOVABLE`: the medium may change. */
   readonly removable: boolean;
+  /** `VDISK_CDROM`: the disk is a CD-ROM. */
   readonly cdrom: boolean;
   /** How to flush: `feature-flush-cache`, else `feature-barrier`, else none (writes through). */
   readonly flush: 'flush' | 'barrier' | undefined;
+  /** The backend accepts discards (`feature-discard`). */
   readonly discard: boolean;
   /** Both ends reuse grants. */
   readonly persistent: boolean;

@@ -87,6 +87,7 @@ export function abiOfProtocol(protocol: string | undefined): BlkifAbi | undefine
 
 /** A `struct blkif_request_segment`: a granted page and the 512-byte sectors of it in use. */
 export interface BlkifSegment {
+  /** Grant reference of the page the data is read into or written from. */
   readonly ref: number;
   /** First sector of the page, inclusive. */
   readonly firstSect: number;
@@ -96,13 +97,17 @@ export interface BlkifSegment {
 
 /** A read, write, barrier or flush request (segments in the slot). */
 export interface BlkifRwRequest {
+  /** What to do with the segments: read, write, or a write with barrier or flush semantics. */
   readonly op:
     | typeof BlkifOp.read
     | typeof BlkifOp.write
     | typeof BlkifOp.writeBarrier
     | typeof BlkifOp.flushDiskcache;
+  /** Opaque to the backend; echoed in the response so the frontend can match it. */
   readonly id: bigint;
+  /** The virtual device's handle; Linux sends 0 and backends ignore it. */
   readonly handle: number;
+  /** First 512-byte sector on the disk, whatever the disk's sector size. */
   readonly sector: number;
   /** `nr_segments` as sent, which may exceed what the slot holds. */
   readonly segmentCount: number;
@@ -112,21 +117,29 @@ export interface BlkifRwRequest {
 
 /** A discard request. */
 export interface BlkifDiscardRequest {
+  /** Always {@link BlkifOp}.discard. */
   readonly op: typeof BlkifOp.discard;
+  /** Opaque to the backend; echoed in the response. */
   readonly id: bigint;
   /** `BLKIF_DISCARD_SECURE` or 0. */
   readonly flag: number;
+  /** First 512-byte sector to discard. */
   readonly sector: number;
+  /** Number of 512-byte sectors to discard (`nr_sectors`). */
   readonly count: number;
 }
 
 /** A read or write whose segments are in granted indirect pages. */
 export interface BlkifIndirectRequest {
+  /** Always {@link BlkifOp}.indirect; the real operation is {@link indirectOp}. */
   readonly op: typeof BlkifOp.indirect;
   /** The operation carried (only read and write are valid). */
   readonly indirectOp: number;
+  /** Opaque to the backend; echoed in the response. */
   readonly id: bigint;
+  /** The virtual device's handle; Linux sends 0 and backends ignore it. */
   readonly handle: number;
+  /** First 512-byte sector on the disk. */
   readonly sector: number;
   /** `nr_segments` as sent. */
   readonly segmentCount: number;
@@ -136,7 +149,9 @@ export interface BlkifIndirectRequest {
 
 /** Any other operation: only its id can be trusted, to answer it. */
 export interface BlkifOtherRequest {
+  /** The unknown or unsupported operation number, echoed in the `EOPNOTSUPP` response. */
   readonly op: number;
+  /** Opaque to the backend; echoed in the response. */
   readonly id: bigint;
 }
 
@@ -149,8 +164,11 @@ export type BlkifRequest =
 
 /** A decoded response. */
 export interface BlkifResponse {
+  /** The request's `id`, which is how the frontend finds the request this answers. */
   readonly id: bigint;
+  /** The request's operation, echoed ({@link BlkifOp}). */
   readonly op: number;
+  /** The outcome: a {@link BlkifStatus} value (negative on failure). */
   readonly status: number;
 }
 

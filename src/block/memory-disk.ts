@@ -6,7 +6,9 @@ import { BlockError } from './errors.ts';
 export interface MemoryDiskOptions {
   /** Logical sector size (default 512). */
   readonly sectorSize?: number;
+  /** Physical sector size advertised to the frontend (default: the logical sector size). */
   readonly physicalSectorSize?: number;
+  /** Refuse writes and discards with `EROFS` and advertise `VDISK_READONLY` (default false). */
   readonly readOnly?: boolean;
   /** Offer discard, which zeroes the sectors (default true). */
   readonly discard?: boolean;
@@ -19,6 +21,7 @@ export interface MemoryDiskOptions {
  * serving generated images. Discarded sectors read back as zeros.
  */
 export class MemoryDisk implements BlockDisk {
+  /** The disk's contents, live: inspect or change them between requests. */
   readonly bytes: Uint8Array;
   readonly sectors: number;
   readonly sectorSize: number;

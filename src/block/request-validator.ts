@@ -22,6 +22,7 @@ export interface BackendLimits {
   readonly sectors: number;
   /** Logical sector size in bytes: starts and lengths must be multiples of it. */
   readonly sectorSize: number;
+  /** Writes and discards are refused with `BLKIF_RSP_ERROR`. */
   readonly readOnly: boolean;
   /** Flush and barrier are offered. */
   readonly flush: boolean;
@@ -33,10 +34,13 @@ export interface BackendLimits {
 
 /** A request to answer without touching the disk. */
 export interface Refusal {
+  /** Tells the verdicts apart. */
   readonly kind: 'refuse';
+  /** The request's id, which the response echoes. */
   readonly id: bigint;
   /** The operation the response carries. */
   readonly op: number;
+  /** `BLKIF_RSP_EOPNOTSUPP` for an operation not offered, `BLKIF_RSP_ERROR` for the rest. */
   readonly status: typeof BlkifStatus.error | typeof BlkifStatus.notSupported;
   /** Why, for logs and tests. */
   readonly reason: string;
@@ -44,7 +48,9 @@ export interface Refusal {
 
 /** A read or write (with flush or barrier semantics when asked) to carry out. */
 export interface IoPlan {
+  /** Tells the verdicts apart. */
   readonly kind: 'io';
+  /** The request's id, which the response echoes. */
   readonly id: bigint;
   /** The operation the response carries: the request's, or an indirect request's inner one. */
   readonly op: number;
@@ -59,19 +65,30 @@ export interface IoPlan {
   readonly postflush: boolean;
   /** Wait for every earlier request, and hold later ones until done (barrier). */
   readonly barrier: boolean;
+  /** First 512-byte sector on the disk. */
   readonly sector: number;
   /** The segments, once known (an indirect request's come from its pages). */
   readonly segments: readonly BlkifSegment[];
   /** Where an indirect request's segments are, until they are read. */
-  readonly indirect?: { readonly refs: readonly number[]; readonly count: number };
+  readonly indirect?: {
+    /** Grant references of the indirect pages. */
+    readonly refs: readonly number[];
+    /** Segments the pages hold, in order (`nr_segments`). */
+    readonly count: number;
+  };
 }
 
 /** A discard to carry out. */
 export interface DiscardPlan {
+  /** Tells the verdicts apart. */
   readonly kind: 'discard';
+  /** The request's id, which the response echoes. */
   readonly id: bigint;
+  /** Always {@link BlkifOp}.discard, for the response. */
   readonly op: typeof BlkifOp.discard;
+  /** First 512-byte sector to discard. */
   readonly sector: number;
+  /** Number of 512-byte sectors to discard. */
   readonly count: number;
   /** The guest asked for a secure discard. */
   readonly secure: boolean;

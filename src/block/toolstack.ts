@@ -5,6 +5,7 @@ import { virtualDeviceName } from './vdev.ts';
 
 /** A block device to add, as `xl block-attach` describes one. */
 export interface BlockDeviceSpec {
+  /** The guest that gets the disk. */
   readonly frontendDomid: number;
   /** The driver domain (default 0). */
   readonly backendDomid?: number;
@@ -22,6 +23,7 @@ export interface BlockDeviceSpec {
   readonly frontendType?: string;
   /** What the backend serves, for people and scripts reading the store (`params`). */
   readonly params?: string;
+  /** Attach read-only: the backend's `mode` is `r` rather than `w` (default false). */
   readonly readOnly?: boolean;
   /** More backend keys (a kernel backend's `physical-device`, …). */
   readonly backend?: Readonly<Record<string, string>>;

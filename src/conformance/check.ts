@@ -35,6 +35,7 @@ export type Capability =
 export interface Check {
   /** `area.name`, stable across releases: expectations files refer to it. */
   readonly id: string;
+  /** The area it belongs to, which groups it in reports. */
   readonly area: Area;
   /** The rule under test, as one sentence. */
   readonly rule: string;
@@ -43,7 +44,9 @@ export interface Check {
    * `tools/xenstore/` (file and function), or an XSA number.
    */
   readonly sources: readonly string[];
+  /** Whether a documented rule or C 4.17's behaviour is checked. */
   readonly level: Level;
+  /** What the target must offer; a check whose needs are not met is skipped, not failed. */
   readonly needs: readonly Capability[];
   /**
    * Set when a server with a known bug may stop serving during this check (the C 4.17 daemon
@@ -56,11 +59,17 @@ export interface Check {
 
 /** The description of one check, without its `id`, `area` or defaults. */
 export interface CheckSpec {
+  /** See {@link Check.rule}. */
   readonly rule: string;
+  /** See {@link Check.sources}. */
   readonly sources: readonly string[];
+  /** See {@link Check.level}. */
   readonly level: Level;
+  /** See {@link Check.needs} (default: none). */
   readonly needs?: readonly Capability[];
+  /** See {@link Check.hazard}. */
   readonly hazard?: string;
+  /** See {@link Check.run}. */
   run(t: CheckContext): Promise<void>;
 }
 
@@ -83,6 +92,7 @@ export function checks(area: Area, specs: Readonly<Record<string, CheckSpec>>): 
 
 /** A broken rule: what was expected and what the server did. */
 export class CheckFailure extends Error {
+  /** Always `'CheckFailure'`: a broken rule, as opposed to an error in the check or its socket. */
   override readonly name = 'CheckFailure';
   /** Errno-style code shared by every failed expectation. */
   readonly code = 'ECHECK';

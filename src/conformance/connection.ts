@@ -206,15 +206,18 @@ export class CheckConnection {
     return toText(await this.ok({ op: 'READ', path }, txId));
   }
 
+  /** WRITE of `value` (text as latin1) that must succeed; a failure is a {@link CheckFailure}. */
   async write(path: string, value: string | Uint8Array = '', txId = 0): Promise<void> {
     const bytes = typeof value === 'string' ? Buffer.from(value, 'latin1') : value;
     await this.ok({ op: 'WRITE', path, value: bytes }, txId);
   }
 
+  /** MKDIR that must succeed. */
   async mkdir(path: string, txId = 0): Promise<void> {
     await this.ok({ op: 'MKDIR', path }, txId);
   }
 
+  /** RM that must succeed. */
   async rm(path: string, txId = 0): Promise<void> {
     await this.ok({ op: 'RM', path }, txId);
   }
@@ -249,6 +252,7 @@ export class CheckConnection {
     expectEqual(events, [[path, token]], `${this.label}: the events after WATCH`);
   }
 
+  /** UNWATCH that must succeed. */
   async unwatch(path: string, token: string): Promise<void> {
     await this.ok({ op: 'UNWATCH', path, token });
   }
@@ -265,6 +269,7 @@ export class CheckConnection {
     return this.request({ op: 'TRANSACTION_END', commit }, txId);
   }
 
+  /** TRANSACTION_END committing `txId`, which must succeed (an `EAGAIN` fails the check). */
   async commit(txId: number): Promise<void> {
     await this.ok({ op: 'TRANSACTION_END', commit: true }, txId);
   }
@@ -321,6 +326,7 @@ export class CheckConnection {
     return true;
   }
 
+  /** Closes the socket; the check's context also closes every connection it opened. */
   close(): void {
     this.#transport?.close();
   }

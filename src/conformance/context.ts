@@ -26,9 +26,11 @@ export const DEFAULT_REPLY_TIMEOUT_MS = 5000;
 
 /** An introduced guest domain and the connection speaking for it. */
 export interface Guest {
+  /** The domain, one of the target's lent {@link ConformanceTarget.guestDomids}. */
   readonly domid: number;
   /** `/local/domain/<domid>`. */
   readonly home: string;
+  /** A connection speaking as the guest, closed after the check. */
   readonly conn: CheckConnection;
 }
 
@@ -58,6 +60,7 @@ export class CheckContext {
     return [this.base, ...parts].join('/');
   }
 
+  /** How long each connection waits for a reply, in milliseconds (the target's, else 5000). */
   get replyTimeoutMs(): number {
     return this.#target.replyTimeoutMs ?? DEFAULT_REPLY_TIMEOUT_MS;
   }
@@ -95,7 +98,12 @@ export class CheckContext {
    * Readies the next unused guest domain for INTRODUCE without introducing it (for checks that
    * send INTRODUCE themselves); it is released after the check all the same.
    */
-  async reserveGuest(): Promise<{ domid: number } & IntroduceArguments> {
+  async reserveGuest(): Promise<
+    {
+      /** The domain reserved; no other check of this run gets it. */
+      domid: number;
+    } & IntroduceArguments
+  > {
     const guests = this.#requireGuests();
     const domids = this.#target.guestDomids ?? DEFAULT_GUEST_DOMIDS;
     const domid = domids.find((candidate) => !this.#guests.has(candidate));

@@ -7,6 +7,7 @@ import type { CheckResult, ConformanceRun } from './runner.ts';
 
 /** Why an implementation fails a check, and how to see it. */
 export interface KnownFailure {
+  /** Why the implementation behaves so (its bug, or a deliberate difference), in one sentence. */
   readonly reason: string;
   /** The requests that show it and what the server answers. */
   readonly reproduction?: string;
@@ -21,6 +22,7 @@ export interface Expectations {
   readonly implementation: string;
   /** Which server, which version, run how. */
   readonly description: string;
+  /** The checks it fails, by check id. */
   readonly knownFailures: Readonly<Record<string, KnownFailure>>;
 }
 
@@ -46,18 +48,25 @@ export type Verdict =
 
 /** One judged result. */
 export interface JudgedResult extends CheckResult {
+  /** The outcome read against the expectations: only `fail` and `stale` break conformance. */
   readonly verdict: Verdict;
   /** The listed reason, for `known` and `stale`. */
   readonly known?: KnownFailure;
 }
 
 /** Counts per verdict. */
-export type Summary = Readonly<Record<Verdict, number>> & { readonly total: number };
+export type Summary = Readonly<Record<Verdict, number>> & {
+  /** Every result, whatever its verdict. */
+  readonly total: number;
+};
 
 /** A run with every result judged. */
 export interface JudgedRun {
+  /** Each check's result with its verdict, in the order they ran. */
   readonly results: readonly JudgedResult[];
+  /** The verdicts counted, for a report's last line. */
   readonly summary: Summary;
+  /** Copied from {@link ConformanceRun.serverLost}. */
   readonly serverLost?: string;
   /** The expectations judged against, if any (without any, every failure is a failure). */
   readonly expectations?: Expectations;
@@ -96,7 +105,9 @@ export function conforms(run: JudgedRun): boolean {
 
 /** Thrown for an expectations file that is not what {@link Expectations} describes. */
 export class ExpectationsError extends Error {
+  /** Always `'ExpectationsError'`. */
   override readonly name = 'ExpectationsError';
+  /** Always `'EINVAL'`: the file, not the server, is at fault. */
   readonly code = 'EINVAL';
 }
 

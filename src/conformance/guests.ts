@@ -7,7 +7,9 @@ import { ringConnector, socketConnector, type TransportConnector } from '../xens
 
 /** What dom0's INTRODUCE names for a guest: its ring's frame and its event-channel port. */
 export interface IntroduceArguments {
+  /** Guest frame number of the domain's xenstore ring page. */
   readonly gfn: number;
+  /** The event-channel port, in the guest, that the server binds to signal the ring. */
   readonly port: number;
 }
 

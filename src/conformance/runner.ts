@@ -12,10 +12,13 @@ export type Outcome = 'pass' | 'fail' | 'skip';
 
 /** One check's result. */
 export interface CheckResult {
+  /** The check that ran (or was skipped). */
   readonly check: Check;
+  /** Pass, fail, or skip (the target lacks a capability the check needs). */
   readonly outcome: Outcome;
   /** Why it failed or was skipped. */
   readonly message?: string;
+  /** Wall-clock time the check took, in milliseconds (0 when it did not run). */
   readonly durationMs: number;
 }
 
@@ -31,6 +34,7 @@ export interface RunOptions {
 
 /** A whole run. */
 export interface ConformanceRun {
+  /** One result per check selected, in the order they ran. */
   readonly results: readonly CheckResult[];
   /** Set when the server stopped answering: after which check, and how it failed. */
   readonly serverLost?: string;

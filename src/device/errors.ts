@@ -29,6 +29,7 @@ export type DeviceErrorCode =
  * failures are its subclass `EvtchnError`, so one `instanceof DeviceError` covers both.
  */
 export class DeviceError extends Error {
+  /** `'DeviceError'`, or `'EvtchnError'` for the subclass, for logs printing `name: message`. */
   override readonly name: string = 'DeviceError';
 
   /**

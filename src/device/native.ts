@@ -5,16 +5,27 @@ import type { Futex } from '../ring/index.ts';
 import { DeviceError } from './errors.ts';
 
 /** Struct layout published by the addon: `size` plus the byte offset of each field. */
-export type NativeLayout = Readonly<Record<string, number>> & { readonly size: number };
+export type NativeLayout = Readonly<Record<string, number>> & {
+  /** `sizeof` the struct, in bytes. */
+  readonly size: number;
+};
 
 /** The ioctl numbers and struct layouts the addon was compiled with. */
 export interface NativeAbi {
+  /** Request numbers by Linux's names (`IOCTL_EVTCHN_BIND_VIRQ`, …), as the headers define them. */
   readonly ioctls: Readonly<Record<string, number>>;
+  /**
+   * The ioctl argument structs by C name, so tests can compare the addon's view of the headers
+   * with Xen's public ones.
+   */
   readonly layouts: Readonly<Record<string, NativeLayout>>;
 }
 
 /** Opaque handle of a file-descriptor watch. */
-export type FdWatch = { readonly __fdWatch: unique symbol };
+export type FdWatch = {
+  /** A type brand only, so no other value passes for a watch; absent at run time. */
+  readonly __fdWatch: unique symbol;
+};
 
 /**
  * The functions of the native addon. Every function throws an `Error` whose `code` is an errno
@@ -23,18 +34,26 @@ export type FdWatch = { readonly __fdWatch: unique symbol };
  * rings' doorbell takes ({@link Futex}).
  */
 export interface XenwireNative extends Futex {
+  /** What the addon was compiled against: checked against Xen's headers in tests. */
   readonly abi: NativeAbi;
   /** `mmap(MAP_SHARED)` of `fd` as an external ArrayBuffer; unmapped by {@link munmap} or GC. */
   mmap(fd: number, length: number, offset: number, writable: boolean): ArrayBuffer;
   /** Unmaps a buffer from {@link mmap} now and detaches it (its byteLength becomes 0). */
   munmap(buffer: ArrayBuffer): void;
 
+  /** `IOCTL_EVTCHN_BIND_VIRQ` on an evtchn fd: returns the local port. */
   evtchnBindVirq(fd: number, virq: number): number;
+  /** `IOCTL_EVTCHN_BIND_INTERDOMAIN`: binds to `remotePort` of `remoteDomid`; returns the local port. */
   evtchnBindInterdomain(fd: number, remoteDomid: number, remotePort: number): number;
+  /** `IOCTL_EVTCHN_BIND_UNBOUND_PORT`: a port `remoteDomid` may bind to; returns it. */
   evtchnBindUnboundPort(fd: number, remoteDomid: number): number;
+  /** `IOCTL_EVTCHN_UNBIND`: closes a port bound through this fd. */
   evtchnUnbind(fd: number, port: number): void;
+  /** `IOCTL_EVTCHN_NOTIFY`: signals the port's remote end. */
   evtchnNotify(fd: number, port: number): void;
+  /** `IOCTL_EVTCHN_RESET`: clears the fd's queue of pending ports (the bindings stay). */
   evtchnReset(fd: number): void;
+  /** `IOCTL_EVTCHN_RESTRICT_DOMID`: from now on the fd may only bind ports of `domid`. */
   evtchnRestrict(fd: number, domid: number): void;
   /** Nonblocking read of pending ports; `[]` when none. */
   evtchnReadPorts(fd: number): number[];
@@ -43,7 +62,9 @@ export interface XenwireNative extends Futex {
 
   /** Maps grants of `domid` into the gntdev file; returns the offset to mmap them at. */
   gntdevMapGrantRefs(fd: number, domid: number, refs: readonly number[]): number;
+  /** `IOCTL_GNTDEV_UNMAP_GRANT_REF`: releases `count` grants mapped at offset `index`. */
   gntdevUnmapGrantRef(fd: number, index: number, count: number): void;
+  /** `IOCTL_GNTDEV_SET_MAX_GRANTS`: caps how many grants the fd may map at once. */
   gntdevSetMaxGrants(fd: number, count: number): void;
   /** Grants `count` fresh pages to `domid`; mmap them at `index`. */
   gntallocAllocGref(
@@ -51,7 +72,16 @@ export interface XenwireNative extends Futex {
     domid: number,
     count: number,
     writable: boolean,
-  ): { index: number; refs: number[] };
+  ): {
+    /** The offset in the gntalloc file to mmap the pages at. */
+    index: number;
+    /** The grant reference of each page, to hand to `domid`. */
+    refs: number[];
+  };
+  /**
+   * `IOCTL_GNTALLOC_DEALLOC_GREF`: ends the grants at `index`; the pages are freed once unmapped
+   * here and by the peer.
+   */
   gntallocDeallocGref(fd: number, index: number, count: number): void;
   /**
    * `IOCTL_GNTDEV_SET_UNMAP_NOTIFY` / `IOCTL_GNTALLOC_SET_UNMAP_NOTIFY`: `action` is a mask of
@@ -63,6 +93,7 @@ export interface XenwireNative extends Futex {
 
   /** Calls `callback` from the event loop each time `fd` is readable (it must drain the fd). */
   watchReadable(fd: number, callback: (errorName?: string) => void): FdWatch;
+  /** Stops a {@link watchReadable} watch and releases its libuv handle. */
   unwatch(watch: FdWatch): void;
 
   /** A nonblocking unix datagram socket bound to `path`. */
@@ -70,7 +101,13 @@ export interface XenwireNative extends Futex {
   /** Sends one datagram carrying `port` as 4 little-endian bytes. */
   unixDgramSendPort(fd: number, peerPath: string, port: number): void;
   /** Drains queued datagrams; ones that are not 4 bytes long are counted as malformed. */
-  unixDgramReceivePorts(fd: number): { ports: number[]; malformed: number };
+  unixDgramReceivePorts(fd: number): {
+    /** The ports received, in arrival order. */
+    ports: number[];
+    /** Datagrams dropped for not being 4 bytes long. */
+    malformed: number;
+  };
+  /** `close(2)`, for any fd the addon opened. */
   closeFd(fd: number): void;
 }
 

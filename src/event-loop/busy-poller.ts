@@ -10,6 +10,7 @@ import { SpinPolicy } from './spin-policy.ts';
  * Spinning keeps the event loop turning (`setImmediate`) instead of blocking in `epoll_wait`,
  * so timers and other I/O still run. It only lasts while answers are outstanding, and gives up
  * after 0.1 ms without an answer.
+ * @category Client
  */
 export type BusyPoll = boolean | 'adaptive';
 

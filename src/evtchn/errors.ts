@@ -8,6 +8,7 @@ export type EvtchnErrorCode = DeviceErrorCode;
 
 /** Failure of an event-channel or grant-table operation. */
 export class EvtchnError extends DeviceError {
+  /** Always `'EvtchnError'`; `instanceof DeviceError` holds too. */
   override readonly name = 'EvtchnError';
 }
 

@@ -108,6 +108,7 @@ export abstract class EventChannel
     return queue;
   }
 
+  /** `for await (const port of channel)`: the same as iterating {@link pending}. */
   [Symbol.asyncIterator](): AsyncIterator<number> {
     return this.pending();
   }
@@ -122,6 +123,7 @@ export abstract class EventChannel
     this.release();
   }
 
+  /** `await using channel = …`: closes the handle at the end of the scope unless already closed. */
   async [Symbol.asyncDispose](): Promise<void> {
     if (!this.#closed) this.close();
   }

@@ -13,12 +13,15 @@ import {
  * where the guest's page is in it, and a port to ask the toolstack for INTRODUCE.
  */
 export interface GuestHandoff {
+  /** The simulated hypervisor's shared state, attached to in the worker. */
   readonly hypervisor: SharedArrayBuffer;
+  /** The domain the worker boots as. */
   readonly domid: number;
   /** Byte offset of the guest's xenstore page in `hypervisor`. */
   readonly pageOffset: number;
   /** Byte offset of the guest's console page in `hypervisor`. */
   readonly consolePageOffset: number;
+  /** The host's end answers the worker's request to be introduced to xenstored. */
   readonly toolstack: MessagePort;
 }
 

@@ -7,6 +7,7 @@ import { ringConnector } from '../xenstore/transport/ring.ts';
 
 /** A guest domain of a simulated host, as its kernel's xenbus sees xenstore. */
 export interface SimulatedGuest {
+  /** The guest's domain id; its home is `/local/domain/<domid>`. */
   readonly domid: number;
   /** A client of the host's xenstored over this guest's ring page and event channel. */
   readonly client: XenstoreClient;

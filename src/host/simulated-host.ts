@@ -24,7 +24,7 @@ export interface SimulatedHostOptions {
   readonly server?: ServerOptions;
   /**
    * Sizes of the simulated hypervisor and how it sleeps. By default it has room for
-   * {@link HOST_DOMAINS} domains (or `guests + 1`, if more) with 4,096 ports each, Xen's 2-level
+   * 1,024 domains (or `guests + 1`, if more) with 4,096 ports each, Xen's 2-level
    * limit: dom0's xenstored binds one port per guest. Memory is committed only as domains use
    * it, so the room costs address space, not memory.
    */
@@ -41,7 +41,9 @@ const HOST_PORTS_PER_DOMAIN = 4096;
 
 /** A guest running in its own worker thread. */
 export interface GuestWorker {
+  /** The guest domain the worker speaks for. */
   readonly domid: number;
+  /** The thread; to end the guest, use the host's `destroyDomain`, which also releases it. */
   readonly worker: Worker;
 }
 
@@ -71,6 +73,10 @@ export async function createSimulatedHost(
  * thread ({@link spawnGuestWorker}).
  */
 export class SimulatedHost {
+  /**
+   * The hypervisor every domain of the host lives in: create more domains, bind ports or grant
+   * pages through it, or hand its buffer to a worker.
+   */
   readonly hypervisor: SimulatedHypervisor;
   /** The in-memory xenstored. */
   readonly server: XenstoreServer;

@@ -33,7 +33,9 @@ export interface ByteRingLayout {
  * when `write` returned 0, a consumer waits only when `read` returned 0.
  */
 export class ByteRing {
+  /** The layout's name, used to say which ring an error came from. */
   readonly name: string;
+  /** Capacity of the data area in bytes (a power of two). */
   readonly size: number;
   private lastNotifyNeeded = false;
   private readonly words: Uint32Array;

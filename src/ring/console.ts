@@ -10,11 +10,17 @@ import { ByteRingEnd } from './ring-end.ts';
  * since Xen 4.21, a `connection` byte.
  */
 export const XenconsOffset = {
+  /** `in[1024]`: bytes from the backend to the guest (keyboard input). */
   in: 0,
+  /** `out[2048]`: bytes from the guest to the backend (console output). */
   out: 1024,
+  /** u32 `in_cons`, advanced by the guest as it reads `in`. */
   inCons: 3072,
+  /** u32 `in_prod`, advanced by the backend as it writes `in`. */
   inProd: 3076,
+  /** u32 `out_cons`, advanced by the backend as it reads `out`. */
   outCons: 3080,
+  /** u32 `out_prod`, advanced by the guest as it writes `out`. */
   outProd: 3084,
   /** u8: {@link XenconsConnection}. */
   connection: 3088,
@@ -28,6 +34,10 @@ export const XenconsConnection = {
   DISCONNECTED: 1,
 } as const;
 
+/**
+ * The console's `in` direction (backend → guest) as a {@link ByteRingLayout}, for building a
+ * {@link ByteRing} over a console page directly instead of through {@link ConsoleRing}.
+ */
 export const XENCONS_IN_LAYOUT: ByteRingLayout = {
   name: 'xencons.in',
   data: XenconsOffset.in,
@@ -36,6 +46,7 @@ export const XENCONS_IN_LAYOUT: ByteRingLayout = {
   prod: XenconsOffset.inProd,
 };
 
+/** The console's `out` direction (guest → backend) as a {@link ByteRingLayout}. */
 export const XENCONS_OUT_LAYOUT: ByteRingLayout = {
   name: 'xencons.out',
   data: XenconsOffset.out,
@@ -44,6 +55,7 @@ export const XENCONS_OUT_LAYOUT: ByteRingLayout = {
   prod: XenconsOffset.outProd,
 };
 
+/** How a {@link ConsoleRing} finds its page in the buffer and wakes its peer. */
 export interface ConsoleRingOptions {
   /** Where the page starts in the buffer (default 0; a multiple of 4). */
   readonly byteOffset?: number;
@@ -62,7 +74,12 @@ export class ConsoleRing extends ByteRingEnd {
   readonly output: ByteRing;
   private readonly bytes: Uint8Array;
 
+  /**
+   * @param buffer the memory holding the console page (4096 bytes from `options.byteOffset`)
+   * @throws {@link RingError} `EINVAL` for an unknown role or a buffer too small for the page
+   */
   constructor(
+    /** Which end this is: it decides which direction `write` and `read` use. */
     readonly role: 'guest' | 'backend',
     buffer: RingBuffer,
     options: ConsoleRingOptions = {},

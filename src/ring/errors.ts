@@ -13,8 +13,10 @@ export type RingErrorCode =
 
 /** Every error this module throws for bad input or a misbehaving peer. */
 export class RingError extends Error {
+  /** `'RingError'`, or the subclass's name, for logs that print only `name: message`. */
   override readonly name: string = 'RingError';
   constructor(
+    /** What went wrong, errno-style: branch on this, not on the message. */
     readonly code: RingErrorCode,
     message: string,
   ) {
@@ -29,11 +31,16 @@ export class RingError extends Error {
  * handshake). Xen names it `XENSTORE_ERROR_RINGIDX`, `RING_*_PROD_OVERFLOW` in `ring.h`.
  */
 export class RingIndexError extends RingError {
+  /** Always `'RingIndexError'`; {@link code} is `'EPROTO'`. */
   override readonly name = 'RingIndexError';
   constructor(
+    /** Name of the ring direction whose indices are corrupt, e.g. `xenstore.rsp`. */
     readonly ring: string,
+    /** The consumer index as read from shared memory (free-running u32). */
     readonly cons: number,
+    /** The producer index as read from shared memory (free-running u32). */
     readonly prod: number,
+    /** Capacity of the ring: entries for a request/response ring, bytes for a byte ring. */
     readonly size: number,
   ) {
     super(

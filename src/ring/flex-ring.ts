@@ -12,10 +12,15 @@ import { ByteRingEnd } from './ring-end.ts';
 
 /** Byte offsets of `struct name##_data_intf`. */
 export const FlexIntfOffset = {
+  /** u32 `in_cons`, advanced by the frontend as it reads `in`. */
   inCons: 0,
+  /** u32 `in_prod`, advanced by the backend as it writes `in`; a cache line from `in_cons`. */
   inProd: 4,
+  /** u32 `out_cons`, advanced by the backend as it reads `out`. */
   outCons: 64,
+  /** u32 `out_prod`, advanced by the frontend as it writes `out`. */
   outProd: 68,
+  /** u32 `ring_order`: the data area is `2^ring_order` pages, half for each direction. */
   ringOrder: 128,
   /** `grant_ref_t ref[]`: the grants of the data pages. */
   ref: 132,
@@ -29,6 +34,7 @@ export function flexRingSize(order: number): number {
   return 2 ** (order + 11);
 }
 
+/** Where a {@link FlexRing} finds its two areas in their buffers, and how it wakes its peer. */
 export interface FlexRingOptions {
   /** Where the interface page starts in its buffer (default 0). */
   readonly intfOffset?: number;
@@ -51,6 +57,7 @@ export class FlexRing extends ByteRingEnd {
    * @param order the ring order (`ring_order` in the interface page)
    */
   constructor(
+    /** Which end this is: the frontend writes `out`, the backend writes `in`. */
     readonly role: 'frontend' | 'backend',
     intf: RingBuffer,
     data: RingBuffer,

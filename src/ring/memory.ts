@@ -19,6 +19,7 @@ const hostIsLittleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
  * index, which is what the `volatile`-style single reads in the C code guarantee.
  */
 export class RingArea {
+  /** The whole area as bytes, for the data a ring copies (never for its index words). */
   readonly bytes: Uint8Array;
   /** u32 view for index loads and stores. */
   readonly words: Uint32Array;
@@ -70,10 +71,18 @@ export class RingArea {
     return this;
   }
 
+  /**
+   * Reads the u32 at `offset` (bytes from the area's start, a multiple of 4) as one atomic load,
+   * the barrier the C code gets from `rmb`/`mb` around its index reads.
+   */
   load(offset: number): number {
     return Atomics.load(this.words, offset >>> 2);
   }
 
+  /**
+   * Publishes `value` (truncated to u32) at `offset` (a multiple of 4) as one atomic store, so
+   * the peer never sees a torn index or one ahead of the bytes written before it.
+   */
   store(offset: number, value: number): void {
     Atomics.store(this.words, offset >>> 2, value >>> 0);
   }

@@ -18,13 +18,19 @@ export const SRING_HEADER_SIZE = 64;
 
 /** Byte offsets of the shared header's fields. */
 export const SringOffset = {
+  /** u32 `req_prod`: requests the frontend has published. */
   reqProd: 0,
+  /** u32 `req_event`: the backend wants an event when `req_prod` passes this. */
   reqEvent: 4,
+  /** u32 `rsp_prod`: responses the backend has published. */
   rspProd: 8,
+  /** u32 `rsp_event`: the frontend wants an event when `rsp_prod` passes this. */
   rspEvent: 12,
   /** `pvt.pvt_pad[4]`, used by some protocols (netif `smartpoll_active`). */
   pvt: 16,
+  /** `pad[44]`: reserved, zeroed by `SHARED_RING_INIT`. */
   pad: 20,
+  /** The first slot. */
   ring: SRING_HEADER_SIZE,
 } as const;
 
@@ -70,6 +76,7 @@ export interface SringPlacement {
  * ```
  */
 export class RingType {
+  /** The protocol's name (`blkif`, `netif_tx`, …), which prefixes the ends' error messages. */
   readonly name: string;
   /** `sizeof(union name##_sring_entry)`. */
   readonly entrySize: number;
@@ -121,6 +128,7 @@ export function defineRing(definition: {
 abstract class RingEnd {
   /** Number of slots (`RING_SIZE`). */
   readonly size: number;
+  /** Bytes per slot: the larger of the request and response sizes. */
   readonly entrySize: number;
   protected readonly name: string;
   protected readonly bytes: Uint8Array;
@@ -151,15 +159,19 @@ abstract class RingEnd {
     return this.slots[index & this.mask]!;
   }
 
+  /** `req_prod` in shared memory now: what the frontend has published (free-running u32). */
   get reqProd(): number {
     return Atomics.load(this.words, REQ_PROD);
   }
+  /** `req_event` in shared memory now: the request index the backend asked to be woken at. */
   get reqEvent(): number {
     return Atomics.load(this.words, REQ_EVENT);
   }
+  /** `rsp_prod` in shared memory now: what the backend has published (free-running u32). */
   get rspProd(): number {
     return Atomics.load(this.words, RSP_PROD);
   }
+  /** `rsp_event` in shared memory now: the response index the frontend asked to be woken at. */
   get rspEvent(): number {
     return Atomics.load(this.words, RSP_EVENT);
   }

@@ -16,18 +16,25 @@ import type { Notify } from './notify.ts';
  */
 
 export const VchanOffset = {
+  /** u32 `left.cons`: the server's read index into the left ring (client → server). */
   leftCons: 0,
+  /** u32 `left.prod`: the client's write index into the left ring. */
   leftProd: 4,
+  /** u32 `right.cons`: the client's read index into the right ring (server → client). */
   rightCons: 8,
+  /** u32 `right.prod`: the server's write index into the right ring. */
   rightProd: 12,
-  /** u16 each. */
+  /** u16 `left_order`: log2 of the left ring's size in bytes. */
   leftOrder: 16,
+  /** u16 `right_order`: log2 of the right ring's size in bytes. */
   rightOrder: 18,
-  /** u8 each: {@link VchanLive}. */
+  /** u8 `cli_live`: the client's {@link VchanLive} state. */
   cliLive: 20,
+  /** u8 `srv_live`: the server's {@link VchanLive} state. */
   srvLive: 21,
-  /** u8 each: bits of {@link VchanNotify}; `cli_notify` holds the server's requests to the client. */
+  /** u8 `cli_notify`: bits of {@link VchanNotify}, the server's requests to the client. */
   cliNotify: 22,
+  /** u8 `srv_notify`: bits of {@link VchanNotify}, the client's requests to the server. */
   srvNotify: 23,
   /** u32 grant references of the data pages, left ring's first. */
   grants: 24,
@@ -43,7 +50,9 @@ export const VchanNotify = {
 
 /** Values of `cli_live` / `srv_live`. */
 export const VchanLive = {
+  /** That end has closed; the other reads what is left, then sees end of stream. */
   EXITED: 0,
+  /** That end is attached and using the rings. */
   CONNECTED: 1,
   /** The client has not connected yet (the server's initial value for `cli_live`). */
   NOT_YET: 2,
@@ -146,10 +155,13 @@ export function writeVchanGrants(page: RingBuffer, grants: VchanGrants, byteOffs
 
 /** Where one ring's data is when its order is 12 or more (separately granted pages). */
 export interface VchanData {
+  /** The memory the granted data pages are mapped into. */
   readonly buffer: RingBuffer;
+  /** Where the ring's data starts in `buffer` (default 0; a multiple of 4). */
   readonly byteOffset?: number;
 }
 
+/** Where a {@link Vchan} finds its page and data, and how it wakes its peer. */
 export interface VchanOptions {
   /** Where the shared page starts in its buffer (default 0). */
   readonly byteOffset?: number;
@@ -176,6 +188,7 @@ export class Vchan {
   private readonly notify: Notify | undefined;
 
   constructor(
+    /** Which end this is: the client writes `left`, the server writes `right`. */
     readonly role: 'server' | 'client',
     page: RingBuffer,
     options: VchanOptions = {},

@@ -14,14 +14,23 @@ export const XENSTORE_RING_SIZE = 1024;
 
 /** Byte offsets of the fields of `struct xenstore_domain_interface`. */
 export const XenstoreOffset = {
+  /** `req[1024]`: request bytes, guest → server. */
   req: 0,
+  /** `rsp[1024]`: reply and watch-event bytes, server → guest. */
   rsp: 1024,
+  /** u32 `req_cons`, advanced by the server as it reads requests. */
   reqCons: 2048,
+  /** u32 `req_prod`, advanced by the guest as it writes requests. */
   reqProd: 2052,
+  /** u32 `rsp_cons`, advanced by the guest as it reads responses. */
   rspCons: 2056,
+  /** u32 `rsp_prod`, advanced by the server as it writes responses. */
   rspProd: 2060,
+  /** u32 `server_features`: bits of {@link XenstoreFeature}, written by the server. */
   serverFeatures: 2064,
+  /** u32 `connection`: {@link XenstoreConnectionState}. */
   connection: 2068,
+  /** u32 `error`: {@link XenstoreErrorIndicator}. */
   error: 2072,
   /** Dom0less: the event channel to use when non-zero (added to the page in 2025; 0 before). */
   evtchnPort: 2076,
@@ -41,6 +50,7 @@ export const XenstoreFeature = {
 
 /** Values of `connection`. */
 export const XenstoreConnectionState = {
+  /** The ring is in use (and what a page from a server without the feature reads as). */
   CONNECTED: 0,
   /** Set by the guest to ask for a reset; cleared by the server when done. */
   RECONNECT: 1,
@@ -48,7 +58,9 @@ export const XenstoreConnectionState = {
 
 /** Values of `error`. */
 export const XenstoreErrorIndicator = {
+  /** The ring is healthy. */
   NONE: 0,
+  /** An unspecified communication error. */
   COMM: 1,
   /** The indices were inconsistent (`prod - cons > XENSTORE_RING_SIZE`). */
   RINGIDX: 2,
@@ -56,6 +68,10 @@ export const XenstoreErrorIndicator = {
   PROTO: 3,
 } as const;
 
+/**
+ * The request direction of the page as a {@link ByteRingLayout}, for driving a {@link ByteRing}
+ * over a xenstore page directly instead of through {@link XenstoreRing}.
+ */
 export const XENSTORE_REQ_LAYOUT: ByteRingLayout = {
   name: 'xenstore.req',
   data: XenstoreOffset.req,
@@ -64,6 +80,7 @@ export const XENSTORE_REQ_LAYOUT: ByteRingLayout = {
   prod: XenstoreOffset.reqProd,
 };
 
+/** The response direction of the page as a {@link ByteRingLayout}. */
 export const XENSTORE_RSP_LAYOUT: ByteRingLayout = {
   name: 'xenstore.rsp',
   data: XenstoreOffset.rsp,
@@ -75,6 +92,7 @@ export const XENSTORE_RSP_LAYOUT: ByteRingLayout = {
 /** Which end of the page this is. */
 export type XenstoreRole = 'guest' | 'server';
 
+/** Where a {@link XenstoreRing} finds its page in the buffer, and how it wakes its peer. */
 export interface XenstoreRingOptions {
   /** Where the page starts in the buffer (default 0; a multiple of 4). */
   readonly byteOffset?: number;
@@ -99,6 +117,7 @@ export class XenstoreRing extends ByteRingEnd {
   private readonly area: RingArea;
 
   constructor(
+    /** Which end this is: it decides which direction `write` and `read` use. */
     readonly role: XenstoreRole,
     buffer: RingBuffer,
     options: XenstoreRingOptions = {},
@@ -134,6 +153,7 @@ export class XenstoreRing extends ByteRingEnd {
     return ring;
   }
 
+  /** `server_features` now: bits of {@link XenstoreFeature}; see {@link hasFeature}. */
   get serverFeatures(): number {
     return this.area.load(XenstoreOffset.serverFeatures);
   }

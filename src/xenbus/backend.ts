@@ -65,6 +65,7 @@ const MAX_RING_ORDER = 8;
  */
 export class XenbusBackend extends DeviceEnd {
   readonly path: string;
+  /** The guest this backend serves: it maps that domain's grants and binds its ports. */
   readonly frontendDomid: number;
   /** The frontend's directory, from this device's `frontend` key. */
   readonly frontendPath: string;

@@ -12,6 +12,10 @@ export const DEFAULT_TIMEOUT_MS = 10_000;
 export interface DeviceEndOptions {
   /** This domain's xenstore connection. */
   readonly client: XenstoreClient;
+  /**
+   * How rings are shared and signalled: `xenPlatform()` on a real Xen host, a simulated
+   * host's platform in tests.
+   */
   readonly platform: DevicePlatform;
   /** Device type (`vchan`, `vif`, …). */
   readonly type: string;
@@ -55,8 +59,11 @@ export interface DeviceEndEvents {
  * Closed).
  */
 export abstract class DeviceEnd extends EventEmitter<DeviceEndEvents> {
+  /** The xenstore connection the handshake runs over; the device does not close it. */
   readonly client: XenstoreClient;
+  /** Where the rings' pages and event channels come from. */
   readonly platform: DevicePlatform;
+  /** Limit, in milliseconds, of each wait on the peer during the handshake and close. */
   readonly timeoutMs: number;
   /** This end's device directory. */
   abstract readonly path: string;

@@ -22,9 +22,11 @@ export type XenbusErrorCode =
 
 /** Failure of a xenbus device handshake or of the device's life afterwards. */
 export class XenbusError extends Error {
+  /** Always `'XenbusError'`. */
   override readonly name = 'XenbusError';
 
   constructor(
+    /** What went wrong, errno-style (see {@link XenbusErrorCode}): branch on this. */
     readonly code: XenbusErrorCode,
     message: string,
     options?: { cause?: unknown },

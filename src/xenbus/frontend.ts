@@ -72,6 +72,7 @@ const MAX_QUEUES = 256;
  */
 export class XenbusFrontend extends DeviceEnd {
   readonly path: string;
+  /** The driver domain serving this device: the grants are made out to it. */
   readonly backendDomid: number;
   /** The backend's directory, from this device's `backend` key. */
   readonly backendPath: string;

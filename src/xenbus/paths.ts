@@ -10,7 +10,9 @@ export interface DeviceId {
    * guest whose kernel frontend still sees an ordinary `vbd`.
    */
   readonly backendType?: string;
+  /** The guest whose `device/` directory holds the frontend. */
   readonly frontendDomid: number;
+  /** The driver domain whose `backend/` directory holds the backend (0 for Dom0). */
   readonly backendDomid: number;
   /** Device number within the type (`devid`). */
   readonly devid: number;

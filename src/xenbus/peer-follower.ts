@@ -12,8 +12,11 @@ export type StateDecision = (state: XenbusState | undefined) => boolean | Xenbus
 
 /** Where the peer is and who can tell whether its domain lives. */
 export interface Peer {
+  /** The connection the peer's `state` key is read and watched through. */
   readonly client: XenstoreClient;
+  /** Asked whether the peer's domain still exists, so a dead peer fails fast with `ESRCH`. */
   readonly platform: DevicePlatform;
+  /** The peer's domain. */
   readonly domid: number;
   /** The peer's device directory; its `state` key is followed. */
   readonly path: string;

@@ -5,17 +5,23 @@ import { XenbusError } from './errors.ts';
  * each end writes them to its `state` key.
  */
 export const XenbusState = {
+  /** No state written yet (or the key is gone). */
   Unknown: 0,
+  /** The end is setting itself up. */
   Initialising: 1,
   /** The backend is ready for the frontend's details (rings, event channel). */
   InitWait: 2,
   /** The frontend has published its details. */
   Initialised: 3,
+  /** Both ends are attached; the device is in use. */
   Connected: 4,
   /** The end is going away; the peer should disconnect. */
   Closing: 5,
+  /** The end has released its resources; the device can be removed or set up again. */
   Closed: 6,
+  /** The backend is changing the device's configuration (used by PV PCI hotplug). */
   Reconfiguring: 7,
+  /** The reconfiguration is done; the frontend picks up the change. */
   Reconfigured: 8,
 } as const;
 

@@ -4,7 +4,9 @@ import { XenbusState } from './state.ts';
 
 /** Extra keys for either end, written with the rest (driver parameters, e.g. a vchan's name). */
 export interface DeviceKeys {
+  /** Keys for the frontend directory, owned by the frontend domain; they override the defaults. */
   readonly frontend?: Readonly<Record<string, string>>;
+  /** Keys for the backend directory, owned by the backend domain; they override the defaults. */
   readonly backend?: Readonly<Record<string, string>>;
 }
 

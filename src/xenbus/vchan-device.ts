@@ -18,7 +18,9 @@ const RING_ORDER = 12;
 
 /** A byte-stream device end: the stream, and the xenbus device carrying it. */
 export interface VchanEnd<D extends DeviceEnd> {
+  /** The bytes: write to send, read what the peer sent; `end()` half-closes. */
   readonly stream: VchanStream;
+  /** The xenbus device under the stream: its state, paths and `close()`. */
   readonly device: D;
 }
 

@@ -29,11 +29,13 @@ export class VchanStream extends RingDuplex {
     return this.#vchan.peerLive === VchanLive.EXITED;
   }
 
+  /** @internal `stream.Duplex`'s hook, called by Node on `end()`. */
   override _final(done: (error?: Error) => void): void {
     if (!this.detached) this.#vchan.close();
     done();
   }
 
+  /** @internal `stream.Duplex`'s hook, called by Node on `destroy()`. */
   override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
     if (!this.detached) {
       this.detach(undefined);

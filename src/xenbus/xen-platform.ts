@@ -13,8 +13,11 @@ function pagesOf(mapping: GrantMapping): SharedPages {
 
 /** Where the real devices are, for tests that run elsewhere; the defaults are Linux's. */
 export interface XenPlatformOptions {
+  /** The event-channel device (default `/dev/xen/evtchn`). */
   readonly evtchnPath?: string;
+  /** The device that grants this domain's pages to others (default `/dev/xen/gntalloc`). */
   readonly gntallocPath?: string;
+  /** The device that maps other domains' grants (default `/dev/xen/gntdev`). */
   readonly gntdevPath?: string;
   /**
    * Asked whether a peer domain still exists (`IS_DOMAIN_INTRODUCED`); needs a privileged

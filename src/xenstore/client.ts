@@ -26,7 +26,10 @@ import type { Message, OutgoingMessage } from './wire.ts';
 
 const trace = debuglog('xenwire');
 
-/** How to re-establish a lost connection. */
+/**
+ * How to re-establish a lost connection.
+ * @category Client
+ */
 export interface ReconnectOptions {
   /** Attempts before giving up and closing the client; default 10. */
   readonly maxAttempts?: number;
@@ -36,7 +39,10 @@ export interface ReconnectOptions {
   readonly maxDelay?: number;
 }
 
-/** Options of {@link XenstoreClient.connect}. */
+/**
+ * Options of {@link XenstoreClient.connect}.
+ * @category Client
+ */
 export interface XenstoreClientOptions {
   /**
    * How to reach the server. Default: libxenstore's choice (`XENSTORED_PATH`, the daemon's
@@ -77,7 +83,10 @@ export interface XenstoreClientOptions {
   readonly readOnly?: boolean;
 }
 
-/** Options of {@link XenstoreClient.watch}. */
+/**
+ * Options of {@link XenstoreClient.watch}.
+ * @category Client
+ */
 export interface WatchOptions extends RequestOptions {
   /** Aborting also ends the watch (UNWATCH), and its iterators finish without error. */
   readonly signal?: AbortSignal;
@@ -87,7 +96,10 @@ export interface WatchOptions extends RequestOptions {
   readonly queueCapacity?: number;
 }
 
-/** What the `'reconnect'` event reports. */
+/**
+ * What the `'reconnect'` event reports.
+ * @category Client
+ */
 export interface ReconnectInfo {
   /** Transactions that were open at the drop; the server has forgotten them. */
   readonly lostTransactions: number;
@@ -95,7 +107,10 @@ export interface ReconnectInfo {
   readonly watches: number;
 }
 
-/** Events of {@link XenstoreClient}. */
+/**
+ * Events of {@link XenstoreClient}.
+ * @category Client
+ */
 export interface XenstoreClientEvents {
   /**
    * Something the server sent was dropped: a reply to an unknown `req_id`, an event for an
@@ -130,6 +145,7 @@ type State = 'open' | 'reconnecting' | 'closed';
  * `EPROTO` (the server broke the protocol: a reply of the wrong type, `tx_id` or shape, or a
  * frame that closed the connection). Set
  * `NODE_DEBUG=xenwire` to trace every message.
+ * @category Client
  */
 export class XenstoreClient extends NodeOperations implements AsyncDisposable {
   readonly #connector: TransportConnector;

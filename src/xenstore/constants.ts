@@ -7,6 +7,7 @@
 /**
  * Error names in wire order (`xsd_errors[]`): the protocol sends the name as text. New names are
  * only ever appended (EPERM was added in 2022), so the order is part of the protocol.
+ * @category Codec
  */
 export const WIRE_ERRORS = [
   'EINVAL',
@@ -27,10 +28,16 @@ export const WIRE_ERRORS = [
   'EPERM',
 ] as const;
 
-/** An error name that can travel in an `ERROR` reply. */
+/**
+ * An error name that can travel in an `ERROR` reply.
+ * @category Codec
+ */
 export type WireErrorName = (typeof WIRE_ERRORS)[number];
 
-/** Linux errno numbers of the wire error names. */
+/**
+ * Linux errno numbers of the wire error names.
+ * @category Codec
+ */
 export const ERRNO: Readonly<Record<WireErrorName, number>> = {
   EINVAL: 22,
   EACCES: 13,
@@ -52,23 +59,36 @@ export const ERRNO: Readonly<Record<WireErrorName, number>> = {
 
 const wireErrorSet: ReadonlySet<string> = new Set(WIRE_ERRORS);
 
-/** True when `name` is one of the sixteen names the protocol can carry. */
+/**
+ * True when `name` is one of the sixteen names the protocol can carry.
+ * @category Codec
+ */
 export function isWireErrorName(name: string): name is WireErrorName {
   return wireErrorSet.has(name);
 }
 
-/** Size of the fixed message header: four little-endian u32 (`struct xsd_sockmsg`). */
+/**
+ * Size of the fixed message header: four little-endian u32 (`struct xsd_sockmsg`).
+ * @category Codec
+ */
 export const HEADER_SIZE = 16;
 
 /**
  * Largest payload in either direction (`XENSTORE_PAYLOAD_MAX`). A request announcing more makes
  * xenstored drop the connection; a reply that would be larger is replaced by E2BIG.
+ * @category Codec
  */
 export const PAYLOAD_MAX = 4096;
 
-/** Longest absolute path, in bytes (`XENSTORE_ABS_PATH_MAX`). */
+/**
+ * Longest absolute path, in bytes (`XENSTORE_ABS_PATH_MAX`).
+ * @category Codec
+ */
 export const ABS_PATH_MAX = 3072;
-/** Longest relative path, in bytes (`XENSTORE_REL_PATH_MAX`). */
+/**
+ * Longest relative path, in bytes (`XENSTORE_REL_PATH_MAX`).
+ * @category Codec
+ */
 export const REL_PATH_MAX = 2048;
 
 /** `DOMID_SELF`: IS_DOMAIN_INTRODUCED answers T for it. */

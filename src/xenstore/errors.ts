@@ -3,6 +3,7 @@ import { ERRNO, isWireErrorName, type WireErrorName } from './constants.ts';
 /**
  * Codes a {@link XenstoreError} may carry: the sixteen names a server sends, plus the ones this
  * library raises itself for failures that never reach a server.
+ * @category Errors
  */
 export type XenstoreErrorCode =
   | WireErrorName
@@ -33,7 +34,10 @@ const localErrno: Readonly<Record<string, number>> = {
   EALREADY: 114,
 };
 
-/** The optional parts of a {@link XenstoreError}, for its options-object constructor. */
+/**
+ * The optional parts of a {@link XenstoreError}, for its options-object constructor.
+ * @category Errors
+ */
 export interface XenstoreErrorOptions extends ErrorOptions {
   /** The message; by default the code, the operation and the path (`ENOENT: READ /vm/x`). */
   readonly message?: string;
@@ -52,6 +56,7 @@ export interface XenstoreErrorOptions extends ErrorOptions {
  * ```ts
  * throw new XenstoreError('ENOENT', { op: 'READ', path: '/vm/x', cause });
  * ```
+ * @category Errors
  */
 export class XenstoreError extends Error {
   /** `'AbortError'` when `code` is `ABORT_ERR`, else `'XenstoreError'`. */
@@ -106,7 +111,10 @@ function describe(code: string, op?: string, path?: string): string {
   return where ? `${code}: ${where}` : code;
 }
 
-/** True when `err` is a {@link XenstoreError} with the given code. */
+/**
+ * True when `err` is a {@link XenstoreError} with the given code.
+ * @category Errors
+ */
 export function isXenstoreError(err: unknown, code?: XenstoreErrorCode): err is XenstoreError {
   return err instanceof XenstoreError && (code === undefined || err.code === code);
 }

@@ -15,6 +15,7 @@ const NO_PAYLOAD: Uint8Array = Buffer.alloc(0);
  * nobody will overwrite. A reader that must not take more than one message at a time (a ring
  * server, which stops reading a guest that does not read its replies) pushes at most
  * {@link wanted} bytes per call.
+ * @category Codec
  */
 export class MessageFramer {
   /** The header of the message being received, once it is whole. */

@@ -14,7 +14,10 @@ import * as request from './request-shapes.ts';
  * a shape, or a daemon missing a handler, does not compile.
  */
 
-/** What every part of the library needs to know of one request type. */
+/**
+ * What every part of the library needs to know of one request type.
+ * @category Codec
+ */
 export interface MessageRow<Fields = object, Value = unknown, Type extends number = number> {
   /** Its number on the wire. */
   readonly type: Type;
@@ -45,7 +48,10 @@ function row<const Type extends number, Fields, Value>(
   return entry;
 }
 
-/** Every request type, by name, in wire order. */
+/**
+ * Every request type, by name, in wire order.
+ * @category Codec
+ */
 export const MESSAGES = {
   /** Implementation-specific commands; formerly `XS_DEBUG`. */
   CONTROL: row({ type: 0, privileged: true, request: request.args, reply: reply.bytes }),
@@ -132,13 +138,17 @@ export const MESSAGES = {
   }),
 } as const satisfies Record<string, MessageRow>;
 
-/** The name of a request type, e.g. `'READ'`. */
+/**
+ * The name of a request type, e.g. `'READ'`.
+ * @category Codec
+ */
 export type RequestName = keyof typeof MESSAGES;
 
 /**
  * Message type numbers (`enum xsd_sockmsg_type`): those of the requests of {@link MESSAGES}, plus
  * the two the server sends to clients only (WATCH_EVENT 15, ERROR 16) and INVALID (0xffff), which
  * is guaranteed never to name a message.
+ * @category Codec
  */
 export const MessageType: { readonly [K in RequestName]: (typeof MESSAGES)[K]['type'] } & {
   /** A watch firing, server to client. */
@@ -156,20 +166,32 @@ export const MessageType: { readonly [K in RequestName]: (typeof MESSAGES)[K]['t
   INVALID: 0xffff,
 } as const);
 
-/** Name of a message type, e.g. `'READ'`. */
+/**
+ * Name of a message type, e.g. `'READ'`.
+ * @category Codec
+ */
 export type MessageTypeName = keyof typeof MessageType;
 
-/** The number of `XS_RESTRICT`, removed from the protocol: servers answer ENOSYS. */
+/**
+ * The number of `XS_RESTRICT`, removed from the protocol: servers answer ENOSYS.
+ * @category Codec
+ */
 export const REMOVED_RESTRICT_TYPE = 20;
 
-/** One past the highest defined type (`XS_TYPE_COUNT`), 27 for the types of Xen 4.17's header. */
+/**
+ * One past the highest defined type (`XS_TYPE_COUNT`), 27 for the types of Xen 4.17's header.
+ * @category Codec
+ */
 export const TYPE_COUNT: number = Math.max(...Object.values(MESSAGES).map((row) => row.type)) + 1;
 
 const typeNames = new Map<number, MessageTypeName>(
   (Object.entries(MessageType) as [MessageTypeName, number][]).map(([name, n]) => [n, name]),
 );
 
-/** The name of a type number, or `undefined` for numbers that name no message (20, 27+). */
+/**
+ * The name of a type number, or `undefined` for numbers that name no message (20, 27+).
+ * @category Codec
+ */
 export function messageTypeName(type: number): MessageTypeName | undefined {
   return typeNames.get(type);
 }

@@ -14,17 +14,26 @@ for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-
 const SLASH = 0x2f;
 const localPrefix = /^\/local\/domain\/(\d{1,5})\//;
 
-/** The home of a domain, which relative paths are resolved against. */
+/**
+ * The home of a domain, which relative paths are resolved against.
+ * @category Codec
+ */
 export function domainPath(domid: number): string {
   return `/local/domain/${domid}`;
 }
 
-/** True for `@introduceDomain`-style special paths, which are only valid as watch paths. */
+/**
+ * True for `@introduceDomain`-style special paths, which are only valid as watch paths.
+ * @category Codec
+ */
 export function isSpecialPath(path: string): boolean {
   return path.startsWith('@');
 }
 
-/** True for paths that start with `/`. */
+/**
+ * True for paths that start with `/`.
+ * @category Codec
+ */
 export function isAbsolutePath(path: string): boolean {
   return path.startsWith('/');
 }
@@ -32,6 +41,7 @@ export function isAbsolutePath(path: string): boolean {
 /**
  * Why `path` is not a valid node path, or `undefined` when it is. Relative paths are checked as
  * written; resolve them first to apply the length limit the way xenstored does.
+ * @category Codec
  */
 export function pathProblem(path: string): string | undefined {
   const length = path.length;
@@ -58,7 +68,10 @@ export function pathProblem(path: string): string | undefined {
   return undefined;
 }
 
-/** Throws EINVAL unless `path` is a valid node path (absolute or relative; not `@`). */
+/**
+ * Throws EINVAL unless `path` is a valid node path (absolute or relative; not `@`).
+ * @category Codec
+ */
 export function assertValidPath(path: string, op?: string): void {
   const problem = isSpecialPath(path)
     ? 'special path where a node path is needed'
@@ -66,7 +79,10 @@ export function assertValidPath(path: string, op?: string): void {
   if (problem) throw new XenstoreError('EINVAL', `${problem}: ${JSON.stringify(path)}`, op, path);
 }
 
-/** Throws EINVAL unless `path` is valid as a watch path: a node path or any `@name`. */
+/**
+ * Throws EINVAL unless `path` is valid as a watch path: a node path or any `@name`.
+ * @category Codec
+ */
 export function assertValidWatchPath(path: string, op?: string): void {
   if (isSpecialPath(path)) {
     if (path.length > REL_PATH_MAX) {
@@ -77,13 +93,19 @@ export function assertValidWatchPath(path: string, op?: string): void {
   assertValidPath(path, op);
 }
 
-/** Makes a relative path absolute against `domid`'s home; absolute and `@` paths are returned as is. */
+/**
+ * Makes a relative path absolute against `domid`'s home; absolute and `@` paths are returned as is.
+ * @category Codec
+ */
 export function resolvePath(path: string, domid: number): string {
   if (isAbsolutePath(path) || isSpecialPath(path)) return path;
   return `${domainPath(domid)}/${path}`;
 }
 
-/** Undoes {@link resolvePath} for event paths of watches that were registered relative. */
+/**
+ * Undoes {@link resolvePath} for event paths of watches that were registered relative.
+ * @category Codec
+ */
 export function relativize(path: string, domid: number): string {
   const home = `${domainPath(domid)}/`;
   return path.startsWith(home) ? path.slice(home.length) : path;
@@ -92,24 +114,34 @@ export function relativize(path: string, domid: number): string {
 /**
  * True when `child` is `parent` itself or lies below it, component-wise: `/a/b` is under `/a`,
  * `/ab` is not. Everything is under `/`.
+ * @category Codec
  */
 export function isSubpath(parent: string, child: string): boolean {
   if (parent === child || parent === '/') return true;
   return child.length > parent.length && child.startsWith(parent) && child[parent.length] === '/';
 }
 
-/** The parent of an absolute path (`/` for top-level nodes and for `/` itself). */
+/**
+ * The parent of an absolute path (`/` for top-level nodes and for `/` itself).
+ * @category Codec
+ */
 export function parentPath(path: string): string {
   const cut = path.lastIndexOf('/');
   return cut <= 0 ? '/' : path.slice(0, cut);
 }
 
-/** The last component of a path. */
+/**
+ * The last component of a path.
+ * @category Codec
+ */
 export function baseName(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
 }
 
-/** Joins a parent path and a child name. */
+/**
+ * Joins a parent path and a child name.
+ * @category Codec
+ */
 export function joinPath(parent: string, name: string): string {
   return parent === '/' ? `/${name}` : `${parent}/${name}`;
 }

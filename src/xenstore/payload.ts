@@ -6,7 +6,10 @@
 const NUL = 0;
 const encoder = new TextEncoder();
 
-/** Text as bytes. Xenstore strings are ASCII in practice; UTF-8 keeps any other text intact. */
+/**
+ * Text as bytes. Xenstore strings are ASCII in practice; UTF-8 keeps any other text intact.
+ * @category Codec
+ */
 export function toBytes(value: string | Uint8Array): Uint8Array {
   return typeof value === 'string' ? encoder.encode(value) : value;
 }
@@ -18,7 +21,10 @@ export function asBuffer(bytes: Uint8Array): Buffer {
     : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 
-/** Bytes as text (latin1, so that every byte maps to one character and nothing is lost). */
+/**
+ * Bytes as text (latin1, so that every byte maps to one character and nothing is lost).
+ * @category Codec
+ */
 export function toText(bytes: Uint8Array): string {
   return asBuffer(bytes).toString('latin1');
 }
@@ -26,6 +32,7 @@ export function toText(bytes: Uint8Array): string {
 /**
  * Each item followed by a nul: `a\0b\0`, after `headroom` zero bytes (room for a message header,
  * so that a whole frame is one buffer).
+ * @category Codec
  */
 export function joinStrings(items: readonly (string | Uint8Array)[], headroom = 0): Buffer {
   const parts: Uint8Array[] = [];
@@ -57,6 +64,7 @@ export function joinByteStrings(items: readonly string[]): Buffer {
 /**
  * Splits a payload of nul-terminated strings. Returns `undefined` when the payload does not end
  * with a nul (a trailing unterminated part is a grammar error everywhere it can occur).
+ * @category Codec
  */
 export function splitStrings(payload: Uint8Array): string[] | undefined {
   if (payload.length === 0) return [];
@@ -79,5 +87,8 @@ export function indexOfNul(payload: Uint8Array, from = 0): number {
   return payload.indexOf(NUL, from);
 }
 
-/** The `OK\0` that acknowledges every request without a reply value. */
+/**
+ * The `OK\0` that acknowledges every request without a reply value.
+ * @category Codec
+ */
 export const OK_PAYLOAD: Uint8Array = Buffer.from('OK\0', 'latin1');

@@ -8,7 +8,10 @@ import { messageRow } from './messages.ts';
 import type { ReplyValue } from './replies.ts';
 import type { Request } from './requests.ts';
 
-/** How a pool connects: what every member client gets, plus how many members. */
+/**
+ * How a pool connects: what every member client gets, plus how many members.
+ * @category Client
+ */
 export interface XenstorePoolOptions extends XenstoreClientOptions {
   /** Connections in the pool, 1 … 64 (default 4). */
   readonly size?: number;
@@ -38,6 +41,7 @@ const MAX_SIZE = 64;
  * await using pool = await XenstorePool.connect({ size: 4 });
  * const names = await Promise.all(domids.map((id) => pool.readString(`/local/domain/${id}/name`)));
  * ```
+ * @category Client
  */
 export class XenstorePool extends NodeOperations implements AsyncDisposable {
   readonly #members: readonly XenstoreClient[];

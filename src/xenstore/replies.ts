@@ -13,7 +13,10 @@ import type { Message } from './wire.ts';
  * echoes its `req_id` and `tx_id`.
  */
 
-/** A watch firing: the changed path and the watch's token. */
+/**
+ * A watch firing: the changed path and the watch's token.
+ * @category Codec
+ */
 export interface WatchEvent {
   /** The path that changed, relative when the watch's path was. */
   readonly path: string;
@@ -21,13 +24,17 @@ export interface WatchEvent {
   readonly token: string;
 }
 
-/** The decoded reply of `Op`: the value for value-carrying requests, `undefined` for `OK`. */
+/**
+ * The decoded reply of `Op`: the value for value-carrying requests, `undefined` for `OK`.
+ * @category Codec
+ */
 export type ReplyValue<Op extends RequestOp> =
   (typeof MESSAGES)[Op]['reply'] extends ReplyShape<infer Value> ? Value : never;
 
 /**
  * Decodes the reply to a request of type `op`. Throws the server's error as a
  * {@link XenstoreError} with that code, and `EPROTO` for a reply that breaks the grammar.
+ * @category Codec
  */
 export function decodeReply<Op extends RequestOp>(op: Op, message: Message): ReplyValue<Op> {
   if (message.type === MessageType.ERROR) throw decodeError(message.payload, op);
@@ -37,14 +44,20 @@ export function decodeReply<Op extends RequestOp>(op: Op, message: Message): Rep
   return (MESSAGES[op].reply as ReplyShape<ReplyValue<Op>>).decode(message.payload, op);
 }
 
-/** Turns an ERROR payload into an error; unknown names become EINVAL, as libxenstore does. */
+/**
+ * Turns an ERROR payload into an error; unknown names become EINVAL, as libxenstore does.
+ * @category Codec
+ */
 export function decodeError(payload: Uint8Array, op?: string, path?: string): XenstoreError {
   const name = toText(payload).replace(/\0$/, '');
   if (isWireErrorName(name)) return new XenstoreError(name, undefined, op, path);
   return new XenstoreError('EINVAL', `unknown error ${JSON.stringify(name)}`, op, path);
 }
 
-/** Parses a WATCH_EVENT payload `path\0token\0`. */
+/**
+ * Parses a WATCH_EVENT payload `path\0token\0`.
+ * @category Codec
+ */
 export function decodeWatchEvent(payload: Uint8Array): WatchEvent {
   const strings = splitStrings(payload);
   if (!strings || strings.length < 2) {
@@ -53,7 +66,10 @@ export function decodeWatchEvent(payload: Uint8Array): WatchEvent {
   return { path: strings[0]!, token: strings[1]! };
 }
 
-/** A successful reply carrying `payload` (default `OK\0`) for a request of type `type`. */
+/**
+ * A successful reply carrying `payload` (default `OK\0`) for a request of type `type`.
+ * @category Codec
+ */
 export function replyMessage(
   type: number,
   ids: RequestIds,
@@ -62,7 +78,10 @@ export function replyMessage(
   return { type, reqId: ids.reqId, txId: ids.txId, payload };
 }
 
-/** An ERROR reply naming `code`. */
+/**
+ * An ERROR reply naming `code`.
+ * @category Codec
+ */
 export function errorMessage(ids: RequestIds, code: WireErrorName): Message {
   return {
     type: MessageType.ERROR,
@@ -72,7 +91,10 @@ export function errorMessage(ids: RequestIds, code: WireErrorName): Message {
   };
 }
 
-/** A WATCH_EVENT message; its `req_id` and `tx_id` are always 0. */
+/**
+ * A WATCH_EVENT message; its `req_id` and `tx_id` are always 0.
+ * @category Codec
+ */
 export function watchEventMessage(event: WatchEvent): Message {
   return {
     type: MessageType.WATCH_EVENT,

@@ -7,13 +7,19 @@ import { type Permission, parsePermission } from './permissions.ts';
  * has: what a client decodes a reply's payload to.
  */
 
-/** One reply payload grammar. */
+/**
+ * One reply payload grammar.
+ * @category Codec
+ */
 export interface ReplyShape<Value> {
   /** Parses a successful reply's payload; EPROTO naming `op` when it breaks the grammar. */
   decode(payload: Uint8Array, op: string): Value;
 }
 
-/** One slice of a DIRECTORY_PART listing. */
+/**
+ * One slice of a DIRECTORY_PART listing.
+ * @category Codec
+ */
 export interface DirectoryPart {
   /** The node's generation count, as the server printed it; compare slices with it. */
   readonly generation: string;

@@ -9,7 +9,10 @@ import { formatPermission, type Permission, parsePermissions } from './permissio
  * is checked here; path validity, permissions and domain existence are the server's business.
  */
 
-/** One request payload grammar. */
+/**
+ * One request payload grammar.
+ * @category Codec
+ */
 export interface RequestShape<Fields> {
   /**
    * The payload of a request with `fields`, placed after `headroom` bytes that are left for the

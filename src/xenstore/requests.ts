@@ -10,19 +10,31 @@ import { FramedMessage, writeHeader } from './wire.ts';
  * payload grammar of `docs/misc/xenstore.txt`.
  */
 
-/** The operation names a client may send. */
+/**
+ * The operation names a client may send.
+ * @category Codec
+ */
 export type RequestOp = RequestName;
 
-/** A request of type `Op`: its name, and the fields its row's request shape carries. */
+/**
+ * A request of type `Op`: its name, and the fields its row's request shape carries.
+ * @category Codec
+ */
 export type RequestOf<Op extends RequestOp> = {
   /** The request type. */
   readonly op: Op;
 } & ((typeof MESSAGES)[Op]['request'] extends RequestShape<infer Fields> ? Fields : never);
 
-/** Every request a client can send. */
+/**
+ * Every request a client can send.
+ * @category Codec
+ */
 export type Request = { [Op in RequestOp]: RequestOf<Op> }[RequestOp];
 
-/** Header fields chosen by the sender. */
+/**
+ * Header fields chosen by the sender.
+ * @category Codec
+ */
 export interface RequestIds {
   /** `req_id`: echoed by the reply, so the caller can match it. */
   readonly reqId: number;
@@ -34,7 +46,10 @@ function shapeOf(request: Request): RequestShape<Request> {
   return MESSAGES[request.op].request as RequestShape<Request>;
 }
 
-/** Builds the payload of a request. */
+/**
+ * Builds the payload of a request.
+ * @category Codec
+ */
 export function encodeRequestPayload(request: Request): Buffer {
   return shapeOf(request).encode(request, 0);
 }
@@ -42,6 +57,7 @@ export function encodeRequestPayload(request: Request): Buffer {
 /**
  * Builds a whole request message. Its `frame` holds the wire bytes, header included, in one
  * buffer, so that byte transports send it without another copy; its `payload` is a view into it.
+ * @category Codec
  */
 export function encodeRequest(request: Request, ids: RequestIds): FramedMessage {
   const frame = shapeOf(request).encode(request, HEADER_SIZE);
@@ -50,7 +66,10 @@ export function encodeRequest(request: Request, ids: RequestIds): FramedMessage 
   return new FramedMessage(type, ids.reqId, ids.txId, frame);
 }
 
-/** The path a request names, if it names one. */
+/**
+ * The path a request names, if it names one.
+ * @category Codec
+ */
 export function requestPath(request: Request): string | undefined {
   return 'path' in request ? request.path : undefined;
 }
@@ -66,6 +85,7 @@ export function requestPath(request: Request): string | undefined {
  * they start with, bytes after the last nul ignored, and need at least as many strings as they
  * use (WATCH, UNWATCH and DIRECTORY_PART exactly as many). Numbers are read with C's `atoi` into
  * 32 bits (see `numbers.ts`): domids and offsets unsigned, the event channel signed.
+ * @category Codec
  */
 export function decodeRequest(message: {
   readonly type: number;

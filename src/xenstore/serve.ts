@@ -5,7 +5,10 @@ import type { DumpedNode, StoreDump } from './server/persistence.ts';
 import { type ServerOptions, XenstoreServer } from './server/server.ts';
 import { type Listener, socketListener } from './transport/socket-listener.ts';
 
-/** Options of {@link serve}. */
+/**
+ * Options of {@link serve}.
+ * @category Server
+ */
 export interface ServeOptions extends Omit<ServerOptions, 'seed' | 'trace'> {
   /** The privileged (dom0) socket; default `xenstored.sock` in the working directory. */
   readonly socketPath?: string;
@@ -27,7 +30,10 @@ export interface ServeOptions extends Omit<ServerOptions, 'seed' | 'trace'> {
   readonly trace?: string | ServerOptions['trace'];
 }
 
-/** A running server with its sockets. */
+/**
+ * A running server with its sockets.
+ * @category Server
+ */
 export interface Served {
   /** The daemon behind the sockets. */
   readonly server: XenstoreServer;
@@ -42,6 +48,7 @@ export interface Served {
 /**
  * The daemon and its listeners put together: starts a server on unix sockets, as `npm start`
  * and `xenwire serve` do — the dom0 socket, and one socket per guest domain when asked.
+ * @category Server
  */
 export async function serve(options: ServeOptions = {}): Promise<Served> {
   const socketPath = resolve(options.socketPath ?? 'xenstored.sock');

@@ -10,11 +10,19 @@ export { type Served, type ServeOptions, serve } from './serve.ts';
 export { dom0Tree, guestTree } from './server/dom0-tree.ts';
 export type { DumpStreamOptions, RestoredConnection } from './server/migration.ts';
 export {
+  type ConnectionRecord,
   decodeMigrationStream,
   encodeMigrationStream,
+  type GlobalRecord,
   type MigrationRecord,
   type MigrationStream,
   MigrationStreamError,
+  type NodeRecord,
+  type PendingData,
+  type StreamPermission,
+  type TransactionRecord,
+  type UnknownRecord,
+  type WatchRecord,
 } from './server/migration-stream.ts';
 export type { DumpedDomain, DumpedNode, StoreDump } from './server/persistence.ts';
 export { DEFAULT_QUOTAS, QUOTA_NAMES, type Quotas } from './server/quota.ts';

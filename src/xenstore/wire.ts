@@ -1,7 +1,10 @@
 import { HEADER_SIZE, PAYLOAD_MAX } from './constants.ts';
 import { XenstoreError } from './errors.ts';
 
-/** The fixed part of every message (`struct xsd_sockmsg`). */
+/**
+ * The fixed part of every message (`struct xsd_sockmsg`).
+ * @category Codec
+ */
 export interface Header {
   /** A {@link MessageType} number. */
   readonly type: number;
@@ -13,7 +16,10 @@ export interface Header {
   readonly len: number;
 }
 
-/** A whole message: header fields plus the payload bytes. */
+/**
+ * A whole message: header fields plus the payload bytes.
+ * @category Codec
+ */
 export interface Message {
   /** The message type (see {@link MessageType}). */
   readonly type: number;
@@ -28,6 +34,7 @@ export interface Message {
 /**
  * A message on its way out. `frame`, when present, already holds its wire bytes (header and
  * payload): byte transports write it as is instead of encoding the message again.
+ * @category Codec
  */
 export interface OutgoingMessage extends Message {
   /** The whole message as wire bytes, when already encoded. */
@@ -37,6 +44,7 @@ export interface OutgoingMessage extends Message {
 /**
  * An {@link OutgoingMessage} built as wire bytes: byte transports write `frame` and never look at
  * `payload`, so its view is only made for the message media that ask for it.
+ * @category Codec
  */
 export class FramedMessage implements OutgoingMessage {
   /**
@@ -72,6 +80,7 @@ export class FramedMessage implements OutgoingMessage {
  * it). This is where every received length is checked: a header announcing more than
  * {@link PAYLOAD_MAX} payload bytes is a protocol error (`EPROTO`), after which a stream can no
  * longer be trusted to be in step.
+ * @category Codec
  */
 export function decodeHeader(bytes: Uint8Array, offset = 0): Header {
   if (bytes.length - offset < HEADER_SIZE) {
@@ -92,7 +101,10 @@ export function decodeHeader(bytes: Uint8Array, offset = 0): Header {
   };
 }
 
-/** Writes a header into `target` at `offset`. */
+/**
+ * Writes a header into `target` at `offset`.
+ * @category Codec
+ */
 export function writeHeader(target: Uint8Array, header: Header, offset = 0): void {
   writeU32(target, offset, header.type);
   writeU32(target, offset + 4, header.reqId);
@@ -117,6 +129,7 @@ function writeU32(bytes: Uint8Array, at: number, value: number): void {
 /**
  * Encodes a message as header + payload. Refuses payloads over {@link PAYLOAD_MAX}: a server kills
  * the connection of a client that sends one, so it must never leave this process.
+ * @category Codec
  */
 export function encodeMessage(message: Message): Buffer {
   const len = message.payload.length;
@@ -129,7 +142,10 @@ export function encodeMessage(message: Message): Buffer {
   return out;
 }
 
-/** Decodes exactly one whole message; the byte count must match the header's `len`. */
+/**
+ * Decodes exactly one whole message; the byte count must match the header's `len`.
+ * @category Codec
+ */
 export function decodeMessage(bytes: Uint8Array): Message {
   const header = decodeHeader(bytes);
   if (bytes.length !== HEADER_SIZE + header.len) {

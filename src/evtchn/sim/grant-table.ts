@@ -24,7 +24,9 @@ export interface GrantOptions {
 
 /** A page a domain has granted: its reference and the granter's own view of the memory. */
 export interface Grant {
+  /** The grant reference to hand to the peer (through xenstore, as a frontend does). */
   readonly ref: number;
+  /** The granted page (4096 bytes) as the granter sees it: writes show in the peer's mapping. */
   readonly page: Uint8Array;
 }
 

@@ -13,27 +13,54 @@ import { SimulatedEventChannel } from './simulated-event-channel.ts';
 
 /** What `EVTCHNOP_status` reports for a port, plus its 2-level pending and mask bits. */
 export type PortStatus =
-  | { readonly state: 'closed'; readonly pending: boolean; readonly masked: boolean }
   | {
+      /** Free: never allocated, or closed since. */
+      readonly state: 'closed';
+      /** An event is waiting: set by a notify, cleared when the handle delivers it. */
+      readonly pending: boolean;
+      /** Delivery is held off; a pending event is delivered when the port is unmasked. */
+      readonly masked: boolean;
+    }
+  | {
+      /** Allocated for `remoteDomid` to bind to, not bound yet. */
       readonly state: 'unbound';
+      /** The only domain allowed to bind it. */
       readonly remoteDomid: number;
+      /** An event is waiting: set by a notify, cleared when the handle delivers it. */
       readonly pending: boolean;
+      /** Delivery is held off; a pending event is delivered when the port is unmasked. */
       readonly masked: boolean;
     }
   | {
+      /** Connected to a port of another (or the same) domain. */
       readonly state: 'interdomain';
+      /** The domain at the other end. */
       readonly remoteDomid: number;
+      /** The port at the other end, in `remoteDomid`'s table. */
       readonly remotePort: number;
+      /** An event is waiting: set by a notify, cleared when the handle delivers it. */
       readonly pending: boolean;
+      /** Delivery is held off; a pending event is delivered when the port is unmasked. */
       readonly masked: boolean;
     }
   | {
+      /** Bound to a virtual IRQ, raised by the hypervisor. */
       readonly state: 'virq';
+      /** Which one: a {@link Virq} value. */
       readonly virq: number;
+      /** An event is waiting: set by a notify, cleared when the handle delivers it. */
       readonly pending: boolean;
+      /** Delivery is held off; a pending event is delivered when the port is unmasked. */
       readonly masked: boolean;
     }
-  | { readonly state: 'ipi'; readonly pending: boolean; readonly masked: boolean };
+  | {
+      /** An inter-processor port within the domain. */
+      readonly state: 'ipi';
+      /** An event is waiting: set by a notify, cleared when the handle delivers it. */
+      readonly pending: boolean;
+      /** Delivery is held off; a pending event is delivered when the port is unmasked. */
+      readonly masked: boolean;
+    };
 
 const DEFAULT_LIMITS: SharedStateLimits = {
   maxDomains: 8,

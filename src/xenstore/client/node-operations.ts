@@ -6,7 +6,10 @@ import type { Request } from '../requests.ts';
 import { listDirectory } from './directory.ts';
 import { type WalkEntry, walkTree } from './walk.ts';
 
-/** Per-request options, accepted by every operation. */
+/**
+ * Per-request options, accepted by every operation.
+ * @category Client
+ */
 export interface RequestOptions {
   /**
    * Milliseconds to wait for the reply before failing with `ETIMEDOUT`; defaults to the client's
@@ -20,6 +23,7 @@ export interface RequestOptions {
 /**
  * Options of `read()` and `readString()` with a default: a missing node (`ENOENT`) reads as
  * `default` instead of failing.
+ * @category Client
  */
 export interface ReadOptions<D> extends RequestOptions {
   /** What a missing node reads as. */
@@ -38,6 +42,7 @@ export type Exchange = <R extends Request>(
 /**
  * The node operations shared by the client and its transactions: the same calls, sent outside
  * any transaction or inside one.
+ * @category Client
  */
 export abstract class NodeOperations {
   /** Sends a request outside any transaction (the client) or inside this one (a transaction). */

@@ -26,6 +26,7 @@ export interface TransactionCarrier {
  * await tx.write('/vm/x/state', 'ready');
  * await tx.commit(); // without this line, or when a call above throws, it is aborted
  * ```
+ * @category Client
  */
 export class Transaction extends NodeOperations implements AsyncDisposable {
   /** The server's transaction id (`tx_id` in each request header). */
@@ -97,7 +98,10 @@ export class Transaction extends NodeOperations implements AsyncDisposable {
   }
 }
 
-/** Retry policy of `client.transaction()`. */
+/**
+ * Retry policy of `client.transaction()`.
+ * @category Client
+ */
 export interface TransactionOptions extends RequestOptions {
   /** Attempts before the last `EAGAIN` is thrown; default 32. */
   readonly maxAttempts?: number;

@@ -5,10 +5,14 @@ import type { Watch } from './watch.ts';
 /**
  * When `wait()` is done: the node holds this value (compared as UTF-8 text), or this function
  * of its value (`undefined` while the node does not exist) returns true.
+ * @category Client
  */
 export type WaitCondition = string | ((value: Buffer | undefined) => boolean);
 
-/** Options of `wait()`. */
+/**
+ * Options of `wait()`.
+ * @category Client
+ */
 export interface XenstoreWaitOptions extends RequestOptions {
   /**
    * Aborting ends the wait with `ABORT_ERR`; `AbortSignal.timeout(ms)` bounds it. (`timeout`

@@ -2,7 +2,10 @@ import { isXenstoreError } from '../errors.ts';
 import { joinPath } from '../paths.ts';
 import type { RequestOptions } from './node-operations.ts';
 
-/** One node met by `walk()`: its path, its value and the names of its children. */
+/**
+ * One node met by `walk()`: its path, its value and the names of its children.
+ * @category Client
+ */
 export interface WalkEntry {
   /** The node's path, absolute or relative as the walk's starting path was. */
   readonly path: string;

@@ -2,7 +2,10 @@ import { EventEmitter } from 'node:events';
 import { emitDetached } from './emit-detached.ts';
 import { WatchQueue } from './watch-queue.ts';
 
-/** A watch firing as the caller sees it. */
+/**
+ * A watch firing as the caller sees it.
+ * @category Client
+ */
 export interface XenstoreWatchEvent {
   /** The node that changed, or the watch path itself for the registration event. */
   readonly path: string;
@@ -12,7 +15,10 @@ export interface XenstoreWatchEvent {
   readonly overflowed: boolean;
 }
 
-/** Events of a {@link Watch} in its event-emitter form. */
+/**
+ * Events of a {@link Watch} in its event-emitter form.
+ * @category Client
+ */
 export interface WatchEvents {
   /** A firing of the watch, in order; listening for it consumes the queue. */
   event: [XenstoreWatchEvent];
@@ -38,6 +44,7 @@ type Waiter = {
  * Once {@link close} has resolved, no firing of this watch reaches the caller. If the connection
  * is lost (and not re-established), iterators first drain what is queued, then throw the
  * `ECONNRESET` error.
+ * @category Client
  */
 export class Watch extends EventEmitter<WatchEvents> implements AsyncIterable<XenstoreWatchEvent> {
   /** The path as given to `watch()`. */

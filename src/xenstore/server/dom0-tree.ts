@@ -6,6 +6,7 @@ const DOM0_UUID = '00000000-0000-0000-0000-000000000000';
 /**
  * What a freshly booted Xen host's store holds for Domain-0 (after `xencommons` and
  * `xen-init-dom0` ran): its name and domid, its `/vm` entry and the tool paths.
+ * @category Server
  */
 export function dom0Tree(): DumpedNode[] {
   return [
@@ -30,6 +31,7 @@ export function dom0Tree(): DumpedNode[] {
  * The nodes libxl writes for a guest before introducing it (`libxl__domain_make`): its home and
  * the toolstack's keys are dom0's, readable by the guest; the directories the guest fills in
  * itself (`data`, `control/shutdown`, `drivers`, `feature`, `attr`, `error`) are the guest's own.
+ * @category Server
  */
 export function guestTree(domid: number): DumpedNode[] {
   const home = `/local/domain/${domid}`;

@@ -23,14 +23,23 @@ export const RecordType = {
 /** `DOMID_INVALID`: the `tdomid` of a ring connection without SET_TARGET. */
 export const DOMID_INVALID = 0x7ff4;
 
-/** The sockets and event-channel handle a live-updated C daemon keeps (file descriptors, or -1). */
+/**
+ * The sockets and event-channel handle a live-updated C daemon keeps (file descriptors, or -1).
+ * @category Migration
+ */
 export interface GlobalRecord {
+  /** Tells the records apart. */
   readonly type: 'global';
+  /** The daemon's listening unix socket, inherited across the live update. */
   readonly socketFd: number;
+  /** The daemon's open `/dev/xen/evtchn`, inherited so bound ports survive. */
   readonly evtchnFd: number;
 }
 
-/** Bytes a connection had read but not served, or queued but not sent. */
+/**
+ * Bytes a connection had read but not served, or queued but not sent.
+ * @category Migration
+ */
 export interface PendingData {
   /** Start of a request not yet complete (at most a header and part of its payload). */
   readonly input: Uint8Array;
@@ -40,41 +49,71 @@ export interface PendingData {
   readonly output: Uint8Array;
 }
 
-/** A connection: a domain's ring, or a socket (live update only). */
+/**
+ * A connection: a domain's ring, or a socket (live update only).
+ * @category Migration
+ */
 export type ConnectionRecord = {
+  /** Tells the records apart. */
   readonly type: 'connection';
   /** Non-zero; watch, transaction and node records refer to it. */
   readonly connId: number;
 } & PendingData &
   (
     | {
+        /** A domain's shared ring page. */
         readonly kind: 'ring';
+        /** The domain the ring belongs to. */
         readonly domid: number;
-        /** The domain this one controls (SET_TARGET), or {@link DOMID_INVALID}. */
+        /** The domain this one controls (SET_TARGET), or `DOMID_INVALID` (0x7ff4). */
         readonly targetDomid: number;
+        /** The server's local event-channel port bound to the domain's. */
         readonly port: number;
       }
-    | { readonly kind: 'socket'; readonly fd: number }
+    | {
+        /** A unix-socket client of the daemon. */
+        readonly kind: 'socket';
+        /** The accepted socket's file descriptor, inherited across the live update. */
+        readonly fd: number;
+      }
   );
 
-/** A watch of the connection `connId`; `path` as the client gave it (relative paths stay so). */
+/**
+ * A watch of the connection `connId`; `path` as the client gave it (relative paths stay so).
+ * @category Migration
+ */
 export interface WatchRecord {
+  /** Tells the records apart. */
   readonly type: 'watch';
+  /** The connection that set the watch. */
   readonly connId: number;
+  /** The watched path (or `@introduceDomain`, `@releaseDomain`). */
   readonly path: string;
+  /** The client's token, sent back with each event. */
   readonly token: string;
 }
 
-/** An open transaction of the connection `connId`. */
+/**
+ * An open transaction of the connection `connId`.
+ * @category Migration
+ */
 export interface TransactionRecord {
+  /** Tells the records apart. */
   readonly type: 'transaction';
+  /** The connection the transaction belongs to. */
   readonly connId: number;
+  /** The transaction's id as the client knows it; node records of the transaction carry it. */
   readonly txId: number;
 }
 
-/** One permission entry of a node record. */
+/**
+ * One permission entry of a node record.
+ * @category Migration
+ */
 export interface StreamPermission {
+  /** `r`, `w`, `b` (both) or `n` (none); the first entry's is everyone else's access. */
   readonly access: Access;
+  /** The domain the entry is for; the first entry's is the node's owner. */
   readonly domid: number;
   /** `XS_STATE_NODE_PERM_IGNORE`: the domain did not exist when the entry was set. */
   readonly ignored: boolean;
@@ -87,25 +126,42 @@ export const NodeAccess = { READ: 1, WRITTEN: 2 } as const;
  * A node: committed (`connId` 0), or a transaction's view of it. In a transaction, no
  * permissions means the node is missing there (deleted by it when `access` has no READ bit).
  * Special paths (`@introduceDomain`, `@releaseDomain`) carry only permissions.
+ * @category Migration
  */
 export interface NodeRecord {
+  /** Tells the records apart. */
   readonly type: 'node';
+  /** 0 for the committed tree, else the connection whose transaction this view belongs to. */
   readonly connId: number;
+  /** The transaction's id (0 for the committed tree). */
   readonly txId: number;
+  /** In a transaction, `ta_access` bits: 1 the node was read, 2 written (0 outside one). */
   readonly access: number;
+  /** Absolute path of the node. */
   readonly path: string;
+  /** The node's value, as bytes. */
   readonly value: Uint8Array;
+  /** The node's permissions, owner first; empty for a node missing in a transaction. */
   readonly perms: readonly StreamPermission[];
 }
 
-/** A record of a type this format does not define; kept as bytes (C skips them). */
+/**
+ * A record of a type this format does not define; kept as bytes (C skips them).
+ * @category Migration
+ */
 export interface UnknownRecord {
+  /** Tells the records apart. */
   readonly type: 'unknown';
+  /** The record's type number as found in the stream. */
   readonly typeCode: number;
+  /** The record's body without its padding, so it can be written back unchanged. */
   readonly body: Uint8Array;
 }
 
-/** Any record but END, which the codec adds and removes itself. */
+/**
+ * Any record but END, which the codec adds and removes itself.
+ * @category Migration
+ */
 export type MigrationRecord =
   | GlobalRecord
   | ConnectionRecord
@@ -114,9 +170,14 @@ export type MigrationRecord =
   | NodeRecord
   | UnknownRecord;
 
-/** A whole stream: its byte order and its records in order (END excluded). */
+/**
+ * A whole stream: its byte order and its records in order (END excluded).
+ * @category Migration
+ */
 export interface MigrationStream {
+  /** The writer's byte order, which every field after the preamble uses. */
   readonly bigEndian: boolean;
+  /** The records in the order written; the END record is implied, not listed. */
   readonly records: readonly MigrationRecord[];
 }
 
@@ -124,10 +185,12 @@ export interface MigrationStream {
  * A stream that cannot be read: `code` is EINVAL for a malformed field, EPROTO for a stream that
  * is not a xenstore stream of a version this reader knows, and `offset` is the byte where the
  * problem lies.
+ * @category Migration
  */
 export class MigrationStreamError extends XenstoreError {
   constructor(
     code: 'EINVAL' | 'EPROTO',
+    /** Byte offset in the stream of the field or record at fault. */
     readonly offset: number,
     detail: string,
   ) {
@@ -148,7 +211,10 @@ function align8(n: number): number {
   return (n + 7) & ~7;
 }
 
-/** Encodes `stream` byte for byte as C xenstored writes it (END appended). */
+/**
+ * Encodes `stream` byte for byte as C xenstored writes it (END appended).
+ * @category Migration
+ */
 export function encodeMigrationStream(stream: MigrationStream): Uint8Array {
   const le = !stream.bigEndian;
   const parts: Buffer[] = [];
@@ -268,6 +334,7 @@ function encodeBody(record: MigrationRecord, le: boolean): Buffer {
  * Reads a stream. Every length is checked against the bytes that hold it, so a truncated or
  * corrupted stream is a {@link MigrationStreamError} naming the offset, never a crash or a
  * partial result. Bytes after END are ignored, as C ignores them.
+ * @category Migration
  */
 export function decodeMigrationStream(bytes: Uint8Array): MigrationStream {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);

@@ -22,22 +22,35 @@ import type { Store } from './store.ts';
 import type { Transaction, TransactionTouch } from './transactions.ts';
 import type { WatchRegistry } from './watch-registry.ts';
 
-/** Options of `server.dumpMigrationStream()`. */
+/**
+ * Options of `server.dumpMigrationStream()`.
+ * @category Migration
+ */
 export interface DumpStreamOptions {
   /**
    * The GLOBAL record's file descriptors. Default: those of the stream the server was loaded
    * from, else -1 (none).
    */
-  readonly global?: { readonly socketFd: number; readonly evtchnFd: number };
+  readonly global?: {
+    /** The listening socket a live-updated C daemon inherits (-1: none). */
+    readonly socketFd: number;
+    /** The `/dev/xen/evtchn` handle it inherits (-1: none). */
+    readonly evtchnFd: number;
+  };
   /** Write the stream big-endian (default little, as x86 C xenstored writes it). */
   readonly bigEndian?: boolean;
 }
 
-/** A connection a migration stream brought in, not yet resumed by a transport. */
+/**
+ * A connection a migration stream brought in, not yet resumed by a transport.
+ * @category Migration
+ */
 export interface RestoredConnection {
   /** The stream's connection id; name it to `resumeConnection`. */
   readonly connId: number;
+  /** A guest's ring (resume it with a ring transport) or a unix-socket client. */
   readonly kind: 'ring' | 'socket';
+  /** The domain the connection speaks for (0 for dom0's socket clients). */
   readonly domid: number;
   /** The socket's file descriptor in the process that wrote the stream (sockets only). */
   readonly fd?: number;

@@ -4,7 +4,10 @@ import { formatPermission, parsePermission } from '../permissions.ts';
 import { addChild, EMPTY_VALUE, type Node, type NodePermissions, newNode } from './node.ts';
 import type { Store } from './store.ts';
 
-/** A node in a dump or seed. */
+/**
+ * A node in a dump or seed.
+ * @category Server
+ */
 export interface DumpedNode {
   /** Absolute path. Missing ancestors are created empty, inheriting their parent's permissions. */
   readonly path: string;
@@ -21,7 +24,10 @@ export interface DumpedNode {
   readonly ignored?: readonly number[];
 }
 
-/** An introduced domain in a dump. */
+/**
+ * An introduced domain in a dump.
+ * @category Server
+ */
 export interface DumpedDomain {
   /** The domain's id. */
   readonly domid: number;
@@ -31,7 +37,10 @@ export interface DumpedDomain {
   readonly port: number;
 }
 
-/** The JSON form of a store: `server.dump()` writes it, the `seed` option reads it. */
+/**
+ * The JSON form of a store: `server.dump()` writes it, the `seed` option reads it.
+ * @category Server
+ */
 export interface StoreDump {
   /** Marks the JSON as a store dump. */
   readonly format?: 'xenwire-store';

@@ -3,6 +3,7 @@ import { XenstoreError } from '../errors.ts';
 /**
  * Limits C xenstored applies to unprivileged domains (`xenstored -h`, 4.17 defaults). Privileged
  * connections are never limited.
+ * @category Server
  */
 export interface Quotas {
   /** Nodes a domain may own (ENOSPC). */
@@ -30,7 +31,10 @@ export interface Quotas {
   pathMax: number;
 }
 
-/** C xenstored 4.17's defaults. */
+/**
+ * C xenstored 4.17's defaults.
+ * @category Server
+ */
 export const DEFAULT_QUOTAS: Readonly<Quotas> = Object.freeze({
   nodes: 1000,
   watches: 128,
@@ -58,7 +62,10 @@ const wireNames: Readonly<Record<string, keyof Quotas>> = {
   'node-size': 'nodeSize',
 };
 
-/** The wire names of all quotas, in the order GET_QUOTA lists them. */
+/**
+ * The wire names of all quotas, in the order GET_QUOTA lists them.
+ * @category Server
+ */
 export const QUOTA_NAMES: readonly string[] = Object.keys(wireNames);
 
 /** The {@link Quotas} key of a wire name; EINVAL for names no quota has. */

@@ -56,7 +56,10 @@ import { Turns } from './turns.ts';
 import { WatchRegistry } from './watch-registry.ts';
 import { WatchIndex } from './watches.ts';
 
-/** Options of {@link XenstoreServer}. */
+/**
+ * Options of {@link XenstoreServer}.
+ * @category Server
+ */
 export interface ServerOptions {
   /**
    * `'4.17'` answers GET_FEATURE, SET_FEATURE, GET_QUOTA and SET_QUOTA (types 23 to 26) with
@@ -101,6 +104,7 @@ type Handlers = { readonly [Op in RequestOp]: Handler<Op> };
  *
  * Requests are served synchronously: replies and watch events are delivered before `send`
  * returns, in order, and never re-entrantly (see {@link XenstoreConnection}).
+ * @category Server
  */
 export class XenstoreServer implements XenstoreService {
   /** @internal The tree itself; clients see it through connections. */

@@ -2,7 +2,10 @@ import { messageTypeName } from '../messages.ts';
 import { toText } from '../payload.ts';
 import type { Message } from '../wire.ts';
 
-/** One traced message. */
+/**
+ * One traced message.
+ * @category Server
+ */
 export interface TraceRecord {
   /** ISO timestamp. */
   readonly time: string;
@@ -22,7 +25,10 @@ export interface TraceRecord {
   readonly payload: string;
 }
 
-/** Where trace records go: a callback, or a writable stream that receives JSON lines. */
+/**
+ * Where trace records go: a callback, or a writable stream that receives JSON lines.
+ * @category Server
+ */
 export type TraceSink =
   | ((record: TraceRecord) => void)
   | {

@@ -49,7 +49,10 @@ export interface TransactionTouch {
   readonly modified: boolean;
 }
 
-/** How conflicts are detected at commit. */
+/**
+ * How conflicts are detected at commit.
+ * @category Server
+ */
 export type ConflictPolicy =
   /** C xenstored 4.17: every node touched, read or written, must be unchanged. */
   | 'generation'

@@ -3,7 +3,10 @@ import { MessageFramer } from '../framer.ts';
 import { encodeMessage, type Message } from '../wire.ts';
 import type { Transport, TransportHandlers } from './transport.ts';
 
-/** A bidirectional byte pipe: a socket, a shared-memory ring, anything that moves octets. */
+/**
+ * A bidirectional byte pipe: a socket, a shared-memory ring, anything that moves octets.
+ * @category Transports
+ */
 export interface ByteStream {
   /** Writes bytes; the stream keeps their order. */
   write(bytes: Uint8Array): void;
@@ -11,7 +14,10 @@ export interface ByteStream {
   close(): void;
 }
 
-/** What a byte stream reports to its reader. */
+/**
+ * What a byte stream reports to its reader.
+ * @category Transports
+ */
 export interface ByteStreamHandlers {
   /** Bytes in arrival order, chunked arbitrarily; the stream must not reuse a chunk afterwards. */
   onData(chunk: Uint8Array): void;
@@ -27,6 +33,7 @@ export interface ByteStreamHandlers {
  *
  * `open` receives the handlers its stream must call, e.g. a ring transport:
  * `framedTransport(handlers, (bytes) => openRing(page, port, bytes))`.
+ * @category Transports
  */
 export function framedTransport(
   handlers: TransportHandlers,

@@ -8,6 +8,7 @@ import { XENBUS_DEVICE_PATH, xenbusDeviceConnector } from './xenbus-device.ts';
 /**
  * The socket path libxenstore would use: `XENSTORED_PATH`, else `$XENSTORED_RUNDIR/socket`, else
  * `/var/run/xenstored/socket`.
+ * @category Transports
  */
 export function defaultSocketPath(env: NodeJS.ProcessEnv = process.env): string {
   if (env.XENSTORED_PATH) return env.XENSTORED_PATH;
@@ -19,6 +20,7 @@ export function defaultSocketPath(env: NodeJS.ProcessEnv = process.env): string 
  * given: a socket, or else a device file (as libxenstore treats it). Otherwise the daemon's
  * socket when it exists, and failing that the xenbus device (a guest, or a dom0 whose xenstored
  * runs in a stub domain).
+ * @category Transports
  */
 export function defaultConnector(env: NodeJS.ProcessEnv = process.env): TransportConnector {
   return async (handlers) => {

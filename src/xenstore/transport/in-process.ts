@@ -6,7 +6,10 @@ import type {
   XenstoreService,
 } from './transport.ts';
 
-/** What the in-process transport needs of a server: its end of the contract, `connect`. */
+/**
+ * What the in-process transport needs of a server: its end of the contract, `connect`.
+ * @category Transports
+ */
 export type InProcessServer = Pick<XenstoreService, 'connect'>;
 
 /**
@@ -15,6 +18,7 @@ export type InProcessServer = Pick<XenstoreService, 'connect'>;
  *
  * Server messages are delivered on a later microtask, never inside `send`, so the client sees the
  * same ordering guarantees as over a socket whatever the server does synchronously.
+ * @category Transports
  */
 export function inProcessConnector(server: InProcessServer, domid = 0): TransportConnector {
   return async (handlers) => {

@@ -6,6 +6,7 @@ import type { PageMapper } from './ring-server.ts';
  * A {@link PageMapper} over page files mapped shared with the native addon: the layout of the
  * test harness, where domain N's xenstore page is the file `dom<N>.page` that the real C
  * xenstored maps too. `pathOf` names the file for a domain (the gfn is not needed there).
+ * @category Transports
  */
 export function pageFileMapper(pathOf: (domid: number, gfn: bigint) => string): PageMapper {
   return {

@@ -7,6 +7,7 @@ import type { ServedDomain, XenstoreService } from './transport.ts';
 /**
  * Maps the xenstore page a domain's INTRODUCE names: a grant or foreign map on Xen, a
  * simulated grant in the simulated host, a page file under the test harness.
+ * @category Transports
  */
 export interface PageMapper {
   /** The domain's 4096-byte page, named by INTRODUCE's `gfn`. */
@@ -15,7 +16,10 @@ export interface PageMapper {
   unmap(domid: number, gfn: bigint, page: Uint8Array): void;
 }
 
-/** Options of {@link XenstoreRingServer}. */
+/**
+ * Options of {@link XenstoreRingServer}.
+ * @category Transports
+ */
 export interface RingServerOptions {
   /** How to reach each introduced domain's page. */
   readonly mapper: PageMapper;
@@ -53,6 +57,7 @@ interface ServedRing {
  * ```ts
  * const rings = new XenstoreRingServer(server, { mapper, eventChannel, domainExists });
  * ```
+ * @category Transports
  */
 export class XenstoreRingServer {
   readonly #server: XenstoreService;

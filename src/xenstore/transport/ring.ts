@@ -11,7 +11,10 @@ import { XenstoreError } from '../errors.ts';
 import { type ByteStream, type ByteStreamHandlers, framedTransport } from './byte-stream.ts';
 import type { Transport, TransportConnector, TransportHandlers } from './transport.ts';
 
-/** Where a guest's xenstore page and event channel are. */
+/**
+ * Where a guest's xenstore page and event channel are.
+ * @category Transports
+ */
 export interface RingTransportOptions {
   /**
    * The xenstore page (`struct xenstore_domain_interface`), mapped: a 4096-byte view of a
@@ -59,6 +62,7 @@ export interface RingTransportOptions {
  *   transport: ringConnector({ page, eventChannel, port }),
  * });
  * ```
+ * @category Transports
  */
 export function ringConnector(options: RingTransportOptions): TransportConnector {
   return (handlers) => openRing(options, handlers);

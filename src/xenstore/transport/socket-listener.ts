@@ -4,7 +4,10 @@ import { framedTransport } from './byte-stream.ts';
 import { claimSocketFile } from './socket-file.ts';
 import type { XenstoreConnection, XenstoreService } from './transport.ts';
 
-/** Where and as whom a unix-socket listener serves. */
+/**
+ * Where and as whom a unix-socket listener serves.
+ * @category Transports
+ */
 export interface ListenOptions {
   /**
    * The socket file (`XENSTORED_PATH` for the C tools), at most 107 bytes. A socket file there
@@ -36,7 +39,10 @@ export interface ListenOptions {
 /** Connections a guest socket accepts at once by default. */
 export const GUEST_CONNECTIONS = 16;
 
-/** A listening socket. */
+/**
+ * A listening socket.
+ * @category Transports
+ */
 export interface Listener {
   /** The socket file. */
   readonly path: string;
@@ -56,6 +62,7 @@ export interface Listener {
  * ```ts
  * const listener = await socketListener(server, { path: '/tmp/xs.sock' }); // dom0, privileged
  * ```
+ * @category Transports
  */
 export async function socketListener(
   server: XenstoreService,

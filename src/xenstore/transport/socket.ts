@@ -11,6 +11,7 @@ import type { Transport, TransportConnector, TransportHandlers } from './transpo
  * burst of N requests costs one syscall. A connect that fails says why on the error's `code`:
  * `ENOENT` (no socket there), `ECONNREFUSED` (a socket file nobody listens on), `EACCES` (not
  * allowed), `ENAMETOOLONG` (a path over 107 bytes); `ECONNRESET` is a connection lost later.
+ * @category Transports
  */
 export function socketConnector(path: string): TransportConnector {
   return (handlers) => openSocket(path, handlers);

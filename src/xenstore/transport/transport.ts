@@ -13,7 +13,10 @@ import type { Message, OutgoingMessage } from '../wire.ts';
  * message media pass messages through.
  */
 
-/** What a transport reports to its owner. */
+/**
+ * What a transport reports to its owner.
+ * @category Transports
+ */
 export interface TransportHandlers {
   /** One whole message from the other end, in arrival order. */
   onMessage(message: Message): void;
@@ -24,7 +27,10 @@ export interface TransportHandlers {
   onClose(reason?: Error): void;
 }
 
-/** A message pipe to the other end. */
+/**
+ * A message pipe to the other end.
+ * @category Transports
+ */
 export interface Transport {
   /** Queues one message; may batch several sent in the same tick into one write. */
   send(message: OutgoingMessage): void;
@@ -35,10 +41,14 @@ export interface Transport {
 /**
  * The client end: opens a transport to a server. The client calls it once per connection, again
  * on each reconnect, so it must open a fresh connection every time.
+ * @category Transports
  */
 export type TransportConnector = (handlers: TransportHandlers) => Promise<Transport>;
 
-/** How a server end attaches one peer to the daemon. */
+/**
+ * How a server end attaches one peer to the daemon.
+ * @category Transports
+ */
 export interface ConnectOptions {
   /** The domain the connection speaks for; 0 (privileged) unless given. */
   readonly domid?: number;
@@ -67,7 +77,10 @@ export interface ConnectOptions {
   readonly onDrained?: () => void;
 }
 
-/** {@link ConnectOptions}, plus privilege for socket listeners. */
+/**
+ * {@link ConnectOptions}, plus privilege for socket listeners.
+ * @category Transports
+ */
 export interface ServerConnectOptions extends ConnectOptions {
   /**
    * Force privilege. Unix-socket connections of the dom0 socket are privileged whatever their
@@ -81,6 +94,7 @@ export interface ServerConnectOptions extends ConnectOptions {
  * never re-entrantly: a `send` made from inside `onMessage` is queued and answered once the
  * current delivery returns. Unless the connection is fair, that is still before the outermost
  * `send` returns: everything is delivered synchronously.
+ * @category Transports
  */
 export interface XenstoreConnection {
   /** Server-wide connection number (trace records name it). */
@@ -95,7 +109,10 @@ export interface XenstoreConnection {
   close(): void;
 }
 
-/** A domain the daemon knows: where a ring server finds its page and event channel. */
+/**
+ * A domain the daemon knows: where a ring server finds its page and event channel.
+ * @category Transports
+ */
 export interface ServedDomain {
   /** The domain's id. */
   readonly domid: number;
@@ -107,7 +124,10 @@ export interface ServedDomain {
   readonly implicit: boolean;
 }
 
-/** The domains the daemon knows, and their comings and goings. */
+/**
+ * The domains the daemon knows, and their comings and goings.
+ * @category Transports
+ */
 export interface DomainDirectory {
   /** Whether the domain was introduced (and not released since). */
   isIntroduced(domid: number): boolean;
@@ -125,7 +145,10 @@ export interface DomainDirectory {
   onRelease(listener: (domain: ServedDomain) => void): () => void;
 }
 
-/** The server end's contract: what a listener or a ring server needs of the daemon. */
+/**
+ * The server end's contract: what a listener or a ring server needs of the daemon.
+ * @category Transports
+ */
 export interface XenstoreService {
   /** Opens a connection speaking for a domain; see {@link ServerConnectOptions}. */
   connect(options: ServerConnectOptions): XenstoreConnection;

@@ -9,12 +9,16 @@ import { encodeMessage, type Message, type OutgoingMessage } from '../wire.ts';
 import { connectFailure } from './connect-failure.ts';
 import type { Transport, TransportConnector, TransportHandlers } from './transport.ts';
 
-/** The xenbus character device of a Linux guest or dom0 (`xenbus_dev_frontend`). */
+/**
+ * The xenbus character device of a Linux guest or dom0 (`xenbus_dev_frontend`).
+ * @category Transports
+ */
 export const XENBUS_DEVICE_PATH = '/dev/xen/xenbus';
 
 /**
  * The file operations the device transport needs, callback style as `node:fs` has them; tests
  * substitute a fake device.
+ * @category Transports
  */
 export interface DeviceIo {
   /** Opens the device for reading and writing, as `fs.open(path, 'r+')`. */
@@ -36,6 +40,7 @@ export interface DeviceIo {
  * kernel queues most requests without waiting for the reply (WATCH and UNWATCH, which it
  * registers itself, take one round trip), and a write that needed a threadpool thread could
  * starve behind blocked reads (each connection keeps one thread in `read(2)`).
+ * @category Transports
  */
 export const nodeDeviceIo: DeviceIo = {
   open: (path, callback) => open(path, 'r+', callback),
@@ -106,6 +111,7 @@ function countRealDevice(change: 1 | -1): void {
  * here with the E2BIG error xenstored would give.
  *
  * Never point this at `/proc/xen/xenbus` unless you must: that legacy file is known to deadlock.
+ * @category Transports
  */
 export function xenbusDeviceConnector(
   path: string = XENBUS_DEVICE_PATH,

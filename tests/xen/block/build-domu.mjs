@@ -37,7 +37,7 @@ const overlay = `${work}/overlay`;
 rmSync(overlay, { recursive: true, force: true });
 mkdirSync(`${overlay}/guest/block`, { recursive: true });
 await bundle(guest, `${overlay}/guest/block/blk-guest.mjs`);
-await bundle(`${repo}src/cli/main.ts`, `${work}/xenwire-cli.mjs`);
+await bundle(`${repo}src/cli/run.ts`, `${work}/xenwire-cli.mjs`);
 await bundle(`${here}blk-dom0.ts`, `${work}/blk-dom0.mjs`);
 copyFileSync(addon, `${overlay}/guest/block/xenwire.node`);
 copyFileSync(`${here}domu-init`, `${overlay}/init`);
