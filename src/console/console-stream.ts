@@ -51,11 +51,13 @@ export class ConsoleStream extends RingDuplex {
     return this.#hungUp ? new ConsoleError('EPIPE', 'console: the domain is gone') : undefined;
   }
 
+  /** @internal `stream.Duplex`'s hook, called by Node on `end()`. */
   override _final(done: (error?: Error | null) => void): void {
     // A console carries no end of input; output goes on.
     done();
   }
 
+  /** @internal `stream.Duplex`'s hook, called by Node on `destroy()`. */
   override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
     this.failPendingWrite(error ?? new ConsoleError('EPIPE', 'console: detached'));
     this.detach(undefined);

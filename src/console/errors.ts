@@ -12,9 +12,11 @@ export type ConsoleErrorCode = 'EINVAL' | 'ENOENT' | 'ETIMEDOUT' | 'EPROTO' | 'E
 
 /** Failure of a console backend. */
 export class ConsoleError extends Error {
+  /** Always `'ConsoleError'`. */
   override readonly name = 'ConsoleError';
 
   constructor(
+    /** What went wrong, errno-style (see {@link ConsoleErrorCode}): branch on this. */
     readonly code: ConsoleErrorCode,
     message: string,
     options?: { cause?: unknown },

@@ -89,6 +89,7 @@ export interface XenwireNative extends Futex {
    * (2: notify `port`).
    */
   gntdevSetUnmapNotify(fd: number, index: number, action: number, port: number): void;
+  /** The same for pages granted through gntalloc. */
   gntallocSetUnmapNotify(fd: number, index: number, action: number, port: number): void;
 
   /** Calls `callback` from the event loop each time `fd` is readable (it must drain the fd). */

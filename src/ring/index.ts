@@ -48,6 +48,7 @@ export {
   VchanNotify,
   VchanOffset,
   type VchanOptions,
+  type VchanOrders,
   vchanDataPages,
   writeVchanGrants,
 } from './vchan.ts';

@@ -58,8 +58,9 @@ export const VchanLive = {
   NOT_YET: 2,
 } as const;
 
-/** Smallest and largest ring orders: 1 KiB inside the page up to 2^20 bytes of granted pages. */
+/** Smallest ring order: 1 KiB inside the shared page. */
 export const VCHAN_MIN_ORDER = 10;
+/** Largest ring order: 2^20 bytes of granted pages, as libxenvchan allows. */
 export const VCHAN_MAX_ORDER = 20;
 const MIN_ORDER = VCHAN_MIN_ORDER;
 const MAX_ORDER = VCHAN_MAX_ORDER;
@@ -73,8 +74,18 @@ export function vchanDataPages(order: number): number {
 
 /** Grant references of the data pages listed in a vchan page, per ring. */
 export interface VchanGrants {
+  /** The left ring's (client → server). */
   readonly left: readonly number[];
+  /** The right ring's (server → client). */
   readonly right: readonly number[];
+}
+
+/** The ring orders of a vchan: 2^order bytes each way. */
+export interface VchanOrders {
+  /** Client → server. */
+  readonly left: number;
+  /** Server → client. */
+  readonly right: number;
 }
 
 function pageView(page: RingBuffer, byteOffset: number): DataView {
@@ -100,7 +111,10 @@ function grantListLimit(leftOrder: number, rightOrder: number): number {
 export function readVchanGrants(
   page: RingBuffer,
   byteOffset = 0,
-): VchanGrants & { readonly orders: { readonly left: number; readonly right: number } } {
+): VchanGrants & {
+  /** The two rings' orders. */
+  readonly orders: VchanOrders;
+} {
   const view = pageView(page, byteOffset);
   const left = view.getUint16(VchanOffset.leftOrder, true);
   const right = view.getUint16(VchanOffset.rightOrder, true);
@@ -219,11 +233,7 @@ export class Vchan {
    * server live, client not yet connected, and the server asking to be told of the client's
    * writes — and returns the server end. The grant list comes after ({@link writeVchanGrants}).
    */
-  static initServer(
-    page: RingBuffer,
-    orders: { readonly left: number; readonly right: number },
-    options: VchanOptions = {},
-  ): Vchan {
+  static initServer(page: RingBuffer, orders: VchanOrders, options: VchanOptions = {}): Vchan {
     for (const order of [orders.left, orders.right]) {
       if (!Number.isInteger(order) || order < MIN_ORDER || order > MAX_ORDER) {
         throw new RingError(

@@ -20,9 +20,11 @@ export type VchanErrorCode =
 
 /** Failure of a libxenvchan server or client. */
 export class VchanError extends Error {
+  /** Always `'VchanError'`. */
   override readonly name = 'VchanError';
 
   constructor(
+    /** What went wrong, errno-style (see {@link VchanErrorCode}): branch on this. */
     readonly code: VchanErrorCode,
     message: string,
     options?: { cause?: unknown },

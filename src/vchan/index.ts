@@ -8,9 +8,11 @@
  *
  * @packageDocumentation
  */
+
+export type { VchanOrders } from '../ring/index.ts';
 export { openVchanClient, type VchanClientOptions } from './client.ts';
 export { isVchanError, VchanError, type VchanErrorCode } from './errors.ts';
 export { vchanPath } from './paths.ts';
-export { chooseRingOrders, type VchanOrders } from './ring-orders.ts';
+export { chooseRingOrders } from './ring-orders.ts';
 export { openVchanServer, type VchanServerOptions } from './server.ts';
 export { VchanDuplex } from './vchan-duplex.ts';

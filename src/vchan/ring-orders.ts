@@ -1,18 +1,10 @@
-import { VCHAN_MAX_ORDER } from '../ring/index.ts';
+import { VCHAN_MAX_ORDER, type VchanOrders } from '../ring/index.ts';
 import { VchanError } from './errors.ts';
 
 /** The smallest order a ring gets outside the page: one 4 KiB page. */
 const PAGE_ORDER = 12;
 const SMALL_RING = 1024;
 const LARGE_RING = 2048;
-
-/** The ring orders of a vchan: 2^order bytes each way. */
-export interface VchanOrders {
-  /** Client → server. */
-  readonly left: number;
-  /** Server → client. */
-  readonly right: number;
-}
 
 function minOrder(bytes: number): number {
   let order = PAGE_ORDER;

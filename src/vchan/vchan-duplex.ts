@@ -1,9 +1,9 @@
 import type { DuplexOptions } from 'node:stream';
 import type { EventChannel } from '../evtchn/index.ts';
+import type { VchanOrders } from '../ring/index.ts';
 import { type Vchan, VchanLive } from '../ring/index.ts';
 import { RingDuplex } from '../xenbus/index.ts';
 import { VchanError } from './errors.ts';
-import type { VchanOrders } from './ring-orders.ts';
 
 /** What a {@link VchanDuplex} is made of; built by `openVchanServer` / `openVchanClient`. @internal */
 export interface VchanParts {
@@ -13,6 +13,7 @@ export interface VchanParts {
   /** This end's port of the vchan's event channel. */
   readonly port: number;
   readonly path: string;
+  /** The domain of the other end. */
   readonly peerDomid: number;
   readonly orders: VchanOrders;
   /**
@@ -37,9 +38,11 @@ export interface VchanParts {
  * - a server emits `'connect'` when the client has connected; until then it may already write.
  */
 export class VchanDuplex extends RingDuplex {
+  /** Which end this is. */
   readonly role: 'server' | 'client';
   /** The xenstore directory holding `ring-ref` and `event-channel`. */
   readonly path: string;
+  /** The domain of the other end. */
   readonly peerDomid: number;
   /** The ring orders: 2^order bytes each way. */
   readonly orders: VchanOrders;
@@ -96,11 +99,13 @@ export class VchanDuplex extends RingDuplex {
     }
   }
 
+  /** @internal `stream.Duplex`'s hook, called by Node on `end()`. */
   override _final(done: (error?: Error | null) => void): void {
     this.#close(true);
     this.#releaseOnce().then(() => done(), done);
   }
 
+  /** @internal `stream.Duplex`'s hook, called by Node on `destroy()`. */
   override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
     this.failPendingWrite(error ?? new VchanError('ECONNRESET', 'vchan: stream destroyed'));
     this.#close(false);

@@ -73,11 +73,13 @@ export abstract class RingDuplex extends Duplex {
     return this.#detached;
   }
 
+  /** @internal `stream.Duplex`'s hook, called by Node: use `read()` or `'data'`. */
   override _read(): void {
     this.#wantRead = true;
     this.pump();
   }
 
+  /** @internal `stream.Duplex`'s hook, called by Node: use `write()`. */
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error) => void): void {
     this.#write = { chunk, offset: 0, done };
     this.pump();
