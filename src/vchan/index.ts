@@ -9,7 +9,6 @@
  * @packageDocumentation
  */
 
-export type { VchanOrders } from '../ring/index.ts';
 export { openVchanClient, type VchanClientOptions } from './client.ts';
 export { isVchanError, VchanError, type VchanErrorCode } from './errors.ts';
 export { vchanPath } from './paths.ts';
