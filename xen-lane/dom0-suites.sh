@@ -5,7 +5,8 @@
 #   2. a PV DomU's probe (domu-run.sh);
 #   3. the vchan driver pair between Dom0 and PV DomUs (tests/xen/xenbus/vchan-backend.dom0.ts);
 #   3b. the block device against Linux's drivers (tests/xen/block/blk-dom0.ts);
-#   4. the library's client suite on the socket, then on the device (tests/xen/dom0/*.client.ts).
+#   4. libxenvchan against Xen's C library and a guest's console (tests/xen/vchan/, one DomU);
+#   5. the library's client suite on the socket, then on the device (tests/xen/dom0/*.client.ts).
 # Vitest's JSON reports go to .cache/xen-lane/ for the host to judge (tests/xen-lane.test.ts).
 {
 set -uo pipefail
@@ -77,6 +78,13 @@ XENWIRE_NATIVE_ADDON="$PWD/native/build/Release/xenwire.node" \
   timeout -k 10 "$(capped "${XEN_LANE_BLOCK_TIMEOUT:-300}")" node .cache/xen-lane/block/blk-dom0.mjs
 part "block device" $?
 echo "xen-lane[dom0]: block device took $(($(date +%s) - started)) s"
+
+# One DomU: its console through xenwire's backend, then libxenvchan pairs with Xen's C library
+# (1 MiB each way, three pairs in turn): 80 s on a loaded host.
+started=$(date +%s)
+timeout -k 10 "$(capped "${XEN_LANE_LIBXENVCHAN_TIMEOUT:-300}")" bash tests/xen/vchan/run-in-dom0.sh
+part "libxenvchan and console" $?
+echo "xen-lane[dom0]: libxenvchan and console took $(($(date +%s) - started)) s"
 
 # One vitest run each: a hang on one transport must not hide the other's results. The device run
 # is the shortest because it is known to hang (known-failures.txt).
