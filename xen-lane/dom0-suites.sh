@@ -66,8 +66,9 @@ part "DomU probe" $?
 # Two guests in turn (10 MiB each way; one destroyed mid-stream): under a minute on an idle host,
 # 2-3 minutes on a loaded one.
 started=$(date +%s)
-timeout -k 10 "$(capped "${XEN_LANE_VCHAN_TIMEOUT:-300}")" \
-  node --import tsx tests/xen/xenbus/vchan-backend.dom0.ts
+# Bundled by prepare-host.sh (tests/xen/xenbus/build-domu.mjs).
+XENWIRE_NATIVE_ADDON="$PWD/native/build/Release/xenwire.node" \
+  timeout -k 10 "$(capped "${XEN_LANE_VCHAN_TIMEOUT:-300}")" node .cache/xen-lane/xenbus/vchan-backend.mjs
 part "xenbus vchan" $?
 echo "xen-lane[dom0]: xenbus vchan took $(($(date +%s) - started)) s"
 
