@@ -16,6 +16,9 @@ if [[ -f scripts/build-native.mjs ]]; then node scripts/build-native.mjs; fi
 node tests/xen/xenbus/build-domu.mjs >/dev/null
 # The block parts' guest image: the DomU image plus their program, the addon and e2fsprogs.
 node tests/xen/block/build-domu.mjs >/dev/null
+# The libxenvchan and console part's guest image (vchan-socket-proxy and its libraries too) and
+# its Dom0 programs, bundled.
+node tests/xen/vchan/build.mjs >/dev/null
 extra="tests/xen/dom0/**/*.client.ts $(grep -v '^#' "$here/dom0-extra-tests" | while read -r f; do [[ -f $f ]] && echo "$f"; done | xargs)"
 # On the host the device suites skip; only the transforms are wanted.
 env -u XENWIRE_REQUIRE_DEVICES -u XEN_LANE XEN_LANE_INCLUDE="tests/xen/dom0/**/*.dom0.ts $extra" \

@@ -45,6 +45,10 @@ void xw_init_abi_info(napi_env env, napi_value exports) {
   IOCTL(IOCTL_GNTDEV_SET_MAX_GRANTS);
   IOCTL(IOCTL_GNTALLOC_ALLOC_GREF);
   IOCTL(IOCTL_GNTALLOC_DEALLOC_GREF);
+  IOCTL(IOCTL_GNTDEV_SET_UNMAP_NOTIFY);
+  IOCTL(IOCTL_GNTALLOC_SET_UNMAP_NOTIFY);
+  set_number(env, ioctls, "UNMAP_NOTIFY_CLEAR_BYTE", XW_UNMAP_NOTIFY_CLEAR_BYTE);
+  set_number(env, ioctls, "UNMAP_NOTIFY_SEND_EVENT", XW_UNMAP_NOTIFY_SEND_EVENT);
   set_number(env, ioctls, "GNTALLOC_FLAG_WRITABLE", XW_GNTALLOC_FLAG_WRITABLE);
 
   LAYOUT_BEGIN(ioctl_evtchn_bind_virq, struct xw_evtchn_bind_virq);
@@ -93,6 +97,16 @@ void xw_init_abi_info(napi_env env, napi_value exports) {
   FIELD(index);
   FIELD(count);
   LAYOUT_END(ioctl_gntalloc_dealloc_gref);
+  LAYOUT_BEGIN(ioctl_gntdev_unmap_notify, struct xw_unmap_notify);
+  FIELD(index);
+  FIELD(action);
+  FIELD(event_channel_port);
+  LAYOUT_END(ioctl_gntdev_unmap_notify);
+  LAYOUT_BEGIN(ioctl_gntalloc_unmap_notify, struct xw_unmap_notify);
+  FIELD(index);
+  FIELD(action);
+  FIELD(event_channel_port);
+  LAYOUT_END(ioctl_gntalloc_unmap_notify);
 
   napi_set_named_property(env, abi, "ioctls", ioctls);
   napi_set_named_property(env, abi, "layouts", layouts);

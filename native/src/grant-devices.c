@@ -146,10 +146,42 @@ static napi_value js_gntalloc_dealloc(napi_env env, napi_callback_info info) {
   return xw_undefined(env);
 }
 
+/* gntdevSetUnmapNotify / gntallocSetUnmapNotify(fd, index, action, port): `index` is the mmap
+ * offset of the mapping plus the byte's offset in it. */
+static napi_value set_unmap_notify(napi_env env, napi_callback_info info, unsigned long request,
+                                   const char *what) {
+  napi_value argv[4];
+  int fd;
+  uint64_t index, action, port;
+  if (!xw_args(env, info, 4, argv) || !get_fd(env, argv[0], &fd) ||
+      !xw_arg_uint(env, argv[1], MAX_INDEX, "index", &index) ||
+      !xw_arg_uint(env, argv[2], XW_UNMAP_NOTIFY_CLEAR_BYTE | XW_UNMAP_NOTIFY_SEND_EVENT, "action",
+                   &action) ||
+      !xw_arg_uint(env, argv[3], UINT32_MAX, "port", &port)) {
+    return NULL;
+  }
+  struct xw_unmap_notify arg = {
+      .index = index, .action = (uint32_t)action, .event_channel_port = (uint32_t)port};
+  if (ioctl(fd, request, &arg) < 0) return xw_throw_errno(env, errno, what);
+  return xw_undefined(env);
+}
+
+static napi_value js_gntdev_unmap_notify(napi_env env, napi_callback_info info) {
+  return set_unmap_notify(env, info, XW_IOCTL_GNTDEV_SET_UNMAP_NOTIFY,
+                          "IOCTL_GNTDEV_SET_UNMAP_NOTIFY");
+}
+
+static napi_value js_gntalloc_unmap_notify(napi_env env, napi_callback_info info) {
+  return set_unmap_notify(env, info, XW_IOCTL_GNTALLOC_SET_UNMAP_NOTIFY,
+                          "IOCTL_GNTALLOC_SET_UNMAP_NOTIFY");
+}
+
 void xw_init_grant_devices(napi_env env, napi_value exports) {
   xw_export(env, exports, "gntdevMapGrantRefs", js_gntdev_map);
   xw_export(env, exports, "gntdevUnmapGrantRef", js_gntdev_unmap);
   xw_export(env, exports, "gntdevSetMaxGrants", js_gntdev_set_max);
   xw_export(env, exports, "gntallocAllocGref", js_gntalloc_alloc);
   xw_export(env, exports, "gntallocDeallocGref", js_gntalloc_dealloc);
+  xw_export(env, exports, "gntdevSetUnmapNotify", js_gntdev_unmap_notify);
+  xw_export(env, exports, "gntallocSetUnmapNotify", js_gntalloc_unmap_notify);
 }

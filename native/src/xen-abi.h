@@ -43,6 +43,16 @@ struct xw_gntdev_set_max_grants { uint32_t count; };
 #define XW_IOCTL_GNTDEV_SET_MAX_GRANTS \
   _IOC(_IOC_NONE, 'G', 3, sizeof(struct xw_gntdev_set_max_grants))
 
+/* gntdev and gntalloc share this struct shape and ioctl number ('G', 7), on their own devices:
+ * what the kernel does for a page when it is finally unmapped (also when its process dies). */
+struct xw_unmap_notify { uint64_t index; uint32_t action; uint32_t event_channel_port; };
+#define XW_UNMAP_NOTIFY_CLEAR_BYTE 0x1
+#define XW_UNMAP_NOTIFY_SEND_EVENT 0x2
+#define XW_IOCTL_GNTDEV_SET_UNMAP_NOTIFY \
+  _IOC(_IOC_NONE, 'G', 7, sizeof(struct xw_unmap_notify))
+#define XW_IOCTL_GNTALLOC_SET_UNMAP_NOTIFY \
+  _IOC(_IOC_NONE, 'G', 7, sizeof(struct xw_unmap_notify))
+
 struct xw_gntalloc_alloc_gref {
   uint16_t domid;
   uint16_t flags;

@@ -38,6 +38,10 @@ export const toolCommands: Readonly<Record<string, CommandEntry>> = {
     'serve a disk image to a guest as a blkif backend',
     () => import('./commands/blkback.ts'),
   ),
+  console: entry(
+    "a guest's PV console, as its backend, like xl console",
+    () => import('./commands/console.ts'),
+  ),
   doctor: entry('show what works on this machine', () => import('./commands/doctor.ts')),
   conformance: entry(
     "check a xenstored against the protocol's rules",

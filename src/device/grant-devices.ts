@@ -15,6 +15,39 @@ export interface GrantMapping {
   release(): void;
 }
 
+/**
+ * What the kernel does once pages are finally unmapped, whether released or because their
+ * process died: libxenvchan's way of telling the peer that an end is gone.
+ */
+export interface UnmapNotify {
+  /** Byte offset, in the mapping, of a byte the kernel sets to 0. */
+  readonly clearByte?: number;
+  /** A port bound through this domain's event channels, which the kernel notifies. */
+  readonly port?: number;
+}
+
+const UNMAP_NOTIFY_CLEAR_BYTE = 1;
+const UNMAP_NOTIFY_SEND_EVENT = 2;
+
+/** Registers `notify` for the pages mapped at `index` through `set` (gntdev's or gntalloc's). */
+function setUnmapNotify(
+  set: (index: number, action: number, port: number) => void,
+  index: number,
+  count: number,
+  notify: UnmapNotify | undefined,
+): void {
+  if (notify === undefined) return;
+  const { clearByte = 0, port } = notify;
+  if (!Number.isInteger(clearByte) || clearByte < 0 || clearByte >= count * XEN_PAGE_SIZE) {
+    throw new DeviceError('EINVAL', `unmap notify: byte ${clearByte} is outside the mapping`);
+  }
+  const action =
+    (notify.clearByte === undefined ? 0 : UNMAP_NOTIFY_CLEAR_BYTE) |
+    (port === undefined ? 0 : UNMAP_NOTIFY_SEND_EVENT);
+  if (action === 0) return;
+  call('set unmap notify', () => set(index + clearByte, action, port ?? 0));
+}
+
 function call<T>(operation: string, body: () => T): T {
   try {
     return body();
@@ -72,8 +105,15 @@ export class GrantMapper {
     call('setMaxGrants', () => this.native.gntdevSetMaxGrants(this.fd, count));
   }
 
-  /** Maps grants `refs` of domain `domid`, contiguously. */
-  map(domid: number, refs: readonly number[], options: { writable?: boolean } = {}): GrantMapping {
+  /**
+   * Maps grants `refs` of domain `domid`, contiguously; `unmapNotify` says what the kernel does
+   * when the mapping goes.
+   */
+  map(
+    domid: number,
+    refs: readonly number[],
+    options: { writable?: boolean; unmapNotify?: UnmapNotify } = {},
+  ): GrantMapping {
     checkDomid(domid, 'map');
     checkCount(refs.length, 'map');
     const index = call('map', () => this.native.gntdevMapGrantRefs(this.fd, domid, refs));
@@ -85,6 +125,18 @@ export class GrantMapper {
         writable: options.writable ?? true,
       });
     } catch (error) {
+      this.native.gntdevUnmapGrantRef(this.fd, index, refs.length);
+      throw error;
+    }
+    try {
+      setUnmapNotify(
+        (at, action, port) => this.native.gntdevSetUnmapNotify(this.fd, at, action, port),
+        index,
+        refs.length,
+        options.unmapNotify,
+      );
+    } catch (error) {
+      unmap(buffer);
       this.native.gntdevUnmapGrantRef(this.fd, index, refs.length);
       throw error;
     }
@@ -116,8 +168,15 @@ export class GrantSharer {
     return new GrantSharer(native, fd);
   }
 
-  /** Grants `count` zeroed pages to `domid`; `writable: false` makes the grant read-only. */
-  share(domid: number, count: number, options: { writable?: boolean } = {}): GrantMapping {
+  /**
+   * Grants `count` zeroed pages to `domid`; `writable: false` makes the grant read-only;
+   * `unmapNotify` says what the kernel does when the pages go.
+   */
+  share(
+    domid: number,
+    count: number,
+    options: { writable?: boolean; unmapNotify?: UnmapNotify } = {},
+  ): GrantMapping {
     checkDomid(domid, 'share');
     checkCount(count, 'share');
     const granted = call('share', () =>
@@ -129,6 +188,18 @@ export class GrantSharer {
     try {
       buffer = mapFd(this.fd, { length: count * XEN_PAGE_SIZE, offset: granted.index });
     } catch (error) {
+      dealloc();
+      throw error;
+    }
+    try {
+      setUnmapNotify(
+        (at, action, port) => this.native.gntallocSetUnmapNotify(this.fd, at, action, port),
+        granted.index,
+        count,
+        options.unmapNotify,
+      );
+    } catch (error) {
+      unmap(buffer);
       dealloc();
       throw error;
     }

@@ -7,7 +7,12 @@
  * @packageDocumentation
  */
 export { DeviceError, type DeviceErrorCode, isDeviceError } from './errors.ts';
-export { GrantMapper, type GrantMapping, GrantSharer } from './grant-devices.ts';
+export {
+  GrantMapper,
+  type GrantMapping,
+  GrantSharer,
+  type UnmapNotify,
+} from './grant-devices.ts';
 export { type MapOptions, mapFd, mapFile, unmap } from './mapping.ts';
 export {
   type FdWatch,

@@ -83,6 +83,14 @@ export interface XenwireNative extends Futex {
    * here and by the peer.
    */
   gntallocDeallocGref(fd: number, index: number, count: number): void;
+  /**
+   * `IOCTL_GNTDEV_SET_UNMAP_NOTIFY` / `IOCTL_GNTALLOC_SET_UNMAP_NOTIFY`: `action` is a mask of
+   * UNMAP_NOTIFY_CLEAR_BYTE (1: zero the byte at mmap offset `index`) and UNMAP_NOTIFY_SEND_EVENT
+   * (2: notify `port`).
+   */
+  gntdevSetUnmapNotify(fd: number, index: number, action: number, port: number): void;
+  /** The same for pages granted through gntalloc. */
+  gntallocSetUnmapNotify(fd: number, index: number, action: number, port: number): void;
 
   /** Calls `callback` from the event loop each time `fd` is readable (it must drain the fd). */
   watchReadable(fd: number, callback: (errorName?: string) => void): FdWatch;

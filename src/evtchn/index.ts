@@ -13,6 +13,8 @@ export { EvtchnError, type EvtchnErrorCode, isEvtchnError } from './errors.ts';
 export { EventChannel, type EventChannelEvents } from './event-channel.ts';
 export {
   FIRST_FREE_GRANT_REF,
+  GNTTAB_RESERVED_CONSOLE,
+  GNTTAB_RESERVED_XENSTORE,
   type Grant,
   type GrantOptions,
   SimulatedGrantTable,

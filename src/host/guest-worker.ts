@@ -1,7 +1,12 @@
 import { type MessagePort, workerData } from 'node:worker_threads';
 import { SimulatedHypervisor } from '../evtchn/sim/hypervisor.ts';
 import { XEN_PAGE_SIZE } from '../ring/memory.ts';
-import { bootGuest, type GuestClientOptions, type SimulatedGuest } from './guest.ts';
+import {
+  bootGuest,
+  type GuestClientOptions,
+  type GuestPorts,
+  type SimulatedGuest,
+} from './guest.ts';
 
 /**
  * What a host hands a guest worker (under `workerData.xenwireGuest`): the host's shared memory,
@@ -14,13 +19,15 @@ export interface GuestHandoff {
   readonly domid: number;
   /** Byte offset of the guest's xenstore page in `hypervisor`. */
   readonly pageOffset: number;
+  /** Byte offset of the guest's console page in `hypervisor`. */
+  readonly consolePageOffset: number;
   /** The host's end answers the worker's request to be introduced to xenstored. */
   readonly toolstack: MessagePort;
 }
 
 /** Worker → host: introduce me with this port. Host → worker: done, or why not. */
 export type ToolstackMessage =
-  | { readonly introduce: number }
+  | { readonly introduce: GuestPorts }
   | { readonly introduced: true }
   | { readonly failed: string };
 
@@ -34,19 +41,19 @@ export async function connectGuest(options: GuestClientOptions = {}): Promise<Si
   const handoff = (workerData as { xenwireGuest?: GuestHandoff } | null)?.xenwireGuest;
   if (!handoff) throw new Error('connectGuest: this thread was not started by spawnGuestWorker');
   const hv = SimulatedHypervisor.fromShared(handoff.hypervisor);
-  const page = new Uint8Array(handoff.hypervisor, handoff.pageOffset, XEN_PAGE_SIZE);
+  const page = (offset: number) => new Uint8Array(handoff.hypervisor, offset, XEN_PAGE_SIZE);
   const { toolstack } = handoff;
   const guest = await bootGuest(
     hv,
     handoff.domid,
-    page,
-    (port) =>
+    { xenstore: page(handoff.pageOffset), console: page(handoff.consolePageOffset) },
+    (ports) =>
       new Promise<void>((resolve, reject) => {
         toolstack.once('message', (reply: ToolstackMessage) => {
           if ('introduced' in reply) resolve();
           else reject(new Error(`INTRODUCE failed: ${'failed' in reply ? reply.failed : '?'}`));
         });
-        toolstack.postMessage({ introduce: port } satisfies ToolstackMessage);
+        toolstack.postMessage({ introduce: ports } satisfies ToolstackMessage);
       }),
     options,
   );

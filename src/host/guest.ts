@@ -1,5 +1,7 @@
+import { ConsoleStream } from '../console/console-stream.ts';
 import type { SimulatedHypervisor } from '../evtchn/sim/hypervisor.ts';
 import type { SimulatedEventChannel } from '../evtchn/sim/simulated-event-channel.ts';
+import { ConsoleRing } from '../ring/console.ts';
 import { XenstoreClient, type XenstoreClientOptions } from '../xenstore/client.ts';
 import { ringConnector } from '../xenstore/transport/ring.ts';
 
@@ -15,33 +17,70 @@ export interface SimulatedGuest {
   readonly port: number;
   /** The guest's xenstore page (granted to dom0). */
   readonly page: Uint8Array;
+  /**
+   * The guest's side of its PV console (`hvc0`): write what the guest prints, read what a
+   * console backend types. Output waits in the ring until a backend attaches. It ends when
+   * `client` is closed (the guest shutting down).
+   */
+  readonly console: ConsoleStream;
+  /** The guest's end of the console's event channel, offered to dom0. */
+  readonly consolePort: number;
+}
+
+/** The pages the toolstack set up for a guest before it runs. */
+export interface GuestPages {
+  /** Its xenstore page. */
+  readonly xenstore: Uint8Array;
+  /** Its console page (granted to dom0 under `GNTTAB_RESERVED_CONSOLE`). */
+  readonly console: Uint8Array;
+}
+
+/** The ports a guest offers dom0 for the toolstack to announce. */
+export interface GuestPorts {
+  readonly xenstore: number;
+  readonly console: number;
 }
 
 /** Client options a guest may choose; the transport is always its ring. */
 export type GuestClientOptions = Omit<XenstoreClientOptions, 'transport' | 'socketPath'>;
 
 /**
- * The guest kernel's half of bringing xenstore up: opens the domain's event-channel handle and
- * offers dom0 a port (`EVTCHNOP_alloc_unbound`). `introduce` is the toolstack's half, told the
- * port; once it resolves, xenstored serves the page and the client connects over it.
+ * The guest kernel's half of bringing xenstore and its console up: opens the domain's
+ * event-channel handle and offers dom0 a port for each (`EVTCHNOP_alloc_unbound`; on Xen the
+ * toolstack allocates them for the guest, to the same effect). `introduce` is the toolstack's
+ * half, told the ports; once it resolves, xenstored serves the page and the client connects
+ * over it.
  */
 export async function bootGuest(
   hv: SimulatedHypervisor,
   domid: number,
-  page: Uint8Array,
-  introduce: (port: number) => Promise<void>,
+  pages: GuestPages,
+  introduce: (ports: GuestPorts) => Promise<void>,
   options: GuestClientOptions = {},
 ): Promise<SimulatedGuest> {
   const eventChannel = hv.openEventChannel(domid);
+  let console: ConsoleStream | undefined;
   try {
     const port = eventChannel.bindUnboundPort(0);
-    await introduce(port);
+    const consolePort = eventChannel.bindUnboundPort(0);
+    const ring = new ConsoleRing('guest', pages.console.buffer, {
+      byteOffset: pages.console.byteOffset,
+      notify: () => eventChannel.notify(consolePort),
+    });
+    console = new ConsoleStream(ring, eventChannel, consolePort);
+    await introduce({ xenstore: port, console: consolePort });
+    const page = pages.xenstore;
     const client = await XenstoreClient.connect({
       ...options,
       transport: ringConnector({ page, eventChannel, port }),
     });
-    return { domid, client, eventChannel, port, page };
+    // Closing the client is the guest shutting down: its console goes too, so that nothing of it
+    // keeps a guest worker's thread alive.
+    const guestConsole = console;
+    client.on('close', () => guestConsole.destroy());
+    return { domid, client, eventChannel, port, page, console, consolePort };
   } catch (error) {
+    console?.destroy();
     eventChannel.close();
     throw error;
   }

@@ -1,4 +1,5 @@
 import { MessageChannel, Worker, type WorkerOptions } from 'node:worker_threads';
+import { GNTTAB_RESERVED_CONSOLE } from '../evtchn/sim/grant-table.ts';
 import { SimulatedHypervisor } from '../evtchn/sim/hypervisor.ts';
 import type { SharedStateLimits, WaitOptions } from '../evtchn/sim/shared-state.ts';
 import type { SimulatedEventChannel } from '../evtchn/sim/simulated-event-channel.ts';
@@ -7,7 +8,12 @@ import { type ServerOptions, XenstoreServer } from '../xenstore/server/server.ts
 import { inProcessConnector } from '../xenstore/transport/in-process.ts';
 import { XenstoreRingServer } from '../xenstore/transport/ring-server.ts';
 import { grantPageMapper } from './grant-page-mapper.ts';
-import { bootGuest, type GuestClientOptions, type SimulatedGuest } from './guest.ts';
+import {
+  bootGuest,
+  type GuestClientOptions,
+  type GuestPorts,
+  type SimulatedGuest,
+} from './guest.ts';
 import type { GuestHandoff, ToolstackMessage } from './guest-worker.ts';
 
 /** Options of {@link createSimulatedHost}. */
@@ -131,12 +137,12 @@ export class SimulatedHost {
    * the ring. `domid` defaults to the lowest free id.
    */
   async addGuest(domid?: number, options = this.#options.guestClient): Promise<SimulatedGuest> {
-    const { id, page } = await this.#createDomain(domid);
+    const { id, xenstore, console } = await this.#createDomain(domid);
     const guest = await bootGuest(
       this.hypervisor,
       id,
-      page.page,
-      (port) => this.#introduce(id, page.ref, port),
+      { xenstore: xenstore.page, console: console.page },
+      (ports) => this.#introduce(id, xenstore.ref, ports),
       options,
     );
     this.#guests.set(id, guest);
@@ -154,12 +160,13 @@ export class SimulatedHost {
     options: WorkerOptions & { readonly domid?: number } = {},
   ): Promise<GuestWorker> {
     const { domid, ...workerOptions } = options;
-    const { id, page } = await this.#createDomain(domid);
+    const { id, xenstore, console } = await this.#createDomain(domid);
     const { port1: toolstack, port2: guestSide } = new MessageChannel();
     const handoff: GuestHandoff = {
       hypervisor: this.hypervisor.buffer,
       domid: id,
-      pageOffset: page.page.byteOffset,
+      pageOffset: xenstore.page.byteOffset,
+      consolePageOffset: console.page.byteOffset,
       toolstack: guestSide,
     };
     const userData = (workerOptions.workerData ?? {}) as Record<string, unknown>;
@@ -185,7 +192,7 @@ export class SimulatedHost {
         worker.once('exit', exited);
         toolstack.once('message', (message: ToolstackMessage) => {
           if (!('introduce' in message)) return;
-          this.#introduce(id, page.ref, message.introduce).then(
+          this.#introduce(id, xenstore.ref, message.introduce).then(
             () => {
               toolstack.postMessage({ introduced: true } satisfies ToolstackMessage);
               settle();
@@ -222,6 +229,7 @@ export class SimulatedHost {
     await this.#workers.get(domid)?.terminate();
     const guest = this.#guests.get(domid);
     this.#guests.delete(domid);
+    guest?.console.destroy();
     this.hypervisor.destroyDomain(domid);
     await guest?.client.close();
     guest?.eventChannel.close();
@@ -234,6 +242,7 @@ export class SimulatedHost {
     this.#closed = true;
     await Promise.all([...this.#workers.values()].map((worker) => worker.terminate()));
     for (const guest of this.#guests.values()) {
+      guest.console.destroy();
       await guest.client.close();
       guest.eventChannel.close();
     }
@@ -244,17 +253,57 @@ export class SimulatedHost {
     this.server.close();
   }
 
-  /** The toolstack's part before the guest runs: the domain, and its page granted to dom0. */
+  /**
+   * The toolstack's part before the guest runs: the domain, its xenstore page granted to dom0,
+   * and its console page granted to dom0 (the console backend's domain) under the reserved
+   * console entry, as `xc_dom_gnttab_seed` does.
+   */
   async #createDomain(domid?: number) {
     const id = this.hypervisor.createDomain(domid);
-    return { id, page: this.hypervisor.grants.grantAccess(id, 0) };
+    const grants = this.hypervisor.grants;
+    return {
+      id,
+      xenstore: grants.grantAccess(id, 0),
+      console: grants.seed(id, GNTTAB_RESERVED_CONSOLE, 0),
+    };
   }
 
-  /** The toolstack's part once the guest offered a port: INTRODUCE, then the guest's home. */
-  async #introduce(domid: number, ref: number, port: number): Promise<void> {
-    await this.dom0Client.introduceDomain(domid, ref, port);
+  /**
+   * The toolstack's part once the guest offered its ports: INTRODUCE, then the guest's home with
+   * its `domid` and its console's nodes as libxl writes them for the primary console (the
+   * directory the guest's, readable by dom0; the values dom0's, readable by the guest).
+   * `ring-ref` holds the grant reference, the simulation's stand-in for the page's frame.
+   */
+  async #introduce(domid: number, ref: number, ports: GuestPorts): Promise<void> {
+    const xs = this.dom0Client;
+    await xs.introduceDomain(domid, ref, ports.xenstore);
     const home = `/local/domain/${domid}`;
-    await this.dom0Client.mkdir(home);
-    await this.dom0Client.setPermissions(home, [{ access: 'n', domid }]);
+    await xs.mkdir(home);
+    await xs.setPermissions(home, [{ access: 'n', domid }]);
+    const readOnly = [
+      { access: 'n', domid: 0 },
+      { access: 'r', domid },
+    ] as const;
+    await xs.transaction(async (tx) => {
+      await tx.write(`${home}/domid`, String(domid));
+      await tx.setPermissions(`${home}/domid`, [...readOnly]);
+      await tx.mkdir(`${home}/console`);
+      await tx.setPermissions(`${home}/console`, [
+        { access: 'n', domid },
+        { access: 'r', domid: 0 },
+      ]);
+      await tx.write(`${home}/console/backend-id`, '0');
+      for (const [key, value] of [
+        ['limit', '1048576'],
+        ['type', 'xenconsoled'],
+        ['output', 'pty'],
+        ['tty', ''],
+        ['port', String(ports.console)],
+        ['ring-ref', String(GNTTAB_RESERVED_CONSOLE)],
+      ]) {
+        await tx.write(`${home}/console/${key}`, value as string);
+        await tx.setPermissions(`${home}/console/${key}`, [...readOnly]);
+      }
+    });
   }
 }

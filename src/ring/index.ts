@@ -38,12 +38,19 @@ export {
   type SringPlacement,
 } from './sring.ts';
 export {
+  readVchanGrants,
+  VCHAN_MAX_ORDER,
+  VCHAN_MIN_ORDER,
   Vchan,
   type VchanData,
+  type VchanGrants,
   VchanLive,
   VchanNotify,
   VchanOffset,
   type VchanOptions,
+  type VchanOrders,
+  vchanDataPages,
+  writeVchanGrants,
 } from './vchan.ts';
 export {
   XENSTORE_REQ_LAYOUT,

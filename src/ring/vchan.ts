@@ -58,9 +58,114 @@ export const VchanLive = {
   NOT_YET: 2,
 } as const;
 
-/** Smallest and largest ring orders: 1 KiB inside the page up to 2^20 bytes of granted pages. */
-const MIN_ORDER = 10;
-const MAX_ORDER = 20;
+/** Smallest ring order: 1 KiB inside the shared page. */
+export const VCHAN_MIN_ORDER = 10;
+/** Largest ring order: 2^20 bytes of granted pages, as libxenvchan allows. */
+export const VCHAN_MAX_ORDER = 20;
+const MIN_ORDER = VCHAN_MIN_ORDER;
+const MAX_ORDER = VCHAN_MAX_ORDER;
+/** Where an in-page ring's data starts, by order. */
+const IN_PAGE_DATA: Readonly<Record<number, number>> = { 10: 1024, 11: 2048 };
+
+/** Data pages a ring of `order` needs besides the shared page: none below order 12. */
+export function vchanDataPages(order: number): number {
+  return order < 12 ? 0 : 2 ** (order - 12);
+}
+
+/** Grant references of the data pages listed in a vchan page, per ring. */
+export interface VchanGrants {
+  /** The left ring's (client → server). */
+  readonly left: readonly number[];
+  /** The right ring's (server → client). */
+  readonly right: readonly number[];
+}
+
+/** The ring orders of a vchan: 2^order bytes each way. */
+export interface VchanOrders {
+  /** Client → server. */
+  readonly left: number;
+  /** Server → client. */
+  readonly right: number;
+}
+
+function pageView(page: RingBuffer, byteOffset: number): DataView {
+  const { bytes } = new RingArea(page, byteOffset, XEN_PAGE_SIZE, 'vchan');
+  return new DataView(bytes.buffer, bytes.byteOffset, XEN_PAGE_SIZE);
+}
+
+/** Where the grant list of a page with these orders must end: at an in-page ring, or the page's end. */
+function grantListLimit(leftOrder: number, rightOrder: number): number {
+  return Math.min(
+    XEN_PAGE_SIZE,
+    IN_PAGE_DATA[leftOrder] ?? XEN_PAGE_SIZE,
+    IN_PAGE_DATA[rightOrder] ?? XEN_PAGE_SIZE,
+  );
+}
+
+/**
+ * Reads the ring orders and the grant list of a page laid out by a server, as a client does
+ * before mapping the data pages (left ring's grants first). Refuses, with `EPROTO`, what
+ * libxenvchan's client would take on trust: orders out of range, two in-page rings of one order,
+ * or a list that runs into an in-page ring.
+ */
+export function readVchanGrants(
+  page: RingBuffer,
+  byteOffset = 0,
+): VchanGrants & {
+  /** The two rings' orders. */
+  readonly orders: VchanOrders;
+} {
+  const view = pageView(page, byteOffset);
+  const left = view.getUint16(VchanOffset.leftOrder, true);
+  const right = view.getUint16(VchanOffset.rightOrder, true);
+  for (const order of [left, right]) {
+    if (order < MIN_ORDER || order > MAX_ORDER) {
+      throw new RingError(
+        'EPROTO',
+        `vchan: ring order ${order} is outside ${MIN_ORDER}..${MAX_ORDER}`,
+      );
+    }
+  }
+  if (left === right && left < 12) {
+    throw new RingError('EPROTO', `vchan: both rings are of order ${left}, inside one page`);
+  }
+  const count = vchanDataPages(left) + vchanDataPages(right);
+  if (VchanOffset.grants + 4 * count > grantListLimit(left, right)) {
+    throw new RingError(
+      'EPROTO',
+      `vchan: ${count} grants of orders ${left}/${right} overlap a ring`,
+    );
+  }
+  const refs = Array.from({ length: count }, (_, i) =>
+    view.getUint32(VchanOffset.grants + 4 * i, true),
+  );
+  const split = vchanDataPages(left);
+  return { orders: { left, right }, left: refs.slice(0, split), right: refs.slice(split) };
+}
+
+/** Server: lists the data pages' grants in its page, after {@link Vchan.initServer}. */
+export function writeVchanGrants(page: RingBuffer, grants: VchanGrants, byteOffset = 0): void {
+  const view = pageView(page, byteOffset);
+  const left = view.getUint16(VchanOffset.leftOrder, true);
+  const right = view.getUint16(VchanOffset.rightOrder, true);
+  if (
+    grants.left.length !== vchanDataPages(left) ||
+    grants.right.length !== vchanDataPages(right)
+  ) {
+    throw new RingError(
+      'EINVAL',
+      `vchan: orders ${left}/${right} take ${vchanDataPages(left)}+${vchanDataPages(right)} grants`,
+    );
+  }
+  const refs = [...grants.left, ...grants.right];
+  if (VchanOffset.grants + 4 * refs.length > grantListLimit(left, right)) {
+    throw new RingError(
+      'EINVAL',
+      `vchan: ${refs.length} grants of orders ${left}/${right} overlap a ring`,
+    );
+  }
+  for (const [i, ref] of refs.entries()) view.setUint32(VchanOffset.grants + 4 * i, ref, true);
+}
 
 /** Where one ring's data is when its order is 12 or more (separately granted pages). */
 export interface VchanData {
@@ -124,14 +229,11 @@ export class Vchan {
   }
 
   /**
-   * Server: lays out a fresh page — indices 0, the two orders, server live, client not yet
-   * connected, no notification requests — and returns the server end.
+   * Server: lays out a fresh page as libxenvchan's server does — all zero, then the two orders,
+   * server live, client not yet connected, and the server asking to be told of the client's
+   * writes — and returns the server end. The grant list comes after ({@link writeVchanGrants}).
    */
-  static initServer(
-    page: RingBuffer,
-    orders: { readonly left: number; readonly right: number },
-    options: VchanOptions = {},
-  ): Vchan {
+  static initServer(page: RingBuffer, orders: VchanOrders, options: VchanOptions = {}): Vchan {
     for (const order of [orders.left, orders.right]) {
       if (!Number.isInteger(order) || order < MIN_ORDER || order > MAX_ORDER) {
         throw new RingError(
@@ -141,18 +243,32 @@ export class Vchan {
       }
     }
     const area = new RingArea(page, options.byteOffset ?? 0, XEN_PAGE_SIZE, 'vchan');
-    area.bytes.fill(0, 0, VchanOffset.grants);
+    area.bytes.fill(0);
     const view = new DataView(area.bytes.buffer, area.bytes.byteOffset, XEN_PAGE_SIZE);
     view.setUint16(VchanOffset.leftOrder, orders.left, true);
     view.setUint16(VchanOffset.rightOrder, orders.right, true);
     area.bytes[VchanOffset.cliLive] = VchanLive.NOT_YET;
     area.bytes[VchanOffset.srvLive] = VchanLive.CONNECTED;
+    area.bytes[VchanOffset.cliNotify] = VchanNotify.WRITE;
     return new Vchan('server', page, options);
   }
 
-  /** Client: marks itself connected and tells the server. */
+  /**
+   * Client: marks itself connected, asks to be told of the server's writes, and tells the
+   * server, as `libxenvchan_client_init` does.
+   */
   connect(): void {
-    this.setLive(VchanLive.CONNECTED);
+    Atomics.store(this.bytes, VchanOffset.cliLive, VchanLive.CONNECTED);
+    Atomics.store(this.bytes, VchanOffset.srvNotify, VchanNotify.WRITE);
+    this.notify?.();
+  }
+
+  /** This end's own live byte ({@link VchanLive}). */
+  get live(): number {
+    return Atomics.load(
+      this.bytes,
+      this.role === 'server' ? VchanOffset.srvLive : VchanOffset.cliLive,
+    );
   }
 
   /** Marks this end gone and wakes the peer, which sees {@link peerLive} drop to EXITED. */

@@ -18,6 +18,7 @@ export {
   type DeviceEndOptions,
   type DeviceQueue,
 } from './device-end.ts';
+export { watchDomainDeath } from './domain-watch.ts';
 export { isXenbusError, XenbusError, type XenbusErrorCode } from './errors.ts';
 export {
   type FrontendConnectOptions,
@@ -25,9 +26,17 @@ export {
   type RingLayout,
   XenbusFrontend,
 } from './frontend.ts';
+export { readKeyIfPresent } from './keys.ts';
 export { type DeviceId, type DevicePaths, devicePaths } from './paths.ts';
 export type { Peer, StateDecision } from './peer-follower.ts';
-export { contiguousPages, type DevicePlatform, type SharedPages } from './platform.ts';
+export {
+  contiguousPages,
+  type DevicePlatform,
+  type MappingOptions,
+  type SharedPages,
+  type SharingOptions,
+} from './platform.ts';
+export { type RingChannelEnd, RingDuplex } from './ring-duplex.ts';
 export { simulatedPlatform } from './simulated-platform.ts';
 export { parseXenbusState, XenbusState, xenbusStateName } from './state.ts';
 export { createDevice, type DeviceKeys, removeDevice } from './toolstack.ts';

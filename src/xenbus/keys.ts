@@ -1,4 +1,4 @@
-import type { XenstoreClient } from '../xenstore/index.ts';
+import { isXenstoreError, type XenstoreClient } from '../xenstore/index.ts';
 import { XenbusError } from './errors.ts';
 
 /**
@@ -10,6 +10,22 @@ export async function readKey(client: XenstoreClient, path: string): Promise<str
     return await client.readString(path);
   } catch (error) {
     throw new XenbusError('ENOENT', `${path} is missing`, { cause: error });
+  }
+}
+
+/**
+ * Reads a key that may not be written yet.
+ * @returns its value, or `undefined` when it does not exist
+ */
+export async function readKeyIfPresent(
+  client: XenstoreClient,
+  path: string,
+): Promise<string | undefined> {
+  try {
+    return await client.readString(path);
+  } catch (error) {
+    if (isXenstoreError(error, 'ENOENT')) return undefined;
+    throw error;
   }
 }
 

@@ -1,5 +1,6 @@
-import { isXenstoreError, type Watch, type XenstoreClient } from '../xenstore/index.ts';
+import type { Watch, XenstoreClient } from '../xenstore/index.ts';
 import { XenbusError } from './errors.ts';
+import { readKeyIfPresent } from './keys.ts';
 import type { DevicePlatform } from './platform.ts';
 import { parseXenbusState, XenbusState, xenbusStateName } from './state.ts';
 
@@ -119,14 +120,8 @@ export async function readState(
   client: XenstoreClient,
   path: string,
 ): Promise<XenbusState | undefined> {
-  let text: string;
-  try {
-    text = await client.readString(path);
-  } catch (error) {
-    if (isXenstoreError(error, 'ENOENT')) return undefined;
-    throw error;
-  }
-  return parseXenbusState(text, path);
+  const text = await readKeyIfPresent(client, path);
+  return text === undefined ? undefined : parseXenbusState(text, path);
 }
 
 /**

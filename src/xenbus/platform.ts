@@ -1,3 +1,4 @@
+import type { UnmapNotify } from '../device/index.ts';
 import type { EventChannel } from '../evtchn/index.ts';
 import { XenbusError } from './errors.ts';
 
@@ -11,6 +12,21 @@ export interface SharedPages {
   release(): void;
 }
 
+/** How pages are shared or mapped. */
+export interface SharingOptions {
+  /**
+   * What happens when the pages finally go, released or because this end's process died: a
+   * byte of them cleared, a port notified (libxenvchan's liveness signal).
+   */
+  readonly unmapNotify?: UnmapNotify;
+}
+
+/** How grants are mapped. */
+export interface MappingOptions extends SharingOptions {
+  /** Map read-only (which also maps grants the peer gave read-only). */
+  readonly readonly?: boolean;
+}
+
 /**
  * What a device end needs from the hypervisor, so that one device implementation runs on the
  * simulated hypervisor ({@link simulatedPlatform}) and on real Xen ({@link xenPlatform}).
@@ -20,19 +36,26 @@ export interface DevicePlatform {
   readonly domid?: number;
   /** The event-channel handle device ports are bound through. */
   readonly eventChannel: EventChannel;
-  /** Grants `count` fresh zeroed pages of this domain to `domid` (gntalloc). */
-  grantPages(domid: number, count: number): SharedPages;
+  /**
+   * Grants `count` fresh zeroed pages of this domain to `domid` (gntalloc). Released while the
+   * peer still maps them, they stay until the peer unmaps, as gntalloc's pages do.
+   */
+  grantPages(domid: number, count: number, options?: SharingOptions): SharedPages;
   /**
    * Maps grants `refs` of domain `domid` into this domain (gntdev): writable, or read-only with
    * `readonly` (which also maps grants the peer gave read-only).
    */
-  mapGrants(domid: number, refs: readonly number[], options?: { readonly?: boolean }): SharedPages;
+  mapGrants(domid: number, refs: readonly number[], options?: MappingOptions): SharedPages;
   /**
    * Whether `domid` still exists, asked when xenstore fires `@releaseDomain`. `undefined` when
    * this domain cannot tell (an unprivileged guest): the device then relies on the peer's nodes.
    */
   domainAlive(domid: number): Promise<boolean | undefined>;
-  /** Closes the event-channel handle and grant devices. */
+  /**
+   * Closes the event-channel handle and grant devices. In the simulation this is the end's
+   * process exiting: pages still held are released, and their unmap notifications happen,
+   * as the kernel does for a dying process.
+   */
   close(): void;
 }
 

@@ -1,5 +1,5 @@
 import type { DuplexOptions } from 'node:stream';
-import { Vchan, type VchanData, VchanOffset } from '../ring/index.ts';
+import { readVchanGrants, Vchan, type VchanData, writeVchanGrants } from '../ring/index.ts';
 import { XenbusBackend } from './backend.ts';
 import type { DeviceEnd, DeviceEndOptions } from './device-end.ts';
 import { XenbusError } from './errors.ts';
@@ -77,10 +77,11 @@ export async function openVchanFrontend(
             notify: () => events.notify(port),
           },
         );
-        const view = new DataView(page.buffer, page.byteOffset, page.byteLength);
-        for (const [i, ref] of data.refs.entries()) {
-          view.setUint32(VchanOffset.grants + 4 * i, ref, true);
-        }
+        writeVchanGrants(
+          page.buffer,
+          { left: [data.refs[0]!], right: [data.refs[1]!] },
+          page.byteOffset,
+        );
         stream = new VchanStream(vchan, events, port, options.stream);
         return undefined;
       },
@@ -118,15 +119,14 @@ export async function openVchanBackend(
     .connect({
       accept: (ring) => {
         const page = ring.pages[0] as Uint8Array;
-        const view = new DataView(page.buffer, page.byteOffset, page.byteLength);
-        const orders = [VchanOffset.leftOrder, VchanOffset.rightOrder].map((at) =>
-          view.getUint16(at, true),
-        );
-        if (orders.some((order) => order !== RING_ORDER)) {
-          throw new XenbusError('EPROTO', `vchan: ring orders ${orders.join('/')} unsupported`);
+        const { orders, left, right } = readVchanGrants(page.buffer, page.byteOffset);
+        if (orders.left !== RING_ORDER || orders.right !== RING_ORDER) {
+          throw new XenbusError(
+            'EPROTO',
+            `vchan: ring orders ${orders.left}/${orders.right} unsupported`,
+          );
         }
-        const refs = [0, 1].map((i) => view.getUint32(VchanOffset.grants + 4 * i, true));
-        data = device.platform.mapGrants(device.frontendDomid, refs);
+        data = device.platform.mapGrants(device.frontendDomid, [...left, ...right]);
       },
       onDisconnect: (reason) => {
         stream?.disconnect(reason);

@@ -38,13 +38,15 @@ export function xenPlatform(options: XenPlatformOptions = {}): DevicePlatform {
   let mapper: GrantMapper | undefined;
   return {
     eventChannel,
-    grantPages(domid, count) {
+    grantPages(domid, count, sharing = {}) {
       sharer ??= GrantSharer.open(options.gntallocPath);
-      return pagesOf(sharer.share(domid, count));
+      return pagesOf(sharer.share(domid, count, sharing));
     },
-    mapGrants(domid, refs, access = {}) {
+    mapGrants(domid, refs, mapping = {}) {
       mapper ??= GrantMapper.open(options.gntdevPath);
-      return pagesOf(mapper.map(domid, refs, { writable: !access.readonly }));
+      return pagesOf(
+        mapper.map(domid, refs, { writable: !mapping.readonly, unmapNotify: mapping.unmapNotify }),
+      );
     },
     async domainAlive(domid) {
       if (!options.client) return undefined;

@@ -37,6 +37,10 @@ int main(void) {
   IOCTL(IOCTL_GNTDEV_SET_MAX_GRANTS);
   IOCTL(IOCTL_GNTALLOC_ALLOC_GREF);
   IOCTL(IOCTL_GNTALLOC_DEALLOC_GREF);
+  IOCTL(IOCTL_GNTDEV_SET_UNMAP_NOTIFY);
+  IOCTL(IOCTL_GNTALLOC_SET_UNMAP_NOTIFY);
+  IOCTL(UNMAP_NOTIFY_CLEAR_BYTE);
+  IOCTL(UNMAP_NOTIFY_SEND_EVENT);
   IOCTL(GNTALLOC_FLAG_WRITABLE);
   printf("},\"layouts\":{");
   first = 0;
@@ -52,6 +56,8 @@ int main(void) {
   { LAYOUT_BEGIN(ioctl_gntdev_set_max_grants); FIELD(count); LAYOUT_END(); }
   { LAYOUT_BEGIN(ioctl_gntalloc_alloc_gref); FIELD(domid); FIELD(flags); FIELD(count); FIELD(index); FIELD(gref_ids); LAYOUT_END(); }
   { LAYOUT_BEGIN(ioctl_gntalloc_dealloc_gref); FIELD(index); FIELD(count); LAYOUT_END(); }
+  { LAYOUT_BEGIN(ioctl_gntdev_unmap_notify); FIELD(index); FIELD(action); FIELD(event_channel_port); LAYOUT_END(); }
+  { LAYOUT_BEGIN(ioctl_gntalloc_unmap_notify); FIELD(index); FIELD(action); FIELD(event_channel_port); LAYOUT_END(); }
   printf("}}\n");
   return 0;
 }

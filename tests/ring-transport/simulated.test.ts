@@ -60,7 +60,8 @@ describe('xenstore over a ring page', () => {
       xs.getPermissions('t'),
       xs.getDomainPath(1),
     ]);
-    expect(dir).toEqual(['w', 't']);
+    // The toolstack's nodes (as libxl writes them) come first.
+    expect(dir).toEqual(['domid', 'console', 'w', 't']);
     expect(perms).toEqual([{ access: 'n', domid: 1 }]);
     expect(path).toBe('/local/domain/1');
     await watch.close();

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { Vchan, VchanLive, VchanNotify, VchanOffset } from '../../src/ring/index.ts';
+import {
+  readVchanGrants,
+  Vchan,
+  VchanLive,
+  VchanNotify,
+  VchanOffset,
+  vchanDataPages,
+  writeVchanGrants,
+} from '../../src/ring/index.ts';
 import { fillPattern } from './support/pattern.ts';
 
 function open(
@@ -65,18 +73,26 @@ describe('libxenvchan page', () => {
 
   it('notifies only an end that asked, once per request', () => {
     const { bytes, server, client, wakes } = open();
+    // Each end starts out asking for the other's first write, as libxenvchan's init does.
+    expect(bytes[VchanOffset.cliNotify]).toBe(VchanNotify.WRITE);
+    client.connect();
+    expect(bytes[VchanOffset.srvNotify]).toBe(VchanNotify.WRITE);
+    wakes.server = 0;
+    client.write(Uint8Array.of(0));
+    expect(wakes.server).toBe(1);
     client.write(Uint8Array.of(1));
-    expect(wakes.server).toBe(0); // the server never asked
-    expect(server.read(new Uint8Array(10))).toBe(1); // wanted more: asks for NOTIFY_WRITE
+    expect(wakes.server).toBe(1); // that request was answered
+    expect(server.read(new Uint8Array(10))).toBe(2); // wanted more: asks for NOTIFY_WRITE
     expect(bytes[VchanOffset.cliNotify]! & VchanNotify.WRITE).toBe(VchanNotify.WRITE);
     client.write(Uint8Array.of(2));
-    expect(wakes.server).toBe(1);
+    expect(wakes.server).toBe(2);
     expect(bytes[VchanOffset.cliNotify]! & VchanNotify.WRITE).toBe(0); // answered, cleared
     client.write(Uint8Array.of(3));
-    expect(wakes.server).toBe(1);
+    expect(wakes.server).toBe(2);
     // A full ring: the writer asks the reader to tell it when it reads.
     expect(client.write(new Uint8Array(2000))).toBe(1022);
     expect(bytes[VchanOffset.srvNotify]! & VchanNotify.READ).toBe(VchanNotify.READ);
+    wakes.client = 0;
     server.read(new Uint8Array(100));
     expect(wakes.client).toBe(1);
   });
@@ -89,5 +105,41 @@ describe('libxenvchan page', () => {
     expect(() => Vchan.initServer(page, { left: 9, right: 11 })).toThrow(
       expect.objectContaining({ code: 'EINVAL' }),
     );
+  });
+
+  it("lists the data pages' grants as libxenvchan does, left ring first, and checks a peer's list", () => {
+    const page = new SharedArrayBuffer(4096);
+    Vchan.initServer(
+      page,
+      { left: 13, right: 11 },
+      { left: { buffer: new SharedArrayBuffer(8192) } },
+    );
+    expect(vchanDataPages(13)).toBe(2);
+    writeVchanGrants(page, { left: [8, 9], right: [] });
+    const view = new DataView(page);
+    expect([24, 28].map((at) => view.getUint32(at, true))).toEqual([8, 9]);
+    expect(readVchanGrants(page)).toEqual({
+      orders: { left: 13, right: 11 },
+      left: [8, 9],
+      right: [],
+    });
+    expect(() => writeVchanGrants(page, { left: [8], right: [] })).toThrow(
+      expect.objectContaining({ code: 'EINVAL' }),
+    );
+    // Orders a server would never pick, written by a hostile one: an order-20 ring's 256 grants
+    // run into an order-10 ring at 1024; an order out of range; two in-page rings of one order.
+    for (const [left, right] of [
+      [20, 10],
+      [21, 12],
+      [11, 11],
+    ] as const) {
+      view.setUint16(VchanOffset.leftOrder, left, true);
+      view.setUint16(VchanOffset.rightOrder, right, true);
+      expect(() => readVchanGrants(page)).toThrow(expect.objectContaining({ code: 'EPROTO' }));
+    }
+    // The largest rings both ways fit: 2 × 256 grants end at 2072.
+    view.setUint16(VchanOffset.leftOrder, 20, true);
+    view.setUint16(VchanOffset.rightOrder, 20, true);
+    expect(readVchanGrants(page).right).toHaveLength(256);
   });
 });

@@ -8,6 +8,14 @@ import { GrantFlag, type SharedState } from './shared-state.ts';
  */
 export const FIRST_FREE_GRANT_REF = 8;
 
+/**
+ * Grant reference of a guest's console page, which the toolstack grants to the console
+ * backend's domain before the guest runs (`GNTTAB_RESERVED_CONSOLE`, `grant_table.h`).
+ */
+export const GNTTAB_RESERVED_CONSOLE = 0;
+/** Grant reference of a guest's xenstore page (`GNTTAB_RESERVED_XENSTORE`). */
+export const GNTTAB_RESERVED_XENSTORE = 1;
+
 /** Access options for a grant or a mapping. */
 export interface GrantOptions {
   /** The grantee may only read (`GTF_readonly`); a writable map of it fails with `EPERM`. */
@@ -78,16 +86,50 @@ export class SimulatedGrantTable {
   }
 
   /**
-   * Ends a grant (like `IOCTL_GNTALLOC_DEALLOC_GREF`).
-   * @throws `EINVAL` ref not granted, `EBUSY` the grantee still maps it
+   * Fills reserved entry `ref` (below {@link FIRST_FREE_GRANT_REF}) of `domid` with a fresh zeroed
+   * page granted to `granteeDomid`, as the toolstack seeds a new guest's console and xenstore
+   * entries (`xc_dom_gnttab_seed`).
+   * @throws `ESRCH` unknown domain, `EINVAL` not a reserved ref or bad grantee, `EEXIST` in use
    */
-  endAccess(domid: number, ref: number): void {
+  seed(domid: number, ref: number, granteeDomid: number): Grant {
+    const s = this.state;
+    checkDomid(granteeDomid, 'seed');
+    if (!Number.isInteger(ref) || ref < 0 || ref >= FIRST_FREE_GRANT_REF) {
+      throw new EvtchnError('EINVAL', `seed: ref ${ref} is not a reserved entry`);
+    }
+    return s.locked(() => {
+      const slot = s.requireSlot(domid, 'seed');
+      if (s.grant(slot, ref).flags & GrantFlag.inUse) {
+        throw new EvtchnError('EEXIST', `seed: ref ${ref} is in use`);
+      }
+      s.setGrant(slot, ref, GrantFlag.inUse, granteeDomid, 0);
+      const page = s.page(slot, ref);
+      page.fill(0);
+      return { ref, page };
+    });
+  }
+
+  /**
+   * Ends a grant (like `IOCTL_GNTALLOC_DEALLOC_GREF`). With `deferred`, a grant the grantee
+   * still maps stays until its last mapping goes, as Linux's `gnttab_end_foreign_access` does
+   * for gntalloc pages, instead of failing.
+   * @throws `EINVAL` ref not granted (or already ending), `EBUSY` the grantee still maps it
+   */
+  endAccess(domid: number, ref: number, options: { readonly deferred?: boolean } = {}): void {
     const s = this.state;
     s.locked(() => {
       const slot = s.requireSlot(domid, 'endAccess');
       const grant = this.#requireGrant(slot, ref, 'endAccess');
-      if (grant.maps > 0) throw new EvtchnError('EBUSY', `endAccess: ref ${ref} is still mapped`);
-      s.setGrant(slot, ref, 0, 0, 0);
+      if (grant.flags & GrantFlag.ending) {
+        throw new EvtchnError('EINVAL', `endAccess: ref ${ref} is already ending`);
+      }
+      if (grant.maps === 0) {
+        s.setGrant(slot, ref, 0, 0, 0);
+      } else if (options.deferred) {
+        s.setGrant(slot, ref, grant.flags | GrantFlag.ending, grant.grantee, grant.maps);
+      } else {
+        throw new EvtchnError('EBUSY', `endAccess: ref ${ref} is still mapped`);
+      }
     });
   }
 
@@ -102,7 +144,7 @@ export class SimulatedGrantTable {
       s.requireSlot(domid, 'map');
       const slot = s.requireSlot(grantingDomid, 'map');
       const grant = this.#requireGrant(slot, ref, 'map');
-      if (grant.grantee !== domid) {
+      if (grant.grantee !== domid || grant.flags & GrantFlag.ending) {
         throw new EvtchnError('EPERM', `map: ref ${ref} is not granted to domain ${domid}`);
       }
       if (grant.flags & GrantFlag.readonly && !options.readonly) {
@@ -125,7 +167,9 @@ export class SimulatedGrantTable {
       if (grant.grantee !== domid || grant.maps === 0) {
         throw new EvtchnError('EINVAL', `unmap: ref ${ref} is not mapped by domain ${domid}`);
       }
-      s.setGrant(slot, ref, grant.flags, grant.grantee, grant.maps - 1);
+      const maps = grant.maps - 1;
+      if (maps === 0 && grant.flags & GrantFlag.ending) s.setGrant(slot, ref, 0, 0, 0);
+      else s.setGrant(slot, ref, grant.flags, grant.grantee, maps);
     });
   }
 

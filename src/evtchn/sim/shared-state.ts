@@ -77,7 +77,12 @@ const G_FLAGS = 0;
 const G_GRANTEE = 1;
 const G_MAPS = 2;
 const GRANT_WORDS = 3;
-export const GrantFlag = { inUse: 1, readonly: 2 } as const;
+export const GrantFlag = {
+  inUse: 1,
+  readonly: 2,
+  /** Access was ended while mapped: the grant goes with its last mapping. */
+  ending: 4,
+} as const;
 
 /** A decoded port-table entry. */
 export interface PortEntry {

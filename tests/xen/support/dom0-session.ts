@@ -14,12 +14,20 @@ const run = promisify(execFile);
 export interface Dom0Session {
   /** The lane's cache (kernel, guest images, bundles). */
   readonly cache: string;
+  /** Xen's tools (`xl`, `vchan-socket-proxy`, …) and the libraries they load. */
+  readonly tools: string;
+  readonly libs: string;
   /** Runs `file`; resolves with its trimmed stdout, fails with its stderr. */
   command(file: string, args: readonly string[], env?: NodeJS.ProcessEnv): Promise<string>;
   /** Runs Xen's `xl` with its libraries. */
   xl(...args: string[]): Promise<string>;
   /** Prints `<tag>[dom0]: +<seconds> s <what>`. */
   step(what: string): void;
+  /**
+   * Writes the `xl` configuration of a PV guest running the lane's kernel; returns its path
+   * (for a caller that must act while `xl create` runs).
+   */
+  guestConfig(guest: GuestConfig): string;
   /** Creates a paused PV guest running the lane's kernel; resolves with its domain id. */
   createPausedGuest(guest: GuestConfig): Promise<number>;
 }
@@ -61,32 +69,38 @@ export function dom0Session(tag: string): Dom0Session {
     }
   };
   const xl = (...args: string[]) => command(`${tools}/xl`, args, { LD_LIBRARY_PATH: libs });
+  const guestConfig = (guest: GuestConfig): string => {
+    mkdirSync('/run/xen-lane', { recursive: true });
+    const cfg = `/run/xen-lane/${guest.name}.cfg`;
+    writeFileSync(
+      cfg,
+      [
+        `name = "${guest.name}"`,
+        'type = "pv"',
+        `kernel = "${cache}/vmlinuz"`,
+        `ramdisk = "${cache}/${guest.ramdisk}"`,
+        `extra = "console=hvc0 quiet loglevel=3 ${guest.extra ?? ''}"`,
+        'memory = 512',
+        `vcpus = ${guest.vcpus}`,
+        'on_poweroff = "destroy"',
+        'on_crash = "destroy"',
+        '',
+      ].join('\n'),
+    );
+    return cfg;
+  };
   return {
     cache,
+    tools,
+    libs,
     command,
     xl,
     step(what) {
       console.log(`${tag}[dom0]: +${((Date.now() - began) / 1000).toFixed(1)} s ${what}`);
     },
+    guestConfig,
     async createPausedGuest(guest) {
-      mkdirSync('/run/xen-lane', { recursive: true });
-      const cfg = `/run/xen-lane/${guest.name}.cfg`;
-      writeFileSync(
-        cfg,
-        [
-          `name = "${guest.name}"`,
-          'type = "pv"',
-          `kernel = "${cache}/vmlinuz"`,
-          `ramdisk = "${cache}/${guest.ramdisk}"`,
-          `extra = "console=hvc0 quiet loglevel=3 ${guest.extra ?? ''}"`,
-          'memory = 512',
-          `vcpus = ${guest.vcpus}`,
-          'on_poweroff = "destroy"',
-          'on_crash = "destroy"',
-          '',
-        ].join('\n'),
-      );
-      await xl('create', '-p', cfg);
+      await xl('create', '-p', guestConfig(guest));
       return Number(await xl('domid', guest.name));
     },
   };

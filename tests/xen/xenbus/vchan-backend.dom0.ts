@@ -9,7 +9,7 @@
  *    end Closed.
  *
  * Run inside the lane's Dom0 session (XEN_LANE_CACHE, XEN_LANE_TOOLS, XEN_LANE_LIBS set):
- *   node --import tsx tests/xen/xenbus/vchan-backend.dom0.ts
+ *   node --import tsx tests/xen/xenbus/vchan-backend.dom0.ts   (the lane runs its bundle, built by build-domu.mjs)
  * Exits 0 when both parts pass.
  */
 import { once } from 'node:events';

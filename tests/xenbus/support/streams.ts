@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Writable } from 'node:stream';
 
 /** What one side sent or received: byte count and SHA-256. */
 export interface Digest {
@@ -14,7 +14,7 @@ const CHUNK = 64 * 1024;
  * then ends (unless `end` is false). Stops early once `stop()` says so.
  */
 export async function sendRandom(
-  stream: Duplex,
+  stream: Writable,
   total: number,
   options: { end?: boolean; onProgress?: (sent: number) => void } = {},
 ): Promise<Digest> {
@@ -32,7 +32,7 @@ export async function sendRandom(
   return { bytes: sent, sha256: hash.digest('hex') };
 }
 
-function drainOrClose(stream: Duplex): Promise<void> {
+function drainOrClose(stream: Writable): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
       stream.off('drain', done);

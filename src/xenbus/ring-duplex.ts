@@ -1,0 +1,193 @@
+import { Duplex, type DuplexOptions } from 'node:stream';
+import type { EventChannel } from '../evtchn/index.ts';
+
+/** Largest piece read from a ring at once (the largest rings hold 1 MiB). */
+const READ_CHUNK = 64 * 1024;
+
+/**
+ * One end of a byte channel in shared memory (`Vchan`, `ConsoleRing`, … of `xenwire/ring`):
+ * copies in and out what fits, and wakes the peer as its protocol says.
+ */
+export interface RingChannelEnd {
+  /** Copies what fits of `src` into the ring; returns how many bytes (0 when full). */
+  write(src: Uint8Array): number;
+  /** Copies what waits into `dst`; returns how many bytes (0 when empty). */
+  read(dst: Uint8Array): number;
+}
+
+/**
+ * A `stream.Duplex` over one end of a shared-memory byte channel whose peer wakes this end
+ * through event-channel `port`: each time the port fires (and on every `_read`/`_write`) it moves
+ * what it can both ways. Writes wait for room in the ring, so backpressure reaches the writer;
+ * reading pauses while the consumer's buffer is full, so the ring fills and the peer waits.
+ *
+ * A subclass says when the peer will send no more and what closing means for its protocol.
+ */
+export abstract class RingDuplex extends Duplex {
+  readonly #end: RingChannelEnd;
+  readonly #events: EventChannel;
+  readonly #port: number;
+  readonly #scratch = new Uint8Array(READ_CHUNK);
+  #write: { chunk: Uint8Array; offset: number; done: (error?: Error) => void } | undefined;
+  #wantRead = false;
+  #readEnded = false;
+  /** The page is no longer ours to touch. */
+  #detached = false;
+  #pumping = false;
+  #again = false;
+
+  /**
+   * @param end - this end of the channel, waking the peer through `port`
+   * @param events - the handle `port` is bound through
+   * @param port - this end's port, which the peer notifies
+   */
+  constructor(
+    end: RingChannelEnd,
+    events: EventChannel,
+    port: number,
+    options: DuplexOptions = {},
+  ) {
+    super(options);
+    this.#end = end;
+    this.#events = events;
+    this.#port = port;
+    events.on('pending', this.#onPending);
+  }
+
+  /**
+   * Whether the peer will write no more. Asked before each read that finds the ring empty, with
+   * the answer taken before the read, so bytes written before the peer ended are not missed.
+   */
+  protected abstract peerDone(): boolean;
+
+  /** Why the pending write cannot go on (the peer is gone), or undefined to keep writing. */
+  protected writeRefused(): Error | undefined {
+    return undefined;
+  }
+
+  /** Called at the start of each round of moving bytes, to notice changes in the page. */
+  protected pumped(): void {}
+
+  /** True once the page is no longer touched. */
+  protected get detached(): boolean {
+    return this.#detached;
+  }
+
+  /** @internal `stream.Duplex`'s hook, called by Node: use `read()` or `'data'`. */
+  override _read(): void {
+    this.#wantRead = true;
+    this.pump();
+  }
+
+  /** @internal `stream.Duplex`'s hook, called by Node: use `write()`. */
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error) => void): void {
+    this.#write = { chunk, offset: 0, done };
+    this.pump();
+  }
+
+  /** Fails the write waiting for room, if any. */
+  protected failPendingWrite(error: Error): void {
+    const pending = this.#write;
+    this.#write = undefined;
+    pending?.done(error);
+  }
+
+  /** True while a write waits for room in the ring. */
+  protected get writing(): boolean {
+    return this.#write !== undefined;
+  }
+
+  /** True once the readable side has ended (the peer done and its bytes read). */
+  protected get readEnded(): boolean {
+    return this.#readEnded;
+  }
+
+  /**
+   * Stops touching the page. With `drain`, first hands the reader everything the ring holds
+   * (past the high-water mark) and, `end` permitting, ends the readable side.
+   */
+  protected detach(drain: { readonly end: boolean } | undefined): void {
+    if (this.#detached) return;
+    if (drain && !this.destroyed && !this.#readEnded) {
+      for (;;) {
+        const n = this.#end.read(this.#scratch);
+        if (n === 0) break;
+        this.push(Buffer.from(this.#scratch.subarray(0, n)));
+      }
+      if (drain.end) {
+        this.#readEnded = true;
+        this.push(null);
+      }
+    }
+    this.#detached = true;
+    this.#events.off('pending', this.#onPending);
+  }
+
+  readonly #onPending = (port: number): void => {
+    if (port !== this.#port) return;
+    try {
+      this.#events.unmask(port);
+    } catch (error) {
+      this.destroy(error as Error);
+      return;
+    }
+    this.pump();
+  };
+
+  /** Moves what it can both ways. */
+  protected pump(): void {
+    if (this.#detached) return;
+    if (this.#pumping) {
+      this.#again = true;
+      return;
+    }
+    this.#pumping = true;
+    try {
+      do {
+        this.#again = false;
+        this.pumped();
+        this.#pumpWrite();
+        this.#pumpRead();
+      } while (this.#again && !this.#detached);
+    } catch (error) {
+      // Corrupt indices from the peer (EPROTO) or a failing event channel: no way to go on.
+      this.destroy(error as Error);
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #pumpWrite(): void {
+    const pending = this.#write;
+    if (!pending) return;
+    while (pending.offset < pending.chunk.length) {
+      const refused = this.writeRefused();
+      if (refused) {
+        this.failPendingWrite(refused);
+        return;
+      }
+      const n = this.#end.write(pending.chunk.subarray(pending.offset));
+      if (n === 0) return;
+      pending.offset += n;
+    }
+    this.#write = undefined;
+    pending.done();
+  }
+
+  #pumpRead(): void {
+    while (this.#wantRead && !this.#readEnded && !this.#detached) {
+      // Sample the peer's state first: data it wrote before ending is then surely seen.
+      const done = this.peerDone();
+      const n = this.#end.read(this.#scratch);
+      if (n > 0) {
+        this.#wantRead = this.push(Buffer.from(this.#scratch.subarray(0, n)));
+        continue;
+      }
+      if (done) {
+        this.#readEnded = true;
+        this.push(null);
+      }
+      return;
+    }
+  }
+}
