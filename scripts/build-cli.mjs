@@ -2,8 +2,9 @@
 /**
  * Bundles the `xenwire` command into dist/cli/ for a quick start: `main.cjs` holds the dispatcher,
  * and every module the sources load with `import()` (each subcommand in `commands/`, the embedded
- * server behind `--mock`) is a bundle of its own that is loaded only when needed. A call of
- * `xenwire read` then reads two files rather than a hundred modules, and never the server.
+ * server behind `--mock`, the random scripts of `conformance --fuzz`) is a bundle of its own that
+ * is loaded only when needed. A call of `xenwire read` then reads two files rather than a hundred
+ * modules, and never the server.
  *
  * CommonJS, because Node 20 sets up its ES module loader only for ES modules: a CommonJS program
  * skips that cost, which is a good part of a short call's run time. The sources' `import()` calls
@@ -34,6 +35,8 @@ const lazy = new Map([
     join(cliDir, 'commands', name),
   ]),
   ['mock-target', join(cliDir, 'mock-target.ts')],
+  // `conformance --fuzz`; it needs fast-check, a development dependency, so that stays outside.
+  ['conformance-fuzz', join(root, 'src', 'conformance', 'fuzz', 'index.ts')],
 ]);
 const bundleOf = new Map([...lazy].map(([name, source]) => [source, name]));
 
@@ -70,6 +73,7 @@ await build({
   define: { 'import.meta.url': 'importMeta.url' },
   inject: [join(cliDir, 'import-meta-url.mjs')],
   plugins: [lazyModules],
+  external: ['fast-check'],
   // The sources ship in src/, which the maps name.
   sourcemap: 'linked',
   sourcesContent: false,

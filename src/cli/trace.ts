@@ -1,3 +1,5 @@
+import type { FaultRecord } from '../xenstore/faults/injector.ts';
+import type { FaultPlan } from '../xenstore/faults/plan.ts';
 import { MessageType, messageTypeName } from '../xenstore/messages.ts';
 import { toText } from '../xenstore/payload.ts';
 import { formatPermission } from '../xenstore/permissions.ts';
@@ -64,6 +66,23 @@ export type TraceRecord =
       readonly dir: Direction;
       readonly bytes: string;
     }
+  | {
+      /** The first record of a faulty proxy's trace: its faults, seed included. */
+      readonly kind: 'faults';
+      readonly seq: number;
+      readonly time: string;
+      readonly conn: 0;
+      readonly plan: FaultPlan;
+    }
+  | ({
+      /** A fault applied to connection `conn`. */
+      readonly kind: 'fault';
+      readonly seq: number;
+      readonly time: string;
+      readonly conn: number;
+      /** For a fault on a request: the `seq` of that request's message record. */
+      readonly message?: number;
+    } & FaultRecord)
   | {
       readonly kind: 'error';
       readonly seq: number;
@@ -179,6 +198,18 @@ export function formatLogLine(record: TraceRecord): string {
       return `${head} ${record.dir === 'client-to-server' ? '→' : '←'} ${Buffer.from(record.bytes, 'base64').length} unframed bytes forwarded`;
     case 'error':
       return `${head} error: ${record.error}`;
+    case 'faults':
+      return `${record.time} faults seeded with ${record.plan.seed}: ${JSON.stringify(record.plan)}`;
+    case 'fault': {
+      const detail = [
+        record.error,
+        record.sent && `(${record.sent} sent)`,
+        record.ms !== undefined && `${record.ms} ms`,
+        record.chunks && `chunks ${record.chunks.join('+')}`,
+        record.path,
+      ].filter(Boolean);
+      return `${head} fault ${record.fault} ${record.dir === 'client-to-server' ? '→' : '←'} ${record.type} req ${record.reqId} #${record.n}${detail.length > 0 ? ` ${detail.join(' ')}` : ''}`;
+    }
     case 'message': {
       const arrow = record.dir === 'client-to-server' ? '→' : '←';
       const parts = [`${head} ${arrow} ${record.type}`];
@@ -208,7 +239,7 @@ export class TraceSyntaxError extends Error {
   }
 }
 
-const KINDS = new Set(['open', 'close', 'message', 'raw', 'error']);
+const KINDS = new Set(['open', 'close', 'message', 'raw', 'error', 'faults', 'fault']);
 const DIRECTIONS = new Set(['client-to-server', 'server-to-client']);
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
@@ -222,10 +253,18 @@ function recordProblem(value: unknown): string | undefined {
   }
   const record = value as Record<string, unknown>;
   if (!KINDS.has(record.kind as string)) {
-    return `"kind" is ${JSON.stringify(record.kind)}, not open, close, message, raw or error`;
+    return `"kind" is ${JSON.stringify(record.kind)}, not open, close, message, raw, error, faults or fault`;
   }
   if (!Number.isInteger(record.conn) || (record.conn as number) < 0) {
     return '"conn" is not a connection number';
+  }
+  if (record.kind === 'faults') return faultsProblem(record.plan);
+  if (record.kind === 'fault') {
+    if (typeof record.fault !== 'string') return '"fault" is not a fault name';
+    if (record.message !== undefined && !Number.isInteger(record.message)) {
+      return '"message" is not a record number';
+    }
+    return undefined;
   }
   if (record.kind !== 'message') return undefined;
   if (!DIRECTIONS.has(record.dir as string)) {
@@ -237,6 +276,17 @@ function recordProblem(value: unknown): string | undefined {
   if (typeof record.payload !== 'string' || !BASE64.test(record.payload)) {
     return '"payload" is not base64';
   }
+  return undefined;
+}
+
+/** What is wrong with the plan of a `faults` record, which `proxy --faults-from` runs again. */
+function faultsProblem(plan: unknown): string | undefined {
+  if (typeof plan !== 'object' || plan === null || Array.isArray(plan)) {
+    return '"plan" is not a fault plan (a JSON object)';
+  }
+  const { seed, inject } = plan as Record<string, unknown>;
+  if (!isUint32(seed)) return '"plan.seed" is not a 32-bit unsigned integer';
+  if (!Array.isArray(inject)) return '"plan.inject" is not a list of rules';
   return undefined;
 }
 

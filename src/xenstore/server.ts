@@ -6,6 +6,16 @@
  *
  * @packageDocumentation
  */
+export {
+  type FaultDirection,
+  type FaultPlan,
+  type FaultRange,
+  type FaultRecord,
+  type FaultSpec,
+  FaultSpecError,
+  type InjectRule,
+  parseFaultSpec,
+} from './faults/index.ts';
 export { type Served, type ServeOptions, serve } from './serve.ts';
 export { dom0Tree, guestTree } from './server/dom0-tree.ts';
 export type { DumpStreamOptions, RestoredConnection } from './server/migration.ts';

@@ -171,6 +171,14 @@ describe('xenwire replay', () => {
       [`${JSON.stringify({ ...request, reqId: -1 })}`, `${trace}:1: "reqId" is not a 32-bit`],
       [`${JSON.stringify({ ...request, payload: 'no base64!' })}`, `${trace}:1: "payload" is not`],
       [`${JSON.stringify({ ...request, conn: 'a' })}`, `${trace}:1: "conn" is not a connection`],
+      [
+        `${JSON.stringify({ kind: 'faults', conn: 0, plan: { seed: -1, inject: [] } })}`,
+        `${trace}:1: "plan.seed" is not a 32-bit`,
+      ],
+      [
+        `${JSON.stringify({ kind: 'fault', conn: 1, fault: 'inject', message: 'x' })}`,
+        `${trace}:1: "message" is not a record number`,
+      ],
     ];
     for (const [content, message] of cases) {
       await writeFile(trace, content);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkDifferential, expectSameBehaviour } from '../../src/conformance/fuzz/differential.ts';
 import { type XenInstall, xenInstall } from '../support/real-xenstored.ts';
 import {
   ATOI_NUMBERS_SCRIPT,
@@ -19,7 +20,6 @@ import {
   TRANSACTION_NODES_LATER_SCRIPT,
   TRANSACTION_VIEW_SCRIPT,
 } from './fixed-scripts.ts';
-import { checkDifferential, expectSameBehaviour } from './property.ts';
 import {
   type DifferentialTarget,
   GUEST_CONNECTIONS,

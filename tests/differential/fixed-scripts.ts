@@ -1,26 +1,12 @@
-import { type Permission, parsePermission } from '../../src/xenstore/permissions.ts';
-import { CONNECTIONS, type Script, type ScriptRequest, type Step, type TxRef } from './script.ts';
-import { CONNECTED_GUEST_DOMIDS, GUEST_CONNECTION_DOMID, guestPort } from './targets.ts';
+import type { Script, ScriptRequest, Step, TxRef } from '../../src/conformance/fuzz/script.ts';
+import { dom0, introduce, onGuest, perms } from '../../src/conformance/fuzz/steps.ts';
+import { GUEST_CONNECTION_DOMID, guestPort } from './targets.ts';
 
 /**
  * Scripts too specific for the random generator to stumble on (they need long runs of similar
  * requests), and divergences it found once, kept as they were fixed. The guest scripts run on the
  * connections of `GUEST_CONNECTIONS`: dom0 on 0 to 2, guests 1 and 2 on 3 and 4.
  */
-
-/** A request on dom0's first connection, outside transactions. */
-export const dom0 = (request: ScriptRequest): Step => ({ conn: 0, tx: 'none', request });
-/** A request on the connection of guest `domid` (1 or 2). */
-export const onGuest = (domid: number, request: ScriptRequest, tx: TxRef = 'none'): Step => ({
-  conn: CONNECTIONS + CONNECTED_GUEST_DOMIDS.indexOf(domid as 1 | 2),
-  tx,
-  request,
-});
-/** INTRODUCE of guest `domid` with its own event channel. */
-export const introduce = (domid: number): Step =>
-  dom0({ op: 'INTRODUCE', domid, port: guestPort(domid) });
-/** Permission entries in their wire form, e.g. `perms('n0', 'r1')`. */
-export const perms = (...texts: string[]): Permission[] => texts.map(parsePermission);
 
 const guest = (request: ScriptRequest, tx: TxRef = 'none'): Step =>
   onGuest(GUEST_CONNECTION_DOMID, request, tx);

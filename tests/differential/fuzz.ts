@@ -7,8 +7,8 @@
  * 0 no finding, 1 a divergence of the in-memory server, 3 a crash of the C xenstored, 2 usage.
  */
 import { parseArgs } from 'node:util';
+import { checkDifferential } from '../../src/conformance/fuzz/differential.ts';
 import { findXenInstall, XEN_PACKAGE_SETS, type XenPackageSet } from '../support/real-xenstored.ts';
-import { checkDifferential } from './property.ts';
 import { mockTarget, realTarget } from './targets.ts';
 
 const { values } = parseArgs({

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KNOWN_DIFFERENCES } from '../../src/conformance/fuzz/known-differences.ts';
+import { CONNECTIONS } from '../../src/conformance/fuzz/script.ts';
 import { type XenInstall, xenInstall } from '../support/real-xenstored.ts';
-import { KNOWN_DIFFERENCES } from './known-differences.ts';
-import { CONNECTIONS } from './script.ts';
 import { type DifferentialTarget, mockTarget, realTarget, runScript } from './targets.ts';
 
 /**

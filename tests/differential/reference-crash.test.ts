@@ -6,14 +6,14 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findXenInstall, xenInstall } from '../support/real-xenstored.ts';
 import {
   checkDifferential,
   DivergenceError,
   expectSameBehaviour,
   ReferenceCrashError,
-} from './property.ts';
-import type { Script, Step } from './script.ts';
+} from '../../src/conformance/fuzz/differential.ts';
+import type { Script, Step } from '../../src/conformance/fuzz/script.ts';
+import { findXenInstall, xenInstall } from '../support/real-xenstored.ts';
 import {
   type DifferentialTarget,
   DOM0_CONNECTIONS,

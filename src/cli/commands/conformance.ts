@@ -16,6 +16,7 @@ import {
 } from '../../conformance/index.ts';
 import { defaultSocketPath, socketConnector } from '../../xenstore/index.ts';
 import type { Command } from '../command.ts';
+import { FUZZ_USAGE, runConformanceFuzz } from '../conformance-fuzz.ts';
 import { type CliIo, Diagnostics, USAGE_ERROR, wantsJson } from '../io.ts';
 import { parseToolArgs } from '../tool-args.ts';
 
@@ -30,6 +31,11 @@ const options = {
   implementation: { type: 'string' },
   timeout: { type: 'string' },
   list: { type: 'boolean' },
+  fuzz: { type: 'boolean' },
+  against: { type: 'string' },
+  runs: { type: 'string' },
+  seed: { type: 'string' },
+  'max-steps': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -55,7 +61,10 @@ Guest connections (checks needing them are skipped without):
 --implementation  one shipped with xenwire. Listed failures are reported as known
             differences; a listed check that passes fails the run as a stale expectation.
 Exit status: 0 when no check failed unexpectedly, 1 otherwise, 2 for bad usage.
-`;
+
+       xenwire conformance --fuzz --against REF_SOCKET [--socket PATH] [--runs N] [--seed S]
+       [--max-steps M] [--timeout MS]
+${FUZZ_USAGE}`;
 
 const FORMATS = { tap: formatTap, junit: formatJunit, json: formatJson } as const;
 
@@ -63,6 +72,7 @@ const FORMATS = { tap: formatTap, junit: formatJunit, json: formatJson } as cons
 async function runConformanceCommand(args: readonly string[], io: CliIo): Promise<number> {
   const diag = new Diagnostics(io, 'xenwire conformance', wantsJson(args));
   const { values } = parseToolArgs(args, options, usage, io, diag);
+  if (values.fuzz) return runConformanceFuzz(values, io, diag);
   if (values.list) {
     const listed = CATALOGUE.filter((c) => !values.only || matchesPattern(c.id, values.only));
     for (const check of listed) io.stdout.write(`${check.id}\t${check.level}\t${check.rule}\n`);

@@ -35,6 +35,10 @@ read, is empty, holds no request or has a line that is not a trace record (named
 Transaction ids are mapped: a replayed TRANSACTION_START may get another id, and later requests
 of that transaction use it. Watch events are compared per connection and token, in order;
 DIRECTORY_PART replies without their generation counts, which are the server's own.
+
+A trace of a faulty proxy replays what reached the server: requests the proxy answered with an
+injected error, or dropped, are not sent; an injected failure of a commit is sent as the abort
+the proxy sent in its place.
 `;
 
 type MessageRecord = Extract<TraceRecord, { kind: 'message' }>;
@@ -164,6 +168,15 @@ async function runReplay(args: readonly string[], io: CliIo): Promise<number> {
     }
   }
 
+  // Requests a faulty proxy answered itself, or closed the connection on: they never reached the
+  // server, or reached it as an abort, and are replayed so.
+  const requestFaults = new Map<number, Extract<TraceRecord, { kind: 'fault' }>>();
+  for (const record of records) {
+    if (record.kind === 'fault' && record.message !== undefined) {
+      requestFaults.set(record.message, record);
+    }
+  }
+
   const progress = new Progress(io, 'requests');
   let requests = 0;
   let differences = 0;
@@ -206,9 +219,12 @@ async function runReplay(args: readonly string[], io: CliIo): Promise<number> {
     if (record.kind === 'open') await open(connection(record.conn));
     if (record.kind === 'close') await finish(connection(record.conn));
     if (record.kind !== 'message' || record.dir !== 'client-to-server') continue;
+    const fault = requestFaults.get(record.seq);
+    if (fault && fault.sent !== 'abort' && fault.fault !== 'reset') continue;
     const replayed = connection(record.conn);
     const session = await open(replayed);
-    const message = recordMessage(record as MessageRecord);
+    const sent = recordMessage(record as MessageRecord);
+    const message = fault?.sent === 'abort' ? { ...sent, payload: Buffer.from('F\0') } : sent;
     const txId = message.txId === 0 ? 0 : (replayed.transactions.get(message.txId) ?? message.txId);
     const reply = await withTimeout(session.exchange({ ...message, txId }), timeoutMs);
     replayed.collectEvents();

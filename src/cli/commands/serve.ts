@@ -1,7 +1,9 @@
 import { dirname } from 'node:path';
+import { FaultSpecError, parseFaultSpec } from '../../xenstore/faults/plan.ts';
 import { serve } from '../../xenstore/serve.ts';
 import { dom0Tree } from '../../xenstore/server/dom0-tree.ts';
 import type { Command } from '../command.ts';
+import { FAULT_OPTIONS, FAULT_USAGE, faultSpecOf } from '../fault-options.ts';
 import { type CliIo, Diagnostics, USAGE_ERROR, wantsJson } from '../io.ts';
 import { parseToolArgs } from '../tool-args.ts';
 
@@ -14,7 +16,7 @@ const options = {
   'guest-socket-dir': { type: 'string' },
   trace: { type: 'string' },
   'eagain-rate': { type: 'string' },
-  'fault-seed': { type: 'string' },
+  ...FAULT_OPTIONS,
   'xen-version': { type: 'string' },
   conflicts: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -35,7 +37,7 @@ const renamed = {
 const usage = `Usage: xenwire serve [--socket PATH] [--dom0-tree | --seed FILE | --load STREAM]
        [--guest-domains 1,2]
        [--guest-socket-dir DIR] [--trace FILE] [--eagain-rate R] [--fault-seed N]
-       [--xen-version 4.17|current] [--conflicts generation|coalesce]
+       [--xen-version 4.17|current] [--conflicts generation|coalesce] [faults...]
 
 Runs the in-memory xenstored on a unix socket until interrupted, then removes its sockets. Prints
 "listening on PATH" once it answers, then "domain N on PATH" for each guest socket.
@@ -50,10 +52,11 @@ Runs the in-memory xenstored on a unix socket until interrupted, then removes it
   --guest-socket-dir DIR   where the guest sockets go; default the --socket's directory
   --trace FILE             append every message as a JSON line
   --eagain-rate R          fail this fraction (0 to 1) of transaction commits with EAGAIN
-  --fault-seed N           seed of those failures, for repeatable runs
+  --fault-seed N           seed of those failures and of the faults below, for repeatable runs
   --xen-version V          4.17: the C 4.17 daemon's answers where later ones differ; or current
   --conflicts P            generation (C's per-node check, the default) or coalesce
-`;
+
+${FAULT_USAGE}`;
 
 /** A guest domid: what xl hands out (1 to 0x7fef). */
 function parseDomid(diag: Diagnostics, name: string, text: string): number {
@@ -111,6 +114,16 @@ async function runServe(args: readonly string[], io: CliIo): Promise<number> {
   if (faultSeed !== undefined && !/^\d+$/.test(faultSeed)) {
     return diag.errx(`--fault-seed takes a non-negative integer, not ${faultSeed}`, USAGE_ERROR, 2);
   }
+  let faults = faultSpecOf(values);
+  if (faults) {
+    try {
+      // Parsed here to refuse a bad spec before serving, and to print the seed it runs with.
+      faults = { ...faults, seed: parseFaultSpec(faults).seed };
+    } catch (error) {
+      if (error instanceof FaultSpecError) return diag.errx(error.message, USAGE_ERROR, 2);
+      throw error;
+    }
+  }
   const served = await serve({
     socketPath: values.socket,
     ...(values.seed
@@ -124,8 +137,10 @@ async function runServe(args: readonly string[], io: CliIo): Promise<number> {
     faultSeed: faultSeed === undefined ? undefined : Number(faultSeed),
     version,
     conflicts,
+    ...(faults && { faults }),
   });
   io.stdout.write(`listening on ${served.socketPath}\n`);
+  if (faults) io.stdout.write(`faults seeded with ${faults.seed}\n`);
   for (const [domid, path] of served.guestSockets) io.stdout.write(`domain ${domid} on ${path}\n`);
   await new Promise<void>((resolve) => {
     if (io.signal?.aborted) resolve();

@@ -2,6 +2,9 @@ import { appendFileSync } from 'node:fs';
 import { XenstoreFeature } from '../../ring/index.ts';
 import { DOMID_SELF, isWireErrorName, PAYLOAD_MAX, type WireErrorName } from '../constants.ts';
 import { XenstoreError } from '../errors.ts';
+import { FaultInjector } from '../faults/injector.ts';
+import { type FaultPlan, type FaultSpec, injectsFaults, parseFaultSpec } from '../faults/plan.ts';
+import { SeededRandom } from '../faults/random.ts';
 import { messageRow, requestEntry } from '../messages.ts';
 import { assertValidPath, domainPath, isSpecialPath, resolvePath } from '../paths.ts';
 import { OK_PAYLOAD, requestStrings } from '../payload.ts';
@@ -23,7 +26,6 @@ import {
   RELEASE_DOMAIN,
   type SpecialPermissions,
 } from './events.ts';
-import { CommitFaults } from './fault.ts';
 import {
   type DumpStreamOptions,
   dumpStream,
@@ -72,8 +74,15 @@ export interface ServerOptions {
   readonly conflicts?: ConflictPolicy;
   /** Fail this fraction (0..1) of otherwise successful commits with EAGAIN. */
   readonly commitFailureRate?: number;
-  /** Seed of the commit failure choice (reproducible runs). */
+  /** Seed of the commit failure choice, and of `faults` unless it names its own (reproducible runs). */
   readonly faultSeed?: number;
+  /**
+   * Faults to inject into every connection, per operation and path (error replies instead of
+   * answers), delays, stalls, split writes (on byte media), dropped or reset connections,
+   * duplicated or reordered watch events; each is traced. Throws a `FaultSpecError` (EINVAL)
+   * when the spec is bad.
+   */
+  readonly faults?: FaultSpec;
   /** Initial content, added to the fresh tree (`/`, `/tool`, `/tool/xenstored`). */
   readonly seed?: StoreDump;
   /** Records every message received and sent. */
@@ -121,7 +130,9 @@ export class XenstoreServer implements XenstoreService {
   readonly #events: EventDispatcher;
   readonly #context: ScopeContext;
   readonly #connections = new Set<ServerConnection>();
-  readonly #faults: CommitFaults;
+  readonly #commitFaults: SeededRandom;
+  readonly #commitFailureRate: number;
+  readonly #faultPlan: FaultPlan | undefined;
   #trace: ReturnType<typeof tracer> | undefined;
   #logFile: string | undefined;
   readonly #policy: ConflictPolicy;
@@ -153,7 +164,12 @@ export class XenstoreServer implements XenstoreService {
     this.#controlHost = this.#controlHostFor();
     this.#events = new EventDispatcher(this.store, this.#watches, this.#special);
     this.#context = { quotas: this.quotas, domains: this.#domains, events: this.#events };
-    this.#faults = new CommitFaults(options.commitFailureRate ?? 0, options.faultSeed ?? 1);
+    this.#commitFaults = new SeededRandom(options.faultSeed ?? 1);
+    this.#commitFailureRate = options.commitFailureRate ?? 0;
+    const plan =
+      options.faults &&
+      parseFaultSpec({ seed: options.faultSeed, ...stripUndefined(options.faults) });
+    this.#faultPlan = plan && injectsFaults(plan) ? plan : undefined;
     this.#trace = options.trace ? tracer(options.trace) : undefined;
     this.#policy = options.conflicts ?? 'generation';
     this.#legacy = options.version === '4.17';
@@ -404,7 +420,35 @@ export class XenstoreServer implements XenstoreService {
       this.#ringOrder.set(domid, this.#nextConnectionId++);
     }
     const privileged = options.privileged ?? (domid === 0 || domid === this.#privilegedDomid);
-    return this.#open(domid, privileged, options.onMessage, options.onClose, options);
+    const plan = this.#faultPlan;
+    if (!plan) return this.#open(domid, privileged, options.onMessage, options.onClose, options);
+    let injector: FaultInjector | undefined;
+    const conn = this.#open(
+      domid,
+      privileged,
+      (message) => injector!.fromServer(message),
+      (reason) => {
+        injector!.detach();
+        options.onClose?.(reason);
+      },
+      options,
+    );
+    injector = new FaultInjector(plan, conn.id, {
+      toServer: (message) => conn.send(message),
+      toClient: options.onMessage,
+      ...(options.writeBytes && { toClientBytes: options.writeBytes }),
+      close: () => conn.close(),
+      record: (fault) => this.#trace?.fault(conn, fault),
+    });
+    return {
+      id: conn.id,
+      domid,
+      send: (message) => injector.fromClient(message),
+      get queued() {
+        return conn.queued;
+      },
+      close: () => conn.close(),
+    };
   }
 
   #open(
@@ -593,7 +637,7 @@ export class XenstoreServer implements XenstoreService {
         const limit = conn.fair ? OUTPUT_PER_TURN : Number.POSITIVE_INFINITY;
         for (const message of conn.takeOutput(limit)) {
           if (conn.closed) break;
-          this.#trace?.('out', conn, message);
+          this.#trace?.message('out', conn, message);
           try {
             conn.onMessage(message);
           } catch (err) {
@@ -607,7 +651,7 @@ export class XenstoreServer implements XenstoreService {
   }
 
   #process(conn: ServerConnection, message: Message): void {
-    this.#trace?.('in', conn, message);
+    this.#trace?.message('in', conn, message);
     let reply: Message;
     try {
       reply = replyMessage(message.type, message, this.#handle(conn, message));
@@ -844,7 +888,7 @@ export class XenstoreServer implements XenstoreService {
         }
       }
     }
-    if (!tx.canCommit() || this.#faults.failNext()) {
+    if (!tx.canCommit() || this.#commitFaults.chance(this.#commitFailureRate)) {
       throw new XenstoreError('EAGAIN', 'transaction conflict');
     }
     (tx.policy === 'coalesce' ? this.#replay(tx) : tx).commit((event) => this.#events.fire(event));
@@ -979,6 +1023,11 @@ export class XenstoreServer implements XenstoreService {
       // The connection is gone either way; a throwing callback must not stop the server.
     }
   }
+}
+
+/** `spec` without the keys it leaves undefined, so they do not hide defaults spread before it. */
+function stripUndefined<T extends object>(spec: T): T {
+  return Object.fromEntries(Object.entries(spec).filter(([, v]) => v !== undefined)) as T;
 }
 
 /**

@@ -94,6 +94,18 @@ export async function socketListener(
       socket.uncork();
     };
     let conn: XenstoreConnection | undefined;
+    const write = (frame: Uint8Array) => {
+      if (batching) {
+        batch.push(frame);
+        return;
+      }
+      if (!corked) {
+        corked = true;
+        socket.cork();
+        process.nextTick(uncork);
+      }
+      socket.write(frame);
+    };
     const transport = framedTransport(
       { onMessage: (message) => conn?.send(message), onClose: () => conn?.close() },
       (bytes) => {
@@ -118,21 +130,7 @@ export async function socketListener(
           bytes.onClose();
         });
         socket.on('error', () => socket.destroy());
-        return {
-          write: (frame) => {
-            if (batching) {
-              batch.push(frame);
-              return;
-            }
-            if (!corked) {
-              corked = true;
-              socket.cork();
-              process.nextTick(uncork);
-            }
-            socket.write(frame);
-          },
-          close: () => socket.destroy(),
-        };
+        return { write, close: () => socket.destroy() };
       },
     );
     conn = server.connect({
@@ -143,6 +141,7 @@ export async function socketListener(
       backlog: () => socket.writableLength,
       fair: true,
       onDrained: () => socket.resume(),
+      writeBytes: write,
     });
   });
   const maxConnections = options.maxConnections ?? (domid === 0 ? undefined : GUEST_CONNECTIONS);

@@ -75,6 +75,11 @@ export interface ConnectOptions {
   readonly fair?: boolean;
   /** A fair connection's waiting requests have all been served: its transport may read again. */
   readonly onDrained?: () => void;
+  /**
+   * Writes bytes to the peer as they are, in order with `onMessage`'s, on byte media: what fault
+   * injection needs to split a message into several writes or tear one in half.
+   */
+  readonly writeBytes?: (bytes: Uint8Array) => void;
 }
 
 /**

@@ -1,16 +1,16 @@
-import { MessageType } from '../../src/xenstore/messages.ts';
-import { atoi } from '../../src/xenstore/numbers.ts';
-import { requestStrings } from '../../src/xenstore/payload.ts';
-import { parsePermission } from '../../src/xenstore/permissions.ts';
-import { dom0, introduce, onGuest, perms } from './fixed-scripts.ts';
-import { CONNECTIONS, type Script, type Step, stepPayloadText, stepType } from './script.ts';
+import { MessageType } from '../../xenstore/messages.ts';
+import { atoi } from '../../xenstore/numbers.ts';
+import { requestStrings } from '../../xenstore/payload.ts';
+import { parsePermission } from '../../xenstore/permissions.ts';
 import {
   type ConnectionKind,
   DOM0_CONNECTIONS,
   GUEST_CONNECTIONS,
   GUEST_DOMIDS,
   type StepObservation,
-} from './targets.ts';
+} from './run-script.ts';
+import { CONNECTIONS, type Script, type Step, stepPayloadText, stepType } from './script.ts';
+import { dom0, introduce, onGuest, perms } from './steps.ts';
 
 /**
  * The only behaviours in which the in-memory server may differ from C xenstored 4.17: documented

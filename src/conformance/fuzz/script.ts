@@ -1,6 +1,6 @@
-import { MessageType } from '../../src/xenstore/messages.ts';
-import { encodeRequestPayload, type Request } from '../../src/xenstore/requests.ts';
-import type { Message } from '../../src/xenstore/wire.ts';
+import { MessageType } from '../../xenstore/messages.ts';
+import { encodeRequestPayload, type Request } from '../../xenstore/requests.ts';
+import type { Message } from '../../xenstore/wire.ts';
 
 /**
  * A differential test script: requests on numbered connections, applied in order to two

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
-import { MessageType } from '../../src/xenstore/messages.ts';
-import { atoi } from '../../src/xenstore/numbers.ts';
-import type { Access, Permission } from '../../src/xenstore/permissions.ts';
-import { dom0, introduce, onGuest } from './fixed-scripts.ts';
+import { MessageType } from '../../xenstore/messages.ts';
+import { atoi } from '../../xenstore/numbers.ts';
+import type { Access, Permission } from '../../xenstore/permissions.ts';
 import { isKnownDifference } from './known-differences.ts';
+import { CONNECTED_GUEST_DOMIDS, GUEST_DOMIDS, guestPort } from './run-script.ts';
 import {
   CONNECTIONS,
   type NumberText,
@@ -12,7 +12,7 @@ import {
   type Step,
   type TxRef,
 } from './script.ts';
-import { CONNECTED_GUEST_DOMIDS, GUEST_DOMIDS, guestPort } from './targets.ts';
+import { dom0, introduce, onGuest } from './steps.ts';
 
 /**
  * Random scripts for differential testing: small path and token pools so that requests collide

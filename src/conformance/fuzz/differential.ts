@@ -1,7 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { scriptArbitrary } from './generator.ts';
-import { formatReplay, type Script } from './script.ts';
 import {
   type ConnectionKind,
   type DifferentialTarget,
@@ -11,32 +10,39 @@ import {
   runScript,
   type StepObservation,
   settleWithin,
-} from './targets.ts';
+} from './run-script.ts';
+import { formatReplay, type Script } from './script.ts';
 
 /** Thrown when the two servers answered a script differently. */
 export class DivergenceError extends Error {
   readonly code = 'EDIVERGE';
 }
 
-/**
- * Thrown when the reference server died or stopped answering while it ran a script: a bug of the
- * reference, not a difference of the candidate. The reference has been restarted by then.
- */
-export class ReferenceCrashError extends Error {
+/** Thrown when a server died or stopped answering while it ran a script. */
+export class ServerCrashError extends Error {
   readonly code = 'ECRASH';
 
   constructor(
-    referenceName: string,
-    /** How the reference failed: it exited (with the end of its log), or stopped answering. */
+    serverName: string,
+    /** How the server failed: it exited (with the end of its log), or stopped answering. */
     readonly reason: string,
     /** The script it failed on. */
     readonly script: Script,
   ) {
     super(
-      `the ${referenceName} crashed on this script: ${reason}\n  script: ${JSON.stringify(script)}`,
+      `the ${serverName} crashed on this script: ${reason}\n  script: ${JSON.stringify(script)}`,
     );
   }
 }
+
+/**
+ * The reference crashed: a bug of the reference, not a difference of the candidate. The
+ * reference has been restarted by then.
+ */
+export class ReferenceCrashError extends ServerCrashError {}
+
+/** The server under test crashed (when it can tell, see {@link ReferenceTarget.failure}). */
+export class CandidateCrashError extends ServerCrashError {}
 
 /**
  * How long the reference may take over one script before it counts as having stopped answering.
@@ -58,19 +64,27 @@ export async function runOnReference(
   kinds: readonly ConnectionKind[] = DOM0_CONNECTIONS,
   deadlineMs = SCRIPT_DEADLINE_MS,
 ): Promise<StepObservation[]> {
+  return runWatched(reference, script, kinds, deadlineMs, ReferenceCrashError);
+}
+
+// Runs `script` under the deadline; a server found dead or deaf then is restarted and reported.
+async function runWatched(
+  target: ReferenceTarget,
+  script: Script,
+  kinds: readonly ConnectionKind[],
+  deadlineMs: number,
+  Crash: typeof ServerCrashError,
+): Promise<StepObservation[]> {
   const giveUp = new AbortController();
-  const outcome = await settleWithin(
-    runScript(reference, script, kinds, giveUp.signal),
-    deadlineMs,
-  );
+  const outcome = await settleWithin(runScript(target, script, kinds, giveUp.signal), deadlineMs);
   const failure =
     'timedOut' in outcome
       ? `it did not finish the script within ${deadlineMs} ms`
-      : await reference.failure(PROBE_DEADLINE_MS);
+      : await target.failure(PROBE_DEADLINE_MS);
   if (failure !== undefined) {
     giveUp.abort();
-    await reference.restart();
-    throw new ReferenceCrashError(reference.name, failure, script);
+    await target.restart();
+    throw new Crash(target.name, failure, script);
   }
   if ('error' in outcome) throw outcome.error;
   if ('value' in outcome) return outcome.value;
@@ -90,7 +104,16 @@ export async function expectSameBehaviour(
   deadlineMs = SCRIPT_DEADLINE_MS,
 ): Promise<void> {
   const expected = await runOnReference(reference, script, kinds, deadlineMs);
-  const actual = await runScript(candidate, script, kinds);
+  const actual =
+    'failure' in candidate
+      ? await runWatched(
+          candidate as ReferenceTarget,
+          script,
+          kinds,
+          deadlineMs,
+          CandidateCrashError,
+        )
+      : await runScript(candidate, script, kinds);
   const index = expected.findIndex((observation, i) => !isDeepStrictEqual(observation, actual[i]));
   if (index < 0) return;
   throw new DivergenceError(
@@ -110,6 +133,8 @@ export interface DifferentialRun {
   maxSteps?: number;
   /** Add a connection of an introduced guest domain (a ring for the C daemon). */
   guest?: boolean;
+  /** How long a server may take over one script before it counts as crashed. */
+  deadlineMs?: number;
   /** The scripts to try, instead of the generator's (tests of the harness itself). */
   scripts?: fc.Arbitrary<Script>;
 }
@@ -119,8 +144,9 @@ export interface DifferentialFinding {
   /**
    * `divergence`: the candidate answered a script differently from the reference.
    * `reference-crash`: the reference died or stopped answering on a script.
+   * `candidate-crash`: the candidate did, when it can tell (see {@link ReferenceTarget.failure}).
    */
-  kind: 'divergence' | 'reference-crash';
+  kind: 'divergence' | 'reference-crash' | 'candidate-crash';
   /** The failing script as generated. */
   script: Script;
   /**
@@ -139,7 +165,9 @@ const kindOf = (error: unknown): FailureKind | undefined =>
     ? 'divergence'
     : error instanceof ReferenceCrashError
       ? 'reference-crash'
-      : undefined;
+      : error instanceof CandidateCrashError
+        ? 'candidate-crash'
+        : undefined;
 
 /**
  * Property check: random scripts behave identically on both targets. Resolves to `undefined` when
@@ -159,7 +187,9 @@ export async function checkDifferential(
   const kinds = run.guest ? GUEST_CONNECTIONS : DOM0_CONNECTIONS;
   const scripts = run.scripts ?? scriptArbitrary(run.maxSteps ?? 25, run.guest);
   const search = await fc.check(
-    fc.asyncProperty(scripts, (script) => expectSameBehaviour(reference, candidate, script, kinds)),
+    fc.asyncProperty(scripts, (script) =>
+      expectSameBehaviour(reference, candidate, script, kinds, run.deadlineMs),
+    ),
     {
       numRuns: run.runs,
       endOnFailure: true,
@@ -171,6 +201,23 @@ export async function checkDifferential(
   const kind = kindOf(search.errorInstance);
   if (kind === undefined) throw search.errorInstance;
 
+  // A server that cannot be restarted cannot be shrunk against: reported as found.
+  const crashed = kind === 'reference-crash' ? reference : candidate;
+  if (
+    kind === 'candidate-crash' ||
+    (kind === 'reference-crash' && reference.restartable === false)
+  ) {
+    return {
+      kind,
+      script,
+      shrunk: undefined,
+      report: [
+        `The ${crashed.name} crashed on script ${search.numRuns} (seed ${search.seed}, path ${search.counterexamplePath}).`,
+        describeFailure(search.errorInstance),
+        `Script (${script.length} steps, not shrunk: the server cannot be restarted): ${JSON.stringify(script)}`,
+      ].join('\n'),
+    };
+  }
   // A crash leaves a freshly restarted reference behind.
   let fresh = kind === 'reference-crash';
   let tries = 0;
@@ -234,6 +281,6 @@ async function dropSteps(
 }
 
 function describeFailure(error: unknown): string {
-  if (error instanceof ReferenceCrashError) return error.reason;
+  if (error instanceof ServerCrashError) return error.reason;
   return error instanceof Error ? error.message : String(error);
 }
