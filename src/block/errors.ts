@@ -1,3 +1,4 @@
+import { CodedError } from '../device/index.ts';
 import type { XenbusError } from '../xenbus/index.ts';
 
 /**
@@ -24,18 +25,9 @@ export type BlockErrorCode =
   | 'ESRCH';
 
 /** Failure of a block-device operation or of the device. */
-export class BlockError extends Error {
+export class BlockError extends CodedError<BlockErrorCode> {
   /** Always `'BlockError'`. */
   override readonly name = 'BlockError';
-
-  constructor(
-    /** What went wrong, errno-style (see {@link BlockErrorCode}): branch on this. */
-    readonly code: BlockErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`${code}: ${message}`, options);
-  }
 }
 
 /**

@@ -1,3 +1,4 @@
+import { CodedError } from '../device/index.ts';
 /**
  * Why attaching to or using a guest's console failed:
  *
@@ -11,16 +12,7 @@
 export type ConsoleErrorCode = 'EINVAL' | 'ENOENT' | 'ETIMEDOUT' | 'EPROTO' | 'EBUSY' | 'EPIPE';
 
 /** Failure of a console backend. */
-export class ConsoleError extends Error {
+export class ConsoleError extends CodedError<ConsoleErrorCode> {
   /** Always `'ConsoleError'`. */
   override readonly name = 'ConsoleError';
-
-  constructor(
-    /** What went wrong, errno-style (see {@link ConsoleErrorCode}): branch on this. */
-    readonly code: ConsoleErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`${code}: ${message}`, options);
-  }
 }

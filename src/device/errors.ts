@@ -25,25 +25,32 @@ export type DeviceErrorCode =
   | 'EIO';
 
 /**
- * Failure of device access: loading the native addon, `mmap`, gntdev, gntalloc. Event-channel
- * failures are its subclass `EvtchnError`, so one `instanceof DeviceError` covers both.
+ * An error whose `code` is one of a fixed set of errno-style names, and whose message starts with
+ * it: the shape every failure of devices, xenbus, block, vchan and console shares, so that code
+ * branches on `code` alike whatever layer threw.
  */
-export class DeviceError extends Error {
-  /** `'DeviceError'`, or `'EvtchnError'` for the subclass, for logs printing `name: message`. */
-  override readonly name: string = 'DeviceError';
-
+export class CodedError<Code extends string> extends Error {
   /**
-   * @param code - errno-style reason, stable across backends
+   * @param code - what went wrong, errno-style, stable across backends: branch on this
    * @param message - human-readable detail
    * @param options - optional underlying cause
    */
   constructor(
-    readonly code: DeviceErrorCode,
+    readonly code: Code,
     message: string,
     options?: { cause?: unknown },
   ) {
     super(`${code}: ${message}`, options);
   }
+}
+
+/**
+ * Failure of device access: loading the native addon, `mmap`, gntdev, gntalloc. Event-channel
+ * failures are its subclass `EvtchnError`, so one `instanceof DeviceError` covers both.
+ */
+export class DeviceError extends CodedError<DeviceErrorCode> {
+  /** `'DeviceError'`, or `'EvtchnError'` for the subclass, for logs printing `name: message`. */
+  override readonly name: string = 'DeviceError';
 }
 
 /**

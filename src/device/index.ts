@@ -6,7 +6,7 @@
  *
  * @packageDocumentation
  */
-export { DeviceError, type DeviceErrorCode, isDeviceError } from './errors.ts';
+export { CodedError, DeviceError, type DeviceErrorCode, isDeviceError } from './errors.ts';
 export {
   GrantMapper,
   type GrantMapping,

@@ -1,3 +1,4 @@
+import { CodedError } from '../device/index.ts';
 /**
  * Why a libxenvchan operation failed:
  *
@@ -19,18 +20,9 @@ export type VchanErrorCode =
   | 'ECONNRESET';
 
 /** Failure of a libxenvchan server or client. */
-export class VchanError extends Error {
+export class VchanError extends CodedError<VchanErrorCode> {
   /** Always `'VchanError'`. */
   override readonly name = 'VchanError';
-
-  constructor(
-    /** What went wrong, errno-style (see {@link VchanErrorCode}): branch on this. */
-    readonly code: VchanErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`${code}: ${message}`, options);
-  }
 }
 
 /** True when `error` is a {@link VchanError}, with `code` if given. */

@@ -1,3 +1,4 @@
+import { CodedError } from '../device/index.ts';
 /**
  * Why a xenbus device operation failed:
  *
@@ -21,18 +22,9 @@ export type XenbusErrorCode =
   | 'EBUSY';
 
 /** Failure of a xenbus device handshake or of the device's life afterwards. */
-export class XenbusError extends Error {
+export class XenbusError extends CodedError<XenbusErrorCode> {
   /** Always `'XenbusError'`. */
   override readonly name = 'XenbusError';
-
-  constructor(
-    /** What went wrong, errno-style (see {@link XenbusErrorCode}): branch on this. */
-    readonly code: XenbusErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`${code}: ${message}`, options);
-  }
 }
 
 /** True when `error` is a {@link XenbusError}, with `code` if given. */
