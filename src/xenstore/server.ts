@@ -1,7 +1,9 @@
 /**
- * `xenwire/xenstore/server`: an in-memory xenstored with C 4.17's semantics, and the server ends
- * of the transports that serve it — unix sockets ({@link socketListener}), ring pages
- * ({@link XenstoreRingServer}) — put together by {@link serve}. In-process clients connect with
+ * `xenwire/xenstore/server`: an in-memory xenstored with C 4.17's semantics
+ * ({@link XenstoreServer}), its migration stream, fault injection, and {@link serve}, which puts
+ * it together with the server ends of the transports. Those ends — unix sockets
+ * (`socketListener`), ring pages (`XenstoreRingServer`) — are documented with
+ * `xenwire/xenstore/transports` and exported here too. In-process clients connect with
  * `inProcessConnector` of `xenwire/xenstore`.
  *
  * @packageDocumentation
@@ -39,18 +41,18 @@ export { DEFAULT_QUOTAS, QUOTA_NAMES, type Quotas } from './server/quota.ts';
 export { type ServerOptions, XenstoreServer } from './server/server.ts';
 export type { TraceRecord, TraceSink } from './server/trace.ts';
 export type { ConflictPolicy } from './server/transactions.ts';
-export { pageFileMapper } from './transport/ring-page-file.ts';
 export {
+  type ConnectOptions,
+  type DomainDirectory,
+  type Listener,
+  type ListenOptions,
   type PageMapper,
+  pageFileMapper,
   type RingServerOptions,
+  type ServedDomain,
+  type ServerConnectOptions,
+  socketListener,
+  type XenstoreConnection,
   XenstoreRingServer,
-} from './transport/ring-server.ts';
-export { type Listener, type ListenOptions, socketListener } from './transport/socket-listener.ts';
-export type {
-  ConnectOptions,
-  DomainDirectory,
-  ServedDomain,
-  ServerConnectOptions,
-  XenstoreConnection,
-  XenstoreService,
-} from './transport/transport.ts';
+  type XenstoreService,
+} from './transport/index.ts';

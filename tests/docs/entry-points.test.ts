@@ -5,8 +5,10 @@ import { describe, expect, it } from 'vitest';
 
 /**
  * Every exported name, types included, belongs to one entry point of the `exports` map, so that an
- * import never has to ask which `Foo` it got. The root entry `xenwire` is the exception: it
- * re-exports a few names of the others, and each must be the very declaration it stands for.
+ * import never has to ask which `Foo` it got. The exceptions re-export, and each name they
+ * re-export is the very declaration it stands for: the root entry `xenwire` (a few names of the
+ * others), `xenwire/xenstore` (its parts `/client` and `/codec`, and the client ends of
+ * `/transports`, in one import) and `xenwire/xenstore/server` (the server ends of `/transports`).
  */
 
 const root = join(import.meta.dirname, '..', '..');
@@ -51,7 +53,20 @@ function exportsOf(file: string): Map<string, readonly string[]> {
 }
 
 const exported = entries.map((entry) => ({ ...entry, names: exportsOf(entry.file) }));
-const areas = exported.filter((e) => e.name !== 'xenwire');
+const namesOf = (name: string) => {
+  const names = exported.find((e) => e.name === name)?.names;
+  if (!names) throw new Error(`${name} is no entry point`);
+  return names;
+};
+/** The entry points that only gather what others export. */
+const aggregates = ['xenwire', 'xenwire/xenstore'];
+const areas = exported.filter((e) => !aggregates.includes(e.name));
+/** Names an area may share with another: the server entry re-exports the server ends. */
+const reexported = (exportedName: string, where: string[]) =>
+  where.length === 2 &&
+  where.includes('xenwire/xenstore/transports') &&
+  where.includes('xenwire/xenstore/server') &&
+  namesOf(where[0]!).get(exportedName)?.join() === namesOf(where[1]!).get(exportedName)?.join();
 
 describe('entry points', () => {
   it('exports each name from one area entry point only', () => {
@@ -61,8 +76,29 @@ describe('entry points', () => {
         owners.set(exportedName, [...(owners.get(exportedName) ?? []), name]);
       }
     }
-    const shared = [...owners].filter(([, where]) => where.length > 1);
+    const shared = [...owners].filter(
+      ([exportedName, where]) => where.length > 1 && !reexported(exportedName, where),
+    );
     expect(shared).toEqual([]);
+    // The server ends, and only they, are both in /transports and in /server.
+    const serverEnds = [...owners].filter(([, where]) => where.length > 1).map(([n]) => n);
+    expect(serverEnds).toEqual(expect.arrayContaining(['socketListener', 'XenstoreRingServer']));
+    expect(serverEnds).not.toContain('socketConnector');
+  });
+
+  it('makes `xenwire/xenstore` the client, the codec and the client ends, the same declarations', () => {
+    const xenstore = namesOf('xenwire/xenstore');
+    const parts = ['xenwire/xenstore/client', 'xenwire/xenstore/codec'].map(namesOf);
+    const transports = namesOf('xenwire/xenstore/transports');
+    for (const part of parts) {
+      for (const [name, declarations] of part)
+        expect(xenstore.get(name), name).toEqual(declarations);
+    }
+    for (const [name, declarations] of xenstore) {
+      const owner = [...parts, transports].find((part) => part.has(name));
+      expect(owner, `${name} of xenwire/xenstore belongs to none of its parts`).toBeDefined();
+      expect(owner?.get(name), name).toEqual(declarations);
+    }
   });
 
   it('re-exports at the root only the declarations of the area entry points', () => {
@@ -77,10 +113,17 @@ describe('entry points', () => {
   });
 
   it('keeps `xenwire/xenstore` to the client, the codec and the client ends', () => {
-    const names = areas.find((e) => e.name === 'xenwire/xenstore')?.names;
-    expect(names?.has('XenstoreClient')).toBe(true);
-    for (const serverName of ['XenstoreServer', 'DomainTable', 'QuotaTable', 'listPayload']) {
-      expect(names?.has(serverName), serverName).toBe(false);
+    const names = namesOf('xenwire/xenstore');
+    expect(names.has('XenstoreClient')).toBe(true);
+    expect(names.has('socketConnector')).toBe(true);
+    for (const serverName of [
+      'XenstoreServer',
+      'DomainTable',
+      'QuotaTable',
+      'listPayload',
+      'socketListener',
+    ]) {
+      expect(names.has(serverName), serverName).toBe(false);
     }
   });
 });

@@ -22,7 +22,7 @@ export interface TransportHandlers {
   onMessage(message: Message): void;
   /**
    * The connection ended, called at most once. `reason` is absent for an orderly close; a
-   * framing failure arrives as an `EPROTO` {@link XenstoreError}.
+   * framing failure arrives as an `EPROTO` {@link "xenstore/codec".XenstoreError | XenstoreError}.
    */
   onClose(reason?: Error): void;
 }
