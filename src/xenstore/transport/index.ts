@@ -17,9 +17,9 @@
 export { type ByteStream, type ByteStreamHandlers, framedTransport } from './byte-stream.ts';
 export { defaultConnector, defaultSocketPath } from './default.ts';
 export { type InProcessServer, inProcessConnector } from './in-process.ts';
+export { type RingTransportOptions, ringConnector } from './ring.ts';
 export { pageFileMapper } from './ring-page-file.ts';
 export { type PageMapper, type RingServerOptions, XenstoreRingServer } from './ring-server.ts';
-export { type RingTransportOptions, ringConnector } from './ring.ts';
 export { socketConnector } from './socket.ts';
 export { type Listener, type ListenOptions, socketListener } from './socket-listener.ts';
 export type {
