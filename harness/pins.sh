@@ -66,6 +66,16 @@ pins_verify() {
   return 1
 }
 
+# pins_keep_only DIR EXT FILE...: removes every *.EXT in DIR but the FILEs (a set's cache holds
+# only its current pins).
+pins_keep_only() {
+  local dir="$1" ext="$2" file
+  shift 2
+  for file in "$dir"/*."$ext"; do
+    [[ " $* " == *" $file "* ]] || rm -f "$file"
+  done
+}
+
 # pins_fetch SET DIR: afterwards DIR holds exactly SET's packages, each at its pinned version
 # and hash (verified files already there are kept; anything else in DIR is removed).
 pins_fetch() {
@@ -104,9 +114,7 @@ pins_fetch() {
     pins_verify "$deb" "${check#sha256:}" || return 1
     keep+=("$deb")
   done <<<"$rows"
-  for deb in "$dir"/*.deb; do
-    [[ " ${keep[*]} " == *" $deb "* ]] || rm -f "$deb"
-  done
+  pins_keep_only "$dir" deb "${keep[@]}"
 }
 
 # pins_tgz DIR PACKAGE VERSION: the file `npm pack` writes that package to in DIR (a scope's
@@ -136,9 +144,7 @@ pins_fetch_npm() {
     fi
     keep+=("$tgz")
   done <<<"$rows"
-  for tgz in "$dir"/*.tgz; do
-    [[ " ${keep[*]} " == *" $tgz "* ]] || rm -f "$tgz"
-  done
+  pins_keep_only "$dir" tgz "${keep[@]}"
 }
 
 # pins_host SET: every host tool of SET is installed at least at its minimum; a missing one is

@@ -12,7 +12,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/../harness/pins.sh"
 set_name=node-22
-cache="${XENWIRE_CACHE:-$here/../.cache}/$set_name"
+cache="${XENWIRE_CACHE:-$(cd "$here/.." && pwd)/.cache}/$set_name"
 node="$cache/bin/node"
 stamp="$cache/.complete"
 digest="$(pins_digest "$set_name")"
