@@ -2,9 +2,10 @@
  * `xenwire/xenstore/server`: an in-memory xenstored with C 4.17's semantics
  * ({@link XenstoreServer}), its migration stream, fault injection, and {@link serve}, which puts
  * it together with the server ends of the transports. Those ends — unix sockets
- * (`socketListener`), ring pages (`XenstoreRingServer`) — are documented with
- * `xenwire/xenstore/transports` and exported here too. In-process clients connect with
- * `inProcessConnector` of `xenwire/xenstore`.
+ * ({@link "xenstore/transports".socketListener | socketListener}), ring pages
+ * ({@link "xenstore/transports".XenstoreRingServer | XenstoreRingServer}) — are documented with
+ * {@link "xenstore/transports" | xenwire/xenstore/transports} and exported here too. In-process
+ * clients connect with `inProcessConnector` of `xenwire/xenstore`.
  *
  * @packageDocumentation
  */

@@ -368,10 +368,14 @@ function usedFrom(consumer: Consumer) {
     expect(await failed(['serve', '--bogus'])).toMatchObject({ code: 2 });
     const doctor = await run(xenwire, ['doctor', '--json'], { env }).catch((error) => error);
     const report = JSON.parse(doctor.stdout) as {
-      checks: { name: string; detail?: string; hint?: string }[];
+      checks: { name: string; detail: string; hint?: string }[];
     };
     const addon = report.checks.find((check) => check.name === 'native addon');
     expect(addon?.hint).toContain('npm rebuild xenwire');
+    // The command ran on this consumer's Node.
+    const { stdout: nodeVersion } = await consumer.node(['--version']);
+    const nodeCheck = report.checks.find((check) => check.name === 'Node.js');
+    expect(nodeCheck?.detail.startsWith(`${nodeVersion.trim()} `)).toBe(true);
   });
 
   it('runs the README examples as plain JavaScript', async () => {
