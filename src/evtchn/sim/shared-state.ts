@@ -48,6 +48,18 @@ const H_GRANTS = 4;
 const H_NEXT_OWNER = 5;
 const H_FLAGS = 6;
 const HEADER_WORDS = 8;
+/**
+ * Words of a page. The header takes the first page and every domain slot and grant page starts
+ * on a page of its own, so that a domain touches whole pages of memory: a 4096-byte grant page
+ * that straddled two pages would commit both.
+ */
+const PAGE_WORDS = XEN_PAGE_SIZE / 4;
+/**
+ * Memory is allocated as a WebAssembly memory when it fits one: unlike a plain
+ * `SharedArrayBuffer` (which `malloc` places 16 bytes into a page), its bytes start on a page.
+ */
+const WASM_PAGE_SIZE = 65536;
+const WASM_MAX_PAGES = 65536;
 /** Sleepers use the native addon's futex instead of `Atomics.wait`. */
 const FLAG_NATIVE_FUTEX = 1;
 /** Longest single native futex sleep (see {@link SharedState.waitSync}). */
@@ -145,14 +157,19 @@ export class SharedState {
   }
 
   static #layout(limits: SharedStateLimits): { words: number; domainWords: number; bytes: number } {
-    const domainWords =
+    const domainWords = roundUp(
       DOMAIN_FIXED_WORDS +
-      (limits.portsPerDomain / 32) * 2 +
-      Math.ceil(limits.portsPerDomain / 32 / 32) +
-      limits.grantsPerDomain * GRANT_WORDS +
-      limits.portsPerDomain * PORT_WORDS;
-    const words = HEADER_WORDS + limits.maxDomains * domainWords;
-    const bytes = words * 4 + limits.maxDomains * limits.grantsPerDomain * XEN_PAGE_SIZE;
+        (limits.portsPerDomain / 32) * 2 +
+        Math.ceil(limits.portsPerDomain / 32 / 32) +
+        limits.grantsPerDomain * GRANT_WORDS +
+        limits.portsPerDomain * PORT_WORDS,
+      PAGE_WORDS,
+    );
+    const words = PAGE_WORDS + limits.maxDomains * domainWords;
+    const bytes = roundUp(
+      words * 4 + limits.maxDomains * limits.grantsPerDomain * XEN_PAGE_SIZE,
+      WASM_PAGE_SIZE,
+    );
     return { words, domainWords, bytes };
   }
 
@@ -171,7 +188,7 @@ export class SharedState {
     if (portsPerDomain % 32 !== 0) {
       throw new EvtchnError('EINVAL', 'portsPerDomain must be a multiple of 32');
     }
-    const buffer = new SharedArrayBuffer(SharedState.#layout(limits).bytes);
+    const buffer = pageAlignedBuffer(SharedState.#layout(limits).bytes);
     const header = new Int32Array(buffer, 0, HEADER_WORDS);
     header[H_MAX_DOMAINS] = maxDomains;
     header[H_PORTS] = portsPerDomain;
@@ -199,7 +216,7 @@ export class SharedState {
 
   /** Base word of domain slot `slot`. */
   domainBase(slot: number): number {
-    return HEADER_WORDS + slot * this.#domainWords;
+    return PAGE_WORDS + slot * this.#domainWords;
   }
 
   /**
@@ -466,4 +483,38 @@ export class SharedState {
     const offset = (slot * this.limits.grantsPerDomain + ref) * XEN_PAGE_SIZE;
     return this.pages.subarray(offset, offset + XEN_PAGE_SIZE);
   }
+}
+
+/** The part of `WebAssembly` used here (the typings in use leave it out). */
+const wasm = (
+  globalThis as unknown as {
+    WebAssembly: {
+      Memory: new (descriptor: {
+        initial: number;
+        maximum: number;
+        shared: true;
+      }) => { readonly buffer: SharedArrayBuffer };
+    };
+  }
+).WebAssembly;
+
+function roundUp(value: number, multiple: number): number {
+  return Math.ceil(value / multiple) * multiple;
+}
+
+/**
+ * A zeroed `SharedArrayBuffer` of `bytes` (a multiple of 64 KiB) whose first byte starts a page
+ * of memory where that can be had: a shared WebAssembly memory's. A plain one is the fallback
+ * (over 4 GiB, or where the address space for another WebAssembly memory is refused).
+ */
+function pageAlignedBuffer(bytes: number): SharedArrayBuffer {
+  const pages = bytes / WASM_PAGE_SIZE;
+  if (pages <= WASM_MAX_PAGES) {
+    try {
+      return new wasm.Memory({ initial: pages, maximum: pages, shared: true }).buffer;
+    } catch {
+      // Out of address space for WebAssembly memories: a plain buffer does as well, less tightly.
+    }
+  }
+  return new SharedArrayBuffer(bytes);
 }
