@@ -10,12 +10,17 @@
  *   event channels datagram sockets (`src/conformance/guests.ts`); the guests' clients, the
  *   same xenwire client as on the other side, run in this process.
  *
- * The toolstack's steps are the same on both sides: INTRODUCE, the guest's home owned by it,
- * then the guest connects over its ring. Prints one line of {@link HostScaleReport} JSON.
+ * The toolstack's steps are the same on both sides (`introduceGuest`, the simulated host's own:
+ * INTRODUCE, the guest's home owned by it, its `domid` and console nodes), then the guest
+ * connects over its ring. Prints one line of {@link HostScaleReport} JSON.
+ *
+ * The bench runs this file bundled (`bundleEntryPoint`), not through tsx.
  */
 import { readFileSync } from 'node:fs';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { ringGuests } from '../../src/conformance/guests.ts';
 import { createSimulatedHost } from '../../src/host/index.ts';
+import { introduceGuest } from '../../src/host/toolstack.ts';
 import { socketConnector, type Watch, XenstoreClient } from '../../src/xenstore/index.ts';
 import { startRealXenstored, xenInstall } from '../../tests/support/real-xenstored.ts';
 import { processCpuSeconds } from './process-cpu.ts';
@@ -27,9 +32,16 @@ export interface HostScaleReport {
   /**
    * Proportional set size (shared pages split between the processes mapping them) each further
    * guest adds to every process of the host, measured between half and all of the guests after
-   * a full garbage collection, so that what any host of that size has anyway is left out.
+   * a full garbage collection, so that what any host of that size has anyway is left out. The
+   * Node process's young generation is left out too ({@link youngBytesPerGuest}).
    */
   readonly bytesPerGuest: number;
+  /**
+   * What the Node process's young generation (V8's new space) grew by, per guest, over the same
+   * span: left out of {@link bytesPerGuest}, since after a full collection it holds nothing, and
+   * V8 sizes it by how fast the process has been allocating (up to 32 MiB), not by what it keeps.
+   */
+  readonly youngBytesPerGuest: number;
   /** The share of {@link bytesPerGuest} in the C daemon (absent for xenwire: one process). */
   readonly daemonBytesPerGuest?: number;
   /** Median wall time from a domain's death until every surviving guest's watch has fired. */
@@ -124,6 +136,7 @@ async function measure(host: Host): Promise<HostScaleReport> {
   return {
     bootSeconds,
     bytesPerGuest: perGuest(atHalf, atAll, 'total'),
+    youngBytesPerGuest: perGuest(atHalf, atAll, 'young'),
     ...(host.daemonPid === undefined
       ? {}
       : {
@@ -151,14 +164,24 @@ function allFired(fired: Map<number, number>, expected: Map<number, number>): Pr
 }
 
 interface Memory {
+  /** Every process of the host, less this process's young generation. */
   readonly total: number;
   readonly daemon: number;
+  /** The resident part of this process's young generation. */
+  readonly young: number;
 }
 
 function memory(host: Host): Memory {
   collectGarbage();
   const daemon = host.daemonPid === undefined ? 0 : proportionalSetSize(host.daemonPid);
-  return { total: proportionalSetSize(process.pid) + daemon, daemon };
+  const young = getHeapSpaceStatistics().find((space) => space.space_name === 'new_space');
+  if (!young) throw new Error('V8 reports no new_space');
+  const youngBytes = young.physical_space_size;
+  return {
+    total: proportionalSetSize(process.pid) - youngBytes + daemon,
+    daemon,
+    young: youngBytes,
+  };
 }
 
 /** `Pss` of `/proc/PID/smaps_rollup`, in bytes. */
@@ -196,10 +219,8 @@ async function cHost(): Promise<Host> {
     daemonPid: daemon.pid,
     async addGuest(domid) {
       const { gfn, port } = await rings.prepare(domid);
-      await dom0.introduceDomain(domid, gfn, port);
-      const home = `/local/domain/${domid}`;
-      await dom0.mkdir(home);
-      await dom0.setPermissions(home, [{ access: 'n', domid }]);
+      // These guests have no console: its port is written as 0.
+      await introduceGuest(dom0, domid, gfn, { xenstore: port, console: 0 });
       const client = await XenstoreClient.connect({ transport: rings.connector(domid) });
       clients.set(domid, client);
       return client;

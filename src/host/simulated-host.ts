@@ -15,6 +15,7 @@ import {
   type SimulatedGuest,
 } from './guest.ts';
 import type { GuestHandoff, ToolstackMessage } from './guest-worker.ts';
+import { introduceGuest } from './toolstack.ts';
 
 /** Options of {@link createSimulatedHost}. */
 export interface SimulatedHostOptions {
@@ -268,42 +269,8 @@ export class SimulatedHost {
     };
   }
 
-  /**
-   * The toolstack's part once the guest offered its ports: INTRODUCE, then the guest's home with
-   * its `domid` and its console's nodes as libxl writes them for the primary console (the
-   * directory the guest's, readable by dom0; the values dom0's, readable by the guest).
-   * `ring-ref` holds the grant reference, the simulation's stand-in for the page's frame.
-   */
-  async #introduce(domid: number, ref: number, ports: GuestPorts): Promise<void> {
-    const xs = this.dom0Client;
-    await xs.introduceDomain(domid, ref, ports.xenstore);
-    const home = `/local/domain/${domid}`;
-    await xs.mkdir(home);
-    await xs.setPermissions(home, [{ access: 'n', domid }]);
-    const readOnly = [
-      { access: 'n', domid: 0 },
-      { access: 'r', domid },
-    ] as const;
-    await xs.transaction(async (tx) => {
-      await tx.write(`${home}/domid`, String(domid));
-      await tx.setPermissions(`${home}/domid`, [...readOnly]);
-      await tx.mkdir(`${home}/console`);
-      await tx.setPermissions(`${home}/console`, [
-        { access: 'n', domid },
-        { access: 'r', domid: 0 },
-      ]);
-      await tx.write(`${home}/console/backend-id`, '0');
-      for (const [key, value] of [
-        ['limit', '1048576'],
-        ['type', 'xenconsoled'],
-        ['output', 'pty'],
-        ['tty', ''],
-        ['port', String(ports.console)],
-        ['ring-ref', String(GNTTAB_RESERVED_CONSOLE)],
-      ]) {
-        await tx.write(`${home}/console/${key}`, value as string);
-        await tx.setPermissions(`${home}/console/${key}`, [...readOnly]);
-      }
-    });
+  /** The toolstack's part once the guest offered its ports (see {@link introduceGuest}). */
+  #introduce(domid: number, ref: number, ports: GuestPorts): Promise<void> {
+    return introduceGuest(this.dom0Client, domid, ref, ports);
   }
 }
