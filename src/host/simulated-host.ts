@@ -9,6 +9,7 @@ import { inProcessConnector } from '../xenstore/transport/in-process.ts';
 import { XenstoreRingServer } from '../xenstore/transport/ring-server.ts';
 import { grantPageMapper } from './grant-page-mapper.ts';
 import {
+  type BootedGuest,
   bootGuest,
   type GuestClientOptions,
   type GuestPorts,
@@ -85,7 +86,7 @@ export class SimulatedHost {
   readonly rings: XenstoreRingServer;
   /** xenstored's own event-channel handle (dom0). */
   readonly #xenstoredEvents: SimulatedEventChannel;
-  readonly #guests = new Map<number, SimulatedGuest>();
+  readonly #guests = new Map<number, BootedGuest>();
   readonly #workers = new Map<number, Worker>();
   readonly #options: SimulatedHostOptions;
   #dom0: XenstoreClient | undefined;
@@ -230,7 +231,7 @@ export class SimulatedHost {
     await this.#workers.get(domid)?.terminate();
     const guest = this.#guests.get(domid);
     this.#guests.delete(domid);
-    guest?.console.destroy();
+    guest?.closeConsole();
     this.hypervisor.destroyDomain(domid);
     await guest?.client.close();
     guest?.eventChannel.close();
@@ -243,7 +244,7 @@ export class SimulatedHost {
     this.#closed = true;
     await Promise.all([...this.#workers.values()].map((worker) => worker.terminate()));
     for (const guest of this.#guests.values()) {
-      guest.console.destroy();
+      guest.closeConsole();
       await guest.client.close();
       guest.eventChannel.close();
     }
