@@ -21,19 +21,25 @@ export interface ConnectionHost {
   memoryQuota(domid: number): number;
 }
 
-/** The server's state for one connection. */
+const NO_TRANSACTIONS: ReadonlyMap<number, RequestScope> = new Map();
+const NO_WATCHES: ReadonlyMap<string, Watch> = new Map();
+
+/**
+ * The server's state for one connection. What most connections never use (a transaction or
+ * watch table, the set of events of a request) is made on first use and dropped when empty: a
+ * host of a thousand quiet guests holds a thousand connections.
+ */
 export class ServerConnection implements XenstoreConnection, WatchSubscriber {
-  /** Open transactions by id, each with the scope its requests run in. */
-  readonly transactions = new Map<number, RequestScope>();
+  #transactions: Map<number, RequestScope> | undefined;
   /** The scope of this connection's requests outside transactions (set by the server). */
   scope!: RequestScope;
-  /** Watches by `path\0token` (path absolute). */
-  readonly watches = new Map<string, Watch>();
+  #watches: Map<string, Watch> | undefined;
   /** The prefix relative paths resolve against, with a trailing slash. */
   readonly home: string;
   /** Messages waiting for delivery. */
   outbox: Message[] = [];
-  readonly #queuedEvents = new Set<string>();
+  /** This request's events so far (by `path\0token`), special ones excepted; made on demand. */
+  #queuedEvents: Set<string> | undefined;
   closed = false;
   #nextTransactionId = 1;
   /** Requests received and not served yet (fair connections only), oldest at `#inboxHead`. */
@@ -55,6 +61,50 @@ export class ServerConnection implements XenstoreConnection, WatchSubscriber {
     readonly onDrained?: () => void,
   ) {
     this.home = `${domainPath(domid)}/`;
+  }
+
+  /** Open transactions by id, each with the scope its requests run in. */
+  get transactions(): ReadonlyMap<number, RequestScope> {
+    return this.#transactions ?? NO_TRANSACTIONS;
+  }
+
+  /** Records transaction `id` as open. */
+  openTransaction(id: number, scope: RequestScope): void {
+    this.#transactions ??= new Map();
+    this.#transactions.set(id, scope);
+  }
+
+  /** Forgets transaction `id` (ended). */
+  forgetTransaction(id: number): void {
+    this.#transactions?.delete(id);
+    if (this.#transactions?.size === 0) this.#transactions = undefined;
+  }
+
+  /** Forgets every open transaction. */
+  forgetTransactions(): void {
+    this.#transactions = undefined;
+  }
+
+  /** Watches by `path\0token` (path absolute). */
+  get watches(): ReadonlyMap<string, Watch> {
+    return this.#watches ?? NO_WATCHES;
+  }
+
+  /** Records a watch under its `path\0token` key. */
+  addWatch(key: string, watch: Watch): void {
+    this.#watches ??= new Map();
+    this.#watches.set(key, watch);
+  }
+
+  /** Forgets the watch under `key`. */
+  forgetWatch(key: string): void {
+    this.#watches?.delete(key);
+    if (this.#watches?.size === 0) this.#watches = undefined;
+  }
+
+  /** Forgets every watch. */
+  forgetWatches(): void {
+    this.#watches = undefined;
   }
 
   /** Requests received and not served yet. */
@@ -108,13 +158,13 @@ export class ServerConnection implements XenstoreConnection, WatchSubscriber {
     // compared (as before C's queue is written out).
     const key = `${path}\0${token}`;
     const special = path.charCodeAt(0) === 0x40;
-    if (!special && this.#queuedEvents.has(key)) return;
+    if (!special && this.#queuedEvents?.has(key)) return;
     // Tokens and `@` paths are the bytes the client sent, whatever they are.
     const payload = joinByteStrings([path, token]);
     // An event that cannot be framed is dropped rather than breaking the client's stream.
     if (payload.length > PAYLOAD_MAX) return;
     if (this.#overQuota(HEADER_SIZE + payload.length)) return;
-    if (!special) this.#queuedEvents.add(key);
+    if (!special) (this.#queuedEvents ??= new Set()).add(key);
     this.outbox.push({ type: MessageType.WATCH_EVENT, reqId: 0, txId: 0, payload });
     this.host.pending(this);
   }
@@ -133,7 +183,7 @@ export class ServerConnection implements XenstoreConnection, WatchSubscriber {
    * not compared with those still held: C's duplicate check covers the output of one request.
    */
   takeOutput(limit = Number.POSITIVE_INFINITY): Message[] {
-    this.#queuedEvents.clear();
+    this.#queuedEvents = undefined;
     if (this.outbox.length <= limit) {
       const out = this.outbox;
       this.outbox = [];
@@ -151,7 +201,7 @@ export class ServerConnection implements XenstoreConnection, WatchSubscriber {
   /** A fresh transaction id: non-zero and not in use on this connection. */
   nextTransactionId(): number {
     let id = this.#nextTransactionId;
-    while (id === 0 || this.transactions.has(id)) id = (id + 1) >>> 0;
+    while (id === 0 || this.#transactions?.has(id)) id = (id + 1) >>> 0;
     this.#nextTransactionId = (id + 1) >>> 0;
     return id;
   }
