@@ -31,9 +31,10 @@ export interface HostScaleReport {
   readonly bootSeconds: number;
   /**
    * Proportional set size (shared pages split between the processes mapping them) each further
-   * guest adds to every process of the host, measured between half and all of the guests after
-   * a full garbage collection, so that what any host of that size has anyway is left out. The
-   * Node process's young generation is left out too ({@link youngBytesPerGuest}).
+   * guest adds to every process of the host: the slope of readings from half to all of the
+   * guests, each after a full garbage collection, so that what any host of that size has anyway
+   * is left out. The Node process's young generation is left out too
+   * ({@link youngBytesPerGuest}).
    */
   readonly bytesPerGuest: number;
   /**
@@ -65,6 +66,9 @@ interface Host {
   close(): Promise<void>;
 }
 
+/** Memory readings from half the guests to all of them, after the first. */
+const MEMORY_STEPS = 8;
+
 /** Longest a death may take to reach every guest before the run is called broken. */
 const DEATH_TIMEOUT_MS = 60_000;
 
@@ -91,10 +95,16 @@ async function measure(host: Host): Promise<HostScaleReport> {
     for (let domid = from; domid <= to; domid++) clients.set(domid, await host.addGuest(domid));
     bootSeconds += (performance.now() - start) / 1000;
   };
+  // Memory is read after every eighth of the guests from half on, and the growth per guest is
+  // the slope through those readings: one reading is off by what the collector and the
+  // allocators happen to hold at that moment, a few kilobytes per guest over 500 guests.
   await boot(1, half);
-  const atHalf = memory(host);
-  await boot(half + 1, guests);
-  const atAll = memory(host);
+  const readings: { guests: number; memory: Memory }[] = [{ guests: half, memory: memory(host) }];
+  for (let step = 1; step <= MEMORY_STEPS; step++) {
+    const to = half + Math.round(((guests - half) * step) / MEMORY_STEPS);
+    await boot(readings.at(-1)!.guests + 1, to);
+    readings.push({ guests: to, memory: memory(host) });
+  }
 
   await host.dom0.setPermissions('@releaseDomain', [{ access: 'r', domid: 0 }]);
   const fired = new Map<number, number>();
@@ -131,21 +141,34 @@ async function measure(host: Host): Promise<HostScaleReport> {
     clients.delete(victim);
   }
 
-  const perGuest = (from: Memory, to: Memory, key: keyof Memory) =>
-    (to[key] - from[key]) / (guests - half);
+  const perGuest = (key: keyof Memory) =>
+    slope(readings.map((reading) => [reading.guests, reading.memory[key]]));
   return {
     bootSeconds,
-    bytesPerGuest: perGuest(atHalf, atAll, 'total'),
-    youngBytesPerGuest: perGuest(atHalf, atAll, 'young'),
+    bytesPerGuest: perGuest('total'),
+    youngBytesPerGuest: perGuest('young'),
     ...(host.daemonPid === undefined
       ? {}
       : {
-          daemonBytesPerGuest: perGuest(atHalf, atAll, 'daemon'),
+          daemonBytesPerGuest: perGuest('daemon'),
           daemonCpuSecondsPerDeath: daemonCpu / deaths,
         }),
     deathSeconds: times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!,
     hostCpuSecondsPerDeath: hostCpu / deaths,
   };
+}
+
+/** The least-squares slope of `y` over `x`. */
+function slope(points: readonly (readonly [number, number])[]): number {
+  const meanX = points.reduce((sum, [x]) => sum + x, 0) / points.length;
+  const meanY = points.reduce((sum, [, y]) => sum + y, 0) / points.length;
+  let covariance = 0;
+  let variance = 0;
+  for (const [x, y] of points) {
+    covariance += (x - meanX) * (y - meanY);
+    variance += (x - meanX) ** 2;
+  }
+  return covariance / variance;
 }
 
 /** Resolves once every guest's count has reached what `expected` says; rejects on a timeout. */
