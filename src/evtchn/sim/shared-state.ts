@@ -65,9 +65,11 @@ const FLAG_NATIVE_FUTEX = 1;
 /** Longest single native futex sleep (see {@link SharedState.waitSync}). */
 const NATIVE_WAIT_SLICE_MS = 500;
 
-// Per-domain words, then the two 2-level bitmaps and their selector, the grant table and last the
-// port table: a guest that uses a few ports touches only the first page or so of its slot, and the
-// rest of a large port table is never committed.
+// Each domain has a hot part and a cold part. The hot part holds its words, then the two 2-level
+// bitmaps and their selector, the grant table and the entries of its first HOT_PORTS ports: all
+// a guest with a few ports touches. The hot parts of all domains lie side by side, so a thousand
+// such guests commit about 2.4 KB each rather than a page. The cold part is the rest of the port
+// table, a page-aligned table per domain that is never committed unless its ports are bound.
 const D_STATE = 0;
 const D_ID = 1;
 const D_WAKE = 2;
@@ -83,6 +85,8 @@ const P_B = 2;
 /** Handle that receives this port's events (0: none). */
 const P_OWNER = 3;
 const PORT_WORDS = 4;
+/** Ports whose entries are in a domain's hot part. */
+const HOT_PORTS = 32;
 
 // Per-grant words.
 const G_FLAGS = 0;
@@ -107,7 +111,7 @@ export interface PortEntry {
 /**
  * The whole simulated host in one `SharedArrayBuffer`: a header with the lock word, one slot per
  * domain (its port table, pending and mask bitmaps, virq bindings, a wake-up word and its grant
- * table) and the pages grants refer to. Every thread holding the buffer sees the same host;
+ * table; a hot and a cold part, see above) and the pages grants refer to. Every thread holding the buffer sees the same host;
  * mutations happen under {@link lock}, and sleepers wait on a domain's wake word.
  */
 export class SharedState {
@@ -115,7 +119,10 @@ export class SharedState {
   readonly pages: Uint8Array;
   readonly lock: SharedLock;
   readonly limits: SharedStateLimits;
-  readonly #domainWords: number;
+  readonly #hotWords: number;
+  readonly #coldWords: number;
+  readonly #coldStart: number;
+  readonly #hotPorts: number;
   readonly #portsBase: number;
   readonly #pendingBase: number;
   readonly #maskBase: number;
@@ -146,7 +153,10 @@ export class SharedState {
     this.pages = new Uint8Array(buffer, layout.words * 4);
     this.lock = new SharedLock(this.words, H_LOCK);
     this.#futex = header[H_FLAGS]! & FLAG_NATIVE_FUTEX ? loadNative() : undefined;
-    this.#domainWords = layout.domainWords;
+    this.#hotWords = layout.hotWords;
+    this.#coldWords = layout.coldWords;
+    this.#coldStart = layout.coldStart;
+    this.#hotPorts = layout.hotPorts;
     const bitmapWords = this.limits.portsPerDomain / 32;
     this.#pendingBase = DOMAIN_FIXED_WORDS;
     this.#maskBase = this.#pendingBase + bitmapWords;
@@ -156,21 +166,22 @@ export class SharedState {
     this.#portsBase = this.#grantsBase + this.limits.grantsPerDomain * GRANT_WORDS;
   }
 
-  static #layout(limits: SharedStateLimits): { words: number; domainWords: number; bytes: number } {
-    const domainWords = roundUp(
+  static #layout(limits: SharedStateLimits) {
+    const hotPorts = Math.min(HOT_PORTS, limits.portsPerDomain);
+    const hotWords =
       DOMAIN_FIXED_WORDS +
-        (limits.portsPerDomain / 32) * 2 +
-        Math.ceil(limits.portsPerDomain / 32 / 32) +
-        limits.grantsPerDomain * GRANT_WORDS +
-        limits.portsPerDomain * PORT_WORDS,
-      PAGE_WORDS,
-    );
-    const words = PAGE_WORDS + limits.maxDomains * domainWords;
+      (limits.portsPerDomain / 32) * 2 +
+      Math.ceil(limits.portsPerDomain / 32 / 32) +
+      limits.grantsPerDomain * GRANT_WORDS +
+      hotPorts * PORT_WORDS;
+    const coldWords = roundUp((limits.portsPerDomain - hotPorts) * PORT_WORDS, PAGE_WORDS);
+    const coldStart = PAGE_WORDS + roundUp(limits.maxDomains * hotWords, PAGE_WORDS);
+    const words = coldStart + limits.maxDomains * coldWords;
     const bytes = roundUp(
       words * 4 + limits.maxDomains * limits.grantsPerDomain * XEN_PAGE_SIZE,
       WASM_PAGE_SIZE,
     );
-    return { words, domainWords, bytes };
+    return { words, hotWords, coldWords, coldStart, hotPorts, bytes };
   }
 
   /** Allocates and formats a fresh table. */
@@ -216,7 +227,7 @@ export class SharedState {
 
   /** Base word of domain slot `slot`. */
   domainBase(slot: number): number {
-    return PAGE_WORDS + slot * this.#domainWords;
+    return PAGE_WORDS + slot * this.#hotWords;
   }
 
   /**
@@ -261,9 +272,13 @@ export class SharedState {
    * of a slot's unused port table uncommitted: a fresh table is all zeros and never touched.
    */
   clearSlot(slot: number): void {
-    const w = this.words;
-    for (let i = this.domainBase(slot), end = this.domainBase(slot + 1); i < end; i++) {
-      if (w[i] !== 0) w[i] = 0;
+    const cold = this.#coldStart + slot * this.#coldWords;
+    for (const [start, end] of [
+      [this.domainBase(slot), this.domainBase(slot + 1)],
+      [cold, cold + this.#coldWords],
+    ] as const) {
+      const w = this.words;
+      for (let i = start; i < end; i++) if (w[i] !== 0) w[i] = 0;
     }
   }
 
@@ -346,7 +361,8 @@ export class SharedState {
   // ---- ports ---------------------------------------------------------------------------------
 
   #portIndex(slot: number, port: number): number {
-    return this.domainBase(slot) + this.#portsBase + port * PORT_WORDS;
+    if (port < this.#hotPorts) return this.domainBase(slot) + this.#portsBase + port * PORT_WORDS;
+    return this.#coldStart + slot * this.#coldWords + (port - this.#hotPorts) * PORT_WORDS;
   }
 
   port(slot: number, port: number): PortEntry {
