@@ -4,6 +4,7 @@ import { domainPath } from '../paths.ts';
 import { joinByteStrings } from '../payload.ts';
 import type { XenstoreConnection } from '../transport/transport.ts';
 import type { Message } from '../wire.ts';
+import { OnDemandMap } from './on-demand-map.ts';
 import type { RequestScope } from './scope.ts';
 import type { Watch, WatchSubscriber } from './watches.ts';
 
@@ -21,19 +22,18 @@ export interface ConnectionHost {
   memoryQuota(domid: number): number;
 }
 
-const NO_TRANSACTIONS: ReadonlyMap<number, RequestScope> = new Map();
-const NO_WATCHES: ReadonlyMap<string, Watch> = new Map();
-
 /**
  * The server's state for one connection. What most connections never use (a transaction or
  * watch table, the set of events of a request) is made on first use and dropped when empty: a
  * host of a thousand quiet guests holds a thousand connections.
  */
 export class ServerConnection implements XenstoreConnection, WatchSubscriber {
-  #transactions: Map<number, RequestScope> | undefined;
+  /** Open transactions by id, each with the scope its requests run in. */
+  readonly transactions = new OnDemandMap<number, RequestScope>();
   /** The scope of this connection's requests outside transactions (set by the server). */
   scope!: RequestScope;
-  #watches: Map<string, Watch> | undefined;
+  /** Watches by `path\0token` (path absolute). */
+  readonly watches = new OnDemandMap<string, Watch>();
   /** The prefix relative paths resolve against, with a trailing slash. */
   readonly home: string;
   /** Messages waiting for delivery. */
@@ -61,50 +61,6 @@ export class ServerConnection implements XenstoreConnection, WatchSubscriber {
     readonly onDrained?: () => void,
   ) {
     this.home = `${domainPath(domid)}/`;
-  }
-
-  /** Open transactions by id, each with the scope its requests run in. */
-  get transactions(): ReadonlyMap<number, RequestScope> {
-    return this.#transactions ?? NO_TRANSACTIONS;
-  }
-
-  /** Records transaction `id` as open. */
-  openTransaction(id: number, scope: RequestScope): void {
-    this.#transactions ??= new Map();
-    this.#transactions.set(id, scope);
-  }
-
-  /** Forgets transaction `id` (ended). */
-  forgetTransaction(id: number): void {
-    this.#transactions?.delete(id);
-    if (this.#transactions?.size === 0) this.#transactions = undefined;
-  }
-
-  /** Forgets every open transaction. */
-  forgetTransactions(): void {
-    this.#transactions = undefined;
-  }
-
-  /** Watches by `path\0token` (path absolute). */
-  get watches(): ReadonlyMap<string, Watch> {
-    return this.#watches ?? NO_WATCHES;
-  }
-
-  /** Records a watch under its `path\0token` key. */
-  addWatch(key: string, watch: Watch): void {
-    this.#watches ??= new Map();
-    this.#watches.set(key, watch);
-  }
-
-  /** Forgets the watch under `key`. */
-  forgetWatch(key: string): void {
-    this.#watches?.delete(key);
-    if (this.#watches?.size === 0) this.#watches = undefined;
-  }
-
-  /** Forgets every watch. */
-  forgetWatches(): void {
-    this.#watches = undefined;
   }
 
   /** Requests received and not served yet. */
@@ -164,7 +120,10 @@ export class ServerConnection implements XenstoreConnection, WatchSubscriber {
     // An event that cannot be framed is dropped rather than breaking the client's stream.
     if (payload.length > PAYLOAD_MAX) return;
     if (this.#overQuota(HEADER_SIZE + payload.length)) return;
-    if (!special) (this.#queuedEvents ??= new Set()).add(key);
+    if (!special) {
+      this.#queuedEvents ??= new Set();
+      this.#queuedEvents.add(key);
+    }
     this.outbox.push({ type: MessageType.WATCH_EVENT, reqId: 0, txId: 0, payload });
     this.host.pending(this);
   }
@@ -201,7 +160,7 @@ export class ServerConnection implements XenstoreConnection, WatchSubscriber {
   /** A fresh transaction id: non-zero and not in use on this connection. */
   nextTransactionId(): number {
     let id = this.#nextTransactionId;
-    while (id === 0 || this.#transactions?.has(id)) id = (id + 1) >>> 0;
+    while (id === 0 || this.transactions.has(id)) id = (id + 1) >>> 0;
     this.#nextTransactionId = (id + 1) >>> 0;
     return id;
   }

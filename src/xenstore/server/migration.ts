@@ -429,7 +429,7 @@ export function restoreInPlace(host: MigrationHost, stream: Uint8Array): void {
   for (const [conn, id] of connectionIds(host)) byId.set(id, conn);
   for (const conn of host.connections()) {
     host.registry.removeAll(conn);
-    conn.forgetTransactions();
+    conn.transactions.clear();
   }
   const inPlace: MigrationHost = Object.create(host);
   inPlace.park = (domid, endpoint) => byId.get(endpoint.connId) ?? host.park(domid, endpoint);

@@ -717,7 +717,7 @@ export class XenstoreServer implements XenstoreService {
       this.#endTransaction(conn, tx?.transaction, request.commit),
     RESET_WATCHES: (conn) => {
       this.#registry.removeAll(conn);
-      conn.forgetTransactions();
+      conn.transactions.clear();
       return OK_PAYLOAD;
     },
     GET_DOMAIN_PATH: (_conn, _tx, request) => stringPayload(domainPath(request.domid)),
@@ -850,7 +850,7 @@ export class XenstoreServer implements XenstoreService {
           }
         };
     const tx = new Transaction(id, this.store, maxNodes, this.#policy, this.#host, charge);
-    conn.openTransaction(id, new RequestScope(conn, tx, this.#context, tx));
+    conn.transactions.set(id, new RequestScope(conn, tx, this.#context, tx));
     return tx;
   }
 
@@ -877,7 +877,7 @@ export class XenstoreServer implements XenstoreService {
     commit: boolean,
   ): Uint8Array {
     if (!tx) throw new XenstoreError('ENOENT', 'no transaction to end');
-    conn.forgetTransaction(tx.id);
+    conn.transactions.delete(tx.id);
     if (!commit) return OK_PAYLOAD;
     // C's order: a transaction that failed half-way, then node quotas, then conflicts.
     if (tx.failed) throw new XenstoreError('ENOMEM', 'transaction failed earlier');
@@ -924,7 +924,7 @@ export class XenstoreServer implements XenstoreService {
     for (const conn of this.#connections) {
       if (conn.domid === domid && !conn.privileged) {
         this.#registry.removeAll(conn);
-        conn.forgetTransactions();
+        conn.transactions.clear();
       }
     }
   }
@@ -1015,7 +1015,7 @@ export class XenstoreServer implements XenstoreService {
     this.#turns.forget(conn);
     conn.dropInbox();
     this.#registry.removeAll(conn);
-    conn.forgetTransactions();
+    conn.transactions.clear();
     conn.takeOutput();
     try {
       conn.onClose?.(reason);

@@ -44,7 +44,7 @@ export class WatchRegistry {
     if (checkQuota && !conn.privileged && count > this.quotas.limit(conn.domid, 'watches')) {
       throw new XenstoreError('E2BIG', 'watch quota reached', 'WATCH', path);
     }
-    conn.addWatch(key, this.index.add(conn, absolute, token, relative ? conn.home : undefined));
+    conn.watches.set(key, this.index.add(conn, absolute, token, relative ? conn.home : undefined));
     this.#perDomain.set(conn.domid, count + 1);
   }
 
@@ -54,7 +54,7 @@ export class WatchRegistry {
     const key = `${resolvePath(path, conn.domid)}\0${token}`;
     const watch = conn.watches.get(key);
     if (!watch) throw new XenstoreError('ENOENT', undefined, 'UNWATCH', path);
-    conn.forgetWatch(key);
+    conn.watches.delete(key);
     this.index.remove(watch);
     this.#perDomain.set(conn.domid, this.count(conn.domid) - 1);
   }
@@ -63,7 +63,7 @@ export class WatchRegistry {
   removeAll(conn: ServerConnection): void {
     for (const watch of conn.watches.values()) this.index.remove(watch);
     this.#perDomain.set(conn.domid, Math.max(0, this.count(conn.domid) - conn.watches.size));
-    conn.forgetWatches();
+    conn.watches.clear();
   }
 
   /** Forgets a released domain's count. */
