@@ -50,6 +50,7 @@ export type GuestClientOptions = Omit<XenstoreClientOptions, 'transport' | 'sock
  * toolstack allocates them for the guest, to the same effect). `introduce` is the toolstack's
  * half, told the ports; once it resolves, xenstored serves the page and the client connects
  * over it.
+ * @internal
  */
 export async function bootGuest(
   hv: SimulatedHypervisor,
