@@ -66,10 +66,11 @@ const FLAG_NATIVE_FUTEX = 1;
 const NATIVE_WAIT_SLICE_MS = 500;
 
 // Each domain has a hot part and a cold part. The hot part holds its words, then the two 2-level
-// bitmaps and their selector, the grant table and the entries of its first HOT_PORTS ports: all
-// a guest with a few ports touches. The hot parts of all domains lie side by side, so a thousand
-// such guests commit about 2.4 KB each rather than a page. The cold part is the rest of the port
-// table, a page-aligned table per domain that is never committed unless its ports are bound.
+// bitmaps and their selector, the entries of its first HOT_GRANTS grants and of its first
+// HOT_PORTS ports: all a guest with a few grants and ports touches. The hot parts of all domains
+// lie side by side, so a thousand such guests commit about 1.5 KB each rather than a page. The
+// cold part holds the other grants' and ports' entries, a page-aligned region per domain that is
+// never committed unless those are used.
 const D_STATE = 0;
 const D_ID = 1;
 const D_WAKE = 2;
@@ -85,14 +86,16 @@ const P_B = 2;
 /** Handle that receives this port's events (0: none). */
 const P_OWNER = 3;
 const PORT_WORDS = 4;
-/** Ports whose entries are in a domain's hot part. */
-const HOT_PORTS = 32;
+/** Ports whose entries are in a domain's hot part (a guest binds two: xenstore, console). */
+const HOT_PORTS = 8;
 
 // Per-grant words.
 const G_FLAGS = 0;
 const G_GRANTEE = 1;
 const G_MAPS = 2;
 const GRANT_WORDS = 3;
+/** Grants whose entries are in a domain's hot part: the reserved ones and the first few free. */
+const HOT_GRANTS = 16;
 export const GrantFlag = {
   inUse: 1,
   readonly: 2,
@@ -123,6 +126,7 @@ export class SharedState {
   readonly #coldWords: number;
   readonly #coldStart: number;
   readonly #hotPorts: number;
+  readonly #hotGrants: number;
   readonly #portsBase: number;
   readonly #pendingBase: number;
   readonly #maskBase: number;
@@ -157,31 +161,37 @@ export class SharedState {
     this.#coldWords = layout.coldWords;
     this.#coldStart = layout.coldStart;
     this.#hotPorts = layout.hotPorts;
+    this.#hotGrants = layout.hotGrants;
     const bitmapWords = this.limits.portsPerDomain / 32;
     this.#pendingBase = DOMAIN_FIXED_WORDS;
     this.#maskBase = this.#pendingBase + bitmapWords;
     this.#selectorBase = this.#maskBase + bitmapWords;
     this.#selectorWords = Math.ceil(bitmapWords / 32);
     this.#grantsBase = this.#selectorBase + this.#selectorWords;
-    this.#portsBase = this.#grantsBase + this.limits.grantsPerDomain * GRANT_WORDS;
+    this.#portsBase = this.#grantsBase + this.#hotGrants * GRANT_WORDS;
   }
 
   static #layout(limits: SharedStateLimits) {
     const hotPorts = Math.min(HOT_PORTS, limits.portsPerDomain);
+    const hotGrants = Math.min(HOT_GRANTS, limits.grantsPerDomain);
     const hotWords =
       DOMAIN_FIXED_WORDS +
       (limits.portsPerDomain / 32) * 2 +
       Math.ceil(limits.portsPerDomain / 32 / 32) +
-      limits.grantsPerDomain * GRANT_WORDS +
+      hotGrants * GRANT_WORDS +
       hotPorts * PORT_WORDS;
-    const coldWords = roundUp((limits.portsPerDomain - hotPorts) * PORT_WORDS, PAGE_WORDS);
+    const coldWords = roundUp(
+      (limits.grantsPerDomain - hotGrants) * GRANT_WORDS +
+        (limits.portsPerDomain - hotPorts) * PORT_WORDS,
+      PAGE_WORDS,
+    );
     const coldStart = PAGE_WORDS + roundUp(limits.maxDomains * hotWords, PAGE_WORDS);
     const words = coldStart + limits.maxDomains * coldWords;
     const bytes = roundUp(
       words * 4 + limits.maxDomains * limits.grantsPerDomain * XEN_PAGE_SIZE,
       WASM_PAGE_SIZE,
     );
-    return { words, hotWords, coldWords, coldStart, hotPorts, bytes };
+    return { words, hotWords, coldWords, coldStart, hotPorts, hotGrants, bytes };
   }
 
   /** Allocates and formats a fresh table. */
@@ -272,7 +282,7 @@ export class SharedState {
    * of a slot's unused port table uncommitted: a fresh table is all zeros and never touched.
    */
   clearSlot(slot: number): void {
-    const cold = this.#coldStart + slot * this.#coldWords;
+    const cold = this.#coldBase(slot);
     for (const [start, end] of [
       [this.domainBase(slot), this.domainBase(slot + 1)],
       [cold, cold + this.#coldWords],
@@ -362,7 +372,13 @@ export class SharedState {
 
   #portIndex(slot: number, port: number): number {
     if (port < this.#hotPorts) return this.domainBase(slot) + this.#portsBase + port * PORT_WORDS;
-    return this.#coldStart + slot * this.#coldWords + (port - this.#hotPorts) * PORT_WORDS;
+    const coldGrantWords = (this.limits.grantsPerDomain - this.#hotGrants) * GRANT_WORDS;
+    return this.#coldBase(slot) + coldGrantWords + (port - this.#hotPorts) * PORT_WORDS;
+  }
+
+  /** First word of domain `slot`'s cold part: its other grants' entries, then its other ports'. */
+  #coldBase(slot: number): number {
+    return this.#coldStart + slot * this.#coldWords;
   }
 
   port(slot: number, port: number): PortEntry {
@@ -475,7 +491,8 @@ export class SharedState {
   // ---- grants --------------------------------------------------------------------------------
 
   #grantIndex(slot: number, ref: number): number {
-    return this.domainBase(slot) + this.#grantsBase + ref * GRANT_WORDS;
+    if (ref < this.#hotGrants) return this.domainBase(slot) + this.#grantsBase + ref * GRANT_WORDS;
+    return this.#coldBase(slot) + (ref - this.#hotGrants) * GRANT_WORDS;
   }
 
   grant(slot: number, ref: number): { flags: number; grantee: number; maps: number } {
@@ -489,9 +506,12 @@ export class SharedState {
 
   setGrant(slot: number, ref: number, flags: number, grantee: number, maps: number): void {
     const i = this.#grantIndex(slot, ref);
-    this.words[i + G_FLAGS] = flags;
-    this.words[i + G_GRANTEE] = grantee;
-    this.words[i + G_MAPS] = maps;
+    // Words already holding the value are not written: revoking a domain's grants then leaves
+    // the pages of its unused cold entries uncommitted.
+    const w = this.words;
+    if (w[i + G_FLAGS] !== flags) w[i + G_FLAGS] = flags;
+    if (w[i + G_GRANTEE] !== grantee) w[i + G_GRANTEE] = grantee;
+    if (w[i + G_MAPS] !== maps) w[i + G_MAPS] = maps;
   }
 
   /** The page backing grant `ref` of domain `slot`: the same memory in every thread. */
