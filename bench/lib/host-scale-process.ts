@@ -10,12 +10,17 @@
  *   event channels datagram sockets (`src/conformance/guests.ts`); the guests' clients, the
  *   same xenwire client as on the other side, run in this process.
  *
- * The toolstack's steps are the same on both sides: INTRODUCE, the guest's home owned by it,
- * then the guest connects over its ring. Prints one line of {@link HostScaleReport} JSON.
+ * The toolstack's steps are the same on both sides (`introduceGuest`, the simulated host's own:
+ * INTRODUCE, the guest's home owned by it, its `domid` and console nodes), then the guest
+ * connects over its ring. Prints one line of {@link HostScaleReport} JSON.
+ *
+ * The bench runs this file bundled (`bundleEntryPoint`), not through tsx.
  */
 import { readFileSync } from 'node:fs';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { ringGuests } from '../../src/conformance/guests.ts';
 import { createSimulatedHost } from '../../src/host/index.ts';
+import { introduceGuest } from '../../src/host/toolstack.ts';
 import { socketConnector, type Watch, XenstoreClient } from '../../src/xenstore/index.ts';
 import { startRealXenstored, xenInstall } from '../../tests/support/real-xenstored.ts';
 import { processCpuSeconds } from './process-cpu.ts';
@@ -26,10 +31,18 @@ export interface HostScaleReport {
   readonly bootSeconds: number;
   /**
    * Proportional set size (shared pages split between the processes mapping them) each further
-   * guest adds to every process of the host, measured between half and all of the guests after
-   * a full garbage collection, so that what any host of that size has anyway is left out.
+   * guest adds to every process of the host: the slope of readings from half to all of the
+   * guests, each after a full garbage collection, so that what any host of that size has anyway
+   * is left out. The Node process's young generation is left out too
+   * ({@link youngBytesPerGuest}).
    */
   readonly bytesPerGuest: number;
+  /**
+   * What the Node process's young generation (V8's new space) grew by, per guest, over the same
+   * span: left out of {@link bytesPerGuest}, since after a full collection it holds nothing, and
+   * V8 sizes it by how fast the process has been allocating (up to 32 MiB), not by what it keeps.
+   */
+  readonly youngBytesPerGuest: number;
   /** The share of {@link bytesPerGuest} in the C daemon (absent for xenwire: one process). */
   readonly daemonBytesPerGuest?: number;
   /** Median wall time from a domain's death until every surviving guest's watch has fired. */
@@ -52,6 +65,9 @@ interface Host {
   readonly daemonPid?: number;
   close(): Promise<void>;
 }
+
+/** Memory readings from half the guests to all of them, after the first. */
+const MEMORY_STEPS = 8;
 
 /** Longest a death may take to reach every guest before the run is called broken. */
 const DEATH_TIMEOUT_MS = 60_000;
@@ -79,10 +95,16 @@ async function measure(host: Host): Promise<HostScaleReport> {
     for (let domid = from; domid <= to; domid++) clients.set(domid, await host.addGuest(domid));
     bootSeconds += (performance.now() - start) / 1000;
   };
+  // Memory is read after every eighth of the guests from half on, and the growth per guest is
+  // the slope through those readings: one reading is off by what the collector and the
+  // allocators happen to hold at that moment, a few kilobytes per guest over 500 guests.
   await boot(1, half);
-  const atHalf = memory(host);
-  await boot(half + 1, guests);
-  const atAll = memory(host);
+  const readings: { guests: number; memory: Memory }[] = [{ guests: half, memory: memory(host) }];
+  for (let step = 1; step <= MEMORY_STEPS; step++) {
+    const to = half + Math.round(((guests - half) * step) / MEMORY_STEPS);
+    await boot(readings.at(-1)!.guests + 1, to);
+    readings.push({ guests: to, memory: memory(host) });
+  }
 
   await host.dom0.setPermissions('@releaseDomain', [{ access: 'r', domid: 0 }]);
   const fired = new Map<number, number>();
@@ -119,20 +141,34 @@ async function measure(host: Host): Promise<HostScaleReport> {
     clients.delete(victim);
   }
 
-  const perGuest = (from: Memory, to: Memory, key: keyof Memory) =>
-    (to[key] - from[key]) / (guests - half);
+  const perGuest = (key: keyof Memory) =>
+    slope(readings.map((reading) => [reading.guests, reading.memory[key]]));
   return {
     bootSeconds,
-    bytesPerGuest: perGuest(atHalf, atAll, 'total'),
+    bytesPerGuest: perGuest('total'),
+    youngBytesPerGuest: perGuest('young'),
     ...(host.daemonPid === undefined
       ? {}
       : {
-          daemonBytesPerGuest: perGuest(atHalf, atAll, 'daemon'),
+          daemonBytesPerGuest: perGuest('daemon'),
           daemonCpuSecondsPerDeath: daemonCpu / deaths,
         }),
     deathSeconds: times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!,
     hostCpuSecondsPerDeath: hostCpu / deaths,
   };
+}
+
+/** The least-squares slope of `y` over `x`. */
+function slope(points: readonly (readonly [number, number])[]): number {
+  const meanX = points.reduce((sum, [x]) => sum + x, 0) / points.length;
+  const meanY = points.reduce((sum, [, y]) => sum + y, 0) / points.length;
+  let covariance = 0;
+  let variance = 0;
+  for (const [x, y] of points) {
+    covariance += (x - meanX) * (y - meanY);
+    variance += (x - meanX) ** 2;
+  }
+  return covariance / variance;
 }
 
 /** Resolves once every guest's count has reached what `expected` says; rejects on a timeout. */
@@ -151,21 +187,39 @@ function allFired(fired: Map<number, number>, expected: Map<number, number>): Pr
 }
 
 interface Memory {
+  /** Every process of the host, less this process's young generation. */
   readonly total: number;
   readonly daemon: number;
+  /** The resident part of this process's young generation. */
+  readonly young: number;
 }
 
 function memory(host: Host): Memory {
   collectGarbage();
   const daemon = host.daemonPid === undefined ? 0 : proportionalSetSize(host.daemonPid);
-  return { total: proportionalSetSize(process.pid) + daemon, daemon };
+  const young = getHeapSpaceStatistics().find((space) => space.space_name === 'new_space');
+  if (!young) throw new Error('V8 reports no new_space');
+  const youngBytes = young.physical_space_size;
+  return {
+    total: proportionalSetSize(process.pid) - youngBytes + daemon,
+    daemon,
+    young: youngBytes,
+  };
 }
 
-/** `Pss` of `/proc/PID/smaps_rollup`, in bytes. */
+/**
+ * `Pss` less `LazyFree` of `/proc/PID/smaps_rollup`, in bytes. Lazily freed pages (V8 gives back
+ * the young generation's pages with `MADV_FREE`) stay in the set until the kernel needs them, but
+ * they are free: the process has let them go.
+ */
 function proportionalSetSize(pid: number): number {
-  const match = /^Pss:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
-  if (!match) throw new Error(`no Pss in /proc/${pid}/smaps_rollup`);
-  return Number(match[1]) * 1024;
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kilobytes = (field: string): number => {
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(rollup);
+    if (!match) throw new Error(`no ${field} in /proc/${pid}/smaps_rollup`);
+    return Number(match[1]);
+  };
+  return (kilobytes('Pss') - kilobytes('LazyFree')) * 1024;
 }
 
 function collectGarbage(): void {
@@ -196,10 +250,8 @@ async function cHost(): Promise<Host> {
     daemonPid: daemon.pid,
     async addGuest(domid) {
       const { gfn, port } = await rings.prepare(domid);
-      await dom0.introduceDomain(domid, gfn, port);
-      const home = `/local/domain/${domid}`;
-      await dom0.mkdir(home);
-      await dom0.setPermissions(home, [{ access: 'n', domid }]);
+      // These guests have no console: its port is written as 0.
+      await introduceGuest(dom0, domid, gfn, { xenstore: port, console: 0 });
       const client = await XenstoreClient.connect({ transport: rings.connector(domid) });
       clients.set(domid, client);
       return client;

@@ -50,6 +50,7 @@ export type GuestClientOptions = Omit<XenstoreClientOptions, 'transport' | 'sock
  * toolstack allocates them for the guest, to the same effect). `introduce` is the toolstack's
  * half, told the ports; once it resolves, xenstored serves the page and the client connects
  * over it.
+ * @internal
  */
 export async function bootGuest(
   hv: SimulatedHypervisor,
@@ -57,31 +58,74 @@ export async function bootGuest(
   pages: GuestPages,
   introduce: (ports: GuestPorts) => Promise<void>,
   options: GuestClientOptions = {},
-): Promise<SimulatedGuest> {
+): Promise<BootedGuest> {
   const eventChannel = hv.openEventChannel(domid);
-  let console: ConsoleStream | undefined;
   try {
     const port = eventChannel.bindUnboundPort(0);
     const consolePort = eventChannel.bindUnboundPort(0);
-    const ring = new ConsoleRing('guest', pages.console.buffer, {
-      byteOffset: pages.console.byteOffset,
-      notify: () => eventChannel.notify(consolePort),
-    });
-    console = new ConsoleStream(ring, eventChannel, consolePort);
     await introduce({ xenstore: port, console: consolePort });
     const page = pages.xenstore;
     const client = await XenstoreClient.connect({
       ...options,
       transport: ringConnector({ page, eventChannel, port }),
     });
+    const guest = new BootedGuest(
+      domid,
+      client,
+      eventChannel,
+      port,
+      page,
+      pages.console,
+      consolePort,
+    );
     // Closing the client is the guest shutting down: its console goes too, so that nothing of it
     // keeps a guest worker's thread alive.
-    const guestConsole = console;
-    client.on('close', () => guestConsole.destroy());
-    return { domid, client, eventChannel, port, page, console, consolePort };
+    client.on('close', () => guest.closeConsole());
+    return guest;
   } catch (error) {
-    console?.destroy();
     eventChannel.close();
     throw error;
+  }
+}
+
+/**
+ * A booted guest. Its console stream is made when first asked for: until then the console is
+ * its page and its port alone, and a host of a thousand quiet guests holds no thousand streams.
+ * Output a backend typed meanwhile waits in the page.
+ * @internal
+ */
+export class BootedGuest implements SimulatedGuest {
+  #console: ConsoleStream | undefined;
+  #consoleClosed = false;
+
+  constructor(
+    readonly domid: number,
+    readonly client: XenstoreClient,
+    readonly eventChannel: SimulatedEventChannel,
+    readonly port: number,
+    readonly page: Uint8Array,
+    readonly consolePage: Uint8Array,
+    readonly consolePort: number,
+  ) {}
+
+  get console(): ConsoleStream {
+    if (this.#console) return this.#console;
+    const events = this.eventChannel;
+    const port = this.consolePort;
+    const ring = new ConsoleRing('guest', this.consolePage.buffer, {
+      byteOffset: this.consolePage.byteOffset,
+      notify: () => events.notify(port),
+    });
+    // A backend's notification before now was reported to nobody and left the port masked.
+    if (!this.#consoleClosed) events.unmask(port);
+    this.#console = new ConsoleStream(ring, events, port);
+    if (this.#consoleClosed) this.#console.destroy();
+    return this.#console;
+  }
+
+  /** The guest is going down: its console stream, if it has one, goes with it. */
+  closeConsole(): void {
+    this.#consoleClosed = true;
+    this.#console?.destroy();
   }
 }

@@ -9,12 +9,14 @@ import { inProcessConnector } from '../xenstore/transport/in-process.ts';
 import { XenstoreRingServer } from '../xenstore/transport/ring-server.ts';
 import { grantPageMapper } from './grant-page-mapper.ts';
 import {
+  type BootedGuest,
   bootGuest,
   type GuestClientOptions,
   type GuestPorts,
   type SimulatedGuest,
 } from './guest.ts';
 import type { GuestHandoff, ToolstackMessage } from './guest-worker.ts';
+import { introduceGuest } from './toolstack.ts';
 
 /** Options of {@link createSimulatedHost}. */
 export interface SimulatedHostOptions {
@@ -84,7 +86,7 @@ export class SimulatedHost {
   readonly rings: XenstoreRingServer;
   /** xenstored's own event-channel handle (dom0). */
   readonly #xenstoredEvents: SimulatedEventChannel;
-  readonly #guests = new Map<number, SimulatedGuest>();
+  readonly #guests = new Map<number, BootedGuest>();
   readonly #workers = new Map<number, Worker>();
   readonly #options: SimulatedHostOptions;
   #dom0: XenstoreClient | undefined;
@@ -229,7 +231,7 @@ export class SimulatedHost {
     await this.#workers.get(domid)?.terminate();
     const guest = this.#guests.get(domid);
     this.#guests.delete(domid);
-    guest?.console.destroy();
+    guest?.closeConsole();
     this.hypervisor.destroyDomain(domid);
     await guest?.client.close();
     guest?.eventChannel.close();
@@ -242,7 +244,7 @@ export class SimulatedHost {
     this.#closed = true;
     await Promise.all([...this.#workers.values()].map((worker) => worker.terminate()));
     for (const guest of this.#guests.values()) {
-      guest.console.destroy();
+      guest.closeConsole();
       await guest.client.close();
       guest.eventChannel.close();
     }
@@ -268,42 +270,8 @@ export class SimulatedHost {
     };
   }
 
-  /**
-   * The toolstack's part once the guest offered its ports: INTRODUCE, then the guest's home with
-   * its `domid` and its console's nodes as libxl writes them for the primary console (the
-   * directory the guest's, readable by dom0; the values dom0's, readable by the guest).
-   * `ring-ref` holds the grant reference, the simulation's stand-in for the page's frame.
-   */
-  async #introduce(domid: number, ref: number, ports: GuestPorts): Promise<void> {
-    const xs = this.dom0Client;
-    await xs.introduceDomain(domid, ref, ports.xenstore);
-    const home = `/local/domain/${domid}`;
-    await xs.mkdir(home);
-    await xs.setPermissions(home, [{ access: 'n', domid }]);
-    const readOnly = [
-      { access: 'n', domid: 0 },
-      { access: 'r', domid },
-    ] as const;
-    await xs.transaction(async (tx) => {
-      await tx.write(`${home}/domid`, String(domid));
-      await tx.setPermissions(`${home}/domid`, [...readOnly]);
-      await tx.mkdir(`${home}/console`);
-      await tx.setPermissions(`${home}/console`, [
-        { access: 'n', domid },
-        { access: 'r', domid: 0 },
-      ]);
-      await tx.write(`${home}/console/backend-id`, '0');
-      for (const [key, value] of [
-        ['limit', '1048576'],
-        ['type', 'xenconsoled'],
-        ['output', 'pty'],
-        ['tty', ''],
-        ['port', String(ports.console)],
-        ['ring-ref', String(GNTTAB_RESERVED_CONSOLE)],
-      ]) {
-        await tx.write(`${home}/console/${key}`, value as string);
-        await tx.setPermissions(`${home}/console/${key}`, [...readOnly]);
-      }
-    });
+  /** The toolstack's part once the guest offered its ports (see {@link introduceGuest}). */
+  #introduce(domid: number, ref: number, ports: GuestPorts): Promise<void> {
+    return introduceGuest(this.dom0Client, domid, ref, ports);
   }
 }

@@ -5,6 +5,18 @@ import type { EventChannel } from '../evtchn/index.ts';
 const READ_CHUNK = 64 * 1024;
 
 /**
+ * Where every stream of the thread reads a ring into before copying the bytes out: a read is
+ * copied before anything else runs, so one buffer serves them all, and a host of a thousand
+ * consoles does not hold a thousand of them.
+ */
+let sharedScratch: Uint8Array | undefined;
+
+function scratch(): Uint8Array {
+  sharedScratch ??= new Uint8Array(READ_CHUNK);
+  return sharedScratch;
+}
+
+/**
  * One end of a byte channel in shared memory (`Vchan`, `ConsoleRing`, … of `xenwire/ring`):
  * copies in and out what fits, and wakes the peer as its protocol says.
  */
@@ -27,7 +39,6 @@ export abstract class RingDuplex extends Duplex {
   readonly #end: RingChannelEnd;
   readonly #events: EventChannel;
   readonly #port: number;
-  readonly #scratch = new Uint8Array(READ_CHUNK);
   #write: { chunk: Uint8Array; offset: number; done: (error?: Error) => void } | undefined;
   #wantRead = false;
   #readEnded = false;
@@ -110,9 +121,9 @@ export abstract class RingDuplex extends Duplex {
     if (this.#detached) return;
     if (drain && !this.destroyed && !this.#readEnded) {
       for (;;) {
-        const n = this.#end.read(this.#scratch);
-        if (n === 0) break;
-        this.push(Buffer.from(this.#scratch.subarray(0, n)));
+        const bytes = readOnce(this.#end);
+        if (!bytes) break;
+        this.push(bytes);
       }
       if (drain.end) {
         this.#readEnded = true;
@@ -178,9 +189,9 @@ export abstract class RingDuplex extends Duplex {
     while (this.#wantRead && !this.#readEnded && !this.#detached) {
       // Sample the peer's state first: data it wrote before ending is then surely seen.
       const done = this.peerDone();
-      const n = this.#end.read(this.#scratch);
-      if (n > 0) {
-        this.#wantRead = this.push(Buffer.from(this.#scratch.subarray(0, n)));
+      const bytes = readOnce(this.#end);
+      if (bytes) {
+        this.#wantRead = this.push(bytes);
         continue;
       }
       if (done) {
@@ -190,4 +201,11 @@ export abstract class RingDuplex extends Duplex {
       return;
     }
   }
+}
+
+/** What waits in `end`, copied out of the shared scratch; undefined when the ring is empty. */
+function readOnce(end: RingChannelEnd): Buffer | undefined {
+  const buffer = scratch();
+  const n = end.read(buffer);
+  return n === 0 ? undefined : Buffer.from(buffer.subarray(0, n));
 }

@@ -20,8 +20,11 @@ const NO_PAYLOAD: Uint8Array = Buffer.alloc(0);
 export class MessageFramer {
   /** The header of the message being received, once it is whole. */
   #header: Header | undefined;
-  /** A header still in pieces, and how much of it has arrived. */
-  readonly #headerBytes = new Uint8Array(HEADER_SIZE);
+  /**
+   * A header still in pieces, and how much of it has arrived. Made when a header first comes in
+   * pieces: most streams never cut one, and every connection of a server has a framer.
+   */
+  #headerBytes: Uint8Array | undefined;
   #headerFill = 0;
   /** The payload of the message being received, and how much of it has arrived. */
   #payload: Uint8Array = NO_PAYLOAD;
@@ -77,6 +80,7 @@ export class MessageFramer {
     let at = 0;
     if (!this.#header) {
       at = Math.min(HEADER_SIZE - this.#headerFill, chunk.length);
+      this.#headerBytes ??= new Uint8Array(HEADER_SIZE);
       this.#headerBytes.set(chunk.subarray(0, at), this.#headerFill);
       this.#headerFill += at;
       if (this.#headerFill < HEADER_SIZE) return at;

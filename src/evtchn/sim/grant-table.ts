@@ -76,7 +76,7 @@ export class SimulatedGrantTable {
         for (let first = ref - count + 1, r = first; r <= ref; r++) {
           s.setGrant(slot, r, flags, granteeDomid, 0);
           const page = s.page(slot, r);
-          page.fill(0);
+          clearPage(page);
           grants.push({ ref: r, page });
         }
         return grants;
@@ -104,7 +104,7 @@ export class SimulatedGrantTable {
       }
       s.setGrant(slot, ref, GrantFlag.inUse, granteeDomid, 0);
       const page = s.page(slot, ref);
-      page.fill(0);
+      clearPage(page);
       return { ref, page };
     });
   }
@@ -187,5 +187,19 @@ export class SimulatedGrantTable {
       throw new EvtchnError('EINVAL', `${operation}: ref ${String(ref)} is not granted`);
     }
     return grant;
+  }
+}
+
+/**
+ * Zeroes a page for its next grant, without writing to one that is zero already: a page never
+ * written to is not committed memory yet, and a write would commit it.
+ */
+function clearPage(page: Uint8Array): void {
+  const words = new Int32Array(page.buffer, page.byteOffset, page.length / 4);
+  for (let i = 0; i < words.length; i++) {
+    if (words[i] !== 0) {
+      page.fill(0);
+      return;
+    }
   }
 }

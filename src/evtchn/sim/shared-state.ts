@@ -48,14 +48,29 @@ const H_GRANTS = 4;
 const H_NEXT_OWNER = 5;
 const H_FLAGS = 6;
 const HEADER_WORDS = 8;
+/**
+ * Words of a page. The header takes the first page and every domain slot and grant page starts
+ * on a page of its own, so that a domain touches whole pages of memory: a 4096-byte grant page
+ * that straddled two pages would commit both.
+ */
+const PAGE_WORDS = XEN_PAGE_SIZE / 4;
+/**
+ * Memory is allocated as a WebAssembly memory when it fits one: unlike a plain
+ * `SharedArrayBuffer` (which `malloc` places 16 bytes into a page), its bytes start on a page.
+ */
+const WASM_PAGE_SIZE = 65536;
+const WASM_MAX_PAGES = 65536;
 /** Sleepers use the native addon's futex instead of `Atomics.wait`. */
 const FLAG_NATIVE_FUTEX = 1;
 /** Longest single native futex sleep (see {@link SharedState.waitSync}). */
 const NATIVE_WAIT_SLICE_MS = 500;
 
-// Per-domain words, then the two 2-level bitmaps and their selector, the grant table and last the
-// port table: a guest that uses a few ports touches only the first page or so of its slot, and the
-// rest of a large port table is never committed.
+// Each domain has a hot part and a cold part. The hot part holds its words, then the two 2-level
+// bitmaps and their selector, the entries of its first HOT_GRANTS grants and of its first
+// HOT_PORTS ports: all a guest with a few grants and ports touches. The hot parts of all domains
+// lie side by side, so a thousand such guests commit about 1.5 KB each rather than a page. The
+// cold part holds the other grants' and ports' entries, a page-aligned region per domain that is
+// never committed unless those are used.
 const D_STATE = 0;
 const D_ID = 1;
 const D_WAKE = 2;
@@ -71,12 +86,16 @@ const P_B = 2;
 /** Handle that receives this port's events (0: none). */
 const P_OWNER = 3;
 const PORT_WORDS = 4;
+/** Ports whose entries are in a domain's hot part (a guest binds two: xenstore, console). */
+const HOT_PORTS = 8;
 
 // Per-grant words.
 const G_FLAGS = 0;
 const G_GRANTEE = 1;
 const G_MAPS = 2;
 const GRANT_WORDS = 3;
+/** Grants whose entries are in a domain's hot part: the reserved ones and the first few free. */
+const HOT_GRANTS = 16;
 export const GrantFlag = {
   inUse: 1,
   readonly: 2,
@@ -95,7 +114,7 @@ export interface PortEntry {
 /**
  * The whole simulated host in one `SharedArrayBuffer`: a header with the lock word, one slot per
  * domain (its port table, pending and mask bitmaps, virq bindings, a wake-up word and its grant
- * table) and the pages grants refer to. Every thread holding the buffer sees the same host;
+ * table; a hot and a cold part, see above) and the pages grants refer to. Every thread holding the buffer sees the same host;
  * mutations happen under {@link lock}, and sleepers wait on a domain's wake word.
  */
 export class SharedState {
@@ -103,7 +122,11 @@ export class SharedState {
   readonly pages: Uint8Array;
   readonly lock: SharedLock;
   readonly limits: SharedStateLimits;
-  readonly #domainWords: number;
+  readonly #hotWords: number;
+  readonly #coldWords: number;
+  readonly #coldStart: number;
+  readonly #hotPorts: number;
+  readonly #hotGrants: number;
   readonly #portsBase: number;
   readonly #pendingBase: number;
   readonly #maskBase: number;
@@ -134,26 +157,41 @@ export class SharedState {
     this.pages = new Uint8Array(buffer, layout.words * 4);
     this.lock = new SharedLock(this.words, H_LOCK);
     this.#futex = header[H_FLAGS]! & FLAG_NATIVE_FUTEX ? loadNative() : undefined;
-    this.#domainWords = layout.domainWords;
+    this.#hotWords = layout.hotWords;
+    this.#coldWords = layout.coldWords;
+    this.#coldStart = layout.coldStart;
+    this.#hotPorts = layout.hotPorts;
+    this.#hotGrants = layout.hotGrants;
     const bitmapWords = this.limits.portsPerDomain / 32;
     this.#pendingBase = DOMAIN_FIXED_WORDS;
     this.#maskBase = this.#pendingBase + bitmapWords;
     this.#selectorBase = this.#maskBase + bitmapWords;
     this.#selectorWords = Math.ceil(bitmapWords / 32);
     this.#grantsBase = this.#selectorBase + this.#selectorWords;
-    this.#portsBase = this.#grantsBase + this.limits.grantsPerDomain * GRANT_WORDS;
+    this.#portsBase = this.#grantsBase + this.#hotGrants * GRANT_WORDS;
   }
 
-  static #layout(limits: SharedStateLimits): { words: number; domainWords: number; bytes: number } {
-    const domainWords =
+  static #layout(limits: SharedStateLimits) {
+    const hotPorts = Math.min(HOT_PORTS, limits.portsPerDomain);
+    const hotGrants = Math.min(HOT_GRANTS, limits.grantsPerDomain);
+    const hotWords =
       DOMAIN_FIXED_WORDS +
       (limits.portsPerDomain / 32) * 2 +
       Math.ceil(limits.portsPerDomain / 32 / 32) +
-      limits.grantsPerDomain * GRANT_WORDS +
-      limits.portsPerDomain * PORT_WORDS;
-    const words = HEADER_WORDS + limits.maxDomains * domainWords;
-    const bytes = words * 4 + limits.maxDomains * limits.grantsPerDomain * XEN_PAGE_SIZE;
-    return { words, domainWords, bytes };
+      hotGrants * GRANT_WORDS +
+      hotPorts * PORT_WORDS;
+    const coldWords = roundUp(
+      (limits.grantsPerDomain - hotGrants) * GRANT_WORDS +
+        (limits.portsPerDomain - hotPorts) * PORT_WORDS,
+      PAGE_WORDS,
+    );
+    const coldStart = PAGE_WORDS + roundUp(limits.maxDomains * hotWords, PAGE_WORDS);
+    const words = coldStart + limits.maxDomains * coldWords;
+    const bytes = roundUp(
+      words * 4 + limits.maxDomains * limits.grantsPerDomain * XEN_PAGE_SIZE,
+      WASM_PAGE_SIZE,
+    );
+    return { words, hotWords, coldWords, coldStart, hotPorts, hotGrants, bytes };
   }
 
   /** Allocates and formats a fresh table. */
@@ -171,7 +209,7 @@ export class SharedState {
     if (portsPerDomain % 32 !== 0) {
       throw new EvtchnError('EINVAL', 'portsPerDomain must be a multiple of 32');
     }
-    const buffer = new SharedArrayBuffer(SharedState.#layout(limits).bytes);
+    const buffer = pageAlignedBuffer(SharedState.#layout(limits).bytes);
     const header = new Int32Array(buffer, 0, HEADER_WORDS);
     header[H_MAX_DOMAINS] = maxDomains;
     header[H_PORTS] = portsPerDomain;
@@ -199,7 +237,7 @@ export class SharedState {
 
   /** Base word of domain slot `slot`. */
   domainBase(slot: number): number {
-    return HEADER_WORDS + slot * this.#domainWords;
+    return PAGE_WORDS + slot * this.#hotWords;
   }
 
   /**
@@ -244,9 +282,13 @@ export class SharedState {
    * of a slot's unused port table uncommitted: a fresh table is all zeros and never touched.
    */
   clearSlot(slot: number): void {
-    const w = this.words;
-    for (let i = this.domainBase(slot), end = this.domainBase(slot + 1); i < end; i++) {
-      if (w[i] !== 0) w[i] = 0;
+    const cold = this.#coldBase(slot);
+    for (const [start, end] of [
+      [this.domainBase(slot), this.domainBase(slot + 1)],
+      [cold, cold + this.#coldWords],
+    ] as const) {
+      const w = this.words;
+      for (let i = start; i < end; i++) if (w[i] !== 0) w[i] = 0;
     }
   }
 
@@ -329,7 +371,14 @@ export class SharedState {
   // ---- ports ---------------------------------------------------------------------------------
 
   #portIndex(slot: number, port: number): number {
-    return this.domainBase(slot) + this.#portsBase + port * PORT_WORDS;
+    if (port < this.#hotPorts) return this.domainBase(slot) + this.#portsBase + port * PORT_WORDS;
+    const coldGrantWords = (this.limits.grantsPerDomain - this.#hotGrants) * GRANT_WORDS;
+    return this.#coldBase(slot) + coldGrantWords + (port - this.#hotPorts) * PORT_WORDS;
+  }
+
+  /** First word of domain `slot`'s cold part: its other grants' entries, then its other ports'. */
+  #coldBase(slot: number): number {
+    return this.#coldStart + slot * this.#coldWords;
   }
 
   port(slot: number, port: number): PortEntry {
@@ -442,7 +491,8 @@ export class SharedState {
   // ---- grants --------------------------------------------------------------------------------
 
   #grantIndex(slot: number, ref: number): number {
-    return this.domainBase(slot) + this.#grantsBase + ref * GRANT_WORDS;
+    if (ref < this.#hotGrants) return this.domainBase(slot) + this.#grantsBase + ref * GRANT_WORDS;
+    return this.#coldBase(slot) + (ref - this.#hotGrants) * GRANT_WORDS;
   }
 
   grant(slot: number, ref: number): { flags: number; grantee: number; maps: number } {
@@ -456,9 +506,12 @@ export class SharedState {
 
   setGrant(slot: number, ref: number, flags: number, grantee: number, maps: number): void {
     const i = this.#grantIndex(slot, ref);
-    this.words[i + G_FLAGS] = flags;
-    this.words[i + G_GRANTEE] = grantee;
-    this.words[i + G_MAPS] = maps;
+    // Words already holding the value are not written: revoking a domain's grants then leaves
+    // the pages of its unused cold entries uncommitted.
+    const w = this.words;
+    if (w[i + G_FLAGS] !== flags) w[i + G_FLAGS] = flags;
+    if (w[i + G_GRANTEE] !== grantee) w[i + G_GRANTEE] = grantee;
+    if (w[i + G_MAPS] !== maps) w[i + G_MAPS] = maps;
   }
 
   /** The page backing grant `ref` of domain `slot`: the same memory in every thread. */
@@ -466,4 +519,38 @@ export class SharedState {
     const offset = (slot * this.limits.grantsPerDomain + ref) * XEN_PAGE_SIZE;
     return this.pages.subarray(offset, offset + XEN_PAGE_SIZE);
   }
+}
+
+/** The part of `WebAssembly` used here (the typings in use leave it out). */
+const wasm = (
+  globalThis as unknown as {
+    WebAssembly: {
+      Memory: new (descriptor: {
+        initial: number;
+        maximum: number;
+        shared: true;
+      }) => { readonly buffer: SharedArrayBuffer };
+    };
+  }
+).WebAssembly;
+
+function roundUp(value: number, multiple: number): number {
+  return Math.ceil(value / multiple) * multiple;
+}
+
+/**
+ * A zeroed `SharedArrayBuffer` of `bytes` (a multiple of 64 KiB) whose first byte starts a page
+ * of memory where that can be had: a shared WebAssembly memory's. A plain one is the fallback
+ * (over 4 GiB, or where the address space for another WebAssembly memory is refused).
+ */
+function pageAlignedBuffer(bytes: number): SharedArrayBuffer {
+  const pages = bytes / WASM_PAGE_SIZE;
+  if (pages <= WASM_MAX_PAGES) {
+    try {
+      return new wasm.Memory({ initial: pages, maximum: pages, shared: true }).buffer;
+    } catch {
+      // Out of address space for WebAssembly memories: a plain buffer does as well, less tightly.
+    }
+  }
+  return new SharedArrayBuffer(bytes);
 }

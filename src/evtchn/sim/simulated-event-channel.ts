@@ -4,10 +4,7 @@ import { EvtchnError, toEvtchnError } from '../errors.ts';
 import { EventChannel } from '../event-channel.ts';
 import type { SimulatedHypervisor } from './hypervisor.ts';
 import type { SharedState, WaitOptions } from './shared-state.ts';
-import { waitForChange } from './wait-async.ts';
-
-/** Period of the keep-alive timer: it exists to be pending, and practically never fires. */
-const KEEP_ALIVE_PERIOD_MS = 2 ** 30;
+import { holdEventLoop, releaseEventLoop, whenChanged } from './wait-async.ts';
 
 /**
  * An event-channel handle of one domain of a {@link SimulatedHypervisor}, behaving like an open
@@ -27,11 +24,8 @@ export class SimulatedEventChannel extends EventChannel {
   readonly #restriction = new BindRestriction();
   /** Bumped to stop the running delivery loop. */
   #loop = 0;
-  /**
-   * A pending `Atomics.waitAsync` does not keep a thread's event loop alive, so while someone
-   * consumes events this idle timer does, as an open device or socket would.
-   */
-  #keepAlive: ReturnType<typeof setInterval> | undefined;
+  /** Whether this handle holds the thread's event loop alive (see `holdEventLoop`). */
+  #holding = false;
 
   /** Use {@link SimulatedHypervisor.openEventChannel}. @internal */
   constructor(
@@ -120,13 +114,15 @@ export class SimulatedEventChannel extends EventChannel {
   }
 
   protected startDelivery(): void {
-    this.#keepAlive = setInterval(() => {}, KEEP_ALIVE_PERIOD_MS);
-    void this.#deliver(++this.#loop);
+    // While someone consumes events, the handle keeps the thread alive as an open device would.
+    if (!this.#holding) holdEventLoop();
+    this.#holding = true;
+    this.#deliver(++this.#loop);
   }
 
   protected stopDelivery(): void {
-    clearInterval(this.#keepAlive);
-    this.#keepAlive = undefined;
+    if (this.#holding) releaseEventLoop();
+    this.#holding = false;
     this.#loop++;
     // The loop sleeps on the domain's wake word; bump it so the loop sees it was stopped.
     Atomics.add(this.#state.words, this.#wakeIndex, 1);
@@ -144,7 +140,8 @@ export class SimulatedEventChannel extends EventChannel {
     this.#ports.clear();
   }
 
-  async #deliver(loop: number): Promise<void> {
+  /** Delivers what is pending, then sleeps on the domain's wake word until it changes. */
+  #deliver(loop: number): void {
     const { words, index } = this.#wakeWord();
     while (loop === this.#loop) {
       const seen = Atomics.load(words, index);
@@ -159,7 +156,10 @@ export class SimulatedEventChannel extends EventChannel {
         if (loop !== this.#loop) return;
         this.deliver(port);
       }
-      if (ports.length === 0) await waitForChange(words, index, seen);
+      if (ports.length === 0) {
+        whenChanged(words, index, seen, () => this.#deliver(loop));
+        return;
+      }
     }
   }
 

@@ -4,6 +4,7 @@ import { domainPath } from '../paths.ts';
 import { joinByteStrings } from '../payload.ts';
 import type { XenstoreConnection } from '../transport/transport.ts';
 import type { Message } from '../wire.ts';
+import { OnDemandMap } from './on-demand-map.ts';
 import type { RequestScope } from './scope.ts';
 import type { Watch, WatchSubscriber } from './watches.ts';
 
@@ -21,19 +22,24 @@ export interface ConnectionHost {
   memoryQuota(domid: number): number;
 }
 
-/** The server's state for one connection. */
+/**
+ * The server's state for one connection. What most connections never use (a transaction or
+ * watch table, the set of events of a request) is made on first use and dropped when empty: a
+ * host of a thousand quiet guests holds a thousand connections.
+ */
 export class ServerConnection implements XenstoreConnection, WatchSubscriber {
   /** Open transactions by id, each with the scope its requests run in. */
-  readonly transactions = new Map<number, RequestScope>();
+  readonly transactions = new OnDemandMap<number, RequestScope>();
   /** The scope of this connection's requests outside transactions (set by the server). */
   scope!: RequestScope;
   /** Watches by `path\0token` (path absolute). */
-  readonly watches = new Map<string, Watch>();
+  readonly watches = new OnDemandMap<string, Watch>();
   /** The prefix relative paths resolve against, with a trailing slash. */
   readonly home: string;
   /** Messages waiting for delivery. */
   outbox: Message[] = [];
-  readonly #queuedEvents = new Set<string>();
+  /** This request's events so far (by `path\0token`), special ones excepted; made on demand. */
+  #queuedEvents: Set<string> | undefined;
   closed = false;
   #nextTransactionId = 1;
   /** Requests received and not served yet (fair connections only), oldest at `#inboxHead`. */
@@ -108,13 +114,16 @@ export class ServerConnection implements XenstoreConnection, WatchSubscriber {
     // compared (as before C's queue is written out).
     const key = `${path}\0${token}`;
     const special = path.charCodeAt(0) === 0x40;
-    if (!special && this.#queuedEvents.has(key)) return;
+    if (!special && this.#queuedEvents?.has(key)) return;
     // Tokens and `@` paths are the bytes the client sent, whatever they are.
     const payload = joinByteStrings([path, token]);
     // An event that cannot be framed is dropped rather than breaking the client's stream.
     if (payload.length > PAYLOAD_MAX) return;
     if (this.#overQuota(HEADER_SIZE + payload.length)) return;
-    if (!special) this.#queuedEvents.add(key);
+    if (!special) {
+      this.#queuedEvents ??= new Set();
+      this.#queuedEvents.add(key);
+    }
     this.outbox.push({ type: MessageType.WATCH_EVENT, reqId: 0, txId: 0, payload });
     this.host.pending(this);
   }
@@ -133,7 +142,7 @@ export class ServerConnection implements XenstoreConnection, WatchSubscriber {
    * not compared with those still held: C's duplicate check covers the output of one request.
    */
   takeOutput(limit = Number.POSITIVE_INFINITY): Message[] {
-    this.#queuedEvents.clear();
+    this.#queuedEvents = undefined;
     if (this.outbox.length <= limit) {
       const out = this.outbox;
       this.outbox = [];
