@@ -14,16 +14,15 @@ const SMALL_CLASSES = SMALL_LIMIT >> 3;
 /** Bytes a block of `size` bytes occupies (0 for none). */
 export function blockSize(size: number): number {
   if (size <= SMALL_LIMIT) return (size + 7) & ~7;
-  const power = 31 - Math.clz32(size - 1);
-  const step = 2 ** (power - 2);
-  return 2 ** power + Math.ceil((size - 2 ** power) / step) * step;
+  const shift = 29 - Math.clz32(size - 1);
+  return (((size - 1) >>> shift) + 1) * (1 << shift);
 }
 
 function classOf(size: number): number {
   if (size <= SMALL_LIMIT) return (size + 7) >> 3;
-  const power = 31 - Math.clz32(size - 1);
-  const step = 2 ** (power - 2);
-  return SMALL_CLASSES + (power - 7) * 4 + Math.ceil((size - 2 ** power) / step);
+  const shift = 29 - Math.clz32(size - 1);
+  // (size - 1) >>> shift is 4..7: four classes per power of two.
+  return SMALL_CLASSES + (shift - 5) * 4 + ((size - 1) >>> shift) - 3;
 }
 
 /** Largest block: offsets are 32-bit. */

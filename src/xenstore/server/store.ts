@@ -38,7 +38,6 @@ const INITIAL_NODES = 64;
 const MAX_LOAD = 0.8;
 /** Compaction waits until this much of the arena is free blocks, so that it stays cheap. */
 const COMPACT_SHARE = 0.25;
-const COMPACT_MIN_BYTES = 1 << 16;
 const MAX_PATH = 0xffff;
 
 /**
@@ -76,6 +75,12 @@ export class Store implements NodeAccess, ChildSource {
 
   readonly #owned = new Map<number, number>();
   #generation = 1;
+  /**
+   * @param compactionFloor arena bytes below which the store never compacts (small arenas waste
+   *   little); tests lower it to compact often.
+   */
+  constructor(readonly compactionFloor = 1 << 16) {}
+
   /** {@link add}'s last parent, which bulk loads ask for again and again. */
   #lastParent: string | undefined;
   #lastParentId = 0;
@@ -370,14 +375,19 @@ export class Store implements NodeAccess, ChildSource {
   }
 
   #appendChild(id: number, name: string): void {
-    const bytes = new Uint8Array(name.length + 1);
-    writeLatin1(bytes, 0, name);
-    this.#appendBytes(id, bytes);
+    const at = this.#grow(id, name.length + 1);
+    writeLatin1(this.#arena.bytes, at, name);
+    this.#arena.bytes[at + name.length] = 0;
   }
 
   #appendBytes(id: number, bytes: Uint8Array): void {
+    this.#arena.bytes.set(bytes, this.#grow(id, bytes.length));
+  }
+
+  /** Makes room for `more` child bytes at the end of node `id`'s list; where they go. */
+  #grow(id: number, more: number): number {
     const oldSize = this.#childLengths[id]!;
-    const size = oldSize + bytes.length;
+    const size = oldSize + more;
     if (blockSize(size) !== blockSize(oldSize)) {
       const from = this.#children[id]!;
       const to = this.#arena.allocate(size);
@@ -387,8 +397,8 @@ export class Store implements NodeAccess, ChildSource {
       }
       this.#children[id] = to;
     }
-    this.#arena.bytes.set(bytes, this.#children[id]! + oldSize);
     this.#childLengths[id] = size;
+    return this.#children[id]! + oldSize;
   }
 
   /** Gives node `id` a new generation; `list`, if it reads `id`, now reads what is stored. */
@@ -422,7 +432,7 @@ export class Store implements NodeAccess, ChildSource {
   /** Copies the live blocks into a fresh arena once enough of this one is free blocks. */
   #compactIfWasteful(): void {
     const arena = this.#arena;
-    if (arena.used < COMPACT_MIN_BYTES || arena.freeBytes < arena.used * COMPACT_SHARE) return;
+    if (arena.used < this.compactionFloor || arena.freeBytes < arena.used * COMPACT_SHARE) return;
     const fresh = new Arena(arena.used - arena.freeBytes);
     for (let id = 0; id < this.#ids; id++) {
       if (this.#pathLengths[id] === 0) continue;
