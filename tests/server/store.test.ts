@@ -175,7 +175,8 @@ describe('the packed store', () => {
           });
           check(store, model);
         }),
-        { numRuns: 150 },
+        // Shrinking a failure through long runs of big values takes minutes: report it sooner.
+        { numRuns: 150, interruptAfterTimeLimit: 30_000, markInterruptAsFailure: true },
       );
     });
   }

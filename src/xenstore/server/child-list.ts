@@ -163,8 +163,7 @@ export class ChildList {
     let len = 0;
     let at = offset;
     for (;;) {
-      const end = children.indexOf(0, at);
-      const strlen = end - at;
+      const strlen = nulFrom(children, at) - at;
       if (len + strlen >= maxlen) break;
       len += strlen + 1;
       at += strlen + 1;
@@ -185,7 +184,7 @@ export class ChildList {
     const size = name.length;
     let start = 0;
     while (start < bytes.length) {
-      const end = bytes.indexOf(0, start);
+      const end = nulFrom(bytes, start);
       if (end - start === size && matches(bytes, start, name)) return start;
       start = end + 1;
     }
@@ -205,6 +204,12 @@ export class ChildList {
     this.#source = undefined;
     this.#sourceLength = 0;
   }
+}
+
+/** Where the name at `start` ends: its nul, or the end of a list that lacks one. */
+function nulFrom(bytes: Uint8Array, start: number): number {
+  const end = bytes.indexOf(0, start);
+  return end < 0 ? bytes.length : end;
 }
 
 /** The text of `bytes[start, end)`, one character per byte. */
