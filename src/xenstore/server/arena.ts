@@ -32,7 +32,8 @@ const MAX_BLOCK = 2 ** 31;
 export class Arena {
   /** The blocks' bytes; replaced (not resized) when the arena grows, so never keep it. */
   bytes: Uint8Array;
-  #words: Uint32Array;
+  /** The same bytes as 32-bit words (blocks are 8-byte aligned); replaced alongside `bytes`. */
+  words: Uint32Array;
   #top = 0;
   /** Per class, the offset of the first free block plus one (0: none). */
   readonly #free: number[] = [];
@@ -40,7 +41,7 @@ export class Arena {
 
   constructor(capacity = 4096) {
     this.bytes = new Uint8Array(Math.max(8, capacity));
-    this.#words = new Uint32Array(this.bytes.buffer);
+    this.words = new Uint32Array(this.bytes.buffer);
   }
 
   /** Bytes handed out or on free lists: the arena's high-water mark. */
@@ -60,7 +61,7 @@ export class Arena {
     const head = this.#free[kind];
     if (head) {
       const offset = head - 1;
-      this.#free[kind] = this.#words[offset >> 2]!;
+      this.#free[kind] = this.words[offset >> 2]!;
       this.#freeBytes -= blockSize(size);
       return offset;
     }
@@ -74,7 +75,7 @@ export class Arena {
   /** Gives back the block at `offset` allocated for `size` bytes. */
   release(offset: number, size: number): void {
     const kind = classOf(size);
-    this.#words[offset >> 2] = this.#free[kind] ?? 0;
+    this.words[offset >> 2] = this.#free[kind] ?? 0;
     this.#free[kind] = offset + 1;
     this.#freeBytes += blockSize(size);
   }
@@ -92,6 +93,6 @@ export class Arena {
     const bytes = new Uint8Array(capacity);
     bytes.set(this.bytes.subarray(0, this.#top));
     this.bytes = bytes;
-    this.#words = new Uint32Array(bytes.buffer);
+    this.words = new Uint32Array(bytes.buffer);
   }
 }

@@ -40,25 +40,32 @@ const MAX_LOAD = 0.8;
 const COMPACT_SHARE = 0.25;
 const MAX_PATH = 0xffff;
 
+// A node's row: 32-bit words, then its generation as a float64 (words 6 and 7). One row is half a
+// cache line, so that finding and reading a node touches its slot, its row and its record.
+const ROW = 8;
+const HASH = 0;
+/** Offset of the block holding the path, then the value. */
+const RECORD = 1;
+/** 0 for a free row (every path has at least "/"). */
+const PATH_LENGTH = 2;
+const VALUE_LENGTH = 3;
+/** Offset of the child block (its byte count, then the names), or -1 for none. */
+const CHILDREN = 4;
+const PERMISSIONS = 5;
+const GENERATION = 3; // in float64s
+/** A child block's byte count before its names. */
+const CHILD_HEADER = 4;
+
 /**
  * The global tree, packed so that a million nodes cost little more than their bytes: a node is a
- * row of typed-array columns (its id), its path and value one block of a byte {@link Arena}, its
- * child names another block in C's layout (each followed by a nul), and paths are found through
- * an open-addressing hash index of ids. Permission lists are shared by reference and counted.
- * Also a store-wide generation counter and per-domain node counts.
+ * row of a typed array (its id), its path and value one block of a byte {@link Arena}, its child
+ * names another block in C's layout (each followed by a nul), and paths are found through an
+ * open-addressing hash index of ids. Permission lists are shared by reference and counted. Also a
+ * store-wide generation counter and per-domain node counts.
  */
 export class Store implements NodeAccess, ChildSource {
-  // Columns, by node id. A free id has path length 0 (every path has at least "/").
-  #hashes = new Int32Array(INITIAL_NODES);
-  /** Offset of the block holding the path, then the value. */
-  #records = new Uint32Array(INITIAL_NODES);
-  #pathLengths = new Uint16Array(INITIAL_NODES);
-  #valueLengths = new Uint32Array(INITIAL_NODES);
-  /** Offset of the child-name block (when the child bytes are not 0). */
-  #children = new Uint32Array(INITIAL_NODES);
-  #childLengths = new Uint32Array(INITIAL_NODES);
-  #permissions = new Uint32Array(INITIAL_NODES);
-  #generations = new Float64Array(INITIAL_NODES);
+  #rows = new Int32Array(INITIAL_NODES * ROW);
+  #generations = new Float64Array(this.#rows.buffer);
   #ids = 0;
   readonly #freeIds: number[] = [];
   #size = 0;
@@ -76,14 +83,20 @@ export class Store implements NodeAccess, ChildSource {
   readonly #owned = new Map<number, number>();
   #generation = 1;
   /**
+   * The last path found and its id: a request reads a node and writes it back under the same
+   * path string, and the second look-up then costs a comparison. Cleared when a node goes.
+   */
+  #lastPath: string | undefined;
+  #lastId = 0;
+  /** {@link add}'s last parent, which bulk loads ask for again and again. */
+  #lastParent: string | undefined;
+  #lastParentId = 0;
+
+  /**
    * @param compactionFloor arena bytes below which the store never compacts (small arenas waste
    *   little); tests lower it to compact often.
    */
   constructor(readonly compactionFloor = 1 << 16) {}
-
-  /** {@link add}'s last parent, which bulk loads ask for again and again. */
-  #lastParent: string | undefined;
-  #lastParentId = 0;
 
   /** A store holding what a fresh C xenstored holds: `/`, `/tool`, `/tool/xenstored`. */
   static initial(): Store {
@@ -110,20 +123,19 @@ export class Store implements NodeAccess, ChildSource {
 
   /** A fresh copy of the node at `path`; its child list reads the store until changed. */
   get(path: string): Node | undefined {
-    const id = this.#find(path, hashPath(path));
+    const id = this.#lookUp(path);
     return id < 0 ? undefined : this.#node(id);
   }
 
   has(path: string): boolean {
-    return this.#find(path, hashPath(path)) >= 0;
+    return this.#lookUp(path) >= 0;
   }
 
   /** Stores `node` at `path` and stamps it with a new generation. */
   put(path: string, node: Node): void {
-    const hash = hashPath(path);
-    let id = this.#find(path, hash);
+    let id = this.#lookUp(path);
     if (id < 0) {
-      id = this.#insert(path, hash, node);
+      id = this.#insert(path, hashPath(path), node);
     } else {
       this.#setValue(id, node.value);
       this.#setPermissions(id, node.perms);
@@ -157,28 +169,29 @@ export class Store implements NodeAccess, ChildSource {
   }
 
   remove(path: string): void {
-    const id = this.#find(path, hashPath(path));
+    const id = this.#lookUp(path);
     if (id < 0) return;
+    this.#lastPath = undefined;
+    this.#lastParent = undefined;
     this.#unindex(id);
-    const list = this.#permissions[id]!;
+    const row = id * ROW;
+    const rows = this.#rows;
+    const list = rows[row + PERMISSIONS]!;
     this.#count(this.#lists[list]![0]!.domid, -1);
     this.#releaseList(list);
-    this.#arena.release(this.#records[id]!, this.#pathLengths[id]! + this.#valueLengths[id]!);
-    const childBytes = this.#childLengths[id]!;
-    if (childBytes > 0) this.#arena.release(this.#children[id]!, childBytes);
-    this.#pathLengths[id] = 0;
-    this.#childLengths[id] = 0;
-    this.#generations[id] = NO_GENERATION;
+    this.#arena.release(rows[row + RECORD]!, rows[row + PATH_LENGTH]! + rows[row + VALUE_LENGTH]!);
+    this.#dropChildren(id);
+    rows[row + PATH_LENGTH] = 0;
+    this.#generations[id * (ROW / 2) + GENERATION] = NO_GENERATION;
     this.#freeIds.push(id);
     this.#size--;
-    this.#lastParent = undefined;
     this.#compactIfWasteful();
   }
 
   /** Removes every node. */
   clear(): void {
     for (let id = 0; id < this.#ids; id++) {
-      if (this.#pathLengths[id] !== 0) this.remove(this.#path(id));
+      if (this.#rows[id * ROW + PATH_LENGTH] !== 0) this.remove(this.#path(id));
     }
   }
 
@@ -199,55 +212,82 @@ export class Store implements NodeAccess, ChildSource {
   databaseBytes(owner?: number): number {
     let bytes = 0;
     for (let id = 0; id < this.#ids; id++) {
-      const pathLength = this.#pathLengths[id]!;
+      const row = id * ROW;
+      const pathLength = this.#rows[row + PATH_LENGTH]!;
       if (pathLength === 0) continue;
-      const perms = this.#lists[this.#permissions[id]!]!;
+      const perms = this.#lists[this.#rows[row + PERMISSIONS]!]!;
       if (owner !== undefined && perms[0]!.domid !== owner) continue;
-      bytes +=
-        recordBytes(perms.length, this.#valueLengths[id]!, this.#childLengths[id]!) + pathLength;
+      const value = this.#rows[row + VALUE_LENGTH]!;
+      bytes += recordBytes(perms.length, value, this.#childLength(id)) + pathLength;
     }
     return bytes;
   }
 
   childBytes(id: number, generation: number): Uint8Array {
-    if (this.#pathLengths[id] === 0 || this.#generations[id] !== generation) {
+    if (
+      this.#rows[id * ROW + PATH_LENGTH] === 0 ||
+      this.#generations[id * (ROW / 2) + GENERATION] !== generation
+    ) {
       throw new Error('child list read after its node changed in the store');
     }
-    const start = this.#children[id]!;
-    return this.#arena.bytes.subarray(start, start + this.#childLengths[id]!);
+    const block = this.#rows[id * ROW + CHILDREN]!;
+    if (block < 0) return EMPTY_VALUE;
+    const start = block + CHILD_HEADER;
+    return this.#arena.bytes.subarray(start, start + this.#arena.words[block >> 2]!);
   }
 
   #node(id: number): Node {
-    const generation = this.#generations[id]!;
-    const valueLength = this.#valueLengths[id]!;
-    const start = this.#records[id]! + this.#pathLengths[id]!;
-    const childBytes = this.#childLengths[id]!;
+    const row = id * ROW;
+    const rows = this.#rows;
+    const generation = this.#generations[id * (ROW / 2) + GENERATION]!;
+    const valueLength = rows[row + VALUE_LENGTH]!;
+    const start = rows[row + RECORD]! + rows[row + PATH_LENGTH]!;
+    const block = rows[row + CHILDREN]!;
     return {
-      value: valueLength === 0 ? EMPTY_VALUE : this.#arena.bytes.slice(start, start + valueLength),
-      perms: this.#lists[this.#permissions[id]!]!,
-      children: childBytes === 0 ? NO_CHILDREN : ChildList.stored(this, id, generation, childBytes),
+      value: valueLength === 0 ? EMPTY_VALUE : copyOut(this.#arena.bytes, start, valueLength),
+      perms: this.#lists[rows[row + PERMISSIONS]!]!,
+      children:
+        block < 0
+          ? NO_CHILDREN
+          : ChildList.stored(this, id, generation, this.#arena.words[block >> 2]!),
       generation,
     };
   }
 
   #path(id: number): string {
-    const start = this.#records[id]!;
-    return latin1(this.#arena.bytes, start, start + this.#pathLengths[id]!);
+    const start = this.#rows[id * ROW + RECORD]!;
+    return latin1(this.#arena.bytes, start, start + this.#rows[id * ROW + PATH_LENGTH]!);
+  }
+
+  #childLength(id: number): number {
+    const block = this.#rows[id * ROW + CHILDREN]!;
+    return block < 0 ? 0 : this.#arena.words[block >> 2]!;
+  }
+
+  #lookUp(path: string): number {
+    if (path === this.#lastPath) return this.#lastId;
+    const id = this.#find(path, hashPath(path));
+    if (id >= 0) {
+      this.#lastPath = path;
+      this.#lastId = id;
+    }
+    return id;
   }
 
   #find(path: string, hash: number): number {
     const slots = this.#slots;
+    const rows = this.#rows;
     const mask = slots.length - 1;
     for (let at = hash & mask; ; at = (at + 1) & mask) {
       const slot = slots[at]!;
       if (slot === 0) return -1;
-      const id = slot - 1;
+      const row = (slot - 1) * ROW;
       if (
-        this.#hashes[id] === hash &&
-        this.#pathLengths[id] === path.length &&
-        matches(this.#arena.bytes, this.#records[id]!, path)
+        rows[row + HASH] === hash &&
+        rows[row + PATH_LENGTH] === path.length &&
+        matches(this.#arena.bytes, rows[row + RECORD]!, path)
       ) {
-        return id;
+        return slot - 1;
       }
     }
   }
@@ -258,17 +298,19 @@ export class Store implements NodeAccess, ChildSource {
       throw new XenstoreError('EINVAL', `path of ${path.length} bytes`);
     }
     const id = this.#freeIds.pop() ?? this.#newId();
-    const size = path.length + node.value.length;
-    const record = this.#arena.allocate(size);
+    const value = node.value;
+    const record = this.#arena.allocate(path.length + value.length);
     writeLatin1(this.#arena.bytes, record, path);
-    this.#arena.bytes.set(node.value, record + path.length);
-    this.#hashes[id] = hash;
-    this.#records[id] = record;
-    this.#pathLengths[id] = path.length;
-    this.#valueLengths[id] = node.value.length;
-    this.#childLengths[id] = 0;
-    this.#generations[id] = NO_GENERATION;
-    this.#permissions[id] = this.#acquireList(node.perms);
+    copyIn(this.#arena.bytes, record + path.length, value);
+    const row = id * ROW;
+    const rows = this.#rows;
+    rows[row + HASH] = hash;
+    rows[row + RECORD] = record;
+    rows[row + PATH_LENGTH] = path.length;
+    rows[row + VALUE_LENGTH] = value.length;
+    rows[row + CHILDREN] = -1;
+    rows[row + PERMISSIONS] = this.#acquireList(node.perms);
+    this.#generations[id * (ROW / 2) + GENERATION] = NO_GENERATION;
     this.#count(node.perms[0]!.domid, 1);
     if ((this.#size + 1) / this.#slots.length > MAX_LOAD) this.#rehash(this.#slots.length * 2);
     this.#index(id, hash);
@@ -278,16 +320,11 @@ export class Store implements NodeAccess, ChildSource {
 
   #newId(): number {
     const id = this.#ids++;
-    if (id === this.#hashes.length) {
-      const capacity = id * 2;
-      this.#hashes = grown(this.#hashes, new Int32Array(capacity));
-      this.#records = grown(this.#records, new Uint32Array(capacity));
-      this.#pathLengths = grown(this.#pathLengths, new Uint16Array(capacity));
-      this.#valueLengths = grown(this.#valueLengths, new Uint32Array(capacity));
-      this.#children = grown(this.#children, new Uint32Array(capacity));
-      this.#childLengths = grown(this.#childLengths, new Uint32Array(capacity));
-      this.#permissions = grown(this.#permissions, new Uint32Array(capacity));
-      this.#generations = grown(this.#generations, new Float64Array(capacity));
+    if ((id + 1) * ROW > this.#rows.length) {
+      const rows = new Int32Array(this.#rows.length * 2);
+      rows.set(this.#rows);
+      this.#rows = rows;
+      this.#generations = new Float64Array(rows.buffer);
     }
     return id;
   }
@@ -304,10 +341,10 @@ export class Store implements NodeAccess, ChildSource {
   #unindex(id: number): void {
     const slots = this.#slots;
     const mask = slots.length - 1;
-    let hole = this.#hashes[id]! & mask;
+    let hole = this.#rows[id * ROW + HASH]! & mask;
     while (slots[hole] !== id + 1) hole = (hole + 1) & mask;
     for (let at = (hole + 1) & mask; slots[at] !== 0; at = (at + 1) & mask) {
-      const home = this.#hashes[slots[at]! - 1]! & mask;
+      const home = this.#rows[(slots[at]! - 1) * ROW + HASH]! & mask;
       // An entry stays when its home lies after the hole, up to where it is (cyclically).
       const stays = hole < at ? home > hole && home <= at : home > hole || home <= at;
       if (!stays) {
@@ -321,30 +358,33 @@ export class Store implements NodeAccess, ChildSource {
   #rehash(capacity: number): void {
     this.#slots = new Int32Array(capacity);
     for (let id = 0; id < this.#ids; id++) {
-      if (this.#pathLengths[id] !== 0) this.#index(id, this.#hashes[id]!);
+      const row = id * ROW;
+      if (this.#rows[row + PATH_LENGTH] !== 0) this.#index(id, this.#rows[row + HASH]!);
     }
   }
 
   #setValue(id: number, value: Uint8Array): void {
-    const pathLength = this.#pathLengths[id]!;
-    const oldSize = pathLength + this.#valueLengths[id]!;
+    const row = id * ROW;
+    const rows = this.#rows;
+    const pathLength = rows[row + PATH_LENGTH]!;
+    const oldSize = pathLength + rows[row + VALUE_LENGTH]!;
     const size = pathLength + value.length;
     if (blockSize(size) !== blockSize(oldSize)) {
-      const from = this.#records[id]!;
+      const from = rows[row + RECORD]!;
       const to = this.#arena.allocate(size);
       this.#arena.bytes.copyWithin(to, from, from + pathLength);
       this.#arena.release(from, oldSize);
-      this.#records[id] = to;
+      rows[row + RECORD] = to;
     }
-    this.#arena.bytes.set(value, this.#records[id]! + pathLength);
-    this.#valueLengths[id] = value.length;
+    copyIn(this.#arena.bytes, rows[row + RECORD]! + pathLength, value);
+    rows[row + VALUE_LENGTH] = value.length;
   }
 
   #setPermissions(id: number, perms: NodePermissions): void {
-    const old = this.#permissions[id]!;
+    const old = this.#rows[id * ROW + PERMISSIONS]!;
     const oldPerms = this.#lists[old]!;
     if (oldPerms === perms) return;
-    this.#permissions[id] = this.#acquireList(perms);
+    this.#rows[id * ROW + PERMISSIONS] = this.#acquireList(perms);
     if (oldPerms[0]!.domid !== perms[0]!.domid) {
       this.#count(oldPerms[0]!.domid, -1);
       this.#count(perms[0]!.domid, 1);
@@ -354,24 +394,35 @@ export class Store implements NodeAccess, ChildSource {
 
   /** Stores `list` as node `id`'s children: only what was added, when read from `id` itself. */
   #setChildren(id: number, list: ChildList): void {
-    const added = list.addedTo(this, id, this.#generations[id]!);
+    if (list === NO_CHILDREN && this.#rows[id * ROW + CHILDREN]! < 0) return;
+    const added = list.addedTo(this, id, this.#generations[id * (ROW / 2) + GENERATION]!);
     if (added) {
-      if (added.length > 0) this.#appendBytes(id, added);
+      if (added.length > 0) this.#arena.bytes.set(added, this.#grow(id, added.length));
       return;
     }
     const bytes = list.bytes();
-    const oldSize = this.#childLengths[id]!;
-    this.#childLengths[id] = bytes.length;
     if (bytes.length === 0) {
-      if (oldSize > 0) this.#arena.release(this.#children[id]!, oldSize);
+      this.#dropChildren(id);
       return;
     }
-    if (blockSize(bytes.length) !== blockSize(oldSize)) {
-      const from = this.#children[id]!;
-      this.#children[id] = this.#arena.allocate(bytes.length);
-      if (oldSize > 0) this.#arena.release(from, oldSize);
+    const oldLength = this.#childLength(id);
+    if (
+      this.#rows[id * ROW + CHILDREN]! < 0 ||
+      blockSize(CHILD_HEADER + bytes.length) !== blockSize(CHILD_HEADER + oldLength)
+    ) {
+      this.#dropChildren(id);
+      this.#rows[id * ROW + CHILDREN] = this.#arena.allocate(CHILD_HEADER + bytes.length);
     }
-    this.#arena.bytes.set(bytes, this.#children[id]!);
+    const block = this.#rows[id * ROW + CHILDREN]!;
+    this.#arena.words[block >> 2] = bytes.length;
+    this.#arena.bytes.set(bytes, block + CHILD_HEADER);
+  }
+
+  #dropChildren(id: number): void {
+    const block = this.#rows[id * ROW + CHILDREN]!;
+    if (block < 0) return;
+    this.#arena.release(block, CHILD_HEADER + this.#arena.words[block >> 2]!);
+    this.#rows[id * ROW + CHILDREN] = -1;
   }
 
   #appendChild(id: number, name: string): void {
@@ -380,33 +431,37 @@ export class Store implements NodeAccess, ChildSource {
     this.#arena.bytes[at + name.length] = 0;
   }
 
-  #appendBytes(id: number, bytes: Uint8Array): void {
-    this.#arena.bytes.set(bytes, this.#grow(id, bytes.length));
-  }
-
   /** Makes room for `more` child bytes at the end of node `id`'s list; where they go. */
   #grow(id: number, more: number): number {
-    const oldSize = this.#childLengths[id]!;
-    const size = oldSize + more;
-    if (blockSize(size) !== blockSize(oldSize)) {
-      const from = this.#children[id]!;
-      const to = this.#arena.allocate(size);
-      if (oldSize > 0) {
-        this.#arena.bytes.copyWithin(to, from, from + oldSize);
-        this.#arena.release(from, oldSize);
+    const oldLength = this.#childLength(id);
+    const length = oldLength + more;
+    let block = this.#rows[id * ROW + CHILDREN]!;
+    if (block < 0 || blockSize(CHILD_HEADER + length) !== blockSize(CHILD_HEADER + oldLength)) {
+      const to = this.#arena.allocate(CHILD_HEADER + length);
+      if (block >= 0) {
+        this.#arena.bytes.copyWithin(
+          to + CHILD_HEADER,
+          block + CHILD_HEADER,
+          block + CHILD_HEADER + oldLength,
+        );
+        this.#arena.release(block, CHILD_HEADER + oldLength);
       }
-      this.#children[id] = to;
+      block = to;
+      this.#rows[id * ROW + CHILDREN] = block;
     }
-    this.#childLengths[id] = size;
-    return this.#children[id]! + oldSize;
+    this.#arena.words[block >> 2] = length;
+    return block + CHILD_HEADER + oldLength;
   }
 
   /** Gives node `id` a new generation; `list`, if it reads `id`, now reads what is stored. */
   #stamp(id: number, list: ChildList): number {
-    const before = this.#generations[id]!;
+    const at = id * (ROW / 2) + GENERATION;
+    const before = this.#generations[at]!;
     const generation = this.#generation++;
-    this.#generations[id] = generation;
-    if (list.addedTo(this, id, before)) list.storedAs(generation, this.#childLengths[id]!);
+    this.#generations[at] = generation;
+    if (list !== NO_CHILDREN && list.addedTo(this, id, before)) {
+      list.storedAs(generation, this.#childLength(id));
+    }
     return generation;
   }
 
@@ -434,15 +489,16 @@ export class Store implements NodeAccess, ChildSource {
     const arena = this.#arena;
     if (arena.used < this.compactionFloor || arena.freeBytes < arena.used * COMPACT_SHARE) return;
     const fresh = new Arena(arena.used - arena.freeBytes);
+    const rows = this.#rows;
     for (let id = 0; id < this.#ids; id++) {
-      if (this.#pathLengths[id] === 0) continue;
-      this.#records[id] = fresh.move(
-        arena,
-        this.#records[id]!,
-        this.#pathLengths[id]! + this.#valueLengths[id]!,
-      );
-      const childBytes = this.#childLengths[id]!;
-      if (childBytes > 0) this.#children[id] = fresh.move(arena, this.#children[id]!, childBytes);
+      const row = id * ROW;
+      if (rows[row + PATH_LENGTH] === 0) continue;
+      const size = rows[row + PATH_LENGTH]! + rows[row + VALUE_LENGTH]!;
+      rows[row + RECORD] = fresh.move(arena, rows[row + RECORD]!, size);
+      const block = rows[row + CHILDREN]!;
+      if (block >= 0) {
+        rows[row + CHILDREN] = fresh.move(arena, block, CHILD_HEADER + arena.words[block >> 2]!);
+      }
     }
     this.#arena = fresh;
   }
@@ -450,6 +506,20 @@ export class Store implements NodeAccess, ChildSource {
   #count(domid: number, delta: number): void {
     this.#owned.set(domid, (this.#owned.get(domid) ?? 0) + delta);
   }
+}
+
+/** Copies `value` to `offset`: by hand for short values, where `set` costs more. */
+function copyIn(bytes: Uint8Array, offset: number, value: Uint8Array): void {
+  if (value.length > 32) bytes.set(value, offset);
+  else for (let i = 0; i < value.length; i++) bytes[offset + i] = value[i]!;
+}
+
+/** A copy of `length` bytes at `start`: by hand for short values, where `slice` costs more. */
+function copyOut(bytes: Uint8Array, start: number, length: number): Uint8Array {
+  if (length > 32) return bytes.slice(start, start + length);
+  const copy = new Uint8Array(length);
+  for (let i = 0; i < length; i++) copy[i] = bytes[start + i]!;
+  return copy;
 }
 
 /** FNV-1a over the path's characters, with a final mix so that linear probing spreads. */
@@ -460,9 +530,4 @@ function hashPath(path: string): number {
   hash = Math.imul(hash, 0x85ebca6b);
   hash ^= hash >>> 13;
   return hash;
-}
-
-function grown<T extends Int32Array | Uint32Array | Uint16Array | Float64Array>(from: T, to: T): T {
-  to.set(from as never);
-  return to;
 }
