@@ -397,7 +397,11 @@ export class Store implements NodeAccess, ChildSource {
     if (list === NO_CHILDREN && this.#rows[id * ROW + CHILDREN]! < 0) return;
     const added = list.addedTo(this, id, this.#generations[id * (ROW / 2) + GENERATION]!);
     if (added) {
-      if (added.length > 0) this.#arena.bytes.set(added, this.#grow(id, added.length));
+      if (added.length > 0) {
+        // Growing may replace the arena's buffer: make room before taking it.
+        const at = this.#grow(id, added.length);
+        this.#arena.bytes.set(added, at);
+      }
       return;
     }
     const bytes = list.bytes();
