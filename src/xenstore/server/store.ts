@@ -1,6 +1,6 @@
 import { XenstoreError } from '../errors.ts';
 import { baseName, parentPath } from '../paths.ts';
-import { Arena, blockSize } from './arena.ts';
+import { Arena, blockSize, PAGE_MASK, PAGE_SHIFT } from './arena.ts';
 import { ChildList, type ChildSource, latin1, matches, writeLatin1 } from './child-list.ts';
 import {
   EMPTY_VALUE,
@@ -33,7 +33,7 @@ export interface NodeAccess {
 /** The permission list of a fresh C xenstored's nodes. */
 export const DOM0_ONLY: NodePermissions = Object.freeze([{ access: 'n', domid: 0 }] as const);
 
-const INITIAL_NODES = 64;
+const INITIAL_SLOTS = 128;
 /** The index grows past this share of its slots in use. */
 const MAX_LOAD = 0.8;
 /** Compaction waits until this much of the arena is free blocks, so that it stays cheap. */
@@ -41,7 +41,8 @@ const COMPACT_SHARE = 0.25;
 const MAX_PATH = 0xffff;
 
 // A node's row: 32-bit words, then its generation as a float64 (words 6 and 7). One row is half a
-// cache line, so that finding and reading a node touches its slot, its row and its record.
+// cache line, so that finding and reading a node touches its slot, its row and its record. Rows
+// come in pages of 4,096 (128 KiB) that are never grown or freed, as the arena's pages.
 const ROW = 8;
 const HASH = 0;
 /** Offset of the block holding the path, then the value. */
@@ -52,7 +53,10 @@ const VALUE_LENGTH = 3;
 /** Offset of the child block (its byte count, then the names), or -1 for none. */
 const CHILDREN = 4;
 const PERMISSIONS = 5;
-const GENERATION = 3; // in float64s
+/** In float64s from the row's start. */
+const GENERATION = 3;
+const ROW_PAGE_SHIFT = 12;
+const ROW_PAGE_MASK = (1 << ROW_PAGE_SHIFT) - 1;
 /** A child block's byte count before its names. */
 const CHILD_HEADER = 4;
 
@@ -64,14 +68,16 @@ const CHILD_HEADER = 4;
  * store-wide generation counter and per-domain node counts.
  */
 export class Store implements NodeAccess, ChildSource {
-  #rows = new Int32Array(INITIAL_NODES * ROW);
-  #generations = new Float64Array(this.#rows.buffer);
+  /** Rows by id: page `id >>> ROW_PAGE_SHIFT`, row `(id & ROW_PAGE_MASK) * ROW`. */
+  readonly #rowPages: Int32Array[] = [];
+  /** The same pages as float64s, for generations. */
+  readonly #generationPages: Float64Array[] = [];
   #ids = 0;
   readonly #freeIds: number[] = [];
   #size = 0;
 
   /** Open addressing, linear probing: node id + 1, or 0 for an empty slot. */
-  #slots = new Int32Array(INITIAL_NODES * 2);
+  #slots = new Int32Array(INITIAL_SLOTS);
   #arena = new Arena();
 
   // Permission lists in use, by list id, with how many nodes hold each.
@@ -174,15 +180,15 @@ export class Store implements NodeAccess, ChildSource {
     this.#lastPath = undefined;
     this.#lastParent = undefined;
     this.#unindex(id);
-    const row = id * ROW;
-    const rows = this.#rows;
+    const rows = this.#rowPages[id >>> ROW_PAGE_SHIFT]!;
+    const row = (id & ROW_PAGE_MASK) * ROW;
     const list = rows[row + PERMISSIONS]!;
     this.#count(this.#lists[list]![0]!.domid, -1);
     this.#releaseList(list);
     this.#arena.release(rows[row + RECORD]!, rows[row + PATH_LENGTH]! + rows[row + VALUE_LENGTH]!);
     this.#dropChildren(id);
     rows[row + PATH_LENGTH] = 0;
-    this.#generations[id * (ROW / 2) + GENERATION] = NO_GENERATION;
+    this.#generationPages[id >>> ROW_PAGE_SHIFT]![(row >> 1) + GENERATION] = NO_GENERATION;
     this.#freeIds.push(id);
     this.#size--;
     this.#compactIfWasteful();
@@ -191,7 +197,7 @@ export class Store implements NodeAccess, ChildSource {
   /** Removes every node. */
   clear(): void {
     for (let id = 0; id < this.#ids; id++) {
-      if (this.#rows[id * ROW + PATH_LENGTH] !== 0) this.remove(this.#path(id));
+      if (this.#field(id, PATH_LENGTH) !== 0) this.remove(this.#path(id));
     }
   }
 
@@ -212,56 +218,76 @@ export class Store implements NodeAccess, ChildSource {
   databaseBytes(owner?: number): number {
     let bytes = 0;
     for (let id = 0; id < this.#ids; id++) {
-      const row = id * ROW;
-      const pathLength = this.#rows[row + PATH_LENGTH]!;
+      const pathLength = this.#field(id, PATH_LENGTH);
       if (pathLength === 0) continue;
-      const perms = this.#lists[this.#rows[row + PERMISSIONS]!]!;
+      const perms = this.#lists[this.#field(id, PERMISSIONS)]!;
       if (owner !== undefined && perms[0]!.domid !== owner) continue;
-      const value = this.#rows[row + VALUE_LENGTH]!;
+      const value = this.#field(id, VALUE_LENGTH);
       bytes += recordBytes(perms.length, value, this.#childLength(id)) + pathLength;
     }
     return bytes;
   }
 
   childBytes(id: number, generation: number): Uint8Array {
-    if (
-      this.#rows[id * ROW + PATH_LENGTH] === 0 ||
-      this.#generations[id * (ROW / 2) + GENERATION] !== generation
-    ) {
+    if (this.#field(id, PATH_LENGTH) === 0 || this.#generationOf(id) !== generation) {
       throw new Error('child list read after its node changed in the store');
     }
-    const block = this.#rows[id * ROW + CHILDREN]!;
+    const block = this.#field(id, CHILDREN);
     if (block < 0) return EMPTY_VALUE;
-    const start = block + CHILD_HEADER;
-    return this.#arena.bytes.subarray(start, start + this.#arena.words[block >> 2]!);
+    const start = (block & PAGE_MASK) + CHILD_HEADER;
+    return this.#arena.pages[block >>> PAGE_SHIFT]!.subarray(start, start + this.#childLength(id));
+  }
+
+  #field(id: number, field: number): number {
+    return this.#rowPages[id >>> ROW_PAGE_SHIFT]![(id & ROW_PAGE_MASK) * ROW + field]!;
+  }
+
+  #setField(id: number, field: number, value: number): void {
+    this.#rowPages[id >>> ROW_PAGE_SHIFT]![(id & ROW_PAGE_MASK) * ROW + field] = value;
+  }
+
+  #generationOf(id: number): number {
+    return this.#generationPages[id >>> ROW_PAGE_SHIFT]![
+      (id & ROW_PAGE_MASK) * (ROW / 2) + GENERATION
+    ]!;
   }
 
   #node(id: number): Node {
-    const row = id * ROW;
-    const rows = this.#rows;
-    const generation = this.#generations[id * (ROW / 2) + GENERATION]!;
+    const rows = this.#rowPages[id >>> ROW_PAGE_SHIFT]!;
+    const row = (id & ROW_PAGE_MASK) * ROW;
+    const generation = this.#generationPages[id >>> ROW_PAGE_SHIFT]![(row >> 1) + GENERATION]!;
     const valueLength = rows[row + VALUE_LENGTH]!;
-    const start = rows[row + RECORD]! + rows[row + PATH_LENGTH]!;
+    const record = rows[row + RECORD]!;
     const block = rows[row + CHILDREN]!;
     return {
-      value: valueLength === 0 ? EMPTY_VALUE : copyOut(this.#arena.bytes, start, valueLength),
+      value:
+        valueLength === 0
+          ? EMPTY_VALUE
+          : copyOut(
+              this.#arena.pages[record >>> PAGE_SHIFT]!,
+              (record & PAGE_MASK) + rows[row + PATH_LENGTH]!,
+              valueLength,
+            ),
       perms: this.#lists[rows[row + PERMISSIONS]!]!,
       children:
-        block < 0
-          ? NO_CHILDREN
-          : ChildList.stored(this, id, generation, this.#arena.words[block >> 2]!),
+        block < 0 ? NO_CHILDREN : ChildList.stored(this, id, generation, this.#childLength(id)),
       generation,
     };
   }
 
   #path(id: number): string {
-    const start = this.#rows[id * ROW + RECORD]!;
-    return latin1(this.#arena.bytes, start, start + this.#rows[id * ROW + PATH_LENGTH]!);
+    const record = this.#field(id, RECORD);
+    const start = record & PAGE_MASK;
+    return latin1(
+      this.#arena.pages[record >>> PAGE_SHIFT]!,
+      start,
+      start + this.#field(id, PATH_LENGTH),
+    );
   }
 
   #childLength(id: number): number {
-    const block = this.#rows[id * ROW + CHILDREN]!;
-    return block < 0 ? 0 : this.#arena.words[block >> 2]!;
+    const block = this.#field(id, CHILDREN);
+    return block < 0 ? 0 : this.#arena.words[block >>> PAGE_SHIFT]![(block & PAGE_MASK) >> 2]!;
   }
 
   #lookUp(path: string): number {
@@ -276,18 +302,18 @@ export class Store implements NodeAccess, ChildSource {
 
   #find(path: string, hash: number): number {
     const slots = this.#slots;
-    const rows = this.#rows;
     const mask = slots.length - 1;
     for (let at = hash & mask; ; at = (at + 1) & mask) {
       const slot = slots[at]!;
       if (slot === 0) return -1;
-      const row = (slot - 1) * ROW;
-      if (
-        rows[row + HASH] === hash &&
-        rows[row + PATH_LENGTH] === path.length &&
-        matches(this.#arena.bytes, rows[row + RECORD]!, path)
-      ) {
-        return slot - 1;
+      const id = slot - 1;
+      const rows = this.#rowPages[id >>> ROW_PAGE_SHIFT]!;
+      const row = (id & ROW_PAGE_MASK) * ROW;
+      if (rows[row + HASH] === hash && rows[row + PATH_LENGTH] === path.length) {
+        const record = rows[row + RECORD]!;
+        if (matches(this.#arena.pages[record >>> PAGE_SHIFT]!, record & PAGE_MASK, path)) {
+          return id;
+        }
       }
     }
   }
@@ -300,17 +326,18 @@ export class Store implements NodeAccess, ChildSource {
     const id = this.#freeIds.pop() ?? this.#newId();
     const value = node.value;
     const record = this.#arena.allocate(path.length + value.length);
-    writeLatin1(this.#arena.bytes, record, path);
-    copyIn(this.#arena.bytes, record + path.length, value);
-    const row = id * ROW;
-    const rows = this.#rows;
+    const page = this.#arena.pages[record >>> PAGE_SHIFT]!;
+    writeLatin1(page, record & PAGE_MASK, path);
+    copyIn(page, (record & PAGE_MASK) + path.length, value);
+    const rows = this.#rowPages[id >>> ROW_PAGE_SHIFT]!;
+    const row = (id & ROW_PAGE_MASK) * ROW;
     rows[row + HASH] = hash;
     rows[row + RECORD] = record;
     rows[row + PATH_LENGTH] = path.length;
     rows[row + VALUE_LENGTH] = value.length;
     rows[row + CHILDREN] = -1;
     rows[row + PERMISSIONS] = this.#acquireList(node.perms);
-    this.#generations[id * (ROW / 2) + GENERATION] = NO_GENERATION;
+    this.#generationPages[id >>> ROW_PAGE_SHIFT]![(row >> 1) + GENERATION] = NO_GENERATION;
     this.#count(node.perms[0]!.domid, 1);
     if ((this.#size + 1) / this.#slots.length > MAX_LOAD) this.#rehash(this.#slots.length * 2);
     this.#index(id, hash);
@@ -320,11 +347,10 @@ export class Store implements NodeAccess, ChildSource {
 
   #newId(): number {
     const id = this.#ids++;
-    if ((id + 1) * ROW > this.#rows.length) {
-      const rows = new Int32Array(this.#rows.length * 2);
-      rows.set(this.#rows);
-      this.#rows = rows;
-      this.#generations = new Float64Array(rows.buffer);
+    if ((id & ROW_PAGE_MASK) === 0) {
+      const page = new Int32Array((ROW_PAGE_MASK + 1) * ROW);
+      this.#rowPages.push(page);
+      this.#generationPages.push(new Float64Array(page.buffer));
     }
     return id;
   }
@@ -341,10 +367,10 @@ export class Store implements NodeAccess, ChildSource {
   #unindex(id: number): void {
     const slots = this.#slots;
     const mask = slots.length - 1;
-    let hole = this.#rows[id * ROW + HASH]! & mask;
+    let hole = this.#field(id, HASH) & mask;
     while (slots[hole] !== id + 1) hole = (hole + 1) & mask;
     for (let at = (hole + 1) & mask; slots[at] !== 0; at = (at + 1) & mask) {
-      const home = this.#rows[(slots[at]! - 1) * ROW + HASH]! & mask;
+      const home = this.#field(slots[at]! - 1, HASH) & mask;
       // An entry stays when its home lies after the hole, up to where it is (cyclically).
       const stays = hole < at ? home > hole && home <= at : home > hole || home <= at;
       if (!stays) {
@@ -358,33 +384,33 @@ export class Store implements NodeAccess, ChildSource {
   #rehash(capacity: number): void {
     this.#slots = new Int32Array(capacity);
     for (let id = 0; id < this.#ids; id++) {
-      const row = id * ROW;
-      if (this.#rows[row + PATH_LENGTH] !== 0) this.#index(id, this.#rows[row + HASH]!);
+      if (this.#field(id, PATH_LENGTH) !== 0) this.#index(id, this.#field(id, HASH));
     }
   }
 
   #setValue(id: number, value: Uint8Array): void {
-    const row = id * ROW;
-    const rows = this.#rows;
+    const rows = this.#rowPages[id >>> ROW_PAGE_SHIFT]!;
+    const row = (id & ROW_PAGE_MASK) * ROW;
     const pathLength = rows[row + PATH_LENGTH]!;
     const oldSize = pathLength + rows[row + VALUE_LENGTH]!;
     const size = pathLength + value.length;
     if (blockSize(size) !== blockSize(oldSize)) {
       const from = rows[row + RECORD]!;
       const to = this.#arena.allocate(size);
-      this.#arena.bytes.copyWithin(to, from, from + pathLength);
+      this.#copyBlock(from, to, pathLength);
       this.#arena.release(from, oldSize);
       rows[row + RECORD] = to;
     }
-    copyIn(this.#arena.bytes, rows[row + RECORD]! + pathLength, value);
+    const record = rows[row + RECORD]!;
+    copyIn(this.#arena.pages[record >>> PAGE_SHIFT]!, (record & PAGE_MASK) + pathLength, value);
     rows[row + VALUE_LENGTH] = value.length;
   }
 
   #setPermissions(id: number, perms: NodePermissions): void {
-    const old = this.#rows[id * ROW + PERMISSIONS]!;
+    const old = this.#field(id, PERMISSIONS);
     const oldPerms = this.#lists[old]!;
     if (oldPerms === perms) return;
-    this.#rows[id * ROW + PERMISSIONS] = this.#acquireList(perms);
+    this.#setField(id, PERMISSIONS, this.#acquireList(perms));
     if (oldPerms[0]!.domid !== perms[0]!.domid) {
       this.#count(oldPerms[0]!.domid, -1);
       this.#count(perms[0]!.domid, 1);
@@ -394,14 +420,10 @@ export class Store implements NodeAccess, ChildSource {
 
   /** Stores `list` as node `id`'s children: only what was added, when read from `id` itself. */
   #setChildren(id: number, list: ChildList): void {
-    if (list === NO_CHILDREN && this.#rows[id * ROW + CHILDREN]! < 0) return;
-    const added = list.addedTo(this, id, this.#generations[id * (ROW / 2) + GENERATION]!);
+    if (list === NO_CHILDREN && this.#field(id, CHILDREN) < 0) return;
+    const added = list.addedTo(this, id, this.#generationOf(id));
     if (added) {
-      if (added.length > 0) {
-        // Growing may replace the arena's buffer: make room before taking it.
-        const at = this.#grow(id, added.length);
-        this.#arena.bytes.set(added, at);
-      }
+      if (added.length > 0) this.#writeChildBytes(this.#grow(id, added.length), added);
       return;
     }
     const bytes = list.bytes();
@@ -411,58 +433,69 @@ export class Store implements NodeAccess, ChildSource {
     }
     const oldLength = this.#childLength(id);
     if (
-      this.#rows[id * ROW + CHILDREN]! < 0 ||
+      this.#field(id, CHILDREN) < 0 ||
       blockSize(CHILD_HEADER + bytes.length) !== blockSize(CHILD_HEADER + oldLength)
     ) {
       this.#dropChildren(id);
-      this.#rows[id * ROW + CHILDREN] = this.#arena.allocate(CHILD_HEADER + bytes.length);
+      this.#setField(id, CHILDREN, this.#arena.allocate(CHILD_HEADER + bytes.length));
     }
-    const block = this.#rows[id * ROW + CHILDREN]!;
-    this.#arena.words[block >> 2] = bytes.length;
-    this.#arena.bytes.set(bytes, block + CHILD_HEADER);
+    const block = this.#field(id, CHILDREN);
+    this.#arena.words[block >>> PAGE_SHIFT]![(block & PAGE_MASK) >> 2] = bytes.length;
+    this.#writeChildBytes(block + CHILD_HEADER, bytes);
+  }
+
+  #writeChildBytes(offset: number, bytes: Uint8Array): void {
+    this.#arena.pages[offset >>> PAGE_SHIFT]!.set(bytes, offset & PAGE_MASK);
   }
 
   #dropChildren(id: number): void {
-    const block = this.#rows[id * ROW + CHILDREN]!;
+    const block = this.#field(id, CHILDREN);
     if (block < 0) return;
-    this.#arena.release(block, CHILD_HEADER + this.#arena.words[block >> 2]!);
-    this.#rows[id * ROW + CHILDREN] = -1;
+    this.#arena.release(block, CHILD_HEADER + this.#childLength(id));
+    this.#setField(id, CHILDREN, -1);
   }
 
   #appendChild(id: number, name: string): void {
     const at = this.#grow(id, name.length + 1);
-    writeLatin1(this.#arena.bytes, at, name);
-    this.#arena.bytes[at + name.length] = 0;
+    const page = this.#arena.pages[at >>> PAGE_SHIFT]!;
+    writeLatin1(page, at & PAGE_MASK, name);
+    page[(at & PAGE_MASK) + name.length] = 0;
   }
 
-  /** Makes room for `more` child bytes at the end of node `id`'s list; where they go. */
+  /** Makes room for `more` child bytes at the end of node `id`'s list; the offset they go to. */
   #grow(id: number, more: number): number {
     const oldLength = this.#childLength(id);
     const length = oldLength + more;
-    let block = this.#rows[id * ROW + CHILDREN]!;
+    let block = this.#field(id, CHILDREN);
     if (block < 0 || blockSize(CHILD_HEADER + length) !== blockSize(CHILD_HEADER + oldLength)) {
       const to = this.#arena.allocate(CHILD_HEADER + length);
       if (block >= 0) {
-        this.#arena.bytes.copyWithin(
-          to + CHILD_HEADER,
-          block + CHILD_HEADER,
-          block + CHILD_HEADER + oldLength,
-        );
+        this.#copyBlock(block + CHILD_HEADER, to + CHILD_HEADER, oldLength);
         this.#arena.release(block, CHILD_HEADER + oldLength);
       }
       block = to;
-      this.#rows[id * ROW + CHILDREN] = block;
+      this.#setField(id, CHILDREN, block);
     }
-    this.#arena.words[block >> 2] = length;
+    this.#arena.words[block >>> PAGE_SHIFT]![(block & PAGE_MASK) >> 2] = length;
     return block + CHILD_HEADER + oldLength;
+  }
+
+  /** Copies `length` bytes between blocks, which may be in different pages. */
+  #copyBlock(from: number, to: number, length: number): void {
+    const start = from & PAGE_MASK;
+    this.#arena.pages[to >>> PAGE_SHIFT]!.set(
+      this.#arena.pages[from >>> PAGE_SHIFT]!.subarray(start, start + length),
+      to & PAGE_MASK,
+    );
   }
 
   /** Gives node `id` a new generation; `list`, if it reads `id`, now reads what is stored. */
   #stamp(id: number, list: ChildList): number {
-    const at = id * (ROW / 2) + GENERATION;
-    const before = this.#generations[at]!;
+    const generations = this.#generationPages[id >>> ROW_PAGE_SHIFT]!;
+    const at = (id & ROW_PAGE_MASK) * (ROW / 2) + GENERATION;
+    const before = generations[at]!;
     const generation = this.#generation++;
-    this.#generations[at] = generation;
+    generations[at] = generation;
     if (list !== NO_CHILDREN && list.addedTo(this, id, before)) {
       list.storedAs(generation, this.#childLength(id));
     }
@@ -492,16 +525,19 @@ export class Store implements NodeAccess, ChildSource {
   #compactIfWasteful(): void {
     const arena = this.#arena;
     if (arena.used < this.compactionFloor || arena.freeBytes < arena.used * COMPACT_SHARE) return;
-    const fresh = new Arena(arena.used - arena.freeBytes);
-    const rows = this.#rows;
+    const fresh = new Arena();
     for (let id = 0; id < this.#ids; id++) {
-      const row = id * ROW;
-      if (rows[row + PATH_LENGTH] === 0) continue;
-      const size = rows[row + PATH_LENGTH]! + rows[row + VALUE_LENGTH]!;
-      rows[row + RECORD] = fresh.move(arena, rows[row + RECORD]!, size);
-      const block = rows[row + CHILDREN]!;
+      const pathLength = this.#field(id, PATH_LENGTH);
+      if (pathLength === 0) continue;
+      const size = pathLength + this.#field(id, VALUE_LENGTH);
+      this.#setField(id, RECORD, fresh.move(arena, this.#field(id, RECORD), size));
+      const block = this.#field(id, CHILDREN);
       if (block >= 0) {
-        rows[row + CHILDREN] = fresh.move(arena, block, CHILD_HEADER + arena.words[block >> 2]!);
+        this.#setField(
+          id,
+          CHILDREN,
+          fresh.move(arena, block, CHILD_HEADER + this.#childLength(id)),
+        );
       }
     }
     this.#arena = fresh;
