@@ -219,6 +219,28 @@ describe('the packed store', () => {
     expect(() => late.children.names()).toThrow(/changed/);
   });
 
+  it('keeps a child list larger than an arena page, appended by bulk adds and by puts', () => {
+    const store = new Store();
+    const value = new Uint8Array(0);
+    store.add('/', { value, perms: PERMS[0]!, children: ChildList.of([]), generation: 0 });
+    const names = Array.from({ length: 40_000 }, (_, i) => `child-number-${i}`);
+    for (const child of names.slice(0, 30_000)) {
+      store.add(`/${child}`, {
+        value,
+        perms: PERMS[0]!,
+        children: ChildList.of([]),
+        generation: 0,
+      });
+    }
+    for (let i = 30_000; i < names.length; i += 100) {
+      const root = store.get('/')!;
+      for (const child of names.slice(i, i + 100)) addChild(root, child);
+      store.put('/', root);
+    }
+    expect(store.get('/')!.children.names()).toEqual(names);
+    expect(store.get('/')!.children.byteLength).toBe(names.join('\0').length + 1);
+  });
+
   it('finds every node after many removals reorder the index', () => {
     const store = new Store();
     const paths = Array.from({ length: 3000 }, (_, i) => `/n/${i}`);

@@ -423,7 +423,10 @@ export class Store implements NodeAccess, ChildSource {
     if (list === NO_CHILDREN && this.#field(id, CHILDREN) < 0) return;
     const added = list.addedTo(this, id, this.#generationOf(id));
     if (added) {
-      if (added.length > 0) this.#writeChildBytes(this.#grow(id, added.length), added);
+      if (added.length > 0) {
+        const at = this.#grow(id, added.length);
+        this.#childPage(id).set(added, at);
+      }
       return;
     }
     const bytes = list.bytes();
@@ -441,11 +444,12 @@ export class Store implements NodeAccess, ChildSource {
     }
     const block = this.#field(id, CHILDREN);
     this.#arena.words[block >>> PAGE_SHIFT]![(block & PAGE_MASK) >> 2] = bytes.length;
-    this.#writeChildBytes(block + CHILD_HEADER, bytes);
+    this.#childPage(id).set(bytes, (block & PAGE_MASK) + CHILD_HEADER);
   }
 
-  #writeChildBytes(offset: number, bytes: Uint8Array): void {
-    this.#arena.pages[offset >>> PAGE_SHIFT]!.set(bytes, offset & PAGE_MASK);
+  /** The page holding node `id`'s child block (which may span several page numbers). */
+  #childPage(id: number): Uint8Array {
+    return this.#arena.pages[this.#field(id, CHILDREN) >>> PAGE_SHIFT]!;
   }
 
   #dropChildren(id: number): void {
@@ -457,12 +461,15 @@ export class Store implements NodeAccess, ChildSource {
 
   #appendChild(id: number, name: string): void {
     const at = this.#grow(id, name.length + 1);
-    const page = this.#arena.pages[at >>> PAGE_SHIFT]!;
-    writeLatin1(page, at & PAGE_MASK, name);
-    page[(at & PAGE_MASK) + name.length] = 0;
+    const page = this.#childPage(id);
+    writeLatin1(page, at, name);
+    page[at + name.length] = 0;
   }
 
-  /** Makes room for `more` child bytes at the end of node `id`'s list; the offset they go to. */
+  /**
+   * Makes room for `more` child bytes at the end of node `id`'s list; where they go in the child
+   * block's page (a block larger than a page spans page numbers, so not as an offset).
+   */
   #grow(id: number, more: number): number {
     const oldLength = this.#childLength(id);
     const length = oldLength + more;
@@ -477,7 +484,7 @@ export class Store implements NodeAccess, ChildSource {
       this.#setField(id, CHILDREN, block);
     }
     this.#arena.words[block >>> PAGE_SHIFT]![(block & PAGE_MASK) >> 2] = length;
-    return block + CHILD_HEADER + oldLength;
+    return (block & PAGE_MASK) + CHILD_HEADER + oldLength;
   }
 
   /** Copies `length` bytes between blocks, which may be in different pages. */
