@@ -94,6 +94,9 @@ export class Store implements NodeAccess, ChildSource {
    */
   #lastPath: string | undefined;
   #lastId = 0;
+  /** The last path not found and its hash, which creating it next needs again. */
+  #missedPath: string | undefined;
+  #missedHash = 0;
   /** {@link add}'s last parent, which bulk loads ask for again and again. */
   #lastParent: string | undefined;
   #lastParentId = 0;
@@ -141,7 +144,7 @@ export class Store implements NodeAccess, ChildSource {
   put(path: string, node: Node): void {
     let id = this.#lookUp(path);
     if (id < 0) {
-      id = this.#insert(path, hashPath(path), node);
+      id = this.#insert(path, this.#hashOf(path), node);
     } else {
       this.#setValue(id, node.value);
       this.#setPermissions(id, node.perms);
@@ -168,7 +171,7 @@ export class Store implements NodeAccess, ChildSource {
         this.#lastParentId = parent;
       }
     }
-    const id = this.#insert(path, hashPath(path), node);
+    const id = this.#insert(path, this.#hashOf(path), node);
     this.#setChildren(id, node.children);
     node.generation = this.#stamp(id, node.children);
     if (parent >= 0) this.#appendChild(parent, baseName(path));
@@ -292,12 +295,20 @@ export class Store implements NodeAccess, ChildSource {
 
   #lookUp(path: string): number {
     if (path === this.#lastPath) return this.#lastId;
-    const id = this.#find(path, hashPath(path));
+    const hash = hashPath(path);
+    const id = this.#find(path, hash);
     if (id >= 0) {
       this.#lastPath = path;
       this.#lastId = id;
+    } else {
+      this.#missedPath = path;
+      this.#missedHash = hash;
     }
     return id;
+  }
+
+  #hashOf(path: string): number {
+    return path === this.#missedPath ? this.#missedHash : hashPath(path);
   }
 
   #find(path: string, hash: number): number {
