@@ -426,6 +426,9 @@ function directoryPart(): BenchPair {
  * this many take it about ten seconds, so that five pairs fit the bench's time budget.
  */
 const MEMORY_NODES = 50_000;
+/** Nodes and writes of the memory pair's warm-up (see `memoryPerNode`). */
+const WARM_UP_NODES = 2_000;
+const WARM_UP_WRITES = 50_000;
 
 /**
  * The same tree loaded into a fresh C xenstored (baseline) and a fresh in-memory xenstored
@@ -448,6 +451,22 @@ function memoryPerNode(): BenchPair {
         const heap = await daemon.collectGarbage?.();
         return { resident: residentBytes(daemon.pid), ...(heap === undefined ? {} : { heap }) };
       };
+      // Untimed and unmeasured, the same for both daemons: writes that settle a daemon's own
+      // working memory (for the in-memory xenstored, V8's young generation and compiled code,
+      // a few MB however large the store), and nodes under another base that compile the paths
+      // creating them, so that what is measured grows with the tree alone.
+      await runXsLoop(fixture.xsLoop, daemon, {
+        workload: 'fill',
+        ops: WARM_UP_NODES,
+        size: 10,
+        base: '/bench/warm-up',
+      });
+      await runXsLoop(fixture.xsLoop, daemon, {
+        workload: 'write',
+        ops: WARM_UP_WRITES,
+        size: 10,
+        base: '/bench/warm-up-writes',
+      });
       const before = await measure();
       const sample = await runXsLoop(fixture.xsLoop, daemon, {
         workload: 'fill',

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { childListPayload, childListSlice } from '../../src/xenstore/server/child-list.ts';
+import { ChildList } from '../../src/xenstore/server/child-list.ts';
 
 // C 4.17's send_directory_part, transcribed over the raw child buffer.
 function cSlice(generation: string, names: string[], off: number): string {
@@ -29,7 +29,7 @@ describe('child lists', () => {
   it('slices exactly as C does, at any offset', () => {
     fc.assert(
       fc.property(names, fc.nat(30000), fc.nat(99999), (list, offset, generation) => {
-        const got = childListSlice(String(generation), list, offset).toString('latin1');
+        const got = ChildList.of(list).slice(String(generation), offset).toString('latin1');
         expect(got).toBe(cSlice(String(generation), list, offset));
         expect(got.length).toBeLessThanOrEqual(4096);
       }),
@@ -42,7 +42,7 @@ describe('child lists', () => {
         const got: string[] = [];
         let offset = 0;
         for (;;) {
-          const body = childListSlice('7', list, offset).toString('latin1').slice(2);
+          const body = ChildList.of(list).slice('7', offset).toString('latin1').slice(2);
           const complete = body.endsWith('\0\0') || body === '\0';
           const slice = complete ? body.slice(0, -1) : body;
           got.push(...slice.split('\0').slice(0, -1));
@@ -51,9 +51,9 @@ describe('child lists', () => {
         }
         expect(got).toEqual(list);
         const size = list.reduce((n, name) => n + name.length + 1, 0);
-        if (size > 4096) expect(() => childListPayload(list)).toThrow(/child list/);
+        if (size > 4096) expect(() => ChildList.of(list).payload()).toThrow(/child list/);
         else
-          expect(Buffer.from(childListPayload(list)).toString('latin1')).toBe(
+          expect(Buffer.from(ChildList.of(list).payload()).toString('latin1')).toBe(
             list.map((n) => `${n}\0`).join(''),
           );
       }),

@@ -1,6 +1,6 @@
 import { PAYLOAD_MAX } from '../constants.ts';
 import { XenstoreError } from '../errors.ts';
-import { baseName, isSpecialPath, parentPath, pathProblem } from '../paths.ts';
+import { isSpecialPath, joinPath, parentPath, pathProblem } from '../paths.ts';
 import { decodeMessage, encodeMessage, type Message } from '../wire.ts';
 import type { ServerConnection } from './connection.ts';
 import type { DomainTable } from './domains.ts';
@@ -17,7 +17,7 @@ import {
   type NodeRecord,
   type StreamPermission,
 } from './migration-stream.ts';
-import { addChild, EMPTY_VALUE, type Node, type NodePermissions, newNode } from './node.ts';
+import { EMPTY_VALUE, type Node, type NodePermissions, newNode } from './node.ts';
 import type { Store } from './store.ts';
 import type { Transaction, TransactionTouch } from './transactions.ts';
 import type { WatchRegistry } from './watch-registry.ts';
@@ -197,9 +197,8 @@ export function dumpStream(host: MigrationHost, options: DumpStreamOptions = {})
     const path = stack.pop()!;
     const node = host.store.get(path)!;
     records.push(nodeRecord(path, node.value, node.perms));
-    for (let i = node.children.length - 1; i >= 0; i--) {
-      stack.push(path === '/' ? `/${node.children[i]}` : `${path}/${node.children[i]}`);
-    }
+    const names = node.children.names();
+    for (let i = names.length - 1; i >= 0; i--) stack.push(joinPath(path, names[i]!));
   }
   for (const [connId, tx] of transactions) {
     for (const [path, touch] of tx.touches()) {
@@ -293,7 +292,7 @@ export function restoreStream(host: MigrationHost, bytes: Uint8Array): void {
   const { records, offsets } = decodeWithOffsets(bytes);
   const conns = new Map<number, ServerConnection>();
   const txs = new Map<string, Transaction>();
-  for (const path of [...host.store.entries()].map(([p]) => p)) host.store.remove(path);
+  host.store.clear();
   records.forEach((record, i) => {
     const at = offsets[i]!;
     const fail = (detail: string): never => {
@@ -399,12 +398,8 @@ function restoreNode(host: MigrationHost, record: NodeRecord, fail: (d: string) 
   const problem = path === '/' ? undefined : pathProblem(path);
   if (problem || !path.startsWith('/')) fail(`node path ${JSON.stringify(path)}: ${problem}`);
   if (host.store.get(path)) fail(`node ${path} twice`);
-  const node = newNode(record.value, nodePermissions(record.perms));
-  if (path !== '/') {
-    const parent = host.store.get(parentPath(path)) ?? fail(`node ${path} before its parent`);
-    addChild(parent, baseName(path));
-  }
-  host.store.add(path, node);
+  if (path !== '/' && !host.store.has(parentPath(path))) fail(`node ${path} before its parent`);
+  host.store.add(path, newNode(record.value, nodePermissions(record.perms)));
 }
 
 function restoreTouch(tx: Transaction, record: NodeRecord, fail: (d: string) => never): void {

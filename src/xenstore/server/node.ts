@@ -1,4 +1,5 @@
 import type { Permission } from '../permissions.ts';
+import { ChildList } from './child-list.ts';
 
 /**
  * A permission entry as stored on a node. `ignored` marks an entry naming a domain that did not
@@ -13,14 +14,15 @@ export interface NodePermission extends Permission {
 export type NodePermissions = readonly NodePermission[];
 
 /**
- * One store node. Kept deliberately small (a million must fit): the value is a byte view that is
- * never mutated, the permission list is shared, and children are names in creation order.
+ * One node as a request works on it. The global store keeps its nodes packed and hands out a
+ * fresh `Node` for each read (see `Store`); a transaction keeps its own copies. The value is never
+ * mutated (it may be shared), only replaced.
  */
 export interface Node {
   value: Uint8Array;
   perms: NodePermissions;
   /** Child names; the shared frozen {@link NO_CHILDREN} until the first child (see {@link addChild}). */
-  children: string[];
+  children: ChildList;
   /** Store-wide modification counter value of the last change (conflict detection, DIRECTORY_PART). */
   generation: number;
 }
@@ -32,10 +34,10 @@ export const EMPTY_VALUE: Uint8Array = new Uint8Array(0);
 export const NO_GENERATION = -1;
 
 /**
- * The child list of every childless node: most nodes are leaves, and an array each would cost a
- * million stores dearly. Frozen, so that a push instead of {@link addChild} fails loudly.
+ * The child list of every childless node: most nodes are leaves. It refuses changes, so that an
+ * append instead of {@link addChild} fails loudly.
  */
-export const NO_CHILDREN: string[] = Object.freeze([]) as unknown as string[];
+export const NO_CHILDREN: ChildList = ChildList.frozenEmpty();
 
 /** A fresh node with no children. */
 export function newNode(value: Uint8Array, perms: NodePermissions): Node {
@@ -44,8 +46,8 @@ export function newNode(value: Uint8Array, perms: NodePermissions): Node {
 
 /** Appends a child name. */
 export function addChild(node: Node, name: string): void {
-  if (node.children === NO_CHILDREN) node.children = [name];
-  else node.children.push(name);
+  if (node.children === NO_CHILDREN) node.children = ChildList.of([name]);
+  else node.children.append(name);
 }
 
 /** A private copy whose child list can be changed without touching the original. */
@@ -53,7 +55,7 @@ export function copyNode(node: Node): Node {
   return {
     value: node.value,
     perms: node.perms,
-    children: node.children === NO_CHILDREN ? NO_CHILDREN : node.children.slice(),
+    children: node.children === NO_CHILDREN ? NO_CHILDREN : node.children.copy(),
     generation: node.generation,
   };
 }
@@ -68,9 +70,12 @@ export function ownerOf(node: Node): number {
 const RECORD_HEADER_SIZE = 24;
 const RECORD_PERMISSION_SIZE = 8;
 
-/** Size of the node's record as C xenstored stores it; the node-size quota applies to it. */
+/** Size of a record as C xenstored stores it; the node-size quota applies to it. */
+export function recordBytes(permissions: number, valueLength: number, childBytes: number): number {
+  return RECORD_HEADER_SIZE + permissions * RECORD_PERMISSION_SIZE + valueLength + childBytes;
+}
+
+/** Size of the node's record as C xenstored stores it. */
 export function recordSize(node: Node): number {
-  let size = RECORD_HEADER_SIZE + node.perms.length * RECORD_PERMISSION_SIZE + node.value.length;
-  for (const child of node.children) size += child.length + 1;
-  return size;
+  return recordBytes(node.perms.length, node.value.length, node.children.byteLength);
 }

@@ -1,7 +1,7 @@
 import { XenstoreError } from '../errors.ts';
-import { baseName, joinPath, parentPath, pathProblem } from '../paths.ts';
+import { joinPath, parentPath, pathProblem } from '../paths.ts';
 import { formatPermission, parsePermission } from '../permissions.ts';
-import { addChild, EMPTY_VALUE, type Node, type NodePermissions, newNode } from './node.ts';
+import { EMPTY_VALUE, type Node, type NodePermissions, newNode } from './node.ts';
 import type { Store } from './store.ts';
 
 /**
@@ -91,9 +91,8 @@ export function dumpNodes(store: Store, settle: (node: Node) => NodePermissions)
     const node = store.get(path);
     if (!node) continue;
     out.push({ path, ...encodeValue(node.value), ...dumpPermissions(settle(node)) });
-    for (let i = node.children.length - 1; i >= 0; i--) {
-      stack.push(joinPath(path, node.children[i]!));
-    }
+    const names = node.children.names();
+    for (let i = names.length - 1; i >= 0; i--) stack.push(joinPath(path, names[i]!));
   }
   return out;
 }
@@ -122,9 +121,9 @@ export function loadNodes(store: Store, nodes: readonly DumpedNode[]): void {
     }
     return perms;
   };
-  // Seeds list siblings together: remembering the last parent saves a lookup per node.
+  // Seeds list siblings together: remembering the last parent's permissions saves a lookup.
   let lastParentPath = '';
-  let lastParent: Node | undefined;
+  let lastParentPerms: NodePermissions | undefined;
   for (const entry of nodes) {
     const { path } = entry;
     const problem = pathProblem(path);
@@ -144,25 +143,22 @@ export function loadNodes(store: Store, nodes: readonly DumpedNode[]): void {
       continue;
     }
     const parentName = parentPath(path);
-    if (parentName !== lastParentPath || !lastParent) {
-      lastParent = ensureNode(store, parentName);
+    if (parentName !== lastParentPath || !lastParentPerms) {
+      lastParentPerms = ensureNode(store, parentName);
       lastParentPath = parentName;
     }
-    const node = newNode(
-      value,
-      entry.perms ? permsOf(entry.perms, entry.ignored) : lastParent.perms,
+    store.add(
+      path,
+      newNode(value, entry.perms ? permsOf(entry.perms, entry.ignored) : lastParentPerms),
     );
-    addChild(lastParent, baseName(path));
-    store.add(path, node);
   }
 }
 
-function ensureNode(store: Store, path: string): Node {
+/** Creates `path` and its missing ancestors as C would; the node's permissions. */
+function ensureNode(store: Store, path: string): NodePermissions {
   const found = store.get(path);
-  if (found) return found;
-  const parent = ensureNode(store, parentPath(path));
-  const node = newNode(EMPTY_VALUE, parent.perms);
-  addChild(parent, baseName(path));
-  store.add(path, node);
-  return node;
+  if (found) return found.perms;
+  const perms = ensureNode(store, parentPath(path));
+  store.add(path, newNode(EMPTY_VALUE, perms));
+  return perms;
 }

@@ -6,7 +6,7 @@ import { FaultInjector } from '../faults/injector.ts';
 import { type FaultPlan, type FaultSpec, injectsFaults, parseFaultSpec } from '../faults/plan.ts';
 import { SeededRandom } from '../faults/random.ts';
 import { messageRow, requestEntry } from '../messages.ts';
-import { assertValidPath, domainPath, isSpecialPath, resolvePath } from '../paths.ts';
+import { assertValidPath, domainPath, isSpecialPath, joinPath, resolvePath } from '../paths.ts';
 import { OK_PAYLOAD, requestStrings } from '../payload.ts';
 import { booleanPayload, errorMessage, replyMessage, stringPayload } from '../replies.ts';
 import { decodeRequest, type Request, type RequestOf, type RequestOp } from '../requests.ts';
@@ -38,7 +38,7 @@ import {
   type StreamEndpoint,
 } from './migration.ts';
 import type { GlobalRecord } from './migration-stream.ts';
-import { type NodePermissions, ownerOf, recordSize } from './node.ts';
+import type { NodePermissions } from './node.ts';
 import { allows, Perm, settledPermissions } from './permissions.ts';
 import {
   dumpNodes,
@@ -247,10 +247,7 @@ export class XenstoreServer implements XenstoreService {
       quotas: this.quotas,
       usage: (domid) => {
         if (!this.#domains.isIntroduced(domid)) return undefined;
-        let memory = 0;
-        for (const [path, node] of this.store.entries()) {
-          if (ownerOf(node) === domid) memory += recordSize(node) + path.length;
-        }
+        let memory = this.store.databaseBytes(domid);
         let outstanding = 0;
         let watches = 0;
         for (const conn of connectionsOf(domid)) {
@@ -272,8 +269,7 @@ export class XenstoreServer implements XenstoreService {
         };
       },
       memoryReport: () => {
-        let bytes = 0;
-        for (const [path, node] of this.store.entries()) bytes += recordSize(node) + path.length;
+        const bytes = this.store.databaseBytes();
         let watches = 0;
         for (const conn of this.#connections) watches += conn.watches.size;
         return (
@@ -998,9 +994,8 @@ export class XenstoreServer implements XenstoreService {
         removeNode(dom0, path);
         continue;
       }
-      for (let i = node.children.length - 1; i >= 0; i--) {
-        stack.push(path === '/' ? `/${node.children[i]}` : `${path}/${node.children[i]}`);
-      }
+      const names = node.children.names();
+      for (let i = names.length - 1; i >= 0; i--) stack.push(joinPath(path, names[i]!));
     }
   }
 

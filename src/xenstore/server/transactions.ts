@@ -1,5 +1,6 @@
 import { XenstoreError } from '../errors.ts';
 import { baseName, parentPath } from '../paths.ts';
+import { ChildList } from './child-list.ts';
 import {
   copyNode,
   NO_GENERATION,
@@ -255,7 +256,7 @@ export class Transaction implements NodeAccess {
     for (const [path, touch] of this.#touched) {
       if (touch.local) {
         const global = this.store.get(path);
-        touch.local.children = global ? global.children.slice() : [];
+        touch.local.children = global ? global.children.copy() : ChildList.of([]);
       }
     }
     for (const [path, touch] of this.#touched) {
@@ -264,9 +265,9 @@ export class Transaction implements NodeAccess {
       const parent = this.#touched.get(parentName)?.local;
       if (!parent) continue;
       const name = baseName(path);
-      const at = parent.children.indexOf(name);
-      if (touch.local && at < 0) parent.children.push(name);
-      else if (!touch.local && at >= 0) parent.children.splice(at, 1);
+      const listed = parent.children.has(name);
+      if (touch.local && !listed) parent.children.append(name);
+      else if (!touch.local && listed) parent.children.remove(name);
       else continue;
       childChanged.add(parentName);
     }

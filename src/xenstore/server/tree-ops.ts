@@ -1,5 +1,6 @@
 import { XenstoreError } from '../errors.ts';
 import { baseName, joinPath, parentPath } from '../paths.ts';
+import { ChildList } from './child-list.ts';
 import {
   addChild,
   EMPTY_VALUE,
@@ -178,9 +179,9 @@ export function removeNode(scope: Scope, path: string): void {
   removeTree(scope, path, node, true);
   // C's delete_child: a parent copy that does not list the node (it appeared outside after the
   // transaction copied the parent) is "corruption", EIO, after the subtree is already gone.
-  const at = parent.children.indexOf(baseName(path));
-  if (at < 0) throw new XenstoreError('EIO', 'parent does not list the node', 'RM', path);
-  parent.children.splice(at, 1);
+  if (!parent.children.remove(baseName(path))) {
+    throw new XenstoreError('EIO', 'parent does not list the node', 'RM', path);
+  }
   keepLapsed(scope, parent);
   scope.access.put(parentName, parent);
 }
@@ -205,14 +206,14 @@ function readPermissions(scope: Scope, node: Node): NodePermissions {
 // but missing to a transaction or over the transaction's node quota; what was removed so far
 // stays removed, and the parents it was removed from list only the rest.
 function removeTree(scope: Scope, path: string, node: Node, top: boolean): void {
-  const children = node.children;
+  const children = node.children.names();
   for (let i = 0; i < children.length; i++) {
     const childPath = joinPath(path, children[i]!);
     try {
       removeTree(scope, childPath, walkRead(scope, childPath), false);
     } catch (err) {
       if (i > 0) {
-        node.children = children.slice(i);
+        node.children = ChildList.of(children.slice(i));
         keepLapsed(scope, node);
         scope.access.put(path, node);
       }

@@ -1,7 +1,6 @@
 import { OK_PAYLOAD } from '../payload.ts';
 import { permissionsPayload } from '../replies.ts';
 import type { Request } from '../requests.ts';
-import { childListPayload, childListSlice } from './child-list.ts';
 import { EMPTY_VALUE } from './node.ts';
 import { Perm } from './permissions.ts';
 import {
@@ -35,10 +34,10 @@ export function applyTreeRequest(scope: Scope, path: string, request: TreeReques
     case 'READ':
       return existing(scope, path, Perm.READ).value;
     case 'DIRECTORY':
-      return childListPayload(existing(scope, path, Perm.READ).children);
+      return existing(scope, path, Perm.READ).children.payload();
     case 'DIRECTORY_PART': {
       const node = existing(scope, path, Perm.READ);
-      return childListSlice(String(node.generation), node.children, request.offset);
+      return node.children.slice(String(node.generation), request.offset);
     }
     case 'GET_PERMS':
       return permissionsPayload(existing(scope, path, Perm.READ).perms);
