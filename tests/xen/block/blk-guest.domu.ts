@@ -106,30 +106,33 @@ interface DdRates {
  * `dd` with 1 MiB requests, O_DIRECT, `count` MiB from `at` MiB on, written then read, on each
  * disk in turn, `rounds` times; which disk goes first alternates from round to round. Neighbouring
  * runs meet the same load, so the disks' medians compare even on a machine whose load changes.
+ * What starting `dd` costs (a `count=0` run each round, the median of them) is taken off every
+ * run: it is the guest's, the same for both disks, and would pull their ratio towards 1.
  */
 function alternatingDd(devices: readonly string[], at: number, count: number, rounds: number) {
-  const rates = devices.map((): DdRates => ({ writeMBs: 0, readMBs: 0, writes: [], reads: [] }));
-  const mbs = (seconds: number) => (count * MiB) / 1e6 / seconds;
+  const seconds = devices.map(() => ({ writes: [] as number[], reads: [] as number[] }));
+  const starts: number[] = [];
   for (let round = 0; round < rounds; round++) {
+    starts.push(ddSeconds(['if=/dev/zero', 'of=/dev/null'], 0));
     const order = devices.map((_, i) => (round % 2 ? devices.length - 1 - i : i));
     for (const i of order) {
-      const device = devices[i] as string;
-      (rates[i] as DdRates).writes.push(
-        mbs(ddSeconds(['if=/dev/zero', `of=${device}`, `seek=${at}`, 'oflag=direct'], count)),
+      seconds[i]?.writes.push(
+        ddSeconds(['if=/dev/zero', `of=${devices[i]}`, `seek=${at}`, 'oflag=direct'], count),
       );
     }
     for (const i of order) {
-      const device = devices[i] as string;
-      (rates[i] as DdRates).reads.push(
-        mbs(ddSeconds([`if=${device}`, 'of=/dev/null', `skip=${at}`, 'iflag=direct'], count)),
+      seconds[i]?.reads.push(
+        ddSeconds([`if=${devices[i]}`, 'of=/dev/null', `skip=${at}`, 'iflag=direct'], count),
       );
     }
   }
-  for (const rate of rates) {
-    rate.writeMBs = median(rate.writes);
-    rate.readMBs = median(rate.reads);
-  }
-  return rates;
+  const start = median(starts);
+  const mbs = (runs: number[]) => runs.map((s) => (count * MiB) / 1e6 / Math.max(s - start, 1e-3));
+  const rates = seconds.map(({ writes, reads }): DdRates => {
+    const rate = { writes: mbs(writes), reads: mbs(reads) };
+    return { ...rate, writeMBs: median(rate.writes), readMBs: median(rate.reads) };
+  });
+  return { rates, startSeconds: start };
 }
 
 /** Where the dd runs go, past the filesystem, how much each moves, and how many by turns. */
@@ -192,10 +195,17 @@ async function main(): Promise<void> {
     sh('mount', ['-t', 'ext4', '-o', 'ro', xvdc, '/mnt']);
     const readBack = hashFiles('/mnt');
     sh('umount', ['/mnt']);
-    const [xenwire, kernel] = alternatingDd(['/dev/xvdb', xvdc], DD_AT_MIB, DD_MIB, DD_ROUNDS);
+    const { rates, startSeconds } = alternatingDd(
+      ['/dev/xvdb', xvdc],
+      DD_AT_MIB,
+      DD_MIB,
+      DD_ROUNDS,
+    );
+    const [xenwire, kernel] = rates;
+    say(`dd start ${startSeconds.toFixed(3)} s (taken off each run)`);
     say(`dd MB/s, xvdb (xenwire): ${JSON.stringify(xenwire)}`);
     say(`dd MB/s, xvdc (kernel): ${JSON.stringify(kernel)}`);
-    return { readBack, xenwire, kernel };
+    return { readBack, xenwire, kernel, ddStartSeconds: startSeconds };
   });
 
   // 3. xenwire's blkfront against Dom0's xen-blkback, once Dom0 has added the device.
