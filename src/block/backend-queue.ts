@@ -228,11 +228,12 @@ export class BackendQueue {
   #readIndirect(plan: IoPlan) {
     const { refs, count } = plan.indirect as NonNullable<IoPlan['indirect']>;
     const lease = this.#lease(refs, true);
-    const segments: BlkifSegment[] = [];
+    let segments: BlkifSegment[] = [];
     try {
       for (const [i, page] of lease.pages.entries()) {
         const n = Math.min(SEGMENTS_PER_INDIRECT_PAGE, count - i * SEGMENTS_PER_INDIRECT_PAGE);
-        segments.push(...decodeSegments(page, 0, n));
+        const decoded = decodeSegments(page, 0, n);
+        segments = i === 0 ? decoded : segments.concat(decoded);
       }
     } finally {
       lease.release();
@@ -248,20 +249,23 @@ export class BackendQueue {
       await disk.flush?.();
     }
     if (plan.segments.length === 0) return;
+    const { segments } = plan;
+    const refs: number[] = new Array(segments.length);
+    for (let i = 0; i < segments.length; i++) refs[i] = (segments[i] as BlkifSegment).ref;
     // The disk reads guest memory for a write: such pages need only be mapped read-only.
-    const lease = this.#lease(
-      plan.segments.map((segment) => segment.ref),
-      plan.write,
-    );
+    const lease = this.#lease(refs, plan.write);
     try {
-      const buffers = plan.segments.map((segment, i) =>
-        (lease.pages[i] as Uint8Array).subarray(
-          segment.firstSect * SECTOR_SIZE,
-          (segment.lastSect + 1) * SECTOR_SIZE,
-        ),
-      );
+      // The I/O goes straight to and from the guest's pages; a whole page is passed as it is.
+      const buffers: Uint8Array[] = new Array(segments.length);
       let bytes = 0;
-      for (const buffer of buffers) bytes += buffer.byteLength;
+      for (let i = 0; i < segments.length; i++) {
+        const { firstSect, lastSect } = segments[i] as BlkifSegment;
+        const page = lease.pages[i] as Uint8Array;
+        const start = firstSect * SECTOR_SIZE;
+        const end = (lastSect + 1) * SECTOR_SIZE;
+        buffers[i] = start === 0 && end === page.byteLength ? page : page.subarray(start, end);
+        bytes += end - start;
+      }
       if (plan.write) {
         await disk.write(plan.sector, buffers);
         stats.writes++;

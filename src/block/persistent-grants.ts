@@ -71,7 +71,32 @@ export class GrantCache {
    * @throws the platform's error when a ref cannot be mapped (nothing stays mapped then)
    */
   acquire(refs: readonly number[], readOnly: boolean): GrantLease {
-    // The common case, with persistent grants: every ref is kept already.
+    return this.#acquireKept(refs) ?? this.#acquireMapping(refs, readOnly);
+  }
+
+  /**
+   * The common case, with persistent grants: every ref is kept already. One lookup per ref,
+   * nothing mapped; undefined when a ref is not kept.
+   */
+  #acquireKept(refs: readonly number[]): GrantLease | undefined {
+    const used: Entry[] = new Array(refs.length);
+    const pages: Uint8Array[] = new Array(refs.length);
+    for (let i = 0; i < refs.length; i++) {
+      const entry = this.#entries.get(refs[i] as number);
+      if (!entry) return undefined;
+      used[i] = entry;
+      pages[i] = entry.page;
+    }
+    const stamp = ++this.#clock;
+    for (const entry of used) {
+      entry.stamp = stamp;
+      entry.users++;
+    }
+    return this.#leaseOf(pages, used);
+  }
+
+  /** Maps the refs not kept: kept from now on while there is room, for this request alone beyond. */
+  #acquireMapping(refs: readonly number[], readOnly: boolean): GrantLease {
     let missing: number[] | undefined;
     for (const ref of refs) {
       if (this.#entries.has(ref)) continue;
@@ -103,6 +128,15 @@ export class GrantCache {
       used.push(entry);
       return entry.page;
     });
+    return this.#leaseOf(pages, used, () => {
+      if (!own) return;
+      this.#leased -= single.length;
+      own.release();
+    });
+  }
+
+  /** A lease of `pages`, holding the kept `used` until released; `unmap` lets go of the rest. */
+  #leaseOf(pages: readonly Uint8Array[], used: readonly Entry[], unmap?: () => void): GrantLease {
     let released = false;
     return {
       pages,
@@ -110,10 +144,7 @@ export class GrantCache {
         if (released) return;
         released = true;
         for (const entry of used) entry.users--;
-        if (own) {
-          this.#leased -= single.length;
-          own.release();
-        }
+        unmap?.();
       },
     };
   }

@@ -188,8 +188,8 @@ export function checkSegments(
 ): IoPlan | Refusal {
   let count = 0;
   const unit = limits.sectorSize / SECTOR_SIZE;
-  for (const [i, segment] of segments.entries()) {
-    const { firstSect, lastSect } = segment;
+  for (let i = 0; i < segments.length; i++) {
+    const { firstSect, lastSect } = segments[i] as BlkifSegment;
     if (lastSect >= SECTORS_PER_PAGE || lastSect < firstSect) {
       return refuse(plan.id, plan.op, `segment ${i} has sectors ${firstSect} to ${lastSect}`);
     }

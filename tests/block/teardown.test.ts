@@ -1,5 +1,6 @@
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -74,37 +75,71 @@ describe('a driver domain that dies', () => {
 });
 
 describe('a raw image file', () => {
-  it('is served sector for sector, flushed, discarded to zeros, and refused when read-only', async () => {
+  it.each([false, true])(
+    'is served sector for sector, flushed, discarded to zeros, and refused when read-only (synchronous %s)',
+    async (synchronous) => {
+      dir = await mkdtemp(join(tmpdir(), 'xenwire-block-'));
+      const image = join(dir, 'disk.img');
+      const original = new Uint8Array(1024 * 1024).map((_, i) => i % 251);
+      await writeFile(image, original);
+      env = await blockHost();
+      const disk = await FileDisk.open(image, { synchronous });
+      expect(disk.synchronous).toBe(synchronous);
+      const { back, front } = await connectPair(env, disk);
+      expect(front.info).toMatchObject({ sectors: 2048, flush: 'flush', discard: true });
+      const data = new Uint8Array(300 * 1024).fill(0xab);
+      await front.write(100, data);
+      await front.flush();
+      await front.discard(0, 16);
+      const expected = original.slice();
+      expected.set(data, 100 * 512);
+      expected.fill(0, 0, 16 * 512);
+      expect(Buffer.compare(await readFile(image), expected)).toBe(0);
+      expect(await front.read(90, 20 * 512)).toEqual(expected.subarray(90 * 512, 110 * 512));
+      expect(back.stats.flushes).toBe(1);
+      await front.close();
+      await disk.close();
+      await env.close();
+
+      env = await blockHost();
+      const readOnly = await FileDisk.open(image, { readOnly: true, synchronous });
+      const pair = await connectPair(env, readOnly);
+      expect(pair.front.info).toMatchObject({ readOnly: true });
+      await expect(pair.front.write(0, new Uint8Array(512))).rejects.toMatchObject({
+        code: 'EROFS',
+      });
+      expect(await pair.front.read(100, 512)).toEqual(data.subarray(0, 512));
+      await pair.front.close();
+      await readOnly.close();
+    },
+  );
+
+  it('is read and written on the calling thread by default only on a file system in memory', async () => {
     dir = await mkdtemp(join(tmpdir(), 'xenwire-block-'));
     const image = join(dir, 'disk.img');
-    const original = new Uint8Array(1024 * 1024).map((_, i) => i % 251);
-    await writeFile(image, original);
-    env = await blockHost();
-    const disk = await FileDisk.open(image);
-    const { back, front } = await connectPair(env, disk);
-    expect(front.info).toMatchObject({ sectors: 2048, flush: 'flush', discard: true });
-    const data = new Uint8Array(300 * 1024).fill(0xab);
-    await front.write(100, data);
-    await front.flush();
-    await front.discard(0, 16);
-    const expected = original.slice();
-    expected.set(data, 100 * 512);
-    expected.fill(0, 0, 16 * 512);
-    expect(Buffer.compare(await readFile(image), expected)).toBe(0);
-    expect(await front.read(90, 20 * 512)).toEqual(expected.subarray(90 * 512, 110 * 512));
-    expect(back.stats.flushes).toBe(1);
-    await front.close();
-    await disk.close();
-    await env.close();
-
-    env = await blockHost();
-    const readOnly = await FileDisk.open(image, { readOnly: true });
-    const pair = await connectPair(env, readOnly);
-    expect(pair.front.info).toMatchObject({ readOnly: true });
-    await expect(pair.front.write(0, new Uint8Array(512))).rejects.toMatchObject({ code: 'EROFS' });
-    expect(await pair.front.read(100, 512)).toEqual(data.subarray(0, 512));
-    await pair.front.close();
-    await readOnly.close();
+    await writeFile(image, new Uint8Array(4096));
+    const types = new Map([[image, (await statfs(dir)).type]]);
+    const onShm = existsSync('/dev/shm')
+      ? join('/dev/shm', `xenwire-block-${process.pid}.img`)
+      : undefined;
+    if (onShm) {
+      await writeFile(onShm, new Uint8Array(4096));
+      types.set(onShm, (await statfs('/dev/shm')).type);
+    }
+    try {
+      for (const [path, type] of types) {
+        const disk = await FileDisk.open(path);
+        // tmpfs and ramfs: nothing to wait for.
+        expect(disk.synchronous).toBe(type === 0x01021994 || type === 0x858458f6);
+        await disk.write(1, [new Uint8Array(512).fill(7)]);
+        const back = new Uint8Array(1024);
+        await disk.read(0, [back.subarray(0, 512), back.subarray(512)]);
+        expect(back.subarray(512).every((byte) => byte === 7)).toBe(true);
+        await disk.close();
+      }
+    } finally {
+      if (onShm) await rm(onShm, { force: true });
+    }
   });
 
   it('must be whole sectors', async () => {

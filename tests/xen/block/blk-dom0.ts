@@ -3,9 +3,10 @@
  * xen-blkfront and blk-guest.domu.ts (see that file for the guest's side). Four parts, in order:
  *
  * 1. `xenwire blkback` (the command, in its own Node process) serves a 96 MiB image as xvdb:
- *    the guest makes, checks and remounts an ext4 filesystem on it and measures `dd`;
- * 2. Dom0's xen-blkback serves the same image (a loop device) as xvdc: the guest reads the files
- *    back through it and measures the same `dd`, the baseline; xenwire/kernel ratios printed;
+ *    the guest makes, checks and remounts an ext4 filesystem on it;
+ * 2. Dom0's xen-blkback serves the same image (a loop device) as xvdc, beside xvdb: the guest
+ *    reads the files back through it, then runs the same `dd`s on both disks by turns, the
+ *    kernel's the baseline; each disk's medians and the xenwire/kernel ratios printed;
  * 3. Dom0's xen-blkback serves a random 16 MiB image to xenwire's blkfront in the guest's Node
  *    (device/vbd-xenwire/51760): hashes compared against the image here;
  * 4. xenwire's blkback (in this process) serves xvdd while the guest writes records and flushes;
@@ -127,6 +128,8 @@ async function startCommand(domid: number, image: string) {
   const child: ChildProcess = spawn(
     process.execPath,
     [
+      // E.g. `--cpu-prof --cpu-prof-dir=DIR` to see where the command's time goes.
+      ...(process.env.XEN_LANE_BLOCK_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
       `${cache}/block/xenwire-cli.mjs`,
       'blkback',
       '--domain',
@@ -196,12 +199,30 @@ async function part(title: string, body: () => Promise<void>): Promise<boolean> 
   return results[title] as boolean;
 }
 
+/** One disk's dd figures from the guest: the medians, and every run. */
 interface DdRates {
   writeMBs: number;
   readMBs: number;
+  writes: number[];
+  reads: number[];
 }
-let ours: DdRates | undefined;
+let cli: Awaited<ReturnType<typeof startCommand>> | undefined;
+let connected = '';
 let written: Record<string, string> = {};
+
+/** Interrupts `xenwire blkback`: it closes the disk (the guest's blkfront lets go) and exits 0. */
+async function stopCommand(): Promise<void> {
+  const running = cli;
+  if (!running) return;
+  cli = undefined;
+  if (running.child.exitCode === null) running.child.kill('SIGINT');
+  check((await running.exited) === 0, `xenwire blkback exits 0 (got ${running.child.exitCode})`);
+  step(`xenwire blkback ${/closed \(.*?\): .*/.exec(running.output())?.[0]}`);
+}
+
+const rates = (r: DdRates) =>
+  `write ${r.writeMBs.toFixed(1)} MB/s, read ${r.readMBs.toFixed(1)} MB/s ` +
+  `(runs: write ${r.writes.map((x) => x.toFixed(1)).join(' ')}; read ${r.reads.map((x) => x.toFixed(1)).join(' ')})`;
 
 try {
   domid = await createPausedGuest({
@@ -211,64 +232,76 @@ try {
   });
   step(`domain ${domid} created paused`);
 
+  // The command goes on serving xvdb through the next part, whose dd runs take turns on both
+  // disks; it is stopped at that part's end.
   await part('xenwire blkback, Linux blkfront', async () => {
-    const cli = await startCommand(domid, images.a);
+    const command = await startCommand(domid, images.a);
+    cli = command;
     try {
       // The guest boots while the command starts: its blkfront takes the disk whenever it
       // appears, as it takes any disk added to a running guest.
       await xl('unpause', String(domid));
       step('unpaused; waiting for the command and the guest');
-      await cli.until(/serving /, 120_000);
-      const connected = await cli.until(/connected: (.*)/, 240_000);
-      const report = await guestReport<
-        { written: Record<string, string>; readBack: Record<string, string> } & DdRates
-      >(client, domid, 'xenwire', 240_000);
+      await command.until(/serving /, 120_000);
+      connected = (await command.until(/connected: (.*)/, 240_000))[1] as string;
+      const report = await guestReport<{
+        written: Record<string, string>;
+        readBack: Record<string, string>;
+      }>(client, domid, 'xenwire', 240_000);
       written = report.written;
       check(
         JSON.stringify(report.readBack) === JSON.stringify(report.written),
         'files read back as written',
       );
-      ours = report;
-      console.log(
-        `xen-lane: block xenwire blkback -> Linux xen-blkfront (${connected[1]}): ext4 made, ` +
-          `${Object.keys(report.written).length} files written, e2fsck clean, read back after remount, sha256 equal; ` +
-          `dd 1 MiB O_DIRECT: write ${report.writeMBs.toFixed(1)} MB/s, read ${report.readMBs.toFixed(1)} MB/s`,
+      step(
+        `xvdb: ext4 made, ${Object.keys(written).length} files written, e2fsck clean, read back after remount`,
       );
-    } finally {
-      // Interrupted, the command closes the disk (the guest's blkfront lets go) and removes it.
-      if (cli.child.exitCode === null) cli.child.kill('SIGINT');
+    } catch (error) {
+      await stopCommand().catch(() => {});
+      throw error;
     }
-    check((await cli.exited) === 0, `xenwire blkback exits 0 (got ${cli.child.exitCode})`);
-    step(`xenwire blkback ${/closed \(.*?\): .*/.exec(cli.output())?.[0]}`);
   });
 
   await part('Linux blkback, Linux blkfront', async () => {
-    const loop = await loopDevice(images.a);
-    await createBlockDevice(client, {
-      frontendDomid: domid,
-      devid: parseVirtualDevice('xvdc'),
-      params: loop.path,
-      backend: { 'physical-device': loop.physical },
-    });
-    const report = await guestReport<{ readBack: Record<string, string> } & DdRates>(
-      client,
-      domid,
-      'kernel',
-      180_000,
-    ).finally(() => detach(client, domid, parseVirtualDevice('xvdc'), 'vbd', loop.path));
-    check(
-      JSON.stringify(report.readBack) === JSON.stringify(written),
-      'the files written through xenwire read back through the kernel',
-    );
-    console.log(
-      `xen-lane: block Linux xen-blkback (loop) -> Linux xen-blkfront, same image: files sha256 equal; ` +
-        `dd 1 MiB O_DIRECT: write ${report.writeMBs.toFixed(1)} MB/s, read ${report.readMBs.toFixed(1)} MB/s`,
-    );
-    if (ours) {
-      console.log(
-        `xen-lane: block xenwire/kernel blkback throughput: write ${(ours.writeMBs / report.writeMBs).toFixed(2)}x, ` +
-          `read ${(ours.readMBs / report.readMBs).toFixed(2)}x (persistent grants on)`,
+    try {
+      const loop = await loopDevice(images.a);
+      await createBlockDevice(client, {
+        frontendDomid: domid,
+        devid: parseVirtualDevice('xvdc'),
+        params: loop.path,
+        backend: { 'physical-device': loop.physical },
+      });
+      const report = await guestReport<{
+        readBack: Record<string, string>;
+        xenwire: DdRates;
+        kernel: DdRates;
+        ddStartSeconds: number;
+      }>(client, domid, 'kernel', 240_000).finally(() =>
+        detach(client, domid, parseVirtualDevice('xvdc'), 'vbd', loop.path),
       );
+      check(
+        JSON.stringify(report.readBack) === JSON.stringify(written),
+        'the files written through xenwire read back through the kernel',
+      );
+      const { xenwire: ours, kernel } = report;
+      const turns =
+        `dd 1 MiB O_DIRECT, medians of ${ours.writes.length} by turns with the other disk, ` +
+        `${(report.ddStartSeconds * 1000).toFixed(0)} ms of dd's start taken off each`;
+      console.log(
+        `xen-lane: block xenwire blkback -> Linux xen-blkfront (${connected}): ext4 made, ` +
+          `${Object.keys(written).length} files written, e2fsck clean, read back after remount, sha256 equal; ` +
+          `${turns}: ${rates(ours)}`,
+      );
+      console.log(
+        `xen-lane: block Linux xen-blkback (loop) -> Linux xen-blkfront, same image: files sha256 equal; ` +
+          `${turns}: ${rates(kernel)}`,
+      );
+      console.log(
+        `xen-lane: block xenwire/kernel blkback throughput: write ${(ours.writeMBs / kernel.writeMBs).toFixed(2)}x, ` +
+          `read ${(ours.readMBs / kernel.readMBs).toFixed(2)}x (medians, persistent grants on)`,
+      );
+    } finally {
+      await stopCommand();
     }
   });
 

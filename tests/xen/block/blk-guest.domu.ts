@@ -6,9 +6,9 @@
  *
  * 1. `xenwire`: xvdb, served by `xenwire blkback` in Dom0, through Linux's blkfront: mkfs.ext4,
  *    mount, files written, sync, umount, e2fsck, remount read-only, files read back and hashed;
- *    then `dd` with 1 MiB requests, O_DIRECT, each way past the filesystem;
- * 2. `kernel`: xvdc, the same image served by Dom0's xen-blkback (a loop device): the files read
- *    back through the kernel's backend, then the same `dd`s, the baseline;
+ * 2. `kernel`: xvdc, the same image served by Dom0's xen-blkback (a loop device) while xvdb stays:
+ *    the files read back through the kernel's backend; then `dd` with 1 MiB requests, O_DIRECT,
+ *    each way past the filesystem, on xvdb and xvdc by turns (the kernel's the baseline);
  * 3. `front`: xenwire's blkfront in this Node process, on a disk Dom0's xen-blkback serves under
  *    device/vbd-xenwire/51760 (Linux's blkfront claims only `vbd`): the whole disk read and
  *    hashed, 4 MiB written, flushed, read back;
@@ -79,20 +79,66 @@ async function waitForKey(
   }
 }
 
-/**
- * `dd` with 1 MiB requests, O_DIRECT, over `count` MiB from `at` MiB on: MB/s each way, timed
- * around the command (the lane's busybox prints no rate).
- */
-function ddRates(device: string, at: number, count: number) {
-  const seconds = (args: string[]) => {
-    const started = performance.now();
-    sh('dd', [...args, 'bs=1M', `count=${count}`]);
-    return (performance.now() - started) / 1000;
-  };
-  const write = seconds(['if=/dev/zero', `of=${device}`, `seek=${at}`, 'oflag=direct']);
-  const read = seconds([`if=${device}`, 'of=/dev/null', `skip=${at}`, 'iflag=direct']);
-  return { writeMBs: (count * MiB) / 1e6 / write, readMBs: (count * MiB) / 1e6 / read };
+/** Seconds `dd` takes with 1 MiB requests, O_DIRECT, timed around the command (busybox prints no rate). */
+function ddSeconds(args: string[], count: number): number {
+  const started = performance.now();
+  sh('dd', [...args, 'bs=1M', `count=${count}`]);
+  return (performance.now() - started) / 1000;
 }
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+/** MB/s of each `dd` of one disk, and their medians. */
+interface DdRates {
+  writeMBs: number;
+  readMBs: number;
+  writes: number[];
+  reads: number[];
+}
+
+/**
+ * `dd` with 1 MiB requests, O_DIRECT, `count` MiB from `at` MiB on, written then read, on each
+ * disk in turn, `rounds` times; which disk goes first alternates from round to round. Neighbouring
+ * runs meet the same load, so the disks' medians compare even on a machine whose load changes.
+ * What starting `dd` costs (a `count=0` run each round, the median of them) is taken off every
+ * run: it is the guest's, the same for both disks, and would pull their ratio towards 1.
+ */
+function alternatingDd(devices: readonly string[], at: number, count: number, rounds: number) {
+  const seconds = devices.map(() => ({ writes: [] as number[], reads: [] as number[] }));
+  const starts: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    starts.push(ddSeconds(['if=/dev/zero', 'of=/dev/null'], 0));
+    const order = devices.map((_, i) => (round % 2 ? devices.length - 1 - i : i));
+    for (const i of order) {
+      seconds[i]?.writes.push(
+        ddSeconds(['if=/dev/zero', `of=${devices[i]}`, `seek=${at}`, 'oflag=direct'], count),
+      );
+    }
+    for (const i of order) {
+      seconds[i]?.reads.push(
+        ddSeconds([`if=${devices[i]}`, 'of=/dev/null', `skip=${at}`, 'iflag=direct'], count),
+      );
+    }
+  }
+  const start = median(starts);
+  const mbs = (runs: number[]) => runs.map((s) => (count * MiB) / 1e6 / Math.max(s - start, 1e-3));
+  const rates = seconds.map(({ writes, reads }): DdRates => {
+    const rate = { writes: mbs(writes), reads: mbs(reads) };
+    return { ...rate, writeMBs: median(rate.writes), readMBs: median(rate.reads) };
+  });
+  return { rates, startSeconds: start };
+}
+
+/** Where the dd runs go, past the filesystem, how much each moves, and how many by turns. */
+const DD_AT_MIB = 32;
+const DD_MIB = 32;
+const DD_ROUNDS = 5;
 
 const FILES = [
   { name: 'small', bytes: 4096 + 123 },
@@ -139,20 +185,27 @@ async function main(): Promise<void> {
     sh('mount', ['-t', 'ext4', '-o', 'ro', xvdb, '/mnt']);
     const readBack = hashFiles('/mnt');
     sh('umount', ['/mnt']);
-    const rates = ddRates(xvdb, 32, 64);
-    say(`xvdb: ${JSON.stringify(rates)}`);
-    return { written, readBack, fsck: fsck.trim().split('\n').pop(), ...rates };
+    return { written, readBack, fsck: fsck.trim().split('\n').pop() };
   });
 
-  // 2. Dom0's xen-blkback on the same image: the files again, and the baseline.
+  // 2. Dom0's xen-blkback on the same image, while xenwire's still serves it: the files again,
+  // then the same dd on both disks by turns, the kernel's the baseline.
   await part(client, 'kernel', async () => {
     const xvdc = await waitForDisk('xvdc');
     sh('mount', ['-t', 'ext4', '-o', 'ro', xvdc, '/mnt']);
     const readBack = hashFiles('/mnt');
     sh('umount', ['/mnt']);
-    const rates = ddRates(xvdc, 32, 64);
-    say(`xvdc: ${JSON.stringify(rates)}`);
-    return { readBack, ...rates };
+    const { rates, startSeconds } = alternatingDd(
+      ['/dev/xvdb', xvdc],
+      DD_AT_MIB,
+      DD_MIB,
+      DD_ROUNDS,
+    );
+    const [xenwire, kernel] = rates;
+    say(`dd start ${startSeconds.toFixed(3)} s (taken off each run)`);
+    say(`dd MB/s, xvdb (xenwire): ${JSON.stringify(xenwire)}`);
+    say(`dd MB/s, xvdc (kernel): ${JSON.stringify(kernel)}`);
+    return { readBack, xenwire, kernel, ddStartSeconds: startSeconds };
   });
 
   // 3. xenwire's blkfront against Dom0's xen-blkback, once Dom0 has added the device.
