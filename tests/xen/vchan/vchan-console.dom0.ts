@@ -26,7 +26,7 @@ import { xenPlatform } from '../../../src/xenbus/index.ts';
 import { XenstoreClient } from '../../../src/xenstore/index.ts';
 import { dom0Session } from '../support/dom0-session.ts';
 import { type CTools, startCPeer } from './c-peer.ts';
-import { ConsoleShell } from './console-shell.ts';
+import { ConsoleShell, typeUntilAnswered } from './console-shell.ts';
 import { checkProcessDeath } from './process-death.ts';
 import { type Digest, type Received, receive, sendRandom } from './transfer.ts';
 
@@ -232,9 +232,11 @@ try {
   step('unpaused; waiting for the marker on the console');
   await shell.waitFor(/@@xenwire-lane:console-marker@@/, 240_000);
   const markerAfter = (Date.now() - unpaused) / 1000;
+  // The marker comes before the shell starts, and busybox's line editing may flush what was typed
+  // before it took the terminal: type at the prompt, and again if no answer comes.
+  await shell.waitFor(/domu# /, 120_000, 0);
   const typed = Date.now();
-  shell.type('echo console-echo-$((6*7))');
-  await shell.waitFor(/console-echo-42/, 180_000);
+  await typeUntilAnswered(shell, 'echo console-echo-$((6*7))', /console-echo-42/);
   console.log(
     `xen-lane: console: marker read ${markerAfter.toFixed(1)} s after unpause; typed ` +
       `'echo console-echo-$((6*7))', the guest's shell answered console-echo-42 in ` +
