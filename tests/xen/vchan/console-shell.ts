@@ -35,6 +35,11 @@ export class ConsoleShell {
     return this.#text;
   }
 
+  /** Whether the console has ended. */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
   /** Types `command` and a newline. */
   type(command: string): void {
     this.console.write(`${command}\n`);
@@ -77,5 +82,27 @@ export class ConsoleShell {
 
   #wake(): void {
     for (const wake of this.#waiters.splice(0)) wake();
+  }
+}
+
+/**
+ * Types `command` until `answer` appears after it: up to `tries` times, `everyMs` apart. A line
+ * typed while the guest's shell is still setting up its terminal can be lost.
+ */
+export async function typeUntilAnswered(
+  shell: ConsoleShell,
+  command: string,
+  answer: RegExp,
+  tries = 6,
+  everyMs = 30_000,
+): Promise<RegExpMatchArray> {
+  const from = shell.text.length;
+  for (let attempt = 1; ; attempt++) {
+    shell.type(command);
+    try {
+      return await shell.waitFor(answer, everyMs, from);
+    } catch (error) {
+      if (attempt >= tries || shell.ended) throw error;
+    }
   }
 }

@@ -8,11 +8,11 @@
  *    is unpaused, its /init prints a marker and runs a shell on hvc0;
  * 2. console: the marker is read, a command is typed whose answer only a shell gives
  *    (`echo console-echo-$((6*7))` → `console-echo-42`);
- * 3. libxenvchan, 1 MiB each way at once per pair (`XEN_LANE_VCHAN_BYTES`), Dom0 the server,
- *    the DomU's clients run in turn by one program typed into its shell: xenwire's server ↔
- *    Xen's `vchan-socket-proxy` client, Xen's on both ends (the baseline), Xen's server ↔
- *    xenwire's client; the hashes each side saw must match what the other sent; prints MiB/s per
- *    direction and xenwire/C ratios;
+ * 3. libxenvchan, 1 MiB each way at once per pair (`XEN_LANE_VCHAN_BYTES`) in two rounds, Dom0
+ *    the server, the DomU's clients run in turn by one program typed into its shell: xenwire's
+ *    server ↔ Xen's `vchan-socket-proxy` client, Xen's on both ends (the baseline), Xen's server
+ *    ↔ xenwire's client, then the same in reverse order; the hashes each side saw must match
+ *    what the other sent; prints MiB/s per direction and xenwire/C ratios;
  * 4. `poweroff -f` on the console: the console must end with the domain.
  *
  * Run inside the lane's Dom0 session, through run-in-dom0.sh, bundled (build.mjs) beside
@@ -26,12 +26,15 @@ import { xenPlatform } from '../../../src/xenbus/index.ts';
 import { XenstoreClient } from '../../../src/xenstore/index.ts';
 import { dom0Session } from '../support/dom0-session.ts';
 import { type CTools, startCPeer } from './c-peer.ts';
-import { ConsoleShell } from './console-shell.ts';
+import { ConsoleShell, typeUntilAnswered } from './console-shell.ts';
 import { checkProcessDeath } from './process-death.ts';
 import { type Digest, type Received, receive, sendRandom } from './transfer.ts';
 
 const MB = 1024 * 1024;
+/** Bytes each way per pair, over both rounds. */
 const BYTES = Number(process.env.XEN_LANE_VCHAN_BYTES || MB);
+/** Each pair's transfers in a round; see {@link runPairs}. */
+const ROUND_BYTES = Math.ceil(BYTES / 2);
 const { xl, step, guestConfig, tools, libs } = dom0Session('vchan');
 function check(condition: boolean, what: string): void {
   if (!condition) throw new Error(`check failed: ${what}`);
@@ -42,10 +45,13 @@ const cTools: CTools = { proxy: `${tools}/vchan-socket-proxy`, libraryPath: libs
 type Kind = 'xenwire' | 'c';
 interface PairResult {
   readonly name: string;
-  /** MiB/s as timed by each receiver. */
+  /** MiB/s over both rounds, as timed by each receiver. */
   readonly toDomU: number;
   readonly toDom0: number;
 }
+
+/** One round of a pair: seconds each direction took, as timed by its receiver. */
+type RoundTimes = PairResult;
 
 /** What the DomU's peer reports. */
 interface DomUReport {
@@ -70,8 +76,8 @@ async function xenwireServer(
   const stream = await openVchanServer({ client, platform, peerDomid: domid, path });
   const closed = once(stream, 'close');
   return {
-    sent: sendRandom(stream, BYTES),
-    received: receive(stream, BYTES),
+    sent: sendRandom(stream, ROUND_BYTES),
+    received: receive(stream, ROUND_BYTES),
     async close() {
       stream.end();
       stream.resume();
@@ -81,7 +87,7 @@ async function xenwireServer(
 }
 
 function cServer(domid: number, path: string): Dom0End {
-  const peer = startCPeer(cTools, 'server', domid, path, BYTES);
+  const peer = startCPeer(cTools, 'server', domid, path, ROUND_BYTES);
   return {
     sent: peer.sent,
     received: peer.received,
@@ -92,8 +98,6 @@ function cServer(domid: number, path: string): Dom0End {
     },
   };
 }
-
-const rate = (seconds: number): number => BYTES / MB / seconds;
 
 /** The domid of the domain named `name`, once xenstored has it (watching `@introduceDomain`). */
 async function domainNamed(client: XenstoreClient, name: string): Promise<number> {
@@ -119,7 +123,7 @@ async function runPair(
   from: number,
   dom0: Kind,
   domu: Kind,
-): Promise<PairResult> {
+): Promise<RoundTimes> {
   const name = `${dom0 === 'c' ? 'C' : 'xenwire'} server in Dom0 + ${domu === 'c' ? 'C' : 'xenwire'} client in DomU`;
   step(`pair '${name}'`);
   const end = dom0 === 'xenwire' ? await xenwireServer(client, domid, path) : cServer(domid, path);
@@ -145,17 +149,18 @@ async function runPair(
     ]);
     const report = JSON.parse(reportLine[1] as string) as DomUReport;
     check(
-      received.bytes === BYTES && received.sha256 === report.sent.sha256,
+      received.bytes === ROUND_BYTES && received.sha256 === report.sent.sha256,
       `${name}: DomU -> Dom0 data`,
     );
     check(
-      report.received.bytes === BYTES && report.received.sha256 === sent.sha256,
+      report.received.bytes === ROUND_BYTES && report.received.sha256 === sent.sha256,
       `${name}: Dom0 -> DomU data`,
     );
-    const result = { name, toDomU: rate(report.received.seconds), toDom0: rate(received.seconds) };
+    const result = { name, toDomU: report.received.seconds, toDom0: received.seconds };
+    const rate = (seconds: number) => (ROUND_BYTES / MB / seconds).toFixed(2);
     step(
-      `pair '${name}' passed: Dom0 -> DomU ${result.toDomU.toFixed(2)} MiB/s, ` +
-        `DomU -> Dom0 ${result.toDom0.toFixed(2)} MiB/s, hashes equal`,
+      `pair '${name}' passed: Dom0 -> DomU ${rate(result.toDomU)} MiB/s, ` +
+        `DomU -> Dom0 ${rate(result.toDom0)} MiB/s, hashes equal`,
     );
     return result;
   } finally {
@@ -164,8 +169,13 @@ async function runPair(
 }
 
 /**
- * The three pairs one after the other, the C pair in the middle: the DomU has one vCPU, and
- * pairs at once would measure how its scheduler shares it out rather than the protocol ends.
+ * The three pairs one after the other, the C pair in the middle, in two rounds, the second in
+ * reverse order; each pair's rate is over both rounds. One after the other: the DomU has one
+ * vCPU, and pairs at once would measure how its scheduler shares it out rather than the protocol
+ * ends. Two rounds, reversed: the host's load drifts over the minutes the pairs take, by 2x
+ * within one run on a shared host, and a pair run only first or last took that drift for its
+ * ratio to the C pair; with each pair as early on average as the others, a steady drift weighs
+ * on all three alike.
  */
 async function runPairs(shell: ConsoleShell, client: XenstoreClient, domid: number) {
   const pairs: [Kind, Kind][] = [
@@ -173,15 +183,22 @@ async function runPairs(shell: ConsoleShell, client: XenstoreClient, domid: numb
     ['c', 'c'],
     ['c', 'xenwire'],
   ];
-  const paths = pairs.map((_, i) => vchanPath(0, domid, i + 1));
+  const runs = [0, 1, 2, 2, 1, 0].map((pair, i) => ({ pair, path: vchanPath(0, domid, i + 1) }));
   const from = shell.text.length;
-  const specs = pairs.map(([, domu], i) => `${domu}-client:${paths[i]}`);
-  shell.type(`node peer.mjs 0 ${BYTES} ${specs.join(' ')}`);
-  const results: PairResult[] = [];
-  for (const [i, [dom0, domu]] of pairs.entries()) {
-    results.push(await runPair(shell, client, domid, paths[i] as string, from, dom0, domu));
+  const specs = runs.map(({ pair, path }) => `${pairs[pair]?.[1]}-client:${path}`);
+  shell.type(`node peer.mjs 0 ${ROUND_BYTES} ${specs.join(' ')}`);
+  const rounds: RoundTimes[][] = pairs.map(() => []);
+  for (const { pair, path } of runs) {
+    const [dom0, domu] = pairs[pair] as [Kind, Kind];
+    rounds[pair]?.push(await runPair(shell, client, domid, path, from, dom0, domu));
   }
-  return results as [PairResult, PairResult, PairResult];
+  const rate = (times: RoundTimes[], direction: 'toDomU' | 'toDom0'): number =>
+    (times.length * ROUND_BYTES) / MB / times.reduce((sum, round) => sum + round[direction], 0);
+  return rounds.map((times) => ({
+    name: times[0]?.name ?? '',
+    toDomU: rate(times, 'toDomU'),
+    toDom0: rate(times, 'toDom0'),
+  })) as [PairResult, PairResult, PairResult];
 }
 
 step('connecting to xenstored');
@@ -215,9 +232,11 @@ try {
   step('unpaused; waiting for the marker on the console');
   await shell.waitFor(/@@xenwire-lane:console-marker@@/, 240_000);
   const markerAfter = (Date.now() - unpaused) / 1000;
+  // The marker comes before the shell starts, and busybox's line editing may flush what was typed
+  // before it took the terminal: type at the prompt, and again if no answer comes.
+  await shell.waitFor(/domu# /, 120_000, 0);
   const typed = Date.now();
-  shell.type('echo console-echo-$((6*7))');
-  await shell.waitFor(/console-echo-42/, 180_000);
+  await typeUntilAnswered(shell, 'echo console-echo-$((6*7))', /console-echo-42/);
   console.log(
     `xen-lane: console: marker read ${markerAfter.toFixed(1)} s after unpause; typed ` +
       `'echo console-echo-$((6*7))', the guest's shell answered console-echo-42 in ` +
@@ -232,7 +251,8 @@ try {
   const ratio = (ours: number, theirs: number) => `${(ours / theirs).toFixed(2)}x`;
   // ASCII only: the host parses these lines from the emulated serial console.
   console.log(
-    `xen-lane: libxenvchan ${BYTES / MB} MiB each way at once, three pairs in turn, Dom0 server, ` +
+    `xen-lane: libxenvchan ${(2 * ROUND_BYTES) / MB} MiB each way at once, three pairs in turn ` +
+      `in two rounds (the second reversed), Dom0 server, ` +
       `rings 2048 B (Dom0 -> DomU) and 1024 B (DomU -> Dom0), hashes equal in every pair`,
   );
   for (const pair of [xenwireToC, cToXenwire, cPair]) {
