@@ -228,12 +228,11 @@ export class BackendQueue {
   #readIndirect(plan: IoPlan) {
     const { refs, count } = plan.indirect as NonNullable<IoPlan['indirect']>;
     const lease = this.#lease(refs, true);
-    let segments: BlkifSegment[] = [];
+    const segments: BlkifSegment[] = [];
     try {
       for (const [i, page] of lease.pages.entries()) {
         const n = Math.min(SEGMENTS_PER_INDIRECT_PAGE, count - i * SEGMENTS_PER_INDIRECT_PAGE);
-        const decoded = decodeSegments(page, 0, n);
-        segments = i === 0 ? decoded : segments.concat(decoded);
+        segments.push(...decodeSegments(page, 0, n));
       }
     } finally {
       lease.release();

@@ -1,4 +1,5 @@
 import type { DuplexOptions } from 'node:stream';
+import { isDomid } from '../device/domid.ts';
 import { EvtchnError, GNTTAB_RESERVED_CONSOLE } from '../evtchn/index.ts';
 import { ConsoleRing, XenconsConnection } from '../ring/index.ts';
 import { type DevicePlatform, readKeyIfPresent, watchDomainDeath } from '../xenbus/index.ts';
@@ -85,7 +86,7 @@ async function consolePort(
  */
 export async function openConsole(options: ConsoleOptions): Promise<ConsoleStream> {
   const { client, platform, domid } = options;
-  if (!Number.isInteger(domid) || domid <= 0 || domid >= 0x7ff0) {
+  if (!isDomid(domid) || domid === 0) {
     throw new ConsoleError('EINVAL', `${String(domid)} is not a guest's domain id`);
   }
   const dir = `${await client.getDomainPath(domid)}/console`;

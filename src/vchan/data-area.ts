@@ -1,5 +1,5 @@
 import type { VchanData } from '../ring/index.ts';
-import type { SharedPages } from '../xenbus/index.ts';
+import { contiguousPages, type SharedPages } from '../xenbus/index.ts';
 import { VchanError } from './errors.ts';
 
 /**
@@ -7,15 +7,13 @@ import { VchanError } from './errors.ts';
  * multi-page share and gntdev for one multi-grant mapping.
  */
 export function dataArea(pages: SharedPages | undefined): VchanData | undefined {
-  const first = pages?.pages[0];
-  if (pages === undefined || first === undefined) return undefined;
-  for (const [i, page] of pages.pages.entries()) {
-    if (
-      page.buffer !== first.buffer ||
-      page.byteOffset !== first.byteOffset + i * page.byteLength
-    ) {
-      throw new VchanError('EINVAL', 'vchan: the data pages are not contiguous in this mapping');
-    }
+  if (pages === undefined || pages.pages.length === 0) return undefined;
+  try {
+    const area = contiguousPages(pages);
+    return { buffer: area.buffer, byteOffset: area.byteOffset };
+  } catch (cause) {
+    throw new VchanError('EINVAL', 'vchan: the data pages are not contiguous in this mapping', {
+      cause,
+    });
   }
-  return { buffer: first.buffer, byteOffset: first.byteOffset };
 }

@@ -1,8 +1,9 @@
+import { isDomid } from '../device/domid.ts';
 import { VchanError } from './errors.ts';
 
 /** Checks a domain id given to a server or client. */
 export function checkDomid(value: number, what: string): void {
-  if (!Number.isInteger(value) || value < 0 || value >= 0x7ff0) {
+  if (!isDomid(value)) {
     throw new VchanError('EINVAL', `${what} ${String(value)} is not a domain id`);
   }
 }

@@ -2,12 +2,7 @@ import { createWriteStream, rmSync, type WriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { FaultInjector } from '../../xenstore/faults/injector.ts';
-import {
-  type FaultPlan,
-  FaultSpecError,
-  injectsFaults,
-  parseFaultSpec,
-} from '../../xenstore/faults/plan.ts';
+import { type FaultPlan, FaultSpecError, faultPlanOf } from '../../xenstore/faults/plan.ts';
 import { MessageFramer } from '../../xenstore/framer.ts';
 import { encodeMessage, type Message } from '../../xenstore/wire.ts';
 import type { Command } from '../command.ts';
@@ -332,8 +327,7 @@ async function chooseFaults(
     return header.plan;
   }
   if (!spec) return undefined;
-  const plan = parseFaultSpec(spec);
-  return injectsFaults(plan) ? plan : undefined;
+  return faultPlanOf(spec);
 }
 
 function isSystemError(error: unknown): boolean {

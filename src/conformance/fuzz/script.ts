@@ -1,4 +1,5 @@
 import { MessageType } from '../../xenstore/messages.ts';
+import { joinByteStrings } from '../../xenstore/payload.ts';
 import { encodeRequestPayload, type Request } from '../../xenstore/requests.ts';
 import type { Message } from '../../xenstore/wire.ts';
 
@@ -64,32 +65,27 @@ export const CONNECTIONS = 3;
 /** The bogus transaction id ('bogus' refs); no server hands out ids this large in a test. */
 export const BOGUS_TX_ID = 0x7fff_0000;
 
-/** Latin1 strings, each followed by a nul. */
-export function latin1Strings(...strings: string[]): Buffer {
-  return Buffer.from(strings.map((s) => `${s}\0`).join(''), 'latin1');
-}
-
 /** The payload bytes of a script request. */
 export function requestPayload(request: ScriptRequest): Uint8Array {
   switch (request.op) {
     case 'WRITE':
-      return Buffer.concat([latin1Strings(request.path), Buffer.from(request.value, 'latin1')]);
+      return Buffer.concat([joinByteStrings([request.path]), Buffer.from(request.value, 'latin1')]);
     case 'WATCH':
     case 'UNWATCH':
       return request.op === 'WATCH' && request.depth !== undefined
-        ? latin1Strings(request.path, request.token, String(request.depth))
-        : latin1Strings(request.path, request.token);
+        ? joinByteStrings([request.path, request.token, String(request.depth)])
+        : joinByteStrings([request.path, request.token]);
     case 'INTRODUCE':
-      return latin1Strings(String(request.domid), '0', String(request.port));
+      return joinByteStrings([String(request.domid), '0', String(request.port)]);
     case 'DIRECTORY_PART':
-      return latin1Strings(request.path, String(request.offset));
+      return joinByteStrings([request.path, String(request.offset)]);
     case 'RELEASE':
     case 'RESUME':
     case 'IS_DOMAIN_INTRODUCED':
     case 'GET_DOMAIN_PATH':
-      return latin1Strings(String(request.domid));
+      return joinByteStrings([String(request.domid)]);
     case 'SET_TARGET':
-      return latin1Strings(String(request.domid), String(request.target));
+      return joinByteStrings([String(request.domid), String(request.target)]);
     default:
       return encodeRequestPayload(request);
   }

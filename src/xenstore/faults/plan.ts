@@ -129,6 +129,12 @@ export function injectsFaults(plan: FaultPlan): boolean {
   );
 }
 
+/** The plan a spec describes, or `undefined` when it injects no fault (no injector needed). */
+export function faultPlanOf(spec: FaultSpec): FaultPlan | undefined {
+  const plan = parseFaultSpec(spec);
+  return injectsFaults(plan) ? plan : undefined;
+}
+
 /**
  * Parses and checks `spec`; throws a {@link FaultSpecError} naming the bad option and part. The
  * seed, when not given, is drawn at random: the plan records it so the run can be repeated.

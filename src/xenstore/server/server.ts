@@ -3,7 +3,7 @@ import { XenstoreFeature } from '../../ring/index.ts';
 import { DOMID_SELF, isWireErrorName, PAYLOAD_MAX, type WireErrorName } from '../constants.ts';
 import { XenstoreError } from '../errors.ts';
 import { FaultInjector } from '../faults/injector.ts';
-import { type FaultPlan, type FaultSpec, injectsFaults, parseFaultSpec } from '../faults/plan.ts';
+import { type FaultPlan, type FaultSpec, faultPlanOf } from '../faults/plan.ts';
 import { SeededRandom } from '../faults/random.ts';
 import { messageRow, requestEntry } from '../messages.ts';
 import { assertValidPath, domainPath, isSpecialPath, joinPath, resolvePath } from '../paths.ts';
@@ -166,10 +166,8 @@ export class XenstoreServer implements XenstoreService {
     this.#context = { quotas: this.quotas, domains: this.#domains, events: this.#events };
     this.#commitFaults = new SeededRandom(options.faultSeed ?? 1);
     this.#commitFailureRate = options.commitFailureRate ?? 0;
-    const plan =
-      options.faults &&
-      parseFaultSpec({ seed: options.faultSeed, ...stripUndefined(options.faults) });
-    this.#faultPlan = plan && injectsFaults(plan) ? plan : undefined;
+    this.#faultPlan =
+      options.faults && faultPlanOf({ seed: options.faultSeed, ...stripUndefined(options.faults) });
     this.#trace = options.trace ? tracer(options.trace) : undefined;
     this.#policy = options.conflicts ?? 'generation';
     this.#legacy = options.version === '4.17';

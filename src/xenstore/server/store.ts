@@ -180,6 +180,19 @@ export class Store implements NodeAccess, ChildSource {
   remove(path: string): void {
     const id = this.#lookUp(path);
     if (id < 0) return;
+    this.#removeId(id);
+    this.#compactIfWasteful();
+  }
+
+  /** Removes every node (compacting once at the end, not as each quarter of the arena frees). */
+  clear(): void {
+    for (let id = 0; id < this.#ids; id++) {
+      if (this.#field(id, PATH_LENGTH) !== 0) this.#removeId(id);
+    }
+    this.#compactIfWasteful();
+  }
+
+  #removeId(id: number): void {
     this.#lastPath = undefined;
     this.#lastParent = undefined;
     this.#unindex(id);
@@ -194,14 +207,6 @@ export class Store implements NodeAccess, ChildSource {
     this.#generationPages[id >>> ROW_PAGE_SHIFT]![(row >> 1) + GENERATION] = NO_GENERATION;
     this.#freeIds.push(id);
     this.#size--;
-    this.#compactIfWasteful();
-  }
-
-  /** Removes every node. */
-  clear(): void {
-    for (let id = 0; id < this.#ids; id++) {
-      if (this.#field(id, PATH_LENGTH) !== 0) this.remove(this.#path(id));
-    }
   }
 
   /** Nodes owned by `domid`. */
