@@ -31,16 +31,12 @@ import {
 import { nativeAddonPath } from '../../../src/device/index.ts';
 import { removeDevice, XenbusState, xenPlatform } from '../../../src/xenbus/index.ts';
 import { XenstoreClient } from '../../../src/xenstore/index.ts';
-import { dom0Session } from '../support/dom0-session.ts';
+import { check, dom0Session } from '../support/dom0-session.ts';
 import { RECORD_BYTES, record } from './pattern.ts';
 
 const MiB = 1024 * 1024;
 const { cache, command, xl, step, createPausedGuest } = dom0Session('xen-lane-block');
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
-
-function check(condition: boolean, what: string): void {
-  if (!condition) throw new Error(`check failed: ${what}`);
-}
 
 /** A loop device over `image`, and its `physical-device` (hex major:minor, as hotplug writes). */
 async function loopDevice(image: string): Promise<{ path: string; physical: string }> {

@@ -62,23 +62,6 @@ async function waitForDisk(name: string, timeoutMs = 180_000): Promise<string> {
   return `/dev/${name}`;
 }
 
-/** Resolves once `path` exists in xenstore (watch-driven). */
-async function waitForKey(
-  client: XenstoreClient,
-  path: string,
-  timeoutMs = 180_000,
-): Promise<void> {
-  const watch = await client.watch(path);
-  const timer = setTimeout(() => void watch.close(), timeoutMs);
-  try {
-    for await (const _ of watch) if (await client.exists(path)) return;
-    throw new Error(`${path} did not appear`);
-  } finally {
-    clearTimeout(timer);
-    await watch.close();
-  }
-}
-
 /** Seconds `dd` takes with 1 MiB requests, O_DIRECT, timed around the command (busybox prints no rate). */
 function ddSeconds(args: string[], count: number): number {
   const started = performance.now();
@@ -210,7 +193,9 @@ async function main(): Promise<void> {
 
   // 3. xenwire's blkfront against Dom0's xen-blkback, once Dom0 has added the device.
   await part(client, 'front', async () => {
-    await waitForKey(client, 'device/vbd-xenwire/51760/backend-id');
+    await client.wait('device/vbd-xenwire/51760/backend-id', undefined, {
+      signal: AbortSignal.timeout(180_000),
+    });
     const platform = xenPlatform();
     const front = await openBlkfront({
       client,

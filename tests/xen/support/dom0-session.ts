@@ -42,6 +42,11 @@ export interface GuestConfig {
   readonly vcpus: number;
 }
 
+/** Fails the program with `what` unless `condition` holds. */
+export function check(condition: boolean, what: string): void {
+  if (!condition) throw new Error(`check failed: ${what}`);
+}
+
 /**
  * The session's environment (XEN_LANE_CACHE, XEN_LANE_TOOLS, XEN_LANE_LIBS).
  * @throws Error outside the lane's Dom0 session

@@ -24,7 +24,7 @@ import { openConsole } from '../../../src/console/index.ts';
 import { openVchanServer, vchanPath } from '../../../src/vchan/index.ts';
 import { xenPlatform } from '../../../src/xenbus/index.ts';
 import { XenstoreClient } from '../../../src/xenstore/index.ts';
-import { dom0Session } from '../support/dom0-session.ts';
+import { check, dom0Session } from '../support/dom0-session.ts';
 import { type CTools, startCPeer } from './c-peer.ts';
 import { ConsoleShell, typeUntilAnswered } from './console-shell.ts';
 import { checkProcessDeath } from './process-death.ts';
@@ -36,10 +36,6 @@ const BYTES = Number(process.env.XEN_LANE_VCHAN_BYTES || MB);
 /** Each pair's transfers in a round; see {@link runPairs}. */
 const ROUND_BYTES = Math.ceil(BYTES / 2);
 const { xl, step, guestConfig, tools, libs } = dom0Session('vchan');
-function check(condition: boolean, what: string): void {
-  if (!condition) throw new Error(`check failed: ${what}`);
-}
-
 const cTools: CTools = { proxy: `${tools}/vchan-socket-proxy`, libraryPath: libs };
 
 type Kind = 'xenwire' | 'c';

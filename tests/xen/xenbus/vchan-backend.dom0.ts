@@ -22,7 +22,7 @@ import {
 } from '../../../src/xenbus/index.ts';
 import { XenstoreClient } from '../../../src/xenstore/index.ts';
 import { type Digest, receiveAll, sendRandom } from '../../xenbus/support/streams.ts';
-import { dom0Session } from '../support/dom0-session.ts';
+import { check, dom0Session } from '../support/dom0-session.ts';
 
 const MB = 1024 * 1024;
 const { xl, step, createPausedGuest } = dom0Session('xenbus-vchan');
@@ -72,10 +72,6 @@ async function part(
     const log = `/var/log/xen/console/guest-${guestName}.log`;
     if (existsSync(log)) console.log(readFileSync(log, 'utf8').replaceAll('\r', ''));
   }
-}
-
-function check(condition: boolean, what: string): void {
-  if (!condition) throw new Error(`check failed: ${what}`);
 }
 
 step('connecting to xenstored');
