@@ -228,11 +228,12 @@ export class BackendQueue {
   #readIndirect(plan: IoPlan) {
     const { refs, count } = plan.indirect as NonNullable<IoPlan['indirect']>;
     const lease = this.#lease(refs, true);
-    const segments: BlkifSegment[] = [];
+    let segments: BlkifSegment[] = [];
     try {
       for (const [i, page] of lease.pages.entries()) {
         const n = Math.min(SEGMENTS_PER_INDIRECT_PAGE, count - i * SEGMENTS_PER_INDIRECT_PAGE);
-        segments.push(...decodeSegments(page, 0, n));
+        const decoded = decodeSegments(page, 0, n);
+        segments = i === 0 ? decoded : segments.concat(decoded);
       }
     } finally {
       lease.release();

@@ -96,8 +96,6 @@ export class Blkfront extends EventEmitter<BlkfrontEvents> {
   readonly info: BlkfrontInfo;
   readonly #queues: FrontendQueue[];
   readonly #pool: GrantPool;
-  /** The `handle` field of every request: the device id, the last part of the device's path. */
-  readonly #handle: number;
   #next = 0;
   readonly #ops = new Set<Promise<unknown>>();
   /** Why operations fail now that the device is failing or closing. */
@@ -118,7 +116,6 @@ export class Blkfront extends EventEmitter<BlkfrontEvents> {
     this.info = info;
     this.#queues = queues;
     this.#pool = pool;
-    this.#handle = Number(device.path.slice(device.path.lastIndexOf('/') + 1)) & 0xffff;
     device.once('closed', (reason) => {
       if (reason) this.#reason ??= closeReason(reason);
       this.#halt(this.#reason ?? new BlockError('ECONNRESET', 'the device is closed'));
@@ -241,6 +238,10 @@ export class Blkfront extends EventEmitter<BlkfrontEvents> {
   disconnected(reason: XenbusError | undefined): void {
     if (reason) this.#reason ??= closeReason(reason);
     this.#halt(this.#reason ?? new BlockError('ECONNRESET', 'the device was closed'));
+  }
+
+  get #handle(): number {
+    return Number(this.device.path.slice(this.device.path.lastIndexOf('/') + 1)) & 0xffff;
   }
 
   #halt(error: BlockError): void {

@@ -218,10 +218,7 @@ export function checkSegments(
       `sectors ${plan.sector} to ${plan.sector + count} are past the end (${limits.sectors})`,
     );
   }
-  // A direct request's plan already holds its segments: only an indirect one needs a new plan.
-  return plan.indirect === undefined && plan.segments === segments
-    ? plan
-    : { ...plan, segments, indirect: undefined };
+  return { ...plan, segments, indirect: undefined };
 }
 
 function checkDiscard(
