@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 /**
  * How long one wait in place may sleep for the peer's next bytes, in microseconds. A xenstored
  * answers in tens of microseconds; a peer that takes longer is waited for the ordinary way.

@@ -1,4 +1,6 @@
+import { Buffer } from 'node:buffer';
 import { type ConnectOpts, connect, Socket, type SocketConstructorOpts } from 'node:net';
+import { nextTick } from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isNativeAvailable, loadNative, type XenwireNative } from '../../device/native.ts';
 import {
@@ -195,7 +197,7 @@ function socketStream(connected: ConnectedSocket, bytes: ByteStreamHandlers): By
   });
   socket.on('close', () => bytes.onClose(failure));
   const write = (chunk: Uint8Array): void => {
-    if (queue.length === 0) process.nextTick(flush);
+    if (queue.length === 0) nextTick(flush);
     queue.push(chunk);
     queued += chunk.length;
   };
