@@ -9,10 +9,7 @@
  * - `xenstore.seq.*`: one request at a time, TS client vs C libxenstore, both against the real
  *   C xenstored.
  * - `xenstore.busypoll.read`: the same reads by the TS client with `busyPoll: 'adaptive'` vs
- *   its default (`false`, never spinning), both with `waitInPlace: false` (spinning is what
- *   waits then): what spinning buys, and what it costs in CPU.
- * - `xenstore.inplace.read`: the same reads by the TS client waiting in place (its default) vs
- *   through the event loop (`waitInPlace: false`).
+ *   its default (`false`, never spinning): what spinning buys, and what it costs in CPU.
  * - `xenstore.pipeline.*`: the TS client with 1, 8 or 64 reads in flight vs libxenstore's
  *   sequential reads (libxenstore cannot pipeline), both against the real C xenstored.
  * - `xenstore.pool.64`: 64 reads in flight over a `XenstorePool` of 4 connections, same baseline.
@@ -137,62 +134,38 @@ function clientVsC(spec: ClientPair): BenchPair {
   };
 }
 
-/** How the TS client waits for a reply, as one side of a pair about it. */
-interface WaitingSide {
-  readonly label: string;
-  readonly busyPoll?: BusyPoll;
-  readonly waitInPlace?: boolean;
-}
-
 /**
- * The TS client's one-at-a-time reads waiting one way (candidate) vs another (baseline),
- * against a fresh real C xenstored: what the candidate's way buys in rate and costs in CPU, in
- * each condition.
+ * The TS client's one-at-a-time reads with `busyPoll: 'adaptive'` (candidate) vs its default,
+ * `false` (baseline), against a fresh real C xenstored: what spinning buys in rate and costs in
+ * CPU, in each condition, i.e. where turning it on pays.
  */
-function waitingClient(
-  id: string,
-  title: string,
-  baseline: WaitingSide,
-  candidate: WaitingSide,
-): BenchPair {
+function spinningClient(): BenchPair {
   const fixture = new XenstoreFixture({ realDaemon: 'xenstored' });
-  const reads: ClientPair = { id, title, workload: 'read', ops: 20_000, size: 16 };
-  const side = ({ label, ...way }: WaitingSide) => ({
-    label: `${TS_CLIENT}, ${label}`,
-    run: (options: RunOptions) =>
-      runClientLoop(fixture.realDaemon, {
-        ...clientRun(reads, options, fixture.nextBase('ts')),
-        ...way,
-      }),
-  });
+  const reads: ClientPair = {
+    id: 'xenstore.busypoll.read',
+    title: "READ one at a time: client with busyPoll: 'adaptive' vs the default (false)",
+    workload: 'read',
+    ops: 20_000,
+    size: 16,
+  };
+  const run = (options: RunOptions, busyPoll: BusyPoll) =>
+    runClientLoop(
+      fixture.realDaemon,
+      clientRun({ ...reads, busyPoll }, options, fixture.nextBase('ts')),
+    );
   return {
-    id,
-    title,
+    id: reads.id,
+    title: reads.title,
     unit: 'ops/s',
     floor: { medium: 'socket', roundTripsPerOp: 1 },
     ...fixture.hooks,
-    baseline: side(baseline),
-    candidate: side(candidate),
+    baseline: { label: `${TS_CLIENT}, busyPoll false`, run: (options) => run(options, false) },
+    candidate: {
+      label: `${TS_CLIENT}, busyPoll adaptive`,
+      run: (options) => run(options, 'adaptive'),
+    },
   };
 }
-
-/** Spinning (`busyPoll: 'adaptive'`) vs the default, never spinning: where turning it on pays. */
-const spinningClient = () =>
-  waitingClient(
-    'xenstore.busypoll.read',
-    "READ one at a time: client with busyPoll: 'adaptive' vs the default (false)",
-    { label: 'busyPoll false', busyPoll: false, waitInPlace: false },
-    { label: 'busyPoll adaptive', busyPoll: 'adaptive', waitInPlace: false },
-  );
-
-/** The default, waiting in place, vs waiting through the event loop (`waitInPlace: false`). */
-const inPlaceClient = () =>
-  waitingClient(
-    'xenstore.inplace.read',
-    'READ one at a time: client waiting in place (the default) vs through the event loop',
-    { label: 'waitInPlace false', waitInPlace: false },
-    { label: 'waitInPlace true', waitInPlace: true },
-  );
 
 const parity = { ratio: 1, direction: 'at-least' } as const;
 
@@ -540,7 +513,6 @@ function memoryPerNode(): BenchPair {
 const pairs: BenchPair[] = [
   ...[...sequential, ...pipelined, pooled, ...transactions].map(clientVsC),
   spinningClient(),
-  inPlaceClient(),
   serverComparison('xenstored'),
   serverComparison('oxenstored'),
   spinningServer(),

@@ -11,7 +11,6 @@
         "src/grant-devices.c",
         "src/fd-watch.c",
         "src/unix-dgram.c",
-        "src/unix-stream.c",
         "src/futex.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],

@@ -26,8 +26,6 @@ export interface ClientLoopRun extends Omit<XsLoopRun, 'workload'> {
   readonly connections?: number;
   /** The client's `busyPoll` (default: the client's own default). */
   readonly busyPoll?: BusyPoll;
-  /** The client's `waitInPlace` (default: the client's own default). */
-  readonly waitInPlace?: boolean;
   /**
    * Ops of the same workload to run first, untimed, under another base node: the process is
    * fresh, and this lets the JIT compile the loop and an adaptive `busyPoll` settle, as in a
@@ -63,7 +61,6 @@ export async function prepareClientLoop(
       ? await XenstoreClient.connect({
           ...(transport ? { transport } : { socketPath }),
           ...(run.busyPoll === undefined ? {} : { busyPoll: run.busyPoll }),
-          ...(run.waitInPlace === undefined ? {} : { waitInPlace: run.waitInPlace }),
         })
       : await XenstorePool.connect({ socketPath, size: run.connections });
   const setUp = (spec: ClientLoopRun): Promise<Workload> =>

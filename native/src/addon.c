@@ -7,7 +7,6 @@ NAPI_MODULE_INIT() {
   xw_init_grant_devices(env, exports);
   xw_init_fd_watch(env, exports);
   xw_init_unix_dgram(env, exports);
-  xw_init_unix_stream(env, exports);
   xw_init_futex(env, exports);
   return exports;
 }

@@ -10,7 +10,6 @@ void xw_init_evtchn_device(napi_env env, napi_value exports);
 void xw_init_grant_devices(napi_env env, napi_value exports);
 void xw_init_fd_watch(napi_env env, napi_value exports);
 void xw_init_unix_dgram(napi_env env, napi_value exports);
-void xw_init_unix_stream(napi_env env, napi_value exports);
 void xw_init_futex(napi_env env, napi_value exports);
 
 #endif

@@ -108,23 +108,6 @@ export interface XenwireNative extends Futex {
     /** Datagrams dropped for not being 4 bytes long. */
     malformed: number;
   };
-  /**
-   * A nonblocking stream socket connected to the unix socket at `path`, for Node to adopt with
-   * `new net.Socket({ fd })`. Throws with the errno's name (`ENOENT`, `ECONNREFUSED`, `EAGAIN`
-   * when the listener's backlog is full, …).
-   */
-  unixStreamConnect(path: string): number;
-  /**
-   * One nonblocking send of `bytes` to a stream socket: how many it took now (0 when none, or
-   * when the send failed, which the stream's own write then reports).
-   */
-  streamWriteNow(fd: number, bytes: Uint8Array): number;
-  /**
-   * Sleeps in `poll(2)` until the stream socket `fd` is readable or `budgetMicros` (at most
-   * 100,000) have passed, then reads what has come into `buffer`: the bytes read, or 0 when
-   * none came in time. An end of stream or an error is left unread, for the socket's owner.
-   */
-  streamReadWithin(fd: number, buffer: Uint8Array, budgetMicros: number): number;
   /** `close(2)`, for any fd the addon opened. */
   closeFd(fd: number): void;
 }

@@ -24,11 +24,6 @@ export interface Waiter {
   expect(): void;
   /** An answer has come (and is no longer counted in `outstanding`). */
   arrived(): void;
-  /**
-   * Whether exactly one answer is awaited in the whole thread, by all its waiters, and it is
-   * this waiter's: what may be waited for in place (see `InPlaceWaits`).
-   */
-  alone(): boolean;
 }
 
 /**
@@ -57,17 +52,11 @@ export class LoopSpinner {
 
   /** A waiter for this loop; `outstanding` says how many answers it still awaits. */
   waiter(mode: BusyPoll, outstanding: () => number): Waiter {
-    return new LoopWaiter(this, mode, outstanding);
+    return mode === false ? IDLE_WAITER : new LoopWaiter(this, mode === true, outstanding);
   }
 
   /** Its waiter's report of a request sent (see {@link Waiter.expect}). */
   expected(waiter: LoopWaiter): void {
-    if (waiter.mode === false) {
-      // Listed, so that its answers count as awaited in the thread, but never a reason to spin,
-      // and no clock read.
-      this.#active.add(waiter);
-      return;
-    }
     const outstanding = waiter.outstanding();
     // Its earlier requests answered or given up, the waiter may be listed from before.
     if (outstanding === 1) this.#active.delete(waiter);
@@ -79,11 +68,6 @@ export class LoopSpinner {
     }
     if (before === 0 && this.#policy.measuring) this.#waitStart = performance.now();
     this.#progress(listed ? before : before + outstanding);
-  }
-
-  /** Its waiter's question (see {@link Waiter.alone}). */
-  alone(waiter: LoopWaiter): boolean {
-    return waiter.outstanding() === 1 && this.#active.has(waiter) && this.#awaitedAlone();
   }
 
   /** A waiter's report of an answer (see {@link Waiter.arrived}). */
@@ -127,24 +111,6 @@ export class LoopSpinner {
     return total;
   }
 
-  /**
-   * Whether exactly one answer is awaited in the thread: the walk stops at the second, so its
-   * cost does not grow with the clients that have requests in flight.
-   */
-  #awaitedAlone(): boolean {
-    let total = 0;
-    for (const waiter of this.#active) {
-      const outstanding = waiter.outstanding();
-      if (outstanding === 0) {
-        this.#active.delete(waiter);
-        continue;
-      }
-      total += outstanding;
-      if (total > 1) return false;
-    }
-    return total === 1;
-  }
-
   #wantsSpin(awaited: number): boolean {
     return this.#eagerWaiting || (this.#policy.spinning && awaited === 1);
   }
@@ -163,28 +129,22 @@ export class LoopSpinner {
 }
 
 class LoopWaiter implements Waiter {
-  readonly always: boolean;
-
   constructor(
     readonly loop: LoopSpinner,
-    readonly mode: BusyPoll,
+    readonly always: boolean,
     readonly outstanding: () => number,
-  ) {
-    this.always = mode === true;
-  }
+  ) {}
 
   expect(): void {
     this.loop.expected(this);
   }
 
   arrived(): void {
-    if (this.mode !== false) this.loop.answered();
-  }
-
-  alone(): boolean {
-    return this.loop.alone(this);
+    this.loop.answered();
   }
 }
+
+const IDLE_WAITER: Waiter = { expect() {}, arrived() {} };
 
 let threadSpinner: LoopSpinner | undefined;
 

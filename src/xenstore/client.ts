@@ -75,21 +75,6 @@ export interface XenstoreClientOptions {
    */
   readonly busyPoll?: BusyPoll;
   /**
-   * Wait for a reply in place, blocking the thread in the kernel as a C client blocks in
-   * `read(2)`, when the request leaves alone (nothing else sent in the same tick) and its reply
-   * is the only one awaited in the thread, on a transport that can (a unix socket, with the
-   * native addon built). A one-at-a-time round trip then skips the event loop: one write, one
-   * poll and one read, and the request's promise settles before the loop turns again. Default
-   * `true`. Nothing else in the thread runs meanwhile, so it is bounded: a wait sleeps at most
-   * 0.2 ms per read and makes at most three reads; after 2 ms of such waits in a row the event
-   * loop gets a turn (timers and other I/O run) before the next; a server that misses the
-   * 0.2 ms twice in a row is not waited for in place for the next 256 requests (doubling while
-   * it keeps missing); and no client waits in place while a `socketListener` runs in the same
-   * thread. A reply not in in time is awaited as `busyPoll` says. Turn it off where work in the
-   * same thread must never be held back by a fraction of a millisecond.
-   */
-  readonly waitInPlace?: boolean;
-  /**
    * Refuse every request that would change the daemon's state (write, mkdir, rm, set
    * permissions, domain, feature, quota and control commands) with `EROFS`, before it is sent:
    * what libxenstore's `XS_OPEN_READONLY` once promised, which xenstored no longer enforces (its
@@ -165,7 +150,6 @@ type State = 'open' | 'reconnecting' | 'closed';
 export class XenstoreClient extends NodeOperations implements AsyncDisposable {
   readonly #connector: TransportConnector;
   readonly #readOnly: boolean;
-  readonly #inPlace: boolean;
   readonly #queueCapacity: number;
   readonly #reconnect: Required<ReconnectOptions> | undefined;
   readonly #events = new EventEmitter<XenstoreClientEvents>();
@@ -183,8 +167,6 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
   #connection = 0;
   #nextToken = 1;
 
-  readonly #alone = (): boolean => this.#poller.alone();
-
   readonly #carrier: TransactionCarrier = {
     send: (request, txId, options) => this.#request(request, txId, options),
     ended: (tx) => this.#transactions.delete(tx),
@@ -199,7 +181,6 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     this.#poller = busyWaiter(options.busyPoll ?? false, () => this.#requests.waiting);
     this.#queueCapacity = options.watchQueueCapacity ?? DEFAULT_QUEUE_CAPACITY;
     this.#readOnly = options.readOnly ?? false;
-    this.#inPlace = options.waitInPlace ?? true;
     const reconnect = options.reconnect === true ? {} : options.reconnect || undefined;
     this.#reconnect = reconnect && {
       maxAttempts: reconnect.maxAttempts ?? 10,
@@ -551,12 +532,11 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
     const pending = this.#requests.add(reqId, op, txId, requestPath(request), options, undo);
     // Before the transmit: an in-process server answers inside it.
     this.#poller.expect();
-    this.#transmit(message, this.#inPlace);
+    this.#transmit(message);
     return pending.promise as Promise<ReplyValue<R['op']>>;
   }
 
-  /** Sends `message`; `inPlace` when its answer may be waited for in place, if alone. */
-  #transmit(message: OutgoingMessage, inPlace = false): void {
+  #transmit(message: OutgoingMessage): void {
     if (trace.enabled) traceMessage('->', message);
     const transport = this.#transport;
     if (transport === undefined) {
@@ -564,8 +544,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
       return;
     }
     try {
-      if (inPlace && transport.sendAwaited) transport.sendAwaited(message, this.#alone);
-      else transport.send(message);
+      transport.send(message);
     } catch (error) {
       this.#onTransportClose(this.#connection, error as Error);
     }

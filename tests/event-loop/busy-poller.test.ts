@@ -101,34 +101,6 @@ describe('LoopSpinner', () => {
     expect(state.consulted).toBe(0);
   });
 
-  it('tells a waiter whether its answer is the only one awaited in the thread', async () => {
-    const loop = new LoopSpinner();
-    const sleeper = observed(false, loop);
-    const spinner = observed('adaptive', loop);
-    const eager = observed(true, loop);
-    expect(sleeper.poller.alone()).toBe(false);
-    sleeper.sent(1);
-    expect(sleeper.poller.alone()).toBe(true);
-    expect(spinner.poller.alone()).toBe(false);
-    sleeper.sent(2);
-    expect(sleeper.poller.alone()).toBe(false);
-    spinner.sent(1);
-    expect(spinner.poller.alone()).toBe(false);
-    // Answers given up or come need no report: the counts are asked for.
-    sleeper.state.outstanding = 0;
-    expect(spinner.poller.alone()).toBe(true);
-    expect(sleeper.poller.alone()).toBe(false);
-    eager.sent(1);
-    expect(spinner.poller.alone()).toBe(false);
-    spinner.state.outstanding = 0;
-    expect(eager.poller.alone()).toBe(true);
-    eager.state.outstanding = 0;
-    sleeper.sent(1);
-    expect(sleeper.poller.alone()).toBe(true);
-    sleeper.state.outstanding = 0;
-    await settle();
-  });
-
   it('when adaptive, spins first, then sleeps once sleeping has measured clearly quicker', async () => {
     const loop = new LoopSpinner();
     const { state, sent, answered } = observed('adaptive', loop);

@@ -1,7 +1,6 @@
 import { XenstoreError } from '../errors.ts';
 import { MessageFramer } from '../framer.ts';
-import { MessageType } from '../messages.ts';
-import { encodeMessage, type Message, type OutgoingMessage } from '../wire.ts';
+import { encodeMessage, type Message } from '../wire.ts';
 import type { Transport, TransportHandlers } from './transport.ts';
 
 /**
@@ -11,12 +10,6 @@ import type { Transport, TransportHandlers } from './transport.ts';
 export interface ByteStream {
   /** Writes bytes; the stream keeps their order. */
   write(bytes: Uint8Array): void;
-  /**
-   * Writes bytes as {@link write} does; if they leave alone and `alone()` then holds, may wait
-   * in place, for a bounded time, for what the other end sends, and hand it to `onData`, until
-   * `awaited()` turns false or the wait runs out. Optional (see `Transport.sendAwaited`).
-   */
-  writeAwaited?(bytes: Uint8Array, alone: () => boolean, awaited: () => boolean): void;
   /** Ends the stream. Idempotent. */
   close(): void;
 }
@@ -48,8 +41,6 @@ export function framedTransport(
 ): Transport {
   const framer = new MessageFramer();
   let closed = false;
-  /** The `req_id` of the latest request sent to be awaited in place, until its answer comes. */
-  let awaitedReqId = 0;
   const finish = (reason?: Error): void => {
     if (closed) return;
     closed = true;
@@ -68,10 +59,6 @@ export function framedTransport(
       }
       for (const message of messages) {
         if (closed) return;
-        // A client's req_id is never 0, the req_id of watch events.
-        if (message.reqId === awaitedReqId && message.type !== MessageType.WATCH_EVENT) {
-          awaitedReqId = 0;
-        }
         handlers.onMessage(message);
       }
     },
@@ -88,28 +75,14 @@ export function framedTransport(
       finish(cut);
     },
   });
-  const send = (message: OutgoingMessage): void => {
-    if (closed) throw new XenstoreError('ECONNRESET', 'connection is closed');
-    stream.write(message.frame ?? encodeMessage(message));
-  };
-  const close = (): void => {
-    stream.close();
-    finish();
-  };
-  const writeAwaited = stream.writeAwaited?.bind(stream);
-  if (writeAwaited === undefined) return { send, close };
   return {
-    send,
-    sendAwaited(message, alone) {
+    send(message) {
       if (closed) throw new XenstoreError('ECONNRESET', 'connection is closed');
-      const reqId = message.reqId;
-      awaitedReqId = reqId;
-      writeAwaited(
-        message.frame ?? encodeMessage(message),
-        alone,
-        () => awaitedReqId === reqId && !closed,
-      );
+      stream.write(message.frame ?? encodeMessage(message));
     },
-    close,
+    close() {
+      stream.close();
+      finish();
+    },
   };
 }

@@ -1,6 +1,5 @@
 import net from 'node:net';
 import { type BusyPoll, busyWaiter } from '../../event-loop/busy-poller.ts';
-import { inPlaceWaits } from '../../event-loop/in-place-wait.ts';
 import { framedTransport } from './byte-stream.ts';
 import { claimSocketFile } from './socket-file.ts';
 import type { XenstoreConnection, XenstoreService } from './transport.ts';
@@ -148,13 +147,10 @@ export async function socketListener(
   const maxConnections = options.maxConnections ?? (domid === 0 ? undefined : GUEST_CONNECTIONS);
   if (maxConnections !== undefined) netServer.maxConnections = maxConnections;
   const socketFile = await claimSocketFile(netServer, path);
-  // A client in this thread blocked waiting in place would hold back the very answer it awaits.
-  const releaseWaits = inPlaceWaits().hold();
   return {
     path,
     close: () =>
       new Promise<void>((resolve) => {
-        releaseWaits();
         for (const socket of sockets) socket.destroy();
         netServer.close(() => {
           socketFile.release();

@@ -34,15 +34,6 @@ export interface TransportHandlers {
 export interface Transport {
   /** Queues one message; may batch several sent in the same tick into one write. */
   send(message: OutgoingMessage): void;
-  /**
-   * Sends a request as {@link send} does, and may wait for its answer in place: if, when the
-   * request leaves, it leaves alone and `alone()` says its answer is the only one awaited in
-   * the thread, the transport may block the thread for a bounded time until the answer has
-   * come, and hand it to `onMessage` (with anything the other end sent before it) before the
-   * event loop turns again. What does not come in time comes later, as after {@link send}.
-   * Optional: media that cannot wait in place leave it out.
-   */
-  sendAwaited?(message: OutgoingMessage, alone: () => boolean): void;
   /** Ends the connection; `onClose` follows. Idempotent. */
   close(): void;
 }
