@@ -53,7 +53,12 @@ static napi_value js_mmap(napi_env env, napi_callback_info info) {
     return xw_throw_errno(env, EINVAL, "mmap: range extends past the end of the file");
   }
   int prot = PROT_READ | (writable ? PROT_WRITE : 0);
-  void *addr = mmap(NULL, length, prot, MAP_SHARED, (int)fd, (off_t)offset);
+  /* Mapping grants (gntdev) can be interrupted by a signal, e.g. a profiler's SIGPROF; nothing
+   * is left mapped then, so the call is made again. */
+  void *addr;
+  do {
+    addr = mmap(NULL, length, prot, MAP_SHARED, (int)fd, (off_t)offset);
+  } while (addr == MAP_FAILED && errno == EINTR);
   if (addr == MAP_FAILED) return xw_throw_errno(env, errno, "mmap");
   struct mapping *m = malloc(sizeof *m);
   if (m == NULL) {
