@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -70,6 +70,24 @@ describe.skipIf(!ready)('native mmap', () => {
     expect(() => (native.mmap as (...a: unknown[]) => unknown)(fd, 4096)).toThrow(
       expect.objectContaining({ code: 'EINVAL' }),
     );
+  });
+
+  it("holds signals back only for the mmap call: the thread's mask is as it was after it", () => {
+    // A grant device maps within mmap and gives up with EINTR on a signal, so the addon blocks
+    // signals around the call; they must be unblocked again, whether the call works or fails.
+    const blocked = () =>
+      /^SigBlk:\s*(\S+)$/m.exec(readFileSync('/proc/thread-self/status', 'utf8'))?.[1];
+    const before = blocked();
+    expect(before).toMatch(/^[0-9a-f]{16}$/);
+    const file = join(dir, 'mask');
+    writeFileSync(file, Buffer.alloc(8192));
+    unmap(mapFile(file, { length: 4096 }));
+    expect(blocked()).toBe(before);
+    // An offset the kernel refuses (not page-aligned) fails inside mmap itself.
+    expect(() => mapFd(openSync(file, 'r+'), { length: 4096, offset: 7 })).toThrow(
+      expect.objectContaining({ code: 'EINVAL' }),
+    );
+    expect(blocked()).toBe(before);
   });
 
   it('waits and wakes on shared memory through the futex like Atomics.wait', () => {
