@@ -112,10 +112,7 @@ static napi_value js_file_map(napi_env env, napi_callback_info info) {
   pthread_once(&sigbus_once, install_sigbus_handler);
   page_size = (size_t)sysconf(_SC_PAGESIZE);
   int prot = PROT_READ | (writable ? PROT_WRITE : 0);
-  void *addr;
-  do {
-    addr = mmap(NULL, length, prot, MAP_SHARED, (int)fd, 0);
-  } while (addr == MAP_FAILED && errno == EINTR);
+  void *addr = xw_mmap_shared(length, prot, (int)fd, 0);
   if (addr == MAP_FAILED) return xw_throw_errno(env, errno, "fileMap: mmap");
   struct file_map *m = malloc(sizeof *m);
   uint64_t *populated = calloc((length / page_size + 64) / 64, sizeof *populated);

@@ -2,7 +2,6 @@
  * buffer so JavaScript can never touch unmapped memory. */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -35,20 +34,6 @@ static void finalize_mapping(napi_env env, void *data, void *hint) {
   free(m);
 }
 
-/* mmap with every signal held back until it returns. A grant device maps the grants within the
- * call, and a PV guest's gntdev gave up with EINTR when a signal came meanwhile: a profiler's
- * SIGPROF (node --cpu-prof) was enough. Held back, the signals arrive once the mapping is made. */
-static void *mmap_shared_unsignalled(size_t length, int prot, int fd, off_t offset) {
-  sigset_t all, previous;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, &previous);
-  void *addr = mmap(NULL, length, prot, MAP_SHARED, fd, offset);
-  int error = errno;
-  pthread_sigmask(SIG_SETMASK, &previous, NULL);
-  errno = error;
-  return addr;
-}
-
 /* The longest ArrayBuffer V8 makes here. */
 #define MAX_MAPPING_LENGTH (UINT64_C(1) << 32)
 
@@ -76,7 +61,7 @@ static napi_value js_mmap(napi_env env, napi_callback_info info) {
     return xw_throw_errno(env, EINVAL, "mmap: range extends past the end of the file");
   }
   int prot = PROT_READ | (writable ? PROT_WRITE : 0);
-  void *addr = mmap_shared_unsignalled(length, prot, (int)fd, (off_t)offset);
+  void *addr = xw_mmap_shared(length, prot, (int)fd, (off_t)offset);
   if (addr == MAP_FAILED) return xw_throw_errno(env, errno, "mmap");
   struct mapping *m = malloc(sizeof *m);
   if (m == NULL) {

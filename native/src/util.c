@@ -1,8 +1,11 @@
 #include "util.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 
 napi_value xw_throw_errno(napi_env env, int err, const char *what) {
   const char *name = strerrorname_np(err);
@@ -66,4 +69,18 @@ void xw_export(napi_env env, napi_value target, const char *name, napi_callback 
   if (napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &value) == napi_ok) {
     napi_set_named_property(env, target, name, value);
   }
+}
+
+/* mmap with every signal held back until it returns. A grant device maps the grants within the
+ * call, and a PV guest's gntdev gave up with EINTR when a signal came meanwhile: a profiler's
+ * SIGPROF (node --cpu-prof) was enough. Held back, the signals arrive once the mapping is made. */
+void *xw_mmap_shared(size_t length, int prot, int fd, off_t offset) {
+  sigset_t all, previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &previous);
+  void *addr = mmap(NULL, length, prot, MAP_SHARED, fd, offset);
+  int error = errno;
+  pthread_sigmask(SIG_SETMASK, &previous, NULL);
+  errno = error;
+  return addr;
 }

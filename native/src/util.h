@@ -4,6 +4,7 @@
 #include <node_api.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Throws an Error whose `code` is the errno name (e.g. "EINVAL"); returns NULL for convenience. */
 napi_value xw_throw_errno(napi_env env, int err, const char *what);
@@ -16,6 +17,9 @@ napi_value xw_number(napi_env env, double value);
 napi_value xw_undefined(napi_env env);
 /* Adds `fn` as property `name` of `target`. */
 void xw_export(napi_env env, napi_value target, const char *name, napi_callback fn);
+
+/* mmap(NULL, length, prot, MAP_SHARED, fd, offset) with every signal held back for the call. */
+void *xw_mmap_shared(size_t length, int prot, int fd, off_t offset);
 
 #define XW_CHECK(env, call)                                    \
   do {                                                         \
