@@ -87,7 +87,6 @@ export class MappedFile {
       this.#pieces = new Float64Array(3 * buffers.length);
     }
     const pieces = this.#pieces;
-    const memories: ArrayBufferLike[] = [];
     const areas: Uint8Array[] = [];
     let at = offset;
     let count = 0;
@@ -102,19 +101,16 @@ export class MappedFile {
     let area = -1;
     for (const buffer of buffers) {
       if (buffer.buffer !== last) {
-        last = buffer.buffer;
-        area = memories.indexOf(last);
-        if (area < 0 && memories.length === MAX_AREAS) {
+        const memory = buffer.buffer;
+        last = memory;
+        area = areas.findIndex((known) => known.buffer === memory);
+        if (area < 0 && areas.length === MAX_AREAS) {
           copy();
           for (let i = 0; i < count; i++) at += pieces[3 * i + 2] as number;
           count = 0;
-          memories.length = 0;
           areas.length = 0;
         }
-        if (area < 0) {
-          area = memories.push(last) - 1;
-          areas.push(new Uint8Array(last));
-        }
+        if (area < 0) area = areas.push(new Uint8Array(memory)) - 1;
       }
       pieces[3 * count] = area;
       pieces[3 * count + 1] = buffer.byteOffset;
