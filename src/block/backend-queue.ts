@@ -6,7 +6,6 @@ import { BlockError } from './errors.ts';
 import {
   type BlkifAbi,
   type BlkifResponse,
-  type BlkifSegment,
   decodeBlkifRequest,
   encodeBlkifResponse,
 } from './layout.ts';
@@ -17,6 +16,7 @@ import {
   checkRequest,
   type DiscardPlan,
   type IoPlan,
+  listSegments,
   type Refusal,
   type RequestVerdict,
   type SegmentList,
@@ -241,7 +241,7 @@ export class BackendQueue {
       } else {
         const segments = verdict.indirect
           ? this.#readIndirect(verdict)
-          : segmentList(verdict.segments);
+          : listSegments(verdict.segments);
         if ('kind' in segments) {
           this.#respond(segments);
           return;
@@ -359,16 +359,4 @@ export class BackendQueue {
       this.#o.events.notify(this.#o.port);
     }
   }
-}
-
-/** A direct request's segments, listed as {@link checkIndirectSegments} lists indirect ones. */
-function segmentList(segments: readonly BlkifSegment[]): SegmentList {
-  const refs: number[] = new Array(segments.length);
-  const spans: number[] = new Array(segments.length);
-  for (let i = 0; i < segments.length; i++) {
-    const { ref, firstSect, lastSect } = segments[i] as BlkifSegment;
-    refs[i] = ref;
-    spans[i] = firstSect | (lastSect << 8);
-  }
-  return { refs, spans };
 }

@@ -235,11 +235,28 @@ export function checkIndirectSegments(
       const fault = segmentFault(i, firstSect, lastSect, limits);
       if (fault !== undefined) return refuse(plan.id, plan.op, fault);
       refs[i] = view.getUint32(at + SegmentOffset.ref, true);
-      spans[i] = firstSect | (lastSect << 8);
+      spans[i] = span(firstSect, lastSect);
       sectors += lastSect - firstSect + 1;
     }
   }
   return rangeRefusal(plan, sectors, limits) ?? { refs, spans };
+}
+
+/** A direct request's segments, listed as {@link checkIndirectSegments} lists indirect ones. */
+export function listSegments(segments: readonly BlkifSegment[]): SegmentList {
+  const refs: number[] = new Array(segments.length);
+  const spans: number[] = new Array(segments.length);
+  for (let i = 0; i < segments.length; i++) {
+    const { ref, firstSect, lastSect } = segments[i] as BlkifSegment;
+    refs[i] = ref;
+    spans[i] = span(firstSect, lastSect);
+  }
+  return { refs, spans };
+}
+
+/** A segment's {@link SegmentList.spans} entry. */
+function span(firstSect: number, lastSect: number): number {
+  return firstSect | (lastSect << 8);
 }
 
 /** Why segment `i`, sectors `firstSect` to `lastSect` of its page, cannot be carried out. */
