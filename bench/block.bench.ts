@@ -8,7 +8,7 @@
  * goal.
  */
 import { fileURLToPath } from 'node:url';
-import type { BlockPairJob } from './block/pair-process.ts';
+import type { WorkerPairJob } from '../tests/block/support/worker-pair.ts';
 import { runMeasured } from './lib/measured-process.ts';
 import { tsCommand } from './lib/ts-child.ts';
 import type { BenchPair, RunOptions, Sample } from './lib/types.ts';
@@ -17,7 +17,7 @@ const pairProcess = fileURLToPath(new URL('./block/pair-process.ts', import.meta
 
 const MiB = 1024 * 1024;
 
-const job = (options: RunOptions): BlockPairJob => ({
+const job = (options: RunOptions): WorkerPairJob => ({
   bytes: options.quick ? 4 * MiB : 32 * MiB,
   requestBytes: 64 * 1024,
   depth: 32,

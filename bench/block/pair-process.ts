@@ -5,7 +5,7 @@
  *   pair-process.ts SIDE JOB
  *
  * SIDE is `candidate` (xenwire blkfront -> blkback, two guest workers of a simulated host) or
- * `baseline` (two workers copying through shared memory); JOB a {@link BlockPairJob} as JSON.
+ * `baseline` (two workers copying through shared memory); JOB a {@link WorkerPairJob} as JSON.
  *
  * The rate is the side's own timing of its timed passes. The CPU time is the process's over the
  * whole run, its untimed first pass included, so it is reported per MB of everything moved
@@ -16,11 +16,8 @@ import { prepareWorkerPair, type WorkerPairJob } from '../../tests/block/support
 import { measureWhenTold } from '../lib/measured-child.ts';
 import { prepareCopy } from './shared-memory-copy.ts';
 
-/** What both sides move: `bytes` per pass, 1 untimed pass then `passes` timed ones. */
-export type BlockPairJob = WorkerPairJob;
-
 const [side, jobText] = process.argv.slice(2);
-const job = JSON.parse(jobText ?? 'null') as BlockPairJob | null;
+const job = JSON.parse(jobText ?? 'null') as WorkerPairJob | null;
 if (!job || (side !== 'candidate' && side !== 'baseline')) {
   throw new Error('usage: pair-process.ts candidate|baseline JOB');
 }
