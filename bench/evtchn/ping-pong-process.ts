@@ -55,5 +55,6 @@ try {
     return { ops: received, seconds, extra: { nativeFutex: isNativeAvailable() ? 1 : 0 } };
   });
 } finally {
-  await Promise.all([workerA.terminate(), workerB.terminate()]);
+  await hv.stopWorker(workerA);
+  await hv.stopWorker(workerB);
 }

@@ -228,7 +228,8 @@ export class SimulatedHost {
       });
     });
     const wasIntroduced = this.server.domains.isIntroduced(domid);
-    await this.#workers.get(domid)?.terminate();
+    const worker = this.#workers.get(domid);
+    if (worker) await this.hypervisor.stopWorker(worker);
     const guest = this.#guests.get(domid);
     this.#guests.delete(domid);
     guest?.closeConsole();
@@ -242,7 +243,7 @@ export class SimulatedHost {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.all([...this.#workers.values()].map((worker) => worker.terminate()));
+    for (const worker of this.#workers.values()) await this.hypervisor.stopWorker(worker);
     for (const guest of this.#guests.values()) {
       guest.closeConsole();
       await guest.client.close();

@@ -94,7 +94,8 @@ describe('simulated hypervisor across worker threads', () => {
             `worker event-loop utilisation ${(100 * (doneB.idleUtilization ?? 0)).toFixed(1)}%`,
         );
       } finally {
-        await Promise.all([workerA.worker.terminate(), workerB.worker.terminate()]);
+        await hv.stopWorker(workerA.worker);
+        await hv.stopWorker(workerB.worker);
       }
     },
     120_000,
@@ -147,7 +148,7 @@ describe('simulated hypervisor across worker threads', () => {
         worker.once('error', reject);
       });
       // A sleep that terminate() cannot interrupt would hang here until the test times out.
-      expect(await worker.terminate()).toBe(1);
+      expect(await hv.stopWorker(worker)).toBe(1);
     },
   );
 });

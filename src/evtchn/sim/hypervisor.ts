@@ -1,3 +1,4 @@
+import type { Worker } from 'node:worker_threads';
 import { checkDomid, checkPort, checkVirq, DOMID_SELF } from '../arguments.ts';
 import { EvtchnError } from '../errors.ts';
 import { Virq } from '../virq.ts';
@@ -108,6 +109,19 @@ export class SimulatedHypervisor {
    */
   static fromShared(buffer: SharedArrayBuffer): SimulatedHypervisor {
     return new SimulatedHypervisor(SharedState.attach(buffer));
+  }
+
+  /**
+   * Ends a worker thread that uses this host, as `worker.terminate()` does, but never in the
+   * middle of a hypervisor operation: a thread stopped while holding the host's lock would leave
+   * it held and every other thread of the host waiting for good. Use it for any worker that may
+   * still be working; resolves as `terminate()` does (the exit code, or `undefined` if it had
+   * already stopped).
+   */
+  stopWorker(worker: Worker): Promise<number> {
+    // A thread that has already gone has the id -1 and holds nothing.
+    if (worker.threadId < 0) return worker.terminate();
+    return this.#state.stopThread(worker.threadId, () => worker.terminate());
   }
 
   /** The shared memory holding the whole host; transferable to workers. */

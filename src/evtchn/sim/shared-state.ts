@@ -47,6 +47,8 @@ const H_PORTS = 3;
 const H_GRANTS = 4;
 const H_NEXT_OWNER = 5;
 const H_FLAGS = 6;
+/** The thread being stopped, see {@link SharedLock.stopThread}. */
+const H_STOPPING = 7;
 const HEADER_WORDS = 8;
 /**
  * Words of a page. The header takes the first page and every domain slot and grant page starts
@@ -115,12 +117,12 @@ export interface PortEntry {
  * The whole simulated host in one `SharedArrayBuffer`: a header with the lock word, one slot per
  * domain (its port table, pending and mask bitmaps, virq bindings, a wake-up word and its grant
  * table; a hot and a cold part, see above) and the pages grants refer to. Every thread holding the buffer sees the same host;
- * mutations happen under {@link lock}, and sleepers wait on a domain's wake word.
+ * mutations happen under its lock ({@link locked}), and sleepers wait on a domain's wake word.
  */
 export class SharedState {
   readonly words: Int32Array;
   readonly pages: Uint8Array;
-  readonly lock: SharedLock;
+  readonly #lock: SharedLock;
   readonly limits: SharedStateLimits;
   readonly #hotWords: number;
   readonly #coldWords: number;
@@ -155,7 +157,7 @@ export class SharedState {
     }
     this.words = new Int32Array(buffer, 0, layout.words);
     this.pages = new Uint8Array(buffer, layout.words * 4);
-    this.lock = new SharedLock(this.words, H_LOCK);
+    this.#lock = new SharedLock(this.words, H_LOCK, H_STOPPING);
     this.#futex = header[H_FLAGS]! & FLAG_NATIVE_FUTEX ? loadNative() : undefined;
     this.#hotWords = layout.hotWords;
     this.#coldWords = layout.coldWords;
@@ -341,15 +343,30 @@ export class SharedState {
       : Atomics.wait(this.words, index, value, timeoutMs);
   }
 
+  /**
+   * Ends thread `thread` through `stop` outside any operation (see {@link SharedLock.stopThread}).
+   * It may still be stopped between an operation and the wake-ups that operation deferred, so
+   * afterwards every domain's sleepers are woken: each looks again and finds what it was owed.
+   */
+  async stopThread<T>(thread: number, stop: () => Promise<T>): Promise<T> {
+    try {
+      return await this.#lock.stopThread(thread, stop);
+    } finally {
+      for (let slot = 0; slot < this.limits.maxDomains; slot++) {
+        if (this.domainState(slot) !== DomainState.free) this.notify(this.wakeIndex(slot));
+      }
+    }
+  }
+
   /** Runs `body` under the lock, then delivers the wake-ups it asked for. */
   locked<T>(body: () => T): T {
-    this.lock.lock();
+    this.#lock.lock();
     this.#lockDepth++;
     try {
       return body();
     } finally {
       this.#lockDepth--;
-      this.lock.unlock();
+      this.#lock.unlock();
       for (
         let index = this.#deferredWakes.pop();
         index !== undefined;
