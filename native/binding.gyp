@@ -7,6 +7,7 @@
         "src/util.c",
         "src/abi-info.c",
         "src/mapping.c",
+        "src/file-copy.c",
         "src/evtchn-device.c",
         "src/grant-devices.c",
         "src/fd-watch.c",

@@ -6,6 +6,7 @@
 
 void xw_init_abi_info(napi_env env, napi_value exports);
 void xw_init_mapping(napi_env env, napi_value exports);
+void xw_init_file_copy(napi_env env, napi_value exports);
 void xw_init_evtchn_device(napi_env env, napi_value exports);
 void xw_init_grant_devices(napi_env env, napi_value exports);
 void xw_init_fd_watch(napi_env env, napi_value exports);

@@ -49,6 +49,9 @@ static void *mmap_shared_unsignalled(size_t length, int prot, int fd, off_t offs
   return addr;
 }
 
+/* The longest ArrayBuffer V8 makes here. */
+#define MAX_MAPPING_LENGTH (UINT64_C(1) << 32)
+
 /* mmap(fd, length, offset, writable): a MAP_SHARED mapping as an ArrayBuffer. */
 static napi_value js_mmap(napi_env env, napi_callback_info info) {
   napi_value argv[4];
@@ -61,6 +64,11 @@ static napi_value js_mmap(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (length == 0) return xw_throw_errno(env, EINVAL, "mmap: length is 0");
+  /* V8 refuses a longer ArrayBuffer, and runs the finalizer as it does: the error path below
+   * would then free the mapping a second time. */
+  if (length > MAX_MAPPING_LENGTH) {
+    return xw_throw_errno(env, EINVAL, "mmap: longer than an ArrayBuffer can be (4 GiB)");
+  }
   struct stat st;
   if (fstat((int)fd, &st) != 0) return xw_throw_errno(env, errno, "mmap: fstat");
   /* Touching a page past the end of a regular file raises SIGBUS: refuse such a mapping. */

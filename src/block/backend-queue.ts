@@ -1,6 +1,6 @@
 import type { EventChannel } from '../evtchn/index.ts';
 import { type BackRing, RingIndexError } from '../ring/index.ts';
-import { BlkifStatus, SECTOR_SIZE, SEGMENTS_PER_INDIRECT_PAGE } from './constants.ts';
+import { BlkifStatus, SECTOR_SIZE } from './constants.ts';
 import type { BlockDisk } from './disk.ts';
 import { BlockError } from './errors.ts';
 import {
@@ -8,17 +8,18 @@ import {
   type BlkifResponse,
   type BlkifSegment,
   decodeBlkifRequest,
-  decodeSegments,
   encodeBlkifResponse,
 } from './layout.ts';
 import type { GrantCache, GrantLease } from './persistent-grants.ts';
 import {
   type BackendLimits,
+  checkIndirectSegments,
   checkRequest,
-  checkSegments,
   type DiscardPlan,
   type IoPlan,
+  type Refusal,
   type RequestVerdict,
+  type SegmentList,
 } from './request-validator.ts';
 
 /** What a backend did, summed over its queues. */
@@ -46,6 +47,16 @@ export interface BlkbackStats {
   bytesRead: number;
   /** Bytes copied from the frontend's pages to the disk. */
   bytesWritten: number;
+  /**
+   * Events from the frontend that found requests to take: with {@link okay}, {@link errors} and
+   * {@link notSupported}, the requests taken per wake-up.
+   */
+  wakeups: number;
+  /**
+   * Events sent to the frontend: responses are published together when they finish together,
+   * and the frontend is notified only when it asked to be (`rsp_event`).
+   */
+  notifications: number;
 }
 
 /** A fresh, zeroed {@link BlkbackStats}. */
@@ -61,6 +72,8 @@ export function emptyStats(): BlkbackStats {
     indirect: 0,
     bytesRead: 0,
     bytesWritten: 0,
+    wakeups: 0,
+    notifications: 0,
   };
 }
 
@@ -127,8 +140,19 @@ export class BackendQueue {
 
   readonly #onPending = (port: number): void => {
     if (port !== this.#o.port || this.#stopped) return;
-    this.#o.events.unmask(port);
     this.#service();
+    // Unmasked once the requests taken are answered (those done at once): an event the frontend
+    // sends meanwhile waits in the port and fires then, and the unmask is not on their way.
+    setImmediate(this.#unmask);
+  };
+
+  readonly #unmask = (): void => {
+    if (this.#stopped) return;
+    try {
+      this.#o.events.unmask(this.#o.port);
+    } catch (error) {
+      this.#o.onFatal(new BlockError('EIO', 'the event channel failed', { cause: error }));
+    }
   };
 
   #service(): void {
@@ -137,8 +161,9 @@ export class BackendQueue {
       return;
     }
     this.#servicing = true;
-    const { ring, abi } = this.#o;
+    const { ring, abi, stats } = this.#o;
     const scratch = this.#scratch;
+    let took = false;
     try {
       do {
         this.#again = false;
@@ -146,6 +171,8 @@ export class BackendQueue {
           while (!this.#stopped) {
             const n = ring.takeRequests(scratch);
             if (n === 0) break;
+            if (!took) stats.wakeups++;
+            took = true;
             for (let i = 0; i < n; i++) {
               const request = decodeBlkifRequest(abi, scratch.subarray(i * ring.entrySize));
               this.#dispatch(checkRequest(request, this.#o.limits));
@@ -173,7 +200,11 @@ export class BackendQueue {
       return;
     }
     const run =
-      verdict.kind === 'io' && verdict.barrier ? this.#barrier(verdict) : this.#afterFence(verdict);
+      verdict.kind === 'io' && verdict.barrier
+        ? this.#barrier(verdict)
+        : this.#fence
+          ? this.#afterFence(verdict)
+          : this.#carryOut(verdict);
     // Outcomes are answered on the ring; what escapes is the ring itself failing.
     const work = run.catch((error: unknown) =>
       this.#o.onFatal(new BlockError('EIO', 'answering a request failed', { cause: error })),
@@ -198,7 +229,7 @@ export class BackendQueue {
   }
 
   async #afterFence(verdict: IoPlan | DiscardPlan): Promise<void> {
-    if (this.#fence) await this.#fence.catch(() => {});
+    await this.#fence?.catch(() => {});
     await this.#carryOut(verdict);
   }
 
@@ -208,12 +239,31 @@ export class BackendQueue {
       if (verdict.kind === 'discard') {
         await this.#discard(verdict);
       } else {
-        const plan = verdict.indirect ? this.#readIndirect(verdict) : verdict;
-        if (plan.kind === 'refuse') {
-          this.#respond(plan);
+        const segments = verdict.indirect
+          ? this.#readIndirect(verdict)
+          : segmentList(verdict.segments);
+        if ('kind' in segments) {
+          this.#respond(segments);
           return;
         }
-        await this.#io(plan);
+        const { disk } = this.#o;
+        if (verdict.preflush) {
+          this.#o.stats.flushes++;
+          await disk.flush?.();
+        }
+        if (segments.refs.length > 0) {
+          // Awaited here, not in a helper: the answer goes out one turn after the disk's.
+          const { buffers, bytes, lease } = this.#transfer(verdict, segments);
+          try {
+            await (verdict.write
+              ? disk.write(verdict.sector, buffers)
+              : disk.read(verdict.sector, buffers));
+          } finally {
+            lease.release();
+          }
+          this.#count(verdict, bytes);
+          if (verdict.postflush) await disk.flush?.();
+        }
       }
     } catch (error) {
       status =
@@ -225,59 +275,44 @@ export class BackendQueue {
   }
 
   /** Reads an indirect request's segments from its pages and judges them. */
-  #readIndirect(plan: IoPlan) {
-    const { refs, count } = plan.indirect as NonNullable<IoPlan['indirect']>;
-    const lease = this.#lease(refs, true);
-    let segments: BlkifSegment[] = [];
+  #readIndirect(plan: IoPlan): SegmentList | Refusal {
+    const lease = this.#lease((plan.indirect as NonNullable<IoPlan['indirect']>).refs, true);
     try {
-      for (const [i, page] of lease.pages.entries()) {
-        const n = Math.min(SEGMENTS_PER_INDIRECT_PAGE, count - i * SEGMENTS_PER_INDIRECT_PAGE);
-        const decoded = decodeSegments(page, 0, n);
-        segments = i === 0 ? decoded : segments.concat(decoded);
-      }
+      this.#o.stats.indirect++;
+      return checkIndirectSegments(plan, lease.pages, this.#o.limits);
     } finally {
       lease.release();
     }
-    this.#o.stats.indirect++;
-    return checkSegments(plan, segments, this.#o.limits);
   }
 
-  async #io(plan: IoPlan): Promise<void> {
-    const { disk, stats } = this.#o;
-    if (plan.preflush) {
-      stats.flushes++;
-      await disk.flush?.();
-    }
-    if (plan.segments.length === 0) return;
-    const { segments } = plan;
-    const refs: number[] = new Array(segments.length);
-    for (let i = 0; i < segments.length; i++) refs[i] = (segments[i] as BlkifSegment).ref;
+  /**
+   * Maps a read's or write's pages and lists the buffers the disk copies to or from: the
+   * guest's pages themselves, a whole page as it is. The lease is the caller's to release.
+   */
+  #transfer(plan: IoPlan, { refs, spans }: SegmentList) {
     // The disk reads guest memory for a write: such pages need only be mapped read-only.
     const lease = this.#lease(refs, plan.write);
-    try {
-      // The I/O goes straight to and from the guest's pages; a whole page is passed as it is.
-      const buffers: Uint8Array[] = new Array(segments.length);
-      let bytes = 0;
-      for (let i = 0; i < segments.length; i++) {
-        const { firstSect, lastSect } = segments[i] as BlkifSegment;
-        const page = lease.pages[i] as Uint8Array;
-        const start = firstSect * SECTOR_SIZE;
-        const end = (lastSect + 1) * SECTOR_SIZE;
-        buffers[i] = start === 0 && end === page.byteLength ? page : page.subarray(start, end);
-        bytes += end - start;
-      }
-      if (plan.write) {
-        await disk.write(plan.sector, buffers);
-        stats.writes++;
-        stats.bytesWritten += bytes;
-        if (plan.postflush) await disk.flush?.();
-      } else {
-        await disk.read(plan.sector, buffers);
-        stats.reads++;
-        stats.bytesRead += bytes;
-      }
-    } finally {
-      lease.release();
+    const buffers: Uint8Array[] = new Array(refs.length);
+    let bytes = 0;
+    for (let i = 0; i < refs.length; i++) {
+      const span = spans[i] as number;
+      const page = lease.pages[i] as Uint8Array;
+      const start = (span & 0xff) * SECTOR_SIZE;
+      const end = ((span >>> 8) + 1) * SECTOR_SIZE;
+      buffers[i] = start === 0 && end === page.byteLength ? page : page.subarray(start, end);
+      bytes += end - start;
+    }
+    return { buffers, bytes, lease };
+  }
+
+  #count(plan: IoPlan, bytes: number): void {
+    const { stats } = this.#o;
+    if (plan.write) {
+      stats.writes++;
+      stats.bytesWritten += bytes;
+    } else {
+      stats.reads++;
+      stats.bytesRead += bytes;
     }
   }
 
@@ -304,13 +339,36 @@ export class BackendQueue {
     else stats.errors++;
     if (this.#stopped) return;
     encodeBlkifResponse(response, ring.nextResponse());
-    // Responses finishing together go out with one index store and at most one notification.
+    // The last request being carried out is answered at once; responses of requests finishing
+    // together go out with one index store and at most one notification.
+    if (this.#inflight.size <= 1) {
+      this.#push();
+      return;
+    }
     if (this.#pushQueued) return;
     this.#pushQueued = true;
     queueMicrotask(() => {
       this.#pushQueued = false;
-      if (this.#stopped) return;
-      if (ring.pushResponses()) this.#o.events.notify(this.#o.port);
+      if (!this.#stopped) this.#push();
     });
   }
+
+  #push(): void {
+    if (this.#o.ring.pushResponses()) {
+      this.#o.stats.notifications++;
+      this.#o.events.notify(this.#o.port);
+    }
+  }
+}
+
+/** A direct request's segments, listed as {@link checkIndirectSegments} lists indirect ones. */
+function segmentList(segments: readonly BlkifSegment[]): SegmentList {
+  const refs: number[] = new Array(segments.length);
+  const spans: number[] = new Array(segments.length);
+  for (let i = 0; i < segments.length; i++) {
+    const { ref, firstSect, lastSect } = segments[i] as BlkifSegment;
+    refs[i] = ref;
+    spans[i] = firstSect | (lastSect << 8);
+  }
+  return { refs, spans };
 }

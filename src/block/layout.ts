@@ -191,6 +191,13 @@ function setU64(v: DataView, at: number, value: number): void {
   v.setUint32(at + 4, Math.floor(value / 2 ** 32), true);
 }
 
+/**
+ * Byte offsets in a `struct blkif_request_segment`: `gref` (u32), `first_sect`, `last_sect` (u8
+ * each), then two bytes of padding.
+ * @internal
+ */
+export const SegmentOffset = { ref: 0, firstSect: 4, lastSect: 5 } as const;
+
 /** Reads `count` segments starting at byte `at` (a slot's `seg[]` or an indirect page). */
 export function decodeSegments(bytes: Uint8Array, at: number, count: number): BlkifSegment[] {
   const v = view(bytes);
@@ -198,9 +205,9 @@ export function decodeSegments(bytes: Uint8Array, at: number, count: number): Bl
   for (let i = 0; i < count; i++) {
     const o = at + i * SEGMENT_SIZE;
     segments.push({
-      ref: v.getUint32(o, true),
-      firstSect: v.getUint8(o + 4),
-      lastSect: v.getUint8(o + 5),
+      ref: v.getUint32(o + SegmentOffset.ref, true),
+      firstSect: v.getUint8(o + SegmentOffset.firstSect),
+      lastSect: v.getUint8(o + SegmentOffset.lastSect),
     });
   }
   return segments;
@@ -215,9 +222,9 @@ export function encodeSegments(
   const v = view(bytes);
   for (const [i, segment] of segments.entries()) {
     const o = at + i * SEGMENT_SIZE;
-    v.setUint32(o, segment.ref, true);
-    v.setUint8(o + 4, segment.firstSect);
-    v.setUint8(o + 5, segment.lastSect);
+    v.setUint32(o + SegmentOffset.ref, segment.ref, true);
+    v.setUint8(o + SegmentOffset.firstSect, segment.firstSect);
+    v.setUint8(o + SegmentOffset.lastSect, segment.lastSect);
     v.setUint16(o + 6, 0, true);
   }
 }

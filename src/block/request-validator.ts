@@ -5,8 +5,10 @@ import {
   MAX_SEGMENTS_PER_REQUEST,
   SECTOR_SIZE,
   SECTORS_PER_PAGE,
+  SEGMENT_SIZE,
+  SEGMENTS_PER_INDIRECT_PAGE,
 } from './constants.ts';
-import type { BlkifRequest, BlkifSegment } from './layout.ts';
+import { type BlkifRequest, type BlkifSegment, SegmentOffset } from './layout.ts';
 
 /**
  * Every check a backend makes before touching a guest's request, as pure functions of the
@@ -187,22 +189,77 @@ export function checkSegments(
   limits: BackendLimits,
 ): IoPlan | Refusal {
   let count = 0;
-  const unit = limits.sectorSize / SECTOR_SIZE;
   for (let i = 0; i < segments.length; i++) {
     const { firstSect, lastSect } = segments[i] as BlkifSegment;
-    if (lastSect >= SECTORS_PER_PAGE || lastSect < firstSect) {
-      return refuse(plan.id, plan.op, `segment ${i} has sectors ${firstSect} to ${lastSect}`);
-    }
-    const n = lastSect - firstSect + 1;
-    if (n % unit !== 0) {
-      return refuse(
-        plan.id,
-        plan.op,
-        `segment ${i} is not whole ${limits.sectorSize}-byte sectors`,
-      );
-    }
-    count += n;
+    const fault = segmentFault(i, firstSect, lastSect, limits);
+    if (fault !== undefined) return refuse(plan.id, plan.op, fault);
+    count += lastSect - firstSect + 1;
   }
+  return rangeRefusal(plan, count, limits) ?? { ...plan, segments, indirect: undefined };
+}
+
+/**
+ * A read's or write's segments as a backend carries them out, one entry per segment: the grant
+ * of its page, and its first and last sector in the page.
+ */
+export interface SegmentList {
+  /** Grant reference of each segment's page. */
+  readonly refs: readonly number[];
+  /** Each segment's `first_sect | last_sect << 8`. */
+  readonly spans: readonly number[];
+}
+
+/**
+ * Judges an indirect request's segments straight from its mapped indirect pages, as
+ * {@link checkSegments} judges decoded ones (`xen_blkbk_parse_indirect`), and lists them. Each
+ * field is read from the pages once, so a frontend rewriting them meanwhile cannot change what
+ * was judged; no object is made per segment, which a 1 MiB request has 256 of.
+ * @param pages - the pages of `plan.indirect.refs`, in order
+ */
+export function checkIndirectSegments(
+  plan: IoPlan,
+  pages: readonly Uint8Array[],
+  limits: BackendLimits,
+): SegmentList | Refusal {
+  const count = plan.indirect?.count ?? 0;
+  const refs: number[] = new Array(count);
+  const spans: number[] = new Array(count);
+  let sectors = 0;
+  for (let p = 0, i = 0; i < count; p++) {
+    const page = pages[p] as Uint8Array;
+    const view = new DataView(page.buffer, page.byteOffset, page.byteLength);
+    const end = Math.min(count, i + SEGMENTS_PER_INDIRECT_PAGE);
+    for (let at = 0; i < end; i++, at += SEGMENT_SIZE) {
+      const firstSect = view.getUint8(at + SegmentOffset.firstSect);
+      const lastSect = view.getUint8(at + SegmentOffset.lastSect);
+      const fault = segmentFault(i, firstSect, lastSect, limits);
+      if (fault !== undefined) return refuse(plan.id, plan.op, fault);
+      refs[i] = view.getUint32(at + SegmentOffset.ref, true);
+      spans[i] = firstSect | (lastSect << 8);
+      sectors += lastSect - firstSect + 1;
+    }
+  }
+  return rangeRefusal(plan, sectors, limits) ?? { refs, spans };
+}
+
+/** Why segment `i`, sectors `firstSect` to `lastSect` of its page, cannot be carried out. */
+function segmentFault(
+  i: number,
+  firstSect: number,
+  lastSect: number,
+  limits: BackendLimits,
+): string | undefined {
+  if (lastSect >= SECTORS_PER_PAGE || lastSect < firstSect) {
+    return `segment ${i} has sectors ${firstSect} to ${lastSect}`;
+  }
+  if ((lastSect - firstSect + 1) % (limits.sectorSize / SECTOR_SIZE) !== 0) {
+    return `segment ${i} is not whole ${limits.sectorSize}-byte sectors`;
+  }
+  return undefined;
+}
+
+/** The refusal of a read or write of `count` sectors from `plan.sector` outside the disk. */
+function rangeRefusal(plan: IoPlan, count: number, limits: BackendLimits): Refusal | undefined {
   // As Linux: a flush without data is not judged by its (meaningless) sector number.
   if (count > 0 && !aligned(limits, plan.sector)) {
     return refuse(
@@ -218,7 +275,7 @@ export function checkSegments(
       `sectors ${plan.sector} to ${plan.sector + count} are past the end (${limits.sectors})`,
     );
   }
-  return { ...plan, segments, indirect: undefined };
+  return undefined;
 }
 
 function checkDiscard(

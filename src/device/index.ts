@@ -13,9 +13,11 @@ export {
   GrantSharer,
   type UnmapNotify,
 } from './grant-devices.ts';
+export { MappedFile } from './mapped-file.ts';
 export { type MapOptions, mapFd, mapFile, unmap } from './mapping.ts';
 export {
   type FdWatch,
+  type FileMapHandle,
   isNativeAvailable,
   loadNative,
   type NativeAbi,

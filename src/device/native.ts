@@ -21,6 +21,12 @@ export interface NativeAbi {
   readonly layouts: Readonly<Record<string, NativeLayout>>;
 }
 
+/** Opaque handle of a file mapping made by {@link XenwireNative.fileMap}. */
+export type FileMapHandle = {
+  /** A type brand only, so no other value passes for a mapping; absent at run time. */
+  readonly __fileMap: unique symbol;
+};
+
 /** Opaque handle of a file-descriptor watch. */
 export type FdWatch = {
   /** A type brand only, so no other value passes for a watch; absent at run time. */
@@ -40,6 +46,24 @@ export interface XenwireNative extends Futex {
   mmap(fd: number, length: number, offset: number, writable: boolean): ArrayBuffer;
   /** Unmaps a buffer from {@link mmap} now and detaches it (its byteLength becomes 0). */
   munmap(buffer: ArrayBuffer): void;
+  /** Maps the first `length` bytes of a regular file shared, for {@link fileCopy}. */
+  fileMap(fd: number, length: number, writable: boolean): FileMapHandle;
+  /** Unmaps a {@link fileMap} mapping now; copies through it fail with `EBADF` afterwards. */
+  fileUnmap(handle: FileMapHandle): void;
+  /**
+   * Copies `count` pieces, one after another, to (`toFile`) or from the mapped file from byte
+   * `offset` on. Piece i is `pieces[3i + 2]` bytes from byte `pieces[3i + 1]` of
+   * `areas[pieces[3i]]` (at most 64 areas). `EIO` when the file ended under the mapping (its
+   * SIGBUS is caught).
+   */
+  fileCopy(
+    handle: FileMapHandle,
+    offset: number,
+    areas: readonly Uint8Array[],
+    pieces: Float64Array,
+    count: number,
+    toFile: boolean,
+  ): void;
 
   /** `IOCTL_EVTCHN_BIND_VIRQ` on an evtchn fd: returns the local port. */
   evtchnBindVirq(fd: number, virq: number): number;

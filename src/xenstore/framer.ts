@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { HEADER_SIZE } from './constants.ts';
 import type { XenstoreError } from './errors.ts';
 import { decodeHeader, type Header, type Message } from './wire.ts';

@@ -1,3 +1,5 @@
+import { Buffer } from 'node:buffer';
+
 /**
  * The payload grammar shared by requests and replies: strings each followed by a nul byte, with
  * WRITE and READ carrying raw bytes that may themselves hold nuls.

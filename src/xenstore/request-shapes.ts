@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { XenstoreError } from './errors.ts';
 import { atoi, atou } from './numbers.ts';
 import { indexOfNul, joinStrings, requestStrings, splitStrings, toText } from './payload.ts';

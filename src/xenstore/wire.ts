@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { HEADER_SIZE, PAYLOAD_MAX } from './constants.ts';
 import { XenstoreError } from './errors.ts';
 

@@ -186,6 +186,19 @@ describe('blkfront and blkback on the simulated host', () => {
     await front.close();
   });
 
+  it('takes requests published together at one wake-up and answers them with one notification', async () => {
+    env = await blockHost();
+    const { back, front } = await connectPair(env, new MemoryDisk(1024 * 1024), {}, { queues: 1 });
+    const writes = Array.from({ length: 16 }, (_, i) =>
+      front.write(i * 8, new Uint8Array(4096).fill(i + 1)),
+    );
+    await Promise.all(writes);
+    expect(back.stats).toMatchObject({ okay: 16, writes: 16, wakeups: 1, notifications: 1 });
+    expect(await front.read(15 * 8, 4096)).toEqual(new Uint8Array(4096).fill(16));
+    expect(back.stats).toMatchObject({ okay: 17, wakeups: 2, notifications: 2 });
+    await front.close();
+  });
+
   it('closes both ends when the frontend closes, the backend unmapping all it mapped', async () => {
     env = await blockHost();
     const { back, front } = await connectPair(env, new MemoryDisk(1024 * 1024));

@@ -7,8 +7,11 @@ import {
   BlkifStatus,
   checkRequest,
   checkSegments,
+  encodeSegments,
   type IoPlan,
+  SEGMENTS_PER_INDIRECT_PAGE,
 } from '../../src/block/index.ts';
+import { checkIndirectSegments } from '../../src/block/request-validator.ts';
 import { rwRequests } from './support/arbitraries.ts';
 
 const limits: BackendLimits = {
@@ -238,3 +241,63 @@ describe('the request validator, over any request', () => {
     );
   });
 });
+
+describe('an indirect request’s segments read straight from its pages', () => {
+  it('get the verdict their decoded segments get, and list them as they are', () => {
+    const segment = fc.record({
+      ref: fc.nat({ max: 2 ** 32 - 1 }),
+      firstSect: fc.nat({ max: 9 }),
+      lastSect: fc.nat({ max: 9 }),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(segment, { minLength: 1, maxLength: 1100 }),
+        fc.nat({ max: 40_000 }),
+        fc.constantFrom(512, 4096),
+        (segments, sector, sectorSize) => {
+          const l = { ...limits, sectors: 40_000, sectorSize, maxIndirectSegments: 4096 };
+          const pages = Array.from(
+            { length: Math.ceil(segments.length / SEGMENTS_PER_INDIRECT_PAGE) },
+            (_, p) => {
+              const page = new Uint8Array(4096).fill(0xee);
+              encodeSegments(
+                page,
+                0,
+                segments.slice(
+                  p * SEGMENTS_PER_INDIRECT_PAGE,
+                  (p + 1) * SEGMENTS_PER_INDIRECT_PAGE,
+                ),
+              );
+              return page;
+            },
+          );
+          const request = { ...indirectRequest(segments.length), sector };
+          const plan = checkRequest(request, l) as IoPlan;
+          const decoded = checkSegments(plan, segments, l);
+          const read = checkIndirectSegments(plan, pages, l);
+          if (decoded.kind === 'refuse') {
+            expect(read).toEqual(decoded);
+            return;
+          }
+          expect(read).toEqual({
+            refs: segments.map((s) => s.ref),
+            spans: segments.map((s) => s.firstSect | (s.lastSect << 8)),
+          });
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+function indirectRequest(segmentCount: number): BlkifRequest {
+  return {
+    op: BlkifOp.indirect,
+    indirectOp: BlkifOp.write,
+    id: 7n,
+    handle: 0,
+    sector: 0,
+    segmentCount,
+    indirectRefs: [1, 2, 3],
+  };
+}

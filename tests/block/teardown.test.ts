@@ -1,13 +1,16 @@
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, statfs, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, statfs, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FileDisk, MemoryDisk, openBlkback, openBlkfront } from '../../src/block/index.ts';
 import { createSimulatedHost } from '../../src/host/index.ts';
 import { createDevice, simulatedPlatform, XenbusState } from '../../src/xenbus/index.ts';
+import { nativeAddonReady } from '../support/requirements.ts';
 import { type BlockHost, blockHost, connectPair } from './support/block-host.ts';
+
+const mappable = nativeAddonReady();
 
 let env: BlockHost | undefined;
 let dir: string | undefined;
@@ -75,16 +78,20 @@ describe('a driver domain that dies', () => {
 });
 
 describe('a raw image file', () => {
-  it.each([false, true])(
-    'is served sector for sector, flushed, discarded to zeros, and refused when read-only (synchronous %s)',
-    async (synchronous) => {
+  it.each([
+    { synchronous: false, mapped: false },
+    { synchronous: true, mapped: false },
+    ...(mappable ? [{ synchronous: true, mapped: true }] : []),
+  ])(
+    'is served sector for sector, flushed, discarded to zeros, and refused when read-only ($synchronous, $mapped)',
+    async ({ synchronous, mapped }) => {
       dir = await mkdtemp(join(tmpdir(), 'xenwire-block-'));
       const image = join(dir, 'disk.img');
       const original = new Uint8Array(1024 * 1024).map((_, i) => i % 251);
       await writeFile(image, original);
       env = await blockHost();
-      const disk = await FileDisk.open(image, { synchronous });
-      expect(disk.synchronous).toBe(synchronous);
+      const disk = await FileDisk.open(image, { synchronous, mapped });
+      expect(disk).toMatchObject({ synchronous, mapped });
       const { back, front } = await connectPair(env, disk);
       expect(front.info).toMatchObject({ sectors: 2048, flush: 'flush', discard: true });
       const data = new Uint8Array(300 * 1024).fill(0xab);
@@ -102,7 +109,7 @@ describe('a raw image file', () => {
       await env.close();
 
       env = await blockHost();
-      const readOnly = await FileDisk.open(image, { readOnly: true, synchronous });
+      const readOnly = await FileDisk.open(image, { readOnly: true, synchronous, mapped });
       const pair = await connectPair(env, readOnly);
       expect(pair.front.info).toMatchObject({ readOnly: true });
       await expect(pair.front.write(0, new Uint8Array(512))).rejects.toMatchObject({
@@ -114,7 +121,7 @@ describe('a raw image file', () => {
     },
   );
 
-  it('is read and written on the calling thread by default only on a file system in memory', async () => {
+  it('is read and written on the calling thread, through a mapping, by default only on a file system in memory', async () => {
     dir = await mkdtemp(join(tmpdir(), 'xenwire-block-'));
     const image = join(dir, 'disk.img');
     await writeFile(image, new Uint8Array(4096));
@@ -130,7 +137,8 @@ describe('a raw image file', () => {
       for (const [path, type] of types) {
         const disk = await FileDisk.open(path);
         // tmpfs and ramfs: nothing to wait for.
-        expect(disk.synchronous).toBe(type === 0x01021994 || type === 0x858458f6);
+        const inMemory = type === 0x01021994 || type === 0x858458f6;
+        expect(disk).toMatchObject({ synchronous: inMemory, mapped: inMemory && mappable });
         await disk.write(1, [new Uint8Array(512).fill(7)]);
         const back = new Uint8Array(1024);
         await disk.read(0, [back.subarray(0, 512), back.subarray(512)]);
@@ -141,6 +149,24 @@ describe('a raw image file', () => {
       if (onShm) await rm(onShm, { force: true });
     }
   });
+
+  it.skipIf(!mappable)(
+    'answers a request past the end of an image shrunk under its mapping with an error',
+    async () => {
+      dir = await mkdtemp(join(tmpdir(), 'xenwire-block-'));
+      const image = join(dir, 'disk.img');
+      await writeFile(image, new Uint8Array(1024 * 1024).fill(3));
+      env = await blockHost();
+      const disk = await FileDisk.open(image, { mapped: true });
+      const { back, front } = await connectPair(env, disk);
+      await truncate(image, 4096);
+      await expect(front.read(1024, 4096)).rejects.toMatchObject({ code: 'EIO' });
+      expect(await front.read(0, 4096)).toEqual(new Uint8Array(4096).fill(3));
+      expect(back.stats.errors).toBe(1);
+      await front.close();
+      await disk.close();
+    },
+  );
 
   it('must be whole sectors', async () => {
     dir = await mkdtemp(join(tmpdir(), 'xenwire-block-'));

@@ -92,6 +92,7 @@ describe('xenwire blkback', () => {
     await front.close();
     expect(await running).toBe(0);
     expect(stdout.text).toMatch(/closed \(.*\): 1 reads \(1024 bytes\), 1 writes \(8192 bytes\)/);
+    expect(stdout.text).toMatch(/; 2 wake-ups, 2 notifications sent\n/);
     expect(await host.dom0Client.exists('/local/domain/0/backend/vbd-xenwire/1/51728')).toBe(false);
     expect(await host.dom0Client.exists('/local/domain/1/device/vbd/51728')).toBe(false);
     const bytes = await readFile(image);

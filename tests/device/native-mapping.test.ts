@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -55,6 +55,13 @@ describe.skipIf(!ready)('native mmap', () => {
     );
     const fd = openSync(file, 'r+');
     expect(() => mapFd(fd, { length: 0 })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    // Longer than an ArrayBuffer can be: refused, not a double free.
+    const sparse = join(dir, 'sparse');
+    writeFileSync(sparse, '');
+    truncateSync(sparse, 2 ** 32 + 8192);
+    expect(() => mapFile(sparse, { length: 2 ** 32 + 4096 })).toThrow(
+      expect.objectContaining({ code: 'EINVAL' }),
+    );
     expect(() => mapFd(fd, { length: 100, offset: 7 })).toThrow(
       expect.objectContaining({ code: 'EINVAL' }),
     );

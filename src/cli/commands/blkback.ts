@@ -159,7 +159,8 @@ export async function runBlkback(
       io.stdout.write(
         `closed (${why ?? 'by this end'}): ${s.reads} reads (${s.bytesRead} bytes), ` +
           `${s.writes} writes (${s.bytesWritten} bytes), ${s.flushes} flushes, ` +
-          `${s.discards} discards, ${s.errors} refused, ${s.notSupported} not supported\n`,
+          `${s.discards} discards, ${s.errors} refused, ${s.notSupported} not supported; ` +
+          `${s.wakeups} wake-ups, ${s.notifications} notifications sent\n`,
       );
       return (reason as BlockError | undefined)?.code === 'EPROTO' ? 1 : 0;
     } catch (error) {

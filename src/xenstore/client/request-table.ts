@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { XenstoreError } from '../errors.ts';
 import type { Request, RequestOp } from '../requests.ts';
 import type { RequestOptions } from './node-operations.ts';

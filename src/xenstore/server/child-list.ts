@@ -213,7 +213,7 @@ function nulFrom(bytes: Uint8Array, start: number): number {
 }
 
 /** The text of `bytes[start, end)`, one character per byte. */
-export function latin1(bytes: Uint8Array, start: number, end: number): string {
+function latin1(bytes: Uint8Array, start: number, end: number): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1', start, end);
 }
 

@@ -1,7 +1,7 @@
 import { XenstoreError } from '../errors.ts';
 import { baseName, parentPath } from '../paths.ts';
 import { Arena, blockSize, PAGE_MASK, PAGE_SHIFT } from './arena.ts';
-import { ChildList, type ChildSource, latin1, matches, writeLatin1 } from './child-list.ts';
+import { ChildList, type ChildSource, matches, writeLatin1 } from './child-list.ts';
 import {
   EMPTY_VALUE,
   NO_CHILDREN,
@@ -281,16 +281,6 @@ export class Store implements NodeAccess, ChildSource {
         block < 0 ? NO_CHILDREN : ChildList.stored(this, id, generation, this.#childLength(id)),
       generation,
     };
-  }
-
-  #path(id: number): string {
-    const record = this.#field(id, RECORD);
-    const start = record & PAGE_MASK;
-    return latin1(
-      this.#arena.pages[record >>> PAGE_SHIFT]!,
-      start,
-      start + this.#field(id, PATH_LENGTH),
-    );
   }
 
   #childLength(id: number): number {

@@ -1,4 +1,6 @@
+import { Buffer } from 'node:buffer';
 import { connect, type Socket } from 'node:net';
+import { nextTick } from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { XenstoreError } from '../errors.ts';
 import { type ByteStream, type ByteStreamHandlers, framedTransport } from './byte-stream.ts';
@@ -103,7 +105,7 @@ function socketStream(socket: Socket, bytes: ByteStreamHandlers): ByteStream {
   socket.on('close', () => bytes.onClose(failure));
   return {
     write(chunk: Uint8Array): void {
-      if (queue.length === 0) process.nextTick(flush);
+      if (queue.length === 0) nextTick(flush);
       queue.push(chunk);
       queued += chunk.length;
     },

@@ -2,7 +2,7 @@
  * A block device between two worker threads of a simulated host: blkfront in domain 1, blkback
  * serving a memory disk in driver domain 2, nothing but the hypervisor's shared memory between
  * them (throughput-worker.ts is either end). Used by tests/block/workers.test.ts, which checks
- * the data, and bench/block.bench.ts, which times it.
+ * the data, and bench/block/pair-process.ts, which times it.
  */
 import type { Worker } from 'node:worker_threads';
 import { createSimulatedHost } from '../../../src/host/index.ts';
@@ -44,8 +44,18 @@ function message<T>(worker: Worker, key: string): Promise<T> {
   });
 }
 
-/** Runs the pair once on a fresh simulated host. */
-export async function runWorkerPair(job: WorkerPairJob): Promise<WorkerPairOutcome> {
+/** A pair set up and waiting: `run` starts it and settles with its outcome, once. */
+export interface PreparedWorkerPair {
+  run(): Promise<WorkerPairOutcome>;
+  /** Closes the simulated host (and so both workers). */
+  close(): Promise<void>;
+}
+
+/**
+ * Sets the pair up on a fresh simulated host: both workers loaded and the device created, the
+ * frontend waiting for `run` to begin. A bench measures `run` alone.
+ */
+export async function prepareWorkerPair(job: WorkerPairJob): Promise<PreparedWorkerPair> {
   const devid = 51712;
   const host = await createSimulatedHost({
     hypervisor: { maxDomains: 4, grantsPerDomain: 1400 },
@@ -61,17 +71,31 @@ export async function runWorkerPair(job: WorkerPairJob): Promise<WorkerPairOutco
       workerData: { entry, role: 'backend', peer: 1, ...common },
     });
     await createDevice(host.dom0Client, { type: 'vbd', frontendDomid: 1, backendDomid: 2, devid });
-    const results = message<{ writeMBs: number; readMBs: number; wrote: string; read: string }>(
-      front.worker,
-      'writeMBs',
-    );
-    const closed = message<{ closed: string; stats: { errors: number } }>(back.worker, 'closed');
-    back.worker.postMessage('go');
-    front.worker.postMessage('go');
-    const { writeMBs, readMBs, wrote, read } = await results;
-    const end = await closed;
-    return { writeMBs, readMBs, wrote, read, closed: end.closed, errors: end.stats.errors };
-  } finally {
+    const run = async (): Promise<WorkerPairOutcome> => {
+      const results = message<{ writeMBs: number; readMBs: number; wrote: string; read: string }>(
+        front.worker,
+        'writeMBs',
+      );
+      const closed = message<{ closed: string; stats: { errors: number } }>(back.worker, 'closed');
+      back.worker.postMessage('go');
+      front.worker.postMessage('go');
+      const { writeMBs, readMBs, wrote, read } = await results;
+      const end = await closed;
+      return { writeMBs, readMBs, wrote, read, closed: end.closed, errors: end.stats.errors };
+    };
+    return { run, close: () => host.close() };
+  } catch (error) {
     await host.close();
+    throw error;
+  }
+}
+
+/** Runs the pair once on a fresh simulated host. */
+export async function runWorkerPair(job: WorkerPairJob): Promise<WorkerPairOutcome> {
+  const pair = await prepareWorkerPair(job);
+  try {
+    return await pair.run();
+  } finally {
+    await pair.close();
   }
 }
