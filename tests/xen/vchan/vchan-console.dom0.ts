@@ -8,11 +8,11 @@
  *    is unpaused, its /init prints a marker and runs a shell on hvc0;
  * 2. console: the marker is read, a command is typed whose answer only a shell gives
  *    (`echo console-echo-$((6*7))` → `console-echo-42`);
- * 3. libxenvchan, 1 MiB each way at once per pair (`XEN_LANE_VCHAN_BYTES`) in two rounds, Dom0
+ * 3. libxenvchan, 10 MiB each way at once per pair (`XEN_LANE_VCHAN_BYTES`) in four rounds, Dom0
  *    the server, the DomU's clients run in turn by one program typed into its shell: xenwire's
  *    server ↔ Xen's `vchan-socket-proxy` client, Xen's on both ends (the baseline), Xen's server
- *    ↔ xenwire's client, then the same in reverse order; the hashes each side saw must match
- *    what the other sent; prints MiB/s per direction and xenwire/C ratios;
+ *    ↔ xenwire's client, every other round in reverse order; the hashes each side saw must match
+ *    what the other sent; prints each pair's median MiB/s per direction and xenwire/C ratios;
  * 4. `poweroff -f` on the console: the console must end with the domain.
  *
  * Run inside the lane's Dom0 session, through run-in-dom0.sh, bundled (build.mjs) beside
@@ -20,6 +20,7 @@
  */
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { median } from '../../../bench/lib/stats.ts';
 import { openConsole } from '../../../src/console/index.ts';
 import { openVchanServer, vchanPath } from '../../../src/vchan/index.ts';
 import { xenPlatform } from '../../../src/xenbus/index.ts';
@@ -31,23 +32,29 @@ import { checkProcessDeath } from './process-death.ts';
 import { type Digest, type Received, receive, sendRandom } from './transfer.ts';
 
 const MB = 1024 * 1024;
-/** Bytes each way per pair, over both rounds. */
-const BYTES = Number(process.env.XEN_LANE_VCHAN_BYTES || MB);
-/** Each pair's transfers in a round; see {@link runPairs}. */
-const ROUND_BYTES = Math.ceil(BYTES / 2);
+/** Bytes each way per pair, over all its rounds. */
+const BYTES = Number(process.env.XEN_LANE_VCHAN_BYTES || 10 * MB);
+/** Rounds of each pair; see {@link runPairs}. */
+const ROUNDS = 4;
+/** Each pair's transfers in a round. */
+const ROUND_BYTES = Math.ceil(BYTES / ROUNDS);
 const { xl, step, guestConfig, tools, libs } = dom0Session('vchan');
 const cTools: CTools = { proxy: `${tools}/vchan-socket-proxy`, libraryPath: libs };
 
 type Kind = 'xenwire' | 'c';
 interface PairResult {
   readonly name: string;
-  /** MiB/s over both rounds, as timed by each receiver. */
+  /** MiB/s, the median of the pair's rounds, as timed by each receiver. */
   readonly toDomU: number;
   readonly toDom0: number;
 }
 
 /** One round of a pair: seconds each direction took, as timed by its receiver. */
-type RoundTimes = PairResult;
+interface RoundTimes {
+  readonly name: string;
+  readonly toDomU: number;
+  readonly toDom0: number;
+}
 
 /** What the DomU's peer reports. */
 interface DomUReport {
@@ -165,13 +172,14 @@ async function runPair(
 }
 
 /**
- * The three pairs one after the other, the C pair in the middle, in two rounds, the second in
- * reverse order; each pair's rate is over both rounds. One after the other: the DomU has one
- * vCPU, and pairs at once would measure how its scheduler shares it out rather than the protocol
- * ends. Two rounds, reversed: the host's load drifts over the minutes the pairs take, by 2x
- * within one run on a shared host, and a pair run only first or last took that drift for its
- * ratio to the C pair; with each pair as early on average as the others, a steady drift weighs
- * on all three alike.
+ * The three pairs one after the other, the C pair in the middle, in four rounds, every other one
+ * in reverse order; each pair's rate per direction is the median of its four. One after the
+ * other: the DomU has one vCPU, and pairs at once would measure how its scheduler shares it out
+ * rather than the protocol ends. Reversed rounds: the host's load drifts over the minutes the
+ * pairs take, and with each pair as early on average as the others, a steady drift weighs on all
+ * three alike. Medians: a burst of other work on the shared host can slow one round several times
+ * over (one at 0.11 MiB/s among rounds at 0.7-1.0 in the same run; the first round after the
+ * DomU's boot was the usual victim), and a rate over all rounds took that burst for the pair's.
  */
 async function runPairs(shell: ConsoleShell, client: XenstoreClient, domid: number) {
   const pairs: [Kind, Kind][] = [
@@ -179,7 +187,10 @@ async function runPairs(shell: ConsoleShell, client: XenstoreClient, domid: numb
     ['c', 'c'],
     ['c', 'xenwire'],
   ];
-  const runs = [0, 1, 2, 2, 1, 0].map((pair, i) => ({ pair, path: vchanPath(0, domid, i + 1) }));
+  const order = Array.from({ length: ROUNDS }, (_, round) =>
+    round % 2 === 0 ? [0, 1, 2] : [2, 1, 0],
+  ).flat();
+  const runs = order.map((pair, i) => ({ pair, path: vchanPath(0, domid, i + 1) }));
   const from = shell.text.length;
   const specs = runs.map(({ pair, path }) => `${pairs[pair]?.[1]}-client:${path}`);
   shell.type(`node peer.mjs 0 ${ROUND_BYTES} ${specs.join(' ')}`);
@@ -189,7 +200,7 @@ async function runPairs(shell: ConsoleShell, client: XenstoreClient, domid: numb
     rounds[pair]?.push(await runPair(shell, client, domid, path, from, dom0, domu));
   }
   const rate = (times: RoundTimes[], direction: 'toDomU' | 'toDom0'): number =>
-    (times.length * ROUND_BYTES) / MB / times.reduce((sum, round) => sum + round[direction], 0);
+    median(times.map((round) => ROUND_BYTES / MB / round[direction]));
   return rounds.map((times) => ({
     name: times[0]?.name ?? '',
     toDomU: rate(times, 'toDomU'),
@@ -247,8 +258,8 @@ try {
   const ratio = (ours: number, theirs: number) => `${(ours / theirs).toFixed(2)}x`;
   // ASCII only: the host parses these lines from the emulated serial console.
   console.log(
-    `xen-lane: libxenvchan ${(2 * ROUND_BYTES) / MB} MiB each way at once, three pairs in turn ` +
-      `in two rounds (the second reversed), Dom0 server, ` +
+    `xen-lane: libxenvchan ${(ROUNDS * ROUND_BYTES) / MB} MiB each way at once, three pairs in ` +
+      `turn in ${ROUNDS} rounds (every other one reversed, medians), Dom0 server, ` +
       `rings 2048 B (Dom0 -> DomU) and 1024 B (DomU -> Dom0), hashes equal in every pair`,
   );
   for (const pair of [xenwireToC, cToXenwire, cPair]) {
