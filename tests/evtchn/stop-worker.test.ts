@@ -17,7 +17,8 @@ describe('SimulatedHypervisor.stopWorker', () => {
     const a = hv.createDomain();
     const b = hv.createDomain();
     const port = hv.allocUnbound(a, b);
-    await using channel = hv.openEventChannel(b);
+    // Closed only at the end: closing takes the lock, which must not block this thread on failure.
+    const channel = hv.openEventChannel(b);
     const peerPort = channel.bindInterdomain(a, port);
     for (let stop = 0; stop < STOPS; stop++) {
       const worker = new Worker(bootstrap, {
@@ -36,6 +37,7 @@ describe('SimulatedHypervisor.stopWorker', () => {
       expect(channel.takePending()).toEqual([peerPort]);
       channel.unmask(peerPort);
     }
+    channel.close();
   }, 120_000);
 
   it('waits for a thread that stopped on its own', async () => {

@@ -19,7 +19,9 @@ const SPINS_BEFORE_SLEEP = 100;
  * Naming the holder is what lets a thread be stopped safely ({@link stopThread}): a second word,
  * the stop word, names a thread that must not begin another critical section. A thread checks it
  * right after taking the lock and a stopper checks the lock right after naming its target, so with
- * sequentially consistent atomics one of the two always sees the other (Dekker's handshake).
+ * sequentially consistent atomics one of the two always sees the other (Dekker's handshake). The
+ * target may still be ended in the instant it holds the lock to give it back; the stopper frees it
+ * then, the mark in the word saying whose it was.
  */
 export class SharedLock {
   constructor(
@@ -45,8 +47,8 @@ export class SharedLock {
   }
 
   /**
-   * Ends thread `thread` (through `stop`, typically `worker.terminate()`) at a point where it holds
-   * no lock and will take none: a thread ended inside a critical section would leave the lock held
+   * Ends thread `thread` (through `stop`, typically `worker.terminate()`) at a point where it is in
+   * no critical section and will begin none: a thread ended inside one would leave the lock held
    * and every other thread waiting for good. One stop at a time per lock.
    */
   async stopThread<T>(thread: number, stop: () => Promise<T>): Promise<T> {
@@ -59,16 +61,34 @@ export class SharedLock {
     }
     try {
       // Critical sections are a few hundred nanoseconds and never wait: the target is done with
-      // its current one almost at once, and takes no other.
+      // its current one almost at once.
       for (let held = Atomics.load(w, this.index); (held & ~WAITERS) === mark; ) {
         Atomics.wait(w, this.index, held, 1);
         held = Atomics.load(w, this.index);
       }
-      return await stop();
+      const result = await stop();
+      this.#takeBackFrom(mark);
+      return result;
     } finally {
       Atomics.store(w, this.stopIndex, 0);
       Atomics.notify(w, this.stopIndex);
     }
+  }
+
+  /**
+   * After the thread marked `mark` has ended: from here on it could only take the lock to see
+   * the stop word and give it back, and it may have ended between the two, or between giving it
+   * back and waking a waiter. Neither leaves anything half done, so the lock is freed and every
+   * waiter woken (each looks again).
+   */
+  #takeBackFrom(mark: number): void {
+    const w = this.words;
+    for (let held = Atomics.load(w, this.index); (held & ~WAITERS) === mark; ) {
+      const seen = Atomics.compareExchange(w, this.index, held, 0);
+      if (seen === held) break;
+      held = seen;
+    }
+    Atomics.notify(w, this.index);
   }
 
   #acquire(): void {

@@ -8,5 +8,7 @@ const { buffer, domid, port } = workerData as {
   port: number;
 };
 const hv = SimulatedHypervisor.fromShared(buffer);
+// Told once a send has gone through, so that every stop finds at least one event delivered.
+hv.send(domid, port);
 parentPort!.postMessage('hammering');
 for (;;) hv.send(domid, port);
