@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
-import { HEADER_SIZE } from './constants.ts';
+import { HEADER_SIZE, PAYLOAD_MAX } from './constants.ts';
 import type { XenstoreError } from './errors.ts';
-import { decodeHeader, type Header, type Message } from './wire.ts';
+import { decodeHeader, type Header, type Message, readU32 } from './wire.ts';
 
 const NO_PAYLOAD: Uint8Array = Buffer.alloc(0);
 
@@ -58,17 +58,19 @@ export class MessageFramer {
         this.#continue(chunk.subarray(at), out);
         break;
       }
-      const header = this.#decode(chunk, at);
-      const end = at + HEADER_SIZE + header.len;
+      // The fields are read straight into the message: no header object for a whole one.
+      const len = readU32(chunk, at + 12);
+      if (len > PAYLOAD_MAX) this.#decode(chunk, at);
+      const end = at + HEADER_SIZE + len;
       if (end > chunk.length) {
-        this.#start(header);
+        this.#start(this.#decode(chunk, at));
         this.#continue(chunk.subarray(at + HEADER_SIZE), out);
         break;
       }
       out.push({
-        type: header.type,
-        reqId: header.reqId,
-        txId: header.txId,
+        type: readU32(chunk, at),
+        reqId: readU32(chunk, at + 4),
+        txId: readU32(chunk, at + 8),
         payload: chunk.subarray(at + HEADER_SIZE, end),
       });
       at = end;

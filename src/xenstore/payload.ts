@@ -31,6 +31,11 @@ export function toText(bytes: Uint8Array): string {
   return asBuffer(bytes).toString('latin1');
 }
 
+/** {@link toText} of `bytes` from `start` up to `end`, without making a view of them first. */
+export function textBetween(bytes: Uint8Array, start: number, end: number): string {
+  return asBuffer(bytes).toString('latin1', start, end);
+}
+
 /**
  * Each item followed by a nul: `a\0b\0`, after `headroom` zero bytes (room for a message header,
  * so that a whole frame is one buffer).

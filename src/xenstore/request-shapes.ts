@@ -1,7 +1,14 @@
 import { Buffer } from 'node:buffer';
 import { XenstoreError } from './errors.ts';
 import { atoi, atou } from './numbers.ts';
-import { indexOfNul, joinStrings, requestStrings, splitStrings, toText } from './payload.ts';
+import {
+  indexOfNul,
+  joinStrings,
+  requestStrings,
+  splitStrings,
+  textBetween,
+  toText,
+} from './payload.ts';
 import { formatPermission, type Permission, parsePermissions } from './permissions.ts';
 
 /**
@@ -52,7 +59,7 @@ export const path: RequestShape<{
   decode(payload, op) {
     const nul = indexOfNul(payload);
     if (nul < 0 || nul !== payload.length - 1) bad(op, 'expected one nul-terminated path');
-    return { op, path: toText(payload.subarray(0, nul)) };
+    return { op, path: textBetween(payload, 0, nul) };
   },
 };
 
@@ -67,7 +74,7 @@ export const pathValue: RequestShape<{
   decode(payload, op) {
     const nul = indexOfNul(payload);
     if (nul < 0) bad(op, 'path is not nul-terminated');
-    return { op, path: toText(payload.subarray(0, nul)), value: payload.subarray(nul + 1) };
+    return { op, path: textBetween(payload, 0, nul), value: payload.subarray(nul + 1) };
   },
 };
 

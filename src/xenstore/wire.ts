@@ -114,7 +114,8 @@ export function writeHeader(target: Uint8Array, header: Header, offset = 0): voi
 }
 
 // Byte arithmetic rather than a DataView per message: headers are on every hot path.
-function readU32(bytes: Uint8Array, at: number): number {
+/** The little-endian 32-bit word at `at` (a header field). */
+export function readU32(bytes: Uint8Array, at: number): number {
   return (
     (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0
   );
@@ -138,7 +139,10 @@ export function encodeMessage(message: Message): Buffer {
     throw new XenstoreError('E2BIG', `payload of ${len} bytes exceeds ${PAYLOAD_MAX}`);
   }
   const out = Buffer.allocUnsafe(HEADER_SIZE + len);
-  writeHeader(out, { type: message.type, reqId: message.reqId, txId: message.txId, len });
+  writeU32(out, 0, message.type);
+  writeU32(out, 4, message.reqId);
+  writeU32(out, 8, message.txId);
+  writeU32(out, 12, len);
   out.set(message.payload, HEADER_SIZE);
   return out;
 }

@@ -98,6 +98,16 @@ describe('MessageFramer', () => {
     );
   });
 
+  it('rejects a message over 4096 bytes even when the chunk holds all of it', () => {
+    const bytes = Buffer.alloc(16 + PAYLOAD_MAX + 1);
+    writeHeader(bytes, { type: 11, reqId: 0, txId: 0, len: PAYLOAD_MAX + 1 });
+    const framer = new MessageFramer();
+    expect(() => framer.push(bytes)).toThrow(expect.objectContaining({ code: 'EPROTO' }));
+    expect(() => framer.push(Buffer.alloc(16))).toThrow(
+      expect.objectContaining({ code: 'EPROTO' }),
+    );
+  });
+
   it('accepts exactly 4096 payload bytes', () => {
     const framer = new MessageFramer();
     const bytes = encodeMessage({

@@ -18,6 +18,11 @@ export interface ChildSource {
 }
 
 const INITIAL_CAPACITY = 16;
+/**
+ * The bytes of a list with no room of its own: a list read from the store and the shared empty
+ * one take no buffer until a name is appended (every node read from the store has a list).
+ */
+const NO_ROOM = new Uint8Array(0);
 
 /**
  * The child names of one node. A list read from the global store keeps reading the store's bytes
@@ -36,7 +41,7 @@ export class ChildList {
   readonly #frozen: boolean;
 
   private constructor(capacity: number, frozen = false) {
-    this.#bytes = new Uint8Array(capacity);
+    this.#bytes = capacity === 0 ? NO_ROOM : new Uint8Array(capacity);
     this.#frozen = frozen;
   }
 

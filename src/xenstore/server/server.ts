@@ -624,7 +624,7 @@ export class XenstoreServer implements XenstoreService {
   // Everything queued for ordinary connections; for fair ones, at most OUTPUT_PER_TURN messages
   // per turn, the rest held for the next.
   #deliver(): void {
-    const held: ServerConnection[] = [];
+    let held: ServerConnection[] | undefined;
     while (this.#pending.size > 0) {
       for (const conn of this.#pending) {
         this.#pending.delete(conn);
@@ -638,10 +638,13 @@ export class XenstoreServer implements XenstoreService {
             this.#disconnect(conn, err instanceof Error ? err : new Error(String(err)));
           }
         }
-        if (conn.outbox.length > 0 && !conn.closed) held.push(conn);
+        if (conn.outbox.length > 0 && !conn.closed) {
+          held ??= [];
+          held.push(conn);
+        }
       }
     }
-    for (const conn of held) this.#pending.add(conn);
+    if (held) for (const conn of held) this.#pending.add(conn);
   }
 
   #process(conn: ServerConnection, message: Message): void {

@@ -94,7 +94,10 @@ export class Store implements NodeAccess, ChildSource {
    */
   #lastPath: string | undefined;
   #lastId = 0;
-  /** The last path not found and its hash, which creating it next needs again. */
+  /**
+   * The last path not found and its hash: a WRITE that creates a node looks it up twice (is it
+   * there, then where does it go) and hashes it again to insert it. Cleared when it is inserted.
+   */
   #missedPath: string | undefined;
   #missedHash = 0;
   /** {@link add}'s last parent, which bulk loads ask for again and again. */
@@ -290,6 +293,7 @@ export class Store implements NodeAccess, ChildSource {
 
   #lookUp(path: string): number {
     if (path === this.#lastPath) return this.#lastId;
+    if (path === this.#missedPath) return -1;
     const hash = hashPath(path);
     const id = this.#find(path, hash);
     if (id >= 0) {
@@ -329,6 +333,7 @@ export class Store implements NodeAccess, ChildSource {
     if (path.length === 0 || path.length > MAX_PATH) {
       throw new XenstoreError('EINVAL', `path of ${path.length} bytes`);
     }
+    if (path === this.#missedPath) this.#missedPath = undefined;
     const id = this.#freeIds.pop() ?? this.#newId();
     const value = node.value;
     const record = this.#arena.allocate(path.length + value.length);

@@ -2,6 +2,12 @@
 const RECHECK_MS = 10;
 
 /**
+ * Settled once: a reaction to it is a microtask without what `queueMicrotask` adds (an async
+ * resource and a bound function per call), and a turn ends after nearly every request.
+ */
+const SETTLED = Promise.resolve();
+
+/**
  * The turns of C xenstored's main loop, for connections whose medium carries many requests at
  * once (sockets, rings): in each turn every connection with requests waiting gets one served,
  * in the order the connections became ready, so one connection's batch cannot hold the others.
@@ -44,7 +50,7 @@ export class Turns<Conn> {
   endTurnSoon(): void {
     if (this.#turnEnding) return;
     this.#turnEnding = true;
-    queueMicrotask(this.#endTurn);
+    void SETTLED.then(this.#endTurn);
   }
 
   /** Runs a pass after the event loop has polled for input. */
