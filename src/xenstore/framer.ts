@@ -60,6 +60,7 @@ export class MessageFramer {
       }
       // The fields are read straight into the message: no header object for a whole one.
       const len = readU32(chunk, at + 12);
+      // Decoded only to throw: the header's own check names the framing error.
       if (len > PAYLOAD_MAX) this.#decode(chunk, at);
       const end = at + HEADER_SIZE + len;
       if (end > chunk.length) {
