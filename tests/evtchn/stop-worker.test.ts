@@ -5,7 +5,7 @@ import { SimulatedHypervisor } from '../../src/evtchn/index.ts';
 
 const bootstrap = new URL('./support/typescript-worker.mjs', import.meta.url);
 const entry = new URL('./support/hammering-worker.ts', import.meta.url).href;
-const STOPS = 40;
+const STOPS = 20;
 
 /** Whether the host's lock word (word 0 of its buffer) is free; this thread holds nothing. */
 const lockIsFree = (hv: SimulatedHypervisor): boolean =>
