@@ -25,6 +25,11 @@
 #include "exports.h"
 #include "util.h"
 
+/* Memories one copy may take its pieces from (MAX_AREAS in mapped-file.ts), and the pieces a
+ * copy lists without allocating. */
+#define MAX_AREAS 64
+#define FEW_PIECES 64
+
 struct file_map {
   uint8_t *addr;
   size_t length;
@@ -40,7 +45,7 @@ static bool populate_works = true;
 /* Set while this thread copies through a mapping: where a SIGBUS jumps to. */
 static __thread sigjmp_buf *volatile copy_guard;
 static struct sigaction previous_sigbus;
-static pthread_once_t sigbus_once = PTHREAD_ONCE_INIT;
+static pthread_once_t init = PTHREAD_ONCE_INIT;
 
 static void on_sigbus(int sig, siginfo_t *info, void *context) {
   sigjmp_buf *guard = copy_guard;
@@ -56,7 +61,9 @@ static void on_sigbus(int sig, siginfo_t *info, void *context) {
   }
 }
 
-static void install_sigbus_handler(void) {
+/* Once per process: the page size, and the SIGBUS handler every mapping's copies rely on. */
+static void init_once(void) {
+  page_size = (size_t)sysconf(_SC_PAGESIZE);
   struct sigaction action;
   memset(&action, 0, sizeof action);
   action.sa_sigaction = on_sigbus;
@@ -109,8 +116,7 @@ static napi_value js_file_map(napi_env env, napi_callback_info info) {
   if (length > (uint64_t)st.st_size) {
     return xw_throw_errno(env, EINVAL, "fileMap: length extends past the end of the file");
   }
-  pthread_once(&sigbus_once, install_sigbus_handler);
-  page_size = (size_t)sysconf(_SC_PAGESIZE);
+  pthread_once(&init, init_once);
   int prot = PROT_READ | (writable ? PROT_WRITE : 0);
   void *addr = xw_mmap_shared(length, prot, (int)fd, 0);
   if (addr == MAP_FAILED) return xw_throw_errno(env, errno, "fileMap: mmap");
@@ -224,8 +230,10 @@ static napi_value js_file_copy(napi_env env, napi_callback_info info) {
   }
   uint32_t area_count;
   XW_CHECK(env, napi_get_array_length(env, argv[2], &area_count));
-  if (area_count > 64) return xw_throw_errno(env, EINVAL, "fileCopy: more than 64 areas");
-  struct piece areas[64];
+  if (area_count > MAX_AREAS) {
+    return xw_throw_errno(env, EINVAL, "fileCopy: more than 64 areas");
+  }
+  struct piece areas[MAX_AREAS];
   for (uint32_t i = 0; i < area_count; i++) {
     napi_value area;
     XW_CHECK(env, napi_get_element(env, argv[2], i, &area));
@@ -241,8 +249,8 @@ static napi_value js_file_copy(napi_env env, napi_callback_info info) {
       type != napi_float64_array || numbers / 3 < count) {
     return xw_throw_errno(env, EINVAL, "fileCopy: pieces must be a Float64Array of 3 × count");
   }
-  struct piece few[64];
-  struct piece *pieces = count <= 64 ? few : malloc(count * sizeof *pieces);
+  struct piece few[FEW_PIECES];
+  struct piece *pieces = count <= FEW_PIECES ? few : malloc(count * sizeof *pieces);
   if (pieces == NULL) return xw_throw_errno(env, ENOMEM, "fileCopy");
   const char *fault = NULL;
   int err = EINVAL;

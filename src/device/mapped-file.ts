@@ -88,15 +88,10 @@ export class MappedFile {
     }
     const pieces = this.#pieces;
     const areas: Uint8Array[] = [];
+    // Where the pieces listed so far start in the file, and where the next one goes.
+    let start = offset;
     let at = offset;
     let count = 0;
-    const copy = () => {
-      try {
-        this.#native.fileCopy(handle, at, areas, pieces, count, toFile);
-      } catch (error) {
-        throw toDeviceError(error, toFile ? 'write to a mapped file' : 'read from a mapped file');
-      }
-    };
     let last: ArrayBufferLike | undefined;
     let area = -1;
     for (const buffer of buffers) {
@@ -105,8 +100,8 @@ export class MappedFile {
         last = memory;
         area = areas.findIndex((known) => known.buffer === memory);
         if (area < 0 && areas.length === MAX_AREAS) {
-          copy();
-          for (let i = 0; i < count; i++) at += pieces[3 * i + 2] as number;
+          this.#copyPieces(handle, start, areas, count, toFile);
+          start = at;
           count = 0;
           areas.length = 0;
         }
@@ -115,8 +110,23 @@ export class MappedFile {
       pieces[3 * count] = area;
       pieces[3 * count + 1] = buffer.byteOffset;
       pieces[3 * count + 2] = buffer.byteLength;
+      at += buffer.byteLength;
       count++;
     }
-    copy();
+    this.#copyPieces(handle, start, areas, count, toFile);
+  }
+
+  #copyPieces(
+    handle: FileMapHandle,
+    offset: number,
+    areas: readonly Uint8Array[],
+    count: number,
+    toFile: boolean,
+  ): void {
+    try {
+      this.#native.fileCopy(handle, offset, areas, this.#pieces, count, toFile);
+    } catch (error) {
+      throw toDeviceError(error, toFile ? 'write to a mapped file' : 'read from a mapped file');
+    }
   }
 }
