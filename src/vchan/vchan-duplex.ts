@@ -2,7 +2,7 @@ import type { DuplexOptions } from 'node:stream';
 import type { EventChannel } from '../evtchn/index.ts';
 import type { VchanOrders } from '../ring/index.ts';
 import { type Vchan, VchanLive } from '../ring/index.ts';
-import { RingDuplex } from '../xenbus/index.ts';
+import { RingDuplex, type RingMoverFactory } from '../xenbus/index.ts';
 import { VchanError } from './errors.ts';
 
 /** What a {@link VchanDuplex} is made of; built by `openVchanServer` / `openVchanClient`. @internal */
@@ -21,6 +21,8 @@ export interface VchanParts {
    * this end is gone.
    */
   readonly release: () => Promise<void>;
+  /** Moves the bytes natively (real device memory), if there is a way to. */
+  readonly mover?: RingMoverFactory | undefined;
 }
 
 /**
@@ -53,7 +55,7 @@ export class VchanDuplex extends RingDuplex {
 
   /** @internal Use `openVchanServer` or `openVchanClient`. */
   constructor(parts: VchanParts, options: DuplexOptions = {}) {
-    super(parts.vchan, parts.events, parts.port, { allowHalfOpen: false, ...options });
+    super(parts.vchan, parts.events, parts.port, { allowHalfOpen: false, ...options }, parts.mover);
     this.#vchan = parts.vchan;
     this.role = parts.vchan.role;
     this.#release = parts.release;
