@@ -4,7 +4,6 @@ import { type DevicePlatform, watchDomainDeath } from '../xenbus/index.ts';
 import type { XenstoreClient } from '../xenstore/index.ts';
 import { dataArea } from './data-area.ts';
 import { VchanError } from './errors.ts';
-import { nativeVchanMover } from './native-mover.ts';
 import { checkDomid } from './paths.ts';
 import { Teardown } from './teardown.ts';
 import { VchanDuplex } from './vchan-duplex.ts';
@@ -90,16 +89,7 @@ export async function openVchanClient(options: VchanClientOptions): Promise<Vcha
     }
     const orders = layout.orders;
     stream = new VchanDuplex(
-      {
-        vchan,
-        events,
-        port,
-        path,
-        peerDomid,
-        orders,
-        release: () => teardown.run(),
-        mover: nativeVchanMover(vchan, events, port),
-      },
+      { vchan, events, port, path, peerDomid, orders, release: () => teardown.run() },
       options.stream,
     );
     vchan.connect();

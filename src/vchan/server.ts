@@ -4,7 +4,6 @@ import { type DevicePlatform, watchDomainDeath } from '../xenbus/index.ts';
 import type { XenstoreClient } from '../xenstore/index.ts';
 import { dataArea } from './data-area.ts';
 import { VchanError } from './errors.ts';
-import { nativeVchanMover } from './native-mover.ts';
 import { checkDomid } from './paths.ts';
 import { chooseRingOrders } from './ring-orders.ts';
 import { Teardown } from './teardown.ts';
@@ -115,16 +114,7 @@ export async function openVchanServer(options: VchanServerOptions): Promise<Vcha
       );
     }
     stream = new VchanDuplex(
-      {
-        vchan,
-        events,
-        port,
-        path,
-        peerDomid,
-        orders,
-        release: () => teardown.run(),
-        mover: nativeVchanMover(vchan, events, port),
-      },
+      { vchan, events, port, path, peerDomid, orders, release: () => teardown.run() },
       options.stream,
     );
     return stream;

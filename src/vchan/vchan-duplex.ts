@@ -2,8 +2,9 @@ import type { DuplexOptions } from 'node:stream';
 import type { EventChannel } from '../evtchn/index.ts';
 import type { VchanOrders } from '../ring/index.ts';
 import { type Vchan, VchanLive } from '../ring/index.ts';
-import { RingDuplex, type RingMoverFactory } from '../xenbus/index.ts';
+import { RingDuplex } from '../xenbus/index.ts';
 import { VchanError } from './errors.ts';
+import { nativeVchanMover } from './native-mover.ts';
 
 /** What a {@link VchanDuplex} is made of; built by `openVchanServer` / `openVchanClient`. @internal */
 export interface VchanParts {
@@ -21,8 +22,6 @@ export interface VchanParts {
    * this end is gone.
    */
   readonly release: () => Promise<void>;
-  /** Moves the bytes natively (real device memory), if there is a way to. */
-  readonly mover?: RingMoverFactory | undefined;
 }
 
 /**
@@ -55,7 +54,14 @@ export class VchanDuplex extends RingDuplex {
 
   /** @internal Use `openVchanServer` or `openVchanClient`. */
   constructor(parts: VchanParts, options: DuplexOptions = {}) {
-    super(parts.vchan, parts.events, parts.port, { allowHalfOpen: false, ...options }, parts.mover);
+    super(
+      parts.vchan,
+      parts.events,
+      parts.port,
+      { allowHalfOpen: false, ...options },
+      // On the device, the addon moves the bytes; elsewhere the JavaScript end does.
+      nativeVchanMover(parts.vchan, parts.events, parts.port),
+    );
     this.#vchan = parts.vchan;
     this.role = parts.vchan.role;
     this.#release = parts.release;
