@@ -12,8 +12,7 @@
         "src/grant-devices.c",
         "src/fd-watch.c",
         "src/unix-dgram.c",
-        "src/futex.c",
-        "src/vchan-pump.c"
+        "src/futex.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]

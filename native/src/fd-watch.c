@@ -1,25 +1,17 @@
 /* Calls a JavaScript function whenever a file descriptor becomes readable, through the event
- * loop's own poller (uv_poll), so a device or socket is watched without a thread or a spin. An
- * evtchn descriptor's watch reads the pending ports itself and lets vchan pumps serve theirs
- * first, so a wake-up of a pumped port needs no JavaScript unless the pump has news. */
+ * loop's own poller (uv_poll), so a device or socket is watched without a thread or a spin. */
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 #include <uv.h>
 
 #include "exports.h"
 #include "util.h"
-#include "vchan-pump.h"
 
 struct watch {
   uv_poll_t poll;
   napi_env env;
   napi_ref callback;
   napi_async_context context;
-  int fd;
-  /* An evtchn descriptor: read its ports here (see the file's comment). */
-  bool evtchn;
   bool stopped;
   /* The struct is freed once both the uv handle is closed and the JS token is collected. */
   bool handle_closed;
@@ -71,39 +63,17 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
   napi_env env = w->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value callback, receiver, argv[2], result;
-  size_t argc = 1;
-  if (status < 0) {
-    napi_create_string_utf8(env, uv_err_name(status), NAPI_AUTO_LENGTH, &argv[0]);
-  } else {
-    napi_get_undefined(env, &argv[0]);
-  }
-  if (status >= 0 && w->evtchn) {
-    uint32_t ports[1024];
-    ssize_t n = read(w->fd, ports, sizeof ports);
-    size_t count = n > 0 ? (size_t)n / sizeof ports[0] : 0;
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-      const char *name = strerrorname_np(errno);
-      napi_create_string_utf8(env, name != NULL ? name : "EIO", NAPI_AUTO_LENGTH, &argv[0]);
-    } else {
-      count = xw_evtchn_dispatch(env, w->fd, ports, count);
-      /* The pumps may have stopped this watch, or had nothing left for JavaScript. */
-      if (w->stopped || count == 0) {
-        napi_close_handle_scope(env, scope);
-        return;
-      }
-    }
-    napi_create_array_with_length(env, count, &argv[1]);
-    for (size_t i = 0; i < count; i++) {
-      napi_set_element(env, argv[1], (uint32_t)i, xw_number(env, ports[i]));
-    }
-    argc = 2;
-  }
+  napi_value callback, receiver, arg, result;
   napi_get_reference_value(env, w->callback, &callback);
   napi_get_global(env, &receiver);
+  if (status < 0) {
+    napi_create_string_utf8(env, uv_err_name(status), NAPI_AUTO_LENGTH, &arg);
+  } else {
+    napi_get_undefined(env, &arg);
+  }
   /* make_callback, unlike call_function, drains microtasks afterwards, so promises settled by
    * the callback continue at once. */
-  if (napi_make_callback(env, w->context, receiver, callback, argc, argv, &result) ==
+  if (napi_make_callback(env, w->context, receiver, callback, 1, &arg, &result) ==
       napi_pending_exception) {
     napi_value error;
     napi_get_and_clear_last_exception(env, &error);
@@ -112,10 +82,8 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
   napi_close_handle_scope(env, scope);
 }
 
-/* watchReadable(fd, callback) → token; callback(errorName | undefined) on each readiness.
- * watchEvtchn(fd, callback) → token; callback(errorName | undefined, ports) with the pending
- * ports no vchan pump took. */
-static napi_value start_watch(napi_env env, napi_callback_info info, bool evtchn) {
+/* watchReadable(fd, callback) → token; callback(errorName | undefined) on each readiness. */
+static napi_value js_watch_readable(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   uint64_t fd;
   if (!xw_args(env, info, 2, argv) || !xw_arg_uint(env, argv[0], INT32_MAX, "fd", &fd)) {
@@ -135,8 +103,6 @@ static napi_value start_watch(napi_env env, napi_callback_info info, bool evtchn
   }
   w->poll.data = w;
   w->env = env;
-  w->fd = (int)fd;
-  w->evtchn = evtchn;
   napi_value name, token;
   napi_create_string_utf8(env, "xenwire:fd-watch", NAPI_AUTO_LENGTH, &name);
   if (napi_create_reference(env, argv[1], 1, &w->callback) != napi_ok ||
@@ -158,14 +124,6 @@ static napi_value start_watch(napi_env env, napi_callback_info info, bool evtchn
   return token;
 }
 
-static napi_value js_watch_readable(napi_env env, napi_callback_info info) {
-  return start_watch(env, info, false);
-}
-
-static napi_value js_watch_evtchn(napi_env env, napi_callback_info info) {
-  return start_watch(env, info, true);
-}
-
 /* unwatch(token): stops a watch; a second call is harmless. */
 static napi_value js_unwatch(napi_env env, napi_callback_info info) {
   napi_value argv[1];
@@ -181,6 +139,5 @@ static napi_value js_unwatch(napi_env env, napi_callback_info info) {
 
 void xw_init_fd_watch(napi_env env, napi_value exports) {
   xw_export(env, exports, "watchReadable", js_watch_readable);
-  xw_export(env, exports, "watchEvtchn", js_watch_evtchn);
   xw_export(env, exports, "unwatch", js_unwatch);
 }

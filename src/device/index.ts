@@ -23,7 +23,5 @@ export {
   type NativeAbi,
   type NativeLayout,
   nativeAddonPath,
-  type VchanPumpHandle,
-  VchanPumpState,
   type XenwireNative,
 } from './native.ts';

@@ -106,10 +106,16 @@ export class DeviceEventChannel extends EventChannel {
   }
 
   protected startDelivery(): void {
-    // The addon reads the pending ports; those of a native vchan pump are served there.
-    this.#watch = this.#native.watchEvtchn(this.#fd, (errorName, ports) => {
+    this.#watch = this.#native.watchReadable(this.#fd, (errorName) => {
       if (errorName !== undefined) {
         this.fail(new EvtchnError('EIO', `polling ${EVTCHN_DEVICE} failed: ${errorName}`));
+        return;
+      }
+      let ports: number[];
+      try {
+        ports = this.#native.evtchnReadPorts(this.#fd);
+      } catch (error) {
+        this.fail(toEvtchnError(error, 'read pending ports'));
         return;
       }
       for (const port of ports) this.deliver(port);

@@ -45,7 +45,6 @@ export {
   type VchanData,
   type VchanGrants,
   VchanLive,
-  type VchanMemory,
   VchanNotify,
   VchanOffset,
   type VchanOptions,
