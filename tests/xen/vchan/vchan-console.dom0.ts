@@ -8,11 +8,12 @@
  *    is unpaused, its /init prints a marker and runs a shell on hvc0;
  * 2. console: the marker is read, a command is typed whose answer only a shell gives
  *    (`echo console-echo-$((6*7))` → `console-echo-42`);
- * 3. libxenvchan, 4 MiB each way at once per pair (`XEN_LANE_VCHAN_BYTES`) in four rounds, Dom0
+ * 3. libxenvchan, 10 MiB each way at once per pair (`XEN_LANE_VCHAN_BYTES`) in five rounds, Dom0
  *    the server, the DomU's clients run in turn by one program typed into its shell: xenwire's
  *    server ↔ Xen's `vchan-socket-proxy` client, Xen's on both ends (the baseline), Xen's server
  *    ↔ xenwire's client, every other round in reverse order; the hashes each side saw must match
- *    what the other sent; prints each pair's median MiB/s per direction and xenwire/C ratios;
+ *    what the other sent; prints each pair's median MiB/s per direction and xenwire/C ratios (the
+ *    median of each round's ratio to the C pair's round beside it);
  * 4. `poweroff -f` on the console: the console must end with the domain.
  *
  * Run inside the lane's Dom0 session, through run-in-dom0.sh, bundled (build.mjs) beside
@@ -20,7 +21,7 @@
  */
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { median } from '../../../bench/lib/stats.ts';
+import { median, pairedRatios } from '../../../bench/lib/stats.ts';
 import { openConsole } from '../../../src/console/index.ts';
 import { openVchanServer, vchanPath } from '../../../src/vchan/index.ts';
 import { xenPlatform } from '../../../src/xenbus/index.ts';
@@ -32,13 +33,10 @@ import { checkProcessDeath } from './process-death.ts';
 import { type Digest, type Received, receive, sendRandom } from './transfer.ts';
 
 const MB = 1024 * 1024;
-/**
- * Bytes each way per pair, over all its rounds. 10 MiB each way takes the part from ~60 s to
- * ~120 s, more than a whole `.ci/run` has room for in its 15 minutes: set it for a run of its own.
- */
-const BYTES = Number(process.env.XEN_LANE_VCHAN_BYTES || 4 * MB);
+/** Bytes each way per pair, over all its rounds (fewer for a quicker look while working). */
+const BYTES = Number(process.env.XEN_LANE_VCHAN_BYTES || 10 * MB);
 /** Rounds of each pair; see {@link runPairs}. */
-const ROUNDS = 4;
+const ROUNDS = 5;
 /** Each pair's transfers in a round. */
 const ROUND_BYTES = Math.ceil(BYTES / ROUNDS);
 const { xl, step, guestConfig, tools, libs } = dom0Session('vchan');
@@ -50,6 +48,8 @@ interface PairResult {
   /** MiB/s, the median of the pair's rounds, as timed by each receiver. */
   readonly toDomU: number;
   readonly toDom0: number;
+  /** MiB/s of each round, in run order. */
+  readonly rounds: { readonly toDomU: readonly number[]; readonly toDom0: readonly number[] };
   /** CPU seconds the DomU spent per round, the median of the rounds. */
   readonly domUCpu: number;
 }
@@ -186,8 +186,8 @@ async function runPair(
 }
 
 /**
- * The three pairs one after the other, the C pair in the middle, in four rounds, every other one
- * in reverse order; each pair's rate per direction is the median of its four. One after the
+ * The three pairs one after the other, the C pair in the middle, in five rounds, every other one
+ * in reverse order; each pair's rate per direction is the median of its five. One after the
  * other: the DomU has one vCPU, and pairs at once would measure how its scheduler shares it out
  * rather than the protocol ends. Reversed rounds: the host's load drifts over the minutes the
  * pairs take, and with each pair as early on average as the others, a steady drift weighs on all
@@ -213,14 +213,29 @@ async function runPairs(shell: ConsoleShell, client: XenstoreClient, domid: numb
     const [dom0, domu] = pairs[pair] as [Kind, Kind];
     rounds[pair]?.push(await runPair(shell, client, domid, path, from, dom0, domu));
   }
-  const rate = (times: RoundTimes[], direction: 'toDomU' | 'toDom0'): number =>
-    median(times.map((round) => ROUND_BYTES / MB / round[direction]));
-  return rounds.map((times) => ({
-    name: times[0]?.name ?? '',
-    toDomU: rate(times, 'toDomU'),
-    toDom0: rate(times, 'toDom0'),
-    domUCpu: median(times.map((round) => round.domUCpu)),
-  })) as [PairResult, PairResult, PairResult];
+  const rates = (times: RoundTimes[], direction: 'toDomU' | 'toDom0'): number[] =>
+    times.map((round) => ROUND_BYTES / MB / round[direction]);
+  return rounds.map((times): PairResult => {
+    const toDomU = rates(times, 'toDomU');
+    const toDom0 = rates(times, 'toDom0');
+    return {
+      name: times[0]?.name ?? '',
+      toDomU: median(toDomU),
+      toDom0: median(toDom0),
+      rounds: { toDomU, toDom0 },
+      domUCpu: median(times.map((round) => round.domUCpu)),
+    };
+  }) as [PairResult, PairResult, PairResult];
+}
+
+/**
+ * xenwire's pair against the C pair, per direction: the median of each round's ratio to the C
+ * pair's round run right beside it. A ratio of two medians compares rounds up to a minute apart,
+ * and on a busy host it put the same code anywhere from 0.5x to 2.7x; two rounds seconds apart
+ * see the same host.
+ */
+function versusC(pair: PairResult, cPair: PairResult, direction: 'toDomU' | 'toDom0') {
+  return pairedRatios(cPair.rounds[direction], pair.rounds[direction]);
 }
 
 step('connecting to xenstored');
@@ -270,20 +285,30 @@ try {
 
   const [xenwireToC, cPair, cToXenwire] = await runPairs(shell, client, domid);
   const mib = (value: number) => `${value.toFixed(2)} MiB/s`;
-  const ratio = (ours: number, theirs: number) => `${(ours / theirs).toFixed(2)}x`;
+  const ratio = (value: number) => `${value.toFixed(2)}x`;
   // ASCII only: the host parses these lines from the emulated serial console.
   console.log(
     `xen-lane: libxenvchan ${(ROUNDS * ROUND_BYTES) / MB} MiB each way at once, three pairs in ` +
-      `turn in ${ROUNDS} rounds (every other one reversed, medians), Dom0 server, ` +
+      `turn in ${ROUNDS} rounds (every other one reversed, medians; ratios: median of each ` +
+      `round's against the C round beside it), Dom0 server, ` +
       `rings 2048 B (Dom0 -> DomU) and 1024 B (DomU -> Dom0), hashes equal in every pair`,
   );
   for (const pair of [xenwireToC, cToXenwire, cPair]) {
     const vsC = pair === cPair ? ' (baseline)' : '';
-    const ratios =
-      pair === cPair
-        ? ''
-        : `; xenwire/C ratio Dom0 -> DomU ${ratio(pair.toDomU, cPair.toDomU)}, ` +
-          `DomU -> Dom0 ${ratio(pair.toDom0, cPair.toDom0)}`;
+    let ratios = '';
+    if (pair !== cPair) {
+      const toDomU = versusC(pair, cPair, 'toDomU');
+      const toDom0 = versusC(pair, cPair, 'toDom0');
+      ratios =
+        `; xenwire/C ratio Dom0 -> DomU ${ratio(toDomU.median)}, ` +
+        `DomU -> Dom0 ${ratio(toDom0.median)}`;
+      const each = (summary: { samples: readonly number[] }) =>
+        summary.samples.map((r) => r.toFixed(2)).join(' ');
+      step(
+        `${pair.name}: xenwire/C by round, Dom0 -> DomU ${each(toDomU)}; ` +
+          `DomU -> Dom0 ${each(toDom0)}`,
+      );
+    }
     console.log(
       `xen-lane: libxenvchan ${pair.name}${vsC}: Dom0 -> DomU ${mib(pair.toDomU)}, ` +
         `DomU -> Dom0 ${mib(pair.toDom0)}${ratios}; DomU CPU ${pair.domUCpu.toFixed(2)} s a round`,
