@@ -465,7 +465,8 @@ static napi_value js_pump_open(napi_env env, napi_callback_info info) {
 }
 
 /* vchanPumpStep(pump, chunk | null, offset): hands over the chunk to write from `offset` (null:
- * none), moves what can move now and hands the caller the outcome. */
+ * none; the chunk the pump already holds goes on from where it is), moves what can move now and
+ * hands the caller the outcome. */
 static napi_value js_pump_step(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   if (!xw_args(env, info, 3, argv)) return NULL;
@@ -477,20 +478,27 @@ static napi_value js_pump_step(napi_env env, napi_callback_info info) {
   if (!xw_arg_uint(env, argv[2], INT32_MAX, "offset", &offset)) return NULL;
   uint8_t *chunk = NULL;
   size_t length = 0;
-  napi_ref ref = NULL;
   if (type != napi_null) {
     if (!get_bytes(env, argv[1], "chunk", &chunk, &length, NULL)) return NULL;
     if (length > INT32_MAX || offset > length) {
       return xw_throw_errno(env, EINVAL, "vchan pump: offset past the chunk");
     }
-    XW_CHECK(env, napi_create_reference(env, argv[1], 1, &ref));
   }
   pthread_mutex_lock(&p->lock);
-  release_chunk(p);
-  p->chunk_ref = ref;
-  p->chunk = chunk;
-  p->chunk_length = (uint32_t)length;
-  p->state[STATE_OFFSET] = (int32_t)offset;
+  /* The chunk the pump holds goes on from where the thread got to: the caller's offset is the
+   * one last handed over, and may be behind. */
+  if (chunk == NULL || chunk != p->chunk || length != p->chunk_length) {
+    napi_ref ref = NULL;
+    if (chunk != NULL && napi_create_reference(env, argv[1], 1, &ref) != napi_ok) {
+      pthread_mutex_unlock(&p->lock);
+      return xw_throw_errno(env, ENOMEM, "vchan pump");
+    }
+    release_chunk(p);
+    p->chunk_ref = ref;
+    p->chunk = chunk;
+    p->chunk_length = (uint32_t)length;
+    p->state[STATE_OFFSET] = (int32_t)offset;
+  }
   step(p);
   p->last_peer_live = p->state[STATE_PEER_LIVE];
   hand_over(p);

@@ -35,7 +35,8 @@ export interface RingChannelEnd {
 export interface RingMover {
   /**
    * Hands over the chunk to write from `offset` (null: none), kept for the wake-ups after this
-   * call until it is all written or replaced, and moves what can move now.
+   * call until it is all written or replaced, and moves what can move now. The chunk the mover
+   * already holds goes on from where the mover got to.
    */
   step(chunk: Uint8Array | null, offset: number): void;
   /** Whether to read the ring into {@link received}, on steps and wake-ups. */
