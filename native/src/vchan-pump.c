@@ -182,15 +182,18 @@ static void step(struct pump *p) {
       state[STATE_OFFSET] = (int32_t)(offset + (uint32_t)n);
     }
   }
-  /* Read only while the caller wants to and has taken what the last round read. */
+  /* Read while the caller wants to, after what earlier rounds read and the caller has not taken
+   * yet: the ring keeps flowing while the JavaScript thread is busy, as long as the inbox has
+   * room. */
   bool want_read = __atomic_load_n(&p->js_state[STATE_WANT_READ], __ATOMIC_RELAXED) != 0;
-  if (state[STATE_ERROR] == 0 && want_read && received_before == 0) {
-    int64_t n = ring_read(p, p->inbox, sizeof p->inbox, &notify);
+  uint32_t room = (uint32_t)(sizeof p->inbox - (size_t)received_before);
+  if (state[STATE_ERROR] == 0 && want_read && room > 0) {
+    int64_t n = ring_read(p, p->inbox + received_before, room, &notify);
     if (n < 0) {
       state[STATE_ERROR] = EPROTO;
       state[STATE_BAD_RING] = 1;
     } else {
-      state[STATE_RECEIVED] = (int32_t)n;
+      state[STATE_RECEIVED] = received_before + (int32_t)n;
     }
   }
   if (!notify) return;

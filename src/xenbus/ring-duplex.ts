@@ -44,8 +44,8 @@ export interface RingMover {
   /** How far the chunk is written, after the last step or wake-up. */
   readonly offset: number;
   /**
-   * What the last step or wake-up read; valid until the next one. A mover reads on wake-ups only
-   * once this was taken, so the stream steps again after taking it.
+   * What was read since the stream last looked; valid until the next step or wake-up. A mover
+   * stops reading on wake-ups once its inbox is full, so the stream steps again after taking it.
    */
   readonly received: Uint8Array;
   /** Whether the mover serves the port itself, so that the stream need not listen to it. */
@@ -250,7 +250,7 @@ export abstract class RingDuplex extends Duplex {
     const received = mover.received;
     if (received.length > 0) {
       this.#setWantRead(this.push(Buffer.from(received)));
-      // More may wait, the peer's end among it: the mover read no further until this was taken.
+      // More may wait, the peer's end among it: the mover's inbox may have filled.
       if (this.#wantRead) this.#again = true;
     } else if (mover.peerDone) {
       this.#readEnded = true;
