@@ -236,6 +236,14 @@ static void *serve(void *arg) {
       break;
     }
     if (fds[1].revents != 0) break;
+    if ((fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) != 0) {
+      /* The descriptor is gone or broken: report it once and stop, rather than spin on it. */
+      pthread_mutex_lock(&p->lock);
+      if (p->state[STATE_ERROR] == 0) p->state[STATE_ERROR] = EBADF;
+      pthread_mutex_unlock(&p->lock);
+      uv_async_send(p->async);
+      break;
+    }
     uint32_t ports[64];
     ssize_t n = read(p->fd, ports, sizeof ports);
     if (n <= 0) continue;
