@@ -344,7 +344,8 @@ static bool get_bytes(napi_env env, napi_value value, const char *name, uint8_t 
   return ref == NULL || napi_create_reference(env, value, 1, ref) == napi_ok;
 }
 
-static struct pump *get_pump(napi_env env, napi_value value) {
+/* A pump argument; with `open`, EBADF once it is closed. */
+static struct pump *get_pump(napi_env env, napi_value value, bool open) {
   bool tagged = false;
   napi_check_object_type_tag(env, value, &pump_tag, &tagged);
   struct pump *p = NULL;
@@ -352,11 +353,17 @@ static struct pump *get_pump(napi_env env, napi_value value) {
     xw_throw_errno(env, EINVAL, "vchan pump: not a pump");
     return NULL;
   }
-  if (p->closed) {
+  if (open && p->closed) {
     xw_throw_errno(env, EBADF, "vchan pump: closed");
     return NULL;
   }
   return p;
+}
+
+/* The only argument of take and close. */
+static struct pump *only_pump(napi_env env, napi_callback_info info, bool open) {
+  napi_value argv[1];
+  return xw_args(env, info, 1, argv) ? get_pump(env, argv[0], open) : NULL;
 }
 
 /* Starts the thread serving `fd`, with the async handle it wakes JavaScript through. */
@@ -481,7 +488,7 @@ static napi_value js_pump_open(napi_env env, napi_callback_info info) {
 static napi_value js_pump_step(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   if (!xw_args(env, info, 3, argv)) return NULL;
-  struct pump *p = get_pump(env, argv[0]);
+  struct pump *p = get_pump(env, argv[0], true);
   if (p == NULL) return NULL;
   napi_valuetype type;
   XW_CHECK(env, napi_typeof(env, argv[1], &type));
@@ -519,9 +526,7 @@ static napi_value js_pump_step(napi_env env, napi_callback_info info) {
 
 /* vchanPumpTake(pump): hands the caller what the thread's rounds did since it last looked. */
 static napi_value js_pump_take(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!xw_args(env, info, 1, argv)) return NULL;
-  struct pump *p = get_pump(env, argv[0]);
+  struct pump *p = only_pump(env, info, true);
   if (p == NULL) return NULL;
   pthread_mutex_lock(&p->lock);
   hand_over(p);
@@ -531,14 +536,8 @@ static napi_value js_pump_take(napi_env env, napi_callback_info info) {
 
 /* vchanPumpClose(pump): stops the thread and lets go of the memory; a second call is harmless. */
 static napi_value js_pump_close(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!xw_args(env, info, 1, argv)) return NULL;
-  bool tagged = false;
-  napi_check_object_type_tag(env, argv[0], &pump_tag, &tagged);
-  struct pump *p;
-  if (!tagged || napi_get_value_external(env, argv[0], (void **)&p) != napi_ok) {
-    return xw_throw_errno(env, EINVAL, "vchan pump: not a pump");
-  }
+  struct pump *p = only_pump(env, info, false);
+  if (p == NULL) return NULL;
   close_pump(p);
   return xw_undefined(env);
 }
