@@ -63,7 +63,8 @@ export class NativeVchanPump implements RingMover {
   }
 
   set wantRead(on: boolean) {
-    this.#state[VchanPumpState.wantRead] = on ? 1 : 0;
+    // The pump's thread reads this word as it runs a round.
+    Atomics.store(this.#state, VchanPumpState.wantRead, on ? 1 : 0);
   }
 
   get offset(): number {
