@@ -284,20 +284,24 @@ static void on_async(uv_async_t *handle) {
   napi_close_handle_scope(env, scope);
 }
 
+/* Stops the thread, if it runs, and waits for it to end. */
+static void stop_thread(struct pump *p) {
+  if (!p->threaded) return;
+  uint64_t one = 1;
+  ssize_t ignored = write(p->stop_fd, &one, sizeof one);
+  (void)ignored;
+  pthread_join(p->thread, NULL);
+  p->threaded = false;
+  p->async->data = NULL;
+  uv_close((uv_handle_t *)p->async, on_async_closed);
+  p->async = NULL;
+}
+
 /* Stops the thread; `release_js` is false during environment teardown, when N-API may not run. */
 static void stop_pump(struct pump *p, bool release_js) {
   if (p->closed) return;
   p->closed = true;
-  if (p->threaded) {
-    uint64_t one = 1;
-    ssize_t ignored = write(p->stop_fd, &one, sizeof one);
-    (void)ignored;
-    pthread_join(p->thread, NULL);
-    p->threaded = false;
-    p->async->data = NULL;
-    uv_close((uv_handle_t *)p->async, on_async_closed);
-    p->async = NULL;
-  }
+  stop_thread(p);
   if (p->stop_fd >= 0) close(p->stop_fd);
   p->stop_fd = -1;
   if (!release_js) return;
@@ -534,10 +538,17 @@ static napi_value js_pump_take(napi_env env, napi_callback_info info) {
   return xw_undefined(env);
 }
 
-/* vchanPumpClose(pump): stops the thread and lets go of the memory; a second call is harmless. */
+/* vchanPumpClose(pump): stops the thread, hands the caller what its last rounds did (bytes it
+ * read are out of the ring already), and lets go of the memory; a second call is harmless. */
 static napi_value js_pump_close(napi_env env, napi_callback_info info) {
   struct pump *p = only_pump(env, info, false);
   if (p == NULL) return NULL;
+  if (!p->closed) {
+    stop_thread(p);
+    pthread_mutex_lock(&p->lock);
+    hand_over(p);
+    pthread_mutex_unlock(&p->lock);
+  }
   close_pump(p);
   return xw_undefined(env);
 }

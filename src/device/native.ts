@@ -186,7 +186,10 @@ export interface XenwireNative extends Futex {
   vchanPumpStep(pump: VchanPumpHandle, chunk: Uint8Array | null, offset: number): void;
   /** Hands over what the pump's thread did since the last step or take (state words, inbox). */
   vchanPumpTake(pump: VchanPumpHandle): void;
-  /** Stops a pump (and its thread) and lets go of its memory; a second call is harmless. */
+  /**
+   * Stops a pump (and its thread), hands over what its last wake-ups did (state words, inbox)
+   * and lets go of its memory; a second call is harmless.
+   */
   vchanPumpClose(pump: VchanPumpHandle): void;
   /** `close(2)`, for any fd the addon opened. */
   closeFd(fd: number): void;

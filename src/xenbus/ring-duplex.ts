@@ -54,7 +54,10 @@ export interface RingMover {
   readonly peerDone: boolean;
   /** Why the last step or wake-up stopped (corrupt indexes, a failing event channel), if it did. */
   readonly error: Error | undefined;
-  /** Stops serving the port and lets go of the memory. */
+  /**
+   * Stops serving the port and lets go of the memory; {@link received} then holds what its last
+   * wake-ups read and the stream had not taken (out of the ring already).
+   */
   close(): void;
 }
 
@@ -166,9 +169,11 @@ export abstract class RingDuplex extends Duplex {
    */
   protected detach(drain: { readonly end: boolean } | undefined): void {
     if (this.#detached) return;
-    // The mover reads nothing more: what is left in the ring is read here.
+    // The mover reads nothing more: what it had read and what is left in the ring are read here.
     this.#mover?.close();
     if (drain && !this.destroyed && !this.#readEnded) {
+      const held = this.#mover?.received;
+      if (held && held.length > 0) this.push(Buffer.from(held));
       for (;;) {
         const bytes = readOnce(this.#end);
         if (!bytes) break;
@@ -245,14 +250,15 @@ export abstract class RingDuplex extends Duplex {
         if (refused) this.failPendingWrite(refused);
       }
     }
-    // What the mover read was read only if reading was on, as it still is unless ended.
-    if (!mover.wantRead || this.#readEnded || this.#detached) return;
+    if (this.#readEnded || this.#detached) return;
+    // Bytes the mover read are out of the ring: they go to the reader even past the high-water
+    // mark (a thread may have read them just before reading was turned off).
     const received = mover.received;
     if (received.length > 0) {
       this.#setWantRead(this.push(Buffer.from(received)));
       // More may wait, the peer's end among it: the mover's inbox may have filled.
       if (this.#wantRead) this.#again = true;
-    } else if (mover.peerDone) {
+    } else if (mover.wantRead && mover.peerDone) {
       this.#readEnded = true;
       this.#setWantRead(false);
       this.push(null);
