@@ -218,6 +218,13 @@ static void hand_over(struct pump *p) {
   if (p->chunk != NULL && (uint32_t)p->state[STATE_OFFSET] == p->chunk_length) release_chunk(p);
 }
 
+/* hand_over, taking the lock the thread's rounds hold. */
+static void hand_over_locked(struct pump *p) {
+  pthread_mutex_lock(&p->lock);
+  hand_over(p);
+  pthread_mutex_unlock(&p->lock);
+}
+
 /* Whether a round has something for the caller: then the thread wakes it. */
 static bool news(struct pump *p) {
   bool changed = p->state[STATE_PEER_LIVE] != p->last_peer_live;
@@ -532,9 +539,7 @@ static napi_value js_pump_step(napi_env env, napi_callback_info info) {
 static napi_value js_pump_take(napi_env env, napi_callback_info info) {
   struct pump *p = only_pump(env, info, true);
   if (p == NULL) return NULL;
-  pthread_mutex_lock(&p->lock);
-  hand_over(p);
-  pthread_mutex_unlock(&p->lock);
+  hand_over_locked(p);
   return xw_undefined(env);
 }
 
@@ -545,9 +550,7 @@ static napi_value js_pump_close(napi_env env, napi_callback_info info) {
   if (p == NULL) return NULL;
   if (!p->closed) {
     stop_thread(p);
-    pthread_mutex_lock(&p->lock);
-    hand_over(p);
-    pthread_mutex_unlock(&p->lock);
+    hand_over_locked(p);
   }
   close_pump(p);
   return xw_undefined(env);
