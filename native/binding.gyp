@@ -12,7 +12,8 @@
         "src/grant-devices.c",
         "src/fd-watch.c",
         "src/unix-dgram.c",
-        "src/futex.c"
+        "src/futex.c",
+        "src/vchan-pump.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]

@@ -9,5 +9,6 @@ NAPI_MODULE_INIT() {
   xw_init_fd_watch(env, exports);
   xw_init_unix_dgram(env, exports);
   xw_init_futex(env, exports);
+  xw_init_vchan_pump(env, exports);
   return exports;
 }

@@ -23,5 +23,7 @@ export {
   type NativeAbi,
   type NativeLayout,
   nativeAddonPath,
+  type VchanPumpHandle,
+  VchanPumpState,
   type XenwireNative,
 } from './native.ts';

@@ -33,6 +33,32 @@ export type FdWatch = {
   readonly __fdWatch: unique symbol;
 };
 
+/** Opaque handle of a native vchan pump. */
+export type VchanPumpHandle = {
+  /** A type brand only, so no other value passes for a pump; absent at run time. */
+  readonly __vchanPump: unique symbol;
+};
+
+/** Words of a vchan pump's state array (an Int32Array), as the addon fills them. */
+export const VchanPumpState = {
+  /** Bytes the last step placed at the start of the inbox. */
+  received: 0,
+  /** How far the current chunk is written. */
+  offset: 1,
+  /** The peer's live byte, read before the last step moved anything. */
+  peerLive: 2,
+  /** 0, or the errno code that stopped the last step (`EPROTO`: corrupt indexes). */
+  error: 3,
+  /** How many times a step decided to wake the peer, since the pump was opened. */
+  notifies: 4,
+  /** Set by the caller: nonzero to read into the inbox, on steps and wake-ups. */
+  wantRead: 5,
+  /** With `EPROTO`: 0 when the write ring's indexes were corrupt, 1 the read ring's. */
+  badRing: 6,
+  /** The number of words. */
+  words: 7,
+} as const;
+
 /**
  * The functions of the native addon. Every function throws an `Error` whose `code` is an errno
  * name (`EINVAL`, `ENOTCONN`, …) on failure, and validates its arguments (bad ones: `EINVAL`).
@@ -132,6 +158,39 @@ export interface XenwireNative extends Futex {
     /** Datagrams dropped for not being 4 bytes long. */
     malformed: number;
   };
+  /**
+   * A libxenvchan end whose bytes move in native code, `tools/libs/vchan/io.c`'s protocol. `page`
+   * is the shared page, `left`/`right` the rings' data (each exactly its order's size), the
+   * 64 KiB `inbox` where reads are handed over, `state` an Int32Array of {@link VchanPumpState}
+   * words. With `fd` the vchan's own evtchn descriptor (≥ 0, `port` its only port), a thread of
+   * the pump waits on it, moves the bytes, notifies and unmasks on each wake-up, and calls
+   * `onWake` from the event loop when bytes arrived, the chunk was all written, the peer's live
+   * byte changed or an error stopped it; {@link vchanPumpTake} then hands the outcome over. With
+   * -1 it moves bytes only when stepped, and counts its notifies.
+   */
+  vchanPumpOpen(
+    server: boolean,
+    page: Uint8Array,
+    left: Uint8Array,
+    right: Uint8Array,
+    inbox: Uint8Array,
+    state: Int32Array,
+    fd: number,
+    port: number,
+    onWake: () => void,
+  ): VchanPumpHandle;
+  /**
+   * Hands a pump the chunk to write from `offset` (null: none), on this step and the wake-ups
+   * after it, moves what can move now, and hands the outcome over (state words, inbox).
+   */
+  vchanPumpStep(pump: VchanPumpHandle, chunk: Uint8Array | null, offset: number): void;
+  /** Hands over what the pump's thread did since the last step or take (state words, inbox). */
+  vchanPumpTake(pump: VchanPumpHandle): void;
+  /**
+   * Stops a pump (and its thread), hands over what its last wake-ups did (state words, inbox)
+   * and lets go of its memory; a second call is harmless.
+   */
+  vchanPumpClose(pump: VchanPumpHandle): void;
   /** `close(2)`, for any fd the addon opened. */
   closeFd(fd: number): void;
 }

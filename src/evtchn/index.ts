@@ -9,7 +9,7 @@
 export { DOMID_FIRST_RESERVED } from '../device/domid.ts';
 export { DOMID_SELF, NR_VIRQS } from './arguments.ts';
 export { DeviceEventChannel, EVTCHN_DEVICE } from './device-event-channel.ts';
-export { EvtchnError, type EvtchnErrorCode, isEvtchnError } from './errors.ts';
+export { EvtchnError, type EvtchnErrorCode, isEvtchnError, toEvtchnError } from './errors.ts';
 export { EventChannel, type EventChannelEvents } from './event-channel.ts';
 export {
   FIRST_FREE_GRANT_REF,

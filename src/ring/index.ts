@@ -45,6 +45,7 @@ export {
   type VchanData,
   type VchanGrants,
   VchanLive,
+  type VchanMemory,
   VchanNotify,
   VchanOffset,
   type VchanOptions,

@@ -187,12 +187,24 @@ export interface VchanOptions {
   readonly notify?: Notify;
 }
 
+/** The memory of a {@link Vchan}, for code that moves its bytes outside JavaScript. */
+export interface VchanMemory {
+  /** The 4096-byte shared page. */
+  readonly page: Uint8Array;
+  /** The left ring's data (client → server): in the page below order 12. */
+  readonly left: Uint8Array;
+  /** The right ring's data (server → client). */
+  readonly right: Uint8Array;
+}
+
 /** One end of a vchan. The client writes `left` and reads `right`; the server the reverse. */
 export class Vchan {
   /** Client → server. */
   readonly left: ByteRing;
   /** Server → client. */
   readonly right: ByteRing;
+  /** Where the page and both rings' data are. */
+  readonly memory: VchanMemory;
   private readonly bytes: Uint8Array;
   private readonly tx: ByteRing;
   private readonly rx: ByteRing;
@@ -218,8 +230,11 @@ export class Vchan {
       throw new RingError('EINVAL', `vchan: both rings cannot be of order ${leftOrder}`);
     }
     this.bytes = area.bytes;
-    this.left = ring(area, 'vchan.left', VchanOffset.leftCons, leftOrder, options.left);
-    this.right = ring(area, 'vchan.right', VchanOffset.rightCons, rightOrder, options.right);
+    const left = ring(area, 'vchan.left', VchanOffset.leftCons, leftOrder, options.left);
+    const right = ring(area, 'vchan.right', VchanOffset.rightCons, rightOrder, options.right);
+    this.left = left.ring;
+    this.right = right.ring;
+    this.memory = { page: area.bytes, left: left.data, right: right.data };
     const server = role === 'server';
     this.tx = server ? this.right : this.left;
     this.rx = server ? this.left : this.right;
@@ -352,7 +367,7 @@ function ring(
   cons: number,
   order: number,
   external: VchanData | undefined,
-): ByteRing {
+): { ring: ByteRing; data: Uint8Array } {
   if (order < MIN_ORDER || order > MAX_ORDER) {
     throw new RingError(
       'EINVAL',
@@ -361,10 +376,16 @@ function ring(
   }
   const size = 2 ** order;
   const layout = { name, cons, prod: cons + 4, size, data: order === 10 ? 1024 : 2048 };
-  if (order < 12) return new ByteRing(area, layout);
+  if (order < 12) {
+    const data = area.bytes.subarray(layout.data, layout.data + size);
+    return { ring: new ByteRing(area, layout), data };
+  }
   if (external === undefined) {
     throw new RingError('EINVAL', `${name}: a ring of order ${order} needs its data pages`);
   }
   const data = new RingArea(external.buffer, external.byteOffset ?? 0, size, name);
-  return new ByteRing(area, { ...layout, data: 0 }, data);
+  return {
+    ring: new ByteRing(area, { ...layout, data: 0 }, data),
+    data: data.bytes.subarray(0, size),
+  };
 }

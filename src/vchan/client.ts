@@ -4,6 +4,7 @@ import { type DevicePlatform, watchDomainDeath } from '../xenbus/index.ts';
 import type { XenstoreClient } from '../xenstore/index.ts';
 import { dataArea } from './data-area.ts';
 import { VchanError } from './errors.ts';
+import { vchanEventChannel } from './native-mover.ts';
 import { checkDomid } from './paths.ts';
 import { Teardown } from './teardown.ts';
 import { VchanDuplex } from './vchan-duplex.ts';
@@ -50,9 +51,9 @@ export async function openVchanClient(options: VchanClientOptions): Promise<Vcha
   const { client, platform, peerDomid, path } = options;
   checkDomid(peerDomid, 'server domain');
   const nodes = await awaitServerNodes(client, platform, peerDomid, path, options.timeoutMs ?? 0);
-  const events = platform.eventChannel;
   const teardown = new Teardown();
   try {
+    const events = vchanEventChannel(platform, teardown);
     const port = events.bindInterdomain(peerDomid, nodes.port);
     teardown.add(() => events.unbind(port));
     const ring = platform.mapGrants(peerDomid, [nodes.ringRef], {

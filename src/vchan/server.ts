@@ -4,6 +4,7 @@ import { type DevicePlatform, watchDomainDeath } from '../xenbus/index.ts';
 import type { XenstoreClient } from '../xenstore/index.ts';
 import { dataArea } from './data-area.ts';
 import { VchanError } from './errors.ts';
+import { vchanEventChannel } from './native-mover.ts';
 import { checkDomid } from './paths.ts';
 import { chooseRingOrders } from './ring-orders.ts';
 import { Teardown } from './teardown.ts';
@@ -70,9 +71,9 @@ export async function openVchanServer(options: VchanServerOptions): Promise<Vcha
   checkDomid(peerDomid, 'client domain');
   const orders = chooseRingOrders(options.leftMin ?? 0, options.rightMin ?? 0);
   const owner = await ownDomid(options);
-  const events = platform.eventChannel;
   const teardown = new Teardown();
   try {
+    const events = vchanEventChannel(platform, teardown);
     const port = events.bindUnboundPort(peerDomid);
     teardown.add(() => events.unbind(port));
     const ring = platform.grantPages(peerDomid, 1, {

@@ -4,6 +4,7 @@ import type { VchanOrders } from '../ring/index.ts';
 import { type Vchan, VchanLive } from '../ring/index.ts';
 import { RingDuplex } from '../xenbus/index.ts';
 import { VchanError } from './errors.ts';
+import { nativeVchanMover } from './native-mover.ts';
 
 /** What a {@link VchanDuplex} is made of; built by `openVchanServer` / `openVchanClient`. @internal */
 export interface VchanParts {
@@ -53,7 +54,14 @@ export class VchanDuplex extends RingDuplex {
 
   /** @internal Use `openVchanServer` or `openVchanClient`. */
   constructor(parts: VchanParts, options: DuplexOptions = {}) {
-    super(parts.vchan, parts.events, parts.port, { allowHalfOpen: false, ...options });
+    super(
+      parts.vchan,
+      parts.events,
+      parts.port,
+      { allowHalfOpen: false, ...options },
+      // On the device, the addon moves the bytes; elsewhere the JavaScript end does.
+      nativeVchanMover(parts.vchan, parts.events, parts.port),
+    );
     this.#vchan = parts.vchan;
     this.role = parts.vchan.role;
     this.#release = parts.release;

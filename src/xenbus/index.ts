@@ -36,7 +36,12 @@ export {
   type SharedPages,
   type SharingOptions,
 } from './platform.ts';
-export { type RingChannelEnd, RingDuplex } from './ring-duplex.ts';
+export {
+  type RingChannelEnd,
+  RingDuplex,
+  type RingMover,
+  type RingMoverFactory,
+} from './ring-duplex.ts';
 export { simulatedPlatform } from './simulated-platform.ts';
 export { parseXenbusState, XenbusState, xenbusStateName } from './state.ts';
 export { createDevice, type DeviceKeys, removeDevice } from './toolstack.ts';

@@ -28,6 +28,43 @@ export interface RingChannelEnd {
 }
 
 /**
+ * Moves the bytes of a {@link RingChannelEnd} outside JavaScript (a native pump over device
+ * memory): on each wake-up of the port it copies both ways, notifies and unmasks by itself,
+ * and calls back only when the stream has something to do. Made by a `RingMoverFactory`.
+ */
+export interface RingMover {
+  /**
+   * Hands over the chunk to write from `offset` (null: none), kept for the wake-ups after this
+   * call until it is all written or replaced, and moves what can move now. The chunk the mover
+   * already holds goes on from where the mover got to.
+   */
+  step(chunk: Uint8Array | null, offset: number): void;
+  /** Whether to read the ring into {@link received}, on steps and wake-ups. */
+  wantRead: boolean;
+  /** How far the chunk is written, after the last step or wake-up. */
+  readonly offset: number;
+  /**
+   * What was read since the stream last looked; valid until the next step or wake-up. A mover
+   * stops reading on wake-ups once its inbox is full, so the stream steps again after taking it.
+   */
+  readonly received: Uint8Array;
+  /** Whether the mover serves the port itself, so that the stream need not listen to it. */
+  readonly servesPort: boolean;
+  /** Whether the peer had finished writing before the last step or wake-up read. */
+  readonly peerDone: boolean;
+  /** Why the last step or wake-up stopped (corrupt indexes, a failing event channel), if it did. */
+  readonly error: Error | undefined;
+  /**
+   * Stops serving the port and lets go of the memory; {@link received} then holds what its last
+   * wake-ups read and the stream had not taken (out of the ring already).
+   */
+  close(): void;
+}
+
+/** Makes a {@link RingMover} that calls `woken` after a wake-up with something to do. */
+export type RingMoverFactory = (woken: () => void) => RingMover;
+
+/**
  * A `stream.Duplex` over one end of a shared-memory byte channel whose peer wakes this end
  * through event-channel `port`: each time the port fires (and on every `_read`/`_write`) it moves
  * what it can both ways. Writes wait for room in the ring, so backpressure reaches the writer;
@@ -46,23 +83,34 @@ export abstract class RingDuplex extends Duplex {
   #detached = false;
   #pumping = false;
   #again = false;
+  /** Moves the bytes when there is a native way to; the end's own methods otherwise. */
+  readonly #mover: RingMover | undefined;
+  /** The mover woke with news: the next round takes its outcome rather than stepping. */
+  #woken = false;
 
   /**
    * @param end - this end of the channel, waking the peer through `port`
    * @param events - the handle `port` is bound through
    * @param port - this end's port, which the peer notifies
+   * @param mover - moves the bytes of `end` natively, serving `port` itself or stepped on each
+   *   of its events
    */
   constructor(
     end: RingChannelEnd,
     events: EventChannel,
     port: number,
     options: DuplexOptions = {},
+    mover?: RingMoverFactory,
   ) {
     super(options);
     this.#end = end;
     this.#events = events;
     this.#port = port;
-    events.on('pending', this.#onPending);
+    this.#mover = mover?.(() => {
+      this.#woken = true;
+      this.pump();
+    });
+    if (!this.#mover?.servesPort) events.on('pending', this.#onPending);
   }
 
   /**
@@ -86,7 +134,9 @@ export abstract class RingDuplex extends Duplex {
 
   /** @internal `stream.Duplex`'s hook, called by Node: use `read()` or `'data'`. */
   override _read(): void {
-    this.#wantRead = true;
+    // A mover already reading reads on every wake-up: nothing to start.
+    if (this.#wantRead && this.#mover) return;
+    this.#setWantRead(true);
     this.pump();
   }
 
@@ -119,7 +169,11 @@ export abstract class RingDuplex extends Duplex {
    */
   protected detach(drain: { readonly end: boolean } | undefined): void {
     if (this.#detached) return;
+    // The mover reads nothing more: what it had read and what is left in the ring are read here.
+    this.#mover?.close();
     if (drain && !this.destroyed && !this.#readEnded) {
+      const held = this.#mover?.received;
+      if (held && held.length > 0) this.push(Buffer.from(held));
       for (;;) {
         const bytes = readOnce(this.#end);
         if (!bytes) break;
@@ -157,14 +211,57 @@ export abstract class RingDuplex extends Duplex {
       do {
         this.#again = false;
         this.pumped();
-        this.#pumpWrite();
-        this.#pumpRead();
+        if (this.#mover) {
+          this.#move(this.#mover);
+        } else {
+          this.#pumpWrite();
+          this.#pumpRead();
+        }
       } while (this.#again && !this.#detached);
     } catch (error) {
       // Corrupt indices from the peer (EPROTO) or a failing event channel: no way to go on.
       this.destroy(error as Error);
     } finally {
       this.#pumping = false;
+    }
+  }
+
+  #setWantRead(on: boolean): void {
+    this.#wantRead = on;
+    if (this.#mover) this.#mover.wantRead = on && !this.#readEnded;
+  }
+
+  /** One round through the mover: a step, or the outcome of the wake-up that called. */
+  #move(mover: RingMover): void {
+    const pending = this.#write;
+    if (this.#woken) {
+      this.#woken = false;
+    } else {
+      mover.step(pending ? pending.chunk : null, pending?.offset ?? 0);
+    }
+    if (mover.error) throw mover.error;
+    if (pending && this.#write === pending) {
+      pending.offset = mover.offset;
+      if (pending.offset === pending.chunk.length) {
+        this.#write = undefined;
+        pending.done();
+      } else if (mover.peerDone) {
+        const refused = this.writeRefused();
+        if (refused) this.failPendingWrite(refused);
+      }
+    }
+    if (this.#readEnded || this.#detached) return;
+    // Bytes the mover read are out of the ring: they go to the reader even past the high-water
+    // mark (a thread may have read them just before reading was turned off).
+    const received = mover.received;
+    if (received.length > 0) {
+      this.#setWantRead(this.push(Buffer.from(received)));
+      // More may wait, the peer's end among it: the mover's inbox may have filled.
+      if (this.#wantRead) this.#again = true;
+    } else if (mover.wantRead && mover.peerDone) {
+      this.#readEnded = true;
+      this.#setWantRead(false);
+      this.push(null);
     }
   }
 
@@ -191,7 +288,7 @@ export abstract class RingDuplex extends Duplex {
       const done = this.peerDone();
       const bytes = readOnce(this.#end);
       if (bytes) {
-        this.#wantRead = this.push(bytes);
+        this.#setWantRead(this.push(bytes));
         continue;
       }
       if (done) {

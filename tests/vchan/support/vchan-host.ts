@@ -53,7 +53,7 @@ export interface PairOptions {
   readonly port: number;
   readonly leftMin?: number;
   readonly rightMin?: number;
-  readonly stream?: { readonly allowHalfOpen?: boolean };
+  readonly stream?: { readonly allowHalfOpen?: boolean; readonly readableHighWaterMark?: number };
 }
 
 /** A server and its client, each with a platform of its own; resolves once the client is in. */

@@ -17,6 +17,7 @@
  * XENWIRE_NATIVE_ADDON.
  */
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { openVchanClient } from '../../../src/vchan/index.ts';
 import { xenPlatform } from '../../../src/xenbus/index.ts';
 import { XenstoreClient, xenbusDeviceConnector } from '../../../src/xenstore/index.ts';
@@ -67,6 +68,17 @@ async function cClient(path: string): Promise<{ sent: Digest; received: Received
   return { sent, received };
 }
 
+/**
+ * CPU seconds (user + system) of this process and of its waited-for children, from
+ * /proc/self/stat: a C client's proxy is a child, reaped before its pair reports.
+ */
+function cpuSeconds(): number {
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]?.split(' ') ?? [];
+  // utime, stime, cutime, cstime: fields 14-17 of proc(5), 12-15 after the name.
+  const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
+  return ticks / 100;
+}
+
 const run = { 'xenwire-client': xenwireClient, 'c-client': cClient };
 const pairs = specs.map((spec) => {
   const at = spec.indexOf(':');
@@ -78,8 +90,10 @@ if (!(bytes > 0) || pairs.length === 0 || pairs.some(({ role }) => !Object.hasOw
 }
 for (const { role, path } of pairs) {
   try {
+    const cpuBefore = cpuSeconds();
     const result = await run[role as keyof typeof run](path);
-    console.log(`@@vchan-result ${path} ${JSON.stringify({ role, ...result })}@@`);
+    const cpu = Number((cpuSeconds() - cpuBefore).toFixed(2));
+    console.log(`@@vchan-result ${path} ${JSON.stringify({ role, ...result, cpu })}@@`);
   } catch (error) {
     console.log(
       `@@vchan-failed ${path} ${String((error as Error).stack ?? error).replaceAll('\n', ' | ')}@@`,

@@ -50,6 +50,8 @@ interface PairResult {
   readonly toDom0: number;
   /** MiB/s of each round, in run order. */
   readonly rounds: { readonly toDomU: readonly number[]; readonly toDom0: readonly number[] };
+  /** CPU seconds the DomU spent per round, the median of the rounds. */
+  readonly domUCpu: number;
 }
 
 /** One round of a pair: seconds each direction took, as timed by its receiver. */
@@ -57,12 +59,16 @@ interface RoundTimes {
   readonly name: string;
   readonly toDomU: number;
   readonly toDom0: number;
+  /** CPU seconds the DomU spent on its end of the round. */
+  readonly domUCpu: number;
 }
 
 /** What the DomU's peer reports. */
 interface DomUReport {
   readonly sent: Digest;
   readonly received: Received;
+  /** CPU seconds the DomU's client program spent on the pair (its C proxy included). */
+  readonly cpu: number;
 }
 
 /** Dom0's server end of one pair: its transfer, and how it closes. */
@@ -162,11 +168,16 @@ async function runPair(
       report.received.bytes === ROUND_BYTES && report.received.sha256 === sent.sha256,
       `${name}: Dom0 -> DomU data`,
     );
-    const result = { name, toDomU: report.received.seconds, toDom0: received.seconds };
+    const result = {
+      name,
+      toDomU: report.received.seconds,
+      toDom0: received.seconds,
+      domUCpu: report.cpu,
+    };
     const rate = (seconds: number) => (ROUND_BYTES / MB / seconds).toFixed(2);
     step(
       `pair '${name}' passed: Dom0 -> DomU ${rate(result.toDomU)} MiB/s, ` +
-        `DomU -> Dom0 ${rate(result.toDom0)} MiB/s, hashes equal`,
+        `DomU -> Dom0 ${rate(result.toDom0)} MiB/s, DomU CPU ${result.domUCpu} s, hashes equal`,
     );
     return result;
   } finally {
@@ -212,6 +223,7 @@ async function runPairs(shell: ConsoleShell, client: XenstoreClient, domid: numb
       toDomU: median(toDomU),
       toDom0: median(toDom0),
       rounds: { toDomU, toDom0 },
+      domUCpu: median(times.map((round) => round.domUCpu)),
     };
   }) as [PairResult, PairResult, PairResult];
 }
@@ -299,7 +311,7 @@ try {
     }
     console.log(
       `xen-lane: libxenvchan ${pair.name}${vsC}: Dom0 -> DomU ${mib(pair.toDomU)}, ` +
-        `DomU -> Dom0 ${mib(pair.toDom0)}${ratios}`,
+        `DomU -> Dom0 ${mib(pair.toDom0)}${ratios}; DomU CPU ${pair.domUCpu.toFixed(2)} s a round`,
     );
   }
 
