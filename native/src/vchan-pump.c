@@ -109,21 +109,30 @@ static int64_t used(const struct ring *r) {
   return n > r->size ? -1 : (int64_t)n;
 }
 
+/* Where index `index` falls in the ring's data, and how much of `n` bytes fits before its end. */
+static uint32_t wrap(const struct ring *r, uint32_t index, uint32_t n, uint32_t *first) {
+  uint32_t at = index & (r->size - 1);
+  *first = n < r->size - at ? n : r->size - at;
+  return at;
+}
+
 /* `libxenvchan_write` without its liveness check (the caller's): writes what fits of `src`,
- * first asking to be told of the peer's next read when not all of it does. */
+ * first asking to be told of the peer's next read when not all of it does (then looking again,
+ * as `fast_get_buffer_space` does: the peer may have read in between). */
 static int64_t ring_write(struct pump *p, const uint8_t *src, uint32_t length, bool *notify) {
   struct ring *r = &p->tx;
-  int64_t in_use = used(r);
-  if (in_use < 0) return -1;
-  if (r->size - (uint32_t)in_use < length) request(p, VCHAN_NOTIFY_READ);
-  uint32_t cons = load32(&r->shared->cons);
-  uint32_t prod = load32(&r->shared->prod);
-  uint32_t filled = prod - cons;
-  if (filled > r->size) return -1;
-  uint32_t n = r->size - filled < length ? r->size - filled : length;
+  int64_t filled = used(r);
+  if (filled >= 0 && r->size - (uint32_t)filled < length) {
+    request(p, VCHAN_NOTIFY_READ);
+    filled = used(r);
+  }
+  if (filled < 0) return -1;
+  uint32_t room = r->size - (uint32_t)filled;
+  uint32_t n = room < length ? room : length;
   if (n == 0) return 0;
-  uint32_t at = prod & (r->size - 1);
-  uint32_t first = n < r->size - at ? n : r->size - at;
+  /* Only this end moves prod. */
+  uint32_t prod = load32(&r->shared->prod), first;
+  uint32_t at = wrap(r, prod, n, &first);
   memcpy(r->data + at, src, first);
   memcpy(r->data, src + first, n - first);
   store32(&r->shared->prod, prod + n);
@@ -132,20 +141,21 @@ static int64_t ring_write(struct pump *p, const uint8_t *src, uint32_t length, b
 }
 
 /* `libxenvchan_read`, non-blocking: copies up to `length` waiting bytes into `dst`, first asking
- * to be told of the peer's next write when fewer wait. */
+ * to be told of the peer's next write when fewer wait (then looking again, as
+ * `fast_get_data_ready` does). */
 static int64_t ring_read(struct pump *p, uint8_t *dst, uint32_t length, bool *notify) {
   struct ring *r = &p->rx;
   int64_t waiting = used(r);
+  if (waiting >= 0 && (uint32_t)waiting < length) {
+    request(p, VCHAN_NOTIFY_WRITE);
+    waiting = used(r);
+  }
   if (waiting < 0) return -1;
-  if ((uint32_t)waiting < length) request(p, VCHAN_NOTIFY_WRITE);
-  uint32_t cons = load32(&r->shared->cons);
-  uint32_t prod = load32(&r->shared->prod);
-  uint32_t filled = prod - cons;
-  if (filled > r->size) return -1;
-  uint32_t n = filled < length ? filled : length;
+  uint32_t n = (uint32_t)waiting < length ? (uint32_t)waiting : length;
   if (n == 0) return 0;
-  uint32_t at = cons & (r->size - 1);
-  uint32_t first = n < r->size - at ? n : r->size - at;
+  /* Only this end moves cons. */
+  uint32_t cons = load32(&r->shared->cons), first;
+  uint32_t at = wrap(r, cons, n, &first);
   memcpy(dst, r->data + at, first);
   memcpy(dst + first, r->data, n - first);
   store32(&r->shared->cons, cons + n);
