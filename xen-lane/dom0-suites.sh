@@ -81,7 +81,8 @@ part "block device" $?
 echo "xen-lane[dom0]: block device took $(($(date +%s) - started)) s"
 
 # One DomU: its console through xenwire's backend, then libxenvchan pairs with Xen's C library
-# (4 MiB each way, three pairs in turn): ~60 s on this host with the lane's QEMU at nice -10.
+# (10 MiB each way, three pairs in turn): ~115 s on this host with the lane's QEMU at nice -10,
+# ~200 s on a busy one.
 started=$(date +%s)
 timeout -k 10 "$(capped "${XEN_LANE_LIBXENVCHAN_TIMEOUT:-300}")" bash tests/xen/vchan/run-in-dom0.sh
 part "libxenvchan and console" $?
