@@ -159,6 +159,13 @@ export interface XenwireNative extends Futex {
     malformed: number;
   };
   /**
+   * A nonblocking unix stream socket bound to `path` and listening; its connections are taken
+   * with {@link unixStreamAccept} when {@link watchReadable} says it is readable.
+   */
+  unixStreamListen(path: string): number;
+  /** The next waiting connection's descriptor (nonblocking, close-on-exec), or -1 if none waits. */
+  unixStreamAccept(fd: number): number;
+  /**
    * A libxenvchan end whose bytes move in native code, `tools/libs/vchan/io.c`'s protocol. `page`
    * is the shared page, `left`/`right` the rings' data (each exactly its order's size), the
    * 64 KiB `inbox` where reads are handed over, `state` an Int32Array of {@link VchanPumpState}
