@@ -27,11 +27,14 @@ export type ServeConnection = (socket: net.Socket) => ChunkReader | undefined;
 export type Acceptor = (serve: ServeConnection) => SocketBinder;
 
 /**
- * Accepts with the native addon when it is loadable ({@link nativeAcceptor}), otherwise with a
- * `net.Server` ({@link nodeAcceptor}).
+ * Accepts with the native addon when it is loadable and has a listening socket (one built from an
+ * older version has none) ({@link nativeAcceptor}), otherwise with a `net.Server`
+ * ({@link nodeAcceptor}).
  */
 export function defaultAcceptor(): Acceptor {
-  return isNativeAvailable() ? nativeAcceptor : nodeAcceptor;
+  return isNativeAvailable() && typeof loadNative().unixStreamListen === 'function'
+    ? nativeAcceptor
+    : nodeAcceptor;
 }
 
 /**
