@@ -175,14 +175,14 @@ export class SocketEventChannel extends EventChannel {
 
   protected startDelivery(): void {
     this.#drain();
-    this.#watch = this.#native.watchReadable(this.#fd, (errorName) => {
+    this.#watch = this.#native.watchPorts(this.#fd, 'datagram', (errorName, ports, malformed) => {
       if (errorName !== undefined) {
         this.fail(
           new EvtchnError('EIO', `polling ${this.#options.localPath} failed: ${errorName}`),
         );
-      } else {
-        this.#drain();
+        return;
       }
+      this.#received(ports, malformed);
     });
   }
 
@@ -201,6 +201,7 @@ export class SocketEventChannel extends EventChannel {
     this.#bindings.clear();
   }
 
+  /** What queued before the watch started (the watch reads the rest itself). */
   #drain(): void {
     let received: { ports: number[]; malformed: number };
     try {
@@ -209,8 +210,12 @@ export class SocketEventChannel extends EventChannel {
       this.fail(toEvtchnError(error, 'receive'));
       return;
     }
-    this.#malformed += received.malformed;
-    for (const wire of received.ports) {
+    this.#received(received.ports, received.malformed);
+  }
+
+  #received(ports: readonly number[], malformed: number): void {
+    this.#malformed += malformed;
+    for (const wire of ports) {
       const port = this.#map.fromWire(wire);
       if (port !== undefined && this.#bindings.has(port)) this.#fire(port);
     }
