@@ -30,10 +30,21 @@ export interface SocketEventChannelOptions {
   readonly virqPorts?: Readonly<Record<number, number>>;
 }
 
-type Binding =
+type Target =
   | { kind: 'unbound'; remoteDomid: number }
   | { kind: 'interdomain'; remoteDomid: number }
   | { kind: 'virq'; virq: number };
+
+/**
+ * A bound port: what it is bound to, and its delivery state, kept on the binding rather than in
+ * sets (a set emptied and refilled on every wake-up reallocates its table each time).
+ */
+type Binding = Target & {
+  /** Reported and not unmasked since. */
+  masked: boolean;
+  /** Fired while masked: reported again at the unmask. */
+  firedWhileMasked: boolean;
+};
 
 /**
  * Event channels over a pair of unix datagram sockets, for driving a real C xenstored under the
@@ -55,8 +66,6 @@ export class SocketEventChannel extends EventChannel {
   readonly #options: SocketEventChannelOptions;
   readonly #map: PortMap;
   readonly #bindings = new Map<number, Binding>();
-  readonly #masked = new Set<number>();
-  readonly #pendingWhileMasked = new Set<number>();
   readonly #restriction = new BindRestriction();
   #watch: FdWatch | undefined;
   #malformed = 0;
@@ -153,17 +162,16 @@ export class SocketEventChannel extends EventChannel {
   unbind(port: number): void {
     this.#binding(port, 'unbind');
     this.#bindings.delete(port);
-    this.#masked.delete(port);
-    this.#pendingWhileMasked.delete(port);
   }
 
   unmask(port: number): void {
-    this.#binding(port, 'unmask');
-    this.#masked.delete(port);
-    if (this.#pendingWhileMasked.delete(port)) {
+    const binding = this.#binding(port, 'unmask');
+    binding.masked = false;
+    if (binding.firedWhileMasked) {
+      binding.firedWhileMasked = false;
       // Report on a later turn so a listener that unmasks is not re-entered.
       queueMicrotask(() => {
-        if (!this.closed && this.#bindings.has(port)) this.#fire(port);
+        if (!this.closed) this.#fire(port);
       });
     }
   }
@@ -217,24 +225,24 @@ export class SocketEventChannel extends EventChannel {
     this.#malformed += malformed;
     for (const wire of ports) {
       const port = this.#map.fromWire(wire);
-      if (port !== undefined && this.#bindings.has(port)) this.#fire(port);
+      if (port !== undefined) this.#fire(port);
     }
   }
 
   /** Device semantics: report and mask, or remember it for the unmask. */
   #fire(port: number): void {
-    if (this.#masked.has(port)) {
-      this.#pendingWhileMasked.add(port);
+    const binding = this.#bindings.get(port);
+    if (binding === undefined) return;
+    if (binding.masked) {
+      binding.firedWhileMasked = true;
       return;
     }
-    this.#masked.add(port);
+    binding.masked = true;
     this.deliver(port);
   }
 
-  #bind(port: number, binding: Binding): number {
-    this.#bindings.set(port, binding);
-    this.#masked.delete(port);
-    this.#pendingWhileMasked.delete(port);
+  #bind(port: number, target: Target): number {
+    this.#bindings.set(port, { ...target, masked: false, firedWhileMasked: false });
     return port;
   }
 
