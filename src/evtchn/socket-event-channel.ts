@@ -57,8 +57,10 @@ type Binding = Target & {
  * peer knows whether it has bound the other end. Delivery follows the device semantics: a
  * reported port is masked until {@link unmask}, and one that fires meanwhile is reported then.
  *
- * Node cannot open unix datagram sockets itself; the native addon does (socket, sendto, recv),
- * and the event loop's poller watches the socket.
+ * Node cannot open unix datagram sockets itself; the native addon does (socket, sendto), and
+ * reads what arrived whenever the event loop's poller finds the socket readable: every queued
+ * datagram at once, each port reported once per wake-up however many datagrams named it, as a
+ * pending bit would (C xenstored sends four for one reply on a ring).
  */
 export class SocketEventChannel extends EventChannel {
   readonly #native: XenwireNative;
