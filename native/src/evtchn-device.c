@@ -4,6 +4,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "event-ports.h"
 #include "exports.h"
 #include "util.h"
 #include "xen-abi.h"
@@ -107,23 +108,14 @@ static napi_value js_restrict(napi_env env, napi_callback_info info) {
                     "IOCTL_EVTCHN_RESTRICT_DOMID");
 }
 
-/* readPorts(fd): the pending ports a nonblocking read returns now ([] when none). */
-static napi_value js_read_ports(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  int fd;
-  if (!xw_args(env, info, 1, argv) || !get_fd(env, argv[0], &fd)) return NULL;
-  uint32_t ports[1024];
-  ssize_t n = read(fd, ports, sizeof ports);
-  if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-    return xw_throw_errno(env, errno, "read /dev/xen/evtchn");
-  }
-  size_t count = n > 0 ? (size_t)n / sizeof ports[0] : 0;
-  napi_value result;
-  XW_CHECK(env, napi_create_array_with_length(env, count, &result));
-  for (size_t i = 0; i < count; i++) {
-    napi_set_element(env, result, (uint32_t)i, xw_number(env, ports[i]));
-  }
-  return result;
+ssize_t xw_evtchn_read_ports(int fd, uint32_t *ports, size_t max) {
+  ssize_t n = read(fd, ports, max * sizeof ports[0]);
+  if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+  return n / (ssize_t)sizeof ports[0];
+}
+
+int xw_evtchn_unmask_ports(int fd, const uint32_t *ports, size_t count) {
+  return write(fd, ports, count * sizeof ports[0]) < 0 ? -errno : 0;
 }
 
 /* writePorts(fd, ports): unmasks the given ports. */
@@ -149,10 +141,9 @@ static napi_value js_write_ports(napi_env env, napi_callback_info info) {
     }
     ports[i] = (uint32_t)port;
   }
-  ssize_t n = write(fd, ports, count * sizeof *ports);
-  int err = errno;
+  int rc = xw_evtchn_unmask_ports(fd, ports, count);
   free(ports);
-  if (n < 0) return xw_throw_errno(env, err, "write /dev/xen/evtchn");
+  if (rc < 0) return xw_throw_errno(env, -rc, "write /dev/xen/evtchn");
   return xw_undefined(env);
 }
 
@@ -164,6 +155,5 @@ void xw_init_evtchn_device(napi_env env, napi_value exports) {
   xw_export(env, exports, "evtchnNotify", js_notify);
   xw_export(env, exports, "evtchnReset", js_reset);
   xw_export(env, exports, "evtchnRestrict", js_restrict);
-  xw_export(env, exports, "evtchnReadPorts", js_read_ports);
   xw_export(env, exports, "evtchnWritePorts", js_write_ports);
 }

@@ -1,10 +1,14 @@
 /* Unix datagram sockets carrying one event-channel port per datagram (4 bytes, little-endian),
  * which Node's own dgram module cannot open. */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "event-ports.h"
 #include "exports.h"
 #include "util.h"
 
@@ -35,6 +39,51 @@ static napi_value js_send_port(napi_env env, napi_callback_info info) {
   return xw_undefined(env);
 }
 
+ssize_t xw_dgram_receive_ports(int fd, uint32_t *ports, size_t max, uint32_t *malformed) {
+  enum { BATCH = 64 };
+  struct mmsghdr messages[BATCH];
+  struct iovec vectors[BATCH];
+  unsigned char wires[BATCH][8];
+  size_t count = 0;
+  while (count < max) {
+    unsigned int want = max - count < BATCH ? (unsigned int)(max - count) : BATCH;
+    memset(messages, 0, want * sizeof messages[0]);
+    for (unsigned int i = 0; i < want; i++) {
+      vectors[i] = (struct iovec){.iov_base = wires[i], .iov_len = sizeof wires[i]};
+      messages[i].msg_hdr.msg_iov = &vectors[i];
+      messages[i].msg_hdr.msg_iovlen = 1;
+    }
+    int got = recvmmsg(fd, messages, want, MSG_DONTWAIT, NULL);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      return -errno;
+    }
+    for (int i = 0; i < got; i++) {
+      /* A longer datagram fills the 8-byte buffer, so it cannot pass for a port. */
+      const unsigned char *wire = wires[i];
+      if (messages[i].msg_len != 4) {
+        (*malformed)++;
+        continue;
+      }
+      ports[count++] =
+          wire[0] | (uint32_t)wire[1] << 8 | (uint32_t)wire[2] << 16 | (uint32_t)wire[3] << 24;
+    }
+    if ((unsigned int)got < want) break;
+  }
+  return (ssize_t)count;
+}
+
+size_t xw_unique_ports(uint32_t *ports, size_t count) {
+  size_t kept = 0;
+  for (size_t i = 0; i < count; i++) {
+    bool seen = false;
+    for (size_t j = 0; j < kept && !seen; j++) seen = ports[j] == ports[i];
+    if (!seen) ports[kept++] = ports[i];
+  }
+  return kept;
+}
+
 /* unixDgramReceivePorts(fd) → { ports, malformed }: drains every queued datagram. Datagrams that
  * are not exactly 4 bytes are counted and dropped. */
 static napi_value js_receive_ports(napi_env env, napi_callback_info info) {
@@ -43,22 +92,10 @@ static napi_value js_receive_ports(napi_env env, napi_callback_info info) {
   if (!xw_args(env, info, 1, argv) || !xw_arg_fd(env, argv[0], &fd)) return NULL;
   napi_value ports, result;
   XW_CHECK(env, napi_create_array(env, &ports));
-  uint32_t count = 0, malformed = 0;
-  for (;;) {
-    unsigned char wire[8];
-    ssize_t n = recv(fd, wire, sizeof wire, MSG_TRUNC);
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      if (errno == EINTR) continue;
-      return xw_throw_errno(env, errno, "recv");
-    }
-    if (n != 4) {
-      malformed++;
-      continue;
-    }
-    uint32_t port = wire[0] | (uint32_t)wire[1] << 8 | (uint32_t)wire[2] << 16 |
-                    (uint32_t)wire[3] << 24;
-    napi_set_element(env, ports, count++, xw_number(env, port));
+  uint32_t count = 0, malformed = 0, batch[256];
+  for (ssize_t got; (got = xw_dgram_receive_ports(fd, batch, 256, &malformed)) != 0;) {
+    if (got < 0) return xw_throw_errno(env, (int)-got, "recv");
+    for (ssize_t i = 0; i < got; i++) napi_set_element(env, ports, count++, xw_number(env, batch[i]));
   }
   XW_CHECK(env, napi_create_object(env, &result));
   napi_set_named_property(env, result, "ports", ports);

@@ -105,8 +105,6 @@ export interface XenwireNative extends Futex {
   evtchnReset(fd: number): void;
   /** `IOCTL_EVTCHN_RESTRICT_DOMID`: from now on the fd may only bind ports of `domid`. */
   evtchnRestrict(fd: number, domid: number): void;
-  /** Nonblocking read of pending ports; `[]` when none. */
-  evtchnReadPorts(fd: number): number[];
   /** Writes ports back, which unmasks them. */
   evtchnWritePorts(fd: number, ports: readonly number[]): void;
 
@@ -144,7 +142,18 @@ export interface XenwireNative extends Futex {
 
   /** Calls `callback` from the event loop each time `fd` is readable (it must drain the fd). */
   watchReadable(fd: number, callback: (errorName?: string) => void): FdWatch;
-  /** Stops a {@link watchReadable} watch and releases its libuv handle. */
+  /**
+   * Watches an event-channel descriptor (`'datagram'`: a unix datagram socket of port numbers;
+   * `'evtchn'`: `/dev/xen/evtchn`) and reads the ports that fired itself; `callback` gets each
+   * of them once per wake-up, and is not called when there was nothing to read. An error polling
+   * or reading comes as its name (e.g. `'EBADF'`).
+   */
+  watchPorts(
+    fd: number,
+    source: 'datagram' | 'evtchn',
+    callback: (errorName: string | undefined, ports: number[], malformed: number) => void,
+  ): FdWatch;
+  /** Stops a {@link watchReadable} or {@link watchPorts} watch and releases its libuv handle. */
   unwatch(watch: FdWatch): void;
 
   /** A nonblocking unix datagram socket bound to `path`. */

@@ -106,16 +106,9 @@ export class DeviceEventChannel extends EventChannel {
   }
 
   protected startDelivery(): void {
-    this.#watch = this.#native.watchReadable(this.#fd, (errorName) => {
+    this.#watch = this.#native.watchPorts(this.#fd, 'evtchn', (errorName, ports) => {
       if (errorName !== undefined) {
         this.fail(new EvtchnError('EIO', `polling ${EVTCHN_DEVICE} failed: ${errorName}`));
-        return;
-      }
-      let ports: number[];
-      try {
-        ports = this.#native.evtchnReadPorts(this.#fd);
-      } catch (error) {
-        this.fail(toEvtchnError(error, 'read pending ports'));
         return;
       }
       for (const port of ports) this.deliver(port);

@@ -30,10 +30,21 @@ export interface SocketEventChannelOptions {
   readonly virqPorts?: Readonly<Record<number, number>>;
 }
 
-type Binding =
+type Target =
   | { kind: 'unbound'; remoteDomid: number }
   | { kind: 'interdomain'; remoteDomid: number }
   | { kind: 'virq'; virq: number };
+
+/**
+ * A bound port: what it is bound to, and its delivery state, kept on the binding rather than in
+ * sets (a set emptied and refilled on every wake-up reallocates its table each time).
+ */
+type Binding = Target & {
+  /** Reported and not unmasked since. */
+  masked: boolean;
+  /** Fired while masked: reported again at the unmask. */
+  firedWhileMasked: boolean;
+};
 
 /**
  * Event channels over a pair of unix datagram sockets, for driving a real C xenstored under the
@@ -46,8 +57,10 @@ type Binding =
  * peer knows whether it has bound the other end. Delivery follows the device semantics: a
  * reported port is masked until {@link unmask}, and one that fires meanwhile is reported then.
  *
- * Node cannot open unix datagram sockets itself; the native addon does (socket, sendto, recv),
- * and the event loop's poller watches the socket.
+ * Node cannot open unix datagram sockets itself; the native addon does (socket, sendto), and
+ * reads what arrived whenever the event loop's poller finds the socket readable: every queued
+ * datagram at once, each port reported once per wake-up however many datagrams named it, as a
+ * pending bit would (C xenstored sends four for one reply on a ring).
  */
 export class SocketEventChannel extends EventChannel {
   readonly #native: XenwireNative;
@@ -55,8 +68,6 @@ export class SocketEventChannel extends EventChannel {
   readonly #options: SocketEventChannelOptions;
   readonly #map: PortMap;
   readonly #bindings = new Map<number, Binding>();
-  readonly #masked = new Set<number>();
-  readonly #pendingWhileMasked = new Set<number>();
   readonly #restriction = new BindRestriction();
   #watch: FdWatch | undefined;
   #malformed = 0;
@@ -153,17 +164,16 @@ export class SocketEventChannel extends EventChannel {
   unbind(port: number): void {
     this.#binding(port, 'unbind');
     this.#bindings.delete(port);
-    this.#masked.delete(port);
-    this.#pendingWhileMasked.delete(port);
   }
 
   unmask(port: number): void {
-    this.#binding(port, 'unmask');
-    this.#masked.delete(port);
-    if (this.#pendingWhileMasked.delete(port)) {
+    const binding = this.#binding(port, 'unmask');
+    binding.masked = false;
+    if (binding.firedWhileMasked) {
+      binding.firedWhileMasked = false;
       // Report on a later turn so a listener that unmasks is not re-entered.
       queueMicrotask(() => {
-        if (!this.closed && this.#bindings.has(port)) this.#fire(port);
+        if (!this.closed) this.#fire(port);
       });
     }
   }
@@ -175,14 +185,14 @@ export class SocketEventChannel extends EventChannel {
 
   protected startDelivery(): void {
     this.#drain();
-    this.#watch = this.#native.watchReadable(this.#fd, (errorName) => {
+    this.#watch = this.#native.watchPorts(this.#fd, 'datagram', (errorName, ports, malformed) => {
       if (errorName !== undefined) {
         this.fail(
           new EvtchnError('EIO', `polling ${this.#options.localPath} failed: ${errorName}`),
         );
-      } else {
-        this.#drain();
+        return;
       }
+      this.#received(ports, malformed);
     });
   }
 
@@ -201,6 +211,7 @@ export class SocketEventChannel extends EventChannel {
     this.#bindings.clear();
   }
 
+  /** What queued before the watch started (the watch reads the rest itself). */
   #drain(): void {
     let received: { ports: number[]; malformed: number };
     try {
@@ -209,27 +220,31 @@ export class SocketEventChannel extends EventChannel {
       this.fail(toEvtchnError(error, 'receive'));
       return;
     }
-    this.#malformed += received.malformed;
-    for (const wire of received.ports) {
+    this.#received(received.ports, received.malformed);
+  }
+
+  #received(ports: readonly number[], malformed: number): void {
+    this.#malformed += malformed;
+    for (const wire of ports) {
       const port = this.#map.fromWire(wire);
-      if (port !== undefined && this.#bindings.has(port)) this.#fire(port);
+      if (port !== undefined) this.#fire(port);
     }
   }
 
   /** Device semantics: report and mask, or remember it for the unmask. */
   #fire(port: number): void {
-    if (this.#masked.has(port)) {
-      this.#pendingWhileMasked.add(port);
+    const binding = this.#bindings.get(port);
+    if (binding === undefined) return;
+    if (binding.masked) {
+      binding.firedWhileMasked = true;
       return;
     }
-    this.#masked.add(port);
+    binding.masked = true;
     this.deliver(port);
   }
 
-  #bind(port: number, binding: Binding): number {
-    this.#bindings.set(port, binding);
-    this.#masked.delete(port);
-    this.#pendingWhileMasked.delete(port);
+  #bind(port: number, target: Target): number {
+    this.#bindings.set(port, { ...target, masked: false, firedWhileMasked: false });
     return port;
   }
 

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,10 +6,16 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadNative, nativeAddonPath } from '../../src/device/index.ts';
 import { SocketEventChannel, Virq } from '../../src/evtchn/index.ts';
-import { nativeAddonReady } from '../support/requirements.ts';
+import { nativeAddonReady, requirement } from '../support/requirements.ts';
 import { code } from './support/error-code.ts';
 
 const ready = nativeAddonReady();
+const pythonReady =
+  ready &&
+  requirement(
+    'python3',
+    spawnSync('python3', ['--version']).status === 0 ? undefined : 'python3 not found on PATH',
+  );
 const dir = mkdtempSync(join(tmpdir(), 'xenwire-sock-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let counter = 0;
@@ -71,6 +77,58 @@ describe.skipIf(!ready)('SocketEventChannel', () => {
     b.unmask(port);
     await arrived;
     expect(heard).toEqual([port, probe, port]);
+    a.close();
+    b.close();
+  });
+
+  it('reports a port once however often it fired before being read, as a pending bit', async () => {
+    const { a, b, bPath } = pair();
+    const first = b.bindInterdomain(1, 120);
+    const second = b.bindInterdomain(1, 130);
+    const heard: number[] = [];
+    let wake = () => {};
+    // Unmasking at once, as the ring transport does: each report is a fresh one.
+    b.on('pending', (port) => {
+      heard.push(port);
+      b.unmask(port);
+      wake();
+    });
+    // Let the watch start, then queue a burst before the event loop can look.
+    await new Promise((resolve) => setImmediate(resolve));
+    const sender = loadNative().unixDgramBind(`${bPath}.sender`);
+    for (const port of [second, first, second, first, first, second, first]) {
+      loadNative().unixDgramSendPort(sender, bPath, port);
+    }
+    await new Promise<void>((resolve) => {
+      wake = () => heard.length >= 2 && resolve();
+    });
+    // A later notification is reported again.
+    const again = new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+    loadNative().unixDgramSendPort(sender, bPath, first);
+    await again;
+    expect(heard).toEqual([second, first, first]);
+    loadNative().closeFd(sender);
+    a.close();
+    b.close();
+  });
+
+  it.skipIf(!pythonReady)('counts and drops datagrams that are not one port', async () => {
+    const { a, b, bPath } = pair();
+    const port = b.bindInterdomain(1, 140);
+    const pending = b.pending();
+    await new Promise((resolve) => setImmediate(resolve));
+    // Three wrong sizes around a good one, all queued while this thread waits for the sender.
+    const sender = [
+      'import socket, struct, sys',
+      's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
+      'for data in (b"xy", b"12345678", struct.pack("<I", int(sys.argv[2])), b""):',
+      '    s.sendto(data, sys.argv[1])',
+    ].join('\n');
+    execFileSync('python3', ['-c', sender, bPath, String(port)]);
+    expect(await pending.next()).toEqual({ value: port, done: false });
+    expect(b.malformedDatagrams).toBe(3);
     a.close();
     b.close();
   });

@@ -118,7 +118,12 @@ describe.skipIf(!ready)('a guest domain on the C xenstored and on the in-memory 
       let txId = 0;
       for (const [index, step] of rawScript(GUEST + 1).entries()) {
         const { request, txId: tx } = step(txId);
-        const exchange = await guest.exchange(rawRequest(request, index, tx), index + 1);
+        const trailingEvents = request.op === 'WATCH' ? 1 : 0;
+        const exchange = await guest.exchange(
+          rawRequest(request, index, tx),
+          index + 1,
+          trailingEvents,
+        );
         exchanges.push(exchange);
         txId = nextTxId(exchange.messages.at(-1), txId);
       }

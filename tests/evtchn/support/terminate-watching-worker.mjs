@@ -18,6 +18,6 @@ if (isMainThread) {
   console.log('ok');
 } else {
   const native = createRequire(import.meta.url)(workerData.addon);
-  native.watchReadable(native.unixDgramBind(workerData.path), () => {});
+  native.watchPorts(native.unixDgramBind(workerData.path), 'datagram', () => {});
   parentPort.postMessage('ready');
 }

@@ -40,7 +40,12 @@ export class RawRingGuest {
     this.#port = port;
   }
 
-  async exchange(request: Uint8Array, reqId: number): Promise<RawExchange> {
+  /**
+   * Sends `request` and reads until its reply is whole and, after it, `trailingEvents` watch
+   * events (a WATCH's first event follows its acknowledgement, and a server may write the two
+   * apart: reading only up to the reply would make where one step ends depend on timing).
+   */
+  async exchange(request: Uint8Array, reqId: number, trailingEvents = 0): Promise<RawExchange> {
     let kicks = 0;
     const wait = async () => {
       for (;;) {
@@ -67,8 +72,11 @@ export class RawRingGuest {
         this.#ring.read(chunk);
         chunks.push(chunk);
         messages.push(...framer.push(Buffer.from(chunk)));
-        const done = messages.some((m) => m.reqId === reqId && m.type !== MessageType.WATCH_EVENT);
-        if (done && framer.buffered === 0) break;
+        const reply = messages.findIndex(
+          (m) => m.reqId === reqId && m.type !== MessageType.WATCH_EVENT,
+        );
+        const events = messages.slice(reply + 1).filter((m) => m.type === MessageType.WATCH_EVENT);
+        if (reply >= 0 && events.length >= trailingEvents && framer.buffered === 0) break;
         continue;
       }
       await wait();
