@@ -12,6 +12,7 @@
         "src/grant-devices.c",
         "src/fd-watch.c",
         "src/unix-dgram.c",
+        "src/unix-listen.c",
         "src/futex.c",
         "src/vchan-pump.c"
       ],

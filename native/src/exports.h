@@ -11,6 +11,7 @@ void xw_init_evtchn_device(napi_env env, napi_value exports);
 void xw_init_grant_devices(napi_env env, napi_value exports);
 void xw_init_fd_watch(napi_env env, napi_value exports);
 void xw_init_unix_dgram(napi_env env, napi_value exports);
+void xw_init_unix_listen(napi_env env, napi_value exports);
 void xw_init_futex(napi_env env, napi_value exports);
 void xw_init_vchan_pump(napi_env env, napi_value exports);
 

@@ -1,8 +1,10 @@
-/* Watches an event-channel descriptor through the event loop's own poller (uv_poll), so a device
- * or socket is watched without a thread or a spin, and calls a JavaScript function with the ports
- * that fired. The ports are read here, each passed on once: a peer that notified four times
- * before we woke (C xenstored does, for one reply) has made one port pending, not four, and a
- * wake-up with nothing to read does not call JavaScript at all. */
+/* Calls a JavaScript function whenever a file descriptor becomes readable, through the event
+ * loop's own poller (uv_poll), so a device or socket is watched without a thread or a spin.
+ *
+ * A watch of an event-channel descriptor (watchPorts) reads the ports that fired itself and
+ * passes them on, each once: a peer that notified four times before we woke (C xenstored does,
+ * for one reply) has made one port pending, not four, and a wake-up with nothing to read does not
+ * call JavaScript at all. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +14,9 @@
 #include "exports.h"
 #include "util.h"
 
-/* Where the ports come from: a unix datagram socket (one port per datagram), /dev/xen/evtchn. */
-enum port_source { SOURCE_DATAGRAM, SOURCE_EVTCHN };
+/* What a watch reads before calling JavaScript: nothing (readiness alone), or ports from a unix
+ * datagram socket (one port per datagram) or from /dev/xen/evtchn. */
+enum port_source { SOURCE_NONE, SOURCE_DATAGRAM, SOURCE_EVTCHN };
 
 /* Ports read per wake-up; more stay readable and make the poller report the descriptor again. */
 #define PORTS_PER_WAKE 256
@@ -89,7 +92,7 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
   uint32_t malformed = 0;
   ssize_t count = 0;
   int error = status;
-  if (error >= 0) {
+  if (error >= 0 && w->source != SOURCE_NONE) {
     count = read_ports(w, ports, &malformed);
     if (count < 0) error = uv_translate_sys_error((int)-count);
     if (count == 0 && malformed == 0) {
@@ -98,6 +101,7 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
     }
   }
   napi_value callback, receiver, argv[3], result;
+  size_t argc = w->source == SOURCE_NONE ? 1 : 3;
   napi_get_reference_value(env, w->callback, &callback);
   napi_get_global(env, &receiver);
   if (error < 0) {
@@ -105,13 +109,15 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
   } else {
     napi_get_undefined(env, &argv[0]);
   }
-  size_t kept = count > 0 ? (size_t)count : 0;
-  napi_create_array_with_length(env, kept, &argv[1]);
-  for (size_t i = 0; i < kept; i++) napi_set_element(env, argv[1], i, xw_number(env, ports[i]));
-  argv[2] = xw_number(env, malformed);
+  if (argc == 3) {
+    size_t kept = count > 0 ? (size_t)count : 0;
+    napi_create_array_with_length(env, kept, &argv[1]);
+    for (size_t i = 0; i < kept; i++) napi_set_element(env, argv[1], i, xw_number(env, ports[i]));
+    argv[2] = xw_number(env, malformed);
+  }
   /* make_callback, unlike call_function, drains microtasks afterwards, so promises settled by
    * the callback continue at once. */
-  if (napi_make_callback(env, w->context, receiver, callback, 3, argv, &result) ==
+  if (napi_make_callback(env, w->context, receiver, callback, argc, argv, &result) ==
       napi_pending_exception) {
     napi_value exception;
     napi_get_and_clear_last_exception(env, &exception);
@@ -120,16 +126,65 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
   napi_close_handle_scope(env, scope);
 }
 
+/* Starts a watch of `fd` calling `callback`, reading ports from `source` first. */
+static napi_value start_watch(napi_env env, int fd, enum port_source source, napi_value callback,
+                              const char *what) {
+  napi_valuetype type;
+  XW_CHECK(env, napi_typeof(env, callback, &type));
+  if (type != napi_function) return xw_throw_errno(env, EINVAL, what);
+  uv_loop_t *loop;
+  XW_CHECK(env, napi_get_uv_event_loop(env, &loop));
+  struct watch *w = calloc(1, sizeof *w);
+  if (w == NULL) return xw_throw_errno(env, ENOMEM, what);
+  int rc = uv_poll_init(loop, &w->poll, fd);
+  if (rc < 0) {
+    free(w);
+    return xw_throw_errno(env, -rc, what);
+  }
+  w->poll.data = w;
+  w->env = env;
+  w->fd = fd;
+  w->source = source;
+  napi_value name, token;
+  napi_create_string_utf8(env, "xenwire:fd-watch", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_reference(env, callback, 1, &w->callback) != napi_ok ||
+      napi_async_init(env, NULL, name, &w->context) != napi_ok ||
+      napi_add_async_cleanup_hook(env, on_env_teardown, w, &w->teardown_hook) != napi_ok ||
+      napi_create_external(env, w, on_token_collected, NULL, &token) != napi_ok) {
+    /* No token owns the struct: closing the handle frees it. */
+    w->token_gone = true;
+    w->stopped = true;
+    uv_close((uv_handle_t *)&w->poll, on_closed);
+    return xw_throw_errno(env, ENOMEM, what);
+  }
+  napi_type_tag_object(env, token, &watch_tag);
+  rc = uv_poll_start(&w->poll, UV_READABLE, on_poll);
+  if (rc < 0) {
+    stop_watch(w, true);
+    return xw_throw_errno(env, -rc, what);
+  }
+  return token;
+}
+
+/* watchReadable(fd, callback) → token; callback(errorName | undefined) on each readiness. */
+static napi_value js_watch_readable(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  uint64_t fd;
+  if (!xw_args(env, info, 2, argv) || !xw_arg_uint(env, argv[0], INT32_MAX, "fd", &fd)) {
+    return NULL;
+  }
+  return start_watch(env, (int)fd, SOURCE_NONE, argv[1], "watchReadable");
+}
+
 /* watchPorts(fd, source, callback) → token: `source` "datagram" (a unix datagram event channel)
  * or "evtchn" (/dev/xen/evtchn); callback(errorName | undefined, ports, malformed) with the
  * ports that fired, each once, called only when there is something to say. */
 static napi_value js_watch_ports(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  uint64_t raw_fd;
-  if (!xw_args(env, info, 3, argv) || !xw_arg_uint(env, argv[0], INT32_MAX, "fd", &raw_fd)) {
+  uint64_t fd;
+  if (!xw_args(env, info, 3, argv) || !xw_arg_uint(env, argv[0], INT32_MAX, "fd", &fd)) {
     return NULL;
   }
-  int fd = (int)raw_fd;
   char kind[16] = "";
   size_t length = 0;
   napi_get_value_string_utf8(env, argv[1], kind, sizeof kind, &length);
@@ -141,41 +196,7 @@ static napi_value js_watch_ports(napi_env env, napi_callback_info info) {
   } else {
     return xw_throw_errno(env, EINVAL, "watchPorts: source must be \"datagram\" or \"evtchn\"");
   }
-  napi_valuetype type;
-  XW_CHECK(env, napi_typeof(env, argv[2], &type));
-  if (type != napi_function) return xw_throw_errno(env, EINVAL, "watchPorts: no callback");
-  uv_loop_t *loop;
-  XW_CHECK(env, napi_get_uv_event_loop(env, &loop));
-  struct watch *w = calloc(1, sizeof *w);
-  if (w == NULL) return xw_throw_errno(env, ENOMEM, "watchPorts");
-  int rc = uv_poll_init(loop, &w->poll, fd);
-  if (rc < 0) {
-    free(w);
-    return xw_throw_errno(env, -rc, "watchPorts");
-  }
-  w->poll.data = w;
-  w->env = env;
-  w->fd = fd;
-  w->source = source;
-  napi_value name, token;
-  napi_create_string_utf8(env, "xenwire:fd-watch", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_reference(env, argv[2], 1, &w->callback) != napi_ok ||
-      napi_async_init(env, NULL, name, &w->context) != napi_ok ||
-      napi_add_async_cleanup_hook(env, on_env_teardown, w, &w->teardown_hook) != napi_ok ||
-      napi_create_external(env, w, on_token_collected, NULL, &token) != napi_ok) {
-    /* No token owns the struct: closing the handle frees it. */
-    w->token_gone = true;
-    w->stopped = true;
-    uv_close((uv_handle_t *)&w->poll, on_closed);
-    return xw_throw_errno(env, ENOMEM, "watchPorts");
-  }
-  napi_type_tag_object(env, token, &watch_tag);
-  rc = uv_poll_start(&w->poll, UV_READABLE, on_poll);
-  if (rc < 0) {
-    stop_watch(w, true);
-    return xw_throw_errno(env, -rc, "watchPorts");
-  }
-  return token;
+  return start_watch(env, (int)fd, source, argv[2], "watchPorts");
 }
 
 /* unwatch(token): stops a watch; a second call is harmless. */
@@ -192,6 +213,7 @@ static napi_value js_unwatch(napi_env env, napi_callback_info info) {
 }
 
 void xw_init_fd_watch(napi_env env, napi_value exports) {
+  xw_export(env, exports, "watchReadable", js_watch_readable);
   xw_export(env, exports, "watchPorts", js_watch_ports);
   xw_export(env, exports, "unwatch", js_unwatch);
 }

@@ -14,43 +14,10 @@
 
 #define MAX_PORT 4294967295.0
 
-/* Fills `addr` from a JS string path; throws EINVAL or ENAMETOOLONG. */
-static bool get_address(napi_env env, napi_value value, struct sockaddr_un *addr) {
-  memset(addr, 0, sizeof *addr);
-  addr->sun_family = AF_UNIX;
-  size_t length = 0;
-  if (napi_get_value_string_utf8(env, value, NULL, 0, &length) != napi_ok || length == 0) {
-    xw_throw_errno(env, EINVAL, "socket path must be a non-empty string");
-    return false;
-  }
-  if (length >= sizeof addr->sun_path) {
-    xw_throw_errno(env, ENAMETOOLONG, "socket path");
-    return false;
-  }
-  napi_get_value_string_utf8(env, value, addr->sun_path, sizeof addr->sun_path, &length);
-  return true;
-}
-
-static bool get_fd(napi_env env, napi_value value, int *fd) {
-  uint64_t raw;
-  if (!xw_arg_uint(env, value, INT32_MAX, "fd", &raw)) return false;
-  *fd = (int)raw;
-  return true;
-}
-
 /* unixDgramBind(path) → fd: a nonblocking datagram socket bound to `path`. */
 static napi_value js_bind(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  struct sockaddr_un addr;
-  if (!xw_args(env, info, 1, argv) || !get_address(env, argv[0], &addr)) return NULL;
-  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return xw_throw_errno(env, errno, "socket");
-  if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-    int err = errno;
-    close(fd);
-    return xw_throw_errno(env, err, "bind");
-  }
-  return xw_number(env, fd);
+  int fd = xw_bound_unix_socket(env, info, SOCK_DGRAM);
+  return fd < 0 ? NULL : xw_number(env, fd);
 }
 
 /* unixDgramSendPort(fd, peerPath, port): one datagram holding `port`. */
@@ -59,8 +26,8 @@ static napi_value js_send_port(napi_env env, napi_callback_info info) {
   int fd;
   struct sockaddr_un addr;
   uint64_t port;
-  if (!xw_args(env, info, 3, argv) || !get_fd(env, argv[0], &fd) ||
-      !get_address(env, argv[1], &addr) ||
+  if (!xw_args(env, info, 3, argv) || !xw_arg_fd(env, argv[0], &fd) ||
+      !xw_arg_unix_address(env, argv[1], &addr) ||
       !xw_arg_uint(env, argv[2], MAX_PORT, "port", &port)) {
     return NULL;
   }
@@ -122,7 +89,7 @@ size_t xw_unique_ports(uint32_t *ports, size_t count) {
 static napi_value js_receive_ports(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int fd;
-  if (!xw_args(env, info, 1, argv) || !get_fd(env, argv[0], &fd)) return NULL;
+  if (!xw_args(env, info, 1, argv) || !xw_arg_fd(env, argv[0], &fd)) return NULL;
   napi_value ports, result;
   XW_CHECK(env, napi_create_array(env, &ports));
   uint32_t count = 0, malformed = 0, batch[256];
@@ -140,7 +107,7 @@ static napi_value js_receive_ports(napi_env env, napi_callback_info info) {
 static napi_value js_close_fd(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int fd;
-  if (!xw_args(env, info, 1, argv) || !get_fd(env, argv[0], &fd)) return NULL;
+  if (!xw_args(env, info, 1, argv) || !xw_arg_fd(env, argv[0], &fd)) return NULL;
   if (close(fd) != 0) return xw_throw_errno(env, errno, "close");
   return xw_undefined(env);
 }

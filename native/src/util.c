@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 napi_value xw_throw_errno(napi_env env, int err, const char *what) {
   const char *name = strerrorname_np(err);
@@ -50,6 +53,43 @@ bool xw_arg_bool(napi_env env, napi_value value, const char *name, bool *out) {
     return false;
   }
   return true;
+}
+
+bool xw_arg_fd(napi_env env, napi_value value, int *fd) {
+  uint64_t raw;
+  if (!xw_arg_uint(env, value, INT32_MAX, "fd", &raw)) return false;
+  *fd = (int)raw;
+  return true;
+}
+
+bool xw_arg_unix_address(napi_env env, napi_value value, struct sockaddr_un *addr) {
+  memset(addr, 0, sizeof *addr);
+  addr->sun_family = AF_UNIX;
+  size_t length = 0;
+  if (napi_get_value_string_utf8(env, value, NULL, 0, &length) != napi_ok || length == 0) {
+    xw_throw_errno(env, EINVAL, "socket path must be a non-empty string");
+    return false;
+  }
+  if (length >= sizeof addr->sun_path) {
+    xw_throw_errno(env, ENAMETOOLONG, "socket path");
+    return false;
+  }
+  napi_get_value_string_utf8(env, value, addr->sun_path, sizeof addr->sun_path, &length);
+  return true;
+}
+
+int xw_bound_unix_socket(napi_env env, napi_callback_info info, int type) {
+  napi_value argv[1];
+  struct sockaddr_un addr;
+  if (!xw_args(env, info, 1, argv) || !xw_arg_unix_address(env, argv[0], &addr)) return -1;
+  int fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+    int err = errno;
+    if (fd >= 0) close(fd);
+    xw_throw_errno(env, err, "bind");
+    return -1;
+  }
+  return fd;
 }
 
 napi_value xw_number(napi_env env, double value) {

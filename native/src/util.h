@@ -13,6 +13,14 @@ bool xw_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv);
 /* Reads an integer argument in [0, max]; throws EINVAL naming `name` otherwise. */
 bool xw_arg_uint(napi_env env, napi_value value, double max, const char *name, uint64_t *out);
 bool xw_arg_bool(napi_env env, napi_value value, const char *name, bool *out);
+/* Reads a file descriptor argument; throws EINVAL otherwise. */
+bool xw_arg_fd(napi_env env, napi_value value, int *fd);
+struct sockaddr_un;
+/* Fills a unix socket address from a JS string path; throws EINVAL or ENAMETOOLONG. */
+bool xw_arg_unix_address(napi_env env, napi_value value, struct sockaddr_un *addr);
+/* A nonblocking, close-on-exec unix socket of `type` bound to the path that is the call's one
+ * argument; -1 once it has thrown (EINVAL, ENAMETOOLONG, bind's errno). */
+int xw_bound_unix_socket(napi_env env, napi_callback_info info, int type);
 napi_value xw_number(napi_env env, double value);
 napi_value xw_undefined(napi_env env);
 /* Adds `fn` as property `name` of `target`. */

@@ -140,6 +140,8 @@ export interface XenwireNative extends Futex {
   /** The same for pages granted through gntalloc. */
   gntallocSetUnmapNotify(fd: number, index: number, action: number, port: number): void;
 
+  /** Calls `callback` from the event loop each time `fd` is readable (it must drain the fd). */
+  watchReadable(fd: number, callback: (errorName?: string) => void): FdWatch;
   /**
    * Watches an event-channel descriptor (`'datagram'`: a unix datagram socket of port numbers;
    * `'evtchn'`: `/dev/xen/evtchn`) and reads the ports that fired itself; `callback` gets each
@@ -151,7 +153,7 @@ export interface XenwireNative extends Futex {
     source: 'datagram' | 'evtchn',
     callback: (errorName: string | undefined, ports: number[], malformed: number) => void,
   ): FdWatch;
-  /** Stops a {@link watchPorts} watch and releases its libuv handle. */
+  /** Stops a {@link watchReadable} or {@link watchPorts} watch and releases its libuv handle. */
   unwatch(watch: FdWatch): void;
 
   /** A nonblocking unix datagram socket bound to `path`. */
@@ -165,6 +167,13 @@ export interface XenwireNative extends Futex {
     /** Datagrams dropped for not being 4 bytes long. */
     malformed: number;
   };
+  /**
+   * A nonblocking unix stream socket bound to `path` and listening; its connections are taken
+   * with {@link unixStreamAccept} when {@link watchReadable} says it is readable.
+   */
+  unixStreamListen(path: string): number;
+  /** The next waiting connection's descriptor (nonblocking, close-on-exec), or -1 if none waits. */
+  unixStreamAccept(fd: number): number;
   /**
    * A libxenvchan end whose bytes move in native code, `tools/libs/vchan/io.c`'s protocol. `page`
    * is the shared page, `left`/`right` the rings' data (each exactly its order's size), the

@@ -25,6 +25,14 @@ export function assertSocketPathFits(path: string): void {
   }
 }
 
+/** What listens on a socket file: a `net.Server`, or a socket of the native addon. */
+export interface SocketBinder {
+  /** Listens on `path`; rejects with the errno's `code` (`EADDRINUSE` when a file is there). */
+  listen(path: string): Promise<void>;
+  /** Stops listening. */
+  close(): Promise<void>;
+}
+
 /** A socket file this process bound. */
 export interface ClaimedSocketFile {
   readonly path: string;
@@ -33,28 +41,28 @@ export interface ClaimedSocketFile {
 }
 
 /**
- * Makes `server` listen on `path` without taking over a live socket. A socket file there on
+ * Makes `binder` listen on `path` without taking over a live socket. A socket file there on
  * which nothing answers (connect: ECONNREFUSED, its server died) is removed; one on which a
  * server answers, or any other file, fails with `EADDRINUSE` and is left alone. A path over
  * {@link SOCKET_PATH_MAX} bytes is `ENAMETOOLONG` before anything is created.
  *
- * The server binds a fresh name in the same directory first, which is then hard-linked to
+ * The binder binds a fresh name in the same directory first, which is then hard-linked to
  * `path`: `link(2)` never replaces a file, so a server that appears at `path` meanwhile is not
  * clobbered either. It also keeps Node from removing `path` when the server closes (it removes
  * the name it bound, whatever is there by then); {@link ClaimedSocketFile.release} does that,
  * and only for the same inode.
  */
 export async function claimSocketFile(
-  server: net.Server,
+  binder: SocketBinder,
   path: string,
 ): Promise<ClaimedSocketFile> {
   assertSocketPathFits(path);
   await clearStaleSocket(path);
-  const bound = await listenOnFreshName(server, path);
+  const bound = await listenOnFreshName(binder, path);
   try {
     await linkInPlace(bound, path);
   } catch (error) {
-    await new Promise((resolve) => server.close(resolve));
+    await binder.close();
     throw error;
   } finally {
     unlinkQuietly(bound);
@@ -124,7 +132,7 @@ const ATTEMPTS = 5;
  * Listens on an unused name beside `path`, no longer than `path` allows, so that it fits in
  * `sun_path` as well; returns that name.
  */
-async function listenOnFreshName(server: net.Server, path: string): Promise<string> {
+async function listenOnFreshName(binder: SocketBinder, path: string): Promise<string> {
   const directory = dirname(path);
   // Bytes left for the name after the directory and its separator.
   const room = SOCKET_PATH_MAX - Buffer.byteLength(directory) - 1;
@@ -132,13 +140,7 @@ async function listenOnFreshName(server: net.Server, path: string): Promise<stri
     const random = randomBytes(12).toString('hex');
     const name = join(directory, room >= 8 ? `.${random}`.slice(0, room) : random.slice(0, room));
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(name, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
+      await binder.listen(name);
       return name;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;

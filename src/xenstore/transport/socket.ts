@@ -6,6 +6,7 @@ import { XenstoreError } from '../errors.ts';
 import { type ByteStream, type ByteStreamHandlers, framedTransport } from './byte-stream.ts';
 import { connectFailure } from './connect-failure.ts';
 import { assertSocketPathFits } from './socket-file.ts';
+import { copiedReads, READ_BUFFER_SIZE } from './socket-reads.ts';
 import type { Transport, TransportConnector, TransportHandlers } from './transport.ts';
 
 /**
@@ -45,29 +46,15 @@ async function openSocket(path: string, handlers: TransportHandlers): Promise<Tr
   }
 }
 
-/** Size of the buffer each socket reads into; replies are copied out of it. */
-const READ_BUFFER_SIZE = 64 * 1024;
-
 /**
- * Connects with `onread`: the kernel reads into one reused buffer and the bytes are handed over
- * directly, skipping the stream machinery behind `'data'`, which costs more than the rest of a
- * reply's handling. Each read is copied out once, since decoded payloads are views into it.
+ * Connects with `onread` ({@link copiedReads}): reads skip the stream machinery behind `'data'`,
+ * which costs more than the rest of a reply's handling.
  */
 function connectOnce(path: string, receiver: { onData(chunk: Uint8Array): void }): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const readBuffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
     const socket = connect({
       path,
-      onread: {
-        buffer: readBuffer,
-        callback: (size) => {
-          // One allocation and a native copy, with no view made in between.
-          const chunk = Buffer.allocUnsafe(size);
-          readBuffer.copy(chunk, 0, 0, size);
-          receiver.onData(chunk);
-          return true;
-        },
-      },
+      onread: copiedReads(Buffer.allocUnsafe(READ_BUFFER_SIZE), (chunk) => receiver.onData(chunk)),
     });
     socket.once('error', reject);
     socket.once('connect', () => {
