@@ -12,13 +12,6 @@
 #define MAX_DOMID 0x7fef
 #define MAX_PORT 4294967295.0
 
-static bool get_fd(napi_env env, napi_value value, int *fd) {
-  uint64_t raw;
-  if (!xw_arg_uint(env, value, INT32_MAX, "fd", &raw)) return false;
-  *fd = (int)raw;
-  return true;
-}
-
 /* Runs an ioctl whose non-negative result is a port number (bind calls) or 0. */
 static napi_value port_ioctl(napi_env env, int fd, unsigned long request, void *arg,
                              const char *what) {
@@ -31,7 +24,7 @@ static napi_value js_bind_virq(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int fd;
   uint64_t virq;
-  if (!xw_args(env, info, 2, argv) || !get_fd(env, argv[0], &fd) ||
+  if (!xw_args(env, info, 2, argv) || !xw_arg_fd(env, argv[0], &fd) ||
       !xw_arg_uint(env, argv[1], MAX_PORT, "virq", &virq)) {
     return NULL;
   }
@@ -43,7 +36,7 @@ static napi_value js_bind_interdomain(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   int fd;
   uint64_t domid, port;
-  if (!xw_args(env, info, 3, argv) || !get_fd(env, argv[0], &fd) ||
+  if (!xw_args(env, info, 3, argv) || !xw_arg_fd(env, argv[0], &fd) ||
       !xw_arg_uint(env, argv[1], MAX_DOMID, "remoteDomid", &domid) ||
       !xw_arg_uint(env, argv[2], MAX_PORT, "remotePort", &port)) {
     return NULL;
@@ -58,7 +51,7 @@ static napi_value js_bind_unbound_port(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int fd;
   uint64_t domid;
-  if (!xw_args(env, info, 2, argv) || !get_fd(env, argv[0], &fd) ||
+  if (!xw_args(env, info, 2, argv) || !xw_arg_fd(env, argv[0], &fd) ||
       !xw_arg_uint(env, argv[1], MAX_DOMID, "remoteDomid", &domid)) {
     return NULL;
   }
@@ -72,7 +65,7 @@ static napi_value port_call(napi_env env, napi_callback_info info, unsigned long
   napi_value argv[2];
   int fd;
   uint64_t port;
-  if (!xw_args(env, info, 2, argv) || !get_fd(env, argv[0], &fd) ||
+  if (!xw_args(env, info, 2, argv) || !xw_arg_fd(env, argv[0], &fd) ||
       !xw_arg_uint(env, argv[1], MAX_PORT, "port", &port)) {
     return NULL;
   }
@@ -91,7 +84,7 @@ static napi_value js_notify(napi_env env, napi_callback_info info) {
 static napi_value js_reset(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int fd;
-  if (!xw_args(env, info, 1, argv) || !get_fd(env, argv[0], &fd)) return NULL;
+  if (!xw_args(env, info, 1, argv) || !xw_arg_fd(env, argv[0], &fd)) return NULL;
   return port_ioctl(env, fd, XW_IOCTL_EVTCHN_RESET, NULL, "IOCTL_EVTCHN_RESET");
 }
 
@@ -99,7 +92,7 @@ static napi_value js_restrict(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int fd;
   uint64_t domid;
-  if (!xw_args(env, info, 2, argv) || !get_fd(env, argv[0], &fd) ||
+  if (!xw_args(env, info, 2, argv) || !xw_arg_fd(env, argv[0], &fd) ||
       !xw_arg_uint(env, argv[1], 0xffff, "domid", &domid)) {
     return NULL;
   }
@@ -122,7 +115,7 @@ int xw_evtchn_unmask_ports(int fd, const uint32_t *ports, size_t count) {
 static napi_value js_write_ports(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int fd;
-  if (!xw_args(env, info, 2, argv) || !get_fd(env, argv[0], &fd)) return NULL;
+  if (!xw_args(env, info, 2, argv) || !xw_arg_fd(env, argv[0], &fd)) return NULL;
   bool is_array = false;
   napi_is_array(env, argv[1], &is_array);
   if (!is_array) return xw_throw_errno(env, EINVAL, "writePorts: ports must be an array");

@@ -169,11 +169,9 @@ static napi_value start_watch(napi_env env, int fd, enum port_source source, nap
 /* watchReadable(fd, callback) → token; callback(errorName | undefined) on each readiness. */
 static napi_value js_watch_readable(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  uint64_t fd;
-  if (!xw_args(env, info, 2, argv) || !xw_arg_uint(env, argv[0], INT32_MAX, "fd", &fd)) {
-    return NULL;
-  }
-  return start_watch(env, (int)fd, SOURCE_NONE, argv[1], "watchReadable");
+  int fd;
+  if (!xw_args(env, info, 2, argv) || !xw_arg_fd(env, argv[0], &fd)) return NULL;
+  return start_watch(env, fd, SOURCE_NONE, argv[1], "watchReadable");
 }
 
 /* watchPorts(fd, source, callback) → token: `source` "datagram" (a unix datagram event channel)
@@ -181,10 +179,8 @@ static napi_value js_watch_readable(napi_env env, napi_callback_info info) {
  * ports that fired, each once, called only when there is something to say. */
 static napi_value js_watch_ports(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  uint64_t fd;
-  if (!xw_args(env, info, 3, argv) || !xw_arg_uint(env, argv[0], INT32_MAX, "fd", &fd)) {
-    return NULL;
-  }
+  int fd;
+  if (!xw_args(env, info, 3, argv) || !xw_arg_fd(env, argv[0], &fd)) return NULL;
   char kind[16] = "";
   size_t length = 0;
   napi_get_value_string_utf8(env, argv[1], kind, sizeof kind, &length);
@@ -196,7 +192,7 @@ static napi_value js_watch_ports(napi_env env, napi_callback_info info) {
   } else {
     return xw_throw_errno(env, EINVAL, "watchPorts: source must be \"datagram\" or \"evtchn\"");
   }
-  return start_watch(env, (int)fd, source, argv[2], "watchPorts");
+  return start_watch(env, fd, source, argv[2], "watchPorts");
 }
 
 /* unwatch(token): stops a watch; a second call is harmless. */

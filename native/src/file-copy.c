@@ -102,23 +102,24 @@ static void populate(struct file_map *m, size_t offset, size_t length, bool writ
 /* fileMap(fd, length, writable): maps the first `length` bytes of a regular file, shared. */
 static napi_value js_file_map(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  uint64_t fd, length;
+  int fd;
+  uint64_t length;
   bool writable;
-  if (!xw_args(env, info, 3, argv) || !xw_arg_uint(env, argv[0], INT32_MAX, "fd", &fd) ||
+  if (!xw_args(env, info, 3, argv) || !xw_arg_fd(env, argv[0], &fd) ||
       !xw_arg_uint(env, argv[1], (double)SIZE_MAX, "length", &length) ||
       !xw_arg_bool(env, argv[2], "writable", &writable)) {
     return NULL;
   }
   if (length == 0) return xw_throw_errno(env, EINVAL, "fileMap: length is 0");
   struct stat st;
-  if (fstat((int)fd, &st) != 0) return xw_throw_errno(env, errno, "fileMap: fstat");
+  if (fstat(fd, &st) != 0) return xw_throw_errno(env, errno, "fileMap: fstat");
   if (!S_ISREG(st.st_mode)) return xw_throw_errno(env, EINVAL, "fileMap: not a regular file");
   if (length > (uint64_t)st.st_size) {
     return xw_throw_errno(env, EINVAL, "fileMap: length extends past the end of the file");
   }
   pthread_once(&init, init_once);
   int prot = PROT_READ | (writable ? PROT_WRITE : 0);
-  void *addr = xw_mmap_shared(length, prot, (int)fd, 0);
+  void *addr = xw_mmap_shared(length, prot, fd, 0);
   if (addr == MAP_FAILED) return xw_throw_errno(env, errno, "fileMap: mmap");
   struct file_map *m = malloc(sizeof *m);
   uint64_t *populated = calloc((length / page_size + 64) / 64, sizeof *populated);

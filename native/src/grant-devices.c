@@ -12,18 +12,11 @@
 #define MAX_GRANTS 65536
 #define MAX_INDEX 9007199254740991.0
 
-static bool get_fd(napi_env env, napi_value value, int *fd) {
-  uint64_t raw;
-  if (!xw_arg_uint(env, value, INT32_MAX, "fd", &raw)) return false;
-  *fd = (int)raw;
-  return true;
-}
-
 /* The (fd, index, count) arguments that gntdev unmap and gntalloc dealloc both take. */
 static bool index_count_args(napi_env env, napi_callback_info info, int *fd, uint64_t *index,
                              uint64_t *count) {
   napi_value argv[3];
-  return xw_args(env, info, 3, argv) && get_fd(env, argv[0], fd) &&
+  return xw_args(env, info, 3, argv) && xw_arg_fd(env, argv[0], fd) &&
          xw_arg_uint(env, argv[1], MAX_INDEX, "index", index) &&
          xw_arg_uint(env, argv[2], MAX_GRANTS, "count", count);
 }
@@ -33,7 +26,7 @@ static napi_value js_gntdev_map(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   int fd;
   uint64_t domid;
-  if (!xw_args(env, info, 3, argv) || !get_fd(env, argv[0], &fd) ||
+  if (!xw_args(env, info, 3, argv) || !xw_arg_fd(env, argv[0], &fd) ||
       !xw_arg_uint(env, argv[1], MAX_DOMID, "domid", &domid)) {
     return NULL;
   }
@@ -84,7 +77,7 @@ static napi_value js_gntdev_set_max(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int fd;
   uint64_t count;
-  if (!xw_args(env, info, 2, argv) || !get_fd(env, argv[0], &fd) ||
+  if (!xw_args(env, info, 2, argv) || !xw_arg_fd(env, argv[0], &fd) ||
       !xw_arg_uint(env, argv[1], UINT32_MAX, "count", &count)) {
     return NULL;
   }
@@ -101,7 +94,7 @@ static napi_value js_gntalloc_alloc(napi_env env, napi_callback_info info) {
   int fd;
   uint64_t domid, count;
   bool writable;
-  if (!xw_args(env, info, 4, argv) || !get_fd(env, argv[0], &fd) ||
+  if (!xw_args(env, info, 4, argv) || !xw_arg_fd(env, argv[0], &fd) ||
       !xw_arg_uint(env, argv[1], MAX_DOMID, "domid", &domid) ||
       !xw_arg_uint(env, argv[2], MAX_GRANTS, "count", &count) ||
       !xw_arg_bool(env, argv[3], "writable", &writable)) {
@@ -153,7 +146,7 @@ static napi_value set_unmap_notify(napi_env env, napi_callback_info info, unsign
   napi_value argv[4];
   int fd;
   uint64_t index, action, port;
-  if (!xw_args(env, info, 4, argv) || !get_fd(env, argv[0], &fd) ||
+  if (!xw_args(env, info, 4, argv) || !xw_arg_fd(env, argv[0], &fd) ||
       !xw_arg_uint(env, argv[1], MAX_INDEX, "index", &index) ||
       !xw_arg_uint(env, argv[2], XW_UNMAP_NOTIFY_CLEAR_BYTE | XW_UNMAP_NOTIFY_SEND_EVENT, "action",
                    &action) ||

@@ -40,9 +40,10 @@ static void finalize_mapping(napi_env env, void *data, void *hint) {
 /* mmap(fd, length, offset, writable): a MAP_SHARED mapping as an ArrayBuffer. */
 static napi_value js_mmap(napi_env env, napi_callback_info info) {
   napi_value argv[4];
-  uint64_t fd, length, offset;
+  int fd;
+  uint64_t length, offset;
   bool writable;
-  if (!xw_args(env, info, 4, argv) || !xw_arg_uint(env, argv[0], INT32_MAX, "fd", &fd) ||
+  if (!xw_args(env, info, 4, argv) || !xw_arg_fd(env, argv[0], &fd) ||
       !xw_arg_uint(env, argv[1], (double)SIZE_MAX, "length", &length) ||
       !xw_arg_uint(env, argv[2], 9007199254740991.0, "offset", &offset) ||
       !xw_arg_bool(env, argv[3], "writable", &writable)) {
@@ -55,13 +56,13 @@ static napi_value js_mmap(napi_env env, napi_callback_info info) {
     return xw_throw_errno(env, EINVAL, "mmap: longer than an ArrayBuffer can be (4 GiB)");
   }
   struct stat st;
-  if (fstat((int)fd, &st) != 0) return xw_throw_errno(env, errno, "mmap: fstat");
+  if (fstat(fd, &st) != 0) return xw_throw_errno(env, errno, "mmap: fstat");
   /* Touching a page past the end of a regular file raises SIGBUS: refuse such a mapping. */
   if (S_ISREG(st.st_mode) && offset + length > (uint64_t)st.st_size) {
     return xw_throw_errno(env, EINVAL, "mmap: range extends past the end of the file");
   }
   int prot = PROT_READ | (writable ? PROT_WRITE : 0);
-  void *addr = xw_mmap_shared(length, prot, (int)fd, (off_t)offset);
+  void *addr = xw_mmap_shared(length, prot, fd, (off_t)offset);
   if (addr == MAP_FAILED) return xw_throw_errno(env, errno, "mmap");
   struct mapping *m = malloc(sizeof *m);
   if (m == NULL) {
