@@ -1,5 +1,5 @@
-/* Reading the ports that fired from an event-channel descriptor, for the JavaScript calls and for
- * the watch that reads them itself (fd-watch.c). */
+/* Reading the ports that fired from an event-channel descriptor, for the watch that reads them
+ * itself (fd-watch.c), and unmasking them again on /dev/xen/evtchn. */
 #ifndef XENWIRE_EVENT_PORTS_H
 #define XENWIRE_EVENT_PORTS_H
 

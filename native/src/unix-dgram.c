@@ -84,25 +84,6 @@ size_t xw_unique_ports(uint32_t *ports, size_t count) {
   return kept;
 }
 
-/* unixDgramReceivePorts(fd) → { ports, malformed }: drains every queued datagram. Datagrams that
- * are not exactly 4 bytes are counted and dropped. */
-static napi_value js_receive_ports(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  int fd;
-  if (!xw_args(env, info, 1, argv) || !xw_arg_fd(env, argv[0], &fd)) return NULL;
-  napi_value ports, result;
-  XW_CHECK(env, napi_create_array(env, &ports));
-  uint32_t count = 0, malformed = 0, batch[256];
-  for (ssize_t got; (got = xw_dgram_receive_ports(fd, batch, 256, &malformed)) != 0;) {
-    if (got < 0) return xw_throw_errno(env, (int)-got, "recv");
-    for (ssize_t i = 0; i < got; i++) napi_set_element(env, ports, count++, xw_number(env, batch[i]));
-  }
-  XW_CHECK(env, napi_create_object(env, &result));
-  napi_set_named_property(env, result, "ports", ports);
-  napi_set_named_property(env, result, "malformed", xw_number(env, malformed));
-  return result;
-}
-
 /* closeFd(fd): closes a descriptor the addon opened. */
 static napi_value js_close_fd(napi_env env, napi_callback_info info) {
   napi_value argv[1];
@@ -115,6 +96,5 @@ static napi_value js_close_fd(napi_env env, napi_callback_info info) {
 void xw_init_unix_dgram(napi_env env, napi_value exports) {
   xw_export(env, exports, "unixDgramBind", js_bind);
   xw_export(env, exports, "unixDgramSendPort", js_send_port);
-  xw_export(env, exports, "unixDgramReceivePorts", js_receive_ports);
   xw_export(env, exports, "closeFd", js_close_fd);
 }

@@ -160,13 +160,6 @@ export interface XenwireNative extends Futex {
   unixDgramBind(path: string): number;
   /** Sends one datagram carrying `port` as 4 little-endian bytes. */
   unixDgramSendPort(fd: number, peerPath: string, port: number): void;
-  /** Drains queued datagrams; ones that are not 4 bytes long are counted as malformed. */
-  unixDgramReceivePorts(fd: number): {
-    /** The ports received, in arrival order. */
-    ports: number[];
-    /** Datagrams dropped for not being 4 bytes long. */
-    malformed: number;
-  };
   /**
    * A nonblocking unix stream socket bound to `path` and listening; its connections are taken
    * with {@link unixStreamAccept} when {@link watchReadable} says it is readable.

@@ -184,7 +184,8 @@ export class SocketEventChannel extends EventChannel {
   }
 
   protected startDelivery(): void {
-    this.#drain();
+    // The poller reports the socket readable from its first turn, so datagrams that queued
+    // before delivery started are read by the watch like any other.
     this.#watch = this.#native.watchPorts(this.#fd, 'datagram', (errorName, ports, malformed) => {
       if (errorName !== undefined) {
         this.fail(
@@ -209,18 +210,6 @@ export class SocketEventChannel extends EventChannel {
       // Already removed by someone else: nothing to clean.
     }
     this.#bindings.clear();
-  }
-
-  /** What queued before the watch started (the watch reads the rest itself). */
-  #drain(): void {
-    let received: { ports: number[]; malformed: number };
-    try {
-      received = this.#native.unixDgramReceivePorts(this.#fd);
-    } catch (error) {
-      this.fail(toEvtchnError(error, 'receive'));
-      return;
-    }
-    this.#received(received.ports, received.malformed);
   }
 
   #received(ports: readonly number[], malformed: number): void {
