@@ -80,7 +80,9 @@ function apply(store: Store, model: Map<string, ModelNode>, step: Op): void {
         children: ChildList.of(step.children),
         generation: 0,
       });
-      model.set(step.path, { value: step.value, perms, children: step.children, generation });
+      // A copy: the model's lists grow and shrink later, and fast-check replays this very array
+      // while it shrinks a failure, so changing it in place would change the steps replayed.
+      model.set(step.path, { value: step.value, perms, children: [...step.children], generation });
       return;
     }
     case 'change': {
