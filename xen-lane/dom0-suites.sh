@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs in Dom0 (inside the lane's session, from the checkout), in parts, each bounded so that a
 # hung part still leaves time for the others and for a report:
-#   1. the lane's device suites (tests/xen/dom0/*.dom0.ts) and those listed in dom0-extra-tests;
+#   1. the lane's device suites (tests/xen/dom0/*.dom0.ts) and those listed in dom0-extra-tests,
+#      and beside them the library's client suite on the socket, then on the device
+#      (tests/xen/dom0/*.client.ts);
 #   2. a PV DomU's probe (domu-run.sh);
 #   3. the vchan driver pair between Dom0 and PV DomUs (tests/xen/xenbus/vchan-backend.dom0.ts);
 #   3b. the block device against Linux's drivers (tests/xen/block/blk-dom0.ts);
-#   4. libxenvchan against Xen's C library and a guest's console (tests/xen/vchan/, one DomU);
-#   5. the library's client suite on the socket, then on the device (tests/xen/dom0/*.client.ts).
+#   4. libxenvchan against Xen's C library and a guest's console (tests/xen/vchan/, one DomU).
 # Vitest's JSON reports go to .cache/xen-lane/ for the host to judge (tests/xen-lane.test.ts).
 {
 set -uo pipefail
@@ -57,8 +58,28 @@ suites() { # NAME JSON_FILE TIMEOUT_S GLOBS...
   echo "xen-lane[dom0]: $name took $(($(date +%s) - started)) s"
 }
 
+# The client suites run beside the device suites: neither measures time, their nodes live under
+# paths of their own, and each is a single-threaded process that leaves the other vCPU idle, so
+# together they take about as long as the longer of the two. The parts that compare rates (below)
+# keep Dom0 to themselves. One vitest run per transport: a hang on one must not hide the other's
+# results. Their output is held back and printed whole, after the device suites'.
+clients_log=/tmp/xen-lane-client-suites.log
+(
+  suites "client suite (socket)" dom0-client-socket-results.json \
+    "${XEN_LANE_SOCKET_TIMEOUT:-280}" tests/xen/dom0/client-socket.client.ts
+  suites "client suite (device)" dom0-client-device-results.json \
+    "${XEN_LANE_DEVICE_TIMEOUT:-300}" tests/xen/dom0/client-device.client.ts
+) >"$clients_log" 2>&1 &
+clients=$!
+
 suites "device suites" dom0-results.json "${XEN_LANE_SUITES_TIMEOUT:-300}" \
   'tests/xen/dom0/**/*.dom0.ts' "${extra[@]}"
+
+wait "$clients"
+cat "$clients_log"
+# `part` ran in the subshell: count its verdicts here.
+passed=$((passed + $(grep -c "^xen-lane\[dom0\]: part '.*' passed$" "$clients_log")))
+failed=$((failed + $(grep -c "^xen-lane\[dom0\]: part '.*' FAILED" "$clients_log")))
 
 bash xen-lane/domu-run.sh
 part "DomU probe" $?
@@ -87,13 +108,6 @@ started=$(date +%s)
 timeout -k 10 "$(capped "${XEN_LANE_LIBXENVCHAN_TIMEOUT:-300}")" bash tests/xen/vchan/run-in-dom0.sh
 part "libxenvchan and console" $?
 echo "xen-lane[dom0]: libxenvchan and console took $(($(date +%s) - started)) s"
-
-# One vitest run each: a hang on one transport must not hide the other's results. The device run
-# is the shortest because it is known to hang (known-failures.txt).
-suites "client suite (socket)" dom0-client-socket-results.json \
-  "${XEN_LANE_SOCKET_TIMEOUT:-280}" tests/xen/dom0/client-socket.client.ts
-suites "client suite (device)" dom0-client-device-results.json \
-  "${XEN_LANE_DEVICE_TIMEOUT:-300}" tests/xen/dom0/client-device.client.ts
 
 echo "xen-lane[dom0]: $passed of $((passed + failed)) parts passed"
 [[ $failed == 0 ]]
