@@ -202,7 +202,9 @@ describe('harness/pins', () => {
         );
     }
     // Node 22, the one npm package, is fetched (by npm, in pins.sh) and unpacked by fetch-node.sh.
-    expect(readFileSync(join(repo, '.ci/run'), 'utf8')).toMatch(/^scripts\/fetch-node\.sh\b/m);
+    expect(readFileSync(join(repo, '.ci/run'), 'utf8')).toMatch(
+      /^(step )?scripts\/fetch-node\.sh\b/m,
+    );
     const fetchNode = readFileSync(join(repo, 'scripts/fetch-node.sh'), 'utf8');
     expect(fetchNode).toContain('set_name=node-22\n');
     expect(fetchNode).toContain('pins_fetch_npm "$set_name"');
