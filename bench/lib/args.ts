@@ -22,12 +22,15 @@ export interface BenchArgs {
 /** Default number of timed A/B pairs: enough for a median and a spread on a noisy machine. */
 export const DEFAULT_PAIRS = 5;
 
-/** Timed pairs of a quick run: two, so that both orders of a pair still run. */
-export const QUICK_PAIRS = 2;
+/**
+ * Timed pairs of a quick run: one. A smoke run shows that every side builds, starts and reports;
+ * the order of the sides changes no code path, and a second pair cost CI half a minute.
+ */
+export const QUICK_PAIRS = 1;
 
 export const USAGE = `usage: npm run bench -- [--quick] [--pairs N] [--conditions LIST | --cpu N] [--goals] [id-prefix ...]
 
-  --quick            smaller workloads, ${QUICK_PAIRS} pairs, no warm-up runs: a smoke run, numbers
+  --quick            smaller workloads, one pair, no warm-up runs: a smoke run, numbers
                      not meaningful
   --pairs N          timed baseline/candidate pairs per benchmark and condition (default ${DEFAULT_PAIRS})
   --conditions LIST  measure in each of these conditions, one after the other (default unpinned):
