@@ -118,7 +118,9 @@ function apply(store: Store, model: Map<string, ModelNode>, step: Op): void {
     case 'add': {
       const at = step.path === '/' ? `/${step.leaf}` : `${step.path}/${step.leaf}`;
       const parent = model.get(step.path);
-      if (!parent || model.has(at)) return;
+      // A put may list children that are no nodes; the server only adds a node its parent does
+      // not list yet (names stay unique), so the model does not add one the parent names already.
+      if (!parent || model.has(at) || parent.children.includes(step.leaf)) return;
       const perms = PERMS[step.perms]!;
       const generation = store.generation;
       store.add(at, { value: step.value, perms, children: ChildList.of([]), generation: 0 });
