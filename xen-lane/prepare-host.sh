@@ -16,6 +16,8 @@ if [[ -f scripts/build-native.mjs ]]; then node scripts/build-native.mjs; fi
 node tests/xen/xenbus/build-domu.mjs >/dev/null
 # The block parts' guest image: the DomU image plus their program, the addon and e2fsprogs.
 node tests/xen/block/build-domu.mjs >/dev/null
+# The grant tests' second process, bundled: tsx would transform it at every start.
+node tests/xen/dom0/build-peer.mjs >/dev/null
 # The libxenvchan and console part's guest image (vchan-socket-proxy and its libraries too) and
 # its Dom0 programs, bundled.
 node tests/xen/vchan/build.mjs >/dev/null

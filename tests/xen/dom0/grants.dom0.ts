@@ -5,6 +5,7 @@
 // ring.h request/response ring.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GrantSharer } from '../../../src/device/grant-devices.ts';
@@ -28,6 +29,9 @@ import {
 import { skipDeviceSuites } from './lane-env.ts';
 
 const peerScript = fileURLToPath(new URL('./grant-peer.ts', import.meta.url));
+const repo = fileURLToPath(new URL('../../../', import.meta.url));
+/** grant-peer.ts bundled by build-peer.mjs: under emulation tsx takes ~12 s to start it. */
+const peerBundle = join(repo, '.cache/xen-lane/grants/grant-peer.mjs');
 /** Granting to and mapping from the same domain: Dom0 plays both ends. */
 const DOM0 = 0;
 const STREAM_BYTES = 8 * 1024 * 1024;
@@ -45,8 +49,18 @@ interface Peer {
 }
 
 function startPeer(args: (string | number)[]): Peer {
-  const child = spawn(process.execPath, ['--import', 'tsx', peerScript, ...args.map(String)], {
+  const bundled = existsSync(peerBundle);
+  const program = bundled ? [peerBundle] : ['--import', 'tsx', peerScript];
+  const child = spawn(process.execPath, [...program, ...args.map(String)], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    // The bundle lives outside the checkout's tree, where the addon's default path is relative to.
+    env: bundled
+      ? {
+          ...process.env,
+          XENWIRE_NATIVE_ADDON:
+            process.env.XENWIRE_NATIVE_ADDON ?? join(repo, 'native/build/Release/xenwire.node'),
+        }
+      : process.env,
   });
   const lines: string[] = [];
   const stderr: string[] = [];
