@@ -58,10 +58,10 @@ suites() { # NAME JSON_FILE TIMEOUT_S GLOBS...
   echo "xen-lane[dom0]: $name took $(($(date +%s) - started)) s"
 }
 
-# The client suites run beside the device suites: neither measures time, their nodes live under
-# paths of their own, and each is a single-threaded process that leaves the other vCPU idle, so
-# together they take about as long as the longer of the two. The parts that compare rates (below)
-# keep Dom0 to themselves. One vitest run per transport: a hang on one must not hide the other's
+# The client suites run beside the device suites: none of them measures time, their nodes live
+# under paths of their own, and one vitest process alone leaves Dom0's second vCPU mostly idle
+# (xen-lane/README.md has the figures). The parts that compare rates (below) keep Dom0 to
+# themselves. One vitest run per transport: a hang on one must not hide the other's
 # results. Their output is held back and printed whole, after the device suites'.
 clients_log=/tmp/xen-lane-client-suites.log
 (
