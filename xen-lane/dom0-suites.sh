@@ -2,11 +2,10 @@
 # Runs in Dom0 (inside the lane's session, from the checkout), in parts, each bounded so that a
 # hung part still leaves time for the others and for a report:
 #   1. the lane's device suites (tests/xen/dom0/*.dom0.ts) and those listed in dom0-extra-tests,
-#      and beside them the library's client suite on the socket, then on the device
-#      (tests/xen/dom0/*.client.ts);
-#   2. a PV DomU's probe (domu-run.sh);
-#   3. the vchan driver pair between Dom0 and PV DomUs (tests/xen/xenbus/vchan-backend.dom0.ts);
-#   3b. the block device against Linux's drivers (tests/xen/block/blk-dom0.ts);
+#      then a PV DomU's probe (domu-run.sh), and beside both the library's client suite on the
+#      socket, then on the device (tests/xen/dom0/*.client.ts);
+#   2. the vchan driver pair between Dom0 and PV DomUs (tests/xen/xenbus/vchan-backend.dom0.ts);
+#   3. the block device against Linux's drivers (tests/xen/block/blk-dom0.ts);
 #   4. libxenvchan against Xen's C library and a guest's console (tests/xen/vchan/, one DomU).
 # Vitest's JSON reports go to .cache/xen-lane/ for the host to judge (tests/xen-lane.test.ts).
 {
@@ -75,14 +74,15 @@ clients=$!
 suites "device suites" dom0-results.json "${XEN_LANE_SUITES_TIMEOUT:-300}" \
   'tests/xen/dom0/**/*.dom0.ts' "${extra[@]}"
 
+# The probe's guest sees only its own nodes, and measures no time either.
+bash xen-lane/domu-run.sh
+part "DomU probe" $?
+
 wait "$clients"
 cat "$clients_log"
 # `part` ran in the subshell: count its verdicts here.
 passed=$((passed + $(grep -c "^xen-lane\[dom0\]: part '.*' passed$" "$clients_log")))
 failed=$((failed + $(grep -c "^xen-lane\[dom0\]: part '.*' FAILED" "$clients_log")))
-
-bash xen-lane/domu-run.sh
-part "DomU probe" $?
 
 # Two guests in turn (10 MiB each way; one destroyed mid-stream): under a minute on an idle host,
 # 2-3 minutes on a loaded one.
