@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GrantSharer } from '../../../src/device/grant-devices.ts';
-import { loadNative, type XenwireNative } from '../../../src/device/native.ts';
+import { loadNative, nativeAddonPath, type XenwireNative } from '../../../src/device/native.ts';
 import {
   FlexIntfOffset,
   FlexRing,
@@ -53,14 +53,9 @@ function startPeer(args: (string | number)[]): Peer {
   const program = bundled ? [peerBundle] : ['--import', 'tsx', peerScript];
   const child = spawn(process.execPath, [...program, ...args.map(String)], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    // The bundle lives outside the checkout's tree, where the addon's default path is relative to.
-    env: bundled
-      ? {
-          ...process.env,
-          XENWIRE_NATIVE_ADDON:
-            process.env.XENWIRE_NATIVE_ADDON ?? join(repo, 'native/build/Release/xenwire.node'),
-        }
-      : process.env,
+    // The bundle lives outside the source tree the addon's default path is relative to: it is
+    // told where this process's addon is.
+    env: bundled ? { ...process.env, XENWIRE_NATIVE_ADDON: nativeAddonPath() } : process.env,
   });
   const lines: string[] = [];
   const stderr: string[] = [];
