@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isNativeAvailable } from '../src/device/index.ts';
 import { compileC } from './lib/c-program.ts';
-import { type RingTarget, runClientLoop } from './lib/client-loop.ts';
+import { type RingTarget, runClientLoop, warmupOps } from './lib/client-loop.ts';
 import type { ClientLoopRun } from './lib/client-workloads.ts';
 import type { XenstoreDaemon } from './lib/daemons.ts';
 import { runMeasured } from './lib/measured-process.ts';
@@ -85,7 +85,7 @@ function ringPair(workload: Workload, baseline: Baseline): BenchPair {
   // Only the TS client warms up: it runs in a fresh Node process each time.
   const tsSpec = (options: RunOptions, side: string): ClientLoopRun => ({
     ...spec(options, side),
-    warmupOps: options.quick ? 100 : 2000,
+    warmupOps: warmupOps(options.quick),
   });
   const upper = workload.toUpperCase();
   return {
