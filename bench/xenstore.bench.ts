@@ -34,7 +34,7 @@
  *   (see bench/README.md), so a million-node fill would take about an hour.
  */
 import type { BusyPoll } from '../src/xenstore/index.ts';
-import { runClientLoop } from './lib/client-loop.ts';
+import { runClientLoop, warmupOps } from './lib/client-loop.ts';
 import type { ClientLoopRun } from './lib/client-workloads.ts';
 import {
   type RealDaemon,
@@ -42,7 +42,9 @@ import {
   startRealDaemon,
   type XenstoreDaemon,
 } from './lib/daemons.ts';
+import { LEAST_NODE_CLIENT, NULL_DAEMON } from './lib/goals.ts';
 import { LARGE_STORE, type LargeStoreShape, WIDE_NODE } from './lib/large-store.ts';
+import { runLeastClient } from './lib/least-client.ts';
 import { residentBytes } from './lib/process-cpu.ts';
 import { measureStoreLoad } from './lib/store-load.ts';
 import type { BenchPair, FloorReference, RunOptions, Sample } from './lib/types.ts';
@@ -56,9 +58,6 @@ const TS_CLIENT = 'xenwire client';
 function opsFor(options: RunOptions, full: number): number {
   return options.quick ? Math.max(100, full / 20) : full;
 }
-
-/** Ops the TS client runs untimed in its fresh process before the timed loop. */
-const WARMUP_OPS = 2000;
 
 /** The socket floor, for a pair of one-at-a-time ops of `workload`. */
 function socketFloor(workload: XsWorkload): FloorReference | undefined {
@@ -88,7 +87,7 @@ function clientRun(spec: ClientPair, options: RunOptions, base: string): ClientL
     ops: opsFor(options, spec.ops),
     size: spec.size,
     base,
-    warmupOps: opsFor(options, WARMUP_OPS),
+    warmupOps: warmupOps(options.quick),
     ...(spec.inFlight ? { inFlight: spec.inFlight } : {}),
     ...(spec.connections ? { connections: spec.connections } : {}),
     ...(spec.busyPoll === undefined ? {} : { busyPoll: spec.busyPoll }),
@@ -130,6 +129,44 @@ function clientVsC(spec: ClientPair): BenchPair {
       label: clientLabel(spec),
       run: (options) =>
         runClientLoop(fixture.realDaemon, clientRun(spec, options, fixture.nextBase('ts'))),
+    },
+  };
+}
+
+/**
+ * The bound of the client goals: the least a Node process can do per READ round trip through its
+ * event loop (`lib/least-client-process.ts`: a prebuilt frame, a promise per op, no parsing) vs
+ * C libxenstore, 16-byte values one at a time, against a fresh C xenstored. What it costs beyond
+ * C is Node's own, which no client written for Node can take off.
+ */
+function leastNodeClient(): BenchPair {
+  const fixture = new XenstoreFixture({ realDaemon: 'xenstored', xsLoop: true });
+  const ops = (options: RunOptions) => opsFor(options, 20_000);
+  return {
+    id: LEAST_NODE_CLIENT,
+    title: 'READ, 16-byte value, one at a time: the least a Node process can do vs libxenstore',
+    unit: 'ops/s',
+    floor: { medium: 'socket', roundTripsPerOp: 1 },
+    ...fixture.hooks,
+    baseline: {
+      label: C_CLIENT,
+      run: (options) =>
+        runXsLoop(fixture.xsLoop, fixture.realDaemon, {
+          workload: 'read',
+          ops: ops(options),
+          size: 16,
+          base: fixture.nextBase('c'),
+        }),
+    },
+    candidate: {
+      label: 'least Node round trip',
+      run: (options) =>
+        runLeastClient(fixture.realDaemon, {
+          base: fixture.nextBase('node'),
+          size: 16,
+          ops: ops(options),
+          warmupOps: warmupOps(options.quick),
+        }),
     },
   };
 }
@@ -304,6 +341,31 @@ function serverComparison(daemon: RealDaemon): BenchPair {
     candidate: {
       label: 'xenwire xenstored',
       run: (options) => writeThenRead(fixture, fixture.mock, options),
+    },
+  };
+}
+
+/**
+ * The bound of the floor goal: the C loop's writes and reads against a daemon that answers at
+ * once and does nothing else (`c/null-xenstored.c`) vs C xenstored. No daemon can give that loop
+ * more of the floor than this one does.
+ */
+function nullDaemon(): BenchPair {
+  const fixture = new XenstoreFixture({ realDaemon: 'xenstored', nullDaemon: true, xsLoop: true });
+  return {
+    id: NULL_DAEMON,
+    title: 'libxenstore: 20,000 writes + 20,000 reads, a daemon that does nothing vs C xenstored',
+    unit: 'ops/s',
+    cpuRole: 'daemon',
+    floor: { medium: 'socket', roundTripsPerOp: 1 },
+    ...fixture.hooks,
+    baseline: {
+      label: 'C xenstored',
+      run: (options) => writeThenRead(fixture, fixture.realDaemon, options),
+    },
+    candidate: {
+      label: 'null xenstored',
+      run: (options) => writeThenRead(fixture, fixture.nullDaemon, options),
     },
   };
 }
@@ -514,8 +576,10 @@ function memoryPerNode(): BenchPair {
 
 const pairs: BenchPair[] = [
   ...[...sequential, ...pipelined, pooled, ...transactions].map(clientVsC),
+  leastNodeClient(),
   spinningClient(),
   serverComparison('xenstored'),
+  nullDaemon(),
   serverComparison('oxenstored'),
   spinningServer(),
   watchFanOut(

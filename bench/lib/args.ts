@@ -102,9 +102,10 @@ export function selected(id: string, filters: readonly string[]): boolean {
   );
 }
 
-/** Filters selecting exactly the pairs the goals rest on. */
+/** Filters selecting exactly the pairs the goals rest on, and their bounds. */
 function goalPairs(): string[] {
-  return [...new Set(GOALS.flatMap((goal) => goal.pairs))].map((id) => `${id}$`);
+  const ids = GOALS.flatMap((goal) => [...goal.pairs, ...(goal.bound ? [goal.bound.pair] : [])]);
+  return [...new Set(ids)].map((id) => `${id}$`);
 }
 
 /**

@@ -1,11 +1,14 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BusyPoll } from '../../src/xenstore/index.ts';
+import { compileC } from './c-program.ts';
 import type { LargeStoreShape } from './large-store.ts';
 import { firstJsonLine, spawnTs } from './ts-child.ts';
 import { prerequisite, Unavailable } from './unavailable.ts';
+import { locateXenRoot } from './xs-loop.ts';
 
 /** A xenstore daemon serving a unix socket for one pair. */
 export interface XenstoreDaemon {
@@ -57,6 +60,45 @@ export interface MockOptions {
 export async function startMockXenstored(options: MockOptions = {}): Promise<XenstoreDaemon> {
   const directory = await mkdtemp(join(tmpdir(), 'xenwire-bench-mock-'));
   const child = spawnTs(mockProcess, [join(directory, 'socket'), JSON.stringify(options)]);
+  return daemonProcess(child, directory, (socketPath) => {
+    const collectGarbage = async (): Promise<number> => {
+      const collected = firstJsonLine<{ heapUsed: number }>(child);
+      child.stdin!.write('gc\n');
+      return (await collected).heapUsed;
+    };
+    return { socketPath, pid: child.pid!, collectGarbage };
+  });
+}
+
+const nullSource = fileURLToPath(new URL('../c/null-xenstored.c', import.meta.url));
+
+/**
+ * Starts `bench/c/null-xenstored.c` on a fresh socket: a daemon that answers every request at
+ * once and does nothing else, the most any daemon can give a client.
+ */
+export async function startNullXenstored(): Promise<XenstoreDaemon> {
+  const binary = await prerequisite('the null xenstored (gcc and the Xen headers)', async () =>
+    compileC({
+      source: nullSource,
+      name: 'null-xenstored',
+      includeDirs: [join(await locateXenRoot(), 'usr/include')],
+    }),
+  );
+  const directory = await mkdtemp(join(tmpdir(), 'xenwire-bench-null-'));
+  // stdin stays open as a lifeline: the daemon exits when it closes.
+  const child = spawn(binary, [join(directory, 'socket')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  return daemonProcess(child, directory, (socketPath) => ({ socketPath, pid: child.pid! }));
+}
+
+/**
+ * A daemon `child` that prints `{"socketPath":…}` once it listens, on a socket in `directory`,
+ * which goes with it when it is stopped.
+ */
+async function daemonProcess(
+  child: ChildProcess,
+  directory: string,
+  describe: (socketPath: string) => Omit<XenstoreDaemon, 'stop'>,
+): Promise<XenstoreDaemon> {
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
@@ -65,12 +107,7 @@ export async function startMockXenstored(options: MockOptions = {}): Promise<Xen
   };
   try {
     const { socketPath } = await firstJsonLine<{ socketPath: string }>(child);
-    const collectGarbage = async (): Promise<number> => {
-      const collected = firstJsonLine<{ heapUsed: number }>(child);
-      child.stdin!.write('gc\n');
-      return (await collected).heapUsed;
-    };
-    return { socketPath, pid: child.pid!, collectGarbage, stop };
+    return { ...describe(socketPath), stop };
   } catch (error) {
     await stop();
     throw error;

@@ -107,9 +107,19 @@ export function renderGoals(verdicts: readonly GoalVerdict[]): string {
   return verdicts
     .map((v) => {
       const head = `${v.verdict} [${v.condition}]`.padEnd(width);
-      return `${head}  ${v.statement}\n${' '.repeat(width)}  ${v.figures}\n`;
+      const indent = ' '.repeat(width);
+      const bound = v.bound
+        ? `${indent}  bound: ${v.bound}${v.reachable === false ? ' (misses the goal too)' : ''}\n`
+        : '';
+      return `${head}  ${v.statement}\n${indent}  ${v.figures}\n${bound}`;
     })
     .join('');
+}
+
+/** A verdict in the grid; a miss that even the goal's bound misses says so. */
+function gridCell(verdict: GoalVerdict | undefined): string {
+  if (!verdict) return '–';
+  return verdict.reachable === false ? `${verdict.verdict} (out of reach)` : verdict.verdict;
 }
 
 /** Every goal's verdict in every condition, as a grid: goals down, conditions across. */
@@ -122,9 +132,8 @@ export function renderGoalGrid(
     ['goal', ...conditions],
     ...goals.map((goal) => [
       goal,
-      ...conditions.map(
-        (condition) =>
-          verdicts.find((v) => v.goal === goal && v.condition === condition)?.verdict ?? '–',
+      ...conditions.map((condition) =>
+        gridCell(verdicts.find((v) => v.goal === goal && v.condition === condition)),
       ),
     ]),
   ];

@@ -2,6 +2,7 @@ import {
   type MockOptions,
   type RealDaemon,
   startMockXenstored,
+  startNullXenstored,
   startRealDaemon,
   type XenstoreDaemon,
 } from './daemons.ts';
@@ -14,6 +15,8 @@ import { buildXsLoop } from './xs-loop.ts';
 export interface XenstoreNeeds {
   /** One of Xen's own daemons. */
   readonly realDaemon?: RealDaemon;
+  /** A daemon that answers every request at once and does nothing else (`null-xenstored.c`). */
+  readonly nullDaemon?: boolean;
   /** The C libxenstore loop, compiled. */
   readonly xsLoop?: boolean;
   /**
@@ -34,7 +37,12 @@ export class XenstoreFixture {
   readonly #needs: XenstoreNeeds;
   #reason: string | undefined;
   #xsLoop: string | undefined;
-  #daemons: { real?: XenstoreDaemon; mock?: XenstoreDaemon; second?: XenstoreDaemon } = {};
+  #daemons: {
+    real?: XenstoreDaemon;
+    null?: XenstoreDaemon;
+    mock?: XenstoreDaemon;
+    second?: XenstoreDaemon;
+  } = {};
   #watchers: Watchers | undefined;
   #runs = 0;
 
@@ -53,6 +61,10 @@ export class XenstoreFixture {
 
   get realDaemon(): XenstoreDaemon {
     return started(this.#daemons.real, this.#needs.realDaemon ?? 'the real daemon');
+  }
+
+  get nullDaemon(): XenstoreDaemon {
+    return started(this.#daemons.null, 'the null xenstored');
   }
 
   get mock(): XenstoreDaemon {
@@ -87,6 +99,7 @@ export class XenstoreFixture {
     try {
       if (needs.xsLoop) this.#xsLoop = await prerequisite('the C libxenstore loop', buildXsLoop);
       if (needs.realDaemon) this.#daemons.real = await startRealDaemon(needs.realDaemon);
+      if (needs.nullDaemon) this.#daemons.null = await startNullXenstored();
     } catch (error) {
       if (!(error instanceof Unavailable)) throw error;
       this.#reason = error.message;

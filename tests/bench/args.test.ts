@@ -111,6 +111,7 @@ describe('--goals', () => {
     const filters = parseArgs(['--goals']).filters;
     for (const goal of GOALS) {
       for (const id of goal.pairs) expect(selected(id, filters)).toBe(true);
+      if (goal.bound) expect(selected(goal.bound.pair, filters)).toBe(true);
     }
     expect(selected('xenstore.seq.read-2000', filters)).toBe(false);
     expect(selected('xenstore.pipeline.64', filters)).toBe(false);

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { pinned, UNPINNED } from '../../bench/lib/conditions.ts';
 import { discoverBenchFiles } from '../../bench/lib/discover.ts';
 import { withFloorFractions } from '../../bench/lib/floor.ts';
-import { evaluateGoals, GOALS } from '../../bench/lib/goals.ts';
-import type { PairOutcome } from '../../bench/lib/outcome.ts';
+import { evaluateGoals, GOALS, LEAST_NODE_CLIENT, NULL_DAEMON } from '../../bench/lib/goals.ts';
+import type { MeasuredPair, PairOutcome } from '../../bench/lib/outcome.ts';
 import { measured, skipped } from './fixtures.ts';
 
 const flat = { min: 0, max: 0 };
@@ -20,6 +20,7 @@ describe('the goals', () => {
     for (const goal of GOALS) {
       expect(goal.pairs.length).toBeGreaterThan(0);
       for (const pair of goal.pairs) expect(pairs, `${goal.id} rests on ${pair}`).toContain(pair);
+      if (goal.bound) expect(pairs, `${goal.id} is bounded by`).toContain(goal.bound.pair);
     }
   });
 });
@@ -108,6 +109,61 @@ describe('evaluateGoals', () => {
         figures: 'xenstore.seq.write skipped: no daemon',
       }),
     ]);
+  });
+
+  describe('bounds', () => {
+    const least = (rate: { median: number; min: number; max: number }, cpu: number) =>
+      measured(LEAST_NODE_CLIENT, rate, { cpu: { client: [10e-6, cpu * 10e-6] } });
+
+    it('carry the figures of the least Node client beside a client verdict', () => {
+      const verdict = verdictOf(
+        [read(0.9, [10e-6, 13e-6]), least({ median: 0.95, min: 0.9, max: 1.01 }, 1.1)],
+        'client.read',
+      );
+      expect(verdict).toMatchObject({ verdict: 'FAIL', reachable: true });
+      expect(verdict!.bound).toBe(
+        `${LEAST_NODE_CLIENT}: rate 0.95× (950 vs 1.00k ops/s); client CPU/op 1.10× (11.0 µs vs 10.0 µs); best pairs: rate 1.01×, client CPU/op 1.10×`,
+      );
+    });
+
+    it('call a goal out of reach only when even the bound’s best pairs miss it', () => {
+      const judged = (bound: MeasuredPair) =>
+        verdictOf([read(0.7, [10e-6, 15e-6]), bound], 'client.read');
+      expect(judged(least({ median: 0.8, min: 0.75, max: 0.85 }, 1.1))?.reachable).toBe(false);
+      expect(judged(least({ median: 1.1, min: 1, max: 1.2 }, 1.3))?.reachable).toBe(false);
+      expect(judged(least({ median: 0.95, min: 0.9, max: 1 }, 1.2))?.reachable).toBe(true);
+    });
+
+    it('leave a verdict alone when the bound did not run', () => {
+      const verdict = verdictOf(
+        [read(0.9, [10e-6, 13e-6]), skipped(LEAST_NODE_CLIENT, 'no daemon')],
+        'client.read',
+      );
+      expect(verdict).toMatchObject({ verdict: 'FAIL' });
+      expect(verdict).not.toHaveProperty('bound');
+      expect(verdict).not.toHaveProperty('reachable');
+    });
+
+    it('hold the in-memory xenstored’s share of the floor to a daemon that does nothing', () => {
+      const onFloor = (id: string, median: number) =>
+        withFloorFractions(
+          [
+            {
+              ...measured(id, { median, ...flat }, { cpuRole: 'daemon' }),
+              floor: { medium: 'socket', roundTripsPerOp: 1 },
+            },
+          ],
+          { socket: 2000 },
+        )[0]!;
+      const verdict = verdictOf(
+        [onFloor('xenstore.server.mock', 0.8), onFloor(NULL_DAEMON, 1.1)],
+        'server.floor',
+        pinned(0),
+      );
+      // 800 and 1100 round trips/s: 0.40 and 0.55 of 2000, both short of 0.60.
+      expect(verdict).toMatchObject({ verdict: 'FAIL', reachable: false });
+      expect(verdict!.bound).toBe('xenwire 0.55 of the floor (2.00k round trips/s)');
+    });
   });
 
   it('says where a pair measured once for all conditions was measured', () => {

@@ -87,6 +87,28 @@ describe('renderGoals and renderGoalGrid', () => {
     expect(lines[4]).toMatch(/^NOT MEASURED \[cpu0\]\s+statement of server\.floor$/);
   });
 
+  it('prints a goal’s bound under its figures, and says when the bound misses it too', () => {
+    const bounded = (reachable: boolean): GoalVerdict => ({
+      ...verdict('client.read', 'cpu0', 'FAIL'),
+      bound: 'figures of the bound',
+      reachable,
+    });
+    expect(
+      renderGoals([bounded(true)])
+        .trimEnd()
+        .split('\n')[2],
+    ).toMatch(/^\s+bound: figures of the bound$/);
+    expect(
+      renderGoals([bounded(false)])
+        .trimEnd()
+        .split('\n')[2],
+    ).toMatch(/^\s+bound: figures of the bound \(misses the goal too\)$/);
+    const grid = renderGoalGrid(['cpu0'], [bounded(false)])
+      .trimEnd()
+      .split('\n');
+    expect(grid[1]).toMatch(/^client\.read\s+FAIL \(out of reach\)$/);
+  });
+
   it('puts every goal in every condition in a grid, a dash where it does not apply', () => {
     const grid = renderGoalGrid(['unpinned', 'cpu0'], verdicts).trimEnd().split('\n');
     expect(grid[0]).toMatch(/^goal\s+unpinned\s+cpu0$/);
