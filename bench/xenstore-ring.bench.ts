@@ -7,6 +7,8 @@
  *   ring client (`bench/xenstore-ring/ring-loop.c`), the same sequence as `bench/c/xs-loop.c`.
  * - `xenstore.ring.*-vs-socket`: the same TypeScript client over the ring vs over the daemon's
  *   unix socket.
+ * - `xenstore.bound.node-ring`: the least a Node process can do per READ over the ring
+ *   (`lib/least-client-process.ts`) vs the C ring client: the bound of the ring goals.
  *
  * Each side, a process of its own, binds dom0's event-channel socket only for its own run, so the
  * two ends alternate on one page and one daemon.
@@ -18,6 +20,8 @@ import { compileC } from './lib/c-program.ts';
 import { type RingTarget, runClientLoop, warmupOps } from './lib/client-loop.ts';
 import type { ClientLoopRun } from './lib/client-workloads.ts';
 import type { XenstoreDaemon } from './lib/daemons.ts';
+import { LEAST_NODE_RING } from './lib/goals.ts';
+import { runLeastClient } from './lib/least-client.ts';
 import { runMeasured } from './lib/measured-process.ts';
 import type { BenchPair, RunOptions, Sample } from './lib/types.ts';
 import { prerequisite, Unavailable } from './lib/unavailable.ts';
@@ -70,9 +74,14 @@ async function buildRingLoop(): Promise<string> {
 }
 
 type Workload = 'read' | 'write';
-type Baseline = 'c-ring' | 'ts-socket';
+/**
+ * What a pair compares: the TypeScript client over the ring against the C ring client
+ * (`c-ring`) or against itself over the daemon's socket (`ts-socket`); or, as the bound of the
+ * ring goals, the least a Node process can do over the ring against the C ring client (`least`).
+ */
+type Comparison = 'c-ring' | 'ts-socket' | 'least';
 
-function ringPair(workload: Workload, baseline: Baseline): BenchPair {
+function ringPair(workload: Workload, comparison: Comparison): BenchPair {
   const fixture = new XenstoreFixture({ realDaemon: 'xenstored' });
   let binary: string | undefined;
   let missing: string | undefined;
@@ -82,24 +91,46 @@ function ringPair(workload: Workload, baseline: Baseline): BenchPair {
     size: 16,
     base: fixture.nextBase(side),
   });
-  // Only the TS client warms up: it runs in a fresh Node process each time.
+  // Only the TS side warms up: it runs in a fresh Node process each time.
   const tsSpec = (options: RunOptions, side: string): ClientLoopRun => ({
     ...spec(options, side),
     warmupOps: warmupOps(options.quick),
   });
   const upper = workload.toUpperCase();
+  const ring = () => dom0Ring(fixture.realDaemon.socketPath);
+  const cRing = {
+    label: 'C ring client',
+    run: (options: RunOptions) => runCRing(binary!, fixture.realDaemon, spec(options, 'c')),
+  };
+  const sides = {
+    'c-ring': {
+      id: `xenstore.ring.${workload}`,
+      title: `${upper} over dom0's ring, 16-byte value, one at a time: vs a C ring client`,
+      baseline: cRing,
+    },
+    'ts-socket': {
+      id: `xenstore.ring.${workload}-vs-socket`,
+      title: `${upper}, 16-byte value, one at a time: ring vs unix socket, same client`,
+      baseline: {
+        label: 'xenwire client, socket',
+        run: (options: RunOptions) => runClientLoop(fixture.realDaemon, tsSpec(options, 'socket')),
+      },
+    },
+    least: {
+      id: LEAST_NODE_RING,
+      title: `${upper} over dom0's ring, 16-byte value, one at a time: the least a Node process can do vs a C ring client`,
+      baseline: cRing,
+    },
+  }[comparison];
   return {
-    id: baseline === 'c-ring' ? `xenstore.ring.${workload}` : `xenstore.ring.${workload}-vs-socket`,
-    title:
-      baseline === 'c-ring'
-        ? `${upper} over dom0's ring, 16-byte value, one at a time: vs a C ring client`
-        : `${upper}, 16-byte value, one at a time: ring vs unix socket, same client`,
+    id: sides.id,
+    title: sides.title,
     unit: 'ops/s',
-    ...(baseline === 'c-ring' ? { goal: { ratio: 1, direction: 'at-least' } as const } : {}),
+    ...(comparison === 'c-ring' ? { goal: { ratio: 1, direction: 'at-least' } as const } : {}),
     floor: {
       medium: 'ring',
       roundTripsPerOp: 1,
-      ...(baseline === 'ts-socket' ? { baselineMedium: 'socket' as const } : {}),
+      ...(comparison === 'ts-socket' ? { baselineMedium: 'socket' as const } : {}),
     },
     async setup(options) {
       missing = undefined;
@@ -109,7 +140,7 @@ function ringPair(workload: Workload, baseline: Baseline): BenchPair {
         await prerequisite('the native addon (mmap)', async () => {
           if (!isNativeAvailable()) throw new Error('not built');
         });
-        if (baseline === 'c-ring') binary = await prerequisite('gcc', buildRingLoop);
+        if (comparison !== 'ts-socket') binary = await prerequisite('gcc', buildRingLoop);
       } catch (error) {
         if (!(error instanceof Unavailable)) throw error;
         missing = error.message;
@@ -117,31 +148,33 @@ function ringPair(workload: Workload, baseline: Baseline): BenchPair {
     },
     teardown: fixture.hooks.teardown,
     unavailable: async () => (await fixture.hooks.unavailable()) ?? missing,
-    baseline:
-      baseline === 'c-ring'
+    baseline: sides.baseline,
+    candidate:
+      comparison === 'least'
         ? {
-            label: 'C ring client',
-            run: (options) => runCRing(binary!, fixture.realDaemon, spec(options, 'c')),
+            label: 'least Node round trip, ring',
+            run: (options) => {
+              const { base, size, ops, warmupOps } = tsSpec(options, 'node');
+              return runLeastClient(fixture.realDaemon, {
+                base,
+                size,
+                ops,
+                warmupOps: warmupOps ?? 0,
+                ring: ring(),
+              });
+            },
           }
         : {
-            label: 'xenwire client, socket',
-            run: (options) => runClientLoop(fixture.realDaemon, tsSpec(options, 'socket')),
+            label: TS_RING,
+            run: (options) => runClientLoop(fixture.realDaemon, tsSpec(options, 'ring'), ring()),
           },
-    candidate: {
-      label: TS_RING,
-      run: (options) =>
-        runClientLoop(
-          fixture.realDaemon,
-          tsSpec(options, 'ring'),
-          dom0Ring(fixture.realDaemon.socketPath),
-        ),
-    },
   };
 }
 
 const pairs: BenchPair[] = [
   ringPair('read', 'c-ring'),
   ringPair('write', 'c-ring'),
+  ringPair('read', 'least'),
   ringPair('read', 'ts-socket'),
   ringPair('write', 'ts-socket'),
 ];

@@ -4,16 +4,24 @@
  *
  *   least-client-process.ts JOB
  *
- * A `net` socket reading with `onread` into one reused buffer, the same prebuilt READ frame
- * written with `socket.write` for every op, and a promise per op resolved once the reply's header
- * and as many bytes as it announces have come: no path check, no encoding, no request table, no
- * decoding. Whatever a Node client does on top costs more than this; what this costs beyond the C
- * client is Node's own share (libuv's poll, the callback into JavaScript, the stream's write, the
- * promise), which no client library can take off.
+ * Over the daemon's socket: a `net` socket reading with `onread` into one reused buffer, the
+ * same prebuilt READ frame written with `socket.write` for every op, and a promise per op
+ * resolved once the reply's header and as many bytes as it announces have come. Over dom0's
+ * ring: the same frame written into the request ring and the daemon notified through the event
+ * channel (the native addon's datagram socket, as every ring client of the harness), the
+ * response ring read into one reused buffer whenever the channel fires. No path check, no
+ * encoding, no request table, no decoding, no framing beyond counting bytes. Whatever a Node
+ * client does on top costs more than this; what this costs beyond the C client is Node's own
+ * share (libuv's poll, the call into JavaScript, the promise, and the socket's write or the
+ * addon's notification), which no client library can take off.
  */
 import { Buffer } from 'node:buffer';
-import { connect, type Socket } from 'node:net';
-import { XenstoreClient } from '../../src/xenstore/index.ts';
+import { connect } from 'node:net';
+import { mapFile, unmap } from '../../src/device/index.ts';
+import { SocketEventChannel } from '../../src/evtchn/index.ts';
+import { XenstoreRing } from '../../src/ring/index.ts';
+import { ringConnector, XenstoreClient } from '../../src/xenstore/index.ts';
+import type { RingTarget } from './client-loop.ts';
 import type { LeastClientJob } from './least-client.ts';
 import { measureWhenTold } from './measured-child.ts';
 
@@ -23,24 +31,10 @@ const READ = 2;
 const job = JSON.parse(process.argv[2] ?? 'null') as LeastClientJob | null;
 if (!job) throw new Error('usage: least-client-process.ts JOB');
 
-const path = `${job.base}/value`;
-const setup = await XenstoreClient.connect({ socketPath: job.socketPath });
-try {
-  await setup.write(path, Buffer.alloc(job.size, 'v'));
-  const frame = readFrame(path);
-  const { socket, roundTrip } = await rawConnection(job.socketPath, frame);
-  try {
-    for (let i = 0; i < job.warmupOps; i++) await roundTrip();
-    await measureWhenTold(async () => {
-      for (let i = 0; i < job.ops; i++) await roundTrip();
-      return { ops: job.ops };
-    });
-  } finally {
-    socket.destroy();
-  }
-  await setup.rm(job.base);
-} finally {
-  await setup.close();
+/** A connection on which `roundTrip()` sends one READ and resolves once its reply is whole. */
+interface RawConnection {
+  roundTrip(): Promise<void>;
+  close(): void;
 }
 
 function readFrame(of: string): Buffer {
@@ -53,43 +47,116 @@ function readFrame(of: string): Buffer {
 }
 
 /**
- * A connection on which `roundTrip()` writes `frame` and resolves once one whole reply has
- * come. The header is gathered in a buffer of its own, since a reply may come in pieces (C
- * xenstored writes its header and its payload separately).
+ * Counts a reply's bytes as they come, in pieces or whole: the header is gathered in a buffer of
+ * its own (C xenstored writes its header and its payload separately), and `done` is called once
+ * the header and the payload it announces are in.
  */
-function rawConnection(
-  socketPath: string,
-  frame: Buffer,
-): Promise<{ socket: Socket; roundTrip: () => Promise<void> }> {
-  const header = Buffer.alloc(HEADER);
-  let received = 0;
-  let expected = HEADER;
-  let done: () => void = () => {};
-  const onReply = (size: number, buffer: Buffer): boolean => {
-    if (received < HEADER) buffer.copy(header, received, 0, Math.min(size, HEADER - received));
-    received += size;
-    if (received >= HEADER && expected === HEADER) expected = HEADER + header.readUInt32LE(12);
-    if (received >= expected) {
-      received = 0;
-      expected = HEADER;
-      done();
+class ReplyCounter {
+  readonly #header = Buffer.alloc(HEADER);
+  #received = 0;
+  #expected = HEADER;
+  done: () => void = () => {};
+
+  take(bytes: Uint8Array, size: number): void {
+    const received = this.#received;
+    if (received < HEADER) {
+      this.#header.set(bytes.subarray(0, Math.min(size, HEADER - received)), received);
     }
-    return true;
-  };
+    this.#received += size;
+    if (this.#received >= HEADER && this.#expected === HEADER) {
+      this.#expected = HEADER + this.#header.readUInt32LE(12);
+    }
+    if (this.#received >= this.#expected) {
+      this.#received = 0;
+      this.#expected = HEADER;
+      this.done();
+    }
+  }
+}
+
+function rawSocket(socketPath: string, frame: Buffer): Promise<RawConnection> {
+  const counter = new ReplyCounter();
   return new Promise((resolve, reject) => {
     const socket = connect({
       path: socketPath,
-      onread: { buffer: Buffer.allocUnsafe(64 * 1024), callback: onReply },
+      onread: {
+        buffer: Buffer.allocUnsafe(64 * 1024),
+        callback: (size, buffer) => {
+          counter.take(buffer, size);
+          return true;
+        },
+      },
     });
     socket.once('error', reject);
     socket.once('connect', () => {
       socket.off('error', reject);
-      const roundTrip = (): Promise<void> =>
-        new Promise((resolveTrip) => {
-          done = resolveTrip;
-          socket.write(frame);
-        });
-      resolve({ socket, roundTrip });
+      resolve({
+        roundTrip: () =>
+          new Promise((done) => {
+            counter.done = done;
+            socket.write(frame);
+          }),
+        close: () => socket.destroy(),
+      });
     });
   });
+}
+
+/**
+ * The ring of dom0's page, connected the library's way first (the reconnection handshake the
+ * daemon offers), then driven by hand.
+ */
+async function rawRing(target: RingTarget, frame: Buffer): Promise<RawConnection> {
+  const mapped = mapFile(target.pagePath, { length: 4096 });
+  const channel = SocketEventChannel.open({
+    localPath: target.ownEvents,
+    peerPath: target.daemonEvents,
+  });
+  const port = channel.bindInterdomain(0, target.port);
+  const page = new Uint8Array(mapped);
+  const handshake = await XenstoreClient.connect({
+    transport: ringConnector({ page, eventChannel: channel, port }),
+  });
+  await handshake.close();
+  const ring = new XenstoreRing('guest', page.buffer, {
+    byteOffset: page.byteOffset,
+    notify: () => channel.notify(port),
+  });
+  const counter = new ReplyCounter();
+  const into = Buffer.alloc(4096);
+  channel.on('pending', () => {
+    channel.unmask(port);
+    for (let size = ring.read(into); size > 0; size = ring.read(into)) counter.take(into, size);
+  });
+  return {
+    roundTrip: () =>
+      new Promise((done) => {
+        counter.done = done;
+        ring.write(frame);
+      }),
+    close: () => {
+      channel.close();
+      unmap(mapped);
+    },
+  };
+}
+
+const path = `${job.base}/value`;
+const setup = await XenstoreClient.connect({ socketPath: job.socketPath });
+try {
+  await setup.write(path, Buffer.alloc(job.size, 'v'));
+  const frame = readFrame(path);
+  const raw = job.ring ? await rawRing(job.ring, frame) : await rawSocket(job.socketPath, frame);
+  try {
+    for (let i = 0; i < job.warmupOps; i++) await raw.roundTrip();
+    await measureWhenTold(async () => {
+      for (let i = 0; i < job.ops; i++) await raw.roundTrip();
+      return { ops: job.ops };
+    });
+  } finally {
+    raw.close();
+  }
+  await setup.rm(job.base);
+} finally {
+  await setup.close();
 }

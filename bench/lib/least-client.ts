@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import type { RingTarget } from './client-loop.ts';
 import type { XenstoreDaemon } from './daemons.ts';
 import { runMeasured } from './measured-process.ts';
 import { tsCommand } from './ts-child.ts';
@@ -15,11 +16,14 @@ export interface LeastClientJob {
   readonly ops: number;
   /** Round trips run first, untimed, for the JIT. */
   readonly warmupOps: number;
+  /** Go over this ring of the daemon rather than its socket. */
+  readonly ring?: RingTarget;
 }
 
 /**
  * Runs the least a Node process can do per READ round trip, in a process of its own, against
- * `daemon`: the rate of its loop, and the CPU time per op of it and of the daemon.
+ * `daemon` (over its socket, or the job's ring): the rate of its loop, and the CPU time per op
+ * of it and of the daemon.
  */
 export function runLeastClient(
   daemon: XenstoreDaemon,

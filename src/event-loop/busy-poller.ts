@@ -15,6 +15,13 @@ import { SpinPolicy } from './spin-policy.ts';
  */
 export type BusyPoll = boolean | 'adaptive';
 
+/**
+ * What a client or listener does when not told: sleep. Spinning pays only where a woken CPU is
+ * slow to come back and the other CPU is idle (the bench's `xenstore.busypoll.*` pairs); with
+ * other work on the machine, or one CPU, it costs more CPU per op and is not faster.
+ */
+export const DEFAULT_BUSY_POLL: BusyPoll = false;
+
 /** How long a spin goes on without an arrival before the thread sleeps instead. */
 export const SPIN_BUDGET_MS = 0.1;
 

@@ -1,7 +1,12 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { debuglog } from 'node:util';
-import { type BusyPoll, busyWaiter, type Waiter } from '../event-loop/busy-poller.ts';
+import {
+  type BusyPoll,
+  busyWaiter,
+  DEFAULT_BUSY_POLL,
+  type Waiter,
+} from '../event-loop/busy-poller.ts';
 import { emitDetached } from './client/emit-detached.ts';
 import { NodeOperations, type RequestOptions } from './client/node-operations.ts';
 import { abortError, type PendingRequest, RequestTable } from './client/request-table.ts';
@@ -178,7 +183,7 @@ export class XenstoreClient extends NodeOperations implements AsyncDisposable {
       options.transport ??
       (options.socketPath ? socketConnector(options.socketPath) : defaultConnector());
     this.#requests = new RequestTable(options.timeout ?? DEFAULT_TIMEOUT);
-    this.#poller = busyWaiter(options.busyPoll ?? false, () => this.#requests.waiting);
+    this.#poller = busyWaiter(options.busyPoll ?? DEFAULT_BUSY_POLL, () => this.#requests.waiting);
     this.#queueCapacity = options.watchQueueCapacity ?? DEFAULT_QUEUE_CAPACITY;
     this.#readOnly = options.readOnly ?? false;
     const reconnect = options.reconnect === true ? {} : options.reconnect || undefined;

@@ -3,7 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { pinned, UNPINNED } from '../../bench/lib/conditions.ts';
 import { discoverBenchFiles } from '../../bench/lib/discover.ts';
 import { withFloorFractions } from '../../bench/lib/floor.ts';
-import { evaluateGoals, GOALS, LEAST_NODE_CLIENT, NULL_DAEMON } from '../../bench/lib/goals.ts';
+import {
+  defaultSpinsOnlyWhereItPays,
+  evaluateGoals,
+  GOALS,
+  LEAST_NODE_CLIENT,
+  NULL_DAEMON,
+} from '../../bench/lib/goals.ts';
 import type { MeasuredPair, PairOutcome } from '../../bench/lib/outcome.ts';
 import { measured, skipped } from './fixtures.ts';
 
@@ -71,12 +77,30 @@ describe('evaluateGoals', () => {
     expect(verdictOf([withoutFloor], 'server.floor', pinned(0))?.verdict).toBe('NOT MEASURED');
   });
 
-  it('lets spinning cost CPU only where it is faster than sleeping', () => {
+  it('holds the default busyPoll to sleeping, and says where spinning pays', () => {
     const spin = (rate: number, cpu: readonly [number, number]) =>
       measured('xenstore.busypoll.read', { median: rate, ...flat }, { cpu: { client: cpu } });
-    expect(verdictOf([spin(1.4, [10e-6, 20e-6])], 'busypoll.client')?.verdict).toBe('PASS');
-    expect(verdictOf([spin(1, [10e-6, 10e-6])], 'busypoll.client')?.verdict).toBe('PASS');
-    expect(verdictOf([spin(0.9, [10e-6, 11e-6])], 'busypoll.client')?.verdict).toBe('FAIL');
+    // The default never spins: it meets the goal whatever spinning would do.
+    expect(verdictOf([spin(0.9, [10e-6, 11e-6])], 'busypoll.client')).toMatchObject({
+      verdict: 'PASS',
+      figures: expect.stringMatching(/^the default never spins; .* does not pay here$/),
+    });
+    expect(verdictOf([spin(1.4, [10e-6, 20e-6])], 'busypoll.client')?.figures).toMatch(
+      /: pays here$/,
+    );
+    // Were the default adaptive, the pair would judge it: faster, or no dearer.
+    const adaptive = defaultSpinsOnlyWhereItPays(
+      'busypoll.client',
+      'xenstore.busypoll.read',
+      'client READ',
+      'client',
+      'adaptive',
+    );
+    const judged = (rate: number, cpu: readonly [number, number]) =>
+      evaluateGoals(UNPINNED, [spin(rate, cpu)], new Map(), [adaptive])[0]?.verdict;
+    expect(judged(1.4, [10e-6, 20e-6])).toBe('PASS');
+    expect(judged(1, [10e-6, 10e-6])).toBe('PASS');
+    expect(judged(0.9, [10e-6, 11e-6])).toBe('FAIL');
   });
 
   it('compares memory per node of the two daemons', () => {

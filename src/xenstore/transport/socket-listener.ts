@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import type net from 'node:net';
-import { type BusyPoll, busyWaiter } from '../../event-loop/busy-poller.ts';
+import { type BusyPoll, busyWaiter, DEFAULT_BUSY_POLL } from '../../event-loop/busy-poller.ts';
 import { framedTransport } from './byte-stream.ts';
 import { type Acceptor, type ChunkReader, defaultAcceptor } from './socket-accept.ts';
 import { claimSocketFile } from './socket-file.ts';
@@ -84,7 +84,7 @@ export async function listenAccepting(
   const domid = options.domid ?? 0;
   const maxConnections = options.maxConnections ?? (domid === 0 ? undefined : GUEST_CONNECTIONS);
   const sockets = new Set<net.Socket>();
-  const busyPoll = options.busyPoll ?? false;
+  const busyPoll = options.busyPoll ?? DEFAULT_BUSY_POLL;
   // Not tracked at all when never spinning: tracking reads the clock per request.
   const answered = busyPoll === false ? undefined : new AnsweredClients();
   const poller = busyWaiter(busyPoll, () => answered?.expected() ?? 0);
