@@ -322,27 +322,56 @@ function writeThenRead(
   });
 }
 
-/** The C loop's writes and reads, on the in-memory xenstored vs on one of Xen's daemons. */
-function serverComparison(daemon: RealDaemon): BenchPair {
-  const fixture = new XenstoreFixture({ realDaemon: daemon, mock: true, xsLoop: true });
+/** One side of a {@link daemonsUnderTheCLoop} pair: a daemon of the pair's fixture. */
+interface DaemonSide {
+  readonly label: string;
+  readonly daemon: (fixture: XenstoreFixture) => XenstoreDaemon;
+}
+
+/**
+ * The C loop's writes and reads against two daemons of `fixture`, one per side: pairs about the
+ * daemon's CPU per op, held to the socket floor.
+ */
+function daemonsUnderTheCLoop(pair: {
+  readonly id: string;
+  readonly title: string;
+  readonly goal?: BenchPair['goal'];
+  readonly fixture: XenstoreFixture;
+  readonly baseline: DaemonSide;
+  readonly candidate: DaemonSide;
+}): BenchPair {
+  const { fixture } = pair;
+  const side = ({ label, daemon }: DaemonSide) => ({
+    label,
+    run: (options: RunOptions) => writeThenRead(fixture, daemon(fixture), options),
+  });
   return {
-    id: daemon === 'xenstored' ? 'xenstore.server.mock' : 'xenstore.server.mock-vs-oxenstored',
-    title: `libxenstore: 20,000 writes + 20,000 reads, vs ${daemon}`,
+    id: pair.id,
+    title: pair.title,
     unit: 'ops/s',
-    // Against C xenstored, the goal of issue 24; against oxenstored, the earlier one.
-    goal: { ratio: daemon === 'xenstored' ? 1.25 : 1.5, direction: 'at-least' },
+    ...(pair.goal ? { goal: pair.goal } : {}),
     cpuRole: 'daemon',
     floor: { medium: 'socket', roundTripsPerOp: 1 },
     ...fixture.hooks,
+    baseline: side(pair.baseline),
+    candidate: side(pair.candidate),
+  };
+}
+
+/** The C loop's writes and reads, on the in-memory xenstored vs on one of Xen's daemons. */
+function serverComparison(daemon: RealDaemon): BenchPair {
+  return daemonsUnderTheCLoop({
+    id: daemon === 'xenstored' ? 'xenstore.server.mock' : 'xenstore.server.mock-vs-oxenstored',
+    title: `libxenstore: 20,000 writes + 20,000 reads, vs ${daemon}`,
+    // Against C xenstored, the goal of issue 24; against oxenstored, the earlier one.
+    goal: { ratio: daemon === 'xenstored' ? 1.25 : 1.5, direction: 'at-least' },
+    fixture: new XenstoreFixture({ realDaemon: daemon, mock: true, xsLoop: true }),
     baseline: {
       label: daemon === 'xenstored' ? 'C xenstored' : 'oxenstored',
-      run: (options) => writeThenRead(fixture, fixture.realDaemon, options),
+      daemon: (f) => f.realDaemon,
     },
-    candidate: {
-      label: 'xenwire xenstored',
-      run: (options) => writeThenRead(fixture, fixture.mock, options),
-    },
-  };
+    candidate: { label: 'xenwire xenstored', daemon: (f) => f.mock },
+  });
 }
 
 /**
@@ -351,23 +380,13 @@ function serverComparison(daemon: RealDaemon): BenchPair {
  * more of the floor than this one does.
  */
 function nullDaemon(): BenchPair {
-  const fixture = new XenstoreFixture({ realDaemon: 'xenstored', nullDaemon: true, xsLoop: true });
-  return {
+  return daemonsUnderTheCLoop({
     id: NULL_DAEMON,
     title: 'libxenstore: 20,000 writes + 20,000 reads, a daemon that does nothing vs C xenstored',
-    unit: 'ops/s',
-    cpuRole: 'daemon',
-    floor: { medium: 'socket', roundTripsPerOp: 1 },
-    ...fixture.hooks,
-    baseline: {
-      label: 'C xenstored',
-      run: (options) => writeThenRead(fixture, fixture.realDaemon, options),
-    },
-    candidate: {
-      label: 'null xenstored',
-      run: (options) => writeThenRead(fixture, fixture.nullDaemon, options),
-    },
-  };
+    fixture: new XenstoreFixture({ realDaemon: 'xenstored', nullDaemon: true, xsLoop: true }),
+    baseline: { label: 'C xenstored', daemon: (f) => f.realDaemon },
+    candidate: { label: 'null xenstored', daemon: (f) => f.nullDaemon },
+  });
 }
 
 /**
@@ -375,28 +394,18 @@ function nullDaemon(): BenchPair {
  * vs its default, `false` (baseline): what the server's spinning buys and costs.
  */
 function spinningServer(): BenchPair {
-  const fixture = new XenstoreFixture({
-    mock: true,
-    secondMock: { busyPoll: 'adaptive' },
-    xsLoop: true,
-  });
-  return {
+  return daemonsUnderTheCLoop({
     id: 'xenstore.busypoll.server',
     title:
       "libxenstore writes + reads: xenwire xenstored, busyPoll: 'adaptive' vs the default (false)",
-    unit: 'ops/s',
-    cpuRole: 'daemon',
-    floor: { medium: 'socket', roundTripsPerOp: 1 },
-    ...fixture.hooks,
-    baseline: {
-      label: 'xenwire xenstored, busyPoll false',
-      run: (options) => writeThenRead(fixture, fixture.mock, options),
-    },
-    candidate: {
-      label: 'xenwire xenstored, busyPoll adaptive',
-      run: (options) => writeThenRead(fixture, fixture.secondMock, options),
-    },
-  };
+    fixture: new XenstoreFixture({
+      mock: true,
+      secondMock: { busyPoll: 'adaptive' },
+      xsLoop: true,
+    }),
+    baseline: { label: 'xenwire xenstored, busyPoll false', daemon: (f) => f.mock },
+    candidate: { label: 'xenwire xenstored, busyPoll adaptive', daemon: (f) => f.secondMock },
+  });
 }
 
 /** The C loop's writes under many watches that never match vs under none. */

@@ -14,7 +14,7 @@ const loopProcess = fileURLToPath(new URL('./client-loop-process.ts', import.met
  * 12.1 after 5,000, 11.8 after 10,000, 11.7 after 20,000 and 50,000).
  */
 export function warmupOps(quick: boolean): number {
-  return quick ? 1000 : 20_000;
+  return quick ? 100 : 20_000;
 }
 
 /** Dom0's ring page of a daemon under the harness's shim, and its event-channel sockets. */
