@@ -75,7 +75,7 @@ export interface XenstoreClientOptions {
    * (a Dom0 whose vCPUs guests share). `'adaptive'` follows whichever this thread has measured
    * quicker, re-measured now and then, and only while a single reply is awaited in the thread:
    * worth it for one-at-a-time requests when the server runs on another, otherwise idle CPU,
-   * where a round trip can take half the time at about a third more CPU per request. `true`
+   * where a round trip can take half the time or less at about the CPU of sleeping. `true`
    * spins whenever replies are awaited. A spin never lasts more than 0.1 ms without a reply.
    */
   readonly busyPoll?: BusyPoll;
