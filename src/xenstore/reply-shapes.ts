@@ -1,5 +1,5 @@
 import { XenstoreError } from './errors.ts';
-import { asBuffer, splitStrings, toText } from './payload.ts';
+import { asBuffer, splitStrings, textBetween, toText } from './payload.ts';
 import { type Permission, parsePermission } from './permissions.ts';
 
 /**
@@ -43,9 +43,21 @@ function oneString(payload: Uint8Array, op: string): string {
 
 /** Names as a directory lists them: none empty, none with a `/`. */
 function childNames(payload: Uint8Array, op: string): string[] {
-  const list = splitStrings(payload) ?? malformed(op);
-  for (const name of list) if (name === '' || name.includes('/')) malformed(op);
-  return list;
+  const end = payload.length - 1;
+  if (end < 0) return [];
+  if (payload[end] !== 0) malformed(op);
+  // The whole list checked at once: an empty name is a nul first, last or after another one.
+  const text = textBetween(payload, 0, end);
+  if (
+    text === '' ||
+    text.includes('/') ||
+    text.includes('\0\0') ||
+    text.charCodeAt(0) === 0 ||
+    text.charCodeAt(text.length - 1) === 0
+  ) {
+    malformed(op);
+  }
+  return text.split('\0');
 }
 
 /** A decimal number of 1 to 10 digits that fits in 32 bits, as C prints an unsigned int. */

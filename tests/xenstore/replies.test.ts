@@ -84,6 +84,30 @@ describe('reply decoding', () => {
     }
   });
 
+  it('takes a DIRECTORY listing only of nul-terminated names, none empty, none with a slash', () => {
+    // What the listing must be, name by name.
+    const model = (payload: string): string[] | 'EPROTO' => {
+      if (payload === '') return [];
+      if (!payload.endsWith('\0')) return 'EPROTO';
+      const names = payload.slice(0, -1).split('\0');
+      return names.some((name) => name === '' || name.includes('/')) ? 'EPROTO' : names;
+    };
+    fc.assert(
+      fc.property(
+        fc.string({ unit: fc.constantFrom('a', 'é', '/', '\0'), maxLength: 12 }),
+        (text) => {
+          const expected = model(text);
+          const decode = () => decodeReply('DIRECTORY', reply(MessageType.DIRECTORY, text));
+          if (expected === 'EPROTO') {
+            expect(decode).toThrow(expect.objectContaining({ code: 'EPROTO' }));
+          } else {
+            expect(decode()).toEqual(expected);
+          }
+        },
+      ),
+    );
+  });
+
   it('round-trips WATCH_EVENT with req_id and tx_id 0', () => {
     fc.assert(
       fc.property(
