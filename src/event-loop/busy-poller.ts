@@ -18,7 +18,8 @@ export type BusyPoll = boolean | 'adaptive';
 /**
  * What a client or listener does when not told: sleep. Spinning pays only where a woken CPU is
  * slow to come back and the other CPU is idle (the bench's `xenstore.busypoll.*` pairs); with
- * other work on the machine, or one CPU, it costs more CPU per op and is not faster.
+ * other work on the machine, or one CPU, it gains nothing that holds from run to run and may cost
+ * more CPU per op.
  */
 export const DEFAULT_BUSY_POLL: BusyPoll = false;
 
