@@ -178,7 +178,7 @@ describe('evaluateGoals', () => {
             },
           ],
           { socket: 2000 },
-        )[0]!;
+        )[0] as MeasuredPair;
       const verdict = verdictOf(
         [onFloor('xenstore.server.mock', 0.8), onFloor(NULL_DAEMON, 1.1)],
         'server.floor',
@@ -186,7 +186,15 @@ describe('evaluateGoals', () => {
       );
       // 800 and 1100 round trips/s: 0.40 and 0.55 of 2000, both short of 0.60.
       expect(verdict).toMatchObject({ verdict: 'FAIL', reachable: false });
-      expect(verdict!.bound).toBe('xenwire 0.55 of the floor (2.00k round trips/s)');
+      expect(verdict!.bound).toBe(
+        'xenwire 0.55 of the floor (2.00k round trips/s); best pair 0.55',
+      );
+      // A best pair of 1300 round trips/s, 0.65 of the floor: a null daemon reaches it there.
+      const nullDaemon = onFloor(NULL_DAEMON, 1.1);
+      const better = { ...nullDaemon, candidate: { ...nullDaemon.candidate, rates: [1100, 1300] } };
+      expect(
+        verdictOf([onFloor('xenstore.server.mock', 0.8), better], 'server.floor', pinned(0)),
+      ).toMatchObject({ verdict: 'FAIL', reachable: true });
     });
   });
 
