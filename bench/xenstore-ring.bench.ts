@@ -154,12 +154,12 @@ function ringPair(workload: Workload, comparison: Comparison): BenchPair {
         ? {
             label: 'least Node round trip, ring',
             run: (options) => {
-              const { base, size, ops, warmupOps } = tsSpec(options, 'node');
+              const { base, size, ops } = spec(options, 'node');
               return runLeastClient(fixture.realDaemon, {
                 base,
                 size,
                 ops,
-                warmupOps: warmupOps ?? 0,
+                warmupOps: warmupOps(options.quick),
                 ring: ring(),
               });
             },

@@ -17,16 +17,17 @@
  */
 import { Buffer } from 'node:buffer';
 import { connect } from 'node:net';
-import { mapFile, unmap } from '../../src/device/index.ts';
-import { SocketEventChannel } from '../../src/evtchn/index.ts';
 import { XenstoreRing } from '../../src/ring/index.ts';
-import { ringConnector, XenstoreClient } from '../../src/xenstore/index.ts';
+import {
+  encodeRequest,
+  HEADER_SIZE,
+  ringConnector,
+  XenstoreClient,
+} from '../../src/xenstore/index.ts';
 import type { RingTarget } from './client-loop.ts';
+import { openDom0Ring } from './dom0-ring.ts';
 import type { LeastClientJob } from './least-client.ts';
 import { measureWhenTold } from './measured-child.ts';
-
-const HEADER = 16;
-const READ = 2;
 
 const job = JSON.parse(process.argv[2] ?? 'null') as LeastClientJob | null;
 if (!job) throw new Error('usage: least-client-process.ts JOB');
@@ -37,44 +38,35 @@ interface RawConnection {
   close(): void;
 }
 
-function readFrame(of: string): Buffer {
-  const payload = Buffer.from(`${of}\0`, 'latin1');
-  const frame = Buffer.alloc(HEADER + payload.length);
-  frame.writeUInt32LE(READ, 0);
-  frame.writeUInt32LE(payload.length, 12);
-  payload.copy(frame, HEADER);
-  return frame;
-}
-
 /**
  * Counts a reply's bytes as they come, in pieces or whole: the header is gathered in a buffer of
  * its own (C xenstored writes its header and its payload separately), and `done` is called once
  * the header and the payload it announces are in.
  */
 class ReplyCounter {
-  readonly #header = Buffer.alloc(HEADER);
+  readonly #header = Buffer.alloc(HEADER_SIZE);
   #received = 0;
-  #expected = HEADER;
+  #expected = HEADER_SIZE;
   done: () => void = () => {};
 
   take(bytes: Uint8Array, size: number): void {
     const received = this.#received;
-    if (received < HEADER) {
-      this.#header.set(bytes.subarray(0, Math.min(size, HEADER - received)), received);
+    if (received < HEADER_SIZE) {
+      this.#header.set(bytes.subarray(0, Math.min(size, HEADER_SIZE - received)), received);
     }
     this.#received += size;
-    if (this.#received >= HEADER && this.#expected === HEADER) {
-      this.#expected = HEADER + this.#header.readUInt32LE(12);
+    if (this.#received >= HEADER_SIZE && this.#expected === HEADER_SIZE) {
+      this.#expected = HEADER_SIZE + this.#header.readUInt32LE(12);
     }
     if (this.#received >= this.#expected) {
       this.#received = 0;
-      this.#expected = HEADER;
+      this.#expected = HEADER_SIZE;
       this.done();
     }
   }
 }
 
-function rawSocket(socketPath: string, frame: Buffer): Promise<RawConnection> {
+function rawSocket(socketPath: string, frame: Uint8Array): Promise<RawConnection> {
   const counter = new ReplyCounter();
   return new Promise((resolve, reject) => {
     const socket = connect({
@@ -106,17 +98,10 @@ function rawSocket(socketPath: string, frame: Buffer): Promise<RawConnection> {
  * The ring of dom0's page, connected the library's way first (the reconnection handshake the
  * daemon offers), then driven by hand.
  */
-async function rawRing(target: RingTarget, frame: Buffer): Promise<RawConnection> {
-  const mapped = mapFile(target.pagePath, { length: 4096 });
-  const channel = SocketEventChannel.open({
-    localPath: target.ownEvents,
-    peerPath: target.daemonEvents,
-  });
-  const port = channel.bindInterdomain(0, target.port);
-  const page = new Uint8Array(mapped);
-  const handshake = await XenstoreClient.connect({
-    transport: ringConnector({ page, eventChannel: channel, port }),
-  });
+async function rawRing(target: RingTarget, frame: Uint8Array): Promise<RawConnection> {
+  const dom0 = openDom0Ring(target);
+  const { page, eventChannel: channel, port, close } = dom0;
+  const handshake = await XenstoreClient.connect({ transport: ringConnector(dom0) });
   await handshake.close();
   const ring = new XenstoreRing('guest', page.buffer, {
     byteOffset: page.byteOffset,
@@ -134,10 +119,7 @@ async function rawRing(target: RingTarget, frame: Buffer): Promise<RawConnection
         counter.done = done;
         ring.write(frame);
       }),
-    close: () => {
-      channel.close();
-      unmap(mapped);
-    },
+    close,
   };
 }
 
@@ -145,7 +127,8 @@ const path = `${job.base}/value`;
 const setup = await XenstoreClient.connect({ socketPath: job.socketPath });
 try {
   await setup.write(path, Buffer.alloc(job.size, 'v'));
-  const frame = readFrame(path);
+  // Built once, untimed: the loop only writes it.
+  const { frame } = encodeRequest({ op: 'READ', path }, { reqId: 0, txId: 0 });
   const raw = job.ring ? await rawRing(job.ring, frame) : await rawSocket(job.socketPath, frame);
   try {
     for (let i = 0; i < job.warmupOps; i++) await raw.roundTrip();
