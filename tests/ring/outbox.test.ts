@@ -53,6 +53,24 @@ describe('byte ring outbox', () => {
     );
   });
 
+  it('sends straight into the ring while nothing waits, queueing only what does not fit', () => {
+    const { outbox, server, notes } = pair();
+    expect(outbox.send(new Uint8Array([1, 2]))).toBe(true);
+    expect(outbox.queuedBytes).toBe(0);
+    expect(notes.server).toBe(1);
+    expect([...drain(server)]).toEqual([1, 2]);
+    const big = fillPattern(new Uint8Array(XENSTORE_RING_SIZE + 100), 3);
+    expect(outbox.send(big)).toBe(false);
+    expect(outbox.queuedBytes).toBe(100);
+    // Behind queued bytes, even a byte the ring has room for waits its turn.
+    expect(outbox.send(new Uint8Array([9]))).toBe(false);
+    expect(outbox.queuedBytes).toBe(101);
+    expect(drain(server)).toEqual(big.subarray(0, XENSTORE_RING_SIZE));
+    expect(outbox.flush()).toBe(true);
+    expect(drain(server)).toEqual(new Uint8Array([...big.subarray(XENSTORE_RING_SIZE), 9]));
+    expect(outbox.send(new Uint8Array([4]))).toBe(true);
+  });
+
   it('forgets everything on clear', () => {
     const { outbox, server } = pair();
     outbox.push(new Uint8Array(XENSTORE_RING_SIZE + 1));
@@ -80,6 +98,45 @@ describe('byte ring outbox', () => {
             const buf = new Uint8Array(reads[i % reads.length]!);
             got.push(...buf.subarray(0, server.read(buf)));
           }
+          expect(got).toEqual(expected);
+        },
+      ),
+      { numRuns: runs },
+    );
+  });
+
+  it('keeps the order of chunks sent while the reader reads at any pace in between', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.record({ send: fc.integer({ min: 0, max: 1500 }) }),
+            fc.record({ read: fc.integer({ min: 1, max: XENSTORE_RING_SIZE }) }),
+          ),
+          { maxLength: 40 },
+        ),
+        (steps) => {
+          const { outbox, server } = pair();
+          const expected: number[] = [];
+          const got: number[] = [];
+          const read = (n: number) => {
+            const buf = new Uint8Array(n);
+            got.push(...buf.subarray(0, server.read(buf)));
+          };
+          steps.forEach((step, i) => {
+            if ('send' in step) {
+              const chunk = fillPattern(new Uint8Array(step.send), i);
+              expected.push(...chunk);
+              const queuedBefore = outbox.queuedBytes;
+              const whole = outbox.send(chunk);
+              expect(whole).toBe(outbox.queuedBytes === 0);
+              if (queuedBefore > 0) expect(outbox.queuedBytes).toBe(queuedBefore + chunk.length);
+            } else {
+              read(step.read);
+              outbox.flush();
+            }
+          });
+          while (!outbox.flush() || server.readable() > 0) read(XENSTORE_RING_SIZE);
           expect(got).toEqual(expected);
         },
       ),

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { ByteRingOutbox } from '../../ring/outbox.ts';
 import {
   XenstoreConnectionState,
@@ -80,7 +81,9 @@ export class RingDomain {
         // Everything waiting is taken, a header in pieces included: the guest notifies only
         // once we have caught up with what it wrote, so leaving bytes behind would stall it.
         // One request at most per turn, though, so that its reply is flushed before the next.
-        const chunk = new Uint8Array(Math.min(this.#framer.wanted, ring.readable()));
+        // A Buffer from Node's pool: a small Uint8Array lives in V8's heap, and the first Buffer
+        // view of a path in it would move it out with a malloc of its own.
+        const chunk = Buffer.allocUnsafe(Math.min(this.#framer.wanted, ring.readable()));
         if (chunk.length === 0) return;
         ring.read(chunk);
         for (const message of this.#frame(chunk)) this.#connection.send(message);
@@ -122,7 +125,7 @@ export class RingDomain {
     const connection = this.#host.connect({
       onMessage: (message) => {
         if (this.#connection !== connection) return;
-        if (this.#outbox.push(encodeMessage(message))) this.#outbox.flush();
+        this.#outbox.send(encodeMessage(message));
       },
       onClose: () => {
         // The store dropped the connection (the domain was released, or a request it could

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import type { EventChannel } from '../../evtchn/event-channel.ts';
 import { RingError } from '../../ring/errors.ts';
 import { ByteRingOutbox } from '../../ring/outbox.ts';
@@ -159,7 +160,7 @@ class RingStream implements ByteStream {
 
   write(bytes: Uint8Array): void {
     if (this.#closed) return;
-    if (this.#backlog.push(bytes)) this.#service();
+    this.#service(bytes);
   }
 
   close(): void {
@@ -205,8 +206,12 @@ class RingStream implements ByteStream {
     );
   };
 
-  /** Moves whatever can move: responses out of the page, backlog into it. */
-  #service(): void {
+  /**
+   * Moves whatever can move: `bytes` and the backlog into the page, responses out of it. Replies
+   * are looked for after a write too: on one CPU the server often runs at the notification and
+   * answers before the writer goes back to its event loop.
+   */
+  #service(bytes?: Uint8Array): void {
     if (this.#closed) return;
     const ring = this.#ring;
     try {
@@ -217,11 +222,17 @@ class RingStream implements ByteStream {
           `ring transport: the server reports ${indicatorName(error)} and stopped serving the ring`,
         );
       }
-      if (ring.connection !== XenstoreConnectionState.CONNECTED) return;
-      this.#backlog.flush();
-      // Each chunk is a fresh buffer: decoded payloads are views into it.
+      if (ring.connection !== XenstoreConnectionState.CONNECTED) {
+        if (bytes !== undefined) this.#backlog.push(bytes);
+        return;
+      }
+      if (bytes === undefined) this.#backlog.flush();
+      else this.#backlog.send(bytes);
+      // Each chunk is a fresh buffer: decoded payloads are views into it. A Buffer, carved out
+      // of Node's pool: a small Uint8Array of its own lives in V8's heap, and the first Buffer
+      // view of a payload taken from it (every READ reply) moves it out with a malloc of its own.
       for (let available = ring.readable(); available > 0; available = ring.readable()) {
-        const chunk = new Uint8Array(available);
+        const chunk = Buffer.allocUnsafe(available);
         ring.read(chunk);
         this.#handlers.onData(chunk);
         if (this.#closed) return;
