@@ -1,4 +1,3 @@
-import { Buffer } from 'node:buffer';
 import { ByteRingOutbox } from '../../ring/outbox.ts';
 import {
   XenstoreConnectionState,
@@ -7,6 +6,7 @@ import {
 } from '../../ring/xenstore.ts';
 import { MessageFramer } from '../framer.ts';
 import { encodeMessage, type Message } from '../wire.ts';
+import { takeChunk } from './ring-chunk.ts';
 import type { XenstoreConnection } from './transport.ts';
 
 /** What a served ring needs from the server and the event channel. */
@@ -81,11 +81,8 @@ export class RingDomain {
         // Everything waiting is taken, a header in pieces included: the guest notifies only
         // once we have caught up with what it wrote, so leaving bytes behind would stall it.
         // One request at most per turn, though, so that its reply is flushed before the next.
-        // A Buffer from Node's pool: a small Uint8Array lives in V8's heap, and the first Buffer
-        // view of a path in it would move it out with a malloc of its own.
-        const chunk = Buffer.allocUnsafe(Math.min(this.#framer.wanted, ring.readable()));
+        const chunk = takeChunk(ring, this.#framer.wanted);
         if (chunk.length === 0) return;
-        ring.read(chunk);
         for (const message of this.#frame(chunk)) this.#connection.send(message);
         // Requests wait for their turn in the daemon: the rest of the ring is read once they
         // have been served.

@@ -1,4 +1,3 @@
-import { Buffer } from 'node:buffer';
 import type { EventChannel } from '../../evtchn/event-channel.ts';
 import { RingError } from '../../ring/errors.ts';
 import { ByteRingOutbox } from '../../ring/outbox.ts';
@@ -10,6 +9,7 @@ import {
 } from '../../ring/xenstore.ts';
 import { XenstoreError } from '../errors.ts';
 import { type ByteStream, type ByteStreamHandlers, framedTransport } from './byte-stream.ts';
+import { takeChunk } from './ring-chunk.ts';
 import type { Transport, TransportConnector, TransportHandlers } from './transport.ts';
 
 /**
@@ -228,12 +228,7 @@ class RingStream implements ByteStream {
       }
       if (bytes === undefined) this.#backlog.flush();
       else this.#backlog.send(bytes);
-      // Each chunk is a fresh buffer: decoded payloads are views into it. A Buffer, carved out
-      // of Node's pool: a small Uint8Array of its own lives in V8's heap, and the first Buffer
-      // view of a payload taken from it (every READ reply) moves it out with a malloc of its own.
-      for (let available = ring.readable(); available > 0; available = ring.readable()) {
-        const chunk = Buffer.allocUnsafe(available);
-        ring.read(chunk);
+      for (let chunk = takeChunk(ring); chunk.length > 0; chunk = takeChunk(ring)) {
         this.#handlers.onData(chunk);
         if (this.#closed) return;
         // Reading may have been what the server waited for before writing more requests' room.
