@@ -98,30 +98,53 @@ function ringPair(workload: Workload, comparison: Comparison): BenchPair {
   });
   const upper = workload.toUpperCase();
   const ring = () => dom0Ring(fixture.realDaemon.socketPath);
-  const cRing = {
+  const cRing: BenchPair['baseline'] = {
     label: 'C ring client',
-    run: (options: RunOptions) => runCRing(binary!, fixture.realDaemon, spec(options, 'c')),
+    run: (options) => runCRing(binary!, fixture.realDaemon, spec(options, 'c')),
   };
-  const sides = {
+  const tsRing: BenchPair['candidate'] = {
+    label: TS_RING,
+    run: (options) => runClientLoop(fixture.realDaemon, tsSpec(options, 'ring'), ring()),
+  };
+  const comparisons: Record<
+    Comparison,
+    Pick<BenchPair, 'id' | 'title' | 'baseline' | 'candidate'>
+  > = {
     'c-ring': {
       id: `xenstore.ring.${workload}`,
       title: `${upper} over dom0's ring, 16-byte value, one at a time: vs a C ring client`,
       baseline: cRing,
+      candidate: tsRing,
     },
     'ts-socket': {
       id: `xenstore.ring.${workload}-vs-socket`,
       title: `${upper}, 16-byte value, one at a time: ring vs unix socket, same client`,
       baseline: {
         label: 'xenwire client, socket',
-        run: (options: RunOptions) => runClientLoop(fixture.realDaemon, tsSpec(options, 'socket')),
+        run: (options) => runClientLoop(fixture.realDaemon, tsSpec(options, 'socket')),
       },
+      candidate: tsRing,
     },
     least: {
       id: LEAST_NODE_RING,
       title: `${upper} over dom0's ring, 16-byte value, one at a time: the least a Node process can do vs a C ring client`,
       baseline: cRing,
+      candidate: {
+        label: 'least Node round trip, ring',
+        run: (options) => {
+          const { base, size, ops } = spec(options, 'node');
+          return runLeastClient(fixture.realDaemon, {
+            base,
+            size,
+            ops,
+            warmupOps: warmupOps(options.quick),
+            ring: ring(),
+          });
+        },
+      },
     },
-  }[comparison];
+  };
+  const sides = comparisons[comparison];
   return {
     id: sides.id,
     title: sides.title,
@@ -149,25 +172,7 @@ function ringPair(workload: Workload, comparison: Comparison): BenchPair {
     teardown: fixture.hooks.teardown,
     unavailable: async () => (await fixture.hooks.unavailable()) ?? missing,
     baseline: sides.baseline,
-    candidate:
-      comparison === 'least'
-        ? {
-            label: 'least Node round trip, ring',
-            run: (options) => {
-              const { base, size, ops } = spec(options, 'node');
-              return runLeastClient(fixture.realDaemon, {
-                base,
-                size,
-                ops,
-                warmupOps: warmupOps(options.quick),
-                ring: ring(),
-              });
-            },
-          }
-        : {
-            label: TS_RING,
-            run: (options) => runClientLoop(fixture.realDaemon, tsSpec(options, 'ring'), ring()),
-          },
+    candidate: sides.candidate,
   };
 }
 

@@ -73,8 +73,8 @@ export async function prepareClientLoop(
       // request of another kind (the round's clean-up, the timed run's set-up) sends that code
       // back to the interpreter; the second round compiles it again knowing them all.
       const rounds = Math.min(2, run.warmupOps);
+      const ops = Math.ceil(run.warmupOps / rounds);
       for (let round = 0; round < rounds; round++) {
-        const ops = Math.ceil(run.warmupOps / rounds);
         // A listing changes nothing, so it warms up on its own node; the rest on nodes of their own.
         const base = run.workload === 'list' ? run.base : `${run.base}-warmup-${round}`;
         const warmup = await setUp({ ...run, ops, base });

@@ -60,6 +60,7 @@ function writeLine(value: unknown): void {
 /** Lines read from a file descriptor, blocking. */
 class LineReader {
   readonly #fd: number;
+  readonly #chunk = Buffer.alloc(256);
   #held = '';
   #ended = false;
 
@@ -69,7 +70,7 @@ class LineReader {
 
   /** The next line, without its newline; undefined once the input has ended. */
   next(): string | undefined {
-    const chunk = Buffer.alloc(256);
+    const chunk = this.#chunk;
     for (;;) {
       const newline = this.#held.indexOf('\n');
       if (newline >= 0) {
