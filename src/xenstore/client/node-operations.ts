@@ -80,15 +80,16 @@ export abstract class NodeOperations {
    */
   read(path: string, options?: RequestOptions): Promise<Buffer>;
   read<D>(path: string, options: ReadOptions<D>): Promise<Buffer | D>;
-  async read<D>(path: string, options?: RequestOptions | ReadOptions<D>): Promise<Buffer | D> {
-    try {
-      return await this.pathRequest({ op: 'READ', path }, options);
-    } catch (error) {
-      if (options && 'default' in options && isXenstoreError(error, 'ENOENT')) {
-        return options.default;
-      }
+  read<D>(path: string, options?: RequestOptions | ReadOptions<D>): Promise<Buffer | D> {
+    const reply = this.pathRequest({ op: 'READ', path }, options);
+    // Without a default the request's own promise is the answer: no async frame around it,
+    // whose extra promise and turns of the microtask queue would be paid on every read.
+    if (!(options && 'default' in options)) return reply;
+    const fallback = options.default;
+    return reply.catch((error: unknown) => {
+      if (isXenstoreError(error, 'ENOENT')) return fallback;
       throw error;
-    }
+    });
   }
 
   /**
