@@ -159,7 +159,6 @@ class RingStream implements ByteStream {
   }
 
   write(bytes: Uint8Array): void {
-    if (this.#closed) return;
     this.#service(bytes);
   }
 
