@@ -71,9 +71,10 @@ function asFastAsCheaper(
   maxCpu: number,
   boundPair?: string,
 ): Goal {
+  const figuresOf = (p: MeasuredPair): string => `${rateFigures(p)}; ${cpuFigures(p, role)}`;
   const judge = (p: MeasuredPair): Judgement => {
     const cpu = p.cpuRatio[role];
-    const figures = `${rateFigures(p)}; ${cpuFigures(p, role)}`;
+    const figures = figuresOf(p);
     if (!cpu) return { figures };
     return { pass: p.ratio.median >= minRate && cpu.median <= maxCpu, figures };
   };
@@ -89,7 +90,7 @@ function asFastAsCheaper(
             // Out of reach only if even the bound's best pairs miss, not its median on a bad day.
             judge: (p) => {
               const cpu = p.cpuRatio[role];
-              const { figures } = judge(p);
+              const figures = figuresOf(p);
               if (!cpu) return { figures };
               return {
                 pass: p.ratio.max >= minRate && cpu.min <= maxCpu,
