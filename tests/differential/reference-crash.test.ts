@@ -150,4 +150,18 @@ describe.skipIf(!install4175 || !xenInstall)('a crash of the reference daemon', 
     await expect(hang).rejects.toThrow(/did not finish the script within 1000 ms/);
     await expectSameBehaviour(pinned, mock, RESET_WATCHES_BESIDE_TRANSACTION);
   });
+
+  it('reports a daemon that exits just after it stops answering as exited, not as hung', async () => {
+    // As an aborting daemon does: no answer to the probe, and its exit seen only a moment later.
+    const pid = Number(readFileSync(join(dirname(pinned.socketPath), 'xenstored.pid'), 'utf8'));
+    process.kill(pid, 'SIGSTOP');
+    const dies = setTimeout(() => process.kill(pid, 'SIGKILL'), 300);
+    try {
+      expect(await pinned.failure(100)).toMatch(new RegExp(`^pid ${pid} exited`));
+    } finally {
+      clearTimeout(dies);
+      await pinned.restart();
+    }
+    await expectSameBehaviour(pinned, mock, RESET_WATCHES_BESIDE_TRANSACTION);
+  });
 });

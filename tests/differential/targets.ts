@@ -73,9 +73,13 @@ export async function realTarget(install: XenInstall): Promise<ReferenceTarget> 
       if (daemon.isRunning()) {
         const answered = await settleWithin(probe(daemon.socketPath), deadlineMs);
         if ('value' in answered) return undefined;
-        const why =
-          'error' in answered ? String(answered.error) : `nothing within ${deadlineMs} ms`;
-        return `pid ${daemon.pid} runs but does not answer a new connection (${why})`;
+        // A daemon on its way out (an assertion's abort) drops connections a moment before it is
+        // seen to exit; then its log, not the dropped connection, says what happened.
+        if (!(await daemon.exited(EXIT_GRACE_MS))) {
+          const why =
+            'error' in answered ? String(answered.error) : `nothing within ${deadlineMs} ms`;
+          return `pid ${daemon.pid} runs but does not answer a new connection (${why})`;
+        }
       }
       // The daemon's messages do not always end their lines, so the tail is cut by length.
       const log = (await daemon.readLog()).trim();
@@ -96,6 +100,9 @@ export async function realTarget(install: XenInstall): Promise<ReferenceTarget> 
 
 /** How much of a dead daemon's log a failure quotes. */
 const LOG_TAIL = 200;
+
+/** How long a daemon that stopped answering is given to be seen exiting. */
+const EXIT_GRACE_MS = 1000;
 
 /** The in-memory xenstored in 4.17 mode, on a unix socket in this process. */
 export async function mockTarget(): Promise<DifferentialTarget> {

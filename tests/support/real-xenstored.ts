@@ -124,6 +124,8 @@ export interface RealXenstored {
   kick(port: number): void;
   /** False once the daemon has exited (or was killed). */
   isRunning(): boolean;
+  /** True once the daemon has exited, within `ms`; false if it still runs then. */
+  exited(ms: number): Promise<boolean>;
   /** What the daemon wrote to its log (C xenstored: its stdout and stderr, assertions included). */
   readLog(): Promise<string>;
   /** Ends the daemon (SIGTERM, then SIGKILL if it has not exited after a while). */
@@ -160,12 +162,20 @@ const STOP_GRACE_MS = 2000;
 
 async function stopProcess(pid: number): Promise<void> {
   signal(pid, 'SIGTERM');
-  const killAt = Date.now() + STOP_GRACE_MS;
+  // A hung or stopped (SIGSTOP) daemon does not act on SIGTERM.
+  if (await exitWithin(pid, STOP_GRACE_MS)) return;
+  signal(pid, 'SIGKILL');
+  await exitWithin(pid, Number.POSITIVE_INFINITY);
+}
+
+/** Polls until `pid` has exited (true) or `ms` have passed (false). */
+async function exitWithin(pid: number, ms: number): Promise<boolean> {
+  const giveUpAt = Date.now() + ms;
   while (isAlive(pid)) {
-    // A hung or stopped (SIGSTOP) daemon does not act on SIGTERM.
-    if (Date.now() > killAt) signal(pid, 'SIGKILL');
+    if (Date.now() > giveUpAt) return false;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+  return true;
 }
 
 /** Sends one 4-byte little-endian datagram; Node itself has no unix datagram sockets. */
@@ -240,6 +250,7 @@ export async function startRealXenstored(
       kick(VIRQ_DOM_EXC_PORT);
     },
     isRunning: () => isAlive(pid),
+    exited: (ms) => exitWithin(pid, ms),
     async readLog() {
       return readFile(join(rundir, 'xenstored.log'), 'utf8').catch(() => '');
     },
